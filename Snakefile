@@ -1,0 +1,33 @@
+# Merge-of-Thought distillation: table of contents.
+#   snakemake --cores all all                                   # embedded synthetic default (CPU)
+#   snakemake --configfile config/paper.yaml --profile profiles/slurm all    # the paper, on SLURM
+# Stages live in rules/<stage>.smk; each rule calls one `python -m mot <stage>` entry point.
+
+import os
+import sys
+
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)  # the package runs from the checkout, with or without `pip install -e .`
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+
+# The embedded default, unless --configfile names a complete config of its own (config/paper.yaml,
+# config/test.yaml): configs replace each other rather than merge, so no default key leaks in.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/world.smk"
+include: "rules/prompts.smk"
+include: "rules/generate.smk"
+include: "rules/corpus.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.corpora.input,
+        rules.base_models.input,
+        "results/provenance.json",

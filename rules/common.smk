@@ -1,0 +1,77 @@
+# Shared helpers: config validation, names, per-stage code inputs, JSON params.
+import json
+import re
+
+from mot.config import validate_config
+from mot.io import MotError
+
+try:
+    validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"),
+                    ", ".join(map(str, workflow.configfiles)) or "config")
+except MotError as e:
+    raise WorkflowError(str(e)) from None
+
+
+def _python():
+    """The interpreter rules run: the conda env's under --use-conda, else Snakemake's own, so
+    that `.venv/bin/snakemake` works without activating the virtual environment."""
+    from snakemake.settings.types import DeploymentMethod
+
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python"
+    return sys.executable
+
+
+PY = _python()
+SOURCES = list(config["sources"])
+TEACHERS = list(config["teachers"])
+STUDENTS = list(config["students"])
+LOGS = "results/logs"
+
+
+wildcard_constraints:
+    source="|".join(map(re.escape, SOURCES)),
+    teacher="|".join(map(re.escape, TEACHERS)),
+    student="|".join(map(re.escape, STUDENTS)),
+
+
+def code(*modules):
+    """Module files of a stage as inputs: editing them reruns that stage (Snakemake does not
+    track imported code by itself)."""
+    return [os.path.join(SRC, "mot", m) for m in ("io.py", "cli.py") + modules]
+
+
+def as_json(obj):
+    return json.dumps(obj, sort_keys=True)
+
+
+def json_param(obj):
+    """A JSON param, deferred so Snakemake does not read its braces as wildcards."""
+    return lambda wildcards: as_json(obj)
+
+
+def synthetic_students():
+    return [s for s in STUDENTS if config["students"][s]["init"] == "synthetic"]
+
+
+def needs_world(source):
+    return config["sources"][source]["type"] == "synthetic"
+
+
+def stats_tokenizer():
+    """Trace lengths are counted in the first student's tokens."""
+    student = config["students"][STUDENTS[0]]
+    return "results/world/tokenizer" if student["init"] == "synthetic" else student["path"]
+
+
+rule provenance:
+    output:
+        "results/provenance.json",
+    params:
+        config=json_param(config),
+    log:
+        f"{LOGS}/provenance.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot provenance --config {params.config:q} --out {output} > {log} 2>&1"

@@ -1,0 +1,31 @@
+# Teacher sampling: n responses per prompt, one job per (source, teacher), resumable.
+
+
+def teacher_spec(name):
+    return as_json({"name": name, **config["teachers"][name]})
+
+
+def teacher_gpus(name):
+    params = config["teachers"][name]["params"]
+    return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
+
+
+rule generate:
+    input:
+        prompts=rules.prompts.output.prompts,
+        code=code("teachers.py", "world.py"),
+    output:
+        samples="results/samples/{source}/{teacher}.jsonl",
+    params:
+        teacher=lambda w: teacher_spec(w.teacher),
+        sampling=json_param(config["sampling"]),
+        seed=config["seed"],
+    resources:
+        gpu=lambda w: teacher_gpus(w.teacher),
+    log:
+        f"{LOGS}/generate/{{source}}/{{teacher}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot generate --prompts {input.prompts} --teacher {params.teacher:q}"
+        " --sampling {params.sampling:q} --seed {params.seed} --out {output.samples} > {log} 2>&1"

@@ -1,0 +1,20 @@
+# N prompts with reference answers per source.
+
+
+rule prompts:
+    input:
+        world=lambda w: rules.world.output.world if needs_world(w.source) else [],
+        code=code("prompts.py", "grading.py"),
+    output:
+        prompts="results/prompts/{source}.jsonl",
+    params:
+        spec=lambda w: as_json(config["sources"][w.source]),
+        template=lambda w: config["prompt_template"],
+        world=lambda w, input: f"--world {input.world}" if input.world else "",
+    log:
+        f"{LOGS}/prompts/{{source}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot prompts --source {wildcards.source} --spec {params.spec:q}"
+        " --template {params.template:q} {params.world} --out {output.prompts} > {log} 2>&1"

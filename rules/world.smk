@@ -1,0 +1,59 @@
+# The synthetic world: problem splits, an offline tokenizer, a pre-trained tiny Qwen3 base.
+
+
+rule world:
+    input:
+        code=code("world.py"),
+    output:
+        world="results/world/world.json",
+    params:
+        spec=json_param(config.get("world", {})),
+    log:
+        f"{LOGS}/world.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot world --spec {params.spec:q} --out {output.world} > {log} 2>&1"
+
+
+rule world_tokenizer:
+    input:
+        world=rules.world.output.world,
+        code=code("student.py"),
+    output:
+        tokenizer=directory("results/world/tokenizer"),
+    params:
+        vocab_size=config.get("world", {}).get("vocab_size", 512),
+        seed=config.get("world", {}).get("seed", 0),
+    log:
+        f"{LOGS}/world_tokenizer.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot world-tokenizer --world {input.world} --vocab-size {params.vocab_size}"
+        " --seed {params.seed} --out {output.tokenizer} > {log} 2>&1"
+
+
+rule world_student:
+    input:
+        world=rules.world.output.world,
+        tokenizer=rules.world_tokenizer.output.tokenizer,
+        code=code("student.py", "grading.py"),
+    output:
+        model=directory("results/models/{student}/base"),
+    params:
+        arch=lambda w: as_json(config["students"][w.student]["arch"]),
+        pretrain=lambda w: as_json(config["students"][w.student]["pretrain"]),
+    threads: 2
+    log:
+        f"{LOGS}/world_student/{{student}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "{PY} -m mot world-student --world {input.world} --tokenizer {input.tokenizer}"
+        " --arch {params.arch:q} --pretrain {params.pretrain:q} --out {output.model} > {log} 2>&1"
+
+
+rule base_models:
+    input:
+        expand("results/models/{student}/base", student=synthetic_students()),

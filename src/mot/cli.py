@@ -1,0 +1,183 @@
+"""The `mot` command line: one subcommand per pipeline stage, every path explicit.
+
+Snakemake rules call these; they are equally usable by hand. `mot <stage> --help` lists the
+arguments. A user-facing error prints one line (`mot: error: ...`) and exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
+
+
+def cmd_world(a):
+    from .io import write_json
+    from .world import make_world
+
+    s = a.spec
+    write_json(a.out, make_world(s["seed"], s["pool_size"], s["test_size"], s["pretrain_size"], s["ops"],
+                                 s["test_ops"], s["max_operand"], s["max_value"]))
+
+
+def cmd_world_tokenizer(a):
+    from .student import build_tokenizer
+
+    build_tokenizer(a.world, a.out, a.vocab_size, a.seed)
+
+
+def cmd_world_student(a):
+    from .student import build_student
+
+    acc = build_student(a.world, a.tokenizer, a.arch, a.pretrain, a.out)
+    print(f"base student greedy accuracy: {acc}")
+
+
+def cmd_world_benchmark(a):
+    from .io import write_jsonl
+    from .student import load_world
+
+    rows = load_world(a.world)[a.split]
+    write_jsonl(a.out, ({"id": r["id"], "problem": r["problem"], "answer": r["answer"]} for r in rows))
+
+
+def cmd_prompts(a):
+    from .prompts import sample_prompts
+
+    rows = sample_prompts(a.source, a.spec, a.template, a.world, a.out)
+    print(f"{a.source}: {len(rows)} prompts -> {a.out}")
+
+
+def cmd_generate(a):
+    from .teachers import generate_samples
+
+    generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out)
+
+
+def cmd_corpus(a):
+    from .corpus import build_corpus
+
+    g = build_corpus(a.samples, a.seed, a.out, a.grades)
+    print(f"{g['teacher']} on {g['source']}: kept {g['prompts_kept']}/{g['prompts']} prompts, "
+          f"pass rate {g['pass_rate']:.3f}")
+
+
+def cmd_union(a):
+    from .corpus import union
+
+    print(f"MTD: {union(a.inputs, a.out)} samples -> {a.out}")
+
+
+def cmd_stats(a):
+    from .corpus import corpus_stats
+
+    if len(a.grades) != len(a.corpora):
+        raise SystemExit("mot: error: --grades and --corpora need the same number of files")
+    corpus_stats(a.tokenizer, a.grades, a.corpora, a.out)
+
+
+def cmd_check_config(a):
+    from .config import load_config
+
+    for path in a.configs:
+        load_config(path, a.schema)
+        print(f"{path}: ok")
+
+
+def cmd_provenance(a):
+    from .provenance import write_provenance
+
+    write_provenance(a.config, a.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name, fn, help):
+        sp = sub.add_parser(name, help=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("world", cmd_world, "draw the synthetic world's problem splits")
+    sp.add_argument("--spec", type=_json, required=True, help="the config's world block, as JSON")
+    sp.add_argument("--out", required=True)
+
+    sp = add("world-tokenizer", cmd_world_tokenizer, "train the synthetic student's tokenizer offline")
+    sp.add_argument("--world", required=True)
+    sp.add_argument("--vocab-size", type=int, default=512)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", required=True)
+
+    sp = add("world-student", cmd_world_student, "create and pre-train the tiny Qwen3 base student")
+    sp.add_argument("--world", required=True)
+    sp.add_argument("--tokenizer", required=True)
+    sp.add_argument("--arch", type=_json, required=True)
+    sp.add_argument("--pretrain", type=_json, required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = add("world-benchmark", cmd_world_benchmark, "write one held-out test split as a benchmark file")
+    sp.add_argument("--world", required=True)
+    sp.add_argument("--split", required=True, choices=["test24", "test25"])
+    sp.add_argument("--out", required=True)
+
+    sp = add("prompts", cmd_prompts, "sample N prompts of a source with a seed")
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--spec", type=_json, required=True, help="the config's block for this source, as JSON")
+    sp.add_argument("--template", required=True, help="user message template containing {problem}")
+    sp.add_argument("--world", help="the world file (synthetic sources)")
+    sp.add_argument("--out", required=True)
+
+    sp = add("generate", cmd_generate, "sample teacher responses, resumable")
+    sp.add_argument("--prompts", required=True)
+    sp.add_argument("--teacher", type=_json, required=True, help='{"name", "backend", "params"}')
+    sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", required=True)
+
+    sp = add("corpus", cmd_corpus, "grade samples and keep one correct response per prompt")
+    sp.add_argument("--samples", required=True)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--grades", required=True)
+
+    sp = add("union", cmd_union, "the MTD corpus: the union of teacher corpora")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("inputs", nargs="+")
+
+    sp = add("stats", cmd_stats, "corpus statistics per teacher (paper Table 10)")
+    sp.add_argument("--tokenizer", required=True)
+    sp.add_argument("--grades", nargs="+", required=True)
+    sp.add_argument("--corpora", nargs="+", required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
+    sp.add_argument("--config", type=_json, required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = add("check-config", cmd_check_config, "validate config files against the schema")
+    sp.add_argument("configs", nargs="+")
+    sp.add_argument("--schema", default="config/schema.yaml")
+    return p
+
+
+def main(argv=None) -> int:
+    from .io import MotError
+
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except MotError as e:
+        print(f"mot: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Config validation: the JSON schema (config/schema.yaml) plus cross-references, checked once.
+
+    mot check-config config/config.yaml
+
+Errors are one line naming the config file and the key, e.g.
+`config/config.yaml: teachers.shifted.backend: 'vlm' is not one of ['synthetic', 'hf']`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .io import MotError
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def schema_errors(config: dict, schema: dict) -> str | None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if not errors:
+        return None
+    err = jsonschema.exceptions.best_match(errors)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"{_key(err.absolute_path + type(err.absolute_path)([extra[0]]))}: unknown key"
+    if err.validator == "propertyNames":
+        return f"{_key(err.absolute_path)}: invalid name {err.instance!r}"
+    return f"{_key(err.absolute_path)}: {err.message}"
+
+
+def cross_errors(config: dict) -> str | None:
+    teachers = config["teachers"]
+    for name, members in config["teacher_sets"].items():
+        for t in members:
+            if t not in teachers:
+                return f"teacher_sets.{name}: unknown teacher '{t}' (known: {', '.join(teachers)})"
+    needs_world = [f"sources.{n}" for n, s in config["sources"].items() if s["type"] == "synthetic"]
+    needs_world += [f"students.{n}" for n, s in config["students"].items() if s["init"] == "synthetic"]
+    if needs_world and "world" not in config:
+        return f"{needs_world[0]}: needs the 'world' block"
+    for name, s in config["students"].items():
+        if s["init"] == "synthetic" and not ("arch" in s and "pretrain" in s):
+            return f"students.{name}: init 'synthetic' needs 'arch' and 'pretrain'"
+        if s["init"] == "pretrained" and "path" not in s:
+            return f"students.{name}: init 'pretrained' needs 'path'"
+    for name, s in config["sources"].items():
+        if s["type"] in ("s1k", "jsonl") and not s.get("path"):
+            return f"sources.{name}: type '{s['type']}' needs 'path'"
+        if s["type"] == "boba" and not (s.get("hub_repo") and s.get("hub_file")):
+            return f"sources.{name}: type 'boba' needs 'hub_repo' and 'hub_file'"
+    for name, t in config["teachers"].items():
+        if t["backend"] == "synthetic" and "style" not in t["params"]:
+            return f"teachers.{name}.params: backend 'synthetic' needs 'style'"
+        if t["backend"] == "hf" and "model" not in t["params"]:
+            return f"teachers.{name}.params: backend 'hf' needs 'model'"
+    tr = config["train"]
+    if tr["batch_size"] % tr["micro_batch_size"]:
+        return "train.batch_size: must be a multiple of train.micro_batch_size"
+    return None
+
+
+def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:
+    """Raise MotError with a one-line message if the config is invalid; return it otherwise."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    msg = schema_errors(config, schema) or cross_errors(config)
+    if msg:
+        raise MotError(f"{origin}: {msg}")
+    return config
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict:
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise MotError(f"{path}: cannot read config ({str(e).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise MotError(f"{path}: config must be a mapping")
+    return validate_config(config, schema_path, str(path))

@@ -1,0 +1,90 @@
+"""Distillation corpora: one verified sample per prompt and teacher, the MTD union, statistics.
+
+    mot corpus --samples results/samples/syn-boba/deliberate.jsonl --seed 0 \
+        --out results/corpora/syn-boba/deliberate.jsonl --grades results/corpora/syn-boba/deliberate.grades.json
+    mot union --out results/corpora/syn-boba/mtd.jsonl results/corpora/syn-boba/*.jsonl
+    mot stats --tokenizer DIR --grades G1 G2 ... --corpora C1 C2 ... --out results/corpora/syn-boba/stats.csv
+
+Paper 4.1: per teacher keep ONE randomly chosen correct response per prompt (the choice is
+seeded by (seed, teacher, prompt id), so it does not depend on file order) and drop prompts with
+none; MTD is the union of the teachers' corpora.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+
+from .grading import is_correct
+from .io import MotError, read_jsonl, stable_hash, write_json, write_jsonl, write_text
+
+
+def select(rows: list[dict], seed: int) -> tuple[list[dict], dict]:
+    """The corpus (one correct sample per prompt) and grade counts of one teacher's samples."""
+    corpus, n_samples, n_correct = [], 0, 0
+    for row in rows:
+        correct = [s["text"] for s in row["samples"] if is_correct(s["text"], row["answer"])]
+        n_samples += len(row["samples"])
+        n_correct += len(correct)
+        if correct:
+            rng = random.Random(stable_hash(seed, row["teacher"], row["id"]))
+            corpus.append({"id": row["id"], "source": row.get("source"), "teacher": row["teacher"],
+                           "prompt": row["prompt"], "answer": row["answer"], "response": rng.choice(correct)})
+    grades = {"prompts": len(rows), "prompts_kept": len(corpus), "samples": n_samples, "correct": n_correct,
+              "pass_rate": n_correct / n_samples if n_samples else 0.0}
+    return corpus, grades
+
+
+def build_corpus(samples_path: str, seed: int, out: str, grades_out: str) -> dict:
+    rows = read_jsonl(samples_path, required=("id", "prompt", "answer", "teacher", "samples"))
+    if not rows:
+        raise MotError(f"{samples_path}: no samples")
+    corpus, grades = select(rows, seed)
+    teacher, source = rows[0]["teacher"], rows[0].get("source")
+    if not corpus:
+        raise MotError(f"teacher '{teacher}' has zero correct samples on source '{source}' ({samples_path})")
+    grades = {"teacher": teacher, "source": source, **grades}
+    write_jsonl(out, corpus)
+    write_json(grades_out, grades)
+    return grades
+
+
+def union(paths: list[str], out: str) -> int:
+    rows = [row for p in paths for row in read_jsonl(p, required=("prompt", "response"))]
+    write_jsonl(out, rows)
+    return len(rows)
+
+
+def _format_table(header: list[str], rows: list[list]) -> tuple[str, str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return buf.getvalue(), "\n".join(md) + "\n"
+
+
+def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str], out: str) -> list[list]:
+    """Per teacher: prompts kept, pass rate over all samples, mean trace length (paper Table 10)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer)
+    table, kept_total, lengths_total = [], 0, []
+    for gpath, cpath in zip(grades_paths, corpus_paths):
+        g = json.loads(Path(gpath).read_text())
+        responses = [r["response"] for r in read_jsonl(cpath)]
+        lengths = [len(ids) for ids in tok(responses, add_special_tokens=False)["input_ids"]]
+        kept_total += g["prompts_kept"]
+        lengths_total += lengths
+        table.append([g["source"], g["teacher"], g["prompts"], g["prompts_kept"], f"{g['pass_rate']:.4f}",
+                      f"{sum(lengths) / len(lengths):.1f}"])
+    source = table[0][0] if table else ""
+    table.append([source, "ALL TEACHERS (MTD)", table[0][2] if table else 0, kept_total, "",
+                  f"{sum(lengths_total) / max(1, len(lengths_total)):.1f}"])
+    csv_text, md = _format_table(["source", "teacher", "prompts", "kept", "pass_rate", "mean_tokens"], table)
+    write_text(out, csv_text)
+    write_text(Path(out).with_suffix(".md"), md)
+    return table

@@ -1,0 +1,124 @@
+"""The one grader: answer extraction and equivalence, used by corpora and evaluation alike.
+
+extract_answer finds the final answer of a response (the last \\boxed{...} after any
+</think>, brace-matched); is_correct compares it with the reference using math-verify, after a
+fast exact-match path that keeps grading thousands of samples cheap.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
+_JOINER_RE = re.compile(r"^\s*(?:,|;|and|or|&)?\s*$")
+_FALLBACK_RES = [
+    # "final answer is 42", "answer: 42", "Answer = 42": common when a model forgets \boxed.
+    re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\s*\$?\s*([^\n$]+?)\s*\$?\s*(?:\.|$)", re.I | re.M),
+    re.compile(r"\*\*\s*([^*\n]+?)\s*\*\*\s*\.?\s*$"),  # a bold answer closing the response
+]
+
+
+def _brace_group(text: str, start: int) -> tuple[str, int] | None:
+    """The content of the {...} group opening at text[start], and the index after it."""
+    if start >= len(text) or text[start] != "{":
+        return None
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "\\":  # skip escaped characters such as \{ inside the group
+            continue
+        if c == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif c == "}" and text[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i], i + 1
+    return None  # unbalanced: the response was cut off inside the box
+
+
+def _boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """All \\boxed{...} / \\fbox{...} (and brace-less `\\boxed 5`) as (start, end, content)."""
+    spans = []
+    for m in _BOX_RE.finditer(text):
+        group = _brace_group(text, m.end())
+        if group is not None:
+            spans.append((m.start(), group[1], group[0]))
+        else:
+            bare = re.match(r"([^\s$.,]+)", text[m.end():])
+            if bare and not text[m.end():].startswith("{"):
+                spans.append((m.start(), m.end() + bare.end(), bare.group(1)))
+    return spans
+
+
+def _clean(ans: str) -> str | None:
+    ans = ans.strip().strip("$").strip()
+    ans = re.sub(r"^\\text\{(.*)\}$", r"\1", ans).strip()
+    ans = ans.rstrip(".").strip()
+    return ans or None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a response, or None when it states none."""
+    if not text:
+        return None
+    region = text.rsplit("</think>", 1)[1] if "</think>" in text else text
+    spans = _boxed_spans(region)
+    if spans:
+        # Several boxes separated only by commas/"and" are one answer ("find all": \boxed{2}, \boxed{3}).
+        parts = [spans[-1][2]]
+        for prev, cur in zip(reversed(spans[:-1]), reversed(spans[1:])):
+            if not _JOINER_RE.match(region[prev[1]:cur[0]]):
+                break
+            parts.insert(0, prev[2])
+        return _clean(", ".join(p.strip() for p in parts))
+    for pattern in _FALLBACK_RES:
+        matches = pattern.findall(region)
+        if matches:
+            return _clean(matches[-1])
+    return None
+
+
+def _normalize(ans: str) -> str:
+    s = re.sub(r"\s+", "", ans).replace("\\!", "").replace("\\,", "").replace("{,}", "")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\left", "").replace("\\right", "")
+    if re.fullmatch(r"-?\d+", s):
+        s = str(int(s))  # "025" and "25" are the same AIME answer
+    return s
+
+
+@lru_cache(maxsize=65536)
+def _parse(ans: str):
+    from math_verify import parse  # imported lazily: it pulls in sympy
+
+    return parse(f"${ans}$")
+
+
+@lru_cache(maxsize=65536)
+def answers_match(answer: str, reference: str) -> bool:
+    """Whether two extracted answers are mathematically equivalent."""
+    a, r = _normalize(answer), _normalize(reference)
+    if a == r:
+        return True
+    if re.fullmatch(r"-?\d+", a) and re.fullmatch(r"-?\d+", r):
+        return False  # two different integers: no need to ask math-verify
+    try:
+        from math_verify import verify
+
+        gold, pred = _parse(reference), _parse(answer)
+        return bool(gold) and bool(pred) and bool(verify(gold, pred))
+    except Exception:  # math-verify raises on unparsable LaTeX and on timeouts: not equivalent
+        return False
+
+
+def reference_answer(reference: str) -> str:
+    """A reference may be a bare answer or a worked solution ending in \\boxed{...}."""
+    boxed = _boxed_spans(reference)
+    return _clean(boxed[-1][2]) or reference.strip() if boxed else reference.strip()
+
+
+def is_correct(response: str, reference: str) -> bool:
+    """Whether the response's final answer equals the reference answer."""
+    answer = extract_answer(response)
+    if answer is None:
+        return False
+    return answers_match(answer, reference_answer(reference))

@@ -1,0 +1,172 @@
+"""The synthetic world's student: an offline tokenizer and a tiny pre-trained Qwen3 base model.
+
+    mot world-tokenizer --world results/world/world.json --out results/world/tokenizer
+    mot world-student --world results/world/world.json --tokenizer results/world/tokenizer \
+        --arch '{"hidden_size": 128, ...}' --pretrain '{"steps": 300, ...}' --out results/models/tiny/base
+
+The base is pre-trained on noisy "plain" reasoning and direct answers, so it is weak but above
+zero on the held-out sets and distillation has room to help. From here on the code path is the
+one real Qwen3 checkpoints take: save_pretrained, a chat template, AutoModelForCausalLM.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+from .io import MotError, atomic_path, read_jsonl, stable_hash, write_json
+from .world import STYLES, direct_answer, teacher_trace
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+
+# Qwen3's template reduced to what a single-turn reasoning model needs: `enable_thinking=False`
+# pre-fills an empty think block, as Qwen3's own template does.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and not enable_thinking -%}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif -%}"
+    "{%- endif -%}"
+)
+
+
+def world_texts(world: dict, seed: int) -> list[str]:
+    """Text the tokenizer is trained on: problems and traces in every style."""
+    rng = random.Random(seed)
+    texts = []
+    for row in world["pretrain"][:2000] + world["pool"][:500]:
+        texts.append(row["problem"])
+        for style in STYLES:
+            texts.append(teacher_trace(row["spec"], style, rng, 1.0, 0.1))
+    return texts
+
+
+def build_tokenizer(world_path: str, out: str, vocab_size: int = 512, seed: int = 0) -> None:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    world = json.loads(Path(world_path).read_text())
+    tok = Tokenizer(models.BPE())
+    # Single digits keep arithmetic learnable for a tiny model; byte-level covers any text.
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(world_texts(world, seed), trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   bos_token=None, unk_token=None)
+    fast.chat_template = CHAT_TEMPLATE
+    with atomic_path(out, is_dir=True) as tmp:
+        fast.save_pretrained(tmp)
+
+
+def chat_prompt(tokenizer, problem: str) -> str:
+    return tokenizer.apply_chat_template([{"role": "user", "content": problem}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: float) -> list[tuple[str, str]]:
+    rng = random.Random(stable_hash("pretrain-data", seed))
+    examples = []
+    for row in world["pretrain"]:
+        if rng.random() < direct_fraction:
+            response = direct_answer(row["spec"])
+        else:
+            response = teacher_trace(row["spec"], "plain", rng, 1.0, noise)
+        examples.append((row["problem"], response))
+    return examples
+
+
+def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dict, out: str) -> dict:
+    """Create and pre-train the tiny Qwen3 base, save it, and return its greedy test accuracy."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(pretrain["seed"])
+    world = json.loads(Path(world_path).read_text())
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    config = Qwen3Config(
+        vocab_size=len(tok), hidden_size=arch["hidden_size"], num_hidden_layers=arch["num_layers"],
+        num_attention_heads=arch["num_heads"], num_key_value_heads=arch["num_kv_heads"],
+        head_dim=arch["hidden_size"] // arch["num_heads"], intermediate_size=arch["intermediate_size"],
+        max_position_embeddings=arch["max_position"], tie_word_embeddings=True,
+        bos_token_id=None, eos_token_id=eos, pad_token_id=tok.pad_token_id)
+    model = Qwen3ForCausalLM(config)
+    examples = pretrain_examples(world, pretrain["seed"], pretrain["noise"], pretrain["direct_fraction"])
+    # Loss on the response only: the prompt's random operands are noise a tiny model cannot predict.
+    seqs = []
+    for p, r in examples:
+        prompt_ids = tok(chat_prompt(tok, p), add_special_tokens=False)["input_ids"]
+        resp_ids = tok(r + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        seqs.append((prompt_ids + resp_ids)[: arch["max_position"]] + [len(prompt_ids)])
+
+    opt = torch.optim.AdamW(model.parameters(), lr=pretrain["lr"], betas=(0.9, 0.95), weight_decay=0.1)
+    steps, bs = pretrain["steps"], pretrain["batch_size"]
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    rng = random.Random(pretrain["seed"])
+    model.train()
+    bar = tqdm(range(steps), desc="pretrain base", mininterval=2)
+    for _ in bar:
+        batch = rng.sample(seqs, min(bs, len(seqs)))
+        width = max(map(len, batch)) - 1
+        ids = torch.full((len(batch), width), tok.pad_token_id)
+        labels = torch.full((len(batch), width), -100)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, s in enumerate(batch):
+            *s, n_prompt = s
+            ids[i, : len(s)] = torch.tensor(s)
+            labels[i, n_prompt: len(s)] = torch.tensor(s[n_prompt:])
+            mask[i, : len(s)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+
+    model.eval()
+    model.generation_config = GenerationConfig(eos_token_id=[eos, tok.pad_token_id], pad_token_id=tok.pad_token_id,
+                                               do_sample=True, temperature=0.6, top_p=0.95)
+    accuracy = {name: greedy_accuracy(model, tok, world[name]) for name in ("test24", "test25")}
+    if min(accuracy.values()) <= 0.0 and pretrain.get("require_nonzero", True):
+        raise MotError(f"base student scores 0 on a held-out set ({accuracy}); raise pretrain.steps")
+    with atomic_path(out, is_dir=True) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        write_json(Path(tmp) / "mot_base_eval.json", {"greedy_accuracy": accuracy, "pretrain": pretrain,
+                                                      "arch": arch})
+    return accuracy
+
+
+def greedy_accuracy(model, tok, rows: list[dict], max_new_tokens: int = 192) -> float:
+    """Fraction of problems the model answers right with greedy decoding (a sanity check)."""
+    import torch
+
+    from .grading import is_correct
+
+    tok.padding_side = "left"
+    prompts = [chat_prompt(tok, r["problem"]) for r in rows]
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens)
+    texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=False)
+    texts = [t.split("<|im_end|>")[0] for t in texts]
+    return sum(is_correct(t, r["answer"]) for t, r in zip(texts, rows)) / len(rows)
+
+
+def load_world(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise MotError(f"{path}: cannot read the world file ({e})") from None
+
+
+__all__ = ["build_tokenizer", "build_student", "chat_prompt", "read_jsonl"]

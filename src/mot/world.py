@@ -1,0 +1,184 @@
+"""The synthetic world: integer-arithmetic problems and procedural teachers that solve them.
+
+A problem is a left-nested chain such as ((7 + 5) * 3) - 4. Teachers write real-format traces
+(`<think>...</think>` then `\\boxed{}`) in distinct styles; sampling temperature controls both
+the phrasing choices and the chance of an arithmetic slip, so that, as with real teachers, some
+of the 16 samples per prompt are wrong and the grader has something to filter.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from .io import MotError, stable_hash
+
+OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+WORDS = {"+": "plus", "-": "minus", "*": "times"}
+VERBS = {"+": "add", "-": "subtract", "*": "multiply by"}
+
+
+# --------------------------------------------------------------------------- problems
+def problem_text(start: int, ops: list[list]) -> str:
+    expr = str(start)
+    for i, (op, b) in enumerate(ops):
+        expr = f"({expr} {op} {b})" if i < len(ops) - 1 else f"{expr} {op} {b}"
+    return f"Compute {expr}."
+
+
+def evaluate(start: int, ops: list[list]) -> list[int]:
+    """The chain of intermediate values; the last one is the answer."""
+    values = [start]
+    for op, b in ops:
+        values.append(OPS[op](values[-1], b))
+    return values
+
+
+def random_problem(rng: random.Random, n_ops: int, max_operand: int,
+                   max_value: int) -> tuple[int, list[list]] | None:
+    """A chain whose every intermediate value is an integer in 0..max_value, or None."""
+    start = rng.randint(2, min(20, max_value))
+    ops, value = [], start
+    for _ in range(n_ops):
+        op = rng.choice("+-*")
+        b = rng.randint(2, 3) if op == "*" else rng.randint(1, max_operand)
+        value = OPS[op](value, b)
+        if not 0 <= value <= max_value:
+            return None
+        ops.append([op, b])
+    return start, ops
+
+
+def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
+               ops_range: list[int], test_ops_range: list[int], max_operand: int,
+               max_value: int) -> dict[str, list[dict]]:
+    """Disjoint splits of unique problems: pretrain pool, training pool, two held-out test sets.
+
+    Each split is drawn from its own seeded stream and every problem text is used once, so the
+    held-out sets can never leak into a training corpus.
+    """
+    seen: set[str] = set()
+    splits = {}
+    plan = [("pretrain", pretrain_size, ops_range), ("pool", pool_size, ops_range),
+            ("test24", test_size, test_ops_range), ("test25", test_size, test_ops_range)]
+    for name, size, (lo, hi) in plan:
+        rng = random.Random(stable_hash("world", seed, name))
+        rows, tries = [], 0
+        while len(rows) < size:
+            tries += 1
+            if tries > 200 * size + 10000:
+                raise MotError(f"world: cannot draw {size} unique '{name}' problems; "
+                               "raise world.max_operand or widen the ops range")
+            made = random_problem(rng, rng.randint(lo, hi), max_operand, max_value)
+            if made is None:
+                continue
+            start, ops = made
+            text = problem_text(start, ops)
+            if text in seen:
+                continue
+            seen.add(text)
+            rows.append({"id": f"{name}-{len(rows):05d}", "problem": text,
+                         "answer": str(evaluate(start, ops)[-1]),
+                         "spec": {"start": start, "ops": ops}})
+        splits[name] = rows
+    return splits
+
+
+# --------------------------------------------------------------------------- teachers
+@dataclass(frozen=True)
+class TeacherStyle:
+    """How a procedural teacher writes a step; phrasings are listed most-preferred first."""
+    opener: tuple[str, ...]
+    step: tuple[str, ...]
+    closer: tuple[str, ...]
+    final: tuple[str, ...]
+    check_rate: float = 0.0      # chance to re-verify a step (and so catch its own slip)
+    ramble_rate: float = 0.0     # chance of an aside that adds length but no information
+
+
+STYLES: dict[str, TeacherStyle] = {
+    # QwQ-like: long, self-verifying.
+    "deliberate": TeacherStyle(
+        opener=("Okay, let me work through this carefully.", "Alright, let me think step by step."),
+        step=("Next, {a} {op} {b}. That gives {c}.", "Now {a} {op} {b} = {c}.", "Then {a} {op} {b} is {c}."),
+        closer=("So the final value is {c}.", "That means the result is {c}."),
+        final=("The answer is \\boxed{{{c}}}.",),
+        check_rate=0.6, ramble_rate=0.2),
+    # Qwen3-32B-like peer: terse equations.
+    "concise": TeacherStyle(
+        opener=("",), step=("{a} {op} {b} = {c}",), closer=("",),
+        final=("\\boxed{{{c}}}", "Result: \\boxed{{{c}}}")),
+    # Qwen3-235B-like: numbered steps.
+    "structured": TeacherStyle(
+        opener=("We evaluate from the innermost parentheses.", "Evaluate inside out."),
+        step=("Step {i}: {a} {op} {b} = {c}.",),
+        closer=("Therefore the expression equals {c}.",),
+        final=("**Answer:** \\boxed{{{c}}}", "The value is \\boxed{{{c}}}."),
+        check_rate=0.1),
+    # DeepSeek-R1-like, distribution-shifted: words for operators, result-first, meandering.
+    "shifted": TeacherStyle(
+        opener=("Hmm, so I need to figure out this expression. Let me see.",
+                "Alright, so I have this problem here and I need to compute it."),
+        step=("{c} comes from {a} {w} {b}.", "{a} {w} {b}... that should be {c}.",
+              "So {a} {w} {b}, which is {c}, right?"),
+        closer=("Putting it together, I get {c}.", "So I think it's {c}."),
+        final=("**Final Answer**\n\\boxed{{{c}}}",),
+        check_rate=0.2, ramble_rate=0.5),
+    # The base model's pretraining style: plain and unverified.
+    "plain": TeacherStyle(opener=("",), step=("{a} {op} {b} = {c}.",), closer=("",),
+                          final=("\\boxed{{{c}}}",)),
+}
+
+RAMBLES = ("Hmm, wait.", "Let me make sure I am reading the parentheses right.",
+           "Okay, moving on.", "Hmm, that seems right.")
+REFERENCE_TEMPERATURE = 0.6  # error rates in config are the rates at this temperature
+
+
+def _pick(rng: random.Random, options: tuple[str, ...], temperature: float) -> str:
+    """Choose a phrasing: greedy at temperature 0, flatter as the temperature rises."""
+    if temperature <= 0 or len(options) == 1:
+        return options[0]
+    weights = [math.exp(-i / temperature) for i in range(len(options))]
+    return rng.choices(options, weights=weights)[0]
+
+
+def _slip(rng: random.Random, value: int) -> int:
+    wrong = value + rng.choice((-10, -2, -1, 1, 2, 10))
+    return wrong if wrong >= 0 else value + 1
+
+
+def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float,
+                  error_rate: float, format_error_rate: float = 0.0) -> str:
+    """One sampled response of a procedural teacher for a synthetic problem."""
+    if style not in STYLES:
+        raise MotError(f"unknown synthetic teacher style '{style}' (known: {', '.join(STYLES)})")
+    st = STYLES[style]
+    scale = temperature / REFERENCE_TEMPERATURE
+    p_err = min(1.0, error_rate * scale)
+    lines = [_pick(rng, st.opener, temperature)]
+    value = spec["start"]
+    for i, (op, b) in enumerate(spec["ops"], 1):
+        true = OPS[op](value, b)
+        c = _slip(rng, true) if rng.random() < p_err else true
+        fmt = dict(a=value, op=op, w=WORDS[op], b=b, i=i, c=c)
+        lines.append(_pick(rng, st.step, temperature).format(**fmt))
+        if st.check_rate and rng.random() < st.check_rate:
+            if c != true:  # re-verification catches the slip
+                lines.append(f"Wait, let me double-check: {value} {op} {b} = {true}, not {c}.")
+                c = true
+            else:
+                lines.append(f"Let me verify: {value} {op} {b} = {c}. Yes.")
+        if st.ramble_rate and rng.random() < st.ramble_rate * scale:
+            lines.append(rng.choice(RAMBLES))
+        value = c
+    lines.append(_pick(rng, st.closer, temperature).format(c=value))
+    final = _pick(rng, st.final, temperature).format(c=value)
+    if format_error_rate and rng.random() < min(1.0, format_error_rate * scale):
+        final = f"The result is {value}."  # forgot the box: unverifiable, so filtered out
+    think = "\n".join(line for line in lines if line)
+    return f"<think>\n{think}\n</think>\n\n{final}"
+
+
+def direct_answer(spec: dict) -> str:
+    """An answer with an empty think block, as a model answers without reasoning."""
+    return f"<think>\n\n</think>\n\n\\boxed{{{evaluate(spec['start'], spec['ops'])[-1]}}}"
