@@ -8,7 +8,10 @@ import sys
 
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)  # the package runs from the checkout, with or without `pip install -e .`
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+from mot.workflow import job_environment
+
+job_environment(SRC, sys.executable)
 
 
 # The embedded default, unless --configfile names a complete config of its own (config/paper.yaml,
@@ -19,6 +22,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
+include: "rules/provenance.smk"
 include: "rules/world.smk"
 include: "rules/prompts.smk"
 include: "rules/generate.smk"

@@ -12,17 +12,6 @@ except MotError as e:
     raise WorkflowError(str(e)) from None
 
 
-def _python():
-    """The interpreter rules run: the conda env's under --use-conda, else Snakemake's own, so
-    that `.venv/bin/snakemake` works without activating the virtual environment."""
-    from snakemake.settings.types import DeploymentMethod
-
-    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-        return "python"
-    return sys.executable
-
-
-PY = _python()
 SOURCES = list(config["sources"])
 TEACHERS = list(config["teachers"])
 STUDENTS = list(config["students"])
@@ -64,14 +53,10 @@ def stats_tokenizer():
     return "results/world/tokenizer" if student["init"] == "synthetic" else student["path"]
 
 
-rule provenance:
-    output:
-        "results/provenance.json",
-    params:
-        config=json_param(config),
-    log:
-        f"{LOGS}/provenance.log",
-    conda:
-        "../envs/mot.yaml"
-    shell:
-        "{PY} -m mot provenance --config {params.config:q} --out {output} > {log} 2>&1"
+def teacher_spec(name):
+    return as_json({"name": name, **config["teachers"][name]})
+
+
+def teacher_gpus(name):
+    params = config["teachers"][name]["params"]
+    return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0

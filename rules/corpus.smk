@@ -15,8 +15,8 @@ rule corpus:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot corpus --samples {input.samples} --seed {params.seed}"
-        " --out {output.corpus} --grades {output.grades} > {log} 2>&1"
+        "python3 -m mot --log {log} corpus --samples {input.samples} --seed {params.seed}"
+        " --out {output.corpus} --grades {output.grades}"
 
 
 rule mtd_corpus:
@@ -30,7 +30,7 @@ rule mtd_corpus:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot union --out {output.corpus} {input.corpora} > {log} 2>&1"
+        "python3 -m mot --log {log} union --out {output.corpus} {input.corpora}"
 
 
 rule corpus_stats:
@@ -49,12 +49,17 @@ rule corpus_stats:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot stats --tokenizer {params.tokenizer} --grades {input.grades}"
-        " --corpora {input.corpora} --out {output.csv} > {log} 2>&1"
+        "python3 -m mot --log {log} stats --tokenizer {params.tokenizer} --grades {input.grades}"
+        " --corpora {input.corpora} --out {output.csv}"
 
 
+# Listing prompts and samples here (not only the corpora) makes a deleted intermediate file a
+# reason to rerun: Snakemake otherwise treats a missing intermediate as fine while its
+# downstream outputs exist.
 rule corpora:
     input:
+        expand("results/prompts/{source}.jsonl", source=SOURCES),
+        expand("results/samples/{source}/{teacher}.jsonl", source=SOURCES, teacher=TEACHERS),
         expand("results/corpora/{source}/{teacher}.jsonl", source=SOURCES, teacher=TEACHERS),
         expand("results/corpora/{source}/mtd.jsonl", source=SOURCES),
         expand("results/corpora/{source}/stats.csv", source=SOURCES),

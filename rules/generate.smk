@@ -1,15 +1,6 @@
 # Teacher sampling: n responses per prompt, one job per (source, teacher), resumable.
 
 
-def teacher_spec(name):
-    return as_json({"name": name, **config["teachers"][name]})
-
-
-def teacher_gpus(name):
-    params = config["teachers"][name]["params"]
-    return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
-
-
 rule generate:
     input:
         prompts=rules.prompts.output.prompts,
@@ -27,5 +18,5 @@ rule generate:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot generate --prompts {input.prompts} --teacher {params.teacher:q}"
-        " --sampling {params.sampling:q} --seed {params.seed} --out {output.samples} > {log} 2>&1"
+        "python3 -m mot --log {log} generate --prompts {input.prompts} --teacher {params.teacher:q}"
+        " --sampling {params.sampling:q} --seed {params.seed} --out {output.samples}"

@@ -16,5 +16,5 @@ rule prompts:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot prompts --source {wildcards.source} --spec {params.spec:q}"
-        " --template {params.template:q} {params.world} --out {output.prompts} > {log} 2>&1"
+        "python3 -m mot --log {log} prompts --source {wildcards.source} --spec {params.spec:q}"
+        " --template {params.template:q} {params.world} --out {output.prompts}"

@@ -13,7 +13,7 @@ rule world:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot world --spec {params.spec:q} --out {output.world} > {log} 2>&1"
+        "python3 -m mot --log {log} world --spec {params.spec:q} --out {output.world}"
 
 
 rule world_tokenizer:
@@ -30,8 +30,8 @@ rule world_tokenizer:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot world-tokenizer --world {input.world} --vocab-size {params.vocab_size}"
-        " --seed {params.seed} --out {output.tokenizer} > {log} 2>&1"
+        "python3 -m mot --log {log} world-tokenizer --world {input.world} --vocab-size {params.vocab_size}"
+        " --seed {params.seed} --out {output.tokenizer}"
 
 
 rule world_student:
@@ -50,8 +50,8 @@ rule world_student:
     conda:
         "../envs/mot.yaml"
     shell:
-        "{PY} -m mot world-student --world {input.world} --tokenizer {input.tokenizer}"
-        " --arch {params.arch:q} --pretrain {params.pretrain:q} --out {output.model} > {log} 2>&1"
+        "python3 -m mot --log {log} world-student --world {input.world} --tokenizer {input.tokenizer}"
+        " --arch {params.arch:q} --pretrain {params.pretrain:q} --out {output.model}"
 
 
 rule base_models:

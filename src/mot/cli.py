@@ -98,6 +98,8 @@ def cmd_provenance(a):
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
+    p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
+                                 "errors are also printed to stderr as one line")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def add(name, fn, help):
@@ -167,16 +169,47 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _redirect(log: str):
+    """Send stdout/stderr (Python and C level: tqdm, transformers, torch) to the log file and
+    return a handle on the original stderr, where the one-line error still goes."""
+    import os
+    from pathlib import Path
+
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    console = os.fdopen(os.dup(2), "w")
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    return console
+
+
 def main(argv=None) -> int:
+    import traceback
+
     from .io import MotError
 
     args = parser().parse_args(argv)
+    console = _redirect(args.log) if args.log else sys.stderr
     try:
         args.fn(args)
     except MotError as e:
-        print(f"mot: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+        msg = f"mot: error: {e}"
+    except Exception as e:  # a bug, not bad input: full traceback to the log, one line to the console
+        traceback.print_exc()
+        msg = f"mot: error: {type(e).__name__}: {e}".splitlines()[0]
+        if args.log:
+            msg += f" (traceback in {args.log})"
+    else:
+        return 0
+    if console is not sys.stderr:
+        print(msg, file=sys.stderr)
+    print(msg, file=console, flush=True)
+    return 1
 
 
 if __name__ == "__main__":

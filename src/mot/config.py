@@ -29,7 +29,7 @@ def schema_errors(config: dict, schema: dict) -> str | None:
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         return f"{_key(err.absolute_path + type(err.absolute_path)([extra[0]]))}: unknown key"
-    if err.validator == "propertyNames":
+    if "propertyNames" in err.absolute_schema_path:  # a bad key name, reported from inside its sub-schema
         return f"{_key(err.absolute_path)}: invalid name {err.instance!r}"
     return f"{_key(err.absolute_path)}: {err.message}"
 

@@ -31,10 +31,9 @@ def short_answer(reference) -> str | None:
         return None
     reference = str(reference).strip()
     boxed = _boxed_spans(reference)
-    if boxed:
-        return _clean(boxed[-1][2])
-    if reference and len(reference) <= SHORT_ANSWER_CHARS and "\n" not in reference:
-        return reference
+    answer = _clean(boxed[-1][2]) if boxed else reference
+    if answer and len(answer) <= SHORT_ANSWER_CHARS and "\n" not in answer:
+        return answer
     return None
 
 

@@ -1,0 +1,67 @@
+"""Config schema: the shipped configs validate; bad keys and types fail with one line naming them."""
+import copy
+
+import pytest
+import yaml
+
+from mot.config import validate_config
+from mot.io import MotError
+
+from conftest import ROOT, run_mot
+
+SCHEMA = ROOT / "config" / "schema.yaml"
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    validate_config(load(name), SCHEMA)
+
+
+def test_paper_config_has_the_papers_settings():
+    c = load("paper.yaml")
+    assert c["train"]["lr"] == 1e-5 and c["train"]["betas"] == [0.9, 0.95]
+    assert c["train"]["weight_decay"] == 0.1 and c["train"]["warmup_ratio"] == 0.01
+    assert c["train"]["batch_size"] == 64 and c["train"]["max_length"] == 25000
+    assert (c["train"]["std_steps"], c["train"]["save_every"], c["train"]["rounds"], c["train"]["steps_per_round"]) \
+        == (250, 50, 5, 50)
+    assert c["sampling"] == {"n": 16, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}
+    assert len(c["teachers"]) == 4 and set(c["sources"]) == {"boba", "s1k"}
+    assert [s["n"] for s in c["sources"].values()] == [200, 200]
+
+
+def mutate(fn):
+    c = load("config.yaml")
+    fn(c)
+    return c
+
+
+BAD = [
+    (lambda c: c.update(bogus=1), r"^cfg: bogus: unknown key$"),
+    (lambda c: c["teachers"]["concise"]["params"].update(temprature=1), r"^cfg: teachers\.concise\.params\.temprature: unknown key$"),
+    (lambda c: c["sampling"].update(n="16"), r"^cfg: sampling\.n: '16' is not of type 'integer'$"),
+    (lambda c: c["teachers"]["shifted"].update(backend="vlm"), r"^cfg: teachers\.shifted\.backend: 'vlm' is not one of"),
+    (lambda c: c["teacher_sets"].update(peers=["deliberate", "nobody"]), r"^cfg: teacher_sets\.peers: unknown teacher 'nobody'"),
+    (lambda c: c["sources"]["syn-boba"].pop("n"), r"^cfg: sources\.syn-boba: 'n' is a required property$"),
+    (lambda c: c["train"].update(batch_size=10, micro_batch_size=4), r"^cfg: train\.batch_size: must be a multiple"),
+    (lambda c: c["teachers"].update(mtd=c["teachers"]["concise"]), r"^cfg: teachers: invalid name 'mtd'$"),
+]
+
+
+@pytest.mark.parametrize("fn,pattern", BAD)
+def test_bad_config_is_one_line_naming_the_key(fn, pattern):
+    with pytest.raises(MotError, match=pattern) as e:
+        validate_config(mutate(fn), SCHEMA, "cfg")
+    assert "\n" not in str(e.value)
+
+
+def test_check_config_cli(tmp_path):
+    bad = mutate(lambda c: c["world"].update(max_operand="nine"))
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    r = run_mot("check-config", tmp_path / "bad.yaml")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"mot: error: {tmp_path / 'bad.yaml'}: world.max_operand: 'nine' is not of type 'integer'"
+    assert run_mot("check-config", "config/config.yaml", "config/paper.yaml").returncode == 0

@@ -1,0 +1,66 @@
+"""Corpus selection: one seeded correct sample per prompt, drops, union, zero-correct errors."""
+import json
+
+import pytest
+
+from mot.corpus import build_corpus, select, union
+from mot.io import MotError, write_jsonl
+
+
+def rows(teacher="t"):
+    ok = lambda a: {"text": f"<think>x</think> \\boxed{{{a}}}", "finish_reason": "stop"}
+    return [
+        {"id": "p1", "source": "s", "teacher": teacher, "prompt": "q1", "answer": "5",
+         "samples": [ok(4), ok(5), ok("5.0"), ok(6)]},
+        {"id": "p2", "source": "s", "teacher": teacher, "prompt": "q2", "answer": "7",
+         "samples": [ok(1), ok(2)]},  # no correct sample: dropped
+        {"id": "p3", "source": "s", "teacher": teacher, "prompt": "q3", "answer": "1/2",
+         "samples": [ok("\\frac{1}{2}"), ok("0.5"), ok(3)]},
+    ]
+
+
+def test_select_keeps_one_correct_sample_per_prompt_and_drops_the_rest():
+    corpus, grades = select(rows(), seed=0)
+    assert [r["id"] for r in corpus] == ["p1", "p3"]
+    assert corpus[0]["response"] in {"<think>x</think> \\boxed{5}", "<think>x</think> \\boxed{5.0}"}
+    assert corpus[1]["response"] in {"<think>x</think> \\boxed{\\frac{1}{2}}", "<think>x</think> \\boxed{0.5}"}
+    assert grades == {"prompts": 3, "prompts_kept": 2, "samples": 9, "correct": 4, "pass_rate": 4 / 9}
+
+
+def test_selection_is_seeded_and_independent_of_file_order():
+    a, _ = select(rows(), seed=0)
+    b, _ = select(list(reversed(rows())), seed=0)
+    assert {r["id"]: r["response"] for r in a} == {r["id"]: r["response"] for r in b}
+    picks = {select(rows(), seed=s)[0][0]["response"] for s in range(20)}
+    assert len(picks) == 2  # different seeds reach both correct samples, never a wrong one
+
+
+def test_build_corpus_is_byte_identical_across_runs(tmp_path):
+    write_jsonl(tmp_path / "s.jsonl", rows())
+    for i in (1, 2):
+        build_corpus(str(tmp_path / "s.jsonl"), 0, str(tmp_path / f"c{i}.jsonl"), str(tmp_path / f"g{i}.json"))
+    assert (tmp_path / "c1.jsonl").read_bytes() == (tmp_path / "c2.jsonl").read_bytes()
+    assert json.loads((tmp_path / "g1.json").read_text())["prompts_kept"] == 2
+
+
+def test_zero_correct_teacher_is_an_error_and_writes_nothing(tmp_path):
+    bad = [r for r in rows("r1") if r["id"] == "p2"]
+    write_jsonl(tmp_path / "s.jsonl", bad)
+    with pytest.raises(MotError, match="teacher 'r1' has zero correct samples on source 's'"):
+        build_corpus(str(tmp_path / "s.jsonl"), 0, str(tmp_path / "c.jsonl"), str(tmp_path / "g.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl"]
+
+
+def test_malformed_samples_line_names_file_and_line(tmp_path):
+    path = tmp_path / "s.jsonl"
+    write_jsonl(path, rows())
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(MotError, match=r"s\.jsonl:4: malformed JSON"):
+        build_corpus(str(path), 0, str(tmp_path / "c.jsonl"), str(tmp_path / "g.json"))
+
+
+def test_union(tmp_path):
+    for t in ("a", "b"):
+        build_corpus_rows = select(rows(t), 0)[0]
+        write_jsonl(tmp_path / f"{t}.jsonl", build_corpus_rows)
+    assert union([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")], str(tmp_path / "mtd.jsonl")) == 4
