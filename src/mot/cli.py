@@ -90,6 +90,19 @@ def cmd_check_config(a):
         print(f"{path}: ok")
 
 
+def cmd_merge(a):
+    from .io import MotError
+    from .merge import merge, parse_params
+
+    try:
+        weights = [float(w) for w in a.weights.split(",")] if a.weights else None
+    except ValueError:
+        raise MotError(f"--weights {a.weights!r}: expected comma-separated numbers") from None
+    meta = merge(a.inputs, a.out, a.method, weights, a.base, parse_params(a.param),
+                 max_shard_bytes=int(a.max_shard_gb * (1 << 30)))
+    print(f"merged {len(a.inputs)} checkpoints ({a.method}) -> {a.out} ({len(meta['output_files'])} shard(s))")
+
+
 def cmd_provenance(a):
     from .provenance import write_provenance
 
@@ -158,6 +171,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--grades", nargs="+", required=True)
     sp.add_argument("--corpora", nargs="+", required=True)
     sp.add_argument("--out", required=True)
+
+    sp = add("merge", cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor")
+    sp.add_argument("--method", required=True,
+                    help="uniform | weighted | task_arithmetic | ties | dare | interpolate | outer")
+    sp.add_argument("--weights", help="comma-separated, one per input (weighted, task_arithmetic, ties, dare)")
+    sp.add_argument("--base", help="the base checkpoint (task_arithmetic, ties, dare, interpolate, outer)")
+    sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="method parameter: scale, density, seed, lambda, lr, momentum, state, normalize")
+    sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("inputs", nargs="+")
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)

@@ -1,0 +1,429 @@
+"""Weight-space merging of saved checkpoints, streamed tensor by tensor.
+
+    mot merge --method uniform --out results/merged IN1 IN2 IN3 IN4
+    mot merge --method task_arithmetic --base BASE --param scale=0.5 --out OUT IN1 IN2
+    mot merge --method outer --base PREV --param lr=0.7 --param momentum=0.9 --out OUT IN1 IN2
+
+Methods are small pure functions over float32 tensors, registered by name (mergekit's shape).
+The engine checks every input's tensor names, shapes and dtypes, config and tokenizer before
+anything is written; then, for one tensor name at a time, it reads that tensor from each input
+(memory-mapped), combines it in float32, casts it to the inputs' dtype and appends it to the
+output file, whose header is known up front. Peak memory is about one tensor per input plus the
+output buffer. The result is written to a temporary directory and renamed at the end, so a failed
+merge (a NaN, a mismatch) leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .io import MotError, atomic_path, file_sha256, stable_hash, write_json
+
+# --------------------------------------------------------------------------- methods
+# Each method: (tensors: one per input, in the inputs' dtype; base: tensor or None; weights: list of
+# floats; params: dict; name: the tensor's name) -> float32 tensor. Arithmetic is in float32:
+# `acc.add_(t)` with a bf16 `t` promotes each element exactly as `t.float()` would, without
+# materialising a float32 copy of every input.
+ELEMENTWISE = {"uniform", "weighted", "task_arithmetic", "interpolate", "outer"}
+Method = Callable[..., torch.Tensor]
+METHODS: dict[str, Method] = {}
+NEEDS_BASE = {"task_arithmetic", "ties", "dare", "interpolate", "outer"}
+
+
+def method(name: str):
+    def wrap(fn):
+        METHODS[name] = fn
+        return fn
+    return wrap
+
+
+@method("uniform")
+def uniform(tensors, base, weights, params, name):
+    """The paper's merge (Eq. 2): the plain mean of the branches."""
+    acc = tensors[0].to(torch.float32, copy=True)
+    for t in tensors[1:]:
+        acc.add_(t)
+    return acc.div_(len(tensors))
+
+
+@method("weighted")
+def weighted(tensors, base, weights, params, name):
+    """sum_k w_k x_k / sum_k w_k (normalize=false: without the division)."""
+    acc = tensors[0].float() * weights[0]
+    for w, t in zip(weights[1:], tensors[1:]):
+        acc.add_(t, alpha=w)
+    return acc.div_(sum(weights)) if params.get("normalize", True) else acc
+
+
+@method("task_arithmetic")
+def task_arithmetic(tensors, base, weights, params, name):
+    """base + scale * sum_k w_k (x_k - base)."""
+    base = base.float()
+    acc = torch.zeros_like(base)
+    for w, t in zip(weights, tensors):
+        acc.add_(t.float() - base, alpha=w)
+    return acc.mul_(params.get("scale", 1.0)).add_(base)
+
+
+def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
+    """Keep the top `density` fraction of entries by magnitude (TIES step 1)."""
+    k = int(round(density * delta.numel()))
+    if k >= delta.numel():
+        return delta
+    if k <= 0:
+        return torch.zeros_like(delta)
+    threshold = delta.abs().flatten().kthvalue(delta.numel() - k + 1).values
+    return delta * (delta.abs() >= threshold)
+
+
+@method("ties")
+def ties(tensors, base, weights, params, name):
+    """TIES-merging (Yadav et al. 2023): trim, elect sign, disjoint mean of the agreeing deltas."""
+    density = params.get("density", 0.2)
+    base = base.float()
+    deltas = torch.stack([_trim(t.float() - base, density) * w for w, t in zip(weights, tensors)])
+    sign = torch.sign(deltas.sum(0))
+    agree = (torch.sign(deltas) == sign) & (deltas != 0)
+    count = agree.sum(0).clamp(min=1)
+    merged = (deltas * agree).sum(0) / count
+    return base + params.get("scale", 1.0) * merged
+
+
+@method("dare")
+def dare(tensors, base, weights, params, name):
+    """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
+    then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""
+    density = params.get("density", 0.5)
+    seed = int(params.get("seed", 0))
+    base = base.float()
+    acc = torch.zeros_like(base)
+    for i, (w, t) in enumerate(zip(weights, tensors)):
+        g = torch.Generator().manual_seed(stable_hash(seed, name, i))
+        keep = torch.rand(t.shape, generator=g) < density
+        acc.add_((t.float() - base) * keep, alpha=w / density)
+    return acc.mul_(params.get("scale", 1.0)).add_(base)
+
+
+@method("interpolate")
+def interpolate(tensors, base, weights, params, name):
+    """lambda * base + (1 - lambda) * ckpt: the paper's reverse-merge probe (section 7.2)."""
+    lam = params["lambda"]
+    return base.float() * lam + tensors[0].float() * (1 - lam)
+
+
+def outer_step(tensors, base, weights, params, name, state=None):
+    """DiLoCo-style outer step: pseudo-gradient g = base - mean(branches); Nesterov momentum
+    m <- mu m + g; new = base - lr (g + mu m). Returns (new, m); m is None when mu = 0.
+    lr = 1 and mu = 0 give the uniform mean."""
+    lr, mu = params.get("lr", 1.0), params.get("momentum", 0.0)
+    base = base.float()
+    g = base - uniform(tensors, None, weights, params, name)
+    if not mu:
+        return base - lr * g, None
+    m = g if state is None else state.mul_(mu).add_(g)
+    return base - lr * (g + mu * m), m
+
+
+@method("outer")
+def outer(tensors, base, weights, params, name):
+    return outer_step(tensors, base, weights, params, name)[0]
+
+
+# --------------------------------------------------------------------------- checkpoints
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
+          "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+          "BOOL": torch.bool}
+ST_NAMES = {v: k for k, v in DTYPES.items()}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                   "merges.txt", "tokenizer.model", "chat_template.jinja", "added_tokens.json")
+# Config keys that name a checkpoint rather than describe its architecture.
+CONFIG_IGNORED = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures"}
+
+
+@dataclass
+class Checkpoint:
+    """A save_pretrained directory: where each tensor lives and its dtype and shape."""
+    path: Path
+    files: list[Path] = field(default_factory=list)
+    tensors: dict[str, tuple[Path, str, list[int], int]] = field(default_factory=dict)  # file, dtype, shape, offset
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Checkpoint":
+        path = Path(path)
+        index = path / "model.safetensors.index.json"
+        if index.is_file():
+            files = sorted({path / f for f in json.loads(index.read_text())["weight_map"].values()})
+        elif (path / "model.safetensors").is_file():
+            files = [path / "model.safetensors"]
+        else:
+            raise MotError(f"{path}: no model.safetensors or model.safetensors.index.json")
+        ck = cls(path, files)
+        for f in files:
+            if not f.is_file():
+                raise MotError(f"{f}: shard listed in the index is missing")
+            for name, (dtype, shape, offset) in read_header(f).items():
+                ck.tensors[name] = (f, dtype, shape, offset)
+        return ck
+
+    def config(self) -> dict:
+        cfg = path_json(self.path / "config.json")
+        return {k: v for k, v in cfg.items() if k not in CONFIG_IGNORED}
+
+    def tokenizer_hash(self) -> str:
+        h = hashlib.sha256()
+        for name in TOKENIZER_FILES:
+            f = self.path / name
+            if f.is_file():
+                h.update(name.encode() + b"\0" + f.read_bytes())
+        return h.hexdigest()
+
+
+def path_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise MotError(f"{path}: cannot read ({e})") from None
+
+
+def read_header(path: Path) -> dict[str, tuple[str, list[int], int]]:
+    """name -> (dtype, shape, absolute byte offset of the data) of a safetensors file."""
+    try:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(n))
+    except (OSError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MotError(f"{path}: not a readable safetensors file ({e})") from None
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], 8 + n + v["data_offsets"][0]) for k, v in header.items()}
+
+
+class Reader:
+    """Zero-copy tensor views of a checkpoint through mmap: merging reads straight from the page
+    cache instead of copying every input tensor first."""
+
+    def __init__(self, ck: Checkpoint):
+        self.ck, self.maps = ck, {}
+
+    def get(self, name: str) -> torch.Tensor:
+        import mmap
+        import warnings
+
+        f, dtype, shape, offset = self.ck.tensors[name]
+        numel = math.prod(shape)
+        if numel == 0:
+            return torch.empty(shape, dtype=DTYPES[dtype])
+        if f not in self.maps:
+            with open(f, "rb") as fh:
+                self.maps[f] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        with warnings.catch_warnings():  # read-only buffer: we never write through these views
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.frombuffer(self.maps[f], dtype=DTYPES[dtype], count=numel, offset=offset).view(shape)
+
+
+def check_inputs(cks: list[Checkpoint], base: Checkpoint | None) -> None:
+    """Same tensor names, shapes and dtypes, config and tokenizer everywhere; else name the first
+    offending tensor and file."""
+    ref = cks[0]
+    for ck in cks[1:] + ([base] if base else []):
+        missing = sorted(set(ref.tensors) - set(ck.tensors))
+        extra = sorted(set(ck.tensors) - set(ref.tensors))
+        if missing:
+            raise MotError(f"{ck.path}: tensor '{missing[0]}' of {ref.path} is missing")
+        if extra:
+            raise MotError(f"{ck.tensors[extra[0]][0]}: tensor '{extra[0]}' is not in {ref.path}")
+        for name, (_, dtype, shape, _) in ref.tensors.items():
+            f, d, s, _ = ck.tensors[name]
+            if s != shape:
+                raise MotError(f"{f}: tensor '{name}' has shape {s}, {ref.path} has {shape}")
+            if d != dtype:
+                raise MotError(f"{f}: tensor '{name}' has dtype {d}, {ref.path} has {dtype}")
+        if ck.config() != ref.config():
+            diff = sorted(k for k in set(ck.config()) | set(ref.config()) if ck.config().get(k) != ref.config().get(k))
+            raise MotError(f"{ck.path / 'config.json'}: architecture differs from {ref.path} (key '{diff[0]}')")
+        if ck.tokenizer_hash() != ref.tokenizer_hash():
+            raise MotError(f"{ck.path}: tokenizer differs from {ref.path}")
+
+
+# --------------------------------------------------------------------------- streaming writer
+class ShardWriter:
+    """Writes safetensors shards whose headers are computed before any data is streamed in."""
+
+    def __init__(self, out: Path, entries: list[tuple[str, str, list[int]]], max_shard_bytes: int,
+                 stem: str = "model"):
+        self.out, self.stem, self.handles, self.where, self.blobs = out, stem, {}, {}, {}
+        shards, cur, size = [], [], 0
+        for name, dtype, shape in entries:
+            nbytes = math.prod(shape) * DTYPES[dtype].itemsize
+            if cur and size + nbytes > max_shard_bytes:
+                shards.append(cur)
+                cur, size = [], 0
+            cur.append((name, dtype, shape, nbytes))
+            size += nbytes
+        shards.append(cur)
+        self.total = sum(e[3] for shard in shards for e in shard)
+        n = len(shards)
+        self.files = [f"{stem}.safetensors"] if n == 1 else \
+            [f"{stem}-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+        for fname, shard in zip(self.files, shards):
+            header, offset = {"__metadata__": {"format": "pt"}}, 0
+            for name, dtype, shape, nbytes in shard:
+                header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + nbytes]}
+                offset += nbytes
+                self.where[name] = fname
+            blob = json.dumps(header, separators=(",", ":")).encode()
+            self.blobs[fname] = blob + b" " * (-len(blob) % 8)  # keep tensor data 8-byte aligned
+
+    def write(self, name: str, tensor: torch.Tensor) -> None:
+        """Append a tensor, or the next flat chunk of one; data must arrive in `entries` order."""
+        fname = self.where[name]
+        f = self.handles.get(fname)
+        if f is None:
+            f = self.handles[fname] = open(self.out / fname, "wb")
+            f.write(struct.pack("<Q", len(self.blobs[fname])) + self.blobs[fname])
+        f.write(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().data)
+
+    def close(self) -> None:
+        for f in self.handles.values():
+            f.close()
+        if len(self.files) > 1:
+            write_json(self.out / f"{self.stem}.safetensors.index.json",
+                       {"metadata": {"total_size": self.total}, "weight_map": self.where})
+
+
+# --------------------------------------------------------------------------- the merge
+def parse_params(items: list[str]) -> dict:
+    params = {}
+    for item in items or []:
+        if "=" not in item:
+            raise MotError(f"--param {item!r}: expected key=value")
+        k, v = item.split("=", 1)
+        try:
+            params[k] = json.loads(v)
+        except json.JSONDecodeError:
+            params[k] = v
+    return params
+
+
+CHUNK = 1 << 24  # elements per slice of a large tensor for elementwise methods (64 MiB in float32)
+
+
+def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | None = None,
+          base: str | None = None, params: dict | None = None, max_shard_bytes: int = 5 << 30,
+          hash_inputs: bool = True) -> dict:
+    """Merge checkpoints into `out` (a save_pretrained directory); returns the provenance record."""
+    from tqdm import tqdm
+
+    params = params or {}
+    weights = _check_call(inputs, method_name, weights, base, params)
+    cks = [Checkpoint.open(p) for p in inputs]
+    base_ck = Checkpoint.open(base) if base else None
+    check_inputs(cks, base_ck)
+    fn = METHODS[method_name]
+    carry_momentum = method_name == "outer" and bool(params.get("momentum", 0.0))
+    state = None
+    if carry_momentum and params.get("state"):  # momentum saved beside the previous round's merge
+        state_file = Path(params["state"]) / "outer_state.safetensors"
+        if not state_file.is_file():
+            raise MotError(f"--param state: {state_file} not found")
+        state = Reader(Checkpoint(state_file.parent, [state_file],
+                                  {n: (state_file, *v) for n, v in read_header(state_file).items()}))
+
+    entries = [(n, v[1], v[2]) for n, v in cks[0].tensors.items()]
+    # Hash the input files on a worker thread while the merge streams (hashlib releases the GIL).
+    pool = ThreadPoolExecutor(max_workers=1)
+    all_files = [f for ck in cks + ([base_ck] if base_ck else []) for f in ck.files]
+    hashes = {str(f): pool.submit(file_sha256, f) for f in all_files} if hash_inputs else {}
+    readers = [Reader(ck) for ck in cks]
+    base_reader = Reader(base_ck) if base_ck else None
+    with atomic_path(Path(out), is_dir=True) as tmp:
+        writer = ShardWriter(tmp, entries, max_shard_bytes)
+        state_writer = ShardWriter(tmp, [(n, "F32", s) for n, d, s in entries if DTYPES[d].is_floating_point],
+                                   1 << 62, stem="outer_state") if carry_momentum else None
+        try:
+            for name, dtype_name, shape in tqdm(entries, desc=f"merge {method_name}", unit="tensor",
+                                                mininterval=2):
+                dtype = DTYPES[dtype_name]
+                xs = [r.get(name) for r in readers]
+                if not dtype.is_floating_point:  # integer buffers are copied from the first input
+                    writer.write(name, xs[0])
+                    continue
+                b = base_reader.get(name) if base_reader else None
+                if method_name not in ELEMENTWISE:  # trimming/dropping could hide a NaN input
+                    for ck, x in zip(cks, xs):
+                        _finite(x, name, ck.tensors[name][0])
+                step = CHUNK if method_name in ELEMENTWISE else max(1, xs[0].numel())
+                flat = [x.reshape(-1) for x in xs]
+                bflat = b.reshape(-1) if b is not None else None
+                sflat = state.get(name).reshape(-1) if state else None
+                for i in range(0, max(1, flat[0].numel()), step):
+                    part = [x[i:i + step] for x in flat] if step != flat[0].numel() else xs
+                    bpart = (bflat[i:i + step] if step != flat[0].numel() else b) if b is not None else None
+                    if carry_momentum:
+                        st = sflat[i:i + step].to(torch.float32, copy=True) if sflat is not None else None  # mmap views are read-only
+                        result, m = outer_step(part, bpart, weights, params, name, state=st)
+                        state_writer.write(name, m)
+                    else:
+                        result = fn(part, bpart, weights, params, name)
+                    if not torch.isfinite(result).all():
+                        for ck, x in zip(cks, part):
+                            _finite(x, name, ck.tensors[name][0])
+                        if bpart is not None:
+                            _finite(bpart, name, base_ck.tensors[name][0])
+                        raise MotError(f"merge result of tensor '{name}' is not finite")
+                    writer.write(name, result.to(dtype))
+        finally:
+            writer.close()
+            if state_writer:
+                state_writer.close()
+        _copy_side_files(cks[0].path, tmp)
+        meta = {"method": method_name, "params": params, "weights": weights,
+                "base": {"path": str(base_ck.path), "files": _hashes(base_ck, hashes)} if base_ck else None,
+                "inputs": [{"path": str(ck.path), "files": _hashes(ck, hashes)} for ck in cks],
+                "output_files": writer.files}
+        write_json(tmp / "mot_merge.json", meta)
+    pool.shutdown()
+    return meta
+
+
+def _check_call(inputs, method_name, weights, base, params) -> list[float]:
+    if method_name not in METHODS:
+        raise MotError(f"unknown merge method '{method_name}' (known: {', '.join(METHODS)})")
+    if not inputs:
+        raise MotError("merge needs at least one input checkpoint")
+    if method_name in NEEDS_BASE and not base:
+        raise MotError(f"merge method '{method_name}' needs --base")
+    if method_name == "interpolate":
+        if len(inputs) != 1:
+            raise MotError("merge method 'interpolate' takes exactly one input besides --base")
+        if not 0 <= float(params.get("lambda", -1)) <= 1:
+            raise MotError("merge method 'interpolate' needs --param lambda=<0..1>")
+    weights = weights or [1.0] * len(inputs)
+    if len(weights) != len(inputs):
+        raise MotError(f"--weights has {len(weights)} values for {len(inputs)} inputs")
+    return weights
+
+
+def _hashes(ck: Checkpoint, hashes: dict) -> dict:
+    return {f.name: hashes[str(f)].result() for f in ck.files} if hashes else {}
+
+
+def _finite(x: torch.Tensor, name: str, path: Path) -> None:
+    if not torch.isfinite(x).all():
+        raise MotError(f"{path}: tensor '{name}' has NaN or Inf values")
+
+
+def _copy_side_files(src: Path, dst: Path) -> None:
+    """config, generation config, tokenizer and chat template of the first input."""
+    for f in src.iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors") and f.name != "model.safetensors.index.json" \
+                and not f.name.startswith("mot_"):
+            shutil.copy2(f, dst / f.name)

@@ -1,0 +1,246 @@
+"""The merge engine: exact formulas, streaming I/O, checks that fail cleanly, loadable outputs."""
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from mot.io import MotError, file_sha256
+from mot.merge import METHODS, Checkpoint, merge, outer_step
+
+from conftest import run_mot
+
+
+def make_ckpts(template, tmp_path, n=3, dtype=torch.bfloat16, tie=True, shard=None, prefix="m"):
+    """n random checkpoints sharing the template's config and tokenizer."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    cfg = AutoConfig.from_pretrained(template)
+    cfg.tie_word_embeddings = tie
+    tok = AutoTokenizer.from_pretrained(template)
+    paths = []
+    for i in range(n):
+        torch.manual_seed(100 + i)
+        model = AutoModelForCausalLM.from_config(cfg).to(dtype)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0, 0.05)
+        path = tmp_path / f"{prefix}{i}"
+        kwargs = {"max_shard_size": shard} if shard else {}
+        model.save_pretrained(path, **kwargs)
+        tok.save_pretrained(path)
+        paths.append(path)
+    return paths
+
+
+def tensors(path):
+    ck = Checkpoint.open(path)
+    out = {}
+    for f in ck.files:
+        out.update(load_file(f))
+    return out
+
+
+def test_uniform_is_the_float32_mean_rounded_to_the_input_dtype_exactly(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path)
+    merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    got, srcs = tensors(tmp_path / "out"), [tensors(p) for p in ins]
+    assert set(got) == set(srcs[0])
+    for name, t in got.items():
+        expected = ((srcs[0][name].float() + srcs[1][name].float() + srcs[2][name].float()) / 3).to(torch.bfloat16)
+        assert t.dtype == torch.bfloat16
+        assert torch.equal(t, expected), name
+
+
+def test_chunked_streaming_gives_the_same_bytes(tiny_model, tmp_path, monkeypatch):
+    import mot.merge
+
+    ins = make_ckpts(tiny_model, tmp_path, n=3)
+    merge([str(p) for p in ins], str(tmp_path / "whole"), "uniform")
+    monkeypatch.setattr(mot.merge, "CHUNK", 7)  # every tensor crosses many slice boundaries
+    merge([str(p) for p in ins], str(tmp_path / "sliced"), "uniform")
+    assert (tmp_path / "whole/model.safetensors").read_bytes() == (tmp_path / "sliced/model.safetensors").read_bytes()
+
+
+X = [torch.tensor([1.0, -2.0, 3.0, 0.5]), torch.tensor([3.0, 2.0, -1.0, 0.5]), torch.tensor([2.0, 1.0, 1.0, -4.0])]
+B = torch.tensor([1.0, 0.0, 1.0, 0.0])
+
+
+def test_weighted_and_task_arithmetic_formulas():
+    w = [0.5, 0.25, 0.25]
+    assert torch.allclose(METHODS["weighted"]([x.clone() for x in X], None, w, {}, "t"),
+                          (0.5 * X[0] + 0.25 * X[1] + 0.25 * X[2]) / 1.0)
+    assert torch.allclose(METHODS["weighted"](X, None, [1, 1, 2], {"normalize": False}, "t"), X[0] + X[1] + 2 * X[2])
+    ta = METHODS["task_arithmetic"](X, B, [1, 1, 1], {"scale": 0.5}, "t")
+    assert torch.allclose(ta, B + 0.5 * sum(x - B for x in X))
+
+
+def test_ties_formula():
+    # density 1: no trimming. Deltas: [0,-2,2,.5], [2,2,-2,.5], [1,1,0,-4]
+    got = METHODS["ties"](X, B, [1, 1, 1], {"density": 1.0}, "t")
+    # elected signs: +3 -> +, +1 -> +, 0 -> 0, -3 -> -
+    expected = B + torch.tensor([(2 + 1) / 2, (2 + 1) / 2, 0.0, -4.0])
+    assert torch.allclose(got, expected)
+    # density 0.5 keeps the 2 largest-magnitude entries of each delta
+    got = METHODS["ties"](X, B, [1, 1, 1], {"density": 0.5}, "t")
+    # (entries tied with the threshold are kept): [0,-2,2,0], [2,2,-2,0], [1,1,0,-4];
+    # signs [+,+,0,-]; disjoint means of the agreeing entries: [1.5, 1.5, 0, -4]
+    assert torch.equal(got, B + torch.tensor([1.5, 1.5, 0.0, -4.0]))
+
+
+def test_dare_is_seeded_and_unbiased():
+    big = [torch.randn(20000) for _ in range(2)]
+    base = torch.zeros(20000)
+    a = METHODS["dare"](big, base, [1, 1], {"density": 0.5, "seed": 3}, "w")
+    b = METHODS["dare"](big, base, [1, 1], {"density": 0.5, "seed": 3}, "w")
+    c = METHODS["dare"](big, base, [1, 1], {"density": 0.5, "seed": 4}, "w")
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # every entry is 0 or twice a delta; half of each delta's entries survive
+    for i in range(2):
+        single = METHODS["dare"]([big[i]], base, [1], {"density": 0.5, "seed": 3}, "w")
+        assert torch.all((single == 0) | torch.isclose(single, 2 * big[i]))
+        assert 0.48 < (single != 0).float().mean() < 0.52
+    full = METHODS["dare"](big, base, [1, 1], {"density": 1.0}, "w")
+    assert torch.allclose(full, big[0] + big[1])
+
+
+def test_interpolate_formula():
+    got = METHODS["interpolate"]([X[0]], B, [1], {"lambda": 0.25}, "t")
+    assert torch.allclose(got, 0.25 * B + 0.75 * X[0])
+
+
+def test_outer_reduces_to_uniform_and_carries_momentum():
+    mean = sum(X) / 3
+    new, m = outer_step([x.clone() for x in X], B, [1, 1, 1], {"lr": 1.0, "momentum": 0.0}, "t")
+    assert m is None and torch.allclose(new, mean)
+    g = B - mean
+    new, m = outer_step([x.clone() for x in X], B, [1, 1, 1], {"lr": 0.7, "momentum": 0.9}, "t")
+    assert torch.allclose(m, g) and torch.allclose(new, B - 0.7 * (g + 0.9 * g))
+    prev = torch.ones(4)
+    new, m = outer_step([x.clone() for x in X], B, [1, 1, 1], {"lr": 0.7, "momentum": 0.9}, "t", state=prev.clone())
+    assert torch.allclose(m, 0.9 * prev + g) and torch.allclose(new, B - 0.7 * (g + 0.9 * (0.9 * prev + g)))
+
+
+def test_outer_momentum_state_is_saved_and_used_next_round(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path, n=2, dtype=torch.float32)
+    p = {"lr": 0.5, "momentum": 0.9}
+    merge([str(x) for x in ins], str(tmp_path / "r1"), "outer", base=str(ins[0]), params=p)
+    state = load_file(tmp_path / "r1" / "outer_state.safetensors")
+    a, b = tensors(ins[0]), tensors(ins[1])
+    name = next(iter(a))
+    g = a[name] - (a[name] + b[name]) / 2
+    assert torch.allclose(state[name], g)
+    merge([str(x) for x in ins], str(tmp_path / "r2"), "outer", base=str(ins[0]),
+          params={**p, "state": str(tmp_path / "r1")})
+    state2 = load_file(tmp_path / "r2" / "outer_state.safetensors")
+    assert torch.allclose(state2[name], 0.9 * g + g)
+
+
+def test_merged_checkpoint_loads_and_generates(tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2, dtype=torch.float32, tie=True)
+    out = tmp_path / "out"
+    merge([str(p) for p in ins], str(out), "uniform")
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.tie_word_embeddings
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    tok = AutoTokenizer.from_pretrained(out)
+    ids = tok("Compute 2 + 3.", return_tensors="pt")
+    gen = model.generate(**ids, max_new_tokens=5, do_sample=False)
+    assert gen.shape[1] == ids["input_ids"].shape[1] + 5
+    meta = json.loads((out / "mot_merge.json").read_text())
+    assert meta["method"] == "uniform"
+    assert meta["inputs"][0]["files"]["model.safetensors"] == file_sha256(ins[0] / "model.safetensors")
+    assert (out / "config.json").is_file() and (out / "generation_config.json").is_file()
+
+
+def test_untied_model_keeps_lm_head(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path, n=2, dtype=torch.float32, tie=False)
+    merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    assert "lm_head.weight" in tensors(tmp_path / "out")
+
+
+def test_sharded_and_single_file_inputs_and_sharded_output(tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    single = make_ckpts(tiny_model, tmp_path, n=2, prefix="s")
+    sharded = make_ckpts(tiny_model, tmp_path, n=2, shard="20KB", prefix="h")
+    assert (sharded[0] / "model.safetensors.index.json").is_file()
+    merge([str(p) for p in single], str(tmp_path / "a"), "uniform")
+    merge([str(p) for p in sharded], str(tmp_path / "b"), "uniform", max_shard_bytes=20_000)
+    merge([str(single[0]), str(sharded[1])], str(tmp_path / "c"), "uniform")
+    a, b = tensors(tmp_path / "a"), tensors(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    index = json.loads((tmp_path / "b" / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "b")
+    assert model.model.embed_tokens.weight.dtype == torch.bfloat16
+
+
+def rewrite(path, fn):
+    f = path / "model.safetensors"
+    t = load_file(f)
+    fn(t)
+    save_file(t, f, metadata={"format": "pt"})
+
+
+BAD = [
+    ("missing", lambda t: t.pop("model.norm.weight"), r"m1: tensor 'model.norm.weight' of .*m0 is missing"),
+    ("shape", lambda t: t.__setitem__("model.norm.weight", torch.zeros(3, dtype=torch.bfloat16)),
+     r"m1/model.safetensors: tensor 'model.norm.weight' has shape \[3\]"),
+    ("dtype", lambda t: t.__setitem__("model.norm.weight", t["model.norm.weight"].float()),
+     r"m1/model.safetensors: tensor 'model.norm.weight' has dtype F32"),
+    ("nan", lambda t: t["model.norm.weight"].__setitem__(0, float("nan")),
+     r"m1/model.safetensors: tensor 'model.norm.weight' has NaN or Inf values"),
+    ("inf", lambda t: t["model.norm.weight"].__setitem__(0, float("inf")),
+     r"m1/model.safetensors: tensor 'model.norm.weight' has NaN or Inf values"),
+]
+
+
+@pytest.mark.parametrize("case,fn,pattern", BAD, ids=[b[0] for b in BAD])
+def test_bad_inputs_fail_cleanly_with_no_output(tiny_model, tmp_path, case, fn, pattern):
+    ins = make_ckpts(tiny_model, tmp_path)
+    rewrite(ins[1], fn)
+    with pytest.raises(MotError, match=pattern):
+        merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m0", "m1", "m2"]
+
+
+def test_nan_hidden_by_dare_is_still_caught(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    rewrite(ins[1], lambda t: t["model.norm.weight"].__setitem__(0, float("nan")))
+    with pytest.raises(MotError, match="has NaN or Inf values"):
+        merge([str(p) for p in ins], str(tmp_path / "out"), "dare", base=str(ins[0]), params={"density": 0.01})
+
+
+def test_config_and_tokenizer_mismatch(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path)
+    cfg = json.loads((ins[2] / "config.json").read_text())
+    cfg["rope_theta"] = 1234.0
+    (ins[2] / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(MotError, match=r"m2/config.json: architecture differs from .*m0"):
+        merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    shutil.copy(ins[0] / "config.json", ins[2] / "config.json")
+    tc = json.loads((ins[1] / "tokenizer_config.json").read_text())
+    tc["model_max_length"] = 7
+    (ins[1] / "tokenizer_config.json").write_text(json.dumps(tc))
+    with pytest.raises(MotError, match=r"m1: tokenizer differs from .*m0"):
+        merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    r = run_mot("merge", "--method", "weighted", "--weights", "3,1", "--out", tmp_path / "out", *ins)
+    assert r.returncode == 0, r.stderr
+    a, b, got = tensors(ins[0]), tensors(ins[1]), tensors(tmp_path / "out")
+    k = "model.norm.weight"
+    assert torch.equal(got[k], ((a[k].float() * 3 + b[k].float()) / 4).to(torch.bfloat16))
+    r = run_mot("merge", "--method", "ties", "--out", tmp_path / "x", *ins)
+    assert r.returncode == 1 and r.stderr.strip() == "mot: error: merge method 'ties' needs --base"
+    r = run_mot("merge", "--method", "interpolate", "--base", ins[0], "--param", "lambda=0.3",
+                "--out", tmp_path / "i", ins[1])
+    assert r.returncode == 0, r.stderr
