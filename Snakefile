@@ -27,11 +27,13 @@ include: "rules/world.smk"
 include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/corpus.smk"
+include: "rules/train.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.corpora.input,
+        rules.models.input,
         rules.base_models.input,
         "results/provenance.json",

@@ -34,6 +34,8 @@ def make_inputs(workdir: Path, k: int, shard_bytes: int) -> list[Path]:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     cfg = Qwen3Config(**QWEN3_06B)
+    cfg.architectures = ["Qwen3ForCausalLM"]  # mergekit picks its architecture table by this name
+    cfg.dtype = "bfloat16"
     with torch.device("meta"):
         shapes = [(n, list(p.shape)) for n, p in Qwen3ForCausalLM(cfg).state_dict().items()
                   if n != "lm_head.weight"]  # tied: saved once, as save_pretrained does
@@ -41,16 +43,15 @@ def make_inputs(workdir: Path, k: int, shard_bytes: int) -> list[Path]:
     for i in range(k):
         path = workdir / f"in{i}"
         paths.append(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg.save_pretrained(path)
         if (path / "model.safetensors.index.json").is_file():
             continue
-        path.mkdir(parents=True, exist_ok=True)
         gen = torch.Generator().manual_seed(i)
         writer = ShardWriter(path, [(n, "BF16", s) for n, s in shapes], shard_bytes)
         for n, s in shapes:
             writer.write(n, (torch.randn(s, generator=gen) * 0.02).to(torch.bfloat16))
         writer.close()
-        cfg.torch_dtype = "bfloat16"
-        cfg.save_pretrained(path)
     return paths
 
 

@@ -22,6 +22,9 @@ wildcard_constraints:
     source="|".join(map(re.escape, SOURCES)),
     teacher="|".join(map(re.escape, TEACHERS)),
     student="|".join(map(re.escape, STUDENTS)),
+    tset="|".join(map(re.escape, config["teacher_sets"])),
+    corpus="|".join(map(re.escape, list(config["teachers"]) + ["mtd"])),
+    round=r"\d+",
 
 
 def code(*modules):
@@ -60,3 +63,56 @@ def teacher_spec(name):
 def teacher_gpus(name):
     params = config["teachers"][name]["params"]
     return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
+
+
+TEACHER_SETS = list(config["teacher_sets"])
+TRAIN = config["train"]
+ROUNDS = list(range(1, TRAIN["rounds"] + 1))
+# Keys that shape one SFT run; MoT-only keys stay out so that changing them reruns MoT jobs only.
+SFT_KEYS = ["lr", "betas", "weight_decay", "warmup_ratio", "grad_clip", "batch_size", "micro_batch_size",
+            "max_length", "bf16", "attn_implementation", "gradient_checkpointing", "truncation"]
+
+
+def sft_hparams():
+    return {k: TRAIN[k] for k in SFT_KEYS if k in TRAIN}
+
+
+def base_model(student):
+    """The student's initial weights: built by rule world_student, or a hub id / local path."""
+    s = config["students"][student]
+    return f"results/models/{student}/base" if s["init"] == "synthetic" else s["path"]
+
+
+def base_input(student):
+    return [base_model(student)] if config["students"][student]["init"] == "synthetic" else []
+
+
+def gpus():
+    return 1 if TRAIN.get("bf16") else 0
+
+
+def mot_dir(w, round_=None):
+    return f"results/models/{w.student}/{w.source}/mot-{w.tset}/round-{round_ or w.round}"
+
+
+def mot_init(w):
+    """Round 1 starts from the base; round t from round t-1's merged model."""
+    t = int(w.round)
+    return base_model(w.student) if t == 1 else f"{mot_dir(w, t - 1)}/merged"
+
+
+def mot_schedule(w):
+    t, spr = int(w.round), TRAIN["steps_per_round"]
+    if TRAIN.get("schedule", "global") == "global":
+        return {"start": (t - 1) * spr, "total": TRAIN["rounds"] * spr}
+    return {"start": 0, "total": spr}
+
+
+def sft_models():
+    return expand("results/models/{student}/{source}/sft-{corpus}", student=STUDENTS, source=SOURCES,
+                  corpus=TEACHERS + ["mtd"])
+
+
+def mot_models():
+    return [f"results/models/{st}/{so}/mot-{ts}/round-{t}/merged"
+            for st in STUDENTS for so in SOURCES for ts in TEACHER_SETS for t in ROUNDS]

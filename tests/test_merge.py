@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from mot.io import MotError, file_sha256
+from mot.io import MotError, file_xxh3
 from mot.merge import METHODS, Checkpoint, merge, outer_step
 
 from conftest import run_mot
@@ -152,7 +152,8 @@ def test_merged_checkpoint_loads_and_generates(tiny_model, tmp_path):
     assert gen.shape[1] == ids["input_ids"].shape[1] + 5
     meta = json.loads((out / "mot_merge.json").read_text())
     assert meta["method"] == "uniform"
-    assert meta["inputs"][0]["files"]["model.safetensors"] == file_sha256(ins[0] / "model.safetensors")
+    assert meta["hash"] == "xxh3_128"
+    assert meta["inputs"][0]["files"]["model.safetensors"] == file_xxh3(ins[0] / "model.safetensors")
     assert (out / "config.json").is_file() and (out / "generation_config.json").is_file()
 
 
@@ -225,7 +226,8 @@ def test_config_and_tokenizer_mismatch(tiny_model, tmp_path):
         merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
     shutil.copy(ins[0] / "config.json", ins[2] / "config.json")
     tc = json.loads((ins[1] / "tokenizer_config.json").read_text())
-    tc["model_max_length"] = 7
+    tc["eos_token"] = "<|endoftext|>"  # a different end of turn: a different tokenizer
+    tc["padding_side"] = "left"  # a runtime setting alone would not count
     (ins[1] / "tokenizer_config.json").write_text(json.dumps(tc))
     with pytest.raises(MotError, match=r"m1: tokenizer differs from .*m0"):
         merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")

@@ -1,6 +1,7 @@
 """The Snakemake DAG end to end on the tiny config: outputs, no-op reruns, partial reruns, errors."""
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ def planned(result) -> set[tuple[str, str]]:
 
 
 def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
-    r = snakemake(workdir, "all", *TEST)
+    r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     for source in ("syn-boba", "syn-s1k"):
         for teacher in ("deliberate", "concise", "structured", "shifted"):
@@ -38,20 +39,56 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
         "chat_template" in (workdir / "results/models/tiny/base/tokenizer_config.json").read_text()
     assert json.loads((workdir / "results/provenance.json").read_text())["config"]["seed"] == 0
 
-    r = snakemake(workdir, "all", *TEST, "-n")
+    r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr
 
     corpus_before = (workdir / "results/corpora/syn-boba/deliberate.jsonl").read_bytes()
     (workdir / "results/samples/syn-boba/concise.jsonl").unlink()
-    r = snakemake(workdir, "all", *TEST, "-n")
+    r = snakemake(workdir, "corpora", *TEST, "-n")
     assert planned(r) == {
         ("generate", "source=syn-boba, teacher=concise"), ("corpus", "source=syn-boba, teacher=concise"),
-        ("mtd_corpus", "source=syn-boba"), ("corpus_stats", "source=syn-boba"), ("all", "")}
+        ("mtd_corpus", "source=syn-boba"), ("corpus_stats", "source=syn-boba"), ("corpora", "")}
 
     # Determinism: a rebuild from scratch gives byte-identical corpora.
-    r = snakemake(workdir, "all", *TEST, "--forceall")
+    r = snakemake(workdir, "corpora", *TEST, "--forceall")
     assert r.returncode == 0, r.stderr[-3000:]
     assert (workdir / "results/corpora/syn-boba/deliberate.jsonl").read_bytes() == corpus_before
+
+
+MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
+SFT = "results/models/tiny/syn-boba/sft-concise"
+
+
+def test_sft_and_mot_rounds_build_loadable_models_and_rerun_only_mot(workdir):
+    from transformers import AutoModelForCausalLM
+
+    r = snakemake(workdir, MOT, SFT, *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
+        model = AutoModelForCausalLM.from_pretrained(workdir / path)
+        assert model.generate(torch_ids(), max_new_tokens=2, do_sample=False).shape[1] == 3
+    meta = json.loads((workdir / MOT / "mot_merge.json").read_text())
+    assert [Path(i["path"]).name for i in meta["inputs"]] == ["branch-deliberate", "branch-concise"]
+    branch = json.loads((workdir / MOT.replace("merged", "branch-concise") / "mot_train.json").read_text())
+    assert (branch["start_step"], branch["steps"], branch["total_steps"]) == (2, 2, 4)
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(workdir, MOT, SFT, *TEST, "-n"))
+
+    cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    cfg["train"]["steps_per_round"] = 3
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    rules = {rule for rule, _ in planned(snakemake(workdir, MOT, SFT, *TEST, "-n"))}
+    assert rules == {"mot_branch", "mot_merge"}
+
+    cfg["mot"]["merge_method"] = "weighted"
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    rules = {rule for rule, _ in planned(snakemake(workdir, MOT, SFT, *TEST, "-n"))}
+    assert "sft" not in rules and "generate" not in rules
+
+
+def torch_ids():
+    import torch
+
+    return torch.tensor([[1, 2]])
 
 
 def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):

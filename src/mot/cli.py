@@ -103,6 +103,14 @@ def cmd_merge(a):
     print(f"merged {len(a.inputs)} checkpoints ({a.method}) -> {a.out} ({len(meta['output_files'])} shard(s))")
 
 
+def cmd_train(a):
+    from .train import train
+
+    rec = train(a.model, a.corpus, a.hparams, a.out, a.steps, a.start_step, a.total_steps, a.save_every,
+                a.seed, a.init_optimizer, a.save_optimizer)
+    print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
+
+
 def cmd_provenance(a):
     from .provenance import write_provenance
 
@@ -182,6 +190,19 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
+
+    sp = add("train", cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1")
+    sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
+    sp.add_argument("--corpus", required=True)
+    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
+    sp.add_argument("--steps", type=int, required=True, help="optimizer steps to run")
+    sp.add_argument("--start-step", type=int, default=0, help="global step of the first one (MoT rounds)")
+    sp.add_argument("--total-steps", type=int, help="length of the lr schedule (default: start + steps)")
+    sp.add_argument("--save-every", type=int, default=0)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--init-optimizer", help="a directory with optimizer.pt to start from")
+    sp.add_argument("--save-optimizer", action="store_true", help="also save the final optimizer state")
+    sp.add_argument("--out", required=True)
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)

@@ -91,6 +91,18 @@ def stable_hash(*parts: Any) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
+def file_xxh3(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
+    """xxh3-128 of a file's bytes: a content hash at memory speed (sha256 runs at about 1 GB/s
+    here, slower than a whole merge of the same bytes)."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

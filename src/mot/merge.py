@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from .io import MotError, atomic_path, file_sha256, stable_hash, write_json
+from .io import MotError, atomic_path, file_xxh3, stable_hash, write_json
 
 # --------------------------------------------------------------------------- methods
 # Each method: (tensors: one per input, in the inputs' dtype; base: tensor or None; weights: list of
@@ -145,8 +145,10 @@ DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F
 ST_NAMES = {v: k for k, v in DTYPES.items()}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
                    "merges.txt", "tokenizer.model", "chat_template.jinja", "added_tokens.json")
+TOKENIZER_CONFIG_KEYS = {"added_tokens_decoder", "bos_token", "eos_token", "pad_token", "unk_token",
+                         "additional_special_tokens", "extra_special_tokens", "chat_template", "tokenizer_class"}
 # Config keys that name a checkpoint rather than describe its architecture.
-CONFIG_IGNORED = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures"}
+CONFIG_IGNORED = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures", "use_cache"}
 
 
 @dataclass
@@ -179,11 +181,22 @@ class Checkpoint:
         return {k: v for k, v in cfg.items() if k not in CONFIG_IGNORED}
 
     def tokenizer_hash(self) -> str:
+        """Hash of what the tokenizer does (vocabulary, merges, special tokens, chat template),
+        not of runtime settings such as padding side that save_pretrained also records."""
         h = hashlib.sha256()
         for name in TOKENIZER_FILES:
             f = self.path / name
-            if f.is_file():
-                h.update(name.encode() + b"\0" + f.read_bytes())
+            if not f.is_file():
+                continue
+            data = f.read_bytes()
+            if name == "tokenizer.json":
+                doc = json.loads(data)
+                data = json.dumps({k: v for k, v in doc.items() if k not in ("padding", "truncation")},
+                                  sort_keys=True).encode()
+            elif name == "tokenizer_config.json":
+                doc = json.loads(data)
+                data = json.dumps({k: v for k, v in doc.items() if k in TOKENIZER_CONFIG_KEYS}, sort_keys=True).encode()
+            h.update(name.encode() + b"\0" + data)
         return h.hexdigest()
 
 
@@ -227,6 +240,24 @@ class Reader:
         with warnings.catch_warnings():  # read-only buffer: we never write through these views
             warnings.simplefilter("ignore", UserWarning)
             return torch.frombuffer(self.maps[f], dtype=DTYPES[dtype], count=numel, offset=offset).view(shape)
+
+    def release(self, name: str, first: int = 0, count: int | None = None) -> None:
+        """Unmap a tensor's pages (elements first..first+count) from this process once merged; they
+        stay in the page cache. Resident memory then stays near one slice per input rather than
+        whole checkpoints."""
+        import mmap
+
+        f, dtype, shape, offset = self.ck.tensors[name]
+        if f not in self.maps:
+            return
+        size = DTYPES[dtype].itemsize
+        count = math.prod(shape) - first if count is None else count
+        begin = offset + first * size
+        start = begin - begin % mmap.PAGESIZE
+        end = begin + count * size
+        end -= end % mmap.PAGESIZE if end < offset + math.prod(shape) * size else 0
+        if end > start:
+            self.maps[f].madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def check_inputs(cks: list[Checkpoint], base: Checkpoint | None) -> None:
@@ -283,17 +314,40 @@ class ShardWriter:
             self.blobs[fname] = blob + b" " * (-len(blob) % 8)  # keep tensor data 8-byte aligned
 
     def write(self, name: str, tensor: torch.Tensor) -> None:
-        """Append a tensor, or the next flat chunk of one; data must arrive in `entries` order."""
-        fname = self.where[name]
-        f = self.handles.get(fname)
-        if f is None:
-            f = self.handles[fname] = open(self.out / fname, "wb")
-            f.write(struct.pack("<Q", len(self.blobs[fname])) + self.blobs[fname])
-        f.write(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().data)
+        """Append a tensor, or the next flat chunk of one; data must arrive in `entries` order.
+        The bytes are written by a background thread (file writes release the GIL), so merging
+        the next tensor overlaps with writing this one; at most two writes wait in the queue."""
+        if not hasattr(self, "queue"):
+            import queue
+            import threading
+
+            self.queue, self.error = queue.Queue(maxsize=2), None
+            self.thread = threading.Thread(target=self._drain, daemon=True)
+            self.thread.start()
+        if self.error:
+            raise self.error
+        self.queue.put((self.where[name], tensor.contiguous().reshape(-1).view(torch.uint8)))
+
+    def _drain(self) -> None:
+        while (item := self.queue.get()) is not None:
+            fname, data = item
+            try:
+                f = self.handles.get(fname)
+                if f is None:
+                    f = self.handles[fname] = open(self.out / fname, "wb")
+                    f.write(struct.pack("<Q", len(self.blobs[fname])) + self.blobs[fname])
+                f.write(data.numpy().data)
+            except Exception as e:  # surfaced on the next write() or on close()
+                self.error = e
 
     def close(self) -> None:
+        if hasattr(self, "queue"):
+            self.queue.put(None)
+            self.thread.join()
         for f in self.handles.values():
             f.close()
+        if self.error:
+            raise self.error
         if len(self.files) > 1:
             write_json(self.out / f"{self.stem}.safetensors.index.json",
                        {"metadata": {"total_size": self.total}, "weight_map": self.where})
@@ -338,10 +392,10 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                                   {n: (state_file, *v) for n, v in read_header(state_file).items()}))
 
     entries = [(n, v[1], v[2]) for n, v in cks[0].tensors.items()]
-    # Hash the input files on a worker thread while the merge streams (hashlib releases the GIL).
+    # Hash the input files on a worker thread while the merge streams (xxhash releases the GIL).
     pool = ThreadPoolExecutor(max_workers=1)
     all_files = [f for ck in cks + ([base_ck] if base_ck else []) for f in ck.files]
-    hashes = {str(f): pool.submit(file_sha256, f) for f in all_files} if hash_inputs else {}
+    hashes = {str(f): pool.submit(file_xxh3, f) for f in all_files} if hash_inputs else {}
     readers = [Reader(ck) for ck in cks]
     base_reader = Reader(base_ck) if base_ck else None
     with atomic_path(Path(out), is_dir=True) as tmp:
@@ -380,12 +434,14 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                             _finite(bpart, name, base_ck.tensors[name][0])
                         raise MotError(f"merge result of tensor '{name}' is not finite")
                     writer.write(name, result.to(dtype))
+                    for r in readers + ([base_reader] if base_reader else []):
+                        r.release(name, i, part[0].numel())
         finally:
             writer.close()
             if state_writer:
                 state_writer.close()
         _copy_side_files(cks[0].path, tmp)
-        meta = {"method": method_name, "params": params, "weights": weights,
+        meta = {"method": method_name, "params": params, "weights": weights, "hash": "xxh3_128",
                 "base": {"path": str(base_ck.path), "files": _hashes(base_ck, hashes)} if base_ck else None,
                 "inputs": [{"path": str(ck.path), "files": _hashes(ck, hashes)} for ck in cks],
                 "output_files": writer.files}

@@ -135,7 +135,9 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
     model.eval()
     model.generation_config = GenerationConfig(eos_token_id=[eos, tok.pad_token_id], pad_token_id=tok.pad_token_id,
                                                do_sample=True, temperature=0.6, top_p=0.95)
-    accuracy = {name: greedy_accuracy(model, tok, world[name]) for name in ("test24", "test25")}
+    # Evaluate with a separate tokenizer object: padding settings must not leak into the saved one.
+    eval_tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    accuracy = {name: greedy_accuracy(model, eval_tok, world[name]) for name in ("test24", "test25")}
     if min(accuracy.values()) <= 0.0 and pretrain.get("require_nonzero", True):
         raise MotError(f"base student scores 0 on a held-out set ({accuracy}); raise pretrain.steps")
     with atomic_path(out, is_dir=True) as tmp:

@@ -1,0 +1,303 @@
+"""SFT of a causal LM on a distillation corpus, built on accelerate (1 process on CPU, N under
+`accelerate launch`), resumable after SIGTERM/SIGUSR1.
+
+    mot train --model results/models/tiny/base --corpus results/corpora/syn-boba/concise.jsonl \
+        --hparams '{"lr": 1e-3, ...}' --steps 25 --save-every 5 --out results/models/tiny/syn-boba/sft-concise
+    accelerate launch --num_processes 8 --config_file envs/accelerate/fsdp.yaml -m mot train ...
+
+Loss: token-level cross-entropy on the response (the teacher's whole rationale and answer),
+prompt tokens masked, the student's chat template. Each optimizer step takes `batch_size`
+sequences; the loss is the sum over the step's response tokens divided by their number, whatever
+the split into processes and micro-batches. Micro-batches group sequences of similar length, so
+little compute goes to padding. The data order is a pure function of (seed, global step), so a
+resumed run (or a MoT branch at global steps 50..100) sees exactly the sequences it should, and
+on CPU a resumed run ends bitwise equal to an uninterrupted one.
+
+The job works in `<out>.partial/`; `<out>` appears, complete, by rename at the end.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from .io import MotError, read_jsonl, stable_hash, write_json
+
+IGNORE = -100
+
+
+# --------------------------------------------------------------------------- data
+def encode(tok, prompt: str, response: str) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one example: the prompt through the student's chat template
+    (masked), then the response and the end-of-turn token (learned)."""
+    p = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                add_generation_prompt=True, enable_thinking=True)
+    p_ids = tok(p, add_special_tokens=False)["input_ids"]
+    r_ids = tok(response + tok.eos_token, add_special_tokens=False)["input_ids"]
+    return p_ids + r_ids, [IGNORE] * len(p_ids) + r_ids
+
+
+def load_examples(tok, corpus: str, max_length: int, truncation: str) -> tuple[list[tuple], dict]:
+    """Encoded examples and a record of what the max-length rule did."""
+    rows = read_jsonl(corpus, required=("prompt", "response"))
+    if not rows:
+        raise MotError(f"{corpus}: empty corpus")
+    examples, dropped, truncated = [], 0, 0
+    for row in rows:
+        ids, labels = encode(tok, row["prompt"], row["response"])
+        if len(ids) > max_length:
+            if truncation == "drop":
+                dropped += 1
+                continue
+            ids, labels = ids[:max_length], labels[:max_length]
+            truncated += 1
+        if any(x != IGNORE for x in labels):
+            examples.append((ids, labels))
+    if not examples:
+        raise MotError(f"{corpus}: every sample is longer than max_length={max_length} "
+                       f"(config key train.max_length)")
+    return examples, {"examples": len(rows), "kept": len(examples), "dropped_too_long": dropped,
+                      "truncated": truncated, "rule": truncation, "max_length": max_length}
+
+
+def step_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
+    """The example indices of optimizer step `step`: epochs of seeded permutations, laid end to end."""
+    out, pos = [], step * batch
+    while len(out) < batch:
+        epoch, offset = divmod(pos, n)
+        perm = list(range(n))
+        random.Random(stable_hash("order", seed, epoch)).shuffle(perm)
+        take = perm[offset:offset + batch - len(out)]
+        out += take
+        pos += len(take)
+    return out
+
+
+def micro_batches(examples, idx: list[int], rank: int, world: int, micro: int) -> list[list[int]]:
+    """This process's share of a step, grouped by length into micro-batches."""
+    mine = idx[rank::world]
+    mine = sorted(mine, key=lambda i: (len(examples[i][0]), i))
+    return [mine[i:i + micro] for i in range(0, len(mine), micro)]
+
+
+def collate(examples, ids: list[int], pad_id: int):
+    import torch
+
+    width = max(len(examples[i][0]) for i in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(ids), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, i in enumerate(ids):
+        x, y = examples[i]
+        input_ids[row, :len(x)] = torch.tensor(x)
+        labels[row, :len(y)] = torch.tensor(y)
+        mask[row, :len(x)] = 1
+    return input_ids, labels, mask
+
+
+def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float) -> float:
+    """Cosine schedule with linear warmup (as transformers' get_cosine_schedule_with_warmup)."""
+    warmup = math.ceil(warmup_ratio * total)
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# --------------------------------------------------------------------------- training
+class Stop:
+    """SLURM sends SIGTERM (or --signal=USR1@T) before preemption or time-out: finish the current
+    optimizer step, save a resumable state, exit non-zero."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+
+def check_batch(hp: dict, world: int) -> int:
+    batch, micro = hp["batch_size"], hp["micro_batch_size"]
+    if batch % (micro * world):
+        raise MotError(f"train.batch_size={batch} cannot be made of micro-batches of {micro} "
+                       f"on {world} process(es): it must be a multiple of {micro * world}")
+    return batch // (micro * world)
+
+
+def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_step: int = 0,
+          total_steps: int | None = None, save_every: int = 0, seed: int = 0,
+          init_optimizer: str | None = None, save_optimizer: bool = False) -> dict:
+    """Train for `steps` optimizer steps numbered start_step.. (the lr follows the schedule of
+    `total_steps`); write the final model to `out` and every `save_every` steps to out/step-N."""
+    import torch
+    from accelerate import Accelerator
+    from tqdm import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    total_steps = total_steps or start_step + steps
+    acc = Accelerator(mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
+    accum = check_batch(hp, acc.num_processes)
+    if not (Path(model_path) / "config.json").is_file() and os.path.isdir(model_path):
+        raise MotError(f"{model_path}: holds no model (no config.json)")
+    if not os.path.isdir(model_path) and not model_path.count("/") == 1:
+        raise MotError(f"{model_path}: no such model directory or hub id")
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(model_path)
+    examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))
+    attn = hp.get("attn_implementation", "sdpa")
+    if attn == "flash_attention_2" and not torch.cuda.is_available():
+        attn = "sdpa"
+    dtype = torch.bfloat16 if hp.get("bf16") and torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attn)
+    if hp.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # norms: no weight decay
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=hp["lr"],
+                            betas=tuple(hp["betas"]), fused=torch.cuda.is_available())
+    model, opt = acc.prepare(model, opt)
+
+    out = Path(out)
+    work = Path(str(out) + ".partial")
+    resume = work / "resume"
+    step = start_step
+    if (resume / "state.json").is_file():  # continue a preempted run
+        state = json.loads((resume / "state.json").read_text())
+        acc.unwrap_model(model).load_state_dict(_load_weights(resume / "weights.safetensors"))
+        opt.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
+        step = state["step"]
+        acc.print(f"resuming at step {step}")
+    else:
+        if acc.is_main_process:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+        if init_optimizer:
+            opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
+    acc.wait_for_everyone()
+
+    stop = Stop()
+    log_path = work / "train_log.csv"
+    end = start_step + steps
+    bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
+               mininterval=2)
+    model.train()
+    t0 = time.perf_counter()
+    while step < end:
+        idx = step_indices(len(examples), hp["batch_size"], step, seed)
+        n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
+        mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp["micro_batch_size"])
+        assert len(mbs) == accum
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        for j, mb in enumerate(mbs):
+            input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
+            ctx = acc.no_sync(model) if j < len(mbs) - 1 else _null()
+            with ctx:
+                logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+                # Sum over tokens, divided by the step's token count over all processes: the
+                # same loss however the step is split; DDP averages gradients over processes, so
+                # scale by their number.
+                loss = torch.nn.functional.cross_entropy(
+                    logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE,
+                    reduction="sum") / n_tokens
+                acc.backward(loss * acc.num_processes)
+            loss_sum += loss.detach().double().cpu()
+        lr = lr_at(step, total_steps, hp["lr"], hp["warmup_ratio"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        grad_norm = acc.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step_loss = acc.reduce(loss_sum.to(acc.device), reduction="sum").item()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
+        if acc.is_main_process:
+            _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
+                            "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
+        if save_every and step % save_every == 0 and step < end:
+            _save(acc, model, tok, work / f"step-{step:05d}")
+        if stop.requested and step < end:
+            _save_resume(acc, model, opt, resume, step)
+            acc.print(f"stop requested: saved a resumable state at step {step}")
+            raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
+    bar.close()
+    _save(acc, model, tok, work / "final")
+    record = {"model": model_path, "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
+              "total_steps": total_steps, "seed": seed, "processes": acc.num_processes, "data": data_record}
+    if acc.is_main_process:
+        if save_optimizer:
+            torch.save(opt.state_dict(), work / "final" / "optimizer.pt")
+        write_json(work / "final" / "mot_train.json", record)
+        shutil.move(str(log_path), work / "final" / "train_log.csv")
+        for ck in sorted(work.glob("step-*")):
+            shutil.move(str(ck), work / "final" / ck.name)
+        shutil.rmtree(resume, ignore_errors=True)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work / "final", out)
+        shutil.rmtree(work, ignore_errors=True)
+    acc.wait_for_everyone()
+    return record
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _save(acc, model, tok, path: Path) -> None:
+    """save_pretrained (safetensors, weights only), written to a temporary name, then renamed."""
+    state = acc.get_state_dict(model)
+    if acc.is_main_process:
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        acc.unwrap_model(model).save_pretrained(tmp, state_dict=state, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    acc.wait_for_everyone()
+
+
+def _save_resume(acc, model, opt, path: Path, step: int) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    state = acc.get_state_dict(model)
+    if acc.is_main_process:
+        tmp = path.with_name("resume.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        # clone: tied embeddings share memory, which safetensors refuses to save twice
+        save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "weights.safetensors"))
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        write_json(tmp / "state.json", {"step": step})
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    acc.wait_for_everyone()
+
+
+def _load_weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))

@@ -1,0 +1,185 @@
+"""SFT: exact masking and data order, split-invariant loss, resume after SIGTERM, multi-process."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mot.io import MotError, write_jsonl
+from mot.train import IGNORE, encode, load_examples, lr_at, micro_batches, step_indices, train
+
+from conftest import ROOT
+
+HP = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.1, "grad_clip": 1.0,
+      "batch_size": 4, "micro_batch_size": 2, "max_length": 256, "bf16": False, "attn_implementation": "sdpa"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, tiny_world):
+    from mot.world import teacher_trace
+    import random
+
+    world = json.loads(tiny_world.read_text())
+    rng = random.Random(0)
+    rows = [{"prompt": r["problem"], "response": teacher_trace(r["spec"], style, rng, 0.6, 0.0)}
+            for r in world["pool"][:12] for style in ("concise", "structured")]
+    path = tmp_path_factory.mktemp("corpus") / "c.jsonl"
+    write_jsonl(path, rows)
+    return path
+
+
+def test_prompt_tokens_are_masked_and_the_response_is_learned(tiny_model):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    ids, labels = encode(tok, "Compute 2 + 3.", "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Compute 2 + 3."}], tokenize=False,
+                                     add_generation_prompt=True)
+    n = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    assert prompt == "<|im_start|>user\nCompute 2 + 3.<|im_end|>\n<|im_start|>assistant\n"
+    assert labels[:n] == [IGNORE] * n
+    assert labels[n:] == ids[n:]
+    assert tok.decode(ids[n:]) == "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}<|im_end|>"
+    assert ids[-1] == tok.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_max_length_rule_is_recorded(tiny_model, corpus):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    lengths = sorted(len(encode(tok, r["prompt"], r["response"])[0])
+                     for r in map(json.loads, corpus.read_text().splitlines()))
+    cut = lengths[len(lengths) // 2]
+    ex, rec = load_examples(tok, str(corpus), cut, "drop")
+    assert rec["dropped_too_long"] == sum(1 for n in lengths if n > cut) and len(ex) == rec["kept"]
+    ex, rec = load_examples(tok, str(corpus), cut, "truncate")
+    assert rec["truncated"] == sum(1 for n in lengths if n > cut) and max(len(x[0]) for x in ex) == cut
+
+
+def test_data_order_is_a_pure_function_of_seed_and_step():
+    steps = [step_indices(5, 4, s, seed=0) for s in range(5)]
+    flat = [i for s in steps for i in s]
+    for e in range(4):  # every epoch of 5 examples is a permutation
+        assert sorted(flat[5 * e:5 * e + 5]) == list(range(5))
+    assert step_indices(5, 4, 3, seed=0) == steps[3]
+    assert step_indices(5, 4, 3, seed=1) != steps[3] or step_indices(5, 4, 2, seed=1) != steps[2]
+
+
+def test_micro_batches_group_by_length_and_split_across_processes():
+    examples = [([0] * n, [0] * n) for n in (5, 1, 9, 3, 7, 2, 8, 4)]
+    idx = list(range(8))
+    assert micro_batches(examples, idx, 0, 1, 2) == [[1, 5], [3, 7], [0, 4], [6, 2]]
+    assert micro_batches(examples, idx, 0, 2, 2) == [[0, 4], [6, 2]]  # rank 0 takes idx[0::2]
+    assert micro_batches(examples, idx, 1, 2, 2) == [[1, 5], [3, 7]]
+
+
+def test_cosine_schedule_with_warmup():
+    assert lr_at(0, 100, 1.0, 0.01) == 1.0  # one warmup step
+    assert lr_at(0, 100, 1.0, 0.1) == pytest.approx(0.1)
+    assert lr_at(9, 100, 1.0, 0.1) == pytest.approx(1.0)
+    assert lr_at(55, 100, 1.0, 0.1) == pytest.approx(0.5)
+    assert lr_at(100, 100, 1.0, 0.1) == pytest.approx(0.0)
+
+
+def weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_loss_does_not_depend_on_the_micro_batch_split(tiny_model, corpus, tmp_path):
+    train(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 4}, str(tmp_path / "a"), steps=3)
+    train(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 1}, str(tmp_path / "b"), steps=3)
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    log = (tmp_path / "a" / "train_log.csv").read_text().splitlines()
+    assert log[0] == "step,loss,lr,tokens,grad_norm,elapsed_s" and len(log) == 4
+
+
+def test_checkpoints_load_and_generate(tiny_model, corpus, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=4, save_every=2)
+    for path in (tmp_path / "out" / "step-00002", tmp_path / "out"):
+        model = AutoModelForCausalLM.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)
+        out = model.generate(**tok("Compute 2 + 3.", return_tensors="pt"), max_new_tokens=3, do_sample=False)
+        assert out.shape[1] > 3
+    assert not (tmp_path / "out.partial").exists()
+    rec = json.loads((tmp_path / "out" / "mot_train.json").read_text())
+    assert rec["steps"] == 4 and rec["data"]["kept"] == 24
+
+
+def test_mot_branch_continues_the_global_schedule(tiny_model, corpus, tmp_path):
+    train(str(tiny_model), str(corpus), HP, str(tmp_path / "r2"), steps=2, start_step=2, total_steps=6)
+    lrs = [float(line.split(",")[2]) for line in (tmp_path / "r2" / "train_log.csv").read_text().splitlines()[1:]]
+    assert lrs == pytest.approx([lr_at(2, 6, 1e-3, 0.1), lr_at(3, 6, 1e-3, 0.1)])
+
+
+@pytest.mark.parametrize("case", ["empty", "no_model", "too_long", "batch"])
+def test_bad_input_is_one_line_and_leaves_no_checkpoint(tiny_model, corpus, tmp_path, case):
+    args = dict(model_path=str(tiny_model), corpus=str(corpus), hp=HP, out=str(tmp_path / "out"), steps=2)
+    if case == "empty":
+        (tmp_path / "e.jsonl").write_text("")
+        args["corpus"], pattern = str(tmp_path / "e.jsonl"), "e.jsonl: empty corpus"
+    elif case == "no_model":
+        (tmp_path / "nomodel").mkdir()
+        args["model_path"], pattern = str(tmp_path / "nomodel"), "nomodel: holds no model"
+    elif case == "too_long":
+        args["hp"], pattern = {**HP, "max_length": 8}, r"every sample is longer than max_length=8 \(config key train.max_length\)"
+    else:
+        args["hp"], pattern = {**HP, "batch_size": 5}, r"train.batch_size=5 cannot be made of micro-batches of 2 on 1 process"
+    with pytest.raises(MotError, match=pattern):
+        train(**args)
+    assert not (tmp_path / "out").exists()
+
+
+def mot_train(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.Popen([sys.executable, "-m", "mot", "train", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigterm_saves_state_and_the_rerun_ends_bitwise_equal(tiny_model, corpus, tmp_path):
+    common = ["--model", tiny_model, "--corpus", corpus, "--hparams", json.dumps(HP), "--steps", 150]
+    ref = mot_train(*common, "--out", tmp_path / "ref")
+    assert ref.wait(timeout=600) == 0, ref.stdout.read()
+
+    out = tmp_path / "run"
+    log = tmp_path / "run.partial" / "train_log.csv"
+    proc = mot_train(*common, "--out", out)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 5):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=300) == 75
+    state = json.loads((tmp_path / "run.partial" / "resume" / "state.json").read_text())
+    assert 5 <= state["step"] < 150 and not out.exists()
+
+    rerun = mot_train(*common, "--out", out)
+    assert rerun.wait(timeout=600) == 0
+    assert f"resuming at step {state['step']}" in rerun.stdout.read()
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
+    steps = [int(line.split(",")[0]) for line in (out / "train_log.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 151))
+
+
+def test_two_processes_match_one(tiny_model, corpus, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    common = ["-m", "mot", "train", "--model", str(tiny_model), "--corpus", str(corpus),
+              "--hparams", json.dumps(HP), "--steps", "3"]
+    one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one")], env=env, capture_output=True,
+                         text=True)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          *common, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "mot_train.json").read_text())["processes"] == 2
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
