@@ -175,7 +175,9 @@ def test_two_processes_match_one(tiny_model, corpus, tmp_path):
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one")], env=env, capture_output=True,
                          text=True)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # accelerate's --cpu launcher starts one process; --multi_gpu starts two torch.distributed
+    # workers, which accelerate runs on CPU with the gloo backend when no GPU is present.
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                           *common, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-3000:]

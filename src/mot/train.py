@@ -143,7 +143,9 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     total_steps = total_steps or start_step + steps
-    acc = Accelerator(mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
+    # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
+    acc = Accelerator(cpu=not torch.cuda.is_available(),
+                      mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
     accum = check_batch(hp, acc.num_processes)
     if not (Path(model_path) / "config.json").is_file() and os.path.isdir(model_path):
         raise MotError(f"{model_path}: holds no model (no config.json)")
