@@ -17,6 +17,7 @@ The job works in `<out>.partial/`; `<out>` appears, complete, by rename at the e
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -113,12 +114,19 @@ def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float) -> float:
 # --------------------------------------------------------------------------- training
 class Stop:
     """SLURM sends SIGTERM (or --signal=USR1@T) before preemption or time-out: finish the current
-    optimizer step, save a resumable state, exit non-zero."""
+    optimizer step, save a resumable state, exit non-zero. The previous handlers come back on exit."""
 
-    def __init__(self):
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __enter__(self):
         self.requested = False
-        for sig in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(sig, self._handle)
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
 
     def _handle(self, signum, frame):
         self.requested = True
@@ -147,10 +155,10 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     acc = Accelerator(cpu=not torch.cuda.is_available(),
                       mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
     accum = check_batch(hp, acc.num_processes)
-    if not (Path(model_path) / "config.json").is_file() and os.path.isdir(model_path):
+    if os.path.isdir(model_path) and not (Path(model_path) / "config.json").is_file():
         raise MotError(f"{model_path}: holds no model (no config.json)")
-    if not os.path.isdir(model_path) and not model_path.count("/") == 1:
-        raise MotError(f"{model_path}: no such model directory or hub id")
+    if not os.path.isdir(model_path) and (model_path.startswith((".", "/")) or model_path.count("/") != 1):
+        raise MotError(f"{model_path}: no such model directory (nor a hub id of the form org/name)")
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(model_path)
     examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))
@@ -186,51 +194,51 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
     acc.wait_for_everyone()
 
-    stop = Stop()
     log_path = work / "train_log.csv"
     end = start_step + steps
     bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
                mininterval=2)
-    model.train()
-    t0 = time.perf_counter()
-    while step < end:
-        idx = step_indices(len(examples), hp["batch_size"], step, seed)
-        n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
-        mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp["micro_batch_size"])
-        assert len(mbs) == accum
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        for j, mb in enumerate(mbs):
-            input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
-            ctx = acc.no_sync(model) if j < len(mbs) - 1 else _null()
-            with ctx:
-                logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
-                # Sum over tokens, divided by the step's token count over all processes: the
-                # same loss however the step is split; DDP averages gradients over processes, so
-                # scale by their number.
-                loss = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE,
-                    reduction="sum") / n_tokens
-                acc.backward(loss * acc.num_processes)
-            loss_sum += loss.detach().double().cpu()
-        lr = lr_at(step, total_steps, hp["lr"], hp["warmup_ratio"])
-        for g in opt.param_groups:
-            g["lr"] = lr
-        grad_norm = acc.clip_grad_norm_(model.parameters(), hp["grad_clip"])
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        step_loss = acc.reduce(loss_sum.to(acc.device), reduction="sum").item()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
-        if acc.is_main_process:
-            _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
-                            "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
-        if save_every and step % save_every == 0 and step < end:
-            _save(acc, model, tok, work / f"step-{step:05d}")
-        if stop.requested and step < end:
-            _save_resume(acc, model, opt, resume, step)
-            acc.print(f"stop requested: saved a resumable state at step {step}")
-            raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
+    with Stop() as stop:
+        model.train()
+        t0 = time.perf_counter()
+        while step < end:
+            idx = step_indices(len(examples), hp["batch_size"], step, seed)
+            n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
+            mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp["micro_batch_size"])
+            assert len(mbs) == accum
+            loss_sum = torch.zeros((), dtype=torch.float64)
+            for j, mb in enumerate(mbs):
+                input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
+                ctx = acc.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
+                with ctx:
+                    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+                    # Sum over tokens, divided by the step's token count over all processes: the
+                    # same loss however the step is split; DDP averages gradients over processes, so
+                    # scale by their number.
+                    loss = torch.nn.functional.cross_entropy(
+                        logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE,
+                        reduction="sum") / n_tokens
+                    acc.backward(loss * acc.num_processes)
+                loss_sum += loss.detach().double().cpu()
+            lr = lr_at(step, total_steps, hp["lr"], hp["warmup_ratio"])
+            for g in opt.param_groups:
+                g["lr"] = lr
+            grad_norm = acc.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step_loss = acc.reduce(loss_sum.to(acc.device), reduction="sum").item()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
+            if acc.is_main_process:
+                _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
+                                "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
+            if save_every and step % save_every == 0 and step < end:
+                _save(acc, model, tok, work / f"step-{step:05d}")
+            if stop.requested and step < end:
+                _save_resume(acc, model, opt, resume, step)
+                acc.print(f"stop requested: saved a resumable state at step {step}")
+                raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
     bar.close()
     _save(acc, model, tok, work / "final")
     record = {"model": model_path, "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
@@ -249,14 +257,6 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
         shutil.rmtree(work, ignore_errors=True)
     acc.wait_for_everyone()
     return record
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def _log(path: Path, row: dict) -> None:
