@@ -62,9 +62,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
 
-def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[dict]:
-    """Read a JSONL file; a malformed line or a missing key is an error naming file and line."""
-    rows = []
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a malformed line is an error naming it."""
     path = Path(path)
     if not path.is_file():
         raise MotError(f"{path}: file not found")
@@ -78,11 +77,28 @@ def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[
                 raise MotError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise MotError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            for key in required:
-                if row.get(key) in (None, ""):
-                    raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
-            rows.append(row)
+            yield lineno, row
+
+
+def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[dict]:
+    """Read a JSONL file; a malformed line or a missing key is an error naming file and line."""
+    rows = []
+    for lineno, row in iter_jsonl(path):
+        for key in required:
+            if row.get(key) in (None, ""):
+                raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
+        rows.append(row)
     return rows
+
+
+def registry(table: dict):
+    """A decorator factory that files functions or classes in `table` under a name."""
+    def register(name: str):
+        def wrap(obj):
+            table[name] = obj
+            return obj
+        return wrap
+    return register
 
 
 def stable_hash(*parts: Any) -> int:

@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from .io import MotError, atomic_path, file_xxh3, stable_hash, write_json
+from .io import MotError, atomic_path, file_xxh3, registry, stable_hash, write_json
 
 # --------------------------------------------------------------------------- methods
 # Each method: (tensors: one per input, in the inputs' dtype; base: tensor or None; weights: list of
@@ -39,11 +39,7 @@ METHODS: dict[str, Method] = {}
 NEEDS_BASE = {"task_arithmetic", "ties", "dare", "interpolate", "outer"}
 
 
-def method(name: str):
-    def wrap(fn):
-        METHODS[name] = fn
-        return fn
-    return wrap
+method = registry(METHODS)
 
 
 @method("uniform")

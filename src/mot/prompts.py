@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 
 from .grading import _boxed_spans, _clean
-from .io import MotError, write_jsonl
+from .io import MotError, iter_jsonl, write_jsonl
 
 PROBLEM_KEYS = ("problem", "question", "prompt")
 ANSWER_KEYS = ("answer", "solution", "solutions", "reference")
@@ -39,28 +39,18 @@ def short_answer(reference) -> str | None:
 
 def read_problem_file(path: str | Path, keep_long: bool = False) -> list[dict]:
     """Rows {id, problem, answer} from a JSONL file; errors name the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise MotError(f"{path}: file not found")
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise MotError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            problem = next((raw[k] for k in PROBLEM_KEYS if raw.get(k)), None)
-            reference = next((raw[k] for k in ANSWER_KEYS if raw.get(k) not in (None, "", [])), None)
-            if not problem:
-                raise MotError(f"{path}:{lineno}: row has no problem text (keys {', '.join(PROBLEM_KEYS)})")
-            if reference is None:
-                raise MotError(f"{path}:{lineno}: prompt without a reference answer (keys {', '.join(ANSWER_KEYS)})")
-            answer = short_answer(reference)
-            if answer is None and not keep_long:
-                continue  # the reference is a worked proof: not verifiable by answer matching
-            rows.append({"id": str(raw.get("id", lineno - 1)), "problem": problem, "answer": answer})
+    for lineno, raw in iter_jsonl(path):
+        problem = next((raw[k] for k in PROBLEM_KEYS if raw.get(k)), None)
+        reference = next((raw[k] for k in ANSWER_KEYS if raw.get(k) not in (None, "", [])), None)
+        if not problem:
+            raise MotError(f"{path}:{lineno}: row has no problem text (keys {', '.join(PROBLEM_KEYS)})")
+        if reference is None:
+            raise MotError(f"{path}:{lineno}: prompt without a reference answer (keys {', '.join(ANSWER_KEYS)})")
+        answer = short_answer(reference)
+        if answer is None and not keep_long:
+            continue  # the reference is a worked proof: not verifiable by answer matching
+        rows.append({"id": str(raw.get("id", lineno - 1)), "problem": problem, "answer": answer})
     return rows
 
 

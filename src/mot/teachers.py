@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .io import MotError, dumps, read_jsonl, stable_hash, write_jsonl
+from .io import MotError, dumps, read_jsonl, registry, stable_hash, write_jsonl
 
 
 class Backend(Protocol):
@@ -29,11 +29,7 @@ class Backend(Protocol):
 BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
 
 
-def register(name: str):
-    def wrap(cls):
-        BACKENDS[name] = cls
-        return cls
-    return wrap
+register = registry(BACKENDS)
 
 
 @register("synthetic")
