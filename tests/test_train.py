@@ -1,6 +1,7 @@
 """SFT: exact masking and data order, split-invariant loss, resume after SIGTERM, multi-process."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,12 +161,17 @@ def test_sigterm_saves_state_and_the_rerun_ends_bitwise_equal(tiny_model, corpus
     state = json.loads((tmp_path / "run.partial" / "resume" / "state.json").read_text())
     assert 5 <= state["step"] < 150 and not out.exists()
 
+    shutil.copytree(tmp_path / "run.partial" / "resume", tmp_path / "stale.partial" / "resume")
     rerun = mot_train(*common, "--out", out)
     assert rerun.wait(timeout=600) == 0
     assert f"resuming at step {state['step']}" in rerun.stdout.read()
     assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
     steps = [int(line.split(",")[0]) for line in (out / "train_log.csv").read_text().splitlines()[1:]]
     assert steps == list(range(1, 151))
+
+    # A state saved by another run (here: another seed) is not picked up.
+    other = mot_train(*common, "--seed", 1, "--out", tmp_path / "stale")
+    assert other.wait(timeout=600) == 0 and "resuming" not in other.stdout.read()
 
 
 def test_two_processes_match_one(tiny_model, corpus, tmp_path):

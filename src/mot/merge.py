@@ -317,7 +317,7 @@ class ShardWriter:
             import queue
             import threading
 
-            self.queue, self.error = queue.Queue(maxsize=2), None
+            self.queue, self.error = queue.Queue(maxsize=QUEUE), None
             self.thread = threading.Thread(target=self._drain, daemon=True)
             self.thread.start()
         if self.error:
@@ -363,6 +363,7 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
+QUEUE = 4  # slices waiting for the writer thread
 CHUNK = 1 << 24  # elements per slice of a large tensor for elementwise methods (64 MiB in float32)
 
 

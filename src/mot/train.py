@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -163,7 +164,8 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     tok = AutoTokenizer.from_pretrained(model_path)
     examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))
     attn = hp.get("attn_implementation", "sdpa")
-    if attn == "flash_attention_2" and not torch.cuda.is_available():
+    if attn == "flash_attention_2" and not (torch.cuda.is_available() and importlib.util.find_spec("flash_attn")):
+        acc.print("flash_attention_2 needs a GPU and the flash-attn package: using sdpa")
         attn = "sdpa"
     dtype = torch.bfloat16 if hp.get("bf16") and torch.cuda.is_available() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attn)
@@ -180,8 +182,11 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     work = Path(str(out) + ".partial")
     resume = work / "resume"
     step = start_step
-    if (resume / "state.json").is_file():  # continue a preempted run
-        state = json.loads((resume / "state.json").read_text())
+    # A saved state is reused only by the same run: same model, corpus, settings and processes.
+    run_id = stable_hash(model_path, str(Path(corpus).resolve()), hp, start_step, steps, total_steps, seed,
+                         acc.num_processes, save_every)
+    state = json.loads((resume / "state.json").read_text()) if (resume / "state.json").is_file() else {}
+    if state.get("run") == run_id:  # continue a preempted run
         acc.unwrap_model(model).load_state_dict(_load_weights(resume / "weights.safetensors"))
         opt.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
         step = state["step"]
@@ -236,7 +241,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             if save_every and step % save_every == 0 and step < end:
                 _save(acc, model, tok, work / f"step-{step:05d}")
             if stop.requested and step < end:
-                _save_resume(acc, model, opt, resume, step)
+                _save_resume(acc, model, opt, resume, step, run_id)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
                 raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
     bar.close()
@@ -281,7 +286,7 @@ def _save(acc, model, tok, path: Path) -> None:
     acc.wait_for_everyone()
 
 
-def _save_resume(acc, model, opt, path: Path, step: int) -> None:
+def _save_resume(acc, model, opt, path: Path, step: int, run_id: int) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -293,7 +298,7 @@ def _save_resume(acc, model, opt, path: Path, step: int) -> None:
         # clone: tied embeddings share memory, which safetensors refuses to save twice
         save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "weights.safetensors"))
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        write_json(tmp / "state.json", {"step": step})
+        write_json(tmp / "state.json", {"step": step, "run": run_id})
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
     acc.wait_for_everyone()
