@@ -111,6 +111,13 @@ def cmd_train(a):
     print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
 
 
+def cmd_eval(a):
+    from .evaluate import evaluate
+
+    s = evaluate(a.model, a.benchmark, a.data, a.sampling, a.out, a.seed, a.template, a.params)
+    print(f"{a.benchmark}: pass@1 {s['pass@1']:.4f} +- {s['se']:.4f} (95% CI {s['ci95'][0]:.4f}..{s['ci95'][1]:.4f})")
+
+
 def cmd_provenance(a):
     from .provenance import write_provenance
 
@@ -202,6 +209,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--init-optimizer", help="a directory with optimizer.pt to start from")
     sp.add_argument("--save-optimizer", action="store_true", help="also save the final optimizer state")
+    sp.add_argument("--out", required=True)
+
+    sp = add("eval", cmd_eval, "sample, grade and summarise a checkpoint on a benchmark")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--benchmark", required=True, help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25")
+    sp.add_argument("--data", required=True, help="the benchmark's file (data/<name>.jsonl, or the world file)")
+    sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
+    sp.add_argument("--template", default="{problem}", help="user message template containing {problem}")
+    sp.add_argument("--params", type=_json, default={}, help="backend params (batch_size, dtype, device)")
+    sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True)
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
