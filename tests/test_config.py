@@ -1,5 +1,4 @@
 """Config schema: the shipped configs validate; bad keys and types fail with one line naming them."""
-import copy
 
 import pytest
 import yaml

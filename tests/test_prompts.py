@@ -25,7 +25,7 @@ def test_s1k_keeps_only_short_verifiable_answers():
 def test_sampling_is_seeded(tmp_path, tiny_world):
     spec = {"type": "synthetic", "n": 10, "seed": 3}
     a = sample_prompts("syn", spec, "Q: {problem}", str(tiny_world), str(tmp_path / "a.jsonl"))
-    b = sample_prompts("syn", spec, "Q: {problem}", str(tiny_world), str(tmp_path / "b.jsonl"))
+    sample_prompts("syn", spec, "Q: {problem}", str(tiny_world), str(tmp_path / "b.jsonl"))
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert a[0]["prompt"] == "Q: " + a[0]["problem"] and a[0]["source"] == "syn"
     c = sample_prompts("syn", {**spec, "seed": 4}, "{problem}", str(tiny_world), str(tmp_path / "c.jsonl"))

@@ -138,7 +138,6 @@ def outer(tensors, base, weights, params, name):
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
           "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
           "BOOL": torch.bool}
-ST_NAMES = {v: k for k, v in DTYPES.items()}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
                    "merges.txt", "tokenizer.model", "chat_template.jinja", "added_tokens.json")
 TOKENIZER_CONFIG_KEYS = {"added_tokens_decoder", "bos_token", "eos_token", "pad_token", "unk_token",
@@ -400,7 +399,7 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
         state_writer = ShardWriter(tmp, [(n, "F32", s) for n, d, s in entries if DTYPES[d].is_floating_point],
                                    1 << 62, stem="outer_state") if carry_momentum else None
         try:
-            for name, dtype_name, shape in tqdm(entries, desc=f"merge {method_name}", unit="tensor",
+            for name, dtype_name, _ in tqdm(entries, desc=f"merge {method_name}", unit="tensor",
                                                 mininterval=2):
                 dtype = DTYPES[dtype_name]
                 xs = [r.get(name) for r in readers]
