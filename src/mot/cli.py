@@ -39,14 +39,6 @@ def cmd_world_student(a):
     print(f"base student greedy accuracy: {acc}")
 
 
-def cmd_world_benchmark(a):
-    from .io import write_jsonl
-    from .student import load_world
-
-    rows = load_world(a.world)[a.split]
-    write_jsonl(a.out, ({"id": r["id"], "problem": r["problem"], "answer": r["answer"]} for r in rows))
-
-
 def cmd_prompts(a):
     from .prompts import sample_prompts
 
@@ -150,11 +142,6 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tokenizer", required=True)
     sp.add_argument("--arch", type=_json, required=True)
     sp.add_argument("--pretrain", type=_json, required=True)
-    sp.add_argument("--out", required=True)
-
-    sp = add("world-benchmark", cmd_world_benchmark, "write one held-out test split as a benchmark file")
-    sp.add_argument("--world", required=True)
-    sp.add_argument("--split", required=True, choices=["test24", "test25"])
     sp.add_argument("--out", required=True)
 
     sp = add("prompts", cmd_prompts, "sample N prompts of a source with a seed")

@@ -15,7 +15,7 @@ import math
 import random
 from pathlib import Path
 
-from .io import MotError, atomic_path, read_jsonl, stable_hash, write_json
+from .io import MotError, atomic_path, stable_hash, write_json
 from .world import STYLES, direct_answer, teacher_trace
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
@@ -162,13 +162,3 @@ def greedy_accuracy(model, tok, rows: list[dict], max_new_tokens: int = 192) -> 
     texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=False)
     texts = [t.split("<|im_end|>")[0] for t in texts]
     return sum(is_correct(t, r["answer"]) for t, r in zip(texts, rows)) / len(rows)
-
-
-def load_world(path: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise MotError(f"{path}: cannot read the world file ({e})") from None
-
-
-__all__ = ["build_tokenizer", "build_student", "chat_prompt", "read_jsonl"]
