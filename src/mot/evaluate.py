@@ -12,13 +12,13 @@ interval over problems.
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
 from .io import MotError, read_jsonl, registry, write_json, write_jsonl
+from .world import split_rows
 
 BENCHMARKS: dict = {}
 benchmark = registry(BENCHMARKS)
@@ -33,16 +33,9 @@ def shipped(path: str) -> list[dict]:
             for r in read_jsonl(path, required=("id", "problem", "answer"))]
 
 
-def _synthetic(split: str):
-    def load(path: str) -> list[dict]:
-        world = json.loads(Path(path).read_text())
-        return [{"id": r["id"], "problem": r["problem"], "answer": r["answer"], "spec": r["spec"]}
-                for r in world[split]]
-    return load
-
-
-BENCHMARKS["syn-aime24"] = _synthetic("test24")  # the synthetic world's held-out sets
-BENCHMARKS["syn-aime25"] = _synthetic("test25")
+# The synthetic world's held-out sets, read from the world file.
+BENCHMARKS["syn-aime24"] = lambda path: split_rows(path, "test24")
+BENCHMARKS["syn-aime25"] = lambda path: split_rows(path, "test25")
 
 
 def load_benchmark(name: str, path: str) -> list[dict]:

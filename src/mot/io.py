@@ -101,6 +101,14 @@ def registry(table: dict):
     return register
 
 
+def require_model(path: str) -> None:
+    """A local model directory must hold a config.json; anything else must look like a hub id."""
+    if os.path.isdir(path) and not (Path(path) / "config.json").is_file():
+        raise MotError(f"{path}: holds no model (no config.json)")
+    if not os.path.isdir(path) and (path.startswith((".", "/")) or path.count("/") != 1):
+        raise MotError(f"{path}: no such model directory (nor a hub id of the form org/name)")
+
+
 def stable_hash(*parts: Any) -> int:
     """A 63-bit integer from any JSON-able parts; unlike hash() it is the same in every process."""
     digest = hashlib.sha256(dumps(parts).encode()).digest()

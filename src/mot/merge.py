@@ -272,8 +272,9 @@ def check_inputs(cks: list[Checkpoint], base: Checkpoint | None) -> None:
                 raise MotError(f"{f}: tensor '{name}' has shape {s}, {ref.path} has {shape}")
             if d != dtype:
                 raise MotError(f"{f}: tensor '{name}' has dtype {d}, {ref.path} has {dtype}")
-        if ck.config() != ref.config():
-            diff = sorted(k for k in set(ck.config()) | set(ref.config()) if ck.config().get(k) != ref.config().get(k))
+        cfg, ref_cfg = ck.config(), ref.config()
+        if cfg != ref_cfg:
+            diff = sorted(k for k in set(cfg) | set(ref_cfg) if cfg.get(k) != ref_cfg.get(k))
             raise MotError(f"{ck.path / 'config.json'}: architecture differs from {ref.path} (key '{diff[0]}')")
         if ck.tokenizer_hash() != ref.tokenizer_hash():
             raise MotError(f"{ck.path}: tokenizer differs from {ref.path}")

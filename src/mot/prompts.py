@@ -9,7 +9,6 @@ when the hub is reachable, else a local file) and `jsonl` (any local file).
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from .grading import _boxed_spans, _clean
 from .io import MotError, iter_jsonl, write_jsonl
+from .world import split_rows
 
 PROBLEM_KEYS = ("problem", "question", "prompt")
 ANSWER_KEYS = ("answer", "solution", "solutions", "reference")
@@ -78,10 +78,8 @@ def boba_file(name: str, spec: dict) -> Path:
 
 
 def synthetic_rows(world_path: str, spec: dict) -> list[dict]:
-    world = json.loads(Path(world_path).read_text())
     lo, hi = spec.get("min_ops", 1), spec.get("max_ops", 99)
-    return [{"id": r["id"], "problem": r["problem"], "answer": r["answer"], "spec": r["spec"]}
-            for r in world["pool"] if lo <= len(r["spec"]["ops"]) <= hi]
+    return [r for r in split_rows(world_path, "pool") if lo <= len(r["spec"]["ops"]) <= hi]
 
 
 def load_source(name: str, spec: dict, world_path: str | None = None) -> list[dict]:

@@ -10,13 +10,12 @@ one real Qwen3 checkpoints take: save_pretrained, a chat template, AutoModelForC
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
 
 from .io import MotError, atomic_path, stable_hash, write_json
-from .world import STYLES, direct_answer, teacher_trace
+from .world import STYLES, direct_answer, load_world, teacher_trace
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
@@ -47,7 +46,7 @@ def build_tokenizer(world_path: str, out: str, vocab_size: int = 512, seed: int 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    world = json.loads(Path(world_path).read_text())
+    world = load_world(world_path)
     tok = Tokenizer(models.BPE())
     # Single digits keep arithmetic learnable for a tiny model; byte-level covers any text.
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -88,7 +87,7 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
     from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(pretrain["seed"])
-    world = json.loads(Path(world_path).read_text())
+    world = load_world(world_path)
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     eos = tok.convert_tokens_to_ids("<|im_end|>")
     config = Qwen3Config(

@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .io import MotError, dumps, read_jsonl, registry, stable_hash, write_jsonl
+from .io import MotError, dumps, read_jsonl, registry, require_model, stable_hash, write_jsonl
 
 
 class Backend(Protocol):
@@ -69,8 +69,7 @@ class HFTeacher:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = params["model"]
-        if not (Path(path) / "config.json").is_file() and os.path.isdir(path):
-            raise MotError(f"hf teacher: {path} holds no model (no config.json)")
+        require_model(path)
         dtype = getattr(torch, params.get("dtype", "float32"))
         self.tok = AutoTokenizer.from_pretrained(path)
         self.tok.padding_side = "left"

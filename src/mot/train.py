@@ -29,7 +29,7 @@ import signal
 import time
 from pathlib import Path
 
-from .io import MotError, read_jsonl, stable_hash, write_json
+from .io import MotError, read_jsonl, require_model, stable_hash, write_json
 
 IGNORE = -100
 
@@ -156,10 +156,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     acc = Accelerator(cpu=not torch.cuda.is_available(),
                       mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
     accum = check_batch(hp, acc.num_processes)
-    if os.path.isdir(model_path) and not (Path(model_path) / "config.json").is_file():
-        raise MotError(f"{model_path}: holds no model (no config.json)")
-    if not os.path.isdir(model_path) and (model_path.startswith((".", "/")) or model_path.count("/") != 1):
-        raise MotError(f"{model_path}: no such model directory (nor a hub id of the form org/name)")
+    require_model(model_path)
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(model_path)
     examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))

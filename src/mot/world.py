@@ -7,9 +7,11 @@ of the 16 samples per prompt are wrong and the grader has something to filter.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from .io import MotError, stable_hash
 
@@ -82,6 +84,20 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
                          "spec": {"start": start, "ops": ops}})
         splits[name] = rows
     return splits
+
+
+def load_world(path: str) -> dict:
+    """The world file written by `mot world`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise MotError(f"{path}: cannot read the world file ({e})") from None
+
+
+def split_rows(path: str, split: str) -> list[dict]:
+    """One split as problem rows {id, problem, answer, spec}."""
+    return [{"id": r["id"], "problem": r["problem"], "answer": r["answer"], "spec": r["spec"]}
+            for r in load_world(path)[split]]
 
 
 # --------------------------------------------------------------------------- teachers
