@@ -1,6 +1,6 @@
 # Merge-of-Thought distillation: table of contents.
-#   snakemake --cores all all                                   # embedded synthetic default (CPU)
-#   snakemake --configfile config/paper.yaml --profile profiles/slurm all    # the paper, on SLURM
+#   snakemake --cores all all_tables                            # embedded synthetic default (CPU)
+#   snakemake --configfile config/paper.yaml --profile profiles/slurm all_tables   # the paper, on SLURM
 # Stages live in rules/<stage>.smk; each rule calls one `python -m mot <stage>` entry point.
 
 import os
@@ -28,12 +28,21 @@ include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
+include: "rules/eval.smk"
+include: "rules/report.smk"
 
 
-rule all:
+# The main job: every table and figure, with everything they are made from.
+rule all_tables:
     default_target: True
     input:
         rules.corpora.input,
+        report_targets(),
+        "results/provenance.json",
+
+
+rule all:
+    input:
+        rules.all_tables.input,
         rules.models.input,
         rules.base_models.input,
-        "results/provenance.json",

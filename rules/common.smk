@@ -23,6 +23,10 @@ wildcard_constraints:
     teacher="|".join(map(re.escape, TEACHERS)),
     student="|".join(map(re.escape, STUDENTS)),
     tset="|".join(map(re.escape, config["teacher_sets"])),
+    run="base|" + "|".join(
+        [f"sft-{re.escape(c)}" for c in list(config["teachers"]) + ["mtd"]]
+        + [f"mot-{re.escape(t)}" for t in config["teacher_sets"]]
+    ),
     corpus="|".join(map(re.escape, list(config["teachers"]) + ["mtd"])),
     round=r"\d+",
 
@@ -30,7 +34,7 @@ wildcard_constraints:
 def code(*modules):
     """Module files of a stage as inputs: editing them reruns that stage (Snakemake does not
     track imported code by itself)."""
-    return [os.path.join(SRC, "mot", m) for m in ("io.py", "cli.py") + modules]
+    return [os.path.join(SRC, "mot", m) for m in ("io.py",) + modules]
 
 
 def as_json(obj):
@@ -91,18 +95,12 @@ def gpus():
     return 1 if TRAIN.get("bf16") else 0
 
 
-def mot_dir(w, round_=None):
-    return f"results/models/{w.student}/{w.source}/mot-{w.tset}/round-{round_ or w.round}"
+# Round-1 branches are shared by all teacher sets: every teacher that any set uses.
+MOT_TEACHERS = [t for t in TEACHERS if any(t in ts for ts in config["teacher_sets"].values())]
 
 
-def mot_init(w):
-    """Round 1 starts from the base; round t from round t-1's merged model."""
-    t = int(w.round)
-    return base_model(w.student) if t == 1 else f"{mot_dir(w, t - 1)}/merged"
-
-
-def mot_schedule(w):
-    t, spr = int(w.round), TRAIN["steps_per_round"]
+def mot_schedule(round_):
+    t, spr = int(round_), TRAIN["steps_per_round"]
     if TRAIN.get("schedule", "global") == "global":
         return {"start": (t - 1) * spr, "total": TRAIN["rounds"] * spr}
     return {"start": 0, "total": spr}
@@ -114,5 +112,152 @@ def sft_models():
 
 
 def mot_models():
-    return [f"results/models/{st}/{so}/mot-{ts}/round-{t}/merged"
-            for st in STUDENTS for so in SOURCES for ts in TEACHER_SETS for t in ROUNDS]
+    return expand("results/models/{student}/{source}/mot-{tset}", student=STUDENTS, source=SOURCES,
+                  tset=TEACHER_SETS)
+
+
+# --------------------------------------------------------------------------- evaluation
+EVAL = config["eval"]
+
+
+def benchmark_data(name):
+    """The synthetic world's test sets live in the world file; the others are shipped in data/."""
+    return "results/world/world.json" if name.startswith("syn-") else f"data/{name}.jsonl"
+
+
+def run_of(w):
+    return getattr(w, "run", "base")  # rule eval_base has no run wildcard
+
+
+def run_dir(w):
+    run = run_of(w)
+    return base_model(w.student) if run == "base" else f"results/models/{w.student}/{w.source}/{run}"
+
+
+def run_checkpoints(w):
+    """(step, path) of every checkpoint of a run: STD/MTD every save_every steps, MoT every round."""
+    d, run = run_dir(w), run_of(w)
+    if run == "base":
+        return [(0, d)]
+    if run.startswith("sft-"):
+        every, steps = TRAIN["save_every"] or TRAIN["std_steps"], TRAIN["std_steps"]
+        return [(s, f"{d}/step-{s:05d}") for s in range(every, steps, every)] + [(steps, d)]
+    return [(t * TRAIN["steps_per_round"], f"{d}/round-{t}/merged") for t in ROUNDS]
+
+
+def eval_summary(student, source, run):
+    if run == "base":
+        return f"results/eval/{student}/base.json"
+    return f"results/eval/{student}/{source}/{run}.json"
+
+
+def eval_runs():
+    """Every run the DAG trains: STD per teacher, MTD, MoT per teacher set."""
+    return [f"sft-{c}" for c in TEACHERS + ["mtd"]] + [f"mot-{t}" for t in TEACHER_SETS]
+
+
+def all_evals():
+    return [eval_summary(st, None, "base") for st in STUDENTS] + [
+        eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs()
+    ]
+
+
+def eval_shell():
+    return (
+        "python3 -m mot --log {log} --threads {threads} eval {params.checkpoints} {params.benchmarks}"
+        " --sampling {params.sampling:q} --params {params.backend:q} --template {params.template:q}"
+        " --tag {params.tag:q} --seed {params.seed} --samples {output.samples} --out {output.summary}"
+    )
+
+
+EVAL_PARAMS = dict(
+    checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
+    benchmarks=" ".join(f"--benchmark {b}={benchmark_data(b)}" for b in EVAL["benchmarks"]),
+    sampling=json_param({k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")}),
+    backend=json_param(EVAL.get("params", {})),
+    template=lambda w: config["prompt_template"],
+    seed=config["seed"],
+)
+
+
+def eval_inputs(w):
+    d = run_dir(w)
+    return [d] if d.startswith("results/") else []  # a hub id is fetched by the job
+
+
+# --------------------------------------------------------------------------- tables and figures
+REPORT = config["report"]
+
+
+def report_spec():
+    """What the table and figure code needs to know of the config: labels, sets, roles."""
+    return {
+        "students": {k: v.get("label", k) for k, v in config["students"].items()},
+        "sources": {k: v.get("label", k) for k, v in config["sources"].items()},
+        "teachers": {
+            k: {"label": v.get("label", k), "shifted": bool(v.get("distribution_shifted"))}
+            for k, v in config["teachers"].items()
+        },
+        "sets": config["teacher_sets"],
+        "roles": {r: REPORT.get(r) for r in ("mot", "no_shifted", "peers")},
+        "benchmarks": EVAL["benchmarks"],
+        "steps_per_round": TRAIN["steps_per_round"],
+        "rounds": TRAIN["rounds"],
+        "published": REPORT.get("published"),
+        # JSON params are written with sorted keys: the config's order travels separately
+        "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": TEACHER_SETS},
+    }
+
+
+def evals_of(*runs):
+    """Eval summaries of these runs ('base', 'sft-<corpus>', 'mot-<set>') for every student and source."""
+    return sorted(
+        {eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in runs}
+    )
+
+
+SHIFTED = [t for t in TEACHERS if config["teachers"][t].get("distribution_shifted")]
+MOT = f"mot-{REPORT['mot']}"
+STD = [f"sft-{t}" for t in TEACHERS]
+# table -> the runs it reads (so that a change reruns only the tables that show it)
+TABLE_RUNS = {
+    "table1": ["base", MOT],
+    "table2": ["base", "sft-mtd", *STD, MOT],
+    "table5": ["base", *STD, MOT],
+    "table6": ["base", *[f"sft-{t}" for t in SHIFTED]],
+    "table11": ["base", "sft-mtd", *STD, *[f"mot-{t}" for t in TEACHER_SETS]],
+}
+if REPORT.get("no_shifted"):
+    TABLE_RUNS["table7"] = [MOT, f"mot-{REPORT['no_shifted']}"]
+    TABLE_RUNS["table12"] = ["base", f"mot-{REPORT['no_shifted']}"]
+if REPORT.get("peers"):
+    TABLE_RUNS["table8"] = ["base", *STD, MOT, f"mot-{REPORT['peers']}"]
+    TABLE_RUNS["table13"] = ["base", f"mot-{REPORT['peers']}"]
+FIGURE_RUNS = {
+    "fig3": ["base", *STD, MOT],
+    "rounds": ["base", "sft-mtd", *STD, *[f"mot-{t}" for t in TEACHER_SETS]],
+}
+if REPORT.get("no_shifted"):
+    FIGURE_RUNS["fig4"] = ["base", *STD, MOT, f"mot-{REPORT['no_shifted']}"]
+
+
+def run_models(runs):
+    """Model directories whose train logs a figure plots."""
+    dirs = []
+    for r in runs:
+        if r.startswith("mot-"):
+            dirs += expand("results/models/{student}/{source}/{d}", student=STUDENTS, source=SOURCES,
+                           d=["mot-round-1", r])
+        elif r.startswith("sft-"):
+            dirs += expand("results/models/{student}/{source}/{r}", student=STUDENTS, source=SOURCES, r=r)
+    return sorted(set(dirs))
+
+
+def published_input():
+    return [REPORT["published"]] if REPORT.get("published") else []
+
+def report_targets():
+    return (
+        expand("results/tables/{t}.csv", t=[*TABLE_RUNS, "table10"])
+        + expand("results/figures/{f}.png", f=[*FIGURE_RUNS, "corpus"])
+    )

@@ -14,7 +14,7 @@ rule sft:
         steps=TRAIN["std_steps"],
         save_every=TRAIN["save_every"],
         seed=config["seed"],
-    threads: 2
+    threads: 1
     resources:
         gpu=gpus(),
     log:
@@ -22,80 +22,75 @@ rule sft:
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} train --model {params.model} --corpus {input.corpus}"
+        "python3 -m mot --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
         " --hparams {params.hparams:q} --steps {params.steps} --save-every {params.save_every}"
         " --seed {params.seed} --out {output.model}"
 
 
-rule mot_branch:
+rule mot_first_round:
     input:
-        corpus="results/corpora/{source}/{teacher}.jsonl",
-        model=lambda w: mot_init(w) if int(w.round) > 1 else base_input(w.student),
-        optimizer=lambda w: (
-            f"{mot_dir(w, int(w.round) - 1)}/branch-{w.teacher}"
-            if TRAIN.get("optimizer_state") == "carry" and int(w.round) > 1
-            else []
-        ),
-        code=code("train.py"),
+        corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
+                                 teacher=MOT_TEACHERS),
+        model=lambda w: base_input(w.student),
+        code=code("train.py", "rounds.py"),
     output:
-        model=directory(
-            "results/models/{student}/{source}/mot-{tset}/round-{round}/branch-{teacher}"
-        ),
+        model=directory("results/models/{student}/{source}/mot-round-1"),
     params:
-        model=mot_init,
+        model=lambda w: base_model(w.student),
+        corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
         hparams=json_param(sft_hparams()),
         steps=TRAIN["steps_per_round"],
-        start=lambda w: mot_schedule(w)["start"],
-        total=lambda w: mot_schedule(w)["total"],
-        optimizer=lambda w, input: (
-            f"--init-optimizer {input.optimizer} --save-optimizer"
-            if input.optimizer
-            else ("--save-optimizer" if TRAIN.get("optimizer_state") == "carry" else "")
-        ),
+        total=lambda w: mot_schedule(1)["total"],
+        optimizer="--save-optimizer" if TRAIN.get("optimizer_state") == "carry" else "",
         seed=config["seed"],
-    threads: 2
+    threads: 1
     resources:
         gpu=gpus(),
     log:
-        f"{LOGS}/mot_branch/{{student}}/{{source}}/{{tset}}/{{round}}/{{teacher}}.log",
+        f"{LOGS}/mot_first_round/{{student}}/{{source}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} train --model {params.model} --corpus {input.corpus}"
-        " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
-        " --total-steps {params.total} {params.optimizer} --seed {params.seed} --out {output.model}"
+        "python3 -m mot --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
+        " --hparams {params.hparams:q} --steps {params.steps} --total-steps {params.total}"
+        " {params.optimizer} --seed {params.seed} --out {output.model}"
 
 
-rule mot_merge:
+rule mot_rounds:
     input:
-        branches=lambda w: [
-            f"{mot_dir(w)}/branch-{t}" for t in config["teacher_sets"][w.tset]
-        ],
-        base=lambda w: mot_init(w) if int(w.round) > 1 else base_input(w.student),
-        code=code("merge.py"),
+        first_round="results/models/{student}/{source}/mot-round-1",
+        corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
+                                 teacher=config["teacher_sets"][w.tset]),
+        model=lambda w: base_input(w.student),
+        code=code("train.py", "merge.py", "rounds.py"),
     output:
-        model=directory("results/models/{student}/{source}/mot-{tset}/round-{round}/merged"),
+        model=directory("results/models/{student}/{source}/mot-{tset}"),
     params:
+        base=lambda w: base_model(w.student),
+        corpora=lambda w, input: " ".join(
+            f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)
+        ),
+        hparams=json_param(sft_hparams()),
+        rounds=TRAIN["rounds"],
+        spr=TRAIN["steps_per_round"],
         method=config["mot"]["merge_method"],
-        base=lambda w: f"--base {mot_init(w)}",
-        state=lambda w: (
-            f"--param state={mot_dir(w, int(w.round) - 1)}/merged"
-            if config["mot"]["merge_method"] == "outer"
-            and config["mot"].get("merge_params", {}).get("momentum")
-            and int(w.round) > 1
-            else ""
-        ),
-        extra=lambda w: " ".join(
-            f"--param {k}={json.dumps(v)}"
-            for k, v in config["mot"].get("merge_params", {}).items()
-        ),
+        merge_params=json_param(config["mot"].get("merge_params", {})),
+        schedule=TRAIN.get("schedule", "global"),
+        optimizer_state=TRAIN.get("optimizer_state", "reset"),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        gpu=gpus(),
     log:
-        f"{LOGS}/mot_merge/{{student}}/{{source}}/{{tset}}/{{round}}.log",
+        f"{LOGS}/mot_rounds/{{student}}/{{source}}/{{tset}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} merge --method {params.method} {params.base} {params.state}"
-        " {params.extra} --out {output.model} {input.branches}"
+        "python3 -m mot --log {log} --threads {threads} rounds --first-round {input.first_round} --base {params.base}"
+        " {params.corpora} --hparams {params.hparams:q} --rounds {params.rounds}"
+        " --steps-per-round {params.spr} --method {params.method} --params {params.merge_params:q}"
+        " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
+        " --out {output.model}"
 
 
 rule models:

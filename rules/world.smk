@@ -50,7 +50,7 @@ rule world_student:
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} world-student --world {input.world} --tokenizer {input.tokenizer}"
+        "python3 -m mot --log {log} --threads {threads} world-student --world {input.world} --tokenizer {input.tokenizer}"
         " --arch {params.arch:q} --pretrain {params.pretrain:q} --out {output.model}"
 
 

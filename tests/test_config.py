@@ -47,6 +47,9 @@ BAD = [
     (lambda c: c["sources"]["syn-boba"].pop("n"), r"^cfg: sources\.syn-boba: 'n' is a required property$"),
     (lambda c: c["train"].update(batch_size=10, micro_batch_size=4), r"^cfg: train\.batch_size: must be a multiple"),
     (lambda c: c["teachers"].update(mtd=c["teachers"]["concise"]), r"^cfg: teachers: invalid name 'mtd'$"),
+    (lambda c: c["report"].update(peers="pears"), r"^cfg: report\.peers: unknown teacher set 'pears'"),
+    (lambda c: c["teacher_sets"].update({"round-1": ["concise"]}), r"^cfg: teacher_sets\.round-1: reserved name"),
+    (lambda c: c["eval"].update(params={"batch": 8}), r"^cfg: eval\.params\.batch: unknown key$"),
 ]
 
 

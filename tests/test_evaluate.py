@@ -51,11 +51,31 @@ def test_shipped_benchmarks_load():
         load_benchmark("aime26", "x")
 
 
-def test_evaluate_a_tiny_model_on_a_synthetic_test_set(tiny_model, tiny_world, tmp_path):
-    out = tmp_path / "eval.jsonl"
-    s = evaluate(str(tiny_model), "syn-aime24", str(tiny_world), {"n": 2, "temperature": 0.6, "top_p": 0.95,
-                                                                    "max_tokens": 16}, str(out))
-    rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 4 and all(len(r["samples"]) == 2 for r in rows)
-    assert json.loads((tmp_path / "eval.jsonl.summary.json").read_text())["pass@1"] == s["pass@1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.jsonl", "eval.jsonl.summary.json"]
+def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_world, tmp_path):
+    sampling = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 16}
+    out, samples = tmp_path / "run.json", tmp_path / "run"
+    rec = evaluate([(0, str(tiny_model)), (5, str(tiny_model))], [("syn-aime24", str(tiny_world)),
+                                                                 ("syn-aime25", str(tiny_world))],
+                   sampling, str(out), str(samples), tag={"student": "s", "source": "a", "run": "sft-x"})
+    assert json.loads(out.read_text()) == rec
+    assert (rec["student"], rec["run"], [c["step"] for c in rec["checkpoints"]]) == ("s", "sft-x", [0, 5])
+    for c in rec["checkpoints"]:
+        for bench in ("syn-aime24", "syn-aime25"):
+            s = c["benchmarks"][bench]
+            rows = [json.loads(x) for x in open(s["samples_file"])]
+            assert len(rows) == 4 and all(len(r["samples"]) == 2 for r in rows)
+            assert all(r["id"].startswith(bench + "/") for r in rows)
+            correct = [[x["correct"] for x in r["samples"]] for r in rows]
+            assert s["pass@1"] == summarize(correct)["pass@1"]
+    # the same model and seed give the same samples at both steps; nothing is left behind
+    assert (samples / "step-0" / "syn-aime24.jsonl").read_text() == (samples / "step-5" / "syn-aime24.jsonl").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.json"]
+
+
+def test_a_bad_checkpoint_argument_is_one_line(tmp_path):
+    from conftest import run_mot
+
+    r = run_mot("eval", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--sampling", "{}",
+                "--samples", tmp_path / "s", "--out", tmp_path / "o.json")
+    assert r.returncode != 0 and "expected STEP=PATH with an integer step" in r.stderr
+    assert not list(tmp_path.iterdir())

@@ -57,12 +57,13 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
+TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13"]
 
 
-def test_sft_and_mot_rounds_build_loadable_models_and_rerun_only_mot(workdir):
+def test_all_tables_end_to_end_then_rerun_only_what_changed(workdir):
     from transformers import AutoModelForCausalLM
 
-    r = snakemake(workdir, MOT, SFT, *TEST)
+    r = snakemake(workdir, "all_tables", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
         model = AutoModelForCausalLM.from_pretrained(workdir / path)
@@ -71,18 +72,45 @@ def test_sft_and_mot_rounds_build_loadable_models_and_rerun_only_mot(workdir):
     assert [Path(i["path"]).name for i in meta["inputs"]] == ["branch-deliberate", "branch-concise"]
     branch = json.loads((workdir / MOT.replace("merged", "branch-concise") / "mot_train.json").read_text())
     assert (branch["start_step"], branch["steps"], branch["total_steps"]) == (2, 2, 4)
-    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(workdir, MOT, SFT, *TEST, "-n"))
+
+    # Every table and figure exists; each number of Table 2 is a pass@1 of an eval summary.
+    for t in TABLES:
+        for ext in ("csv", "md", "tex"):
+            assert (workdir / f"results/tables/{t}.{ext}").stat().st_size > 0
+    for f in ("fig3", "fig4", "rounds", "corpus"):
+        assert (workdir / f"results/figures/{f}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (workdir / f"results/figures/{f}.pdf").read_bytes()[:4] == b"%PDF"
+    summary = json.loads((workdir / "results/eval/tiny/syn-boba/sft-mtd.json").read_text())
+    assert [c["step"] for c in summary["checkpoints"]] == [2, 4]
+    best = max(summary["checkpoints"], key=lambda c: sum(b["pass@1"] for b in c["benchmarks"].values()))
+    row = next(x for x in (workdir / "results/tables/table2.csv").read_text().splitlines()
+               if x.startswith("SYN-BOBA,MTD (ALL TEACHERS),"))
+    assert row.split(",")[2] == f"{100 * best['benchmarks']['syn-aime24']['pass@1']:.2f}"
+    graded = (workdir / "results/eval/tiny/syn-boba/sft-mtd/step-2/syn-aime24.jsonl").read_text().splitlines()
+    assert {"text", "answer", "correct"} <= set(json.loads(graded[0])["samples"][0])
+    tables = {t: (workdir / f"results/tables/{t}.csv").read_bytes() for t in TABLES}
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(workdir, "all_tables", *TEST, "-n"))
+
+    # Determinism: rebuilding the tables from the same result files gives the same bytes.
+    r = snakemake(workdir, "all_tables", *TEST, "--forcerun", "table", "table10")
+    assert r.returncode == 0 and all((workdir / f"results/tables/{t}.csv").read_bytes() == b
+                                     for t, b in tables.items())
 
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
-    cfg["train"]["steps_per_round"] = 3
+    cfg["eval"]["n"] = 3  # evals and what is made from them, nothing upstream
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
-    rules = {rule for rule, _ in planned(snakemake(workdir, MOT, SFT, *TEST, "-n"))}
-    assert rules == {"mot_branch", "mot_merge"}
+    rules = {rule for rule, _ in planned(snakemake(workdir, "all_tables", *TEST, "-n"))}
+    assert rules == {"eval_base", "eval_run", "table", "figure", "provenance", "all_tables"}
 
-    cfg["mot"]["merge_method"] = "weighted"
+    cfg["eval"]["n"] = 2
+    cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
-    rules = {rule for rule, _ in planned(snakemake(workdir, MOT, SFT, *TEST, "-n"))}
-    assert "sft" not in rules and "generate" not in rules
+    jobs = planned(snakemake(workdir, "all_tables", *TEST, "-n"))
+    assert {rule for rule, _ in jobs} == {"mot_rounds", "eval_run", "table", "figure", "provenance", "all_tables"}
+    assert {w for rule, w in jobs if rule == "eval_run"} == {
+        f"student=tiny, source={so}, run=mot-{t}" for so in ("syn-boba", "syn-s1k")
+        for t in ("all", "no_shifted", "peers")}
+    assert {w for rule, w in jobs if rule == "table"} == {f"table={t}" for t in TABLES if t not in ("table6", "table10")}
 
 
 def torch_ids():

@@ -103,11 +103,48 @@ def cmd_train(a):
     print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
 
 
-def cmd_eval(a):
-    from .evaluate import evaluate
+def cmd_branches(a):
+    from .rounds import branches, parse_corpora
 
-    s = evaluate(a.model, a.benchmark, a.data, a.sampling, a.out, a.seed, a.template, a.params)
-    print(f"{a.benchmark}: pass@1 {s['pass@1']:.4f} +- {s['se']:.4f} (95% CI {s['ci95'][0]:.4f}..{s['ci95'][1]:.4f})")
+    branches(a.model, parse_corpora(a.corpus), a.hparams, a.steps, a.total_steps, a.out, a.seed, a.save_optimizer)
+    print(f"trained {len(a.corpus)} round-1 branch(es) -> {a.out}")
+
+
+def cmd_rounds(a):
+    from .rounds import parse_corpora, rounds
+
+    rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), a.hparams, a.rounds, a.steps_per_round, a.out,
+                 a.method, a.params, a.seed, a.schedule, a.optimizer_state)
+    print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({a.method}) -> {a.out}")
+
+
+def cmd_eval(a):
+    from .evaluate import evaluate, parse_pairs
+    from .io import MotError
+
+    try:
+        checkpoints = [(int(k), v) for k, v in parse_pairs(a.checkpoint, "checkpoint")]
+    except ValueError:
+        raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
+    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), a.sampling, a.out, a.samples, a.seed,
+                   a.template, a.params, a.tag)
+    for c in rec["checkpoints"]:
+        print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
+                                              for b, s in c["benchmarks"].items()))
+
+
+def cmd_table(a):
+    from .tables import make_table
+
+    t = make_table(a.name, a.spec, a.evals, a.stats, a.out)
+    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
+
+
+def cmd_figure(a):
+    from .figures import make_figure
+
+    make_figure(a.name, a.spec, a.evals, a.models, a.stats, a.out)
+    print(f"figure {a.name} -> {a.out}.png/.pdf")
 
 
 def cmd_provenance(a):
@@ -120,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
     p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
                                  "errors are also printed to stderr as one line")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (the rule's threads); a fixed count "
+                                               "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def add(name, fn, help):
@@ -198,15 +237,59 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--save-optimizer", action="store_true", help="also save the final optimizer state")
     sp.add_argument("--out", required=True)
 
-    sp = add("eval", cmd_eval, "sample, grade and summarise a checkpoint on a benchmark")
-    sp.add_argument("--model", required=True)
-    sp.add_argument("--benchmark", required=True, help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25")
-    sp.add_argument("--data", required=True, help="the benchmark's file (data/<name>.jsonl, or the world file)")
+    sp = add("eval", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks")
+    sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
+                    help="a checkpoint and its training step (repeat)")
+    sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
+                    help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25, and its file (data/<name>.jsonl "
+                         "or the world file) (repeat)")
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
     sp.add_argument("--template", default="{problem}", help="user message template containing {problem}")
     sp.add_argument("--params", type=_json, default={}, help="backend params (batch_size, dtype, device)")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
+    sp.add_argument("--samples", required=True, help="directory for the graded samples")
+    sp.add_argument("--out", required=True, help="the summary (JSON)")
+
+    sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process")
+    sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
+    sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
+    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
+    sp.add_argument("--steps", type=int, required=True, help="optimizer steps per branch")
+    sp.add_argument("--total-steps", type=int, required=True, help="length of the lr schedule")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--save-optimizer", action="store_true", help="keep each branch's AdamW state (carry)")
     sp.add_argument("--out", required=True)
+
+    sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges")
+    sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
+    sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
+    sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
+    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
+    sp.add_argument("--rounds", type=int, required=True)
+    sp.add_argument("--steps-per-round", type=int, required=True)
+    sp.add_argument("--method", default="uniform")
+    sp.add_argument("--params", type=_json, default={}, help="merge method parameters, as JSON")
+    sp.add_argument("--schedule", default="global", help="global | round (lr schedule of a branch)")
+    sp.add_argument("--optimizer-state", default="reset", help="reset | carry (AdamW state across rounds)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", required=True)
+
+    sp = add("table", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries")
+    sp.add_argument("--name", required=True, help="table1 | table2 | table5 | table6 | table7 | table8 | table10 | "
+                                                  "table11 | table12 | table13")
+    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot eval --out)")
+    sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
+    sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex")
+
+    sp = add("figure", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn")
+    sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
+    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot eval --out)")
+    sp.add_argument("--models", default="results/models", help="the models directory (train logs)")
+    sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
+    sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)
@@ -243,6 +326,11 @@ def main(argv=None) -> int:
     from .io import MotError
 
     args = parser().parse_args(argv)
+    if args.threads:  # before torch is imported (stages import it lazily)
+        import os
+
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
     console = _redirect(args.log) if args.log else sys.stderr
     try:
         args.fn(args)

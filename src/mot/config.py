@@ -40,6 +40,15 @@ def cross_errors(config: dict) -> str | None:
         for t in members:
             if t not in teachers:
                 return f"teacher_sets.{name}: unknown teacher '{t}' (known: {', '.join(teachers)})"
+        if name == "round-1":
+            return "teacher_sets.round-1: reserved name (results/models/.../mot-round-1 holds the shared round 1)"
+    for role, name in config["report"].items():
+        if role != "published" and name is not None and name not in config["teacher_sets"]:
+            return f"report.{role}: unknown teacher set '{name}' (known: {', '.join(config['teacher_sets'])})"
+    tr = config["train"]
+    if tr["std_steps"] != tr["rounds"] * tr["steps_per_round"]:
+        return (f"train.std_steps: {tr['std_steps']} differs from rounds x steps_per_round = "
+                f"{tr['rounds'] * tr['steps_per_round']} (STD/MTD and MoT must train for the same steps)")
     needs_world = [f"sources.{n}" for n, s in config["sources"].items() if s["type"] == "synthetic"]
     needs_world += [f"students.{n}" for n, s in config["students"].items() if s["init"] == "synthetic"]
     if needs_world and "world" not in config:

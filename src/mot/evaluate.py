@@ -1,23 +1,29 @@
-"""Sampled evaluation of a checkpoint on a benchmark: every sample graded, pass@1 with its errors.
+"""Sampled evaluation of a run's checkpoints on benchmarks: every sample graded, pass@1 with its errors.
 
-    mot eval --model results/models/tiny/syn-boba/sft-concise --benchmark syn-aime24 \
-        --data results/world/world.json --sampling '{"n": 4, "temperature": 0.6, ...}' \
-        --out results/eval/tiny/syn-boba/sft-concise/syn-aime24.jsonl
+    mot eval --checkpoint 5=results/models/tiny/syn-boba/sft-concise/step-00005 \
+        --checkpoint 25=results/models/tiny/syn-boba/sft-concise \
+        --benchmark syn-aime24=results/world/world.json --benchmark syn-aime25=results/world/world.json \
+        --sampling '{"n": 4, "temperature": 0.6, ...}' \
+        --samples results/eval/tiny/syn-boba/sft-concise --out results/eval/tiny/syn-boba/sft-concise.json
 
 Generation goes through the teacher interface (teachers.generate_samples, backend `hf`), so a
-`vllm` backend serves evaluation too. Grading is mot.grading.is_correct. The summary beside the
-samples (`<out>.summary.json`) holds pass@1 (the mean over problems and samples), its standard
-error over the n runs (run j = the j-th sample of every problem) and a seeded bootstrap 95%
-interval over problems.
+`vllm` backend serves evaluation too; one process evaluates all checkpoints of a run (the import
+of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_correct. Graded
+samples go to `<samples>/step-<N>/<benchmark>.jsonl` (text, extracted answer, correct); the summary
+(`--out`) holds, per checkpoint and benchmark, pass@1 (the mean over problems and samples), its
+standard error over the n runs (run j = the j-th sample of every problem) and a seeded bootstrap
+95% interval over problems. A killed evaluation resumes from the finished checkpoints and chunks.
 """
 from __future__ import annotations
 
 import math
+import os
 import random
+import shutil
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
-from .io import MotError, read_jsonl, registry, write_json, write_jsonl
+from .io import MotError, file_xxh3, read_jsonl, registry, write_json, write_jsonl
 from .world import split_rows
 
 BENCHMARKS: dict = {}
@@ -59,9 +65,12 @@ def summarize(correct: list[list[bool]], n_boot: int = 1000, seed: int = 0) -> d
     return {"pass@1": pass1, "se": se, "ci95": [lo, hi], "problems": n_prob, "samples": n, "runs": runs}
 
 
-def grade_samples(samples_path: str) -> tuple[list[dict], list[list[bool]]]:
+def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[dict], list[list[bool]]]:
+    """Graded rows and the correctness matrix of a samples file (only `source`'s rows if given)."""
     rows, correct = [], []
     for row in read_jsonl(samples_path, required=("id", "answer", "samples")):
+        if source is not None and row.get("source") != source:
+            continue
         graded = [{"text": s["text"], "answer": extract_answer(s["text"]), "correct": is_correct(s["text"], row["answer"]),
                    "finish_reason": s.get("finish_reason")} for s in row["samples"]]
         rows.append({"id": row["id"], "reference": row["answer"], "samples": graded})
@@ -69,20 +78,51 @@ def grade_samples(samples_path: str) -> tuple[list[dict], list[list[bool]]]:
     return rows, correct
 
 
-def evaluate(model: str, bench: str, data: str, sampling: dict, out: str, seed: int = 0,
-             template: str = "{problem}", params: dict | None = None) -> dict:
+def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
+    for p in pairs:
+        key, sep, val = p.partition("=")
+        if not sep or not key or not val:
+            raise MotError(f"--{what} {p!r}: expected KEY=VALUE")
+        out.append((key, val))
+    return out
+
+
+def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], sampling: dict, out: str,
+             samples: str, seed: int = 0, template: str = "{problem}", params: dict | None = None,
+             tag: dict | None = None) -> dict:
+    """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
     from .teachers import generate_samples
 
-    problems = load_benchmark(bench, data)
-    prompts = Path(str(out) + ".prompts.jsonl")
-    write_jsonl(prompts, ({**p, "source": bench, "prompt": template.format(problem=p["problem"])} for p in problems))
-    raw = Path(str(out) + ".raw.jsonl")
-    spec = {"name": f"eval:{Path(model).name}", "backend": "hf", "params": {"model": model, **(params or {})}}
-    generate_samples(str(prompts), spec, sampling, seed, str(raw))
-    rows, correct = grade_samples(str(raw))
-    summary = {"model": model, "benchmark": bench, "sampling": sampling, **summarize(correct, seed=seed)}
-    write_jsonl(out, rows)
-    write_json(str(out) + ".summary.json", summary)
-    raw.unlink()
-    prompts.unlink()
-    return summary
+    problems = []
+    for bench, data in benchmarks:
+        problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
+                      "prompt": template.format(problem=p["problem"])} for p in load_benchmark(bench, data)]
+    samples, work = Path(samples), Path(str(samples) + ".partial")
+    work.mkdir(parents=True, exist_ok=True)
+    write_jsonl(work / "prompts.jsonl", problems)
+    params = {"batch_size": 64, **(params or {})}
+    record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
+    for step, model in checkpoints:
+        weights = sorted(Path(model).glob("*.safetensors"))
+        # the weights' hash is part of the spec, so a resumed run never reuses another model's samples
+        spec = {"name": f"eval:step-{step}", "backend": "hf", "params": {"model": model, **params},
+                "weights": [file_xxh3(w) for w in weights]}
+        raw = work / f"step-{step}.raw.jsonl"
+        if not raw.is_file():
+            generate_samples(str(work / "prompts.jsonl"), spec, sampling, seed, str(raw))
+        entry = {"step": int(step), "model": model, "benchmarks": {}}
+        for bench, _ in benchmarks:
+            rows, correct = grade_samples(str(raw), source=bench)
+            path = work / f"step-{step}" / f"{bench}.jsonl"
+            write_jsonl(path, rows)
+            entry["benchmarks"][bench] = {**summarize(correct, seed=seed),
+                                          "samples_file": str(samples / f"step-{step}" / f"{bench}.jsonl")}
+        record["checkpoints"].append(entry)
+    for f in work.glob("*.jsonl"):
+        f.unlink()
+    if samples.exists():
+        shutil.rmtree(samples)
+    os.replace(work, samples)
+    write_json(out, record)
+    return record

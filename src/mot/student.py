@@ -68,14 +68,18 @@ def chat_prompt(tokenizer, problem: str) -> str:
                                          add_generation_prompt=True)
 
 
-def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: float) -> list[tuple[str, str]]:
+def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: float,
+                      styles: tuple[str, ...] = ("plain",)) -> list[tuple[str, str]]:
+    """Noisy traces in the given styles (the student's "family": it knows their language, not
+    their accuracy) and some direct answers. A style left out is new to the student, as R1's
+    is to a Qwen3 student."""
     rng = random.Random(stable_hash("pretrain-data", seed))
     examples = []
     for row in world["pretrain"]:
         if rng.random() < direct_fraction:
             response = direct_answer(row["spec"])
         else:
-            response = teacher_trace(row["spec"], "plain", rng, 1.0, noise)
+            response = teacher_trace(row["spec"], rng.choice(styles), rng, 1.0, noise)
         examples.append((row["problem"], response))
     return examples
 
@@ -97,7 +101,8 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
         max_position_embeddings=arch["max_position"], tie_word_embeddings=True,
         bos_token_id=None, eos_token_id=eos, pad_token_id=tok.pad_token_id)
     model = Qwen3ForCausalLM(config)
-    examples = pretrain_examples(world, pretrain["seed"], pretrain["noise"], pretrain["direct_fraction"])
+    examples = pretrain_examples(world, pretrain["seed"], pretrain["noise"], pretrain["direct_fraction"],
+                                 tuple(pretrain.get("styles", ["plain"])))
     # Loss on the response only: the prompt's random operands are noise a tiny model cannot predict.
     seqs = []
     for p, r in examples:
@@ -110,10 +115,14 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
     warmup = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
     rng = random.Random(pretrain["seed"])
+    # Batches of similar length (traces differ 4x in length between styles): padding a batch to its
+    # longest sequence would otherwise triple the cost of pre-training.
+    seqs.sort(key=len)
+    batches = [seqs[i:i + bs] for i in range(0, len(seqs), bs)]
     model.train()
     bar = tqdm(range(steps), desc="pretrain base", mininterval=2)
     for _ in bar:
-        batch = rng.sample(seqs, min(bs, len(seqs)))
+        batch = rng.choice(batches)
         width = max(map(len, batch)) - 1
         ids = torch.full((len(batch), width), tok.pad_token_id)
         labels = torch.full((len(batch), width), -100)

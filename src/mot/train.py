@@ -258,6 +258,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
         os.replace(work / "final", out)
         shutil.rmtree(work, ignore_errors=True)
     acc.wait_for_everyone()
+    acc.free_memory()  # MoT runs several branches in one process: drop this one's model and optimizer
     return record
 
 

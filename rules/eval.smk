@@ -1,0 +1,39 @@
+# Sampled evaluation: the base, every saved STD/MTD checkpoint, every MoT round's merged model.
+# One job per run (all its checkpoints in one process); summaries tagged with student/source/run.
+
+rule eval_base:
+    input:
+        model=eval_inputs,
+        data=[benchmark_data(b) for b in EVAL["benchmarks"]],
+        code=code("evaluate.py", "teachers.py", "grading.py"),
+    output:
+        summary="results/eval/{student}/base.json",
+        samples=directory("results/eval/{student}/base"),
+    params:
+        **EVAL_PARAMS,
+        tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
+    threads: 1
+    resources:
+        gpu=1 if str(EVAL.get("params", {}).get("device", "cpu")).startswith("cuda") else 0,
+    log:
+        f"{LOGS}/eval/{{student}}/base.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        eval_shell()
+
+
+use rule eval_base as eval_run with:
+    output:
+        summary="results/eval/{student}/{source}/{run}.json",
+        samples=directory("results/eval/{student}/{source}/{run}"),
+    params:
+        **EVAL_PARAMS,
+        tag=lambda w: as_json({"student": w.student, "source": w.source, "run": w.run}),
+    log:
+        f"{LOGS}/eval/{{student}}/{{source}}/{{run}}.log",
+
+
+rule evals:
+    input:
+        all_evals(),

@@ -1,0 +1,79 @@
+# Tables and figures of the paper, each from result files by its own rule.
+
+rule table:
+    input:
+        evals=lambda w: evals_of(*TABLE_RUNS[w.table]),
+        published=published_input(),
+        code=code("tables.py"),
+    output:
+        multiext("results/tables/{table}", ".csv", ".md", ".tex"),
+    wildcard_constraints:
+        table="|".join(TABLE_RUNS),
+    params:
+        spec=json_param(report_spec()),
+        out=lambda w, output: os.path.splitext(output[0])[0],
+    log:
+        f"{LOGS}/table/{{table}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "python3 -m mot --log {log} table --name {wildcards.table} --spec {params.spec:q}"
+        " --evals {input.evals} --out {params.out}"
+
+
+rule table10:
+    input:
+        stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
+        published=published_input(),
+        code=code("tables.py"),
+    output:
+        multiext("results/tables/table10", ".csv", ".md", ".tex"),
+    params:
+        spec=json_param(report_spec()),
+        out=lambda w, output: os.path.splitext(output[0])[0],
+    log:
+        f"{LOGS}/table/table10.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "python3 -m mot --log {log} table --name table10 --spec {params.spec:q}"
+        " --stats {input.stats} --out {params.out}"
+
+
+rule figure:
+    input:
+        evals=lambda w: evals_of(*FIGURE_RUNS[w.figure]),
+        models=lambda w: run_models(FIGURE_RUNS[w.figure]),
+        code=code("figures.py", "tables.py"),
+    output:
+        multiext("results/figures/{figure}", ".png", ".pdf"),
+    wildcard_constraints:
+        figure="|".join(FIGURE_RUNS),
+    params:
+        spec=json_param(report_spec()),
+        out=lambda w, output: os.path.splitext(output[0])[0],
+    log:
+        f"{LOGS}/figure/{{figure}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "python3 -m mot --log {log} figure --name {wildcards.figure} --spec {params.spec:q}"
+        " --evals {input.evals} --models results/models --out {params.out}"
+
+
+rule corpus_figure:
+    input:
+        stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
+        code=code("figures.py"),
+    output:
+        multiext("results/figures/corpus", ".png", ".pdf"),
+    params:
+        spec=json_param(report_spec()),
+        out=lambda w, output: os.path.splitext(output[0])[0],
+    log:
+        f"{LOGS}/figure/corpus.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "python3 -m mot --log {log} figure --name corpus --spec {params.spec:q}"
+        " --stats {input.stats} --out {params.out}"

@@ -1,0 +1,180 @@
+"""The paper's figures with seaborn, as PNG and PDF, from eval summaries, train logs and corpus stats.
+
+    mot figure --name fig3 --spec '{...}' --evals results/eval/... --models results/models \
+        --out results/figures/fig3
+
+fig3: training loss on the best STD teacher's corpus vs step, and AVG score vs step, MoT vs that
+      best STD (paper Figure 3). The MoT loss is its branch on the same corpus, round after round.
+fig4: the same for MoT with all teachers vs MoT without the distribution-shifted one (Figure 4).
+rounds: AVG score per round of every MoT teacher set, with the STD/MTD checkpoints at the same
+      steps; error bars = standard error over the n sampled runs.
+corpus: corpus statistics per source and teacher (Table 10 as a picture).
+One row of panels per (student, source).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from .io import MotError, atomic_path, registry
+from .tables import Results, best_std, in_order
+
+FIGURES: dict = {}
+figure = registry(FIGURES)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    return plt, sns
+
+
+def _loss(path: Path) -> list[tuple[int, float]]:
+    with open(path / "train_log.csv", newline="") as f:
+        return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(f)]
+
+
+def mot_loss(models: Path, student: str, source: str, tset: str, teacher: str, rounds: int) -> list:
+    """The loss of MoT's branch on `teacher`'s corpus over all rounds (global steps)."""
+    root = models / student / source
+    out = _loss(root / "mot-round-1" / f"branch-{teacher}")
+    for t in range(2, rounds + 1):
+        out += _loss(root / f"mot-{tset}" / f"round-{t}" / f"branch-{teacher}")
+    return out
+
+
+def curve(res: Results, student: str, source: str, run: str) -> list[tuple[int, float, float]]:
+    """(step, AVG, SE of AVG) of every checkpoint, the base at step 0 first."""
+    pts = [(0, res.base(student)[-1], _se(res, student, None, "base", 0))]
+    for step in sorted(res.steps(student, source, run)):
+        pts.append((step, res.scores(student, source, run, step)[-1], _se(res, student, source, run, step)))
+    return pts
+
+
+def _se(res, student, source, run, step) -> float:
+    se = res.se[(student, None if run == "base" else source, run)][step]
+    return math.sqrt(sum(v * v for v in se.values())) / len(se)  # SE of a mean of independent benchmarks
+
+
+def _pairs(spec):
+    return [(st, so) for st in spec["students"] for so in spec["sources"]]
+
+
+def _two_panel(res, spec, models, runs_for) -> "object":
+    """Left: loss vs step on one corpus; right: AVG vs step. runs_for(st, so) -> (teacher, [(label, run)])."""
+    plt, sns = _plt()
+    pairs = _pairs(spec)
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(10, 3.6 * len(pairs)), squeeze=False)
+    for (st, so), (ax_l, ax_s) in zip(pairs, axes):
+        teacher, runs = runs_for(st, so)
+        for i, (label, run) in enumerate(runs):
+            color = sns.color_palette()[i]
+            if run.startswith("mot-"):
+                loss = mot_loss(models, st, so, run[4:], teacher, spec["rounds"])
+            else:
+                loss = _loss(models / st / so / run)
+            ax_l.plot(*zip(*loss), label=label, color=color, lw=1.2)
+            pts = curve(res, st, so, run)
+            ax_s.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], label=label,
+                          color=color, marker="o", ms=4, capsize=3, lw=1.2)
+        title = f"{spec['students'][st]} on {spec['sources'][so]}"
+        ax_l.set(title=f"{title}: loss on the {spec['teachers'][teacher]['label']} corpus", xlabel="step",
+                 ylabel="training loss")
+        ax_s.set(title=f"{title}: score", xlabel="step", ylabel="AVG pass@1 x 100 (mean of benchmarks)")
+        ax_l.legend()
+        ax_s.legend()
+    fig.tight_layout()
+    return fig
+
+
+@figure("fig3")
+def mot_vs_best_std(res: Results, spec: dict, models: Path, stats: list[str]):
+    mot = f"mot-{spec['roles']['mot']}"
+
+    def runs(st, so):
+        k, _ = best_std(res, spec, st, so)
+        return k, [("MoT", mot), (f"STD ({spec['teachers'][k]['label']}, best STD)", f"sft-{k}")]
+
+    return _two_panel(res, spec, models, runs)
+
+
+@figure("fig4")
+def with_without_shifted(res: Results, spec: dict, models: Path, stats: list[str]):
+    main, ablated = spec["roles"]["mot"], spec["roles"].get("no_shifted")
+    if not ablated:
+        raise MotError("fig4 needs report.no_shifted (a teacher set name) in the config")
+
+    def runs(st, so):
+        k, _ = best_std(res, spec, st, so)
+        if k not in spec["sets"][ablated]:  # the loss must be on a corpus that both pools train on
+            k = spec["sets"][ablated][0]
+        return k, [("MoT (all teachers)", f"mot-{main}"), (f"MoT without the shifted teacher ({ablated})",
+                                                           f"mot-{ablated}")]
+
+    return _two_panel(res, spec, models, runs)
+
+
+@figure("rounds")
+def per_round(res: Results, spec: dict, models: Path, stats: list[str]):
+    plt, sns = _plt()
+    pairs = _pairs(spec)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4), squeeze=False)
+    for (st, so), ax in zip(pairs, axes[0]):
+        k, _ = best_std(res, spec, st, so)
+        runs = [(f"MoT ({t})", f"mot-{t}", "-") for t in spec["sets"]]
+        runs += [("MTD", "sft-mtd", "--"), (f"best STD ({spec['teachers'][k]['label']})", f"sft-{k}", "--")]
+        for i, (label, run, ls) in enumerate(runs):
+            pts = curve(res, st, so, run)
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], label=label,
+                        color=sns.color_palette()[i], ls=ls, marker="o", ms=3, capsize=3, lw=1.2)
+        ax.set(title=f"{spec['students'][st]} on {spec['sources'][so]}", xlabel="step (MoT: round x steps/round)",
+               ylabel="AVG pass@1 x 100 (+- SE)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+@figure("corpus")
+def corpus_stats(res, spec: dict, models: Path, stats: list[str]):
+    import pandas as pd
+
+    plt, sns = _plt()
+    rows = []
+    for path in stats:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                if r["teacher"] in spec["teachers"]:
+                    rows.append({"source": spec["sources"][r["source"]], "teacher": spec["teachers"][r["teacher"]]["label"],
+                                 "kept": int(r["kept"]), "pass rate": float(r["pass_rate"]),
+                                 "mean tokens": float(r["mean_tokens"])})
+    df = pd.DataFrame(rows)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, col in zip(axes, ["kept", "pass rate", "mean tokens"]):
+        sns.barplot(df, x="teacher", y=col, hue="source", ax=ax)
+        ax.set(xlabel="", title={"kept": "prompts kept (corpus size)", "pass rate": "teacher pass rate",
+                                 "mean tokens": "mean trace length (tokens)"}[col])
+        ax.tick_params(axis="x", labelsize=7, rotation=15)
+    fig.tight_layout()
+    return fig
+
+
+def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: list[str], out: str) -> None:
+    if name not in FIGURES:
+        raise MotError(f"unknown figure '{name}' (known: {', '.join(sorted(FIGURES))})")
+    spec = in_order(spec)
+    res = Results(evals, spec["benchmarks"]) if evals else None
+    fig = FIGURES[name](res, spec, Path(models), stats)
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
+        with atomic_path(f"{out}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, metadata=meta)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

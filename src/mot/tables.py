@@ -1,0 +1,358 @@
+"""The paper's tables, regenerated from eval summaries and corpus statistics.
+
+    mot table --name table2 --spec '{...}' --evals results/eval/tiny/base.json results/eval/tiny/syn-boba/*.json \
+        --out results/tables/table2
+
+Each table is a small function in a registry: (Results, spec) -> Table. A Table writes itself as
+CSV, Markdown and LaTeX (`<out>.csv`, `.md`, `.tex`); the note under it says how each number was
+chosen ("best" = the checkpoint with the highest AVG, the mean pass@1 over the benchmarks; ties go
+to the earlier step). Scores are pass@1 x 100 over the eval's n samples per problem. With
+spec.published (config/paper.yaml: data/paper_results.yaml), the paper's numbers for the same row
+and column appear beside each reproduced one, as "<column> (paper)".
+
+spec: students/sources {name: label}, teachers {name: {label, shifted}}, sets {name: [teachers]},
+roles {mot, no_shifted, peers} (teacher-set names; null skips a table), benchmarks [names],
+steps_per_round, published (path or null).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io import MotError, registry, write_text
+
+TABLES: dict = {}
+table = registry(TABLES)
+
+BENCH_LABELS = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH-500", "syn-aime24": "SYN-AIME24",
+                "syn-aime25": "SYN-AIME25"}
+BEST = ("Best checkpoint: the saved checkpoint (STD/MTD: every save_every steps; MoT: every round) with the "
+        "highest AVG; ties go to the earlier step.")
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    keys: int = 1  # the first `keys` cells of a row identify it (published numbers join on them)
+    note: str = ""
+
+    def add_published(self, published: dict | None) -> None:
+        """Append '<col> (paper)' columns for the numeric columns that the paper reports."""
+        if not published:
+            return
+        cols = [c for c in self.columns[self.keys:] if any(c in r for r in published.values())]
+        for row in self.rows:
+            ref = published.get("|".join(str(x) for x in row[:self.keys]), {})
+            row.extend(ref.get(c) for c in cols)
+        self.columns += [f"{c} (paper)" for c in cols]
+        self.note += " Columns marked (paper) are the published numbers (data/paper_results.yaml)."
+
+    def cells(self) -> list[list[str]]:
+        return [[_fmt(c) for c in r] for r in self.rows]
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        w.writerows(self.cells())
+        return buf.getvalue()
+
+    def markdown(self) -> str:
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |",
+                 "|" + "|".join("---" if i < self.keys else "---:" for i in range(len(self.columns))) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in self.cells()]
+        return "\n".join(lines + ["", self.note, ""])
+
+    def latex(self) -> str:
+        spec = "l" * self.keys + "r" * (len(self.columns) - self.keys)
+        lines = ["% " + self.note, "\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(self.title)}}}",
+                 f"\\begin{{tabular}}{{{spec}}}", "\\toprule", " & ".join(map(_tex, self.columns)) + " \\\\",
+                 "\\midrule"]
+        lines += [" & ".join(map(_tex, r)) + " \\\\" for r in self.cells()]
+        return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""])
+
+    def write(self, out: str) -> None:
+        for ext, text in (("csv", self.csv()), ("md", self.markdown()), ("tex", self.latex())):
+            write_text(f"{out}.{ext}", text)
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.2f}"
+    return str(x)
+
+
+def _gain(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+def _tex(s: str) -> str:
+    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
+                 ("$", "\\$"), ("{", "\\{"), ("}", "\\}")):
+        s = s.replace(a, b)
+    return s
+
+
+class Results:
+    """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
+
+    def __init__(self, eval_files: list[str], benchmarks: list[str]):
+        self.benchmarks, self.runs, self.se = benchmarks, {}, {}
+        for path in eval_files:
+            rec = json.loads(Path(path).read_text())
+            key = (rec.get("student"), rec.get("source"), rec.get("run"))
+            if None in (key[0], key[2]):
+                raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")
+            for c in rec["checkpoints"]:
+                missing = [b for b in benchmarks if b not in c["benchmarks"]]
+                if missing:
+                    raise MotError(f"{path}: step {c['step']} has no result for {', '.join(missing)}")
+                self.runs.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["pass@1"]
+                                                            for b in benchmarks}
+                self.se.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["se"] for b in benchmarks}
+
+    def steps(self, student, source, run) -> dict:
+        key = (student, None if run == "base" else source, run)
+        if key not in self.runs:
+            raise MotError(f"no eval summary for student '{student}', source '{source}', run '{run}'")
+        return self.runs[key]
+
+    def scores(self, student, source, run, step) -> list[float]:
+        s = self.steps(student, source, run)[step]
+        vals = [s[b] for b in self.benchmarks]
+        return vals + [sum(vals) / len(vals)]
+
+    def best(self, student, source, run) -> tuple[int, list[float]]:
+        steps = self.steps(student, source, run)
+        step = max(sorted(steps), key=lambda k: self.scores(student, source, run, k)[-1])  # max keeps the first
+        return step, self.scores(student, source, run, step)
+
+    def base(self, student) -> list[float]:
+        return self.scores(student, None, "base", 0)
+
+
+def bench_columns(spec: dict) -> list[str]:
+    return [BENCH_LABELS.get(b, b.upper()) for b in spec["benchmarks"]] + ["AVG"]
+
+
+def _set_label(spec, tset) -> str:
+    teachers = spec["sets"][tset]
+    if tset == spec["roles"]["mot"]:
+        return "ALL TEACHERS"
+    return " + ".join(spec["teachers"][t]["label"] for t in teachers)
+
+
+@table("table1")
+def main_results(res: Results, spec: dict) -> Table:
+    t = Table("Table 1: Main results with MoT", ["Configuration"] + bench_columns(spec) + ["AVG Gain"],
+              note="MoT: best round. " + BEST + " AVG Gain: AVG minus the base model's AVG.")
+    mot = f"mot-{spec['roles']['mot']}"
+    for st, st_label in spec["students"].items():
+        base = res.base(st)
+        t.rows.append([st_label, *base, "-"])
+        for so, so_label in spec["sources"].items():
+            _, s = res.best(st, so, mot)
+            t.rows.append([f"{st_label} + {so_label} (MOT)", *s, _gain(s[-1] - base[-1])])
+    return t
+
+
+def _methods(spec) -> list[tuple[str, str]]:
+    """(label, run) of Table 2's rows, in the paper's order."""
+    return ([("Baseline", "base"), ("MTD (ALL TEACHERS)", "sft-mtd")]
+            + [(f"STD ({v['label']})", f"sft-{k}") for k, v in spec["teachers"].items()]
+            + [("MOT (ours)", f"mot-{spec['roles']['mot']}")])
+
+
+@table("table2")
+def ablation(res: Results, spec: dict) -> Table:
+    cols = [f"{sl} {c}" for sl in spec["students"].values() for c in bench_columns(spec)]
+    t = Table("Table 2: Ablation on STD, MTD and MoT", ["Dataset", "Method"] + cols, keys=2,
+              note="Every method at its best checkpoint. " + BEST)
+    for so, so_label in spec["sources"].items():
+        for label, run in _methods(spec):
+            row = [so_label, label]
+            for st in spec["students"]:
+                row += res.base(st) if run == "base" else res.best(st, so, run)[1]
+            t.rows.append(row)
+    return t
+
+
+@table("table5")
+def best_teacher(res: Results, spec: dict) -> Table:
+    cols = []
+    for sl in spec["sources"].values():
+        cols += [f"Best teacher on {sl} (STD)", f"{sl} best STD AVG", f"{sl} MOT AVG"]
+    t = Table("Table 5: Best teacher under STD for each base model and dataset", ["Base model"] + cols,
+              note="The STD teacher whose best checkpoint has the highest AVG (ties: config order); "
+                   "MOT AVG at its best round. " + BEST)
+    for st, st_label in spec["students"].items():
+        row = [st_label]
+        for so in spec["sources"]:
+            teacher, avg = best_std(res, spec, st, so)
+            row += [spec["teachers"][teacher]["label"], avg, res.best(st, so, f"mot-{spec['roles']['mot']}")[1][-1]]
+        t.rows.append(row)
+    return t
+
+
+def best_std(res: Results, spec: dict, student: str, source: str) -> tuple[str, float]:
+    avgs = {k: res.best(student, source, f"sft-{k}")[1][-1] for k in spec["teachers"]}
+    teacher = max(avgs, key=avgs.get)  # max keeps the first in config order
+    return teacher, avgs[teacher]
+
+
+@table("table6")
+def shifted_std(res: Results, spec: dict) -> Table:
+    cols = [f"{sl} (AVG change)" for sl in spec["sources"].values()]
+    t = Table("Table 6: STD with the distribution-shifted teacher, AVG change vs the base",
+              ["Base model", "Teacher"] + cols, keys=2,
+              note="STD at its best checkpoint, AVG minus the base model's AVG; negative = degradation. " + BEST)
+    shifted = [k for k, v in spec["teachers"].items() if v.get("shifted")]
+    for st, st_label in spec["students"].items():
+        for k in shifted:
+            t.rows.append([st_label, spec["teachers"][k]["label"]]
+                          + [res.best(st, so, f"sft-{k}")[1][-1] - res.base(st)[-1] for so in spec["sources"]])
+    if not shifted:
+        t.note = "No teacher is marked distribution_shifted in the config. " + t.note
+    return t
+
+
+def _set_change(res, spec, role, title, number) -> Table:
+    cols = [f"{sl} (AVG change)" for sl in spec["sources"].values()]
+    t = Table(f"Table {number}: {title}", ["Base model"] + cols,
+              note=f"AVG of MoT with teacher set '{spec['roles'][role]}' minus AVG of MoT with all teachers "
+                   f"('{spec['roles']['mot']}'), each at its best round; negative = the smaller pool is worse. "
+                   + BEST)
+    for st, st_label in spec["students"].items():
+        t.rows.append([st_label] + [res.best(st, so, f"mot-{spec['roles'][role]}")[1][-1]
+                                    - res.best(st, so, f"mot-{spec['roles']['mot']}")[1][-1]
+                                    for so in spec["sources"]])
+    return t
+
+
+@table("table7")
+def no_shifted(res: Results, spec: dict) -> Table:
+    return _set_change(res, spec, "no_shifted", "Removing the distribution-shifted teacher from the MoT pool", 7)
+
+
+@table("table8")
+def peers(res: Results, spec: dict) -> Table:
+    tset = spec["roles"]["peers"]
+    t = Table("Table 8: Peer-level teachers", ["Base model", "Dataset", "Teacher setting"] + bench_columns(spec),
+              keys=3, note="STD and MoT at their best checkpoint / round. " + BEST)
+    for st, st_label in spec["students"].items():
+        for so, so_label in spec["sources"].items():
+            t.rows.append([st_label, so_label, "Base", *res.base(st)])
+            for k in spec["sets"][tset]:
+                t.rows.append([st_label, so_label, f"STD: only {spec['teachers'][k]['label']}",
+                               *res.best(st, so, f"sft-{k}")[1]])
+            t.rows.append([st_label, so_label, f"MOT: {_set_label(spec, tset)}", *res.best(st, so, f"mot-{tset}")[1]])
+            t.rows.append([st_label, so_label, "MOT: ALL TEACHERS",
+                           *res.best(st, so, f"mot-{spec['roles']['mot']}")[1]])
+    return t
+
+
+@table("table11")
+def every_checkpoint(res: Results, spec: dict) -> Table:
+    bench = [BENCH_LABELS.get(b, b.upper()) for b in spec["benchmarks"]]
+    cols = [f"{so_l} {st_l} {b}" for so_l in spec["sources"].values() for st_l in spec["students"].values()
+            for b in bench]
+    t = Table("Table 11: Every checkpoint (STD/MTD) and every round (MoT)", ["Method", "Config"] + cols, keys=2,
+              note="pass@1 x 100 of every saved checkpoint; MoT round t = step t x steps_per_round.")
+    pairs = [(so, st) for so in spec["sources"] for st in spec["students"]]
+    t.rows.append(["Base model", "-"] + [x for so, st in pairs for x in res.base(st)[:-1]])
+    runs = [(f"STD ({v['label']})", f"sft-{k}") for k, v in spec["teachers"].items()]
+    runs += [("MTD (ALL TEACHERS)", "sft-mtd")]
+    for label, run in runs:
+        for step in sorted(res.steps(*pairs[0][::-1], run)):
+            t.rows.append([label, f"STEP {step}"] + [x for so, st in pairs for x in res.scores(st, so, run, step)[:-1]])
+    for tset in spec["sets"]:
+        label = "MOT (ours)" if tset == spec["roles"]["mot"] else f"MOT ({_set_label(spec, tset)})"
+        for step in sorted(res.steps(*pairs[0][::-1], f"mot-{tset}")):
+            t.rows.append([label, f"Round {step // spec['steps_per_round']}"]
+                          + [x for so, st in pairs for x in res.scores(st, so, f"mot-{tset}", step)[:-1]])
+    return t
+
+
+def _per_round(res, spec, role, title, number) -> Table:
+    tset = spec["roles"][role]
+    t = Table(f"Table {number}: {title}", ["Base model", "Dataset", "Round"] + bench_columns(spec), keys=3,
+              note=f"MoT with teacher set '{tset}' ({_set_label(spec, tset)}), every round; AVG = the mean "
+                   "over the benchmarks.")
+    for st, st_label in spec["students"].items():
+        for so, so_label in spec["sources"].items():
+            for step in sorted(res.steps(st, so, f"mot-{tset}")):
+                t.rows.append([st_label, so_label, f"Round {step // spec['steps_per_round']}",
+                               *res.scores(st, so, f"mot-{tset}", step)])
+    return t
+
+
+@table("table12")
+def no_shifted_rounds(res: Results, spec: dict) -> Table:
+    return _per_round(res, spec, "no_shifted", "MoT without the distribution-shifted teacher, per round", 12)
+
+
+@table("table13")
+def peers_rounds(res: Results, spec: dict) -> Table:
+    return _per_round(res, spec, "peers", "MoT with peer-level teachers, per round", 13)
+
+
+def corpus_table(stats_files: list[str], spec: dict) -> Table:
+    """Table 10 from the corpus_stats CSVs (sizes = prompts with a kept correct sample)."""
+    t = Table("Table 10: STD and MTD distillation datasets",
+              ["Source", "Teacher", "Distillation dataset name", "Size", "Teacher pass rate (%)", "Mean tokens"], keys=2,
+              note="Size: prompts with at least one correct teacher sample (one kept per prompt); the MTD "
+                   "dataset is their union. Pass rate over all samples; tokens of the kept traces, counted "
+                   "with the student's tokenizer.")
+    for path in stats_files:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                so_label = spec["sources"][r["source"]]
+                mtd = r["teacher"] not in spec["teachers"]
+                label = "ALL TEACHERS" if mtd else spec["teachers"][r["teacher"]]["label"]
+                short = "MTD" if mtd else label
+                t.rows.append([so_label, label, f"{so_label}-{short}", int(r["kept"]),
+                               100 * float(r["pass_rate"]) if r["pass_rate"] else None, float(r["mean_tokens"])])
+    return t
+
+
+def load_published(path: str | None, name: str) -> dict | None:
+    if not path:
+        return None
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or "tables" not in data:
+        raise MotError(f"{path}: expected a 'tables' mapping")
+    return (data["tables"].get(name) or {}).get("rows")
+
+
+def in_order(spec: dict) -> dict:
+    """The spec with students/sources/teachers/sets in the config's order (spec["order"]), which
+    the sorted-key JSON of a Snakemake param loses."""
+    order = spec.get("order", {})
+    return {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
+
+
+def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: str) -> Table:
+    spec = in_order(spec)
+    if name == "table10":
+        t = corpus_table(stats, spec)
+    elif name in TABLES:
+        roles = {"table6": None, "table7": "no_shifted", "table8": "peers", "table12": "no_shifted",
+                 "table13": "peers"}
+        role = roles.get(name)
+        if role and not spec["roles"].get(role):
+            raise MotError(f"{name} needs report.{role} (a teacher set name) in the config")
+        t = TABLES[name](Results(evals, spec["benchmarks"]), spec)
+    else:
+        raise MotError(f"unknown table '{name}' (known: {', '.join(sorted([*TABLES, 'table10']))})")
+    t.add_published(load_published(spec.get("published"), name))
+    t.write(out)
+    return t

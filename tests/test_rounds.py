@@ -1,0 +1,65 @@
+"""MoT rounds: argument parsing, the lr schedule of a round, and a crash-resumed run."""
+import json
+import shutil
+
+import pytest
+
+from mot.io import MotError, write_jsonl
+from mot.rounds import branches, parse_corpora, rounds, schedule
+
+
+def test_corpus_pairs_and_schedule():
+    assert parse_corpora(["a=x.jsonl", "b=y=z.jsonl"]) == {"a": "x.jsonl", "b": "y=z.jsonl"}
+    for bad, msg in ((["a"], "expected TEACHER=PATH"), (["a=x", "a=y"], "given twice")):
+        with pytest.raises(MotError, match=msg):
+            parse_corpora(bad)
+    assert schedule(3, 50, 5, "global") == (100, 250)
+    assert schedule(3, 50, 5, "round") == (0, 50)
+    with pytest.raises(MotError, match="train.schedule: unknown value 'cyclic'"):
+        schedule(1, 5, 5, "cyclic")
+
+
+HP = dict(lr=1e-3, betas=[0.9, 0.95], weight_decay=0.1, warmup_ratio=0.0, grad_clip=1.0, batch_size=2,
+          micro_batch_size=2, max_length=128, truncation="drop")
+
+
+@pytest.mark.slow
+def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, tmp_path):
+    corpora = {}
+    for t, word in (("a", "Now"), ("b", "Then")):
+        corpora[t] = str(tmp_path / f"{t}.jsonl")
+        write_jsonl(corpora[t], [{"prompt": f"Compute {i} + 1.", "response": f"<think>\n{word} {i} + 1 = {i + 1}.\n"
+                                  f"</think>\n\n\\boxed{{{i + 1}}}"} for i in range(6)])
+    first = tmp_path / "r1"
+    branches(str(tiny_model), corpora, HP, 2, 6, str(first))
+    assert sorted(p.name for p in first.iterdir()) == ["branch-a", "branch-b", "mot_rounds.json"]
+    full = tmp_path / "full"
+    rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(full))
+    rec = json.loads((full / "mot_rounds.json").read_text())
+    assert rec["steps"] == {"round-1": 2, "round-2": 4, "round-3": 6}
+    assert json.loads((full / "round-3/branch-b/mot_train.json").read_text())["start_step"] == 4
+
+    # A crash in round 3's merge: the rerun keeps the finished work and ends with the same weights.
+    import mot.rounds
+
+    out, real_merge = tmp_path / "again", mot.rounds._merge
+
+    def crash(dirs, base, merged, *a):
+        if merged.parent.name == "round-3":
+            raise RuntimeError("killed")
+        real_merge(dirs, base, merged, *a)
+
+    mot.rounds._merge = crash
+    try:
+        with pytest.raises(RuntimeError, match="killed"):
+            rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(out))
+    finally:
+        mot.rounds._merge = real_merge
+    part = tmp_path / "again.partial"
+    kept = (part / "round-2/merged/model.safetensors").stat().st_mtime_ns
+    assert (part / "round-3/branch-b").is_dir() and not out.exists()
+    rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(out))
+    assert (out / "round-2/merged/model.safetensors").stat().st_mtime_ns == kept
+    assert (out / "round-3/merged/model.safetensors").read_bytes() == (full / "round-3/merged/model.safetensors").read_bytes()
+    assert not part.exists()
+

@@ -1,0 +1,137 @@
+"""Tables from fixture eval summaries: exact cells, best-checkpoint choice, published columns."""
+import csv
+import json
+
+import pytest
+
+from mot.io import MotError
+from mot.tables import Results, make_table
+
+SPEC = {
+    "students": {"s": "STU"},
+    "sources": {"a": "SRC-A"},
+    "teachers": {"t1": {"label": "T1", "shifted": False}, "t2": {"label": "T2", "shifted": False},
+                 "r1": {"label": "R1", "shifted": True}},
+    "sets": {"all": ["t1", "t2", "r1"], "nor1": ["t1", "t2"], "peers": ["t1", "t2"]},
+    "roles": {"mot": "all", "no_shifted": "nor1", "peers": "peers"},
+    "benchmarks": ["syn-aime24", "syn-aime25"],
+    "steps_per_round": 5, "rounds": 2, "published": None,
+}
+# (run, {step: (pass@1 bench 1, pass@1 bench 2)})
+RUNS = {
+    "base": {0: (0.10, 0.20)},
+    "sft-t1": {5: (0.30, 0.10), 10: (0.20, 0.20)},   # AVG 20.0 then 20.0: tie -> step 5
+    "sft-t2": {5: (0.40, 0.30), 10: (0.20, 0.10)},   # best step 5, AVG 35
+    "sft-r1": {5: (0.05, 0.05), 10: (0.10, 0.00)},   # best step 5 (AVG 5, tie -> earlier)
+    "sft-mtd": {5: (0.25, 0.25), 10: (0.50, 0.30)},  # best step 10, AVG 40
+    "mot-all": {5: (0.40, 0.40), 10: (0.60, 0.40)},  # best round 2, AVG 50
+    "mot-nor1": {5: (0.45, 0.35), 10: (0.30, 0.30)},  # best round 1, AVG 40
+    "mot-peers": {5: (0.20, 0.20), 10: (0.35, 0.25)},  # best round 2, AVG 30
+}
+
+
+@pytest.fixture
+def evals(tmp_path):
+    paths = []
+    for run, steps in RUNS.items():
+        rec = {"student": "s", "source": None if run == "base" else "a", "run": run, "checkpoints": [
+            {"step": st, "model": f"m/{run}/{st}", "benchmarks": {
+                b: {"pass@1": v, "se": 0.01, "ci95": [v, v]} for b, v in zip(SPEC["benchmarks"], vals)}}
+            for st, vals in steps.items()]}
+        p = tmp_path / f"{run}.json"
+        p.write_text(json.dumps(rec))
+        paths.append(str(p))
+    return paths
+
+
+def rows(tmp_path, name, evals, spec=SPEC):
+    make_table(name, spec, evals, [], str(tmp_path / name))
+    with open(tmp_path / f"{name}.csv", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_best_checkpoint_is_highest_avg_and_earliest_on_ties(evals):
+    res = Results(evals, SPEC["benchmarks"])
+    assert res.best("s", "a", "sft-t1") == (5, pytest.approx([30.0, 10.0, 20.0]))
+    assert res.best("s", "a", "sft-mtd")[0] == 10
+    assert res.best("s", "a", "mot-nor1")[0] == 5
+
+
+def test_table1_main_results(tmp_path, evals):
+    assert rows(tmp_path, "table1", evals) == [
+        ["Configuration", "SYN-AIME24", "SYN-AIME25", "AVG", "AVG Gain"],
+        ["STU", "10.00", "20.00", "15.00", "-"],
+        ["STU + SRC-A (MOT)", "60.00", "40.00", "50.00", "+35.00"],
+    ]
+
+
+def test_table2_every_method_at_its_best_checkpoint(tmp_path, evals):
+    assert rows(tmp_path, "table2", evals)[1:] == [
+        ["SRC-A", "Baseline", "10.00", "20.00", "15.00"],
+        ["SRC-A", "MTD (ALL TEACHERS)", "50.00", "30.00", "40.00"],
+        ["SRC-A", "STD (T1)", "30.00", "10.00", "20.00"],
+        ["SRC-A", "STD (T2)", "40.00", "30.00", "35.00"],
+        ["SRC-A", "STD (R1)", "5.00", "5.00", "5.00"],
+        ["SRC-A", "MOT (ours)", "60.00", "40.00", "50.00"],
+    ]
+
+
+def test_tables_5_6_7(tmp_path, evals):
+    assert rows(tmp_path, "table5", evals)[1] == ["STU", "T2", "35.00", "50.00"]
+    assert rows(tmp_path, "table6", evals)[1] == ["STU", "R1", "-10.00"]
+    assert rows(tmp_path, "table7", evals)[1] == ["STU", "-10.00"]
+
+
+def test_table8_peers(tmp_path, evals):
+    assert [r[2:] for r in rows(tmp_path, "table8", evals)[1:]] == [
+        ["Base", "10.00", "20.00", "15.00"],
+        ["STD: only T1", "30.00", "10.00", "20.00"],
+        ["STD: only T2", "40.00", "30.00", "35.00"],
+        ["MOT: T1 + T2", "35.00", "25.00", "30.00"],
+        ["MOT: ALL TEACHERS", "60.00", "40.00", "50.00"],
+    ]
+
+
+def test_table11_and_12_every_checkpoint_and_round(tmp_path, evals):
+    t11 = rows(tmp_path, "table11", evals)
+    assert t11[0] == ["Method", "Config", "SRC-A STU SYN-AIME24", "SRC-A STU SYN-AIME25"]
+    assert t11[1] == ["Base model", "-", "10.00", "20.00"]
+    assert ["MTD (ALL TEACHERS)", "STEP 10", "50.00", "30.00"] in t11
+    assert t11[-1] == ["MOT (T1 + T2)", "Round 2", "35.00", "25.00"]
+    assert len(t11) == 1 + 1 + 4 * 2 + 3 * 2
+    assert rows(tmp_path, "table12", evals)[1:] == [["STU", "SRC-A", "Round 1", "45.00", "35.00", "40.00"],
+                                                    ["STU", "SRC-A", "Round 2", "30.00", "30.00", "30.00"]]
+
+
+def test_markdown_and_latex_state_how_best_is_chosen(tmp_path, evals):
+    make_table("table2", SPEC, evals, [], str(tmp_path / "t2"))
+    md, tex = (tmp_path / "t2.md").read_text(), (tmp_path / "t2.tex").read_text()
+    assert "highest AVG; ties go to the earlier step" in md and "| SRC-A | MOT (ours) | 60.00 |" in md
+    assert "\\begin{tabular}{llrrr}" in tex and "SRC-A & MOT (ours) & 60.00 & 40.00 & 50.00 \\\\" in tex
+
+
+def test_published_numbers_appear_beside_ours(tmp_path, evals):
+    pub = tmp_path / "paper.yaml"
+    pub.write_text("tables:\n  table1:\n    rows:\n      STU + SRC-A (MOT): {AVG: 74.48, AVG Gain: '+3.02'}\n")
+    t = rows(tmp_path, "table1", evals, {**SPEC, "published": str(pub)})
+    assert t[0][-2:] == ["AVG (paper)", "AVG Gain (paper)"]
+    assert t[1][-2:] == ["", ""] and t[2][-2:] == ["74.48", "+3.02"]
+
+
+def test_table10_from_corpus_stats(tmp_path):
+    stats = tmp_path / "stats.csv"
+    stats.write_text("source,teacher,prompts,kept,pass_rate,mean_tokens\na,t1,64,60,0.9219,122.1\n"
+                     "a,ALL TEACHERS (MTD),64,60,,122.1\n")
+    make_table("table10", SPEC, [], [str(stats)], str(tmp_path / "t10"))
+    assert (tmp_path / "t10.csv").read_text().splitlines()[1:] == [
+        "SRC-A,T1,SRC-A-T1,60,92.19,122.10", "SRC-A,ALL TEACHERS,SRC-A-MTD,60,,122.10"]
+
+
+def test_missing_run_and_untagged_file_are_one_line_errors(tmp_path, evals):
+    with pytest.raises(MotError, match="no eval summary for student 's', source 'a', run 'mot-all'"):
+        make_table("table1", SPEC, [e for e in evals if not e.endswith("mot-all.json")], [], str(tmp_path / "x"))
+    assert not list(tmp_path.glob("x.*"))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"checkpoints": []}))
+    with pytest.raises(MotError, match="bad.json: not a tagged eval summary"):
+        make_table("table1", SPEC, [str(bad)], [], str(tmp_path / "y"))
