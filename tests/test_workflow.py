@@ -98,13 +98,13 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(workdir):
 
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["eval"]["n"] = 3  # evals and what is made from them, nothing upstream
-    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     rules = {rule for rule, _ in planned(snakemake(workdir, "all_tables", *TEST, "-n"))}
     assert rules == {"eval_base", "eval_run", "table", "figure", "provenance", "all_tables"}
 
     cfg["eval"]["n"] = 2
     cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
-    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     jobs = planned(snakemake(workdir, "all_tables", *TEST, "-n"))
     assert {rule for rule, _ in jobs} == {"mot_rounds", "eval_run", "table", "figure", "provenance", "all_tables"}
     assert {w for rule, w in jobs if rule == "eval_run"} == {
@@ -122,7 +122,7 @@ def torch_ids():
 def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["teachers"]["shifted"]["params"].update(error_rate=1.0, format_error_rate=1.0)
-    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = snakemake(workdir, "results/corpora/syn-s1k/shifted.jsonl", *TEST)
     assert r.returncode != 0
     assert "mot: error: teacher 'shifted' has zero correct samples on source 'syn-s1k' " \
@@ -133,7 +133,7 @@ def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):
 def test_bad_config_key_stops_the_workflow_with_one_line(workdir):
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["sampling"]["temprature"] = 0.6
-    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = snakemake(workdir, "all", *TEST, "-n")
     assert r.returncode != 0
     assert "config/test.yaml: sampling.temprature: unknown key" in r.stdout + r.stderr

@@ -106,7 +106,9 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
     for step, model in checkpoints:
         weights = sorted(Path(model).glob("*.safetensors"))
         # the weights' hash is part of the spec, so a resumed run never reuses another model's samples
-        spec = {"name": f"eval:step-{step}", "backend": "hf", "params": {"model": model, **params},
+        # one name for every checkpoint: all draw the same random numbers (common random numbers
+        # make differences between checkpoints less noisy)
+        spec = {"name": "eval", "backend": "hf", "params": {"model": model, **params},
                 "weights": [file_xxh3(w) for w in weights]}
         raw = work / f"step-{step}.raw.jsonl"
         if not raw.is_file():
