@@ -135,3 +135,40 @@ def test_missing_run_and_untagged_file_are_one_line_errors(tmp_path, evals):
     bad.write_text(json.dumps({"checkpoints": []}))
     with pytest.raises(MotError, match="bad.json: not a tagged eval summary"):
         make_table("table1", SPEC, [str(bad)], [], str(tmp_path / "y"))
+
+
+def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
+    """Every row of Tables 1, 2, 6, 7, 12 under config/paper.yaml's labels joins a row of
+    data/paper_results.yaml, so the transcribed numbers really appear beside the reproduced ones."""
+    import yaml
+
+    from conftest import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    spec = {"students": {k: v["label"] for k, v in cfg["students"].items()},
+            "sources": {k: v["label"] for k, v in cfg["sources"].items()},
+            "teachers": {k: {"label": v["label"], "shifted": bool(v.get("distribution_shifted"))}
+                         for k, v in cfg["teachers"].items()},
+            "sets": cfg["teacher_sets"], "roles": {r: cfg["report"][r] for r in ("mot", "no_shifted", "peers")},
+            "benchmarks": cfg["eval"]["benchmarks"], "steps_per_round": 50, "rounds": 5,
+            "published": str(ROOT / cfg["report"]["published"])}
+    runs = ["base"] + [f"sft-{t}" for t in [*cfg["teachers"], "mtd"]] + [f"mot-{t}" for t in cfg["teacher_sets"]]
+    evals = []
+    for st in spec["students"]:
+        for so in spec["sources"]:
+            for run in runs:
+                p = tmp_path / f"{st}-{so}-{run}.json"
+                steps = [0] if run == "base" else [50, 100, 150, 200, 250]
+                p.write_text(json.dumps({"student": st, "source": None if run == "base" else so, "run": run,
+                                         "checkpoints": [{"step": s, "benchmarks": {
+                                             b: {"pass@1": 0.5, "se": 0.0} for b in spec["benchmarks"]}}
+                                             for s in steps]}))
+                evals.append(str(p))
+    for name, col in (("table1", "AVG (paper)"), ("table2", "QWEN3-8B AVG (paper)"),
+                      ("table6", "BOBA-200 (AVG change) (paper)"), ("table7", "BOBA-200 (AVG change) (paper)")):
+        t = rows(tmp_path, name, evals, spec)
+        i = t[0].index(col)
+        assert all(r[i] for r in t[1:]), (name, [r for r in t[1:] if not r[i]])
+    t12 = rows(tmp_path, "table12", evals, spec)
+    i = t12[0].index("AVG (paper)")
+    assert [r[i] for r in t12[1:] if r[1] == "BOBA-200"][:5] == ["72.19", "73.86", "73.34", "73.65", "73.13"]

@@ -146,6 +146,12 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     gen = {w for rule, w in jobs if rule == "generate"}
     assert len(gen) == 8  # 4 teachers x 2 sources
     assert "source=boba, teacher=deepseek-r1" in gen and "source=s1k, teacher=qwq" in gen
+    r = snakemake(workdir, "all_tables", "--configfile", "config/paper.yaml", "-n")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rules = [rule for rule, _ in planned(r)]
+    # 3 students x 2 sources: 5 SFT runs, round 1 once, 3 teacher sets; evals of all of them and the bases
+    assert (rules.count("sft"), rules.count("mot_first_round"), rules.count("mot_rounds")) == (30, 6, 18)
+    assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 9)
 
 
 def test_lint_is_clean():
