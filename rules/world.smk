@@ -44,13 +44,15 @@ rule world_student:
     params:
         arch=lambda w: as_json(config["students"][w.student]["arch"]),
         pretrain=lambda w: as_json(config["students"][w.student]["pretrain"]),
+        torch_threads=2,  # fixed, not {threads}: under --cores 1 the weights stay the same bytes
     threads: 2
     log:
         f"{LOGS}/world_student/{{student}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} --threads {threads} world-student --world {input.world} --tokenizer {input.tokenizer}"
+        "python3 -m mot --log {log} --threads {params.torch_threads} world-student --world {input.world}"
+        " --tokenizer {input.tokenizer}"
         " --arch {params.arch:q} --pretrain {params.pretrain:q} --out {output.model}"
 
 
