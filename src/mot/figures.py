@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 from .io import MotError, atomic_path, registry
@@ -171,7 +170,7 @@ def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: lis
     spec = in_order(spec)
     res = Results(evals, spec["benchmarks"]) if evals else None
     fig = FIGURES[name](res, spec, Path(models), stats)
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    # no software/date stamps: the same data gives the same bytes
     for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
         with atomic_path(f"{out}.{ext}") as tmp:
             fig.savefig(tmp, format=ext, dpi=150, metadata=meta)

@@ -345,7 +345,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
     if name == "table10":
         t = corpus_table(stats, spec)
     elif name in TABLES:
-        roles = {"table6": None, "table7": "no_shifted", "table8": "peers", "table12": "no_shifted",
+        roles = {"table7": "no_shifted", "table8": "peers", "table12": "no_shifted",
                  "table13": "peers"}
         role = roles.get(name)
         if role and not spec["roles"].get(role):
