@@ -37,6 +37,7 @@ rule all_tables:
     default_target: True
     input:
         rules.corpora.input,
+        rules.evals.input,
         report_targets(),
         "results/provenance.json",
 

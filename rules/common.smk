@@ -3,6 +3,7 @@ import json
 import re
 
 from mot.config import validate_config
+from mot.workflow import code_version
 from mot.io import MotError
 
 try:
@@ -32,9 +33,8 @@ wildcard_constraints:
 
 
 def code(*modules):
-    """Module files of a stage as inputs: editing them reruns that stage (Snakemake does not
-    track imported code by itself)."""
-    return [os.path.join(SRC, "mot", m) for m in ("io.py",) + modules]
+    """A param that changes when a stage's code does (its modules and what they import)."""
+    return code_version(SRC, *modules)
 
 
 def as_json(obj):
@@ -157,9 +157,13 @@ def eval_runs():
 
 
 def all_evals():
-    return [eval_summary(st, None, "base") for st in STUDENTS] + [
+    """Every eval summary and its graded samples. Listed as targets (not only as the tables'
+    inputs): Snakemake does not rebuild a deleted intermediate file whose consumers are up to date,
+    so a deleted summary would leave tables whose source is gone."""
+    summaries = [eval_summary(st, None, "base") for st in STUDENTS] + [
         eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs()
     ]
+    return summaries + [s.removesuffix(".json") for s in summaries]
 
 
 def eval_shell():

@@ -4,11 +4,11 @@
 rule corpus:
     input:
         samples=rules.generate.output.samples,
-        code=code("corpus.py", "grading.py"),
     output:
         corpus="results/corpora/{source}/{teacher}.jsonl",
         grades="results/corpora/{source}/{teacher}.grades.json",
     params:
+        code=code("corpus.py", "grading.py"),
         seed=config["seed"],
     log:
         f"{LOGS}/corpus/{{source}}/{{teacher}}.log",
@@ -22,9 +22,10 @@ rule corpus:
 rule mtd_corpus:
     input:
         corpora=expand("results/corpora/{{source}}/{teacher}.jsonl", teacher=config["teacher_sets"]["all"]),
-        code=code("corpus.py"),
     output:
         corpus="results/corpora/{source}/mtd.jsonl",
+    params:
+        code=code("corpus.py"),
     log:
         f"{LOGS}/mtd_corpus/{{source}}.log",
     conda:
@@ -38,11 +39,11 @@ rule corpus_stats:
         corpora=expand("results/corpora/{{source}}/{teacher}.jsonl", teacher=TEACHERS),
         grades=expand("results/corpora/{{source}}/{teacher}.grades.json", teacher=TEACHERS),
         tokenizer=lambda w: stats_tokenizer() if stats_tokenizer().startswith("results/") else [],
-        code=code("corpus.py"),
     output:
         csv="results/corpora/{source}/stats.csv",
         md="results/corpora/{source}/stats.md",
     params:
+        code=code("corpus.py"),
         tokenizer=stats_tokenizer(),
     log:
         f"{LOGS}/corpus_stats/{{source}}.log",

@@ -5,11 +5,11 @@ rule eval_base:
     input:
         model=eval_inputs,
         data=[benchmark_data(b) for b in EVAL["benchmarks"]],
-        code=code("evaluate.py", "teachers.py", "grading.py"),
     output:
         summary="results/eval/{student}/base.json",
         samples=directory("results/eval/{student}/base"),
     params:
+        code=code("evaluate.py", "teachers.py", "grading.py"),
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1

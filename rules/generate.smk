@@ -4,10 +4,10 @@
 rule generate:
     input:
         prompts=rules.prompts.output.prompts,
-        code=code("teachers.py", "world.py"),
     output:
         samples="results/samples/{source}/{teacher}.jsonl",
     params:
+        code=code("teachers.py", "world.py"),
         teacher=lambda w: teacher_spec(w.teacher),
         sampling=json_param(config["sampling"]),
         seed=config["seed"],

@@ -4,10 +4,10 @@
 rule prompts:
     input:
         world=lambda w: rules.world.output.world if needs_world(w.source) else [],
-        code=code("prompts.py", "grading.py"),
     output:
         prompts="results/prompts/{source}.jsonl",
     params:
+        code=code("prompts.py", "grading.py"),
         spec=lambda w: as_json(config["sources"][w.source]),
         template=lambda w: config["prompt_template"],
         world=lambda w, input: f"--world {input.world}" if input.world else "",

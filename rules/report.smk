@@ -4,12 +4,12 @@ rule table:
     input:
         evals=lambda w: evals_of(*TABLE_RUNS[w.table]),
         published=published_input(),
-        code=code("tables.py"),
     output:
         multiext("results/tables/{table}", ".csv", ".md", ".tex"),
     wildcard_constraints:
         table="|".join(TABLE_RUNS),
     params:
+        code=code("tables.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     log:
@@ -25,10 +25,10 @@ rule table10:
     input:
         stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
         published=published_input(),
-        code=code("tables.py"),
     output:
         multiext("results/tables/table10", ".csv", ".md", ".tex"),
     params:
+        code=code("tables.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     log:
@@ -44,12 +44,12 @@ rule figure:
     input:
         evals=lambda w: evals_of(*FIGURE_RUNS[w.figure]),
         models=lambda w: run_models(FIGURE_RUNS[w.figure]),
-        code=code("figures.py", "tables.py"),
     output:
         multiext("results/figures/{figure}", ".png", ".pdf"),
     wildcard_constraints:
         figure="|".join(FIGURE_RUNS),
     params:
+        code=code("figures.py", "tables.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     log:
@@ -64,10 +64,10 @@ rule figure:
 rule corpus_figure:
     input:
         stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
-        code=code("figures.py"),
     output:
         multiext("results/figures/corpus", ".png", ".pdf"),
     params:
+        code=code("figures.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     log:

@@ -5,10 +5,10 @@ rule sft:
     input:
         corpus="results/corpora/{source}/{corpus}.jsonl",
         model=lambda w: base_input(w.student),
-        code=code("train.py"),
     output:
         model=directory("results/models/{student}/{source}/sft-{corpus}"),
     params:
+        code=code("train.py"),
         model=lambda w: base_model(w.student),
         hparams=json_param(sft_hparams()),
         steps=TRAIN["std_steps"],
@@ -32,10 +32,10 @@ rule mot_first_round:
         corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
                                  teacher=MOT_TEACHERS),
         model=lambda w: base_input(w.student),
-        code=code("train.py", "rounds.py"),
     output:
         model=directory("results/models/{student}/{source}/mot-round-1"),
     params:
+        code=code("train.py", "rounds.py"),
         model=lambda w: base_model(w.student),
         corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
         hparams=json_param(sft_hparams()),
@@ -62,10 +62,10 @@ rule mot_rounds:
         corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
                                  teacher=config["teacher_sets"][w.tset]),
         model=lambda w: base_input(w.student),
-        code=code("train.py", "merge.py", "rounds.py"),
     output:
         model=directory("results/models/{student}/{source}/mot-{tset}"),
     params:
+        code=code("train.py", "merge.py", "rounds.py"),
         base=lambda w: base_model(w.student),
         corpora=lambda w, input: " ".join(
             f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)

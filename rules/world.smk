@@ -3,10 +3,10 @@
 
 rule world:
     input:
-        code=code("world.py"),
     output:
         world="results/world/world.json",
     params:
+        code=code("world.py"),
         spec=json_param(config.get("world", {})),
     log:
         f"{LOGS}/world.log",
@@ -19,10 +19,10 @@ rule world:
 rule world_tokenizer:
     input:
         world=rules.world.output.world,
-        code=code("student.py"),
     output:
         tokenizer=directory("results/world/tokenizer"),
     params:
+        code=code("student.py"),
         vocab_size=config.get("world", {}).get("vocab_size", 512),
         seed=config.get("world", {}).get("seed", 0),
     log:
@@ -38,10 +38,10 @@ rule world_student:
     input:
         world=rules.world.output.world,
         tokenizer=rules.world_tokenizer.output.tokenizer,
-        code=code("student.py", "grading.py"),
     output:
         model=directory("results/models/{student}/base"),
     params:
+        code=code("student.py", "grading.py"),
         arch=lambda w: as_json(config["students"][w.student]["arch"]),
         pretrain=lambda w: as_json(config["students"][w.student]["pretrain"]),
         torch_threads=2,  # fixed, not {threads}: under --cores 1 the weights stay the same bytes

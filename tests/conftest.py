@@ -52,3 +52,19 @@ def workdir(tmp_path):
     for name in ("config", "data"):
         shutil.copytree(ROOT / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A copy of the repository's workflow (Snakefile, rules, src, envs, config, data), as a clone has."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    shutil.copy(ROOT / "Snakefile", root)
+    for name in ("rules", "src", "envs", "config", "data"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return root
+
+
+def snakemake_in(root, *args):
+    """Run the workflow of a checkout from its root, as a user does."""
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, cwd=root)

@@ -50,6 +50,10 @@ BAD = [
     (lambda c: c["report"].update(peers="pears"), r"^cfg: report\.peers: unknown teacher set 'pears'"),
     (lambda c: c["teacher_sets"].update({"round-1": ["concise"]}), r"^cfg: teacher_sets\.round-1: reserved name"),
     (lambda c: c["eval"].update(params={"batch": 8}), r"^cfg: eval\.params\.batch: unknown key$"),
+    (lambda c: c["eval"].update(benchmarks=["syn-aime24", "aime26"]),
+     r"^cfg: eval\.benchmarks\.1: unknown benchmark 'aime26' \(known: aime24, aime25, math500, syn-aime24, syn-aime25\)$"),
+    (lambda c: c["teachers"]["concise"]["params"].update(style="baroque"),
+     r"^cfg: teachers\.concise\.params\.style: teacher 'concise' has unknown style 'baroque' \(known: "),
 ]
 
 
@@ -67,3 +71,13 @@ def test_check_config_cli(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip() == f"mot: error: {tmp_path / 'bad.yaml'}: world.max_operand: 'nine' is not of type 'integer'"
     assert run_mot("check-config", "config/config.yaml", "config/paper.yaml").returncode == 0
+
+
+def test_the_paper_template_renders_its_latex_as_written():
+    """Issue 9, case 1: `\\boxed{}` in the paper's template crashed str.format."""
+    from mot.prompts import render_prompt
+
+    template = load("paper.yaml")["prompt_template"]
+    assert render_prompt(template, "What is 1+1?") == \
+        "What is 1+1?\nPlease reason step by step, and put your final answer within \\boxed{}."
+    assert render_prompt("{problem} and {problem}; {0} {x}", "P") == "P and P; {0} {x}"

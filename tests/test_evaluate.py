@@ -79,3 +79,72 @@ def test_a_bad_checkpoint_argument_is_one_line(tmp_path):
                 "--samples", tmp_path / "s", "--out", tmp_path / "o.json")
     assert r.returncode != 0 and "expected STEP=PATH with an integer step" in r.stderr
     assert not list(tmp_path.iterdir())
+
+
+SAMPLING = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 16}
+
+
+def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, tiny_world, tmp_path, monkeypatch,
+                                                                   capsys):
+    """Issue 9, case 2: the eval dies between generation and grading; the model is retrained; the
+    rerun must sample the new weights, not report the old model's samples under the new name."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from mot import evaluate as ev
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    bench = [("syn-aime24", str(tiny_world))]
+    args = dict(checkpoints=[(5, str(model))], benchmarks=bench, sampling=SAMPLING, out=str(tmp_path / "run.json"),
+                samples=str(tmp_path / "run"))
+
+    def die(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, "grade_samples", die)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(**args)
+    assert list((tmp_path / "run.partial").glob("step-5.*.raw.jsonl"))  # generated, not graded
+    monkeypatch.undo()
+
+    weights = load_file(model / "model.safetensors")  # "retrain": other weights, same path
+    save_file({k: v + 0.5 * torch.randn_like(v) if v.is_floating_point() else v for k, v in weights.items()},
+              str(model / "model.safetensors"), metadata={"format": "pt"})
+    calls = []
+    real = ev.generate_samples
+    monkeypatch.setattr(ev, "generate_samples", lambda *a, **k: (calls.append(a[1]["params"]["model"]), real(*a, **k)))
+    evaluate(**args)
+    assert calls == [str(model)]
+    assert "discarding samples of other weights for step 5" in capsys.readouterr().out
+    fresh = tmp_path / "fresh"
+    evaluate(**{**args, "samples": str(fresh), "out": str(tmp_path / "fresh.json")})
+    assert (tmp_path / "run/step-5/syn-aime24.jsonl").read_bytes() == (fresh / "step-5/syn-aime24.jsonl").read_bytes()
+
+
+def test_an_empty_benchmark_file_is_named_before_any_sampling(tiny_model, tmp_path):
+    (tmp_path / "aime24.jsonl").write_text("")
+    with pytest.raises(MotError, match=r"aime24.jsonl: benchmark 'aime24' has no problems"):
+        evaluate([(0, str(tiny_model))], [("aime24", str(tmp_path / "aime24.jsonl"))], SAMPLING,
+                 str(tmp_path / "o.json"), str(tmp_path / "s"))
+    assert not (tmp_path / "s").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_eval_refuses_to_replace_what_it_did_not_write(tiny_model, tiny_world, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    bench = [("syn-aime24", str(tiny_world))]
+    with pytest.raises(MotError, match=r"--out .*mine: an existing directory that mot did not write"):
+        evaluate([(0, str(tiny_model))], bench, SAMPLING, str(tmp_path / "o.json"), str(tmp_path / "mine"))
+    with pytest.raises(MotError, match="would replace the input"):
+        evaluate([(0, str(tiny_model))], bench, SAMPLING, str(tmp_path / "o.json"), str(tiny_model))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_a_template_with_latex_braces_is_used_as_written(tiny_model, tiny_world, tmp_path):
+    template = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
+    evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], SAMPLING, str(tmp_path / "o.json"),
+             str(tmp_path / "s"), template=template)
+    assert json.loads((tmp_path / "o.json").read_text())["template"] == template

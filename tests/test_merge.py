@@ -1,5 +1,6 @@
 """The merge engine: exact formulas, streaming I/O, checks that fail cleanly, loadable outputs."""
 import json
+import re
 import shutil
 
 import pytest
@@ -246,3 +247,88 @@ def test_cli(tiny_model, tmp_path):
     r = run_mot("merge", "--method", "interpolate", "--base", ins[0], "--param", "lambda=0.3",
                 "--out", tmp_path / "i", ins[1])
     assert r.returncode == 0, r.stderr
+
+
+def truncate(n):
+    def fn(f):
+        data = f.read_bytes()
+        f.write_bytes(data[:-n])
+    return fn
+
+
+CORRUPT = [  # issue 9: each used to surface as an exception that named no file
+    ("truncated_half", lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2]), r"m1/model.safetensors: truncated"),
+    ("truncated_16", truncate(16), r"m1/model.safetensors: truncated \(\d+ bytes, its header needs \d+\)"),
+    ("random_bytes", lambda f: f.write_bytes(bytes(range(256)) * 64), r"m1/model.safetensors: not a safetensors file"),
+    ("tiny", lambda f: f.write_bytes(b"abc"), r"m1/model.safetensors: not a safetensors file \(only 3 bytes"),
+]
+
+
+@pytest.mark.parametrize("case,fn,pattern", CORRUPT, ids=[c[0] for c in CORRUPT])
+def test_corrupt_inputs_are_named_in_one_line(tiny_model, tmp_path, case, fn, pattern):
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    fn(ins[1] / "model.safetensors")
+    r = run_mot("merge", "--method", "uniform", "--out", tmp_path / "out", *ins)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.search(pattern, r.stderr), r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_write_is_reported_not_masked(tiny_model, tmp_path, monkeypatch):
+    """A failure inside the merge loop used to be hidden by ShardWriter.close() in a `finally`."""
+    import mot.merge as m
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+
+    def boom(*a, **k):
+        raise MotError("the real error")
+
+    monkeypatch.setattr(m, "outer_step", boom)
+    monkeypatch.setitem(m.METHODS, "uniform", boom)
+    with pytest.raises(MotError, match="the real error"):
+        merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("method,weights,params,pattern", [
+    ("weighted", [1.0, -1.0], {}, "--weights sum to 0"),
+    ("dare", None, {"density": 0}, r"merge method 'dare': --param density must be in \(0, 1\], got 0"),
+    ("ties", None, {"density": 1.5}, r"merge method 'ties': --param density must be in \(0, 1\], got 1.5"),
+])
+def test_degenerate_method_parameters_fail_before_merging(tiny_model, tmp_path, method, weights, params, pattern):
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    with pytest.raises(MotError, match=pattern):
+        merge([str(p) for p in ins], str(tmp_path / "out"), method, weights, base=str(ins[0]), params=params)
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_never_replaces_an_input_or_a_foreign_directory(tiny_model, tmp_path):
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    before = (ins[0] / "model.safetensors").read_bytes()
+    r = run_mot("merge", "--method", "uniform", "--out", ins[0], *ins)
+    assert r.returncode == 1 and "would replace the input" in r.stderr
+    assert (ins[0] / "model.safetensors").read_bytes() == before
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    r = run_mot("merge", "--method", "uniform", "--out", tmp_path / "mine", *ins)
+    assert r.returncode == 1 and "an existing directory that mot did not write" in r.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    r = run_mot("merge", "--method", "uniform", "--force", "--out", tmp_path / "mine", *ins)
+    assert r.returncode == 0 and not (tmp_path / "mine" / "notes.txt").exists()
+    r = run_mot("merge", "--method", "uniform", "--out", tmp_path / "mine", *ins)  # its own output
+    assert r.returncode == 0, r.stderr
+
+
+def test_outputs_follow_the_users_umask(tiny_model, tmp_path):
+    import os
+    import stat
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    old = os.umask(0o022)
+    try:
+        merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "mot_merge.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out" / "model.safetensors").stat().st_mode) == 0o644

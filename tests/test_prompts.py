@@ -72,3 +72,19 @@ def test_read_jsonl_required_keys(tmp_path):
     f.write_text('{"id": "a", "prompt": "p"}\n')
     with pytest.raises(MotError, match=r"x\.jsonl:1: missing or empty 'answer'"):
         read_jsonl(f, required=("id", "prompt", "answer"))
+
+
+def test_the_paper_template_builds_s1k_prompts_offline(tmp_path):
+    import yaml
+
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    spec = {**paper["sources"]["s1k"], "path": str(ROOT / "data" / "s1k.jsonl")}
+    rows = sample_prompts("s1k", spec, paper["prompt_template"], None, str(tmp_path / "s1k.jsonl"))
+    assert len(rows) == spec["n"]
+    assert all(r["prompt"] == r["problem"] + "\nPlease reason step by step, and put your final answer within "
+               "\\boxed{}." for r in rows)
+
+
+def test_a_template_without_the_placeholder_is_refused(tmp_path, tiny_world):
+    with pytest.raises(MotError, match=r"--template: the template must contain \{problem\}"):
+        sample_prompts("syn", {"type": "synthetic", "n": 2, "seed": 0}, "Q:", str(tiny_world), str(tmp_path / "a.jsonl"))

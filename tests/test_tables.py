@@ -172,3 +172,10 @@ def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
     t12 = rows(tmp_path, "table12", evals, spec)
     i = t12[0].index("AVG (paper)")
     assert [r[i] for r in t12[1:] if r[1] == "BOBA-200"][:5] == ["72.19", "73.86", "73.34", "73.65", "73.13"]
+
+
+def test_latex_escaping_keeps_the_braces_it_inserts():
+    from mot.tables import _tex
+
+    assert _tex("a\\b") == "a\\textbackslash{}b"
+    assert _tex("{x}_1 & 50%") == "\\{x\\}\\_1 \\& 50\\%"

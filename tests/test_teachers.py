@@ -45,9 +45,9 @@ def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, pr
     with pytest.raises(KeyboardInterrupt):
         teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert not out.exists()
-    partial = tmp_path / "resumed.jsonl.partial"
-    assert len(partial.read_text().splitlines()) == 1 + 2  # header + two finished chunks
-    with open(partial, "a") as f:
+    chunks = tmp_path / "resumed.jsonl.partial" / "chunks.jsonl"
+    assert len(chunks.read_text().splitlines()) == 2  # two finished chunks
+    with open(chunks, "a") as f:
         f.write('{"chunk": 2, "rows": [{"id"')  # a torn write, as SIGKILL can leave
 
     calls.clear()
@@ -58,12 +58,62 @@ def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, pr
     assert out.read_bytes() == full.read_bytes()
 
 
-def test_changed_settings_do_not_reuse_a_partial_file(tmp_path, prompts):
+def interrupt_after_two_chunks(monkeypatch):
+    """Make the synthetic backend die during its third chunk; return the list of chunks it was asked for."""
+    calls, real = [], teachers.SyntheticTeacher.generate
+
+    def generate(self, rows, n, seed):
+        calls.append([r["id"] for r in rows])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, rows, n, seed)
+
+    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", generate)
+    return calls
+
+
+def test_changed_settings_do_not_reuse_earlier_work(tmp_path, prompts, monkeypatch, capsys):
     out = tmp_path / "s.jsonl"
-    partial = tmp_path / "s.jsonl.partial"
-    partial.write_text('{"teacher": "someone else"}\n{"chunk": 0, "rows": []}\n')
+    interrupt_after_two_chunks(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    monkeypatch.undo()
+    teachers.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(out))
+    assert "discarding the work of an earlier attempt" in capsys.readouterr().out
+    fresh = tmp_path / "fresh.jsonl"
+    teachers.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(fresh))
+    assert out.read_bytes() == fresh.read_bytes()
+
+
+def test_a_resumed_run_never_keeps_samples_for_old_prompt_text(tmp_path, prompts, monkeypatch):
+    """Issue 9, case 4: the ids stay, the prompt text changes (a new template): every chunk is redone."""
+    out = tmp_path / "s.jsonl"
+    interrupt_after_two_chunks(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    rows = [json.loads(x) for x in prompts.read_text().splitlines()]
+    write_jsonl(prompts, [{**r, "prompt": "Solve: " + r["prompt"]} for r in rows])
+    monkeypatch.undo()
+    calls, real = [], teachers.SyntheticTeacher.generate
+    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", lambda self, rows, n, seed:
+                        (calls.append(len(rows)), real(self, rows, n, seed))[1])
     teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
-    assert len(out.read_text().splitlines()) == 7
+    assert calls == [2, 2, 2, 1]  # all 4 chunks of 7 prompts, none reused
+    assert all(r["prompt"].startswith("Solve: ") for r in map(json.loads, out.read_text().splitlines()))
+
+
+def test_a_sample_without_text_is_named(tmp_path):
+    write_jsonl(tmp_path / "s.jsonl", [{"id": "a", "answer": "1", "samples": [{"text": "x"}]},
+                                       {"id": "b", "answer": "1", "samples": [{"finish_reason": "stop"}]}])
+    with pytest.raises(MotError, match=r"s.jsonl:2: sample 0 of 'b' has no 'text'"):
+        teachers.read_samples(str(tmp_path / "s.jsonl"))
+
+
+def test_an_unknown_synthetic_style_names_the_teacher(tmp_path, prompts):
+    spec = {"name": "odd", "backend": "synthetic", "params": {"style": "baroque"}}
+    with pytest.raises(MotError, match="teacher 'odd': synthetic teacher: params.style must be one of"):
+        teachers.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_unknown_backend(tmp_path, prompts):

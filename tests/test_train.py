@@ -145,7 +145,19 @@ def mot_train(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_sigterm_saves_state_and_the_rerun_ends_bitwise_equal(tiny_model, corpus, tmp_path):
+def wait_for_log(log, lines, proc):
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > lines):
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.02)
+
+
+def logged_steps(path):
+    return [int(line.split(",")[0]) for line in path.read_text().splitlines()[1:]]
+
+
+def test_sigterm_then_sigkill_resume_bitwise_equal_with_one_log_row_per_step(tiny_model, corpus, tmp_path):
+    """Issue 9, case 8: SIGTERM, rerun, SIGKILL, rerun: the weights and the log are those of one run."""
     common = ["--model", tiny_model, "--corpus", corpus, "--hparams", json.dumps(HP), "--steps", 150]
     ref = mot_train(*common, "--out", tmp_path / "ref")
     assert ref.wait(timeout=600) == 0, ref.stdout.read()
@@ -153,25 +165,70 @@ def test_sigterm_saves_state_and_the_rerun_ends_bitwise_equal(tiny_model, corpus
     out = tmp_path / "run"
     log = tmp_path / "run.partial" / "train_log.csv"
     proc = mot_train(*common, "--out", out)
-    deadline = time.time() + 300
-    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 5):
-        time.sleep(0.02)
+    wait_for_log(log, 5, proc)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=300) == 75
     state = json.loads((tmp_path / "run.partial" / "resume" / "state.json").read_text())
     assert 5 <= state["step"] < 150 and not out.exists()
 
-    shutil.copytree(tmp_path / "run.partial" / "resume", tmp_path / "stale.partial" / "resume")
+    proc = mot_train(*common, "--out", out)  # killed without warning: no new state is saved
+    wait_for_log(log, state["step"] + 10, proc)
+    proc.kill()
+    proc.wait(timeout=60)
+    assert max(logged_steps(log)) > state["step"] + 5
+
     rerun = mot_train(*common, "--out", out)
     assert rerun.wait(timeout=600) == 0
     assert f"resuming at step {state['step']}" in rerun.stdout.read()
     assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
-    steps = [int(line.split(",")[0]) for line in (out / "train_log.csv").read_text().splitlines()[1:]]
-    assert steps == list(range(1, 151))
+    assert logged_steps(out / "train_log.csv") == list(range(1, 151))
 
-    # A state saved by another run (here: another seed) is not picked up.
-    other = mot_train(*common, "--seed", 1, "--out", tmp_path / "stale")
-    assert other.wait(timeout=600) == 0 and "resuming" not in other.stdout.read()
+
+def test_a_saved_state_is_not_resumed_after_the_corpus_changed(tiny_model, corpus, tmp_path):
+    """Issue 9, case 3: same corpus path, other contents: the saved state is discarded, not mixed in."""
+    mine = tmp_path / "corpus.jsonl"
+    shutil.copy(corpus, mine)
+    common = ["--model", tiny_model, "--corpus", mine, "--hparams", json.dumps(HP), "--steps", 150]
+    proc = mot_train(*common, "--out", tmp_path / "run")
+    wait_for_log(tmp_path / "run.partial" / "train_log.csv", 5, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=300) == 75
+    rows = mine.read_text().splitlines()
+    mine.write_text("\n".join(rows[: len(rows) // 2]) + "\n")
+
+    rerun = mot_train(*common, "--out", tmp_path / "run")
+    assert rerun.wait(timeout=600) == 0
+    text = rerun.stdout.read()
+    assert "resuming" not in text and "discarding the work of an earlier attempt" in text
+    fresh = mot_train(*common, "--out", tmp_path / "fresh")
+    assert fresh.wait(timeout=600) == 0
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == \
+        (tmp_path / "fresh" / "model.safetensors").read_bytes()
+    assert logged_steps(tmp_path / "run" / "train_log.csv") == list(range(1, 151))
+
+
+def test_a_corrupt_model_directory_is_named(tiny_model, corpus, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model, bad)
+    data = (bad / "model.safetensors").read_bytes()
+    (bad / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(MotError, match=r"bad: cannot load the model \("):
+        train(str(bad), str(corpus), HP, str(tmp_path / "out"), steps=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_refuses_to_replace_what_it_did_not_write(tiny_model, corpus, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("keep me")
+    with pytest.raises(MotError, match="an existing directory that mot did not write"):
+        train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1)
+    with pytest.raises(MotError, match="would replace the input"):
+        train(str(tiny_model), str(corpus), HP, str(tiny_model), steps=1)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "keep me"
+    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1, force=True)
+    assert not (tmp_path / "out" / "notes.txt").exists() and (tmp_path / "out" / ".mot-output").is_file()
+    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=2)  # its own output: replaced
+    assert json.loads((tmp_path / "out" / "mot_train.json").read_text())["steps"] == 2
 
 
 def test_two_processes_match_one(tiny_model, corpus, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, snakemake
+from conftest import ROOT, snakemake, snakemake_in
 
 pytestmark = pytest.mark.slow
 TEST = ["--configfile", "config/test.yaml", "--cores", "2"]
@@ -60,10 +60,11 @@ SFT = "results/models/tiny/syn-boba/sft-concise"
 TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13"]
 
 
-def test_all_tables_end_to_end_then_rerun_only_what_changed(workdir):
+def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    r = snakemake(workdir, "all_tables", *TEST)
+    workdir = checkout
+    r = snakemake_in(workdir, "all_tables", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
         model = AutoModelForCausalLM.from_pretrained(workdir / path)
@@ -89,23 +90,47 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(workdir):
     graded = (workdir / "results/eval/tiny/syn-boba/sft-mtd/step-2/syn-aime24.jsonl").read_text().splitlines()
     assert {"text", "answer", "correct"} <= set(json.loads(graded[0])["samples"][0])
     tables = {t: (workdir / f"results/tables/{t}.csv").read_bytes() for t in TABLES}
-    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(workdir, "all_tables", *TEST, "-n"))
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_in(workdir, "all_tables", *TEST, "-n"))
+
+    # Issue 9, case 5: a moved checkout plans nothing (no absolute path is recorded).
+    moved = tmp_path / "moved"
+    workdir.rename(moved)
+    workdir = moved
+    r = snakemake_in(workdir, "all_tables", *TEST, "-n")
+    assert "Nothing to be done" in r.stdout + r.stderr, r.stdout[-3000:]
+
+    # Issue 9, case 7: a deleted eval summary is rebuilt, and the tables and figures that show it.
+    (workdir / "results/eval/tiny/syn-boba/sft-mtd.json").unlink()
+    jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
+    assert ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
+    assert {w for rule, w in jobs if rule == "table"} == {"table=table2", "table=table11"}
+    r = snakemake_in(workdir, "all_tables", *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
+
+    # An edit to a stage's code reruns that stage and what depends on it, nothing else.
+    with open(workdir / "src/mot/figures.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert {rule for rule, _ in planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))} == {
+        "figure", "corpus_figure", "all_tables"}
+    r = snakemake_in(workdir, "all_tables", *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
 
     # Determinism: rebuilding the tables from the same result files gives the same bytes.
-    r = snakemake(workdir, "all_tables", *TEST, "--forcerun", "table", "table10")
+    r = snakemake_in(workdir, "all_tables", *TEST, "--forcerun", "table", "table10")
     assert r.returncode == 0 and all((workdir / f"results/tables/{t}.csv").read_bytes() == b
                                      for t, b in tables.items())
 
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["eval"]["n"] = 3  # evals and what is made from them, nothing upstream
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    rules = {rule for rule, _ in planned(snakemake(workdir, "all_tables", *TEST, "-n"))}
+    rules = {rule for rule, _ in planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))}
     assert rules == {"eval_base", "eval_run", "table", "figure", "provenance", "all_tables"}
 
     cfg["eval"]["n"] = 2
     cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    jobs = planned(snakemake(workdir, "all_tables", *TEST, "-n"))
+    jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
     assert {rule for rule, _ in jobs} == {"mot_rounds", "eval_run", "table", "figure", "provenance", "all_tables"}
     assert {w for rule, w in jobs if rule == "eval_run"} == {
         f"student=tiny, source={so}, run=mot-{t}" for so in ("syn-boba", "syn-s1k")
@@ -137,6 +162,14 @@ def test_bad_config_key_stops_the_workflow_with_one_line(workdir):
     r = snakemake(workdir, "all", *TEST, "-n")
     assert r.returncode != 0
     assert "config/test.yaml: sampling.temprature: unknown key" in r.stdout + r.stderr
+
+
+def test_paper_config_builds_its_s1k_prompts_offline(workdir):
+    """Issue 9, case 1: the paper's template (with \\boxed{}) used to crash prompt building."""
+    r = snakemake(workdir, "results/prompts/s1k.jsonl", "--configfile", "config/paper.yaml", "--cores", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(x) for x in (workdir / "results/prompts/s1k.jsonl").read_text().splitlines()]
+    assert len(rows) == 200 and all(r["prompt"].endswith("within \\boxed{}.") for r in rows)
 
 
 def test_paper_config_plans_generation_without_loading_models(workdir):

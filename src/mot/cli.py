@@ -91,7 +91,7 @@ def cmd_merge(a):
     except ValueError:
         raise MotError(f"--weights {a.weights!r}: expected comma-separated numbers") from None
     meta = merge(a.inputs, a.out, a.method, weights, a.base, parse_params(a.param),
-                 max_shard_bytes=int(a.max_shard_gb * (1 << 30)))
+                 max_shard_bytes=int(a.max_shard_gb * (1 << 30)), force=a.force)
     print(f"merged {len(a.inputs)} checkpoints ({a.method}) -> {a.out} ({len(meta['output_files'])} shard(s))")
 
 
@@ -99,14 +99,15 @@ def cmd_train(a):
     from .train import train
 
     rec = train(a.model, a.corpus, a.hparams, a.out, a.steps, a.start_step, a.total_steps, a.save_every,
-                a.seed, a.init_optimizer, a.save_optimizer)
+                a.seed, a.init_optimizer, a.save_optimizer, a.force)
     print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
 
 
 def cmd_branches(a):
     from .rounds import branches, parse_corpora
 
-    branches(a.model, parse_corpora(a.corpus), a.hparams, a.steps, a.total_steps, a.out, a.seed, a.save_optimizer)
+    branches(a.model, parse_corpora(a.corpus), a.hparams, a.steps, a.total_steps, a.out, a.seed, a.save_optimizer,
+             a.force)
     print(f"trained {len(a.corpus)} round-1 branch(es) -> {a.out}")
 
 
@@ -114,7 +115,7 @@ def cmd_rounds(a):
     from .rounds import parse_corpora, rounds
 
     rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), a.hparams, a.rounds, a.steps_per_round, a.out,
-                 a.method, a.params, a.seed, a.schedule, a.optimizer_state)
+                 a.method, a.params, a.seed, a.schedule, a.optimizer_state, a.force)
     print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({a.method}) -> {a.out}")
 
 
@@ -127,7 +128,7 @@ def cmd_eval(a):
     except ValueError:
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
     rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), a.sampling, a.out, a.samples, a.seed,
-                   a.template, a.params, a.tag)
+                   a.template, a.params, a.tag, a.force)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
                                               for b, s in c["benchmarks"].items()))
@@ -221,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="method parameter: scale, density, seed, lambda, lr, momentum, state, normalize")
     sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
@@ -235,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--init-optimizer", help="a directory with optimizer.pt to start from")
     sp.add_argument("--save-optimizer", action="store_true", help="also save the final optimizer state")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
     sp = add("eval", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks")
@@ -249,6 +254,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
     sp.add_argument("--samples", required=True, help="directory for the graded samples")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process")
@@ -259,6 +266,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--total-steps", type=int, required=True, help="length of the lr schedule")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--save-optimizer", action="store_true", help="keep each branch's AdamW state (carry)")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
     sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges")
@@ -273,6 +282,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--schedule", default="global", help="global | round (lr schedule of a branch)")
     sp.add_argument("--optimizer-state", default="reset", help="reset | carry (AdamW state across rounds)")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
     sp = add("table", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries")

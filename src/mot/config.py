@@ -35,6 +35,17 @@ def schema_errors(config: dict, schema: dict) -> str | None:
 
 
 def cross_errors(config: dict) -> str | None:
+    from .evaluate import BENCHMARKS
+    from .prompts import check_template
+    from .world import STYLES
+
+    try:  # rendered once here, so a template that cannot be used fails before any job runs
+        check_template(config["prompt_template"])
+    except MotError as e:
+        return str(e)
+    for i, name in enumerate(config["eval"]["benchmarks"]):
+        if name not in BENCHMARKS:
+            return f"eval.benchmarks.{i}: unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})"
     teachers = config["teachers"]
     for name, members in config["teacher_sets"].items():
         for t in members:
@@ -66,6 +77,9 @@ def cross_errors(config: dict) -> str | None:
     for name, t in config["teachers"].items():
         if t["backend"] == "synthetic" and "style" not in t["params"]:
             return f"teachers.{name}.params: backend 'synthetic' needs 'style'"
+        if t["backend"] == "synthetic" and t["params"]["style"] not in STYLES:
+            return (f"teachers.{name}.params.style: teacher '{name}' has unknown style "
+                    f"'{t['params']['style']}' (known: {', '.join(STYLES)})")
         if t["backend"] == "hf" and "model" not in t["params"]:
             return f"teachers.{name}.params: backend 'hf' needs 'model'"
     tr = config["train"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .grading import is_correct
 from .io import MotError, read_jsonl, stable_hash, write_json, write_jsonl, write_text
+from .teachers import read_samples
 
 
 def select(rows: list[dict], seed: int) -> tuple[list[dict], dict]:
@@ -38,7 +39,7 @@ def select(rows: list[dict], seed: int) -> tuple[list[dict], dict]:
 
 
 def build_corpus(samples_path: str, seed: int, out: str, grades_out: str) -> dict:
-    rows = read_jsonl(samples_path, required=("id", "prompt", "answer", "teacher", "samples"))
+    rows = read_samples(samples_path, required=("id", "prompt", "answer", "teacher", "samples"))
     if not rows:
         raise MotError(f"{samples_path}: no samples")
     corpus, grades = select(rows, seed)

@@ -12,18 +12,21 @@ of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_c
 samples go to `<samples>/step-<N>/<benchmark>.jsonl` (text, extracted answer, correct); the summary
 (`--out`) holds, per checkpoint and benchmark, pass@1 (the mean over problems and samples), its
 standard error over the n runs (run j = the j-th sample of every problem) and a seeded bootstrap
-95% interval over problems. A killed evaluation resumes from the finished checkpoints and chunks.
+95% interval over problems. A killed evaluation resumes from the finished checkpoints and chunks,
+as long as the weights, prompts and settings that produced them are unchanged.
 """
 from __future__ import annotations
 
 import math
-import os
 import random
 import shutil
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
-from .io import MotError, file_xxh3, read_jsonl, registry, write_json, write_jsonl
+from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl, registry, stable_hash,
+                 start_work, write_json, write_jsonl)
+from .prompts import check_template, render_prompt
+from .teachers import generate_samples, read_samples
 from .world import split_rows
 
 BENCHMARKS: dict = {}
@@ -47,7 +50,10 @@ BENCHMARKS["syn-aime25"] = lambda path: split_rows(path, "test25")
 def load_benchmark(name: str, path: str) -> list[dict]:
     if name not in BENCHMARKS:
         raise MotError(f"unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})")
-    return BENCHMARKS[name](path)
+    rows = BENCHMARKS[name](path)
+    if not rows:  # found now, not after every checkpoint has been sampled
+        raise MotError(f"{path}: benchmark '{name}' has no problems")
+    return rows
 
 
 def summarize(correct: list[list[bool]], n_boot: int = 1000, seed: int = 0) -> dict:
@@ -68,7 +74,7 @@ def summarize(correct: list[list[bool]], n_boot: int = 1000, seed: int = 0) -> d
 def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[dict], list[list[bool]]]:
     """Graded rows and the correctness matrix of a samples file (only `source`'s rows if given)."""
     rows, correct = [], []
-    for row in read_jsonl(samples_path, required=("id", "answer", "samples")):
+    for row in read_samples(samples_path):
         if source is not None and row.get("source") != source:
             continue
         graded = [{"text": s["text"], "answer": extract_answer(s["text"]), "correct": is_correct(s["text"], row["answer"]),
@@ -90,27 +96,32 @@ def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
 
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], sampling: dict, out: str,
              samples: str, seed: int = 0, template: str = "{problem}", params: dict | None = None,
-             tag: dict | None = None) -> dict:
+             tag: dict | None = None, force: bool = False) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
-    from .teachers import generate_samples
-
+    samples, params = Path(samples), {"batch_size": 64, **(params or {})}
+    check_template(template, "--template")
+    inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
+    check_out(samples, inputs, force)
+    check_out(out, inputs + [samples], is_dir=False)
     problems = []
     for bench, data in benchmarks:
         problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
-                      "prompt": template.format(problem=p["problem"])} for p in load_benchmark(bench, data)]
-    samples, work = Path(samples), Path(str(samples) + ".partial")
-    work.mkdir(parents=True, exist_ok=True)
+                      "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
+    work = start_work(samples, ["eval", problems, sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
-    params = {"batch_size": 64, **(params or {})}
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
     for step, model in checkpoints:
-        weights = sorted(Path(model).glob("*.safetensors"))
-        # the weights' hash is part of the spec, so a resumed run never reuses another model's samples
-        # one name for every checkpoint: all draw the same random numbers (common random numbers
-        # make differences between checkpoints less noisy)
-        spec = {"name": "eval", "backend": "hf", "params": {"model": model, **params},
-                "weights": [file_xxh3(w) for w in weights]}
-        raw = work / f"step-{step}.raw.jsonl"
+        # One name for every checkpoint: all draw the same random numbers (common random numbers
+        # make differences between checkpoints less noisy).
+        spec = {"name": "eval", "backend": "hf", "params": {"model": model, **params}}
+        # The raw samples are named by the checkpoint's contents: after a retrain, samples of the
+        # old weights are never graded under the new model's name.
+        key = f"{stable_hash(spec, model_fingerprint(model)):016x}"
+        raw = work / f"step-{step}.{key}.raw.jsonl"
+        for stale in work.glob(f"step-{step}.*.raw.jsonl*"):
+            if not stale.name.startswith(raw.name):
+                print(f"{stale}: discarding samples of other weights for step {step}")
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
         if not raw.is_file():
             generate_samples(str(work / "prompts.jsonl"), spec, sampling, seed, str(raw))
         entry = {"step": int(step), "model": model, "benchmarks": {}}
@@ -123,8 +134,6 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
         record["checkpoints"].append(entry)
     for f in work.glob("*.jsonl"):
         f.unlink()
-    if samples.exists():
-        shutil.rmtree(samples)
-    os.replace(work, samples)
+    finish_work(work, samples)
     write_json(out, record)
     return record

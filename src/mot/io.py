@@ -9,8 +9,8 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -19,25 +19,119 @@ class MotError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
 
 
+# Every directory a mot command writes holds this file: it marks what a later command may replace.
+MARKER = ".mot-output"
+
+
+def _sibling(path: Path, tag: str, is_dir: bool) -> Path:
+    """A new, empty, hidden sibling of `path`, created with the user's umask (mkstemp/mkdtemp
+    would make it 0600/0700, and colleagues on a shared cluster could not read the results)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{tag}-{secrets.token_hex(4)}"
+        try:
+            if is_dir:
+                os.mkdir(tmp)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move a finished directory into place (marked as mot's), replacing an older `path`."""
+    tmp, path = Path(tmp), Path(path)
+    (tmp / MARKER).touch()
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.tmp-"
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent)) if is_dir else \
-        Path(tempfile.mkstemp(prefix=prefix, dir=path.parent)[1])
+    tmp = _sibling(path, "tmp", is_dir)
     try:
         yield tmp
-        if is_dir and path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        if is_dir:
+            publish(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True) -> None:
+    """Refuse an output that would destroy an input, or a directory that mot did not write.
+
+    `out` may not be an input, nor contain one (replacing it would delete the input). An existing
+    directory is replaced only if it is empty or holds MARKER, unless `force`."""
+    path = Path(out)
+    resolved = path.resolve()
+    for i in inputs:
+        if not i:
+            continue
+        ri = Path(i).resolve()
+        if resolved == ri or resolved in ri.parents:
+            raise MotError(f"--out {out}: would replace the input {i}")
+    if not path.is_dir():
+        return
+    if not is_dir:
+        raise MotError(f"--out {out}: is a directory, expected a file")
+    if not force and not (path / MARKER).is_file() and any(path.iterdir()):
+        raise MotError(f"--out {out}: an existing directory that mot did not write (no {MARKER} in it); "
+                       "remove it or pass --force")
+
+
+# --------------------------------------------------------------------------- resumable work
+def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
+    """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
+    everything that shapes the output (input contents, settings). An earlier attempt's work is
+    kept when its stamp matches; otherwise it is discarded, with one log line, and a fresh, empty
+    directory is returned. Finish with `finish_work`."""
+    work = Path(f"{out}.partial")
+    stamp = work / "fingerprint.json"
+    fp = f"{stable_hash(fingerprint):016x}"
+    if work.is_dir():
+        try:
+            if json.loads(stamp.read_text()).get("fingerprint") == fp:
+                return work
+        except (OSError, ValueError, AttributeError):
+            pass
+        log(f"{work}: discarding the work of an earlier attempt with other inputs or settings")
+        shutil.rmtree(work)
+    elif work.exists():  # a file left by an older version
+        work.unlink()
+    work.mkdir(parents=True)
+    write_json(stamp, {"fingerprint": fp})
+    return work
+
+
+def finish_work(work: Path, out: str | os.PathLike) -> None:
+    """Unstamp a finished work directory and move it into place as `out`."""
+    (work / "fingerprint.json").unlink(missing_ok=True)
+    publish(work, out)
+
+
+def model_fingerprint(path: str | os.PathLike) -> list:
+    """What a checkpoint directory holds (the hash of each top-level file that shapes the model:
+    weights, config, tokenizer), so resumed work notices retrained weights; a hub id: its name."""
+    p = Path(path)
+    if not p.is_dir():
+        return [str(path)]
+    skip = (MARKER, "train_log.csv")
+    return [(f.name, file_xxh3(f)) for f in sorted(p.iterdir())
+            if f.is_file() and f.name not in skip and not f.name.startswith("mot_")]
 
 
 def dumps(obj: Any) -> str:
@@ -107,6 +201,30 @@ def require_model(path: str) -> None:
         raise MotError(f"{path}: holds no model (no config.json)")
     if not os.path.isdir(path) and (path.startswith((".", "/")) or path.count("/") != 1):
         raise MotError(f"{path}: no such model directory (nor a hub id of the form org/name)")
+
+
+def _loaded(path: str, what: str, load):
+    """Call `load`; a failure (a corrupt or truncated file, a wrong config) names the path."""
+    require_model(path)
+    try:
+        return load()
+    except MotError:
+        raise
+    except Exception as e:  # transformers/safetensors errors rarely say which directory
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise MotError(f"{path}: cannot load the {what} ({type(e).__name__}: {first})") from None
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    return _loaded(path, "tokenizer", lambda: AutoTokenizer.from_pretrained(path))
+
+
+def load_causal_lm(path: str, **kwargs):
+    from transformers import AutoModelForCausalLM
+
+    return _loaded(path, "model", lambda: AutoModelForCausalLM.from_pretrained(path, **kwargs))
 
 
 def stable_hash(*parts: Any) -> int:

@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from .io import MotError, atomic_path, file_xxh3, registry, stable_hash, write_json
+from .io import MotError, atomic_path, check_out, file_xxh3, registry, stable_hash, write_json
 
 # --------------------------------------------------------------------------- methods
 # Each method: (tensors: one per input, in the inputs' dtype; base: tensor or None; weights: list of
@@ -37,6 +37,7 @@ ELEMENTWISE = {"uniform", "weighted", "task_arithmetic", "interpolate", "outer"}
 Method = Callable[..., torch.Tensor]
 METHODS: dict[str, Method] = {}
 NEEDS_BASE = {"task_arithmetic", "ties", "dare", "interpolate", "outer"}
+DENSITY = {"ties": 0.2, "dare": 0.5}  # default fraction of delta entries kept
 
 
 method = registry(METHODS)
@@ -84,7 +85,7 @@ def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
 @method("ties")
 def ties(tensors, base, weights, params, name):
     """TIES-merging (Yadav et al. 2023): trim, elect sign, disjoint mean of the agreeing deltas."""
-    density = params.get("density", 0.2)
+    density = params.get("density", DENSITY["ties"])
     base = base.float()
     deltas = torch.stack([_trim(t.float() - base, density) * w for w, t in zip(weights, tensors)])
     sign = torch.sign(deltas.sum(0))
@@ -98,7 +99,7 @@ def ties(tensors, base, weights, params, name):
 def dare(tensors, base, weights, params, name):
     """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
     then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""
-    density = params.get("density", 0.5)
+    density = params.get("density", DENSITY["dare"])
     seed = int(params.get("seed", 0))
     base = base.float()
     acc = torch.zeros_like(base)
@@ -203,15 +204,32 @@ def path_json(path: Path) -> dict:
 
 
 def read_header(path: Path) -> dict[str, tuple[str, list[int], int]]:
-    """name -> (dtype, shape, absolute byte offset of the data) of a safetensors file."""
+    """name -> (dtype, shape, absolute byte offset of the data) of a safetensors file, checked
+    against the file's size, so a truncated or foreign file is named here rather than failing
+    later inside a tensor read."""
     try:
+        size = path.stat().st_size
         with open(path, "rb") as f:
+            if size < 8:
+                raise MotError(f"{path}: not a safetensors file (only {size} bytes; truncated?)")
             n = struct.unpack("<Q", f.read(8))[0]
+            if n > size - 8:
+                raise MotError(f"{path}: not a safetensors file (its header claims {n} bytes, the file has "
+                               f"{size}; truncated or not safetensors)")
             header = json.loads(f.read(n))
-    except (OSError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MotError(f"{path}: not a readable safetensors file ({e})") from None
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], 8 + n + v["data_offsets"][0]) for k, v in header.items()}
+        header.pop("__metadata__", None)
+        entries = {k: (v["dtype"], v["shape"], 8 + n + v["data_offsets"][0]) for k, v in header.items()}
+        end = max((8 + n + v["data_offsets"][1] for v in header.values()), default=8 + n)
+    except MotError:
+        raise
+    except (OSError, struct.error, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError) as e:
+        raise MotError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+    if end > size:
+        raise MotError(f"{path}: truncated ({size} bytes, its header needs {end})")
+    for name, (dtype, shape, _) in entries.items():
+        if dtype not in DTYPES:
+            raise MotError(f"{path}: tensor '{name}' has unsupported dtype {dtype}")
+    return entries
 
 
 class Reader:
@@ -287,6 +305,7 @@ class ShardWriter:
     def __init__(self, out: Path, entries: list[tuple[str, str, list[int]]], max_shard_bytes: int,
                  stem: str = "model"):
         self.out, self.stem, self.handles, self.where, self.blobs = out, stem, {}, {}, {}
+        self.queue, self.thread, self.error = None, None, None
         shards, cur, size = [], [], 0
         for name, dtype, shape in entries:
             nbytes = math.prod(shape) * DTYPES[dtype].itemsize
@@ -313,7 +332,7 @@ class ShardWriter:
         """Append a tensor, or the next flat chunk of one; data must arrive in `entries` order.
         The bytes are written by a background thread (file writes release the GIL), so merging
         the next tensor overlaps with writing this one; at most two writes wait in the queue."""
-        if not hasattr(self, "queue"):
+        if self.queue is None:
             import queue
             import threading
 
@@ -336,12 +355,16 @@ class ShardWriter:
             except Exception as e:  # surfaced on the next write() or on close()
                 self.error = e
 
-    def close(self) -> None:
-        if hasattr(self, "queue"):
+    def close(self, abort: bool = False) -> None:
+        """Wait for the writer thread and close the files; `abort` (the merge failed) raises
+        nothing, so the error that stopped the merge is the one reported."""
+        if self.queue is not None:
             self.queue.put(None)
             self.thread.join()
         for f in self.handles.values():
             f.close()
+        if abort:
+            return
         if self.error:
             raise self.error
         if len(self.files) > 1:
@@ -369,12 +392,13 @@ CHUNK = 1 << 24  # elements per slice of a large tensor for elementwise methods 
 
 def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | None = None,
           base: str | None = None, params: dict | None = None, max_shard_bytes: int = 5 << 30,
-          hash_inputs: bool = True) -> dict:
+          hash_inputs: bool = True, force: bool = False) -> dict:
     """Merge checkpoints into `out` (a save_pretrained directory); returns the provenance record."""
     from tqdm import tqdm
 
     params = params or {}
     weights = _check_call(inputs, method_name, weights, base, params)
+    check_out(out, [*inputs, base, params.get("state")], force)
     cks = [Checkpoint.open(p) for p in inputs]
     base_ck = Checkpoint.open(base) if base else None
     check_inputs(cks, base_ck)
@@ -433,10 +457,14 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                     writer.write(name, result.to(dtype))
                     for r in readers + ([base_reader] if base_reader else []):
                         r.release(name, i, part[0].numel())
-        finally:
-            writer.close()
-            if state_writer:
-                state_writer.close()
+        except BaseException:
+            for w in (writer, state_writer):
+                if w:
+                    w.close(abort=True)
+            raise
+        for w in (writer, state_writer):
+            if w:
+                w.close()
         _copy_side_files(cks[0].path, tmp)
         meta = {"method": method_name, "params": params, "weights": weights, "hash": "xxh3_128",
                 "base": {"path": str(base_ck.path), "files": _hashes(base_ck, hashes)} if base_ck else None,
@@ -462,6 +490,14 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
     weights = weights or [1.0] * len(inputs)
     if len(weights) != len(inputs):
         raise MotError(f"--weights has {len(weights)} values for {len(inputs)} inputs")
+    if not all(math.isfinite(w) for w in weights):
+        raise MotError(f"--weights {weights}: every weight must be a finite number")
+    if method_name == "weighted" and params.get("normalize", True) and sum(weights) == 0:
+        raise MotError("--weights sum to 0: method 'weighted' divides by their sum (or pass --param normalize=false)")
+    if method_name in ("ties", "dare"):
+        density = params.get("density", DENSITY[method_name])
+        if not isinstance(density, (int, float)) or not 0 < density <= 1:
+            raise MotError(f"merge method '{method_name}': --param density must be in (0, 1], got {density!r}")
     return weights
 
 

@@ -21,6 +21,19 @@ from .world import split_rows
 PROBLEM_KEYS = ("problem", "question", "prompt")
 ANSWER_KEYS = ("answer", "solution", "solutions", "reference")
 SHORT_ANSWER_CHARS = 40
+PLACEHOLDER = "{problem}"
+
+
+def render_prompt(template: str, problem: str) -> str:
+    """The user message: `template` with every `{problem}` replaced by the problem text. Nothing
+    else in it is interpreted, so LaTeX such as `\\boxed{}` stays as written (str.format would
+    read its braces as fields)."""
+    return template.replace(PLACEHOLDER, problem)
+
+
+def check_template(template: str, key: str = "prompt_template") -> None:
+    if PLACEHOLDER not in template:
+        raise MotError(f"{key}: the template must contain {PLACEHOLDER} (got {template!r})")
 
 
 def short_answer(reference) -> str | None:
@@ -96,6 +109,7 @@ def load_source(name: str, spec: dict, world_path: str | None = None) -> list[di
 
 
 def sample_prompts(name: str, spec: dict, template: str, world_path: str | None, out: str) -> list[dict]:
+    check_template(template, "--template")
     rows = load_source(name, spec, world_path)
     n = spec["n"]
     if n > len(rows):
@@ -104,6 +118,6 @@ def sample_prompts(name: str, spec: dict, template: str, world_path: str | None,
     picked = random.Random(spec["seed"]).sample(rows, n)
     for row in picked:
         row["source"] = name
-        row["prompt"] = template.format(problem=row["problem"])
+        row["prompt"] = render_prompt(template, row["problem"])
     write_jsonl(out, picked)
     return picked

@@ -21,12 +21,9 @@ interrupted branch (mot.train resumes after SIGTERM). `<out>` appears by rename 
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
-from .io import MotError, file_xxh3, stable_hash, write_json
+from .io import MotError, check_out, file_xxh3, finish_work, model_fingerprint, start_work, write_json
 
 
 def parse_corpora(pairs: list[str]) -> dict[str, str]:
@@ -52,28 +49,9 @@ def schedule(round_: int, spr: int, rounds: int, kind: str) -> tuple[int, int]:
     raise MotError(f"train.schedule: unknown value '{kind}' (global | round)")
 
 
-def _weights_hash(model_dir: Path) -> list:
-    files = sorted(model_dir.glob("*.safetensors"))
-    return [(f.name, file_xxh3(f)) for f in files] or [str(model_dir)]  # a hub id: its name
-
-
-def _workdir(out: Path, fingerprint: int) -> Path:
-    """`<out>.partial`, kept if an earlier attempt of the same run left it, else fresh."""
-    work = Path(str(out) + ".partial")
-    stamp = work / "run.json"
-    if not (stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint):
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        write_json(stamp, {"fingerprint": fingerprint})
-    return work
-
-
 def _finish(work: Path, out: Path, record: dict) -> None:
-    (work / "run.json").unlink()
     write_json(work / "mot_rounds.json", record)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(work, out)
+    finish_work(work, out)
 
 
 def _train_branch(init: str, corpus: str, hp: dict, out: Path, spr: int, start: int, total: int, seed: int,
@@ -87,12 +65,12 @@ def _train_branch(init: str, corpus: str, hp: dict, out: Path, spr: int, start: 
 
 
 def branches(model: str, corpora: dict[str, str], hp: dict, steps: int, total_steps: int, out: str, seed: int = 0,
-             save_optimizer: bool = False) -> dict:
+             save_optimizer: bool = False, force: bool = False) -> dict:
     """Round 1: one branch per teacher from `model`, written to out/branch-<teacher>."""
     out = Path(out)
-    fp = stable_hash("branches", _weights_hash(Path(model)), {t: file_xxh3(c) for t, c in corpora.items()}, hp, steps,
-                     total_steps, seed, save_optimizer)
-    work = _workdir(out, fp)
+    check_out(out, [model, *corpora.values()], force)
+    work = start_work(out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()}, hp,
+                            steps, total_steps, seed, save_optimizer])
     for teacher, corpus in corpora.items():
         _train_branch(model, corpus, hp, work / f"branch-{teacher}", steps, 0, total_steps, seed, None,
                       save_optimizer)
@@ -115,23 +93,23 @@ def _merge(branch_dirs: list[Path], base: str, out: Path, method: str, params: d
 
 def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rounds: int, spr: int, out: str,
            method: str = "uniform", params: dict | None = None, seed: int = 0, schedule_kind: str = "global",
-           optimizer_state: str = "reset") -> dict:
+           optimizer_state: str = "reset", force: bool = False) -> dict:
     """Merge round 1's branches of these teachers, then rounds 2..n: branches from the previous
     merged model, merged. Writes out/round-<t>/merged (and out/round-<t>/branch-<teacher>, t >= 2)."""
     from tqdm import tqdm
 
     params = params or {}
     first, out = Path(first_round), Path(out)
+    check_out(out, [first_round, base, *corpora.values()], force)
     missing = [t for t in corpora if not (first / f"branch-{t}").is_dir()]
     if missing:
         raise MotError(f"{first}: no round-1 branch for teacher(s) {', '.join(missing)}")
     if optimizer_state not in ("reset", "carry"):
         raise MotError(f"train.optimizer_state: unknown value '{optimizer_state}' (reset | carry)")
     carry = optimizer_state == "carry"
-    fp = stable_hash("rounds", {t: _weights_hash(first / f"branch-{t}") for t in corpora}, _weights_hash(Path(base)),
-                     {t: file_xxh3(c) for t, c in corpora.items()}, hp, n_rounds, spr, method, params, seed,
-                     schedule_kind, optimizer_state)
-    work = _workdir(out, fp)
+    work = start_work(out, ["rounds", {t: model_fingerprint(first / f"branch-{t}") for t in corpora},
+                            model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, hp, n_rounds, spr,
+                            method, params, seed, schedule_kind, optimizer_state])
     prev_merged = None
     bar = tqdm(total=n_rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
     for t in range(1, n_rounds + 1):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,11 +94,14 @@ def _gain(x: float) -> str:
     return f"{x:+.2f}"
 
 
+_TEX = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#", "$": "\\$", "{": "\\{",
+        "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+_TEX_RE = re.compile("|".join(map(re.escape, _TEX)))
+
+
 def _tex(s: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
-                 ("$", "\\$"), ("{", "\\{"), ("}", "\\}")):
-        s = s.replace(a, b)
-    return s
+    """LaTeX-escape in one pass, so the braces of an inserted `\\textbackslash{}` stay braces."""
+    return _TEX_RE.sub(lambda m: _TEX[m.group()], s)
 
 
 class Results:

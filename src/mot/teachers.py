@@ -6,19 +6,23 @@
 
 A backend turns a chunk of prompt rows into n sampled responses per row. Backends register by
 name (`synthetic`, `hf`; `vllm` and OpenAI-compatible servers plug in the same way). Chunks are
-appended to `<out>.partial` as they finish; a restarted run skips the chunks already there and
-the final file appears, atomically, only when every prompt is done. The random stream of each
-chunk is derived from (seed, teacher, chunk index), so a resumed run writes the same bytes.
+appended to `<out>.partial/chunks.jsonl` as they finish; a restarted run with the same prompt
+text, settings and weights (the directory's fingerprint) skips the chunks already there, and the
+final file appears, atomically, only when every prompt is done. The random stream of each chunk
+is derived from (seed, teacher, chunk index), so a resumed run writes the same bytes.
 """
 from __future__ import annotations
 
 import json
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .io import MotError, dumps, read_jsonl, registry, require_model, stable_hash, write_jsonl
+from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
+                 registry,
+                 stable_hash, start_work, write_jsonl)
 
 
 class Backend(Protocol):
@@ -66,14 +70,12 @@ class HFTeacher:
 
     def __init__(self, params: dict, sampling: dict):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = params["model"]
-        require_model(path)
         dtype = getattr(torch, params.get("dtype", "float32"))
-        self.tok = AutoTokenizer.from_pretrained(path)
+        self.tok = load_tokenizer(path)
         self.tok.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(params.get("device", "cpu")).eval()
+        self.model = load_causal_lm(path, dtype=dtype).to(params.get("device", "cpu")).eval()
         self.sampling, self.batch_size = sampling, params.get("batch_size", 8)
 
     def generate(self, rows, n, seed):
@@ -102,19 +104,34 @@ class HFTeacher:
         return results
 
 
-def _resume(partial: Path, header: dict) -> list[dict]:
-    """Chunks already written by an earlier run with the same settings (else start afresh)."""
-    if not partial.is_file():
-        return []
+def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "samples")) -> list[dict]:
+    """Rows of a samples file (the output of generate_samples); a row without a required key, or a
+    sample without its text, is an error naming the file and line."""
+    rows = []
+    for lineno, row in iter_jsonl(path):
+        for key in required:
+            if row.get(key) in (None, ""):
+                raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
+        samples = row.get("samples")
+        if not isinstance(samples, list):
+            raise MotError(f"{path}:{lineno}: 'samples' must be a list")
+        for k, s in enumerate(samples):
+            if not isinstance(s, dict) or not isinstance(s.get("text"), str):
+                raise MotError(f"{path}:{lineno}: sample {k} of '{row.get('id')}' has no 'text'")
+        rows.append(row)
+    return rows
+
+
+def _read_chunks(path: Path) -> list[dict]:
+    """Chunks an earlier attempt finished; a chunk cut off mid-write and all after it are dropped."""
     done = []
-    with open(partial, encoding="utf-8") as f:
-        try:
-            if json.loads(f.readline() or "null") != header:
-                return []
+    if path.is_file():
+        with open(path, encoding="utf-8") as f:
             for line in f:
-                done.append(json.loads(line))
-        except json.JSONDecodeError:  # a chunk cut off mid-write: keep what precedes it
-            pass
+                try:
+                    done.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
     return done
 
 
@@ -122,27 +139,31 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
                      chunk_size: int | None = None) -> None:
     from tqdm import tqdm
 
+    check_out(out, [prompts_path], is_dir=False)
     rows = read_jsonl(prompts_path, required=("id", "prompt", "answer"))
     if teacher["backend"] not in BACKENDS:
         raise MotError(f"teacher '{teacher['name']}': unknown backend '{teacher['backend']}' "
                        f"(known: {', '.join(BACKENDS)})")
     n = sampling["n"]
     chunk_size = chunk_size or teacher.get("params", {}).get("batch_size", 8)
-    header = {"teacher": teacher, "sampling": sampling, "seed": seed, "chunk": chunk_size,
-              "prompts": [r["id"] for r in rows]}
-    partial = Path(str(out) + ".partial")
-    done = _resume(partial, header)
+    # Everything that shapes the samples: a resumed run never mixes in chunks drawn for other
+    # prompt text, other settings or other weights.
+    model = teacher.get("params", {}).get("model")
+    fingerprint = ["generate", teacher, sampling, seed, chunk_size,
+                   [(r["id"], r["prompt"]) for r in rows], model_fingerprint(model) if model else None]
+    work = start_work(out, fingerprint)
+    done = _read_chunks(work / "chunks.jsonl")
     chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "w", encoding="utf-8") as f:  # rewrite the good prefix, drop any torn line
-        f.write(dumps(header) + "\n")
-        for rec in done:
-            f.write(dumps(rec) + "\n")
+    write_jsonl(work / "chunks.jsonl", done)  # the good prefix, without a torn line
     backend = None
-    with open(partial, "a", encoding="utf-8") as f:
+    with open(work / "chunks.jsonl", "a", encoding="utf-8") as f:
         for ci in tqdm(range(len(done), len(chunks)), desc=f"{teacher['name']}", initial=len(done),
                        total=len(chunks), unit="chunk", mininterval=2):
-            backend = backend or BACKENDS[teacher["backend"]](teacher.get("params", {}), sampling)
+            if backend is None:
+                try:
+                    backend = BACKENDS[teacher["backend"]](teacher.get("params", {}), sampling)
+                except MotError as e:
+                    raise MotError(f"teacher '{teacher['name']}': {e}") from None
             samples = backend.generate(chunks[ci], n, stable_hash(seed, teacher["name"], ci))
             rec = {"chunk": ci, "rows": [{"id": r["id"], "samples": s} for r, s in zip(chunks[ci], samples)]}
             f.write(dumps(rec) + "\n")
@@ -152,4 +173,4 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
     by_id = {x["id"]: x["samples"] for rec in done for x in rec["rows"]}
     write_jsonl(out, ({"id": r["id"], "source": r.get("source"), "prompt": r["prompt"], "answer": r["answer"],
                        "teacher": teacher["name"], "samples": by_id[r["id"]]} for r in rows))
-    partial.unlink()
+    shutil.rmtree(work)

@@ -13,7 +13,9 @@ little compute goes to padding. The data order is a pure function of (seed, glob
 resumed run (or a MoT branch at global steps 50..100) sees exactly the sequences it should, and
 on CPU a resumed run ends bitwise equal to an uninterrupted one.
 
-The job works in `<out>.partial/`; `<out>` appears, complete, by rename at the end.
+The job works in `<out>.partial/`, stamped with a fingerprint of its inputs' contents and settings;
+a rerun resumes the saved state only if they are unchanged (else it starts afresh, saying so).
+`<out>` appears, complete, by rename at the end.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ import signal
 import time
 from pathlib import Path
 
-from .io import MotError, read_jsonl, require_model, stable_hash, write_json
+from .io import (MotError, atomic_path, check_out, file_xxh3, load_causal_lm, load_tokenizer, model_fingerprint, publish,
+                 read_jsonl, stable_hash, start_work, write_json)
 
 IGNORE = -100
 
@@ -143,29 +146,28 @@ def check_batch(hp: dict, world: int) -> int:
 
 def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_step: int = 0,
           total_steps: int | None = None, save_every: int = 0, seed: int = 0,
-          init_optimizer: str | None = None, save_optimizer: bool = False) -> dict:
+          init_optimizer: str | None = None, save_optimizer: bool = False, force: bool = False) -> dict:
     """Train for `steps` optimizer steps numbered start_step.. (the lr follows the schedule of
     `total_steps`); write the final model to `out` and every `save_every` steps to out/step-N."""
     import torch
     from accelerate import Accelerator
     from tqdm import tqdm
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    check_out(out, [model_path, corpus, init_optimizer], force)
     total_steps = total_steps or start_step + steps
     # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
     acc = Accelerator(cpu=not torch.cuda.is_available(),
                       mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
     accum = check_batch(hp, acc.num_processes)
-    require_model(model_path)
     torch.manual_seed(seed)
-    tok = AutoTokenizer.from_pretrained(model_path)
+    tok = load_tokenizer(model_path)
     examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))
     attn = hp.get("attn_implementation", "sdpa")
     if attn == "flash_attention_2" and not (torch.cuda.is_available() and importlib.util.find_spec("flash_attn")):
         acc.print("flash_attention_2 needs a GPU and the flash-attn package: using sdpa")
         attn = "sdpa"
     dtype = torch.bfloat16 if hp.get("bf16") and torch.cuda.is_available() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attn)
+    model = load_causal_lm(model_path, dtype=dtype, attn_implementation=attn)
     if hp.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -176,24 +178,25 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     model, opt = acc.prepare(model, opt)
 
     out = Path(out)
-    work = Path(str(out) + ".partial")
+    # A saved state is reused only by the same run: the same weights, corpus contents, settings
+    # and processes (the fingerprint of `<out>.partial`).
+    fingerprint = ["train", model_fingerprint(model_path), file_xxh3(corpus), hp, start_step, steps, total_steps,
+                   seed, acc.num_processes, save_every, save_optimizer,
+                   file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]
+    work = start_work(out, fingerprint, acc.print) if acc.is_main_process else Path(f"{out}.partial")
+    acc.wait_for_everyone()
     resume = work / "resume"
     step = start_step
-    # A saved state is reused only by the same run: same model, corpus, settings and processes.
-    run_id = stable_hash(model_path, str(Path(corpus).resolve()), hp, start_step, steps, total_steps, seed,
-                         acc.num_processes, save_every)
-    state = json.loads((resume / "state.json").read_text()) if (resume / "state.json").is_file() else {}
-    if state.get("run") == run_id:  # continue a preempted run
+    if (resume / "state.json").is_file():  # continue a preempted run
+        state = json.loads((resume / "state.json").read_text())
         acc.unwrap_model(model).load_state_dict(_load_weights(resume / "weights.safetensors"))
         opt.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
         step = state["step"]
         acc.print(f"resuming at step {step}")
-    else:
-        if acc.is_main_process:
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-        if init_optimizer:
-            opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
+    elif init_optimizer:
+        opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
+    if acc.is_main_process:  # rows an interrupted attempt logged after its last saved state
+        _cut_log(work / "train_log.csv", step)
     acc.wait_for_everyone()
 
     log_path = work / "train_log.csv"
@@ -238,7 +241,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             if save_every and step % save_every == 0 and step < end:
                 _save(acc, model, tok, work / f"step-{step:05d}")
             if stop.requested and step < end:
-                _save_resume(acc, model, opt, resume, step, run_id)
+                _save_resume(acc, model, opt, resume, step)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
                 raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
     bar.close()
@@ -252,14 +255,23 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
         shutil.move(str(log_path), work / "final" / "train_log.csv")
         for ck in sorted(work.glob("step-*")):
             shutil.move(str(ck), work / "final" / ck.name)
-        shutil.rmtree(resume, ignore_errors=True)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work / "final", out)
+        publish(work / "final", out)
         shutil.rmtree(work, ignore_errors=True)
     acc.wait_for_everyone()
     acc.free_memory()  # MoT runs several branches in one process: drop this one's model and optimizer
     return record
+
+
+def _cut_log(path: Path, step: int) -> None:
+    """Keep the log's rows up to `step`, where training resumes (or starts): a run killed after its
+    last saved state logged steps that it will run again."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [x for x in lines[1:] if x.strip() and int(x.split(",", 1)[0]) <= step]
+    if len(keep) < len(lines):
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text("".join(keep))
 
 
 def _log(path: Path, row: dict) -> None:
@@ -284,7 +296,7 @@ def _save(acc, model, tok, path: Path) -> None:
     acc.wait_for_everyone()
 
 
-def _save_resume(acc, model, opt, path: Path, step: int, run_id: int) -> None:
+def _save_resume(acc, model, opt, path: Path, step: int) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -296,7 +308,7 @@ def _save_resume(acc, model, opt, path: Path, step: int, run_id: int) -> None:
         # clone: tied embeddings share memory, which safetensors refuses to save twice
         save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "weights.safetensors"))
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        write_json(tmp / "state.json", {"step": step, "run": run_id})
+        write_json(tmp / "state.json", {"step": step})
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
     acc.wait_for_everyone()
