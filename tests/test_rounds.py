@@ -32,7 +32,7 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
                                   f"</think>\n\n\\boxed{{{i + 1}}}"} for i in range(6)])
     first = tmp_path / "r1"
     branches(str(tiny_model), corpora, HP, 2, 6, str(first))
-    assert sorted(p.name for p in first.iterdir()) == ["branch-a", "branch-b", "mot_rounds.json"]
+    assert sorted(p.name for p in first.iterdir()) == [".mot-output", "branch-a", "branch-b", "mot_rounds.json"]
     full = tmp_path / "full"
     rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(full))
     rec = json.loads((full / "mot_rounds.json").read_text())
