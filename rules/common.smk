@@ -60,13 +60,31 @@ def stats_tokenizer():
     return "results/world/tokenizer" if student["init"] == "synthetic" else student["path"]
 
 
+def alternatives(names):
+    """A wildcard regex matching exactly these names (none: a regex that matches nothing)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
 def teacher_spec(name):
-    return as_json({"name": name, **config["teachers"][name]})
+    """What shapes a teacher's samples (not its label or shard count)."""
+    t = config["teachers"][name]
+    return as_json({"name": name, "backend": t["backend"], "params": t["params"]})
+
+
+def teacher_shards(name):
+    return config["teachers"][name].get("shards", 1)
+
+
+def backend_gpus(backend, params):
+    """GPUs one generation job holds: TP x PP for vllm (the whole engine), 1 for hf on CUDA."""
+    if backend == "vllm":
+        return params.get("tensor_parallel_size", 1) * params.get("pipeline_parallel_size", 1)
+    return 1 if backend == "hf" and str(params.get("device", "cpu")).startswith("cuda") else 0
 
 
 def teacher_gpus(name):
-    params = config["teachers"][name]["params"]
-    return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
+    t = config["teachers"][name]
+    return backend_gpus(t["backend"], t["params"])
 
 
 TEACHER_SETS = list(config["teacher_sets"])
@@ -74,7 +92,8 @@ TRAIN = config["train"]
 ROUNDS = list(range(1, TRAIN["rounds"] + 1))
 # Keys that shape one SFT run; MoT-only keys stay out so that changing them reruns MoT jobs only.
 SFT_KEYS = ["lr", "betas", "weight_decay", "warmup_ratio", "grad_clip", "batch_size", "micro_batch_size",
-            "max_length", "bf16", "attn_implementation", "gradient_checkpointing", "truncation"]
+            "max_length", "bf16", "attn_implementation", "gradient_checkpointing", "truncation", "packing",
+            "save_state_minutes"]
 
 
 def sft_hparams():
@@ -91,8 +110,26 @@ def base_input(student):
     return [base_model(student)] if config["students"][student]["init"] == "synthetic" else []
 
 
-def gpus():
-    return 1 if TRAIN.get("bf16") else 0
+def launch(student):
+    """How a training job of this student starts: one process, or `accelerate launch` over the
+    student's processes (GPUs) with its accelerate config (FSDP, DeepSpeed ZeRO-3)."""
+    spec = config["students"][student].get("launch", {})
+    n = spec.get("processes", 1)
+    if n == 1:
+        return "python3 -m mot"
+    args = [f"--num_processes {n}", f"--num_machines {spec.get('nodes', 1)}"]
+    if spec.get("accelerate_config"):
+        args.append(f"--config_file {spec['accelerate_config']}")
+    else:  # plain data parallel (on CPU: gloo)
+        args.append("--multi_gpu --mixed_precision no --dynamo_backend no")
+    if spec.get("fsdp_wrap"):
+        args.append(f"--fsdp_transformer_layer_cls_to_wrap {spec['fsdp_wrap']}")
+    return f"python3 -m accelerate.commands.launch {' '.join(args)} -m mot"
+
+
+def gpus(student):
+    """GPUs a training job of this student holds (bf16 training is GPU training)."""
+    return config["students"][student].get("launch", {}).get("processes", 1) if TRAIN.get("bf16") else 0
 
 
 # Round-1 branches are shared by all teacher sets: every teacher that any set uses.
@@ -169,7 +206,8 @@ def all_evals():
 def eval_shell():
     return (
         "python3 -m mot --log {log} --threads {threads} eval {params.checkpoints} {params.benchmarks}"
-        " --sampling {params.sampling:q} --params {params.backend:q} --template {params.template:q}"
+        " --sampling {params.sampling:q} --backend {params.engine} --params {params.backend:q}"
+        " --template {params.template:q}"
         " --tag {params.tag:q} --seed {params.seed} --samples {output.samples} --out {output.summary}"
     )
 
@@ -178,6 +216,7 @@ EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
     benchmarks=" ".join(f"--benchmark {b}={benchmark_data(b)}" for b in EVAL["benchmarks"]),
     sampling=json_param({k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")}),
+    engine=EVAL.get("backend", "hf"),
     backend=json_param(EVAL.get("params", {})),
     template=lambda w: config["prompt_template"],
     seed=config["seed"],

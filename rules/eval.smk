@@ -9,12 +9,12 @@ rule eval_base:
         summary="results/eval/{student}/base.json",
         samples=directory("results/eval/{student}/base"),
     params:
-        code=code("evaluate.py", "teachers.py", "grading.py"),
+        code=code("evaluate.py", "teachers.py", "engines.py", "grading.py"),
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1
     resources:
-        gpu=1 if str(EVAL.get("params", {}).get("device", "cpu")).startswith("cuda") else 0,
+        gpu=backend_gpus(EVAL.get("backend", "hf"), EVAL.get("params", {})),
     log:
         f"{LOGS}/eval/{{student}}/base.log",
     conda:

@@ -1,4 +1,12 @@
-# Teacher sampling: n responses per prompt, one job per (source, teacher), resumable.
+# Teacher sampling: n responses per prompt, one job per (source, teacher), resumable. A teacher
+# with `shards: K` runs K data-parallel jobs over runs of its prompts, joined in prompt order.
+
+GENERATE_PARAMS = dict(
+    code=code("teachers.py", "engines.py", "world.py"),
+    teacher=lambda w: teacher_spec(w.teacher),
+    sampling=json_param(config["sampling"]),
+    seed=config["seed"],
+)
 
 
 rule generate:
@@ -6,11 +14,11 @@ rule generate:
         prompts=rules.prompts.output.prompts,
     output:
         samples="results/samples/{source}/{teacher}.jsonl",
+    wildcard_constraints:
+        teacher=alternatives(t for t in TEACHERS if teacher_shards(t) == 1),
     params:
-        code=code("teachers.py", "world.py"),
-        teacher=lambda w: teacher_spec(w.teacher),
-        sampling=json_param(config["sampling"]),
-        seed=config["seed"],
+        **GENERATE_PARAMS,
+        shard="",
     resources:
         gpu=lambda w: teacher_gpus(w.teacher),
     log:
@@ -19,4 +27,37 @@ rule generate:
         "../envs/mot.yaml"
     shell:
         "python3 -m mot --log {log} generate --prompts {input.prompts} --teacher {params.teacher:q}"
-        " --sampling {params.sampling:q} --seed {params.seed} --out {output.samples}"
+        " --sampling {params.sampling:q} --seed {params.seed} {params.shard} --out {output.samples}"
+
+
+use rule generate as generate_shard with:
+    output:
+        samples="results/samples/{source}/{teacher}/shard-{shard}-of-{shards}.jsonl",
+    wildcard_constraints:
+        teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        **GENERATE_PARAMS,
+        shard=lambda w: f"--shard {w.shard}/{w.shards}",
+    log:
+        f"{LOGS}/generate/{{source}}/{{teacher}}/shard-{{shard}}-of-{{shards}}.log",
+
+
+rule join_samples:
+    input:
+        prompts=rules.prompts.output.prompts,
+        shards=lambda w: expand("results/samples/{source}/{teacher}/shard-{i}-of-{k}.jsonl", source=w.source,
+                                teacher=w.teacher, i=range(teacher_shards(w.teacher)), k=teacher_shards(w.teacher)),
+    output:
+        samples="results/samples/{source}/{teacher}.jsonl",
+    wildcard_constraints:
+        teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
+    params:
+        code=code("teachers.py"),
+    log:
+        f"{LOGS}/join_samples/{{source}}/{{teacher}}.log",
+    conda:
+        "../envs/mot.yaml"
+    shell:
+        "python3 -m mot --log {log} join-samples --prompts {input.prompts} --out {output.samples} {input.shards}"

@@ -9,6 +9,7 @@ rule sft:
         model=directory("results/models/{student}/{source}/sft-{corpus}"),
     params:
         code=code("train.py"),
+        launch=lambda w: launch(w.student),
         model=lambda w: base_model(w.student),
         hparams=json_param(sft_hparams()),
         steps=TRAIN["std_steps"],
@@ -16,13 +17,13 @@ rule sft:
         seed=config["seed"],
     threads: 1
     resources:
-        gpu=gpus(),
+        gpu=lambda w: gpus(w.student),
     log:
         f"{LOGS}/sft/{{student}}/{{source}}/{{corpus}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
+        "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
         " --hparams {params.hparams:q} --steps {params.steps} --save-every {params.save_every}"
         " --seed {params.seed} --out {output.model}"
 
@@ -36,6 +37,7 @@ rule mot_first_round:
         model=directory("results/models/{student}/{source}/mot-round-1"),
     params:
         code=code("train.py", "rounds.py"),
+        launch=lambda w: launch(w.student),
         model=lambda w: base_model(w.student),
         corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
         hparams=json_param(sft_hparams()),
@@ -45,13 +47,13 @@ rule mot_first_round:
         seed=config["seed"],
     threads: 1
     resources:
-        gpu=gpus(),
+        gpu=lambda w: gpus(w.student),
     log:
         f"{LOGS}/mot_first_round/{{student}}/{{source}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
+        "{params.launch} --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
         " --hparams {params.hparams:q} --steps {params.steps} --total-steps {params.total}"
         " {params.optimizer} --seed {params.seed} --out {output.model}"
 
@@ -66,6 +68,7 @@ rule mot_rounds:
         model=directory("results/models/{student}/{source}/mot-{tset}"),
     params:
         code=code("train.py", "merge.py", "rounds.py"),
+        launch=lambda w: launch(w.student),
         base=lambda w: base_model(w.student),
         corpora=lambda w, input: " ".join(
             f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)
@@ -80,13 +83,13 @@ rule mot_rounds:
         seed=config["seed"],
     threads: 1
     resources:
-        gpu=gpus(),
+        gpu=lambda w: gpus(w.student),
     log:
         f"{LOGS}/mot_rounds/{{student}}/{{source}}/{{tset}}.log",
     conda:
         "../envs/mot.yaml"
     shell:
-        "python3 -m mot --log {log} --threads {threads} rounds --first-round {input.first_round} --base {params.base}"
+        "{params.launch} --log {log} --threads {threads} rounds --first-round {input.first_round} --base {params.base}"
         " {params.corpora} --hparams {params.hparams:q} --rounds {params.rounds}"
         " --steps-per-round {params.spr} --method {params.method} --params {params.merge_params:q}"
         " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"

@@ -44,10 +44,10 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
 
     out, real_merge = tmp_path / "again", mot.rounds._merge
 
-    def crash(dirs, base, merged, *a):
+    def crash(ps, dirs, base, merged, *a):
         if merged.parent.name == "round-3":
             raise RuntimeError("killed")
-        real_merge(dirs, base, merged, *a)
+        real_merge(ps, dirs, base, merged, *a)
 
     mot.rounds._merge = crash
     try:

@@ -45,7 +45,7 @@ def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, pr
     with pytest.raises(KeyboardInterrupt):
         teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert not out.exists()
-    chunks = tmp_path / "resumed.jsonl.partial" / "chunks.jsonl"
+    chunks = tmp_path / "resumed.jsonl.partial" / "records.jsonl"
     assert len(chunks.read_text().splitlines()) == 2  # two finished chunks
     with open(chunks, "a") as f:
         f.write('{"chunk": 2, "rows": [{"id"')  # a torn write, as SIGKILL can leave

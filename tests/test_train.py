@@ -1,6 +1,7 @@
 """SFT: exact masking and data order, split-invariant loss, resume after SIGTERM, multi-process."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -248,3 +249,38 @@ def test_two_processes_match_one(tiny_model, corpus, tmp_path):
     assert json.loads((tmp_path / "two" / "mot_train.json").read_text())["processes"] == 2
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+def test_padding_free_packing_trains_the_same_model(tiny_model, corpus, tmp_path):
+    """Sequences laid end to end with restarting position_ids (the varlen path flash-attn 2 takes;
+    sdpa gets a block-diagonal mask) give the padded run's weights."""
+    train(str(tiny_model), str(corpus), {**HP, "packing": False}, str(tmp_path / "padded"), steps=3)
+    train(str(tiny_model), str(corpus), {**HP, "packing": True}, str(tmp_path / "packed"), steps=3)
+    a, b = weights(tmp_path / "padded"), weights(tmp_path / "packed")
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    la = [r.split(",")[1] for r in (tmp_path / "padded" / "train_log.csv").read_text().splitlines()[1:]]
+    lb = [r.split(",")[1] for r in (tmp_path / "packed" / "train_log.csv").read_text().splitlines()[1:]]
+    assert [float(x) for x in la] == pytest.approx([float(x) for x in lb], abs=1e-5)
+
+
+def test_a_periodic_state_survives_sigkill(tiny_model, corpus, tmp_path):
+    """save_state_minutes: a job killed without warning (a lost node) resumes from its last state."""
+    hp = {**HP, "save_state_minutes": 0.0005}  # every step or so
+    common = ["--model", tiny_model, "--corpus", corpus, "--hparams", json.dumps(hp), "--steps", 150]
+    ref = mot_train(*common, "--out", tmp_path / "ref")
+    assert ref.wait(timeout=600) == 0, ref.stdout.read()
+    proc = mot_train(*common, "--out", tmp_path / "run")
+    state = tmp_path / "run.partial" / "resume" / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["step"] >= 10):
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=60)
+    rerun = mot_train(*common, "--out", tmp_path / "run")
+    assert rerun.wait(timeout=600) == 0
+    step = int(re.search(r"resuming at step (\d+)", rerun.stdout.read()).group(1))
+    assert step >= 10
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
+    assert logged_steps(tmp_path / "run" / "train_log.csv") == list(range(1, 151))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -47,9 +48,15 @@ def cmd_prompts(a):
 
 
 def cmd_generate(a):
-    from .teachers import generate_samples
+    from .teachers import generate_samples, parse_shard
 
-    generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out)
+    generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
+
+
+def cmd_join_samples(a):
+    from .teachers import join_samples
+
+    print(f"{join_samples(a.prompts, a.shards, a.out)} prompts from {len(a.shards)} shard(s) -> {a.out}")
 
 
 def cmd_corpus(a):
@@ -128,7 +135,7 @@ def cmd_eval(a):
     except ValueError:
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
     rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), a.sampling, a.out, a.samples, a.seed,
-                   a.template, a.params, a.tag, a.force)
+                   a.template, a.params, a.tag, a.force, a.backend)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
                                               for b, s in c["benchmarks"].items()))
@@ -196,7 +203,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--teacher", type=_json, required=True, help='{"name", "backend", "params"}')
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--shard", metavar="J/K", help="generate only shard J of K (a run of whole chunks of prompts)")
     sp.add_argument("--out", required=True)
+
+    sp = add("join-samples", cmd_join_samples, "join a teacher's sample shards in prompt order")
+    sp.add_argument("--prompts", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("shards", nargs="+", help="shard files, in order")
 
     sp = add("corpus", cmd_corpus, "grade samples and keep one correct response per prompt")
     sp.add_argument("--samples", required=True)
@@ -250,7 +263,9 @@ def parser() -> argparse.ArgumentParser:
                          "or the world file) (repeat)")
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
     sp.add_argument("--template", default="{problem}", help="user message template containing {problem}")
-    sp.add_argument("--params", type=_json, default={}, help="backend params (batch_size, dtype, device)")
+    sp.add_argument("--backend", default="hf", help="hf | vllm: how the student generates")
+    sp.add_argument("--params", type=_json, default={}, help="backend params (batch_size, dtype, device, "
+                                                             "tensor_parallel_size, engine)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
     sp.add_argument("--samples", required=True, help="directory for the graded samples")
@@ -338,10 +353,10 @@ def main(argv=None) -> int:
 
     args = parser().parse_args(argv)
     if args.threads:  # before torch is imported (stages import it lazily)
-        import os
-
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
+    if args.log and int(os.environ.get("RANK", "0")) > 0:  # under accelerate launch: one log per process
+        args.log = f"{args.log}.rank{os.environ['RANK']}"
     console = _redirect(args.log) if args.log else sys.stderr
     try:
         args.fn(args)

@@ -80,8 +80,12 @@ def cross_errors(config: dict) -> str | None:
         if t["backend"] == "synthetic" and t["params"]["style"] not in STYLES:
             return (f"teachers.{name}.params.style: teacher '{name}' has unknown style "
                     f"'{t['params']['style']}' (known: {', '.join(STYLES)})")
-        if t["backend"] == "hf" and "model" not in t["params"]:
-            return f"teachers.{name}.params: backend 'hf' needs 'model'"
+        if t["backend"] in ("hf", "vllm", "openai") and "model" not in t["params"]:
+            return f"teachers.{name}.params: backend '{t['backend']}' needs 'model'"
+        if t["backend"] == "openai" and "base_url" not in t["params"]:
+            return f"teachers.{name}.params: backend 'openai' needs 'base_url'"
+        if t.get("shards", 1) > 1 and t["backend"] not in ("hf", "vllm"):
+            return f"teachers.{name}.shards: data-parallel shards are for the hf and vllm backends"
     tr = config["train"]
     if tr["batch_size"] % tr["micro_batch_size"]:
         return "train.batch_size: must be a multiple of train.micro_batch_size"

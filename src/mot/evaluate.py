@@ -6,8 +6,8 @@
         --sampling '{"n": 4, "temperature": 0.6, ...}' \
         --samples results/eval/tiny/syn-boba/sft-concise --out results/eval/tiny/syn-boba/sft-concise.json
 
-Generation goes through the teacher interface (teachers.generate_samples, backend `hf`), so a
-`vllm` backend serves evaluation too; one process evaluates all checkpoints of a run (the import
+Generation goes through the teacher interface (teachers.generate_samples, backend `hf` or
+`vllm`: `--backend`); one process evaluates all checkpoints of a run (the import
 of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_correct. Graded
 samples go to `<samples>/step-<N>/<benchmark>.jsonl` (text, extracted answer, correct); the summary
 (`--out`) holds, per checkpoint and benchmark, pass@1 (the mean over problems and samples), its
@@ -96,7 +96,7 @@ def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
 
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], sampling: dict, out: str,
              samples: str, seed: int = 0, template: str = "{problem}", params: dict | None = None,
-             tag: dict | None = None, force: bool = False) -> dict:
+             tag: dict | None = None, force: bool = False, backend: str = "hf") -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
     samples, params = Path(samples), {"batch_size": 64, **(params or {})}
     check_template(template, "--template")
@@ -109,11 +109,13 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
     work = start_work(samples, ["eval", problems, sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
+    if backend not in ("hf", "vllm"):
+        raise MotError(f"eval backend '{backend}': expected hf or vllm (config key eval.backend)")
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
     for step, model in checkpoints:
         # One name for every checkpoint: all draw the same random numbers (common random numbers
         # make differences between checkpoints less noisy).
-        spec = {"name": "eval", "backend": "hf", "params": {"model": model, **params}}
+        spec = {"name": "eval", "backend": backend, "params": {"model": model, **params}}
         # The raw samples are named by the checkpoint's contents: after a retrain, samples of the
         # old weights are never graded under the new model's name.
         key = f"{stable_hash(spec, model_fingerprint(model)):016x}"

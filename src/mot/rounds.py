@@ -49,9 +49,26 @@ def schedule(round_: int, spr: int, rounds: int, kind: str) -> tuple[int, int]:
     raise MotError(f"train.schedule: unknown value '{kind}' (global | round)")
 
 
-def _finish(work: Path, out: Path, record: dict) -> None:
-    write_json(work / "mot_rounds.json", record)
-    finish_work(work, out)
+def _processes():
+    """The processes of an `accelerate launch` (a single one otherwise): all of them train each
+    branch together; the main one alone does the file work and the merges."""
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def _start(ps, out: Path, fingerprint: list) -> Path:
+    work = start_work(out, fingerprint) if ps.is_main_process else Path(f"{out}.partial")
+    ps.wait_for_everyone()
+    return work
+
+
+def _finish(ps, work: Path, out: Path, record: dict) -> None:
+    if ps.is_main_process:
+        write_json(work / "mot_rounds.json", record)
+        finish_work(work, out)
+    ps.wait_for_everyone()
 
 
 def _train_branch(init: str, corpus: str, hp: dict, out: Path, spr: int, start: int, total: int, seed: int,
@@ -69,26 +86,27 @@ def branches(model: str, corpora: dict[str, str], hp: dict, steps: int, total_st
     """Round 1: one branch per teacher from `model`, written to out/branch-<teacher>."""
     out = Path(out)
     check_out(out, [model, *corpora.values()], force)
-    work = start_work(out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()}, hp,
+    ps = _processes()
+    work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()}, hp,
                             steps, total_steps, seed, save_optimizer])
     for teacher, corpus in corpora.items():
         _train_branch(model, corpus, hp, work / f"branch-{teacher}", steps, 0, total_steps, seed, None,
                       save_optimizer)
     record = {"model": model, "corpora": corpora, "hparams": hp, "steps": steps, "total_steps": total_steps,
               "seed": seed}
-    _finish(work, out, record)
+    _finish(ps, work, out, record)
     return record
 
 
-def _merge(branch_dirs: list[Path], base: str, out: Path, method: str, params: dict, prev_merged: Path | None):
+def _merge(ps, branch_dirs: list[Path], base: str, out: Path, method: str, params: dict, prev_merged: Path | None):
     from .merge import merge
 
-    if out.is_dir():
-        return
-    params = dict(params)
-    if method == "outer" and params.get("momentum") and prev_merged is not None:
-        params["state"] = str(prev_merged)  # the momentum saved beside the previous merge
-    merge([str(b) for b in branch_dirs], str(out), method, None, base, params)
+    if ps.is_main_process and not out.is_dir():
+        params = dict(params)
+        if method == "outer" and params.get("momentum") and prev_merged is not None:
+            params["state"] = str(prev_merged)  # the momentum saved beside the previous merge
+        merge([str(b) for b in branch_dirs], str(out), method, None, base, params)
+    ps.wait_for_everyone()
 
 
 def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rounds: int, spr: int, out: str,
@@ -107,7 +125,8 @@ def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rou
     if optimizer_state not in ("reset", "carry"):
         raise MotError(f"train.optimizer_state: unknown value '{optimizer_state}' (reset | carry)")
     carry = optimizer_state == "carry"
-    work = start_work(out, ["rounds", {t: model_fingerprint(first / f"branch-{t}") for t in corpora},
+    ps = _processes()
+    work = _start(ps, out, ["rounds", {t: model_fingerprint(first / f"branch-{t}") for t in corpora},
                             model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, hp, n_rounds, spr,
                             method, params, seed, schedule_kind, optimizer_state])
     prev_merged = None
@@ -126,7 +145,7 @@ def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rou
                 dirs.append(rdir / f"branch-{k}")
                 bar.update(1)
         init = base if t == 1 else str(prev_merged)
-        _merge(dirs, init, rdir / "merged", method, params, prev_merged)
+        _merge(ps, dirs, init, rdir / "merged", method, params, prev_merged)
         bar.update(1 if t > 1 else len(corpora) + 1)
         prev_merged = rdir / "merged"
     bar.close()
@@ -134,5 +153,5 @@ def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rou
               "rounds": n_rounds, "steps_per_round": spr, "merge_method": method, "merge_params": params,
               "seed": seed, "schedule": schedule_kind, "optimizer_state": optimizer_state,
               "steps": {f"round-{t}": t * spr for t in range(1, n_rounds + 1)}}
-    _finish(work, out, record)
+    _finish(ps, work, out, record)
     return record

@@ -26,8 +26,18 @@ from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_to
 
 
 class Backend(Protocol):
+    """A backend implements `generate` (a chunk of rows in, their samples out) or `stream` (every
+    row of the job submitted at once; `emit(i, samples, extra)` called as row i completes)."""
+
     def generate(self, rows: list[dict], n: int, seed: int) -> list[list[dict]]:
         """For each row, n samples {"text": str, "finish_reason": "stop" | "length"}."""
+
+
+def chat_prompt(tok, prompt: str) -> str:
+    """The model's own chat template around one user turn, thinking on (Qwen3's switch; other
+    templates ignore it)."""
+    return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                   add_generation_prompt=True, enable_thinking=True)
 
 
 BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
@@ -82,14 +92,14 @@ class HFTeacher:
         import torch
 
         torch.manual_seed(seed)
-        prompts = [self.tok.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False,
-                                                add_generation_prompt=True, enable_thinking=True) for r in rows]
+        prompts = [chat_prompt(self.tok, r["prompt"]) for r in rows]
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos])
         with torch.no_grad():
-            out = self.model.generate(**enc, do_sample=True, temperature=self.sampling["temperature"],
-                                      top_p=self.sampling["top_p"], max_new_tokens=self.sampling["max_tokens"],
+            greedy = self.sampling["temperature"] == 0
+            sampled = {} if greedy else {"temperature": self.sampling["temperature"], "top_p": self.sampling["top_p"]}
+            out = self.model.generate(**enc, do_sample=not greedy, **sampled, max_new_tokens=self.sampling["max_tokens"],
                                       num_return_sequences=n, pad_token_id=self.tok.pad_token_id)
         gen = out[:, enc["input_ids"].shape[1]:]
         results = []
@@ -122,8 +132,8 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
     return rows
 
 
-def _read_chunks(path: Path) -> list[dict]:
-    """Chunks an earlier attempt finished; a chunk cut off mid-write and all after it are dropped."""
+def _read_records(path: Path) -> list[dict]:
+    """Records an earlier attempt finished; one cut off mid-write and all after it are dropped."""
     done = []
     if path.is_file():
         with open(path, encoding="utf-8") as f:
@@ -135,42 +145,107 @@ def _read_chunks(path: Path) -> list[dict]:
     return done
 
 
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'J/K' (0 <= J < K): this job's share of the prompts; None: all of them."""
+    if not text:
+        return 0, 1
+    try:
+        j, k = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise MotError(f"--shard {text!r}: expected J/K, e.g. 0/4") from None
+    if not 0 <= j < k:
+        raise MotError(f"--shard {text!r}: need 0 <= J < K")
+    return j, k
+
+
 def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int, out: str,
-                     chunk_size: int | None = None) -> None:
+                     chunk_size: int | None = None, shard: tuple[int, int] = (0, 1)) -> None:
+    """n samples per prompt of `prompts_path` (this shard's share of them) into `out`."""
+    try:
+        _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard)
+    except MotError as e:  # name the teacher, once
+        if str(e).startswith(f"teacher '{teacher['name']}'"):
+            raise
+        raise MotError(f"teacher '{teacher['name']}': {e}") from None
+
+
+def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> None:
     from tqdm import tqdm
 
     check_out(out, [prompts_path], is_dir=False)
     rows = read_jsonl(prompts_path, required=("id", "prompt", "answer"))
     if teacher["backend"] not in BACKENDS:
-        raise MotError(f"teacher '{teacher['name']}': unknown backend '{teacher['backend']}' "
-                       f"(known: {', '.join(BACKENDS)})")
-    n = sampling["n"]
-    chunk_size = chunk_size or teacher.get("params", {}).get("batch_size", 8)
-    # Everything that shapes the samples: a resumed run never mixes in chunks drawn for other
-    # prompt text, other settings or other weights.
-    model = teacher.get("params", {}).get("model")
-    fingerprint = ["generate", teacher, sampling, seed, chunk_size,
-                   [(r["id"], r["prompt"]) for r in rows], model_fingerprint(model) if model else None]
-    work = start_work(out, fingerprint)
-    done = _read_chunks(work / "chunks.jsonl")
+        raise MotError(f"unknown backend '{teacher['backend']}' (known: {', '.join(BACKENDS)})")
+    make, params, n = BACKENDS[teacher["backend"]], teacher.get("params", {}), sampling["n"]
+    streaming = hasattr(make, "stream")
+    # Chunks are the unit of a chunked backend's random stream and of sharding (a shard is a run of
+    # whole chunks, so the joined shards equal an unsharded run byte for byte).
+    chunk_size = 1 if streaming else chunk_size or params.get("batch_size", 8)
     chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
-    write_jsonl(work / "chunks.jsonl", done)  # the good prefix, without a torn line
+    j, k = shard
+    first, last = j * len(chunks) // k, (j + 1) * len(chunks) // k
+    mine = [r for c in chunks[first:last] for r in c]
+    # Everything that shapes the samples: a resumed run never mixes in samples drawn for other
+    # prompt text, other settings or other weights.
+    model = params.get("model")
+    fingerprint = ["generate", teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
+                   model_fingerprint(model) if model else None]
+    work = start_work(out, fingerprint)
+    records = _read_records(work / "records.jsonl")
+    done = {x["id"]: x for rec in records for x in rec["rows"]}
+    write_jsonl(work / "records.jsonl", records)  # the good prefix, without a torn line
     backend = None
-    with open(work / "chunks.jsonl", "a", encoding="utf-8") as f:
-        for ci in tqdm(range(len(done), len(chunks)), desc=f"{teacher['name']}", initial=len(done),
-                       total=len(chunks), unit="chunk", mininterval=2):
-            if backend is None:
-                try:
-                    backend = BACKENDS[teacher["backend"]](teacher.get("params", {}), sampling)
-                except MotError as e:
-                    raise MotError(f"teacher '{teacher['name']}': {e}") from None
-            samples = backend.generate(chunks[ci], n, stable_hash(seed, teacher["name"], ci))
-            rec = {"chunk": ci, "rows": [{"id": r["id"], "samples": s} for r, s in zip(chunks[ci], samples)]}
-            f.write(dumps(rec) + "\n")
+    bar = tqdm(total=len(mine), initial=len(done), desc=teacher["name"], unit="prompt", mininterval=2)
+    with open(work / "records.jsonl", "a", encoding="utf-8") as f:
+        def emit(finished: list[dict]) -> None:
+            f.write(dumps({"rows": finished}) + "\n")
             f.flush()
             os.fsync(f.fileno())
-            done.append(rec)
-    by_id = {x["id"]: x["samples"] for rec in done for x in rec["rows"]}
+            done.update((x["id"], x) for x in finished)
+            bar.update(len(finished))
+
+        try:
+            if streaming:
+                pending = [r for r in mine if r["id"] not in done]
+                if pending:
+                    backend = make(params, sampling)
+                    backend.stream(pending, n, seed, lambda i, samples, extra=None: emit(
+                        [{"id": pending[i]["id"], "samples": samples, **(extra or {})}]))
+            else:
+                for ci in range(first, last):
+                    if all(r["id"] in done for r in chunks[ci]):
+                        continue
+                    backend = backend or make(params, sampling)
+                    samples = backend.generate(chunks[ci], n, stable_hash(seed, teacher["name"], ci))
+                    emit([{"id": r["id"], "samples": s} for r, s in zip(chunks[ci], samples)])
+        finally:
+            bar.close()
+            if backend is not None and hasattr(backend, "close"):
+                backend.close()
+    missing = [r["id"] for r in mine if r["id"] not in done]
+    if missing:
+        raise MotError(f"{len(missing)} prompt(s) got no samples (first: '{missing[0]}')")
     write_jsonl(out, ({"id": r["id"], "source": r.get("source"), "prompt": r["prompt"], "answer": r["answer"],
-                       "teacher": teacher["name"], "samples": by_id[r["id"]]} for r in rows))
+                       "teacher": teacher["name"], **{key: v for key, v in done[r["id"]].items() if key != "id"}}
+                      for r in mine))
     shutil.rmtree(work)
+
+
+def join_samples(prompts_path: str, shards: list[str], out: str) -> int:
+    """The shards of one teacher's samples, joined in prompt order; every prompt exactly once."""
+    check_out(out, [prompts_path, *shards], is_dir=False)
+    expected = [r["id"] for r in read_jsonl(prompts_path, required=("id",))]
+    rows = []
+    for path in shards:
+        rows += read_samples(path)
+    got = [r["id"] for r in rows]
+    if got != expected:
+        bad = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        raise MotError(f"shards {', '.join(shards)}: prompt {bad} is '{got[bad] if bad < len(got) else None}', "
+                       f"{prompts_path} has '{expected[bad] if bad < len(expected) else None}' (shards out of order "
+                       "or incomplete)")
+    write_jsonl(out, rows)
+    return len(rows)
+
+
+from . import engines  # noqa: E402,F401  registers the vllm and openai backends

@@ -106,6 +106,19 @@ def collate(examples, ids: list[int], pad_id: int):
     return input_ids, labels, mask
 
 
+def collate_packed(examples, ids: list[int]):
+    """Padding-free: the micro-batch's sequences laid end to end in one row, positions restarting
+    at 0 for each (FlashAttention-2 reads the boundaries from position_ids, the varlen/cu_seqlens
+    path; sdpa gets a block-diagonal causal mask from them). No token is padding. The first label
+    of each sequence is a masked prompt token, so no loss crosses a boundary."""
+    import torch
+
+    input_ids = torch.tensor([[t for i in ids for t in examples[i][0]]])
+    labels = torch.tensor([[t for i in ids for t in examples[i][1]]])
+    position_ids = torch.tensor([[p for i in ids for p in range(len(examples[i][0]))]])
+    return input_ids, labels, position_ids
+
+
 def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float) -> float:
     """Cosine schedule with linear warmup (as transformers' get_cosine_schedule_with_warmup)."""
     warmup = math.ceil(warmup_ratio * total)
@@ -168,6 +181,8 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
         attn = "sdpa"
     dtype = torch.bfloat16 if hp.get("bf16") and torch.cuda.is_available() else torch.float32
     model = load_causal_lm(model_path, dtype=dtype, attn_implementation=attn)
+    check_fsdp_wrap(acc, model, model_path)
+    packing = hp.get("packing", attn == "flash_attention_2")
     if hp.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -188,10 +203,8 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     resume = work / "resume"
     step = start_step
     if (resume / "state.json").is_file():  # continue a preempted run
-        state = json.loads((resume / "state.json").read_text())
-        acc.unwrap_model(model).load_state_dict(_load_weights(resume / "weights.safetensors"))
-        opt.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
-        step = state["step"]
+        acc.load_state(str(resume / "accelerate"))
+        step = json.loads((resume / "state.json").read_text())["step"]
         acc.print(f"resuming at step {step}")
     elif init_optimizer:
         opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
@@ -203,9 +216,10 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     end = start_step + steps
     bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
                mininterval=2)
+    every_s = 60 * hp.get("save_state_minutes", 0)
     with Stop() as stop:
         model.train()
-        t0 = time.perf_counter()
+        t0 = last_state = time.perf_counter()
         while step < end:
             idx = step_indices(len(examples), hp["batch_size"], step, seed)
             n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
@@ -213,10 +227,15 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             assert len(mbs) == accum
             loss_sum = torch.zeros((), dtype=torch.float64)
             for j, mb in enumerate(mbs):
-                input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
+                if packing:
+                    input_ids, labels, pos = (t.to(acc.device) for t in collate_packed(examples, mb))
+                    inputs = {"input_ids": input_ids, "position_ids": pos}
+                else:
+                    input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
+                    inputs = {"input_ids": input_ids, "attention_mask": mask}
                 ctx = acc.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
                 with ctx:
-                    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+                    logits = model(**inputs, use_cache=False).logits
                     # Sum over tokens, divided by the step's token count over all processes: the
                     # same loss however the step is split; DDP averages gradients over processes, so
                     # scale by their number.
@@ -241,9 +260,12 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             if save_every and step % save_every == 0 and step < end:
                 _save(acc, model, tok, work / f"step-{step:05d}")
             if stop.requested and step < end:
-                _save_resume(acc, model, opt, resume, step)
+                _save_resume(acc, resume, step)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
                 raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
+            if every_s and step < end and _all_agree(acc, time.perf_counter() - last_state >= every_s):
+                _save_resume(acc, resume, step)  # a job killed without warning loses at most this much
+                last_state = time.perf_counter()
     bar.close()
     _save(acc, model, tok, work / "final")
     record = {"model": model_path, "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
@@ -296,25 +318,42 @@ def _save(acc, model, tok, path: Path) -> None:
     acc.wait_for_everyone()
 
 
-def _save_resume(acc, model, opt, path: Path, step: int) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    state = acc.get_state_dict(model)
+def _save_resume(acc, path: Path, step: int) -> None:
+    """Weights and optimizer state through accelerate's save_state, which gathers or shards them
+    as the launch (FSDP, DeepSpeed) requires; written beside, then swapped in."""
+    tmp = path.with_name("resume.tmp")
     if acc.is_main_process:
-        tmp = path.with_name("resume.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        # clone: tied embeddings share memory, which safetensors refuses to save twice
-        save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "weights.safetensors"))
-        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+    acc.wait_for_everyone()
+    acc.save_state(str(tmp / "accelerate"))
+    if acc.is_main_process:
         write_json(tmp / "state.json", {"step": step})
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
     acc.wait_for_everyone()
 
 
-def _load_weights(path: Path) -> dict:
-    from safetensors.torch import load_file
+def _all_agree(acc, flag: bool) -> bool:
+    """Every process takes the same decision (each reads its own clock): any one is enough."""
+    import torch
 
-    return load_file(str(path))
+    if acc.num_processes == 1:
+        return flag
+    return bool(acc.reduce(torch.tensor([float(flag)], device=acc.device), reduction="sum").item())
+
+
+def check_fsdp_wrap(acc, model, model_path: str) -> None:
+    """FSDP wraps the layer class that the launch names; a model without it would train unsharded
+    (or fail deep inside accelerate). Name the class and the ones the model has."""
+    from accelerate.utils import DistributedType
+
+    if acc.distributed_type != DistributedType.FSDP:
+        return
+    wrap = acc.state.fsdp_plugin.transformer_cls_names_to_wrap or []
+    present = {type(m).__name__ for m in model.modules()}
+    for cls in wrap:
+        if cls not in present:
+            layers = sorted(c for c in present if c.endswith(("Layer", "Block")))
+            raise MotError(f"{model_path}: FSDP cannot wrap '{cls}': the model has no such layers (it has "
+                           f"{', '.join(layers) or 'none'}); set the student's launch.fsdp_wrap")

