@@ -87,6 +87,27 @@ def run_mot(model: Path, corpus: Path, workdir: Path, steps: int, seq: int, devi
     return tokens / seconds
 
 
+def check_fsdp(model: Path, corpus: Path, workdir: Path, seq: int) -> str:
+    """Two steps under `accelerate launch` with envs/accelerate/fsdp.yaml (one process on one GPU:
+    the wrapping and the gather of the full state dict are the same code as on 8), against the
+    same two steps in one plain process: the saved checkpoints must load and agree."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    hp = {"lr": 1e-5, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.01, "grad_clip": 1.0,
+          "batch_size": 2, "micro_batch_size": 1, "max_length": seq + 256, "bf16": True, "attn_implementation": "sdpa"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    common = ["-m", "mot", "train", "--model", str(model), "--corpus", str(corpus), "--hparams", json.dumps(hp),
+              "--steps", "2", "--force"]
+    subprocess.run([sys.executable, *common, "--out", str(workdir / "plain")], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--config_file",
+                    str(ROOT / "envs/accelerate/fsdp.yaml"), *common, "--out", str(workdir / "fsdp")], check=True, env=env)
+    a = AutoModelForCausalLM.from_pretrained(workdir / "plain").state_dict()
+    b = AutoModelForCausalLM.from_pretrained(workdir / "fsdp").state_dict()
+    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    return f"FSDP checkpoint: loads in transformers, {len(b)} tensors, max |plain - fsdp| = {worst:.2e}"
+
+
 def run_bare(model_dir: Path, corpus: Path, steps: int, seq: int) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -147,6 +168,8 @@ def main() -> None:
         mfu = f"{100 * tps * fpt / peak:.1f}%" if peak else "n/a"
         print(f"{name:10s} {tps:12,.0f} tokens/s   MFU {mfu}")
     print(f"ratio mot / bare: {ours / bare:.3f}")
+    if torch.cuda.is_available():
+        print(check_fsdp(model, corpus, workdir, seq))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--engine", type=json.loads, default={"max_model_len": 1024, "enforce_eager": True,
+    ap.add_argument("--engine", type=json.loads, default={"enforce_eager": True,
                                                           "gpu_memory_utilization": 0.25})
     a = ap.parse_args()
 
@@ -46,7 +46,11 @@ def main() -> None:
     t0 = time.perf_counter()
     backend.llm = backend._engine(0)
     print(f"engine start: {time.perf_counter() - t0:.1f} s", flush=True)
-    teachers.BACKENDS["vllm-warm"] = lambda p, s: backend  # generate_samples' own path, warm engine
+    class Warm(VLLMTeacher):  # generate_samples' own path, on the warm engine
+        def __new__(cls, *args):
+            return backend
+
+    teachers.BACKENDS["vllm-warm"] = Warm
     backend.close = lambda: None
 
     tmp = Path(tempfile.mkdtemp(prefix="vllmbench-"))
@@ -61,7 +65,11 @@ def main() -> None:
     def raw() -> tuple[float, int]:
         t = time.perf_counter()
         outs = backend.llm.generate(texts, sp, use_tqdm=False)
-        return time.perf_counter() - t, sum(len(c.token_ids) for o in outs for c in o.outputs)
+        dt = time.perf_counter() - t
+        return dt, count([c.text for o in outs for c in o.outputs])
+
+    def count(samples: list[str]) -> int:  # both sides counted alike: the texts, tokenized again
+        return sum(len(tok(s, add_special_tokens=False)["input_ids"]) for s in samples)
 
     def ours(k: int) -> tuple[float, int]:
         out = tmp / f"ours-{k}.jsonl"
@@ -69,8 +77,7 @@ def main() -> None:
         teachers.generate_samples(str(tmp / "prompts.jsonl"), {"name": f"bench{k}", "backend": "vllm-warm",
                                                                "params": params}, sampling, k, str(out))
         dt = time.perf_counter() - t
-        samples = [s["text"] for x in out.read_text().splitlines() for s in json.loads(x)["samples"]]
-        return dt, sum(len(tok(s, add_special_tokens=False)["input_ids"]) for s in samples)
+        return dt, count([s["text"] for x in out.read_text().splitlines() for s in json.loads(x)["samples"]])
 
     raw()  # warm-up (first batches compile/allocate)
     best = {"raw": 0.0, "ours": 0.0}

@@ -52,6 +52,10 @@ BAD = [
     (lambda c: c["eval"].update(params={"batch": 8}), r"^cfg: eval\.params\.batch: unknown key$"),
     (lambda c: c["eval"].update(benchmarks=["syn-aime24", "aime26"]),
      r"^cfg: eval\.benchmarks\.1: unknown benchmark 'aime26' \(known: aime24, aime25, math500, syn-aime24, syn-aime25\)$"),
+    (lambda c: c["students"]["tiny"].update(launch={"processes": 3}),
+     r"^cfg: students\.tiny\.launch\.processes: train\.batch_size=16 cannot be split into micro-batches of "),
+    (lambda c: c["teachers"]["concise"].update(backend="openai", params={"model": "x"}),
+     r"^cfg: teachers\.concise\.params: backend 'openai' needs 'base_url'$"),
     (lambda c: c["teachers"]["concise"]["params"].update(style="baroque"),
      r"^cfg: teachers\.concise\.params\.style: teacher 'concise' has unknown style 'baroque' \(known: "),
 ]

@@ -71,6 +71,7 @@ def texts(path):
     return [[s["text"] for s in json.loads(x)["samples"]] for x in Path(path).read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_world, tmp_path):
     prompts = prompts_file(tmp_path / "p.jsonl", 6)
     greedy = {"n": 1, "temperature": 0, "top_p": 1.0, "max_tokens": 24}
@@ -96,6 +97,7 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
     assert all(len(g["samples"]) == 2 and {"text", "answer", "correct"} <= set(g["samples"][0]) for g in graded)
 
 
+@pytest.mark.slow
 def test_vllm_refuses_more_gpus_than_the_job_has(tiny_model, tmp_path):
     prompts = prompts_file(tmp_path / "p.jsonl", 2)
     spec = {"name": "big", "backend": "vllm", "params": {"model": str(tiny_model), "tensor_parallel_size": 4}}
@@ -199,6 +201,7 @@ def no_secret_in(root):
             assert SECRET.encode() not in f.read_bytes(), f
 
 
+@pytest.mark.slow
 def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model, tmp_path):
     server = Server(vllm_model, free_port(), tmp_path / "server.log").start()
     proxy = Proxy(server.port)
@@ -246,6 +249,7 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model
     no_secret_in(tmp_path)
 
 
+@pytest.mark.slow
 def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(vllm_model, tmp_path):
     prompts = prompts_file(tmp_path / "p.jsonl", 3)
     port = free_port()  # nothing listens here

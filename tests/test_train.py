@@ -284,3 +284,25 @@ def test_a_periodic_state_survives_sigkill(tiny_model, corpus, tmp_path):
     assert step >= 10
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
     assert logged_steps(tmp_path / "run" / "train_log.csv") == list(range(1, 151))
+
+
+def test_fsdp_wrap_check_names_the_class(tiny_model):
+    """accelerate enables FSDP only on GPUs, so the launch is stood in for by its state object
+    (the one thing this check reads); the model is the real tiny Qwen3."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+    from transformers import AutoModelForCausalLM
+
+    from mot.train import check_fsdp_wrap
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+
+    def launch(wrap):
+        return SimpleNamespace(distributed_type=DistributedType.FSDP,
+                               state=SimpleNamespace(fsdp_plugin=SimpleNamespace(transformer_cls_names_to_wrap=wrap)))
+
+    check_fsdp_wrap(launch(["Qwen3DecoderLayer"]), model, "m")
+    with pytest.raises(MotError, match=r"m: FSDP cannot wrap 'Qwen3MoeDecoderLayer': the model has no such layers "
+                                       r"\(it has Qwen3DecoderLayer\); set the student's launch.fsdp_wrap"):
+        check_fsdp_wrap(launch(["Qwen3MoeDecoderLayer"]), model, "m")

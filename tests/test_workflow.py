@@ -144,6 +144,44 @@ def torch_ids():
     return torch.tensor([[1, 2]])
 
 
+def test_rules_launch_two_training_processes_and_shard_generation(workdir):
+    """The training rules start `accelerate launch` themselves when the student asks for several
+    processes (gloo on CPU), MoT's branches too; a teacher with `shards: 2` runs two generation jobs
+    whose joined output equals one job's."""
+    from safetensors.torch import load_file
+
+    cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    cfg["students"]["tiny"]["launch"] = {"processes": 2}
+    cfg["train"]["micro_batch_size"] = 2  # 4 sequences a step: 2 per process
+    cfg["teachers"]["concise"]["shards"] = 2
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    sft, first = "results/models/tiny/syn-boba/sft-concise", "results/models/tiny/syn-boba/mot-round-1"
+    r = snakemake(workdir, sft, first, *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((workdir / sft / "mot_train.json").read_text())["processes"] == 2
+    assert json.loads((workdir / first / "branch-concise/mot_train.json").read_text())["processes"] == 2
+    assert (workdir / "results/logs/sft/tiny/syn-boba/concise.log.rank1").is_file()
+    assert sorted(p.name for p in (workdir / "results/samples/syn-boba/concise").iterdir()) == [
+        "shard-0-of-2.jsonl", "shard-1-of-2.jsonl"]
+    joined = (workdir / "results/samples/syn-boba/concise.jsonl").read_bytes()
+    two = load_file(workdir / sft / "model.safetensors")
+
+    cfg["students"]["tiny"].pop("launch")
+    cfg["teachers"]["concise"].pop("shards")
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = snakemake(workdir, sft, *TEST, "--forcerun", "generate")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (workdir / "results/samples/syn-boba/concise.jsonl").read_bytes() == joined
+    one = load_file(workdir / sft / "model.safetensors")
+    assert all(torch_allclose(one[k], two[k]) for k in one)
+
+
+def torch_allclose(a, b):
+    import torch
+
+    return torch.allclose(a, b, atol=1e-5)
+
+
 def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["teachers"]["shifted"]["params"].update(error_rate=1.0, format_error_rate=1.0)
@@ -177,8 +215,11 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = planned(r)
     gen = {w for rule, w in jobs if rule == "generate"}
-    assert len(gen) == 8  # 4 teachers x 2 sources
-    assert "source=boba, teacher=deepseek-r1" in gen and "source=s1k, teacher=qwq" in gen
+    shards = {w for rule, w in jobs if rule == "generate_shard"}
+    assert len(gen) == 4 and "source=boba, teacher=deepseek-r1" in gen  # one job for 235B and R1 per source
+    assert len(shards) == 8 and "source=s1k, teacher=qwq, shard=1, shards=2" in shards  # 2 shards for QwQ, 32B
+    assert {w for rule, w in jobs if rule == "join_samples"} == {
+        f"source={s}, teacher={t}" for s in ("boba", "s1k") for t in ("qwq", "qwen3-32b")}
     r = snakemake(workdir, "all_tables", "--configfile", "config/paper.yaml", "-n")
     assert r.returncode == 0, r.stderr[-3000:]
     rules = [rule for rule, _ in planned(r)]

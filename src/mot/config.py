@@ -84,11 +84,14 @@ def cross_errors(config: dict) -> str | None:
             return f"teachers.{name}.params: backend '{t['backend']}' needs 'model'"
         if t["backend"] == "openai" and "base_url" not in t["params"]:
             return f"teachers.{name}.params: backend 'openai' needs 'base_url'"
-        if t.get("shards", 1) > 1 and t["backend"] not in ("hf", "vllm"):
-            return f"teachers.{name}.shards: data-parallel shards are for the hf and vllm backends"
     tr = config["train"]
     if tr["batch_size"] % tr["micro_batch_size"]:
         return "train.batch_size: must be a multiple of train.micro_batch_size"
+    for name, s in config["students"].items():
+        procs = s.get("launch", {}).get("processes", 1)
+        if tr["batch_size"] % (tr["micro_batch_size"] * procs):
+            return (f"students.{name}.launch.processes: train.batch_size={tr['batch_size']} cannot be split into "
+                    f"micro-batches of {tr['micro_batch_size']} on {procs} processes")
     return None
 
 
