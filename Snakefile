@@ -1,6 +1,6 @@
 # Merge-of-Thought distillation: table of contents.
 #   snakemake --cores all all_tables                            # embedded synthetic default (CPU)
-#   snakemake --configfile config/paper.yaml --profile profiles/slurm all_tables   # the paper, on SLURM
+#   snakemake --configfile config/paper.yaml --profile slurm all_tables   # the paper, on SLURM
 # Stages live in rules/<stage>.smk; each rule calls one `python -m mot <stage>` entry point.
 
 import os

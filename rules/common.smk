@@ -118,6 +118,9 @@ def launch(student):
     if n == 1:
         return "python3 -m mot"
     args = [f"--num_processes {n}", f"--num_machines {spec.get('nodes', 1)}"]
+    if spec.get("nodes", 1) == 1:  # a free port: two training jobs on one node must not meet on 29500
+        args.append("--main_process_port $(python3 -c 'import socket; s = socket.socket(); "
+                    "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])')")
     if spec.get("accelerate_config"):
         args.append(f"--config_file {spec['accelerate_config']}")
     else:  # plain data parallel (on CPU: gloo)

@@ -56,12 +56,15 @@ def workdir(tmp_path):
 
 @pytest.fixture
 def checkout(tmp_path):
-    """A copy of the repository's workflow (Snakefile, rules, src, envs, config, data), as a clone has."""
+    """A copy of the repository's workflow (Snakefile, rules, src, envs, config, data, profiles and
+    the profile links at the root), as a clone has."""
     root = tmp_path / "checkout"
     root.mkdir()
     shutil.copy(ROOT / "Snakefile", root)
-    for name in ("rules", "src", "envs", "config", "data"):
+    for name in ("rules", "src", "envs", "config", "data", "profiles"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("slurm", "local"):
+        (root / name).symlink_to(f"profiles/{name}")
     return root
 
 

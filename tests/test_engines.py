@@ -84,8 +84,20 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
     row = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
     assert row["seed"] == {"request": None, "engine": 0}  # vLLM on CPU: the engine is seeded
 
-    # mot eval through vllm: n sampled answers per problem, graded.
-    r = run_mot("--log", tmp_path / "eval.log", "eval", "--checkpoint", f"3={vllm_model}",
+    # A checkpoint saved by a 2-process (gloo) training run loads in vLLM: mot eval through vllm,
+    # n sampled answers per problem, graded.
+    write_jsonl(tmp_path / "c.jsonl", [{"prompt": f"Compute {i} + 1.", "response": f"<think>\n{i} + 1 = {i + 1}.\n"
+                                        f"</think>\n\n\\boxed{{{i + 1}}}"} for i in range(8)])
+    hp = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.1, "grad_clip": 1.0,
+          "batch_size": 4, "micro_batch_size": 2, "max_length": 256, "bf16": False, "attn_implementation": "sdpa"}
+    r = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mot", "train",
+                        "--model", str(vllm_model), "--corpus", str(tmp_path / "c.jsonl"), "--hparams", json.dumps(hp),
+                        "--steps", "2", "--out", str(tmp_path / "two")], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path / "two/mot_train.json").read_text())["processes"] == 2
+    r = run_mot("--log", tmp_path / "eval.log", "eval", "--checkpoint", f"3={tmp_path / 'two'}",
                 "--benchmark", f"syn-aime24={tiny_world}", "--backend", "vllm",
                 "--params", json.dumps({"dtype": "float32", "engine": ENGINE}),
                 "--sampling", json.dumps({"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 24}),
