@@ -26,11 +26,19 @@ if not (all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0):
     pytest.skip("no local SLURM (root and Debian's slurmctld, slurmd, munge)", allow_module_level=True)
 
 
+MARK = "# written by the project's tests/test_slurm.py"
+CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks (SLURM_CONF does not reach it)
+
+
 def slurm_conf(d: Path) -> Path:
     host = socket.gethostname()
     mem = int(int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2 ** 20 * 0.8)
-    conf = d / "slurm.conf"
-    conf.write_text(f"""ClusterName=mot-test
+    if CONF.exists() and MARK not in CONF.read_text():
+        pytest.fail(f"{CONF} exists and is not this test's: this test starts its own cluster")
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    conf = CONF
+    conf.write_text(f"""{MARK}
+ClusterName=mot-test
 SlurmctldHost={host}
 SlurmUser=root
 SlurmdUser=root
@@ -120,3 +128,61 @@ def test_all_tables_through_slurm_equal_a_local_run(cluster, checkout, tmp_path)
     assert submitted
     for t in TABLES:
         assert (checkout / f"results/tables/{t}.csv").read_bytes() == (local / f"results/tables/{t}.csv").read_bytes(), t
+
+
+def long_sft_config(checkout: Path, steps: int) -> str:
+    """The test config with one long STD run (so that SLURM can stop it midway)."""
+    import yaml
+
+    cfg = yaml.safe_load((checkout / "config/test.yaml").read_text())
+    cfg["train"].update(std_steps=steps, save_every=steps, rounds=2, steps_per_round=steps // 2)
+    (checkout / "config/long.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return "config/long.yaml"
+
+
+SFT = "results/models/tiny/syn-boba/sft-concise"
+
+
+def run_async(checkout, env, *args):
+    return subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=checkout, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def squeue(env, name_part):
+    out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], env=env, capture_output=True, text=True).stdout
+    return [line.split() for line in out.splitlines() if name_part in line]
+
+
+def test_a_cancelled_and_a_timed_out_training_job_resume_when_retried(cluster, checkout, tmp_path):
+    """scancel (SIGTERM, then SIGKILL after KillWait) and the time limit (the same signals) both
+    end `mot train` with a saved state (exit 75); Snakemake's retry resumes it; the weights are those
+    of an uninterrupted run."""
+    env, d = cluster
+    config = long_sft_config(checkout, 16000)
+    args = [SFT, *SLURM, "--configfile", config, "--retries", "4"]
+    proc = run_async(checkout, env, *args)
+    log = checkout / "results/logs/sft/tiny/syn-boba/concise.log"
+    deadline = time.time() + 600
+    while not (log.exists() and "train:" in log.read_text() and re.search(r"\b(\d{3,})/16000", log.read_text())):
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
+        time.sleep(1)
+    job = [j for j in squeue(env, "") if j[2] == "RUNNING"]
+    subprocess.run(["scancel", job[0][0]], env=env, check=True)
+    out, _ = proc.communicate(timeout=1200)
+    assert proc.returncode == 0, out[-4000:]
+    assert "resuming at step" in log.read_text(), log.read_text()[-2000:]
+
+    # The reference: the same run, uninterrupted, in a plain local process.
+    local = tmp_path / "local"
+    shutil.copytree(checkout, local, ignore=shutil.ignore_patterns("results", ".snakemake"))
+    r = snakemake_in(local, SFT, "--configfile", config, "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
+
+    # A time limit of 1 minute: SLURM stops the job, the retry continues from the saved state.
+    shutil.rmtree(checkout / SFT)
+    r = subprocess.run([sys.executable, "-m", "snakemake", *args, "--set-resources", "sft:runtime=1"], cwd=checkout,
+                       env=env, capture_output=True, text=True, timeout=1500)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "resuming at step" in log.read_text()
+    assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
