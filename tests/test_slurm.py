@@ -155,15 +155,15 @@ def squeue(env, name_part):
 
 def test_a_cancelled_and_a_timed_out_training_job_resume_when_retried(cluster, checkout, tmp_path):
     """scancel (SIGTERM, then SIGKILL after KillWait) and the time limit (the same signals) both
-    end `mot train` with a saved state (exit 75); Snakemake's retry resumes it; the weights are those
-    of an uninterrupted run."""
+    end `mot train` with a saved state (exit 75); the retry resumes it (Snakemake's own after
+    scancel); the weights are those of an uninterrupted run."""
     env, d = cluster
-    config = long_sft_config(checkout, 16000)
+    config = long_sft_config(checkout, 24000)
     args = [SFT, *SLURM, "--configfile", config, "--retries", "4"]
     proc = run_async(checkout, env, *args)
     log = checkout / "results/logs/sft/tiny/syn-boba/concise.log"
     deadline = time.time() + 600
-    while not (log.exists() and "train:" in log.read_text() and re.search(r"\b(\d{3,})/16000", log.read_text())):
+    while not (log.exists() and "train:" in log.read_text() and re.search(r"\b(\d{3,})/24000", log.read_text())):
         assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
         time.sleep(1)
     job = [j for j in squeue(env, "") if j[2] == "RUNNING"]
@@ -179,10 +179,18 @@ def test_a_cancelled_and_a_timed_out_training_job_resume_when_retried(cluster, c
     assert r.returncode == 0, r.stderr[-3000:]
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
 
-    # A time limit of 1 minute: SLURM stops the job, the retry continues from the saved state.
+    # A time limit of 1 minute: SLURM stops the job (SIGTERM at the limit), which saves its state and
+    # fails; the retry, here with the default limit, continues from that state. (An automatic retry
+    # under the same 1-minute limit would race the limit whenever the rest takes about a minute.)
     shutil.rmtree(checkout / SFT)
-    r = subprocess.run([sys.executable, "-m", "snakemake", *args, "--set-resources", "sft:runtime=1"], cwd=checkout,
+    state = checkout / (SFT + ".partial") / "resume" / "state.json"
+    one = [SFT, *SLURM, "--configfile", config, "--retries", "0"]
+    r = subprocess.run([sys.executable, "-m", "snakemake", *one, "--set-resources", "sft:runtime=1"], cwd=checkout,
                        env=env, capture_output=True, text=True, timeout=1500)
+    assert r.returncode != 0 and state.is_file(), (r.stdout + r.stderr)[-4000:]
+    assert "stop requested: saved a resumable state" in log.read_text()
+    r = subprocess.run([sys.executable, "-m", "snakemake", *one], cwd=checkout, env=env, capture_output=True, text=True,
+                       timeout=1500)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "resuming at step" in log.read_text()
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
