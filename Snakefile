@@ -23,6 +23,7 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/provenance.smk"
+include: "rules/plan.smk"
 include: "rules/world.smk"
 include: "rules/prompts.smk"
 include: "rules/generate.smk"

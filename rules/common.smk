@@ -1,10 +1,15 @@
 # Shared helpers: config validation, names, per-stage code inputs, JSON params.
+import functools
 import json
 import re
 
+from mot import layout as L
 from mot.config import validate_config
-from mot.workflow import code_version
 from mot.io import MotError
+from mot.methods import METHODS
+from mot.plan import ASSUMPTIONS, STAGES, job_runtime_minutes
+from mot.rounds import schedule
+from mot.workflow import code_version
 
 try:
     validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"),
@@ -16,7 +21,7 @@ except MotError as e:
 SOURCES = list(config["sources"])
 TEACHERS = list(config["teachers"])
 STUDENTS = list(config["students"])
-LOGS = "results/logs"
+LOGS = L.LOGS
 
 
 wildcard_constraints:
@@ -25,11 +30,11 @@ wildcard_constraints:
     student="|".join(map(re.escape, STUDENTS)),
     tset="|".join(map(re.escape, config["teacher_sets"])),
     run="base|" + "|".join(
-        [f"sft-{re.escape(c)}" for c in list(config["teachers"]) + ["mtd"]]
-        + [f"mot-{re.escape(t)}" for t in config["teacher_sets"]]
+        [re.escape(L.sft_run(c)) for c in list(config["teachers"]) + [L.MTD]]
+        + [re.escape(L.mot_run(t)) for t in config["teacher_sets"]]
     ),
-    corpus="|".join(map(re.escape, list(config["teachers"]) + ["mtd"])),
-    round=r"\d+",
+    corpus="|".join(map(re.escape, list(config["teachers"]) + [L.MTD])),
+    round=r"[1-9]\d*",
 
 
 def code(*modules):
@@ -54,10 +59,14 @@ def needs_world(source):
     return config["sources"][source]["type"] == "synthetic"
 
 
+def stats_files():
+    return [L.STATS_CSV.format(source=so) for so in SOURCES]
+
+
 def stats_tokenizer():
     """Trace lengths are counted in the first student's tokens."""
     student = config["students"][STUDENTS[0]]
-    return "results/world/tokenizer" if student["init"] == "synthetic" else student["path"]
+    return L.TOKENIZER if student["init"] == "synthetic" else student["path"]
 
 
 def alternatives(names):
@@ -82,6 +91,10 @@ def backend_gpus(backend, params):
     return 1 if backend == "hf" and str(params.get("device", "cpu")).startswith("cuda") else 0
 
 
+def teacher_nodes(name):
+    return config["teachers"][name]["params"].get("nodes", 1)
+
+
 def teacher_gpus(name):
     t = config["teachers"][name]
     return backend_gpus(t["backend"], t["params"])
@@ -103,7 +116,7 @@ def sft_hparams():
 def base_model(student):
     """The student's initial weights: built by rule world_student, or a hub id / local path."""
     s = config["students"][student]
-    return f"results/models/{student}/base" if s["init"] == "synthetic" else s["path"]
+    return L.base_dir(student) if s["init"] == "synthetic" else s["path"]
 
 
 def base_input(student):
@@ -135,25 +148,103 @@ def gpus(student):
     return config["students"][student].get("launch", {}).get("processes", 1) if TRAIN.get("bf16") else 0
 
 
+# --------------------------------------------------------------------------- cluster resources
+# Each job's resources, in the SLURM plugin's names. GPUs and nodes follow from the engines' config
+# (a teacher's TP x PP, a student's launch, eval's TP); partitions, CPUs and memory from config
+# `resources`; the time limit from `mot plan`'s estimate of the job. Local runs ignore all but gpu.
+RESOURCES = config["resources"]
+
+
+def student_nodes(student):
+    return config["students"][student].get("launch", {}).get("nodes", 1)
+
+
+def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):
+    """`jobs`: how many of the plan's unit jobs this one does (one-job-per-set MoT)."""
+
+    def per_node(w):
+        return max(1, gpu(w) // nodes(w))
+
+    res = dict(
+        gpu=gpu,
+        nodes=nodes,
+        slurm_partition=lambda w: RESOURCES["gpu_partition" if gpu(w) else "cpu_partition"],
+        cpus_per_task=lambda w: RESOURCES["cpus_per_gpu"] * per_node(w) if gpu(w) else RESOURCES["cpus"],
+        mem_mb=lambda w: RESOURCES["mem_mb_per_gpu"] * per_node(w) if gpu(w) else RESOURCES["mem_mb"],
+        runtime=lambda w: jobs(w) * runtime(stage(w) if callable(stage) else stage, w),
+    )
+    if RESOURCES.get("gpu_model"):
+        res["gpu_model"] = lambda w: RESOURCES["gpu_model"] if gpu(w) else ""
+    return res
+
+
+def runtime(stage, w):
+    """Minutes: mot plan's estimate for the GPU stages; its floor for the short CPU ones."""
+    if stage not in STAGES:
+        return ASSUMPTIONS["floor_min"]
+    return _runtime(stage, getattr(w, "student", None), getattr(w, "teacher", None), getattr(w, "source", None),
+                    run_of(w) if stage == "eval" else None)
+
+
+@functools.cache  # the plan is computed per distinct job kind, not per job (hundreds on the paper's grid)
+def _runtime(stage, student, teacher, source, run):
+    return job_runtime_minutes(config, stage, student=student, teacher=teacher, source=source, run=run)
+
+
+def train_resources(stage, jobs=lambda w: 1):
+    return job_resources(stage, gpu=lambda w: gpus(w.student), nodes=lambda w: student_nodes(w.student), jobs=jobs)
+
+
+def cpu_resources(stage):
+    return job_resources(stage)
+
+
 # Round-1 branches are shared by all teacher sets: every teacher that any set uses.
 MOT_TEACHERS = [t for t in TEACHERS if any(t in ts for ts in config["teacher_sets"].values())]
+MOT_CFG = config["mot"]
+PER_BRANCH = MOT_CFG["jobs"] == "per_branch"
+CARRY = TRAIN.get("optimizer_state", "reset") == "carry"
 
 
 def mot_schedule(round_):
-    t, spr = int(round_), TRAIN["steps_per_round"]
-    if TRAIN.get("schedule", "global") == "global":
-        return {"start": (t - 1) * spr, "total": TRAIN["rounds"] * spr}
-    return {"start": 0, "total": spr}
+    """(first global step, schedule length) of round `round_`'s branches."""
+    return schedule(int(round_), TRAIN["steps_per_round"], TRAIN["rounds"], TRAIN.get("schedule", "global"))
+
+
+def round_init(w):
+    """A round's common init: the base for round 1, else the previous round's merged model."""
+    t = int(w.round)
+    return base_model(w.student) if t == 1 else L.merged_dir(w.student, w.source, w.tset, t - 1)
+
+
+def merge_params(w):
+    """The config's merge params; a stateful method (outer with momentum) also reads the state
+    saved beside the previous round's merge."""
+    params = dict(MOT_CFG.get("merge_params", {}))
+    if METHODS[MOT_CFG["merge_method"]].stateful and int(w.round) > 1:
+        params["state"] = L.merged_dir(w.student, w.source, w.tset, int(w.round) - 1)
+    return " ".join(f"--param {k}={as_json(v)}" for k, v in sorted(params.items()))
 
 
 def sft_models():
-    return expand("results/models/{student}/{source}/sft-{corpus}", student=STUDENTS, source=SOURCES,
-                  corpus=TEACHERS + ["mtd"])
+    return [L.run_dir(st, so, L.sft_run(c)) for st in STUDENTS for so in SOURCES for c in TEACHERS + [L.MTD]]
+
+
+def mot_outputs(student, source, tset):
+    """What the MoT jobs of a teacher set write: the run directory (one job per set), or every
+    round's merged model (one job per branch and merge)."""
+    if PER_BRANCH:
+        return [L.merged_dir(student, source, tset, t) for t in ROUNDS]
+    return [L.run_dir(student, source, L.mot_run(tset))]
+
+
+def mot_branches(student, source, tset):
+    """Every branch of a teacher set's MoT, round 1's shared ones included."""
+    return [L.branch_dir(student, source, tset, t, k) for t in ROUNDS for k in config["teacher_sets"][tset]]
 
 
 def mot_models():
-    return expand("results/models/{student}/{source}/mot-{tset}", student=STUDENTS, source=SOURCES,
-                  tset=TEACHER_SETS)
+    return [p for st in STUDENTS for so in SOURCES for ts in TEACHER_SETS for p in mot_outputs(st, so, ts)]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -162,38 +253,32 @@ EVAL = config["eval"]
 
 def benchmark_data(name):
     """The synthetic world's test sets live in the world file; the others are shipped in data/."""
-    return "results/world/world.json" if name.startswith("syn-") else f"data/{name}.jsonl"
+    return L.WORLD if name.startswith("syn-") else f"data/{name}.jsonl"
 
 
 def run_of(w):
     return getattr(w, "run", "base")  # rule eval_base has no run wildcard
 
 
-def run_dir(w):
-    run = run_of(w)
-    return base_model(w.student) if run == "base" else f"results/models/{w.student}/{w.source}/{run}"
-
-
 def run_checkpoints(w):
     """(step, path) of every checkpoint of a run: STD/MTD every save_every steps, MoT every round."""
-    d, run = run_dir(w), run_of(w)
+    run = run_of(w)
     if run == "base":
-        return [(0, d)]
-    if run.startswith("sft-"):
-        every, steps = TRAIN["save_every"] or TRAIN["std_steps"], TRAIN["std_steps"]
-        return [(s, f"{d}/step-{s:05d}") for s in range(every, steps, every)] + [(steps, d)]
-    return [(t * TRAIN["steps_per_round"], f"{d}/round-{t}/merged") for t in ROUNDS]
+        return [(0, base_model(w.student))]
+    if tset := L.mot_set(run):
+        return [(t * TRAIN["steps_per_round"], L.merged_dir(w.student, w.source, tset, t)) for t in ROUNDS]
+    d = L.run_dir(w.student, w.source, run)
+    every, steps = TRAIN["save_every"] or TRAIN["std_steps"], TRAIN["std_steps"]
+    return [(s, f"{d}/{L.STEP.format(step=s)}") for s in range(every, steps, every)] + [(steps, d)]
 
 
 def eval_summary(student, source, run):
-    if run == "base":
-        return f"results/eval/{student}/base.json"
-    return f"results/eval/{student}/{source}/{run}.json"
+    return L.eval_dir(student, source, run) + ".json"
 
 
 def eval_runs():
     """Every run the DAG trains: STD per teacher, MTD, MoT per teacher set."""
-    return [f"sft-{c}" for c in TEACHERS + ["mtd"]] + [f"mot-{t}" for t in TEACHER_SETS]
+    return [L.sft_run(c) for c in TEACHERS + [L.MTD]] + [L.mot_run(t) for t in TEACHER_SETS]
 
 
 def all_evals():
@@ -227,8 +312,13 @@ EVAL_PARAMS = dict(
 
 
 def eval_inputs(w):
-    d = run_dir(w)
-    return [d] if d.startswith("results/") else []  # a hub id is fetched by the job
+    """The checkpoints' producers: a run's directory or, one job per merge, each merged model."""
+    run = run_of(w)
+    if run == "base":
+        return base_input(w.student)
+    if tset := L.mot_set(run):
+        return mot_outputs(w.student, w.source, tset)
+    return [L.run_dir(w.student, w.source, run)]
 
 
 # --------------------------------------------------------------------------- tables and figures
@@ -263,47 +353,51 @@ def evals_of(*runs):
 
 
 SHIFTED = [t for t in TEACHERS if config["teachers"][t].get("distribution_shifted")]
-MOT = f"mot-{REPORT['mot']}"
-STD = [f"sft-{t}" for t in TEACHERS]
+MOT = L.mot_run(REPORT["mot"])
+MTD = L.sft_run(L.MTD)
+STD = [L.sft_run(t) for t in TEACHERS]
 # table -> the runs it reads (so that a change reruns only the tables that show it)
 TABLE_RUNS = {
     "table1": ["base", MOT],
-    "table2": ["base", "sft-mtd", *STD, MOT],
+    "table2": ["base", MTD, *STD, MOT],
     "table5": ["base", *STD, MOT],
-    "table6": ["base", *[f"sft-{t}" for t in SHIFTED]],
-    "table11": ["base", "sft-mtd", *STD, *[f"mot-{t}" for t in TEACHER_SETS]],
+    "table6": ["base", *[L.sft_run(t) for t in SHIFTED]],
+    "table11": ["base", MTD, *STD, *[L.mot_run(t) for t in TEACHER_SETS]],
 }
 if REPORT.get("no_shifted"):
-    TABLE_RUNS["table7"] = [MOT, f"mot-{REPORT['no_shifted']}"]
-    TABLE_RUNS["table12"] = ["base", f"mot-{REPORT['no_shifted']}"]
+    TABLE_RUNS["table7"] = [MOT, L.mot_run(REPORT["no_shifted"])]
+    TABLE_RUNS["table12"] = ["base", L.mot_run(REPORT["no_shifted"])]
 if REPORT.get("peers"):
-    TABLE_RUNS["table8"] = ["base", *STD, MOT, f"mot-{REPORT['peers']}"]
-    TABLE_RUNS["table13"] = ["base", f"mot-{REPORT['peers']}"]
+    TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
+    TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
 FIGURE_RUNS = {
     "fig3": ["base", *STD, MOT],
-    "rounds": ["base", "sft-mtd", *STD, *[f"mot-{t}" for t in TEACHER_SETS]],
+    "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in TEACHER_SETS]],
 }
 if REPORT.get("no_shifted"):
-    FIGURE_RUNS["fig4"] = ["base", *STD, MOT, f"mot-{REPORT['no_shifted']}"]
+    FIGURE_RUNS["fig4"] = ["base", *STD, MOT, L.mot_run(REPORT["no_shifted"])]
 
 
 def run_models(runs):
-    """Model directories whose train logs a figure plots."""
+    """What holds the train logs that a figure plots: SFT run directories, MoT branches."""
     dirs = []
     for r in runs:
-        if r.startswith("mot-"):
-            dirs += expand("results/models/{student}/{source}/{d}", student=STUDENTS, source=SOURCES,
-                           d=["mot-round-1", r])
-        elif r.startswith("sft-"):
-            dirs += expand("results/models/{student}/{source}/{r}", student=STUDENTS, source=SOURCES, r=r)
+        for st in STUDENTS:
+            for so in SOURCES:
+                if tset := L.mot_set(r):
+                    dirs += mot_branches(st, so, tset) if PER_BRANCH else [
+                        L.FIRST_ROUND.format(student=st, source=so), L.run_dir(st, so, r)]
+                elif r != "base":
+                    dirs.append(L.run_dir(st, so, r))
     return sorted(set(dirs))
 
 
 def published_input():
     return [REPORT["published"]] if REPORT.get("published") else []
 
+
 def report_targets():
     return (
-        expand("results/tables/{t}.csv", t=[*TABLE_RUNS, "table10"])
-        + expand("results/figures/{f}.png", f=[*FIGURE_RUNS, "corpus"])
+        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10"]]
+        + [L.FIGURE.format(figure=f) + ".png" for f in [*FIGURE_RUNS, "corpus"]]
     )

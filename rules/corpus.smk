@@ -5,15 +5,17 @@ rule corpus:
     input:
         samples=rules.generate.output.samples,
     output:
-        corpus="results/corpora/{source}/{teacher}.jsonl",
-        grades="results/corpora/{source}/{teacher}.grades.json",
+        corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
+        grades=L.GRADES,
     params:
         code=code("corpus.py", "grading.py"),
         seed=config["seed"],
+    resources:
+        **cpu_resources("corpus"),
     log:
         f"{LOGS}/corpus/{{source}}/{{teacher}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} corpus --samples {input.samples} --seed {params.seed}"
         " --out {output.corpus} --grades {output.grades}"
@@ -21,34 +23,38 @@ rule corpus:
 
 rule mtd_corpus:
     input:
-        corpora=expand("results/corpora/{{source}}/{teacher}.jsonl", teacher=config["teacher_sets"]["all"]),
+        corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in config["teacher_sets"]["all"]],
     output:
-        corpus="results/corpora/{source}/mtd.jsonl",
+        corpus=L.CORPUS.replace("{corpus}", L.MTD),
     params:
         code=code("corpus.py"),
+    resources:
+        **cpu_resources("mtd_corpus"),
     log:
         f"{LOGS}/mtd_corpus/{{source}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} union --out {output.corpus} {input.corpora}"
 
 
 rule corpus_stats:
     input:
-        corpora=expand("results/corpora/{{source}}/{teacher}.jsonl", teacher=TEACHERS),
-        grades=expand("results/corpora/{{source}}/{teacher}.grades.json", teacher=TEACHERS),
-        tokenizer=lambda w: stats_tokenizer() if stats_tokenizer().startswith("results/") else [],
+        corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in TEACHERS],
+        grades=lambda w: [L.GRADES.format(source=w.source, teacher=t) for t in TEACHERS],
+        tokenizer=lambda w: [stats_tokenizer()] if stats_tokenizer() == L.TOKENIZER else [],
     output:
-        csv="results/corpora/{source}/stats.csv",
-        md="results/corpora/{source}/stats.md",
+        csv=L.STATS_CSV,
+        md=L.STATS_MD,
     params:
         code=code("corpus.py"),
         tokenizer=stats_tokenizer(),
+    resources:
+        **cpu_resources("corpus_stats"),
     log:
         f"{LOGS}/corpus_stats/{{source}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} stats --tokenizer {params.tokenizer} --grades {input.grades}"
         " --corpora {input.corpora} --out {output.csv}"
@@ -59,8 +65,7 @@ rule corpus_stats:
 # downstream outputs exist.
 rule corpora:
     input:
-        expand("results/prompts/{source}.jsonl", source=SOURCES),
-        expand("results/samples/{source}/{teacher}.jsonl", source=SOURCES, teacher=TEACHERS),
-        expand("results/corpora/{source}/{teacher}.jsonl", source=SOURCES, teacher=TEACHERS),
-        expand("results/corpora/{source}/mtd.jsonl", source=SOURCES),
-        expand("results/corpora/{source}/stats.csv", source=SOURCES),
+        [L.PROMPTS.format(source=so) for so in SOURCES],
+        [L.SAMPLES.format(source=so, teacher=t) for so in SOURCES for t in TEACHERS],
+        [L.CORPUS.format(source=so, corpus=c) for so in SOURCES for c in TEACHERS + [L.MTD]],
+        stats_files(),

@@ -6,27 +6,27 @@ rule eval_base:
         model=eval_inputs,
         data=[benchmark_data(b) for b in EVAL["benchmarks"]],
     output:
-        summary="results/eval/{student}/base.json",
-        samples=directory("results/eval/{student}/base"),
+        summary=L.EVAL_BASE_SUMMARY,
+        samples=directory(L.EVAL_BASE),
     params:
         code=code("evaluate.py", "teachers.py", "engines.py", "grading.py"),
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1
     resources:
-        gpu=backend_gpus(EVAL.get("backend", "hf"), EVAL.get("params", {})),
+        **job_resources("eval", gpu=lambda w: backend_gpus(EVAL.get("backend", "hf"), EVAL.get("params", {}))),
     log:
         f"{LOGS}/eval/{{student}}/base.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         eval_shell()
 
 
 use rule eval_base as eval_run with:
     output:
-        summary="results/eval/{student}/{source}/{run}.json",
-        samples=directory("results/eval/{student}/{source}/{run}"),
+        summary=L.EVAL_RUN_SUMMARY,
+        samples=directory(L.EVAL_RUN),
     params:
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": w.source, "run": w.run}),

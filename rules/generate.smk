@@ -13,18 +13,18 @@ rule generate:
     input:
         prompts=rules.prompts.output.prompts,
     output:
-        samples="results/samples/{source}/{teacher}.jsonl",
+        samples=L.SAMPLES,
     wildcard_constraints:
         teacher=alternatives(t for t in TEACHERS if teacher_shards(t) == 1),
     params:
         **GENERATE_PARAMS,
         shard="",
     resources:
-        gpu=lambda w: teacher_gpus(w.teacher),
+        **job_resources("generate", gpu=lambda w: teacher_gpus(w.teacher), nodes=lambda w: teacher_nodes(w.teacher)),
     log:
         f"{LOGS}/generate/{{source}}/{{teacher}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} generate --prompts {input.prompts} --teacher {params.teacher:q}"
         " --sampling {params.sampling:q} --seed {params.seed} {params.shard} --out {output.samples}"
@@ -32,7 +32,7 @@ rule generate:
 
 use rule generate as generate_shard with:
     output:
-        samples="results/samples/{source}/{teacher}/shard-{shard}-of-{shards}.jsonl",
+        samples=L.SAMPLES_SHARD,
     wildcard_constraints:
         teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
         shard=r"\d+",
@@ -47,17 +47,19 @@ use rule generate as generate_shard with:
 rule join_samples:
     input:
         prompts=rules.prompts.output.prompts,
-        shards=lambda w: expand("results/samples/{source}/{teacher}/shard-{i}-of-{k}.jsonl", source=w.source,
-                                teacher=w.teacher, i=range(teacher_shards(w.teacher)), k=teacher_shards(w.teacher)),
+        shards=lambda w: [L.SAMPLES_SHARD.format(source=w.source, teacher=w.teacher, shard=i, shards=teacher_shards(w.teacher))
+                          for i in range(teacher_shards(w.teacher))],
     output:
-        samples="results/samples/{source}/{teacher}.jsonl",
+        samples=L.SAMPLES,
     wildcard_constraints:
         teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
     params:
         code=code("teachers.py"),
+    resources:
+        **cpu_resources("join_samples"),
     log:
         f"{LOGS}/join_samples/{{source}}/{{teacher}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} join-samples --prompts {input.prompts} --out {output.samples} {input.shards}"

@@ -5,16 +5,18 @@ rule prompts:
     input:
         world=lambda w: rules.world.output.world if needs_world(w.source) else [],
     output:
-        prompts="results/prompts/{source}.jsonl",
+        prompts=L.PROMPTS,
     params:
         code=code("prompts.py", "grading.py"),
         spec=lambda w: as_json(config["sources"][w.source]),
         template=lambda w: config["prompt_template"],
         world=lambda w, input: f"--world {input.world}" if input.world else "",
+    resources:
+        **cpu_resources("prompts"),
     log:
         f"{LOGS}/prompts/{{source}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} prompts --source {wildcards.source} --spec {params.spec:q}"
         " --template {params.template:q} {params.world} --out {output.prompts}"

@@ -2,12 +2,14 @@
 
 rule provenance:
     output:
-        "results/provenance.json",
+        L.PROVENANCE,
     params:
         config=json_param(config),
+    resources:
+        **cpu_resources("provenance"),
     log:
         f"{LOGS}/provenance.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} provenance --config {params.config:q} --out {output}"

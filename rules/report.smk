@@ -5,17 +5,19 @@ rule table:
         evals=lambda w: evals_of(*TABLE_RUNS[w.table]),
         published=published_input(),
     output:
-        multiext("results/tables/{table}", ".csv", ".md", ".tex"),
+        multiext(L.TABLE, ".csv", ".md", ".tex"),
     wildcard_constraints:
         table="|".join(TABLE_RUNS),
     params:
         code=code("tables.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
+    resources:
+        **cpu_resources("tables"),
     log:
         f"{LOGS}/table/{{table}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/report.yaml"
     shell:
         "python3 -m mot --log {log} table --name {wildcards.table} --spec {params.spec:q}"
         " --evals {input.evals} --out {params.out}"
@@ -23,18 +25,20 @@ rule table:
 
 rule table10:
     input:
-        stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
+        stats=stats_files(),
         published=published_input(),
     output:
-        multiext("results/tables/table10", ".csv", ".md", ".tex"),
+        multiext(L.TABLE.format(table="table10"), ".csv", ".md", ".tex"),
     params:
         code=code("tables.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
+    resources:
+        **cpu_resources("tables"),
     log:
         f"{LOGS}/table/table10.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/report.yaml"
     shell:
         "python3 -m mot --log {log} table --name table10 --spec {params.spec:q}"
         " --stats {input.stats} --out {params.out}"
@@ -45,35 +49,40 @@ rule figure:
         evals=lambda w: evals_of(*FIGURE_RUNS[w.figure]),
         models=lambda w: run_models(FIGURE_RUNS[w.figure]),
     output:
-        multiext("results/figures/{figure}", ".png", ".pdf"),
+        multiext(L.FIGURE, ".png", ".pdf"),
     wildcard_constraints:
         figure="|".join(FIGURE_RUNS),
     params:
         code=code("figures.py", "tables.py"),
         spec=json_param(report_spec()),
+        models=L.MODELS,
         out=lambda w, output: os.path.splitext(output[0])[0],
+    resources:
+        **cpu_resources("tables"),
     log:
         f"{LOGS}/figure/{{figure}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/report.yaml"
     shell:
         "python3 -m mot --log {log} figure --name {wildcards.figure} --spec {params.spec:q}"
-        " --evals {input.evals} --models results/models --out {params.out}"
+        " --evals {input.evals} --models {params.models} --out {params.out}"
 
 
 rule corpus_figure:
     input:
-        stats=expand("results/corpora/{source}/stats.csv", source=SOURCES),
+        stats=stats_files(),
     output:
-        multiext("results/figures/corpus", ".png", ".pdf"),
+        multiext(L.FIGURE.format(figure="corpus"), ".png", ".pdf"),
     params:
         code=code("figures.py"),
         spec=json_param(report_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
+    resources:
+        **cpu_resources("tables"),
     log:
         f"{LOGS}/figure/corpus.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/report.yaml"
     shell:
         "python3 -m mot --log {log} figure --name corpus --spec {params.spec:q}"
         " --stats {input.stats} --out {params.out}"

@@ -1,12 +1,16 @@
 # SFT: single-teacher (STD) and multi-teacher (MTD) runs, and Merge-of-Thought rounds.
+# MoT runs either one job per branch and one per merge (mot.jobs: per_branch; a cluster trains a
+# round's K branches at once, and every round's merged model is a target of its own), or one job
+# per teacher set (per_set; on a laptop the ~6 s of imports per job cost more than a 5-step
+# branch). Both call the same train and merge functions and write the same files.
 
 
 rule sft:
     input:
-        corpus="results/corpora/{source}/{corpus}.jsonl",
+        corpus=L.CORPUS,
         model=lambda w: base_input(w.student),
     output:
-        model=directory("results/models/{student}/{source}/sft-{corpus}"),
+        model=directory(L.RUN.replace("{run}", "sft-{corpus}")),
     params:
         code=code("train.py"),
         launch=lambda w: launch(w.student),
@@ -17,83 +21,165 @@ rule sft:
         seed=config["seed"],
     threads: 1
     resources:
-        gpu=lambda w: gpus(w.student),
+        **train_resources(lambda w: "train_mtd" if w.corpus == L.MTD else "train_std"),
     log:
         f"{LOGS}/sft/{{student}}/{{source}}/{{corpus}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/train.yaml"
     shell:
         "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
         " --hparams {params.hparams:q} --steps {params.steps} --save-every {params.save_every}"
         " --seed {params.seed} --out {output.model}"
 
 
-rule mot_first_round:
-    input:
-        corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
-                                 teacher=MOT_TEACHERS),
-        model=lambda w: base_input(w.student),
-    output:
-        model=directory("results/models/{student}/{source}/mot-round-1"),
-    params:
-        code=code("train.py", "rounds.py"),
-        launch=lambda w: launch(w.student),
-        model=lambda w: base_model(w.student),
-        corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
-        hparams=json_param(sft_hparams()),
-        steps=TRAIN["steps_per_round"],
-        total=lambda w: mot_schedule(1)["total"],
-        optimizer="--save-optimizer" if TRAIN.get("optimizer_state") == "carry" else "",
-        seed=config["seed"],
-    threads: 1
-    resources:
-        gpu=lambda w: gpus(w.student),
-    log:
-        f"{LOGS}/mot_first_round/{{student}}/{{source}}.log",
-    conda:
-        "../envs/mot.yaml"
-    shell:
-        "{params.launch} --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
-        " --hparams {params.hparams:q} --steps {params.steps} --total-steps {params.total}"
-        " {params.optimizer} --seed {params.seed} --out {output.model}"
+if PER_BRANCH:
 
+    rule mot_first_branch:
+        input:
+            corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
+            model=lambda w: base_input(w.student),
+        output:
+            model=directory(f"{L.FIRST_ROUND}/{L.BRANCH}"),
+        params:
+            code=code("train.py"),
+            launch=lambda w: launch(w.student),
+            model=lambda w: base_model(w.student),
+            hparams=json_param(sft_hparams()),
+            steps=TRAIN["steps_per_round"],
+            start=mot_schedule(1)[0],
+            total=mot_schedule(1)[1],
+            optimizer="--save-optimizer" if CARRY else "",
+            seed=config["seed"],
+        threads: 1
+        resources:
+            **train_resources("train_mot"),
+        log:
+            f"{LOGS}/mot_branch/{{student}}/{{source}}/round-1/{{teacher}}.log",
+        conda:
+            "../envs/train.yaml"
+        shell:
+            "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
+            " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
+            " --total-steps {params.total} {params.optimizer} --seed {params.seed} --out {output.model}"
 
-rule mot_rounds:
-    input:
-        first_round="results/models/{student}/{source}/mot-round-1",
-        corpora=lambda w: expand("results/corpora/{source}/{teacher}.jsonl", source=w.source,
-                                 teacher=config["teacher_sets"][w.tset]),
-        model=lambda w: base_input(w.student),
-    output:
-        model=directory("results/models/{student}/{source}/mot-{tset}"),
-    params:
-        code=code("train.py", "merge.py", "rounds.py"),
-        launch=lambda w: launch(w.student),
-        base=lambda w: base_model(w.student),
-        corpora=lambda w, input: " ".join(
-            f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)
-        ),
-        hparams=json_param(sft_hparams()),
-        rounds=TRAIN["rounds"],
-        spr=TRAIN["steps_per_round"],
-        method=config["mot"]["merge_method"],
-        merge_params=json_param(config["mot"].get("merge_params", {})),
-        schedule=TRAIN.get("schedule", "global"),
-        optimizer_state=TRAIN.get("optimizer_state", "reset"),
-        seed=config["seed"],
-    threads: 1
-    resources:
-        gpu=lambda w: gpus(w.student),
-    log:
-        f"{LOGS}/mot_rounds/{{student}}/{{source}}/{{tset}}.log",
-    conda:
-        "../envs/mot.yaml"
-    shell:
-        "{params.launch} --log {log} --threads {threads} rounds --first-round {input.first_round} --base {params.base}"
-        " {params.corpora} --hparams {params.hparams:q} --rounds {params.rounds}"
-        " --steps-per-round {params.spr} --method {params.method} --params {params.merge_params:q}"
-        " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
-        " --out {output.model}"
+    rule mot_branch:
+        input:
+            corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
+            model=round_init,
+            optimizer=lambda w: [L.branch_dir(w.student, w.source, w.tset, int(w.round) - 1, w.teacher)] if CARRY else [],
+        output:
+            model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.BRANCH}"),
+        wildcard_constraints:
+            round=r"[2-9]|[1-9]\d+",  # round 1's branches: rule mot_first_branch
+        params:
+            code=code("train.py"),
+            launch=lambda w: launch(w.student),
+            hparams=json_param(sft_hparams()),
+            steps=TRAIN["steps_per_round"],
+            start=lambda w: mot_schedule(w.round)[0],
+            total=lambda w: mot_schedule(w.round)[1],
+            optimizer=lambda w, input: f"--init-optimizer {input.optimizer[0]} --save-optimizer" if CARRY else "",
+            seed=config["seed"],
+        threads: 1
+        resources:
+            **train_resources("train_mot"),
+        log:
+            f"{LOGS}/mot_branch/{{student}}/{{source}}/{{tset}}/round-{{round}}/{{teacher}}.log",
+        conda:
+            "../envs/train.yaml"
+        shell:
+            "{params.launch} --log {log} --threads {threads} train --model {input.model} --corpus {input.corpus}"
+            " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
+            " --total-steps {params.total} {params.optimizer} --seed {params.seed} --out {output.model}"
+
+    rule mot_merge:
+        input:
+            branches=lambda w: [L.branch_dir(w.student, w.source, w.tset, w.round, k)
+                                for k in config["teacher_sets"][w.tset]],
+            base=lambda w: base_input(w.student) if int(w.round) == 1 else [round_init(w)],
+        output:
+            model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.MERGED}"),
+        params:
+            code=code("merge.py"),
+            method=MOT_CFG["merge_method"],
+            base=lambda w: f"--base {round_init(w)}" if METHODS[MOT_CFG["merge_method"]].needs_base else "",
+            params=merge_params,
+        resources:
+            **cpu_resources("merge"),
+        log:
+            f"{LOGS}/mot_merge/{{student}}/{{source}}/{{tset}}/round-{{round}}.log",
+        conda:
+            "../envs/train.yaml"
+        shell:
+            "python3 -m mot --log {log} merge --method {params.method} {params.base} {params.params}"
+            " --out {output.model} {input.branches}"
+
+else:
+
+    rule mot_first_round:
+        input:
+            corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in MOT_TEACHERS],
+            model=lambda w: base_input(w.student),
+        output:
+            model=directory(L.FIRST_ROUND),
+        params:
+            code=code("train.py", "rounds.py"),
+            launch=lambda w: launch(w.student),
+            model=lambda w: base_model(w.student),
+            corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
+            hparams=json_param(sft_hparams()),
+            steps=TRAIN["steps_per_round"],
+            total=mot_schedule(1)[1],
+            optimizer="--save-optimizer" if CARRY else "",
+            seed=config["seed"],
+        threads: 1
+        resources:
+            **train_resources("train_mot", jobs=lambda w: len(MOT_TEACHERS)),
+        log:
+            f"{LOGS}/mot_first_round/{{student}}/{{source}}.log",
+        conda:
+            "../envs/train.yaml"
+        shell:
+            "{params.launch} --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
+            " --hparams {params.hparams:q} --steps {params.steps} --total-steps {params.total}"
+            " {params.optimizer} --seed {params.seed} --out {output.model}"
+
+    rule mot_rounds:
+        input:
+            first_round=L.FIRST_ROUND,
+            corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in config["teacher_sets"][w.tset]],
+            model=lambda w: base_input(w.student),
+        output:
+            model=directory(L.RUN.replace("{run}", "mot-{tset}")),
+        params:
+            code=code("train.py", "merge.py", "rounds.py"),
+            launch=lambda w: launch(w.student),
+            base=lambda w: base_model(w.student),
+            corpora=lambda w, input: " ".join(
+                f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)
+            ),
+            hparams=json_param(sft_hparams()),
+            rounds=TRAIN["rounds"],
+            spr=TRAIN["steps_per_round"],
+            method=MOT_CFG["merge_method"],
+            merge_params=json_param(MOT_CFG.get("merge_params", {})),
+            schedule=TRAIN.get("schedule", "global"),
+            optimizer_state=TRAIN.get("optimizer_state", "reset"),
+            seed=config["seed"],
+        threads: 1
+        resources:
+            # every branch of rounds 2..T, one after another
+            **train_resources("train_mot", jobs=lambda w: len(config["teacher_sets"][w.tset]) * (len(ROUNDS) - 1)),
+        log:
+            f"{LOGS}/mot_rounds/{{student}}/{{source}}/{{tset}}.log",
+        conda:
+            "../envs/train.yaml"
+        shell:
+            "{params.launch} --log {log} --threads {threads} rounds --first-round {input.first_round}"
+            " --base {params.base} {params.corpora} --hparams {params.hparams:q} --rounds {params.rounds}"
+            " --steps-per-round {params.spr} --method {params.method} --params {params.merge_params:q}"
+            " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
+            " --out {output.model}"
 
 
 rule models:

@@ -4,14 +4,16 @@
 rule world:
     input:
     output:
-        world="results/world/world.json",
+        world=L.WORLD,
     params:
         code=code("world.py"),
         spec=json_param(config.get("world", {})),
+    resources:
+        **cpu_resources("world"),
     log:
         f"{LOGS}/world.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} world --spec {params.spec:q} --out {output.world}"
 
@@ -20,15 +22,17 @@ rule world_tokenizer:
     input:
         world=rules.world.output.world,
     output:
-        tokenizer=directory("results/world/tokenizer"),
+        tokenizer=directory(L.TOKENIZER),
     params:
         code=code("student.py"),
         vocab_size=config.get("world", {}).get("vocab_size", 512),
         seed=config.get("world", {}).get("seed", 0),
+    resources:
+        **cpu_resources("world_tokenizer"),
     log:
         f"{LOGS}/world_tokenizer.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/train.yaml"
     shell:
         "python3 -m mot --log {log} world-tokenizer --world {input.world} --vocab-size {params.vocab_size}"
         " --seed {params.seed} --out {output.tokenizer}"
@@ -39,17 +43,19 @@ rule world_student:
         world=rules.world.output.world,
         tokenizer=rules.world_tokenizer.output.tokenizer,
     output:
-        model=directory("results/models/{student}/base"),
+        model=directory(L.BASE),
     params:
         code=code("student.py", "grading.py"),
         arch=lambda w: as_json(config["students"][w.student]["arch"]),
         pretrain=lambda w: as_json(config["students"][w.student]["pretrain"]),
         torch_threads=2,  # fixed, not {threads}: under --cores 1 the weights stay the same bytes
     threads: 2
+    resources:
+        **cpu_resources("world_student"),
     log:
         f"{LOGS}/world_student/{{student}}.log",
     conda:
-        "../envs/mot.yaml"
+        "../envs/train.yaml"
     shell:
         "python3 -m mot --log {log} --threads {params.torch_threads} world-student --world {input.world}"
         " --tokenizer {input.tokenizer}"
@@ -58,4 +64,4 @@ rule world_student:
 
 rule base_models:
     input:
-        expand("results/models/{student}/base", student=synthetic_students()),
+        [L.base_dir(st) for st in synthetic_students()],

@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from mot.io import MotError, file_xxh3
 from mot.merge import METHODS, Checkpoint, merge, outer_step
 
-from conftest import run_mot
+from conftest import ROOT, run_mot
 
 
 def make_ckpts(template, tmp_path, n=3, dtype=torch.bfloat16, tie=True, shard=None, prefix="m"):
@@ -284,7 +284,7 @@ def test_a_failed_write_is_reported_not_masked(tiny_model, tmp_path, monkeypatch
         raise MotError("the real error")
 
     monkeypatch.setattr(m, "outer_step", boom)
-    monkeypatch.setitem(m.METHODS, "uniform", boom)
+    monkeypatch.setitem(m.METHODS, "uniform", m.Method(boom))
     with pytest.raises(MotError, match="the real error"):
         merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
     assert not (tmp_path / "out").exists()
@@ -332,3 +332,14 @@ def test_outputs_follow_the_users_umask(tiny_model, tmp_path):
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "out" / "mot_merge.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "out" / "model.safetensors").stat().st_mode) == 0o644
+
+
+def test_the_config_schema_offers_exactly_the_registered_round_merges():
+    """config/schema.yaml's mot.merge_method lists every method that can merge a round's K branches."""
+    import yaml
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    enum = schema["properties"]["mot"]["properties"]["merge_method"]["enum"]
+    assert sorted(enum) == sorted(n for n, m in METHODS.items() if m.max_inputs is None)
+    assert all(METHODS[n].needs_base for n in ("task_arithmetic", "ties", "dare", "outer", "interpolate"))
+    assert not METHODS["uniform"].needs_base and METHODS["outer"].stateful

@@ -1,6 +1,7 @@
 """The Snakemake DAG end to end on the tiny config: outputs, no-op reruns, partial reruns, errors."""
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,10 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
-    assert {rule for rule, _ in jobs} == {"mot_rounds", "eval_run", "table", "figure", "provenance", "all_tables"}
+    # (the merges and the branches of round 2, which start from round 1's merge; not round 1's branches)
+    assert {rule for rule, _ in jobs} == {"mot_merge", "mot_branch", "eval_run", "table", "figure", "provenance",
+                                          "all_tables"}
+    assert len([1 for rule, _ in jobs if rule == "mot_merge"]) == 2 * 3 * 2  # sources x sets x rounds
     assert {w for rule, w in jobs if rule == "eval_run"} == {
         f"student=tiny, source={so}, run=mot-{t}" for so in ("syn-boba", "syn-s1k")
         for t in ("all", "no_shifted", "peers")}
@@ -155,11 +159,11 @@ def test_rules_launch_two_training_processes_and_shard_generation(workdir):
     cfg["train"]["micro_batch_size"] = 2  # 4 sequences a step: 2 per process
     cfg["teachers"]["concise"]["shards"] = 2
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    sft, first = "results/models/tiny/syn-boba/sft-concise", "results/models/tiny/syn-boba/mot-round-1"
+    sft, first = "results/models/tiny/syn-boba/sft-concise", "results/models/tiny/syn-boba/mot-round-1/branch-concise"
     r = snakemake(workdir, sft, first, *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((workdir / sft / "mot_train.json").read_text())["processes"] == 2
-    assert json.loads((workdir / first / "branch-concise/mot_train.json").read_text())["processes"] == 2
+    assert json.loads((workdir / first / "mot_train.json").read_text())["processes"] == 2
     assert (workdir / "results/logs/sft/tiny/syn-boba/concise.log.rank1").is_file()
     assert sorted(p.name for p in (workdir / "results/samples/syn-boba/concise").iterdir()) == [
         "shard-0-of-2.jsonl", "shard-1-of-2.jsonl"]
@@ -180,6 +184,36 @@ def torch_allclose(a, b):
     import torch
 
     return torch.allclose(a, b, atol=1e-5)
+
+
+def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models(workdir):
+    """Issue 11: `snakemake <round t's merged model>` builds exactly that round and what it needs;
+    mot.jobs: per_set (one process per teacher set, the CPU default) writes the same bytes."""
+    target = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
+    jobs = planned(snakemake(workdir, target, *TEST, "-n"))
+    mot = {(rule, w) for rule, w in jobs if rule.startswith("mot_")}
+    assert mot == {
+        *{("mot_first_branch", f"student=tiny, source=syn-boba, teacher={t}") for t in ("deliberate", "concise")},
+        *{("mot_branch", f"student=tiny, source=syn-boba, tset=peers, round=2, teacher={t}")
+          for t in ("deliberate", "concise")},
+        *{("mot_merge", f"student=tiny, source=syn-boba, tset=peers, round={t}") for t in (1, 2)}}
+    r = snakemake(workdir, target, *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    models = workdir / "results/models/tiny/syn-boba"
+    per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/model.safetensors")}
+    assert len(per_branch) == 2 + 2 + 2  # round 1's two branches, round 2's two, two merges
+
+    shutil.rmtree(models / "mot-peers")
+    shutil.rmtree(models / "mot-round-1")
+    cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    cfg["mot"]["jobs"] = "per_set"
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = snakemake(workdir, "results/models/tiny/syn-boba/mot-peers", *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert all((models / p).read_bytes() == b for p, b in per_branch.items())
+    meta = json.loads((models / "mot-peers/round-2/merged/mot_merge.json").read_text())
+    assert [i["path"] for i in meta["inputs"]] == [  # final paths, not those of the job's .partial work
+        f"results/models/tiny/syn-boba/mot-peers/round-2/branch-{t}" for t in ("deliberate", "concise")]
 
 
 def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):
@@ -223,8 +257,10 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     r = snakemake(workdir, "all_tables", "--configfile", "config/paper.yaml", "-n")
     assert r.returncode == 0, r.stderr[-3000:]
     rules = [rule for rule, _ in planned(r)]
-    # 3 students x 2 sources: 5 SFT runs, round 1 once, 3 teacher sets; evals of all of them and the bases
-    assert (rules.count("sft"), rules.count("mot_first_round"), rules.count("mot_rounds")) == (30, 6, 18)
+    # 3 students x 2 sources: 5 SFT runs; MoT one job per branch (round 1's 4 shared by the sets; rounds 2-5
+    # of sets of 4, 3 and 2 teachers) and per merge (3 sets x 5 rounds); evals of all runs and the bases
+    assert (rules.count("sft"), rules.count("mot_first_branch"), rules.count("mot_branch"),
+            rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
     assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 9)
 
 

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from . import layout
+
 
 def _json(text: str):
     try:
@@ -159,6 +161,17 @@ def cmd_provenance(a):
     from .provenance import write_provenance
 
     write_provenance(a.config, a.out)
+
+
+def cmd_plan(a):
+    from .io import atomic_path
+    from .plan import plan, read_corpus_stats, render
+
+    stats = read_corpus_stats(a.stats) if a.stats else None
+    text = render(plan(a.config, stats))
+    with atomic_path(a.out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -313,12 +326,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot eval --out)")
-    sp.add_argument("--models", default="results/models", help="the models directory (train logs)")
+    sp.add_argument("--models", default=layout.MODELS, help="the models directory (train logs)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = add("plan", cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
+    sp.add_argument("--config", type=_json, required=True, help="the resolved config, as JSON")
+    sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics (stats.csv): measured trace lengths")
     sp.add_argument("--out", required=True)
 
     sp = add("check-config", cmd_check_config, "validate config files against the schema")

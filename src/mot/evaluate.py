@@ -25,6 +25,7 @@ from pathlib import Path
 from .grading import extract_answer, is_correct
 from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl, registry, stable_hash,
                  start_work, write_json, write_jsonl)
+from .layout import EVAL_STEP
 from .prompts import check_template, render_prompt
 from .teachers import generate_samples, read_samples
 from .world import split_rows
@@ -119,8 +120,8 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
         # The raw samples are named by the checkpoint's contents: after a retrain, samples of the
         # old weights are never graded under the new model's name.
         key = f"{stable_hash(spec, model_fingerprint(model)):016x}"
-        raw = work / f"step-{step}.{key}.raw.jsonl"
-        for stale in work.glob(f"step-{step}.*.raw.jsonl*"):
+        raw = work / f"{EVAL_STEP.format(step=step)}.{key}.raw.jsonl"
+        for stale in work.glob(f"{EVAL_STEP.format(step=step)}.*.raw.jsonl*"):
             if not stale.name.startswith(raw.name):
                 print(f"{stale}: discarding samples of other weights for step {step}")
                 shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
@@ -129,10 +130,10 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
         entry = {"step": int(step), "model": model, "benchmarks": {}}
         for bench, _ in benchmarks:
             rows, correct = grade_samples(str(raw), source=bench)
-            path = work / f"step-{step}" / f"{bench}.jsonl"
+            path = work / EVAL_STEP.format(step=step) / f"{bench}.jsonl"
             write_jsonl(path, rows)
             entry["benchmarks"][bench] = {**summarize(correct, seed=seed),
-                                          "samples_file": str(samples / f"step-{step}" / f"{bench}.jsonl")}
+                                          "samples_file": str(samples / EVAL_STEP.format(step=step) / f"{bench}.jsonl")}
         record["checkpoints"].append(entry)
     for f in work.glob("*.jsonl"):
         f.unlink()

@@ -17,6 +17,7 @@ import csv
 import math
 from pathlib import Path
 
+from . import layout
 from .io import MotError, atomic_path, registry
 from .tables import Results, best_std, in_order
 
@@ -36,16 +37,16 @@ def _plt():
 
 
 def _loss(path: Path) -> list[tuple[int, float]]:
-    with open(path / "train_log.csv", newline="") as f:
+    with open(path / layout.TRAIN_LOG, newline="") as f:
         return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(f)]
 
 
 def mot_loss(models: Path, student: str, source: str, tset: str, teacher: str, rounds: int) -> list:
     """The loss of MoT's branch on `teacher`'s corpus over all rounds (global steps)."""
-    root = models / student / source
-    out = _loss(root / "mot-round-1" / f"branch-{teacher}")
-    for t in range(2, rounds + 1):
-        out += _loss(root / f"mot-{tset}" / f"round-{t}" / f"branch-{teacher}")
+    out = []
+    for t in range(1, rounds + 1):  # the layout's paths start with results/models: models replaces it
+        path = layout.branch_dir(student, source, tset, t, teacher).removeprefix(layout.MODELS + "/")
+        out += _loss(models / path)
     return out
 
 

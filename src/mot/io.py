@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .layout import TRAIN_LOG
+
 
 class MotError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
@@ -117,6 +119,14 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     return work
 
 
+def final_path(path: str | os.PathLike | None) -> str | None:
+    """The path a file will have once its job's `<out>.partial/` is renamed to `<out>`: what
+    provenance records (a `.partial` path stops existing after the rename)."""
+    if path is None:
+        return None
+    return "/".join(part.removesuffix(".partial") for part in str(path).split("/"))
+
+
 def finish_work(work: Path, out: str | os.PathLike) -> None:
     """Unstamp a finished work directory and move it into place as `out`."""
     (work / "fingerprint.json").unlink(missing_ok=True)
@@ -129,7 +139,7 @@ def model_fingerprint(path: str | os.PathLike) -> list:
     p = Path(path)
     if not p.is_dir():
         return [str(path)]
-    skip = (MARKER, "train_log.csv")
+    skip = (MARKER, TRAIN_LOG)
     return [(f.name, file_xxh3(f)) for f in sorted(p.iterdir())
             if f.is_file() and f.name not in skip and not f.name.startswith("mot_")]
 
@@ -201,6 +211,21 @@ def require_model(path: str) -> None:
         raise MotError(f"{path}: holds no model (no config.json)")
     if not os.path.isdir(path) and (path.startswith((".", "/")) or path.count("/") != 1):
         raise MotError(f"{path}: no such model directory (nor a hub id of the form org/name)")
+
+
+def local_model(path: str) -> Path:
+    """A model's local directory: itself, or a hub id's snapshot (weights, config and tokenizer
+    files) in the Hugging Face cache, downloaded once (HF_HUB_OFFLINE=1: the cache only)."""
+    require_model(str(path))
+    if os.path.isdir(path):
+        return Path(path)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(path), allow_patterns=["*.safetensors", "*.json", "*.txt", "*.jinja",
+                                                                 "*.model"]))
+    except Exception as e:  # no network, no such repo, no access
+        raise MotError(f"{path}: cannot fetch the model from the hub ({type(e).__name__}: {e})") from None
 
 
 def _loaded(path: str, what: str, load):

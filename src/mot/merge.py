@@ -4,7 +4,7 @@
     mot merge --method task_arithmetic --base BASE --param scale=0.5 --out OUT IN1 IN2
     mot merge --method outer --base PREV --param lr=0.7 --param momentum=0.9 --out OUT IN1 IN2
 
-Methods are small pure functions over float32 tensors, registered by name (mergekit's shape).
+The methods are small functions over float32 tensors, registered with their metadata in mot.methods.
 The engine checks every input's tensor names, shapes and dtypes, config and tokenizer before
 anything is written; then, for one tensor name at a time, it reads that tensor from each input
 (memory-mapped), combines it in float32, casts it to the inputs' dtype and appends it to the
@@ -22,118 +22,11 @@ import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from .io import MotError, atomic_path, check_out, file_xxh3, registry, stable_hash, write_json
-
-# --------------------------------------------------------------------------- methods
-# Each method: (tensors: one per input, in the inputs' dtype; base: tensor or None; weights: list of
-# floats; params: dict; name: the tensor's name) -> float32 tensor. Arithmetic is in float32:
-# `acc.add_(t)` with a bf16 `t` promotes each element exactly as `t.float()` would, without
-# materialising a float32 copy of every input.
-ELEMENTWISE = {"uniform", "weighted", "task_arithmetic", "interpolate", "outer"}
-Method = Callable[..., torch.Tensor]
-METHODS: dict[str, Method] = {}
-NEEDS_BASE = {"task_arithmetic", "ties", "dare", "interpolate", "outer"}
-DENSITY = {"ties": 0.2, "dare": 0.5}  # default fraction of delta entries kept
-
-
-method = registry(METHODS)
-
-
-@method("uniform")
-def uniform(tensors, base, weights, params, name):
-    """The paper's merge (Eq. 2): the plain mean of the branches."""
-    acc = tensors[0].to(torch.float32, copy=True)
-    for t in tensors[1:]:
-        acc.add_(t)
-    return acc.div_(len(tensors))
-
-
-@method("weighted")
-def weighted(tensors, base, weights, params, name):
-    """sum_k w_k x_k / sum_k w_k (normalize=false: without the division)."""
-    acc = tensors[0].float() * weights[0]
-    for w, t in zip(weights[1:], tensors[1:]):
-        acc.add_(t, alpha=w)
-    return acc.div_(sum(weights)) if params.get("normalize", True) else acc
-
-
-@method("task_arithmetic")
-def task_arithmetic(tensors, base, weights, params, name):
-    """base + scale * sum_k w_k (x_k - base)."""
-    base = base.float()
-    acc = torch.zeros_like(base)
-    for w, t in zip(weights, tensors):
-        acc.add_(t.float() - base, alpha=w)
-    return acc.mul_(params.get("scale", 1.0)).add_(base)
-
-
-def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
-    """Keep the top `density` fraction of entries by magnitude (TIES step 1)."""
-    k = int(round(density * delta.numel()))
-    if k >= delta.numel():
-        return delta
-    if k <= 0:
-        return torch.zeros_like(delta)
-    threshold = delta.abs().flatten().kthvalue(delta.numel() - k + 1).values
-    return delta * (delta.abs() >= threshold)
-
-
-@method("ties")
-def ties(tensors, base, weights, params, name):
-    """TIES-merging (Yadav et al. 2023): trim, elect sign, disjoint mean of the agreeing deltas."""
-    density = params.get("density", DENSITY["ties"])
-    base = base.float()
-    deltas = torch.stack([_trim(t.float() - base, density) * w for w, t in zip(weights, tensors)])
-    sign = torch.sign(deltas.sum(0))
-    agree = (torch.sign(deltas) == sign) & (deltas != 0)
-    count = agree.sum(0).clamp(min=1)
-    merged = (deltas * agree).sum(0) / count
-    return base + params.get("scale", 1.0) * merged
-
-
-@method("dare")
-def dare(tensors, base, weights, params, name):
-    """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
-    then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""
-    density = params.get("density", DENSITY["dare"])
-    seed = int(params.get("seed", 0))
-    base = base.float()
-    acc = torch.zeros_like(base)
-    for i, (w, t) in enumerate(zip(weights, tensors)):
-        g = torch.Generator().manual_seed(stable_hash(seed, name, i))
-        keep = torch.rand(t.shape, generator=g) < density
-        acc.add_((t.float() - base) * keep, alpha=w / density)
-    return acc.mul_(params.get("scale", 1.0)).add_(base)
-
-
-@method("interpolate")
-def interpolate(tensors, base, weights, params, name):
-    """lambda * base + (1 - lambda) * ckpt: the paper's reverse-merge probe (section 7.2)."""
-    lam = params["lambda"]
-    return base.float() * lam + tensors[0].float() * (1 - lam)
-
-
-def outer_step(tensors, base, weights, params, name, state=None):
-    """DiLoCo-style outer step: pseudo-gradient g = base - mean(branches); Nesterov momentum
-    m <- mu m + g; new = base - lr (g + mu m). Returns (new, m); m is None when mu = 0.
-    lr = 1 and mu = 0 give the uniform mean."""
-    lr, mu = params.get("lr", 1.0), params.get("momentum", 0.0)
-    base = base.float()
-    g = base - uniform(tensors, None, weights, params, name)
-    if not mu:
-        return base - lr * g, None
-    m = g if state is None else state.mul_(mu).add_(g)
-    return base - lr * (g + mu * m), m
-
-
-@method("outer")
-def outer(tensors, base, weights, params, name):
-    return outer_step(tensors, base, weights, params, name)[0]
-
+from .io import MotError, atomic_path, check_out, file_xxh3, final_path, local_model, write_json
+from .methods import METHODS, Method, outer_step, param  # noqa: F401 (the registry, re-exported)
 
 # --------------------------------------------------------------------------- checkpoints
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
@@ -156,7 +49,7 @@ class Checkpoint:
 
     @classmethod
     def open(cls, path: str | Path) -> "Checkpoint":
-        path = Path(path)
+        path = local_model(str(path))  # a hub id (MoT round 1 of a pretrained student): its snapshot
         index = path / "model.safetensors.index.json"
         if index.is_file():
             files = sorted({path / f for f in json.loads(index.read_text())["weight_map"].values()})
@@ -403,7 +296,7 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
     base_ck = Checkpoint.open(base) if base else None
     check_inputs(cks, base_ck)
     fn = METHODS[method_name]
-    carry_momentum = method_name == "outer" and bool(params.get("momentum", 0.0))
+    carry_momentum = fn.stateful and bool(param(method_name, params, "momentum"))
     state = None
     if carry_momentum and params.get("state"):  # momentum saved beside the previous round's merge
         state_file = Path(params["state"]) / "outer_state.safetensors"
@@ -432,10 +325,10 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                     writer.write(name, xs[0])
                     continue
                 b = base_reader.get(name) if base_reader else None
-                if method_name not in ELEMENTWISE:  # trimming/dropping could hide a NaN input
+                if not fn.elementwise:  # trimming/dropping could hide a NaN input
                     for ck, x in zip(cks, xs):
                         _finite(x, name, ck.tensors[name][0])
-                step = CHUNK if method_name in ELEMENTWISE else max(1, xs[0].numel())
+                step = CHUNK if fn.elementwise else max(1, xs[0].numel())
                 flat = [x.reshape(-1) for x in xs]
                 bflat = b.reshape(-1) if b is not None else None
                 sflat = state.get(name).reshape(-1) if state else None
@@ -466,9 +359,10 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
             if w:
                 w.close()
         _copy_side_files(cks[0].path, tmp)
-        meta = {"method": method_name, "params": params, "weights": weights, "hash": "xxh3_128",
-                "base": {"path": str(base_ck.path), "files": _hashes(base_ck, hashes)} if base_ck else None,
-                "inputs": [{"path": str(ck.path), "files": _hashes(ck, hashes)} for ck in cks],
+        recorded = {**params, "state": final_path(params["state"])} if params.get("state") else params
+        meta = {"method": method_name, "params": recorded, "weights": weights, "hash": "xxh3_128",
+                "base": {"path": final_path(base_ck.path), "files": _hashes(base_ck, hashes)} if base_ck else None,
+                "inputs": [{"path": final_path(ck.path), "files": _hashes(ck, hashes)} for ck in cks],
                 "output_files": writer.files}
         write_json(tmp / "mot_merge.json", meta)
     pool.shutdown()
@@ -480,11 +374,12 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
         raise MotError(f"unknown merge method '{method_name}' (known: {', '.join(METHODS)})")
     if not inputs:
         raise MotError("merge needs at least one input checkpoint")
-    if method_name in NEEDS_BASE and not base:
+    if METHODS[method_name].needs_base and not base:
         raise MotError(f"merge method '{method_name}' needs --base")
+    limit = METHODS[method_name].max_inputs
+    if limit and len(inputs) > limit:
+        raise MotError(f"merge method '{method_name}' takes at most {limit} input(s) besides --base")
     if method_name == "interpolate":
-        if len(inputs) != 1:
-            raise MotError("merge method 'interpolate' takes exactly one input besides --base")
         if not 0 <= float(params.get("lambda", -1)) <= 1:
             raise MotError("merge method 'interpolate' needs --param lambda=<0..1>")
     weights = weights or [1.0] * len(inputs)
@@ -492,10 +387,10 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
         raise MotError(f"--weights has {len(weights)} values for {len(inputs)} inputs")
     if not all(math.isfinite(w) for w in weights):
         raise MotError(f"--weights {weights}: every weight must be a finite number")
-    if method_name == "weighted" and params.get("normalize", True) and sum(weights) == 0:
+    if method_name == "weighted" and param("weighted", params, "normalize") and sum(weights) == 0:
         raise MotError("--weights sum to 0: method 'weighted' divides by their sum (or pass --param normalize=false)")
     if method_name in ("ties", "dare"):
-        density = params.get("density", DENSITY[method_name])
+        density = param(method_name, params, "density")
         if not isinstance(density, (int, float)) or not 0 < density <= 1:
             raise MotError(f"merge method '{method_name}': --param density must be in (0, 1], got {density!r}")
     return weights

@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .io import MotError, check_out, file_xxh3, finish_work, model_fingerprint, start_work, write_json
+from .layout import BRANCH, MERGED, ROUND
 
 
 def parse_corpora(pairs: list[str]) -> dict[str, str]:
@@ -90,7 +91,7 @@ def branches(model: str, corpora: dict[str, str], hp: dict, steps: int, total_st
     work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()}, hp,
                             steps, total_steps, seed, save_optimizer])
     for teacher, corpus in corpora.items():
-        _train_branch(model, corpus, hp, work / f"branch-{teacher}", steps, 0, total_steps, seed, None,
+        _train_branch(model, corpus, hp, work / BRANCH.format(teacher=teacher), steps, 0, total_steps, seed, None,
                       save_optimizer)
     record = {"model": model, "corpora": corpora, "hparams": hp, "steps": steps, "total_steps": total_steps,
               "seed": seed}
@@ -100,12 +101,13 @@ def branches(model: str, corpora: dict[str, str], hp: dict, steps: int, total_st
 
 def _merge(ps, branch_dirs: list[Path], base: str, out: Path, method: str, params: dict, prev_merged: Path | None):
     from .merge import merge
+    from .methods import METHODS, param
 
     if ps.is_main_process and not out.is_dir():
         params = dict(params)
-        if method == "outer" and params.get("momentum") and prev_merged is not None:
+        if METHODS[method].stateful and param(method, params, "momentum") and prev_merged is not None:
             params["state"] = str(prev_merged)  # the momentum saved beside the previous merge
-        merge([str(b) for b in branch_dirs], str(out), method, None, base, params)
+        merge([str(b) for b in branch_dirs], str(out), method, None, base if METHODS[method].needs_base else None, params)
     ps.wait_for_everyone()
 
 
@@ -119,39 +121,39 @@ def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rou
     params = params or {}
     first, out = Path(first_round), Path(out)
     check_out(out, [first_round, base, *corpora.values()], force)
-    missing = [t for t in corpora if not (first / f"branch-{t}").is_dir()]
+    missing = [t for t in corpora if not (first / BRANCH.format(teacher=t)).is_dir()]
     if missing:
         raise MotError(f"{first}: no round-1 branch for teacher(s) {', '.join(missing)}")
     if optimizer_state not in ("reset", "carry"):
         raise MotError(f"train.optimizer_state: unknown value '{optimizer_state}' (reset | carry)")
     carry = optimizer_state == "carry"
     ps = _processes()
-    work = _start(ps, out, ["rounds", {t: model_fingerprint(first / f"branch-{t}") for t in corpora},
+    work = _start(ps, out, ["rounds", {t: model_fingerprint(first / BRANCH.format(teacher=t)) for t in corpora},
                             model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, hp, n_rounds, spr,
                             method, params, seed, schedule_kind, optimizer_state])
     prev_merged = None
     bar = tqdm(total=n_rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
     for t in range(1, n_rounds + 1):
-        rdir = work / f"round-{t}"
+        rdir = work / ROUND.format(round=t)
         if t == 1:
-            dirs = [first / f"branch-{k}" for k in corpora]
+            dirs = [first / BRANCH.format(teacher=k) for k in corpora]
         else:
             start, total = schedule(t, spr, n_rounds, schedule_kind)
             dirs = []
             for k, corpus in corpora.items():
-                prev_branch = (first if t == 2 else work / f"round-{t - 1}") / f"branch-{k}"
-                _train_branch(str(prev_merged), corpus, hp, rdir / f"branch-{k}", spr, start, total, seed,
+                prev_branch = (first if t == 2 else work / ROUND.format(round=t - 1)) / BRANCH.format(teacher=k)
+                _train_branch(str(prev_merged), corpus, hp, rdir / BRANCH.format(teacher=k), spr, start, total, seed,
                               prev_branch if carry else None, carry)
-                dirs.append(rdir / f"branch-{k}")
+                dirs.append(rdir / BRANCH.format(teacher=k))
                 bar.update(1)
         init = base if t == 1 else str(prev_merged)
-        _merge(ps, dirs, init, rdir / "merged", method, params, prev_merged)
+        _merge(ps, dirs, init, rdir / MERGED, method, params, prev_merged)
         bar.update(1 if t > 1 else len(corpora) + 1)
-        prev_merged = rdir / "merged"
+        prev_merged = rdir / MERGED
     bar.close()
     record = {"first_round": str(first), "base": base, "teachers": list(corpora), "corpora": corpora, "hparams": hp,
               "rounds": n_rounds, "steps_per_round": spr, "merge_method": method, "merge_params": params,
               "seed": seed, "schedule": schedule_kind, "optimizer_state": optimizer_state,
-              "steps": {f"round-{t}": t * spr for t in range(1, n_rounds + 1)}}
+              "steps": {ROUND.format(round=t): t * spr for t in range(1, n_rounds + 1)}}
     _finish(ps, work, out, record)
     return record

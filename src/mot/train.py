@@ -31,8 +31,9 @@ import signal
 import time
 from pathlib import Path
 
-from .io import (MotError, atomic_path, check_out, file_xxh3, load_causal_lm, load_tokenizer, model_fingerprint, publish,
+from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
                  read_jsonl, stable_hash, start_work, write_json)
+from .layout import STEP, TRAIN_LOG
 
 IGNORE = -100
 
@@ -209,10 +210,10 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     elif init_optimizer:
         opt.load_state_dict(torch.load(Path(init_optimizer) / "optimizer.pt", weights_only=True))
     if acc.is_main_process:  # rows an interrupted attempt logged after its last saved state
-        _cut_log(work / "train_log.csv", step)
+        _cut_log(work / TRAIN_LOG, step)
     acc.wait_for_everyone()
 
-    log_path = work / "train_log.csv"
+    log_path = work / TRAIN_LOG
     end = start_step + steps
     bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
                mininterval=2)
@@ -258,7 +259,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
                 _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
                                 "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
             if save_every and step % save_every == 0 and step < end:
-                _save(acc, model, tok, work / f"step-{step:05d}")
+                _save(acc, model, tok, work / STEP.format(step=step))
             if stop.requested and step < end:
                 _save_resume(acc, resume, step)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
@@ -268,14 +269,14 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
                 last_state = time.perf_counter()
     bar.close()
     _save(acc, model, tok, work / "final")
-    record = {"model": model_path, "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
+    record = {"model": final_path(model_path), "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
               "total_steps": total_steps, "seed": seed, "processes": acc.num_processes, "data": data_record}
     if acc.is_main_process:
         if save_optimizer:
             torch.save(opt.state_dict(), work / "final" / "optimizer.pt")
         write_json(work / "final" / "mot_train.json", record)
-        shutil.move(str(log_path), work / "final" / "train_log.csv")
-        for ck in sorted(work.glob("step-*")):
+        shutil.move(str(log_path), work / "final" / TRAIN_LOG)
+        for ck in sorted(work.glob(STEP.split("{")[0] + "*")):
             shutil.move(str(ck), work / "final" / ck.name)
         publish(work / "final", out)
         shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,23 @@
+# The compute plan: jobs, GPU-hours and time limits per stage, before anything runs:
+#   snakemake --configfile config/paper.yaml plan      # then read results/plan.md
+# Trace lengths are the config's limits until the corpora exist, then their measured means.
+
+
+localrules:
+    plan,
+
+
+rule plan:
+    input:
+        stats=lambda w: [p for p in stats_files() if os.path.exists(p)],
+    output:
+        plan=L.PLAN,
+    params:
+        code=code("plan.py"),
+        config=json_param(config),
+    log:
+        f"{LOGS}/plan.log",
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python3 -m mot --log {log} plan --config {params.config:q} --stats {input.stats} --out {output.plan}"

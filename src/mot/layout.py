@@ -1,0 +1,92 @@
+"""Every path under results/, defined once.
+
+The patterns use Snakemake's `{wildcard}` syntax: the rules (rules/common.smk) use them as they
+are, the stages and the helpers below fill them in. Names *inside* a run directory are relative,
+because the stages first write them inside `<out>.partial/` (mot.io.start_work).
+"""
+from __future__ import annotations
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+PROVENANCE = f"{RESULTS}/provenance.json"
+PLAN = f"{RESULTS}/plan.md"
+
+# the synthetic world
+WORLD = f"{RESULTS}/world/world.json"
+TOKENIZER = f"{RESULTS}/world/tokenizer"
+
+# data: prompts, teacher samples, verified corpora
+PROMPTS = f"{RESULTS}/prompts/{{source}}.jsonl"
+SAMPLES = f"{RESULTS}/samples/{{source}}/{{teacher}}.jsonl"
+SAMPLES_SHARD = f"{RESULTS}/samples/{{source}}/{{teacher}}/shard-{{shard}}-of-{{shards}}.jsonl"
+CORPUS = f"{RESULTS}/corpora/{{source}}/{{corpus}}.jsonl"  # corpus: a teacher, or `mtd` (their union)
+GRADES = f"{RESULTS}/corpora/{{source}}/{{teacher}}.grades.json"
+STATS = f"{RESULTS}/corpora/{{source}}/stats"  # .csv and .md
+STATS_CSV, STATS_MD = f"{STATS}.csv", f"{STATS}.md"
+MTD = "mtd"
+
+# models: a run is `sft-<corpus>` (STD, MTD) or `mot-<teacher set>`
+MODELS = f"{RESULTS}/models"
+BASE = f"{MODELS}/{{student}}/base"
+RUN = f"{MODELS}/{{student}}/{{source}}/{{run}}"
+FIRST_ROUND = f"{MODELS}/{{student}}/{{source}}/mot-round-1"  # round 1's branches, shared by every set
+STEP = "step-{step:05d}"  # an intermediate SFT checkpoint, inside the run
+BRANCH = "branch-{teacher}"  # a branch, inside its round's directory
+ROUND = "round-{round}"  # rounds >= 2 of a teacher set, inside mot-<set>
+MERGED = "merged"  # the round's merged model, inside round-<t>
+TRAIN_LOG = "train_log.csv"
+
+# evaluation
+EVAL_BASE = f"{RESULTS}/eval/{{student}}/base"  # .json summary, directory of graded samples
+EVAL_RUN = f"{RESULTS}/eval/{{student}}/{{source}}/{{run}}"
+EVAL_BASE_SUMMARY, EVAL_RUN_SUMMARY = f"{EVAL_BASE}.json", f"{EVAL_RUN}.json"
+EVAL_STEP = "step-{step}"  # a checkpoint's graded samples, inside the eval directory
+
+# the paper's tables and figures
+TABLE = f"{RESULTS}/tables/{{table}}"  # .csv .md .tex
+FIGURE = f"{RESULTS}/figures/{{figure}}"  # .png .pdf
+
+
+SFT_RUN, MOT_RUN = "sft-", "mot-"
+
+
+def sft_run(corpus: str) -> str:
+    return SFT_RUN + corpus
+
+
+def mot_run(tset: str) -> str:
+    return MOT_RUN + tset
+
+
+def mot_set(run: str) -> str | None:
+    """The teacher set of a MoT run's name; None for any other run."""
+    return run.removeprefix(MOT_RUN) if run.startswith(MOT_RUN) else None
+
+
+def base_dir(student: str) -> str:
+    return BASE.format(student=student)
+
+
+def run_dir(student: str, source: str, run: str) -> str:
+    return RUN.format(student=student, source=source, run=run)
+
+
+def round_dir(student: str, source: str, tset: str, round_: int) -> str:
+    return f"{run_dir(student, source, mot_run(tset))}/{ROUND.format(round=round_)}"
+
+
+def branch_dir(student: str, source: str, tset: str, round_: int, teacher: str) -> str:
+    """Round 1's branches live once per student and source, shared by every teacher set."""
+    parent = FIRST_ROUND.format(student=student, source=source) if int(round_) == 1 else \
+        round_dir(student, source, tset, round_)
+    return f"{parent}/{BRANCH.format(teacher=teacher)}"
+
+
+def merged_dir(student: str, source: str, tset: str, round_: int) -> str:
+    return f"{round_dir(student, source, tset, round_)}/{MERGED}"
+
+
+def eval_dir(student: str, source: str | None, run: str) -> str:
+    """Without the .json suffix: the directory of graded samples; with it, the summary."""
+    return EVAL_BASE.format(student=student) if run == "base" else \
+        EVAL_RUN.format(student=student, source=source, run=run)

@@ -1,0 +1,313 @@
+"""Compute plan: jobs, GPUs, tokens, GPU-hours and per-job runtime of each stage of the workflow.
+
+    plan(config) -> dict;  render(plan(config)) -> Markdown (results/plan.md)
+    job_runtime_minutes(config, "train_std", student="qwen3-8b") -> SLURM `runtime` minutes
+
+Pure: a validated config dict (and, once the corpora exist, their statistics) in, numbers out.
+Costs are counted per unit job, the jobs of `mot.jobs: per_branch`: round-1 branches shared by the
+teacher sets (one per teacher any set uses), then one branch per (set, round >= 2, teacher) and one
+merge per (set, round). With `mot.jobs: per_set` the workflow runs the same units in fewer jobs (the
+round-1 branches in one, each set's later branches and merges in one): the job counts say so, the
+GPU-hours are the same, and job_runtime_minutes stays per unit (the rule multiplies by its units).
+CPU-only bookkeeping jobs (world, prompts, corpus, join, stats) are left out: minutes, no GPUs.
+"""
+from __future__ import annotations
+
+import csv
+import math
+
+# ---------------------------------------------------------------------------------- assumptions
+# The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
+# H100-hours = training ~19.5 (50% MFU) + teacher sampling ~19 + evaluation ~11. Solved for what it
+# leaves open, with the scope that makes it one coherent experiment (lower_bound(): the MoT result
+# of one student on one source, i.e. its K=4 teachers' samples, branches and merges, and the
+# evaluation of the base and of its T=5 merged rounds):
+# - training: 19.5 h x 3600 x 0.5 x 989e12 / (6 x 8.2e9) = 7.06e8 tokens. One STD run is 250 x 64
+#   = 16,000 sequences: 44k tokens each, over train.max_length (25k), so the reference cannot be
+#   one STD run. MoT's 4 branches x 5 rounds x 50 steps x 64 = 64,000 sequences (the tokens of four
+#   STD runs) give 11.0k tokens per sequence, a usual mean for the correct long-CoT traces of
+#   QwQ/R1-class teachers on competition math (prompts add ~1%, left out) -> seq_tokens = 11,000
+#   (19.46 h, -0.2%).
+# - sampling: 4 teachers x 200 prompts x 16 samples x 11k tokens = 1.41e8 tokens in 19 h is 2,060
+#   tokens/s per GPU -> gen_tok_s = 2,000 (19.56 h, +3%). Optimistic: a bandwidth roofline for
+#   QwQ-32B at TP 4 (16 GB of weights and ~52 GB of bf16 KV cache read per step per GPU, ~140
+#   sequences in flight) gives ~1,200; DeepSeek-R1 over two nodes less. Kept because it is the
+#   reference's, and an FP8 KV cache or a faster engine gets near it. (Reading the reference as
+#   400 prompts x 16 samples of ONE teacher gives the same 19 h at ~1,000 tokens/s, but MoT needs
+#   all four teachers' corpora.)
+# - evaluation: (5 rounds + base) x 60 AIME problems x 16 samples x 14k tokens (Qwen3-8B in thinking
+#   mode on AIME; the order of published measurements, not measured here) at the same 2,000
+#   tokens/s per GPU -> 11.2 h (+2%). Same per-GPU rate as the teachers: an 8B on one GPU and a 32B
+#   at TP 4 both read ~16 GB of weights per GPU per decoding step. Not modelled, so the plan errs
+#   low: larger students sample slower per GPU than the 8B, and MoE training runs below 50% MFU.
+ASSUMPTIONS = dict(
+    peak_flops=989e12,   # H100 SXM, dense bf16 FLOP/s
+    mfu=0.5,             # model FLOPs utilization of training (6 x params x tokens over peak)
+    seq_tokens=11_000,   # mean training sequence / teacher sample, without corpus statistics
+    gen_tok_s=2_000,     # teacher sampling, generated tokens/s per GPU (vLLM)
+    eval_tokens=14_000,  # mean tokens of one student sample on the benchmarks
+    eval_tok_s=2_000,    # student sampling, generated tokens/s per GPU (vLLM)
+    # Runtime only (the GPU-hours above are compute only, a lower bound):
+    engine_start_s=300,  # vLLM: weights from a shared filesystem, CUDA graphs; per engine (checkpoint)
+    train_start_s=600,   # accelerate/FSDP start, model load, one consolidated save per save_every
+    merge_bytes_s=0.64e9,  # mot merge moves (K+1) checkpoints at ~0.64 GB/s (benchmarks/README.md)
+    safety=2.0,          # the throughputs are optimistic (above): 2x before a job hits its limit
+    floor_min=10,        # no SLURM limit below 10 minutes (queueing, start-up jitter)
+)
+
+# Parameters (active for FLOPs, total for bytes) by the last component of the hub id or path.
+PARAMS = {"qwen3-8b": (8.2e9, 8.2e9), "qwen3-14b": (14.8e9, 14.8e9), "qwen3-30b-a3b": (3.3e9, 30.5e9)}
+BENCHMARK_PROBLEMS = {"aime24": 30, "aime25": 30, "math500": 500}  # data/<name>.jsonl
+STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "eval", "tables")
+STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "eval")
+LABELS = {"generate": "teacher sampling", "train_std": "STD training", "train_mtd": "MTD training",
+          "train_mot": "MoT branches", "merge": "MoT merges", "eval": "evaluation", "tables": "tables and figures"}
+
+
+def _model(config: dict, student: str) -> str:
+    return config["students"][student].get("path", "").rstrip("/").split("/")[-1].lower()
+
+
+def params(config: dict, student: str, assumptions: dict | None = None) -> tuple[float, float]:
+    """(active, total) parameters of a student: from its arch (synthetic) or PARAMS (hub id)."""
+    s = config["students"][student]
+    if student in (assumptions or {}).get("params", {}):
+        return tuple(assumptions["params"][student])
+    if s["init"] == "synthetic":  # Qwen3Config as mot.student builds it: tied embeddings, head_dim = h / heads
+        a = s["arch"]
+        h, hd = a["hidden_size"], a["hidden_size"] // a["num_heads"]
+        layer = 2 * h * hd * (a["num_heads"] + a["num_kv_heads"]) + 3 * h * a["intermediate_size"]
+        n = config.get("world", {}).get("vocab_size", 512) * h + a["num_layers"] * layer
+        return float(n), float(n)
+    key = _model(config, student)
+    if key not in PARAMS:
+        raise ValueError(f"students.{student}: unknown parameter count of '{s['path']}' "
+                         f"(known: {', '.join(PARAMS)}; or pass assumptions={{'params': {{...}}}})")
+    return PARAMS[key]
+
+
+def read_corpus_stats(paths: list[str]) -> dict:
+    """results/corpora/<source>/stats.csv files (mot stats) -> {source: {teacher: {n, mean_tokens}}}."""
+    out = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                if not row["teacher"].startswith("ALL TEACHERS"):  # the MTD row is recomputed from these
+                    out.setdefault(row["source"], {})[row["teacher"]] = {
+                        "n": int(row["kept"]), "mean_tokens": float(row["mean_tokens"])}
+    return out
+
+
+def _gpus(backend: str, p: dict) -> int:
+    """GPUs a sampling job holds (rules/common.smk backend_gpus)."""
+    if backend == "vllm":
+        return p.get("tensor_parallel_size", 1) * p.get("pipeline_parallel_size", 1)
+    return 1 if backend == "hf" and str(p.get("device", "cpu")).startswith("cuda") else 0
+
+
+def _trace(config, stats, source, teacher, A) -> float:
+    """Mean tokens of one training sequence of this teacher's corpus (the kept traces)."""
+    s = (stats or {}).get(source, {}).get(teacher)
+    return float(s["mean_tokens"]) if s else float(min(A["seq_tokens"], config["train"]["max_length"]))
+
+
+def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
+    """Every unit job the workflow schedules, with its GPUs, tokens, GPU-seconds and runtime."""
+    tr, ev, samp, sets = config["train"], config["eval"], config["sampling"], config["teacher_sets"]
+    sources, teachers, T = list(config["sources"]), list(config["teachers"]), tr["rounds"]
+    jobs, per_set = [], config["mot"].get("jobs", "per_branch") == "per_set"
+
+    def add(stage, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0, job=None, **key):
+        wall = wall_s + (gpu_s / gpus + start_s if gpus else 0.0)  # CPU jobs: no estimate but their own
+        job = job if per_set and stage in ("train_mot", "merge") else len(jobs)  # the scheduled job it is in
+        jobs.append(dict(stage=stage, gpus=gpus, tokens=tokens, gpu_s=gpu_s, job=job, **key,
+                         runtime_min=max(A["floor_min"], math.ceil(A["safety"] * wall / 60))))
+
+    for so in sources:  # rule generate / generate_shard: one job per (source, teacher, shard)
+        n = config["sources"][so]["n"]
+        for t in teachers:
+            spec = config["teachers"][t]
+            g, k = _gpus(spec["backend"], spec["params"]), spec.get("shards", 1)
+            length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
+            for i in range(k):
+                tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
+                add("generate", g, tokens, tokens / A["gen_tok_s"] if g else 0.0, A["engine_start_s"],
+                    source=so, teacher=t)
+
+    eval_gpus = _gpus(ev.get("backend", "hf"), ev.get("params", {}))
+    world_test = config.get("world", {}).get("test_size", 30)
+    per_ckpt = sum(world_test if b.startswith("syn-") else BENCHMARK_PROBLEMS.get(b, 30) for b in ev["benchmarks"]) \
+        * ev["n"] * min(A["eval_tokens"], ev["max_tokens"])
+    sft_ckpts = len(range(tr["save_every"], tr["std_steps"], tr["save_every"])) + 1  # common.smk run_checkpoints
+
+    def evaluate(ckpts, **key):
+        tokens = ckpts * per_ckpt
+        add("eval", eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0, ckpts * A["engine_start_s"],
+            ckpts=ckpts, **key)
+
+    for st in config["students"]:
+        active, total = params(config, st, A)
+        g = config["students"][st].get("launch", {}).get("processes", 1) if tr.get("bf16") else 0
+
+        def train(stage, steps, length, **key):
+            tokens = steps * tr["batch_size"] * length
+            add(stage, g, tokens, 6 * active * tokens / (A["mfu"] * A["peak_flops"]) if g else 0.0,
+                A["train_start_s"], student=st, **key)
+
+        evaluate(1, student=st, run="base")
+        for so in sources:
+            for t in teachers:
+                train("train_std", tr["std_steps"], _trace(config, stats, so, t, A), source=so, teacher=t)
+                evaluate(sft_ckpts, student=st, source=so, run=f"sft-{t}")
+            # MTD: the union of the corpora of set `all` (rule mtd_corpus), a mean weighted by rows
+            w = [((stats or {}).get(so, {}).get(t, {}).get("n", 1), _trace(config, stats, so, t, A))
+                 for t in sets["all"]]
+            train("train_mtd", tr["std_steps"], sum(n * x for n, x in w) / sum(n for n, _ in w), source=so)
+            evaluate(sft_ckpts, student=st, source=so, run="sft-mtd")
+            for t in [t for t in teachers if any(t in ts for ts in sets.values())]:  # round 1, shared by the sets
+                train("train_mot", tr["steps_per_round"], _trace(config, stats, so, t, A),
+                      source=so, teacher=t, round=1, job=("first", st, so))
+            for name, ts in sets.items():
+                for r in range(1, T + 1):
+                    for t in ts if r > 1 else []:
+                        train("train_mot", tr["steps_per_round"], _trace(config, stats, so, t, A),
+                              source=so, teacher=t, tset=name, round=r, job=("rounds", st, so, name))
+                    nbytes = (len(ts) + 1) * (2 if tr.get("bf16") else 4) * total  # K branches in, one out
+                    add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
+                        job=None)  # per_set: inside the set's rounds job
+                evaluate(T, student=st, source=so, run=f"mot-{name}")
+
+    rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
+    n_tables = 6 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted"))
+    for _ in range(n_tables):
+        add("tables", 0)
+    return jobs
+
+
+def _sum(jobs: list[dict]) -> dict:
+    return {"jobs": len({j["job"] for j in jobs} - {None}), "gpus_per_job": max((j["gpus"] for j in jobs), default=0),
+            "tokens": sum(j["tokens"] for j in jobs), "gpu_hours": sum(j["gpu_s"] for j in jobs) / 3600,
+            "runtime_min": max((j["runtime_min"] for j in jobs), default=0)}
+
+
+def _assume(assumptions: dict | None) -> dict:
+    return {**ASSUMPTIONS, **(assumptions or {})}
+
+
+def job_runtime_minutes(config: dict, stage: str, student: str | None = None, teacher: str | None = None,
+                        source: str | None = None, run: str | None = None, corpus_stats: dict | None = None,
+                        assumptions: dict | None = None) -> int:
+    """SLURM `runtime` of a job of this stage: the longest matching job's estimate x safety, >= floor.
+    A key left None matches every job (eval: pass run="base" for rule eval_base, else its runs' max)."""
+    A = _assume(assumptions)
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage '{stage}' (known: {', '.join(STAGES)})")
+    want = {"stage": stage, "student": student, "teacher": teacher, "source": source, "run": run}
+    match = [j for j in _jobs(config, corpus_stats, A)  # a key the job lacks (eval_base: source) matches
+             if all(v is None or j.get(k) in (v, None) for k, v in want.items())]
+    return max((j["runtime_min"] for j in match), default=A["floor_min"])
+
+
+def _lower_bound(config, jobs, student, source=None) -> dict:
+    """The jobs one result depends on: the MoT of report.mot for one student on one source, its
+    teachers' samples, and the evaluation of the base and of that run's merged rounds."""
+    so, name = source or next(iter(config["sources"])), config["report"]["mot"]
+    ts = config["teacher_sets"][name]
+    part = {
+        "generate": [j for j in jobs if j["stage"] == "generate" and j["source"] == so and j["teacher"] in ts],
+        "train": [j for j in jobs if j["stage"] in ("train_mot", "merge") and j["student"] == student
+                  and j["source"] == so and (j.get("tset") == name or (j["round"] == 1 and j.get("teacher") in ts))],
+        "eval": [j for j in jobs if j["stage"] == "eval" and j["student"] == student
+                 and (j["run"] == "base" or (j.get("source") == so and j["run"] == f"mot-{name}"))],
+    }
+    out = {k: sum(j["gpu_s"] for j in v) / 3600 for k, v in part.items()}
+    return {"student": student, "source": so, "tset": name, "teachers": list(ts), **out, "total": sum(out.values())}
+
+
+def lower_bound(config: dict, student: str, source: str | None = None, corpus_stats: dict | None = None,
+                assumptions: dict | None = None) -> dict:
+    """GPU-hours of the smallest experiment that gives one student's MoT number (see ASSUMPTIONS)."""
+    return _lower_bound(config, _jobs(config, corpus_stats, _assume(assumptions)), student, source)
+
+
+def plan(config: dict, corpus_stats: dict | None = None, assumptions: dict | None = None) -> dict:
+    A = _assume(assumptions)
+    jobs = _jobs(config, corpus_stats, A)
+    of = lambda **kv: [j for j in jobs if all(j.get(k) == v for k, v in kv.items())]  # noqa: E731
+    students = {}
+    for st in config["students"]:
+        s = {stage: _sum(of(stage=stage, student=st)) for stage in STUDENT_STAGES}
+        own = sum(v["gpu_hours"] for v in s.values())
+        students[st] = {"label": config["students"][st].get("label", st), "model": _model(config, st),
+                        "ckpts": sum(j["ckpts"] for j in of(stage="eval", student=st)), "stages": s, "gpu_hours": own,
+                        # what this student alone costs: its own jobs and every teacher's samples
+                        "with_sampling": own + sum(j["gpu_s"] for j in of(stage="generate")) / 3600,
+                        "lower_bound": _lower_bound(config, jobs, st)}
+    stages = {stage: _sum(of(stage=stage)) for stage in STAGES}
+    return {"assumptions": A, "stages": stages, "students": students,
+            "generate": {t: _sum(of(stage="generate", teacher=t)) for t in config["teachers"]},
+            "gpu_hours": sum(v["gpu_hours"] for v in stages.values()), "jobs": sum(v["jobs"] for v in stages.values()),
+            "counts": {"sources": len(config["sources"]), "teachers": len(config["teachers"]),
+                       "sets": [len(v) for v in config["teacher_sets"].values()], "rounds": config["train"]["rounds"]}}
+
+
+# ---------------------------------------------------------------------------------------- Markdown
+REFERENCE = {"train": 19.5, "generate": 19.0, "eval": 11.0, "total": 50.0}  # the issue's Qwen3-8B bound
+
+
+def _row(name, s) -> str:
+    return (f"| {name} | {s['jobs']} | {s['gpus_per_job']} | {s['tokens'] / 1e6:,.1f}M | {s['gpu_hours']:,.1f} "
+            f"| {s['runtime_min']} |")
+
+
+def render(result: dict) -> str:
+    A = result["assumptions"]
+    head = "| | jobs | GPUs/job | tokens | GPU-hours | runtime/job (min) |\n|---|---|---|---|---|---|"
+    out = ["# Compute plan", "",
+           f"Assumptions: training FLOPs = 6 x (active) parameters x tokens at {A['mfu']:.0%} MFU of "
+           f"{A['peak_flops'] / 1e12:,.0f} TFLOP/s per GPU (H100 dense bf16); teacher sampling "
+           f"{A['gen_tok_s']:,} generated tokens/s per GPU; evaluation {A['eval_tok_s']:,} tokens/s per GPU at "
+           f"{A['eval_tokens']:,} tokens per sample; mean training sequence / teacher sample {A['seq_tokens']:,} "
+           "tokens unless corpus statistics are given (capped by train.max_length / the max_tokens limits). "
+           "GPU-hours are compute only; runtime/job (the SLURM limit) adds start-up "
+           f"({A['engine_start_s']} s per vLLM engine, {A['train_start_s']} s per training job) and is "
+           f"x{A['safety']:g}, at least {A['floor_min']} min; for MoT it is per branch (with `mot.jobs: per_set` "
+           "one job trains several). CPU jobs count 0 GPU-hours.", "",
+           "## Teacher sampling (shared by all students)", "", head.replace("| |", "| teacher |")]
+    out += [_row(t, s) for t, s in result["generate"].items()]
+    for st, s in result["students"].items():
+        out += ["", f"## {s['label']}", "", head.replace("| |", "| stage |")]
+        out += [_row(LABELS[k], v) for k, v in s["stages"].items()]
+        out += [f"| **total** | {sum(v['jobs'] for v in s['stages'].values())} | | | **{s['gpu_hours']:,.1f}** | |"]
+    out += ["", "## Totals", "", "| stage | jobs | GPU-hours |", "|---|---|---|"]
+    out += [f"| {LABELS[k]} | {v['jobs']} | {v['gpu_hours']:,.1f} |" for k, v in result["stages"].items()]
+    out += [f"| **total** | {result['jobs']} | **{result['gpu_hours']:,.1f}** |", "",
+            "## Lower bound: one student's MoT result", "",
+            "The MoT of `report.mot` for one student on the first source: its teachers' samples on that "
+            "source, its branches and merges, the evaluation of the base and of its merged rounds.", "",
+            "| student | source | sampling | training | evaluation | total | this student in the grid |",
+            "|---|---|---|---|---|---|---|"]
+    for st, s in result["students"].items():
+        lb = s["lower_bound"]
+        out += [f"| {s['label']} | {lb['source']} | {lb['generate']:,.1f} | {lb['train']:,.1f} | {lb['eval']:,.1f} "
+                f"| **{lb['total']:,.1f}** | {s['with_sampling']:,.1f} |"]
+    c, ref = result["counts"], REFERENCE
+    for st, s in result["students"].items():
+        if s["model"] != "qwen3-8b":
+            continue
+        lb, g = s["lower_bound"], s["stages"]
+        train = g["train_std"]["gpu_hours"] + g["train_mtd"]["gpu_hours"] + g["train_mot"]["gpu_hours"]
+        gen = result["stages"]["generate"]["gpu_hours"]
+        ratio = lambda a, b: f"x{a / b:.1f}" if b else "n/a"  # noqa: E731
+        out += ["", f"{s['label']} alone (its jobs and all teacher sampling): **{s['with_sampling']:,.1f} GPU-hours** "
+                f"against the reference lower bound of ~{ref['total']:g} H100-hours (training {ref['train']:g} + "
+                f"sampling {ref['generate']:g} + evaluation {ref['eval']:g}; computed here: {lb['train']:.1f} + "
+                f"{lb['generate']:.1f} + {lb['eval']:.1f} = {lb['total']:.1f}). The bound is one MoT run "
+                f"({len(lb['teachers'])} teachers, {c['rounds']} rounds) on one source; the grid trains, on each of "
+                f"{c['sources']} sources, {c['teachers']} STD runs, one MTD run and the rounds 2..{c['rounds']} of "
+                f"{len(c['sets'])} teacher sets (sizes {', '.join(map(str, c['sets']))}): training "
+                f"{ratio(train, lb['train'])}; it evaluates {s['ckpts']} checkpoints instead of {c['rounds'] + 1}: "
+                f"evaluation {ratio(g['eval']['gpu_hours'], lb['eval'])}; it samples every teacher on every "
+                f"source: sampling {ratio(gen, lb['generate'])}. The other students add their own training and "
+                "evaluation; the sampling is shared."]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,151 @@
+"""Compute plan: job counts as the workflow schedules them, the reference lower bound, runtimes, Markdown.
+
+Expected counts are written out by hand from the configs (not computed by the code under test)."""
+import math
+
+import pytest
+import yaml
+
+from mot.plan import job_runtime_minutes, lower_bound, params, plan, read_corpus_stats, render
+
+from conftest import ROOT
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def jobs(result):
+    return {stage: s["jobs"] for stage, s in result["stages"].items()}
+
+
+@pytest.mark.parametrize("mode", ["per_branch", "per_set"])
+def test_job_counts_default_config(mode):
+    config = load("config.yaml")
+    config["mot"]["jobs"] = mode
+    # 1 student, 2 sources, 4 teachers (no shards), sets of 4/3/2 teachers, 4 rounds
+    assert jobs(plan(config)) == {
+        "generate": 2 * 4,
+        "train_std": 1 * 2 * 4,
+        "train_mtd": 1 * 2,
+        # per branch: round 1 shared, then one per (set, round, teacher); per set: a first-round job
+        # and one job per set (which also merges)
+        "train_mot": 1 * 2 * (4 + (4 + 3 + 2) * (4 - 1)) if mode == "per_branch" else 1 * 2 * (1 + 3),
+        "merge": 1 * 2 * 3 * 4 if mode == "per_branch" else 0,  # per (set, round), rounds 1..4
+        "eval": 1 + 1 * 2 * (4 + 1 + 3),                 # base + (STD x 4, MTD, MoT x 3) per source
+        "tables": 10 + 4,                                # tables 1,2,5,6,7,8,10,11,12,13; 4 figures
+    }
+
+
+def test_job_counts_paper_config():
+    # 3 students, 2 sources, teachers with 2, 2, 1, 1 shards, sets of 4/3/2 teachers, 5 rounds
+    assert jobs(plan(load("paper.yaml"))) == {
+        "generate": 2 * (2 + 2 + 1 + 1),
+        "train_std": 3 * 2 * 4,
+        "train_mtd": 3 * 2,
+        "train_mot": 3 * 2 * (4 + (4 + 3 + 2) * (5 - 1)),
+        "merge": 3 * 2 * 3 * 5,
+        "eval": 3 + 3 * 2 * (4 + 1 + 3),
+        "tables": 10 + 4,
+    }
+
+
+def test_per_set_mode_same_gpu_hours_fewer_jobs():
+    paper = load("paper.yaml")
+    assert paper["mot"]["jobs"] == "per_branch"
+    per_branch = plan(paper)
+    paper["mot"]["jobs"] = "per_set"
+    per_set = plan(paper)
+    assert (jobs(per_set)["train_mot"], jobs(per_set)["merge"]) == (3 * 2 * (1 + 3), 0)
+    assert per_set["gpu_hours"] == pytest.approx(per_branch["gpu_hours"])
+    assert job_runtime_minutes(paper, "train_mot", student="qwen3-8b") == \
+        per_branch["students"]["qwen3-8b"]["stages"]["train_mot"]["runtime_min"]  # still per branch
+
+
+def test_gpus_per_job_paper():
+    r = plan(load("paper.yaml"))
+    assert {t: s["gpus_per_job"] for t, s in r["generate"].items()} == \
+        {"qwq": 4, "qwen3-32b": 4, "qwen3-235b": 8, "deepseek-r1": 16}
+    s = r["students"]["qwen3-8b"]["stages"]
+    assert (s["train_std"]["gpus_per_job"], s["train_mot"]["gpus_per_job"], s["merge"]["gpus_per_job"],
+            s["eval"]["gpus_per_job"]) == (8, 8, 0, 1)
+
+
+def test_paper_lower_bound_reproduces_the_reference():
+    lb = lower_bound(load("paper.yaml"), "qwen3-8b")
+    assert lb["total"] == pytest.approx(50, rel=0.02)
+    assert lb["train"] == pytest.approx(19.5, rel=0.02)
+    assert lb["generate"] == pytest.approx(19, rel=0.05)
+    assert lb["eval"] == pytest.approx(11, rel=0.05)
+    # training: 4 branches x 5 rounds x 50 steps x 64 sequences x 11k tokens, 6 x 8.2e9 FLOPs/token, 50% of 989 TF
+    assert lb["train"] == pytest.approx(4 * 5 * 50 * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12) / 3600)
+    # sampling: 4 teachers x 200 prompts x 16 samples x 11k tokens at 2,000 tokens/s per GPU
+    assert lb["generate"] == pytest.approx(4 * 200 * 16 * 11_000 / 2_000 / 3600)
+    # evaluation: (base + 5 rounds) x 60 problems x 16 samples x 14k tokens at 2,000 tokens/s per GPU
+    assert lb["eval"] == pytest.approx(6 * 60 * 16 * 14_000 / 2_000 / 3600)
+
+
+def test_paper_stage_gpu_hours():
+    r = plan(load("paper.yaml"))
+    gen = 2 * 4 * 200 * 16 * 11_000 / 2_000 / 3600
+    assert r["stages"]["generate"]["gpu_hours"] == pytest.approx(gen)
+    train_8b = 2 * (4 * 250 + 250 + 4 * 50 + (4 + 3 + 2) * 4 * 50) * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12) / 3600
+    own = r["students"]["qwen3-8b"]["stages"]
+    assert sum(own[k]["gpu_hours"] for k in ("train_std", "train_mtd", "train_mot")) == pytest.approx(train_8b)
+    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5)
+    assert own["eval"]["gpu_hours"] == pytest.approx(ckpts * 60 * 16 * 14_000 / 2_000 / 3600)
+    assert r["gpu_hours"] == pytest.approx(sum(s["gpu_hours"] for s in r["stages"].values()))
+
+
+def test_runtime_minutes():
+    paper = load("paper.yaml")
+    # STD of the 8B on 8 GPUs: compute / 8 + 600 s start, x2, in minutes
+    std_s = 250 * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12)
+    assert job_runtime_minutes(paper, "train_std", student="qwen3-8b") == math.ceil(2 * (std_s / 8 + 600) / 60)
+    shard_s = 100 * 16 * 11_000 / 2_000  # a QwQ shard: 100 prompts x 16 x 11k tokens, over 4 GPUs + 300 s start
+    assert job_runtime_minutes(paper, "generate", teacher="qwq") == math.ceil(2 * (shard_s / 4 + 300) / 60)
+    # eval: base + 5 x 60 problems x 16 samples x 14k tokens at 2,000 tokens/s on 1 GPU, 300 s per engine, x2
+    assert job_runtime_minutes(paper, "eval", student="qwen3-8b", run="base") == \
+        math.ceil(2 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
+    assert job_runtime_minutes(paper, "eval", student="qwen3-8b", source="boba", run="sft-qwq") == \
+        math.ceil(2 * 5 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
+    assert job_runtime_minutes(paper, "tables") == 10
+    assert job_runtime_minutes(paper, "merge", student="qwen3-8b") == 10  # 5 x 16.4 GB at 0.64 GB/s, x2: 7 min
+    assert job_runtime_minutes(paper, "eval", student="qwen3-14b") > job_runtime_minutes(paper, "train_std")
+    default = load("config.yaml")  # CPU jobs: the floor
+    assert {job_runtime_minutes(default, s) for s in ("generate", "train_std", "train_mot", "eval")} == {10}
+    with pytest.raises(ValueError):
+        job_runtime_minutes(paper, "sft")
+
+
+def test_synthetic_student_params():
+    # vocab x hidden (tied) + layers x (q, o: h x h; k, v: h x kv x head_dim; MLP: 3 x h x intermediate)
+    n = 512 * 128 + 4 * (2 * 128 * 128 + 2 * 128 * 4 * 32 + 3 * 128 * 384)
+    assert params(load("config.yaml"), "tiny") == (n, n)
+
+
+def test_corpus_stats_drive_the_token_counts(tmp_path):
+    csv = tmp_path / "stats.csv"
+    csv.write_text("source,teacher,prompts,kept,pass_rate,mean_tokens\n"
+                   "boba,qwq,200,195,0.7,8000.0\nboba,qwen3-32b,200,191,0.6,6000.0\n"
+                   "boba,qwen3-235b,200,197,0.8,5000.0\nboba,deepseek-r1,200,198,0.8,4000.0\n"
+                   "boba,ALL TEACHERS (MTD),200,781,,5743.5\n")
+    stats = read_corpus_stats([str(csv)])
+    assert stats["boba"]["qwq"] == {"n": 195, "mean_tokens": 8000.0} and len(stats["boba"]) == 4
+    r = plan(load("paper.yaml"), corpus_stats=stats)
+    assert r["generate"]["qwq"]["tokens"] == pytest.approx(200 * 16 * 8000 + 200 * 16 * 11_000)  # s1k: default
+    mtd = (195 * 8000 + 191 * 6000 + 197 * 5000 + 198 * 4000) / 781
+    assert r["students"]["qwen3-8b"]["stages"]["train_mtd"]["tokens"] == pytest.approx(250 * 64 * (mtd + 11_000))
+    lb = lower_bound(load("paper.yaml"), "qwen3-8b", corpus_stats=stats)
+    assert lb["train"] == pytest.approx(5 * 50 * 64 * (8000 + 6000 + 5000 + 4000) * 6 * 8.2e9 / (0.5 * 989e12) / 3600)
+
+
+def test_render_has_the_totals_and_the_reference():
+    r = plan(load("paper.yaml"))
+    md = render(r)
+    assert f"| **total** | {sum(jobs(r).values())} | **{r['gpu_hours']:,.1f}** |" in md
+    for s in r["students"].values():
+        assert f"**{s['gpu_hours']:,.1f}**" in md and f"## {s['label']}" in md
+    assert "989 TFLOP/s" in md and "50% MFU" in md and "2,000 generated tokens/s per GPU" in md
+    assert "~50 H100-hours" in md and "= 50.2)" in md
+    assert "~50 H100-hours" not in render(plan(load("config.yaml")))  # no Qwen3-8B student there
