@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from mot.io import write_jsonl  # noqa: E402
-from mot.train import IGNORE, collate, encode, micro_batches, step_indices, train  # noqa: E402
+from mot.train import IGNORE, HParams, TrainSpec, collate, encode, micro_batches, step_indices, train  # noqa: E402
 
 ARCH = dict(hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=384, max_position=512)
 HP = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.01, "grad_clip": 1.0,
@@ -63,7 +63,7 @@ def run_mot(model_dir: Path, corpus: Path, work: Path, steps: int) -> tuple[int,
     from transformers import AutoTokenizer
 
     out = work / "out-mot"
-    train(str(model_dir), str(corpus), HP, str(out), steps=steps)
+    train(str(model_dir), str(corpus), TrainSpec(HParams.of(HP), steps), str(out))
     rows = (out / "train_log.csv").read_text().splitlines()[1:]
     tok = AutoTokenizer.from_pretrained(model_dir)
     examples = [encode(tok, r["prompt"], r["response"]) for r in map(json.loads, corpus.read_text().splitlines())]

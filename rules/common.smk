@@ -9,6 +9,7 @@ from mot.io import MotError
 from mot.methods import METHODS
 from mot.plan import ASSUMPTIONS, STAGES, job_runtime_minutes
 from mot.rounds import schedule
+from mot.train import SFT_KEYS
 from mot.workflow import code_version
 
 try:
@@ -103,13 +104,9 @@ def teacher_gpus(name):
 TEACHER_SETS = list(config["teacher_sets"])
 TRAIN = config["train"]
 ROUNDS = list(range(1, TRAIN["rounds"] + 1))
-# Keys that shape one SFT run; MoT-only keys stay out so that changing them reruns MoT jobs only.
-SFT_KEYS = ["lr", "betas", "weight_decay", "warmup_ratio", "grad_clip", "batch_size", "micro_batch_size",
-            "max_length", "bf16", "attn_implementation", "gradient_checkpointing", "truncation", "packing",
-            "save_state_minutes"]
-
-
 def sft_hparams():
+    """The train keys that shape one SFT run (mot.train.HParams); MoT-only keys stay out, so that
+    changing them reruns MoT jobs only."""
     return {k: TRAIN[k] for k in SFT_KEYS if k in TRAIN}
 
 

@@ -128,9 +128,10 @@ else:
             model=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
             hparams=json_param(sft_hparams()),
-            steps=TRAIN["steps_per_round"],
-            total=mot_schedule(1)[1],
-            optimizer="--save-optimizer" if CARRY else "",
+            rounds=TRAIN["rounds"],
+            spr=TRAIN["steps_per_round"],
+            schedule=TRAIN.get("schedule", "global"),
+            optimizer_state=TRAIN.get("optimizer_state", "reset"),
             seed=config["seed"],
         threads: 1
         resources:
@@ -141,8 +142,9 @@ else:
             "../envs/train.yaml"
         shell:
             "{params.launch} --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
-            " --hparams {params.hparams:q} --steps {params.steps} --total-steps {params.total}"
-            " {params.optimizer} --seed {params.seed} --out {output.model}"
+            " --hparams {params.hparams:q} --rounds {params.rounds} --steps-per-round {params.spr}"
+            " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
+            " --out {output.model}"
 
     rule mot_rounds:
         input:

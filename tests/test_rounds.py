@@ -5,7 +5,8 @@ import shutil
 import pytest
 
 from mot.io import MotError, write_jsonl
-from mot.rounds import branches, parse_corpora, rounds, schedule
+from mot.rounds import RoundsSpec, branches, parse_corpora, rounds, schedule
+from mot.train import HParams
 
 
 def test_corpus_pairs_and_schedule():
@@ -21,6 +22,7 @@ def test_corpus_pairs_and_schedule():
 
 HP = dict(lr=1e-3, betas=[0.9, 0.95], weight_decay=0.1, warmup_ratio=0.0, grad_clip=1.0, batch_size=2,
           micro_batch_size=2, max_length=128, truncation="drop")
+SPEC = RoundsSpec(HParams.of(HP), rounds=3, steps_per_round=2)
 
 
 @pytest.mark.slow
@@ -31,10 +33,10 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
         write_jsonl(corpora[t], [{"prompt": f"Compute {i} + 1.", "response": f"<think>\n{word} {i} + 1 = {i + 1}.\n"
                                   f"</think>\n\n\\boxed{{{i + 1}}}"} for i in range(6)])
     first = tmp_path / "r1"
-    branches(str(tiny_model), corpora, HP, 2, 6, str(first))
+    branches(str(tiny_model), corpora, SPEC, str(first))
     assert sorted(p.name for p in first.iterdir()) == [".mot-output", "branch-a", "branch-b", "mot_rounds.json"]
     full = tmp_path / "full"
-    rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(full))
+    rounds(str(first), str(tiny_model), corpora, SPEC, str(full))
     rec = json.loads((full / "mot_rounds.json").read_text())
     assert rec["steps"] == {"round-1": 2, "round-2": 4, "round-3": 6}
     assert json.loads((full / "round-3/branch-b/mot_train.json").read_text())["start_step"] == 4
@@ -52,13 +54,13 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
     mot.rounds._merge = crash
     try:
         with pytest.raises(RuntimeError, match="killed"):
-            rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(out))
+            rounds(str(first), str(tiny_model), corpora, SPEC, str(out))
     finally:
         mot.rounds._merge = real_merge
     part = tmp_path / "again.partial"
     kept = (part / "round-2/merged/model.safetensors").stat().st_mtime_ns
     assert (part / "round-3/branch-b").is_dir() and not out.exists()
-    rounds(str(first), str(tiny_model), corpora, HP, 3, 2, str(out))
+    rounds(str(first), str(tiny_model), corpora, SPEC, str(out))
     assert (out / "round-2/merged/model.safetensors").stat().st_mtime_ns == kept
     assert (out / "round-3/merged/model.safetensors").read_bytes() == (full / "round-3/merged/model.safetensors").read_bytes()
     assert not part.exists()

@@ -13,12 +13,17 @@ import torch
 from safetensors.torch import load_file
 
 from mot.io import MotError, write_jsonl
-from mot.train import IGNORE, encode, load_examples, lr_at, micro_batches, step_indices, train
+from mot.train import IGNORE, HParams, TrainSpec, encode, load_examples, lr_at, micro_batches, step_indices, train
 
 from conftest import ROOT
 
 HP = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.1, "grad_clip": 1.0,
       "batch_size": 4, "micro_batch_size": 2, "max_length": 256, "bf16": False, "attn_implementation": "sdpa"}
+
+
+def fit(model, corpus, hp, out, force=False, **run):
+    """train() with the spec of a hyper-parameter dict and run settings (steps, start_step, ...)."""
+    return train(model, corpus, TrainSpec(HParams.of(hp), **run), out, force)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +98,8 @@ def weights(path):
 
 
 def test_loss_does_not_depend_on_the_micro_batch_split(tiny_model, corpus, tmp_path):
-    train(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 4}, str(tmp_path / "a"), steps=3)
-    train(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 1}, str(tmp_path / "b"), steps=3)
+    fit(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 4}, str(tmp_path / "a"), steps=3)
+    fit(str(tiny_model), str(corpus), {**HP, "micro_batch_size": 1}, str(tmp_path / "b"), steps=3)
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
@@ -105,7 +110,7 @@ def test_loss_does_not_depend_on_the_micro_batch_split(tiny_model, corpus, tmp_p
 def test_checkpoints_load_and_generate(tiny_model, corpus, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=4, save_every=2)
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=4, save_every=2)
     for path in (tmp_path / "out" / "step-00002", tmp_path / "out"):
         model = AutoModelForCausalLM.from_pretrained(path)
         tok = AutoTokenizer.from_pretrained(path)
@@ -117,26 +122,26 @@ def test_checkpoints_load_and_generate(tiny_model, corpus, tmp_path):
 
 
 def test_mot_branch_continues_the_global_schedule(tiny_model, corpus, tmp_path):
-    train(str(tiny_model), str(corpus), HP, str(tmp_path / "r2"), steps=2, start_step=2, total_steps=6)
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "r2"), steps=2, start_step=2, total_steps=6)
     lrs = [float(line.split(",")[2]) for line in (tmp_path / "r2" / "train_log.csv").read_text().splitlines()[1:]]
     assert lrs == pytest.approx([lr_at(2, 6, 1e-3, 0.1), lr_at(3, 6, 1e-3, 0.1)])
 
 
 @pytest.mark.parametrize("case", ["empty", "no_model", "too_long", "batch"])
 def test_bad_input_is_one_line_and_leaves_no_checkpoint(tiny_model, corpus, tmp_path, case):
-    args = dict(model_path=str(tiny_model), corpus=str(corpus), hp=HP, out=str(tmp_path / "out"), steps=2)
+    args = dict(model=str(tiny_model), corpus=str(corpus), hp=HP, out=str(tmp_path / "out"), steps=2)
     if case == "empty":
         (tmp_path / "e.jsonl").write_text("")
         args["corpus"], pattern = str(tmp_path / "e.jsonl"), "e.jsonl: empty corpus"
     elif case == "no_model":
         (tmp_path / "nomodel").mkdir()
-        args["model_path"], pattern = str(tmp_path / "nomodel"), "nomodel: holds no model"
+        args["model"], pattern = str(tmp_path / "nomodel"), "nomodel: holds no model"
     elif case == "too_long":
         args["hp"], pattern = {**HP, "max_length": 8}, r"every sample is longer than max_length=8 \(config key train.max_length\)"
     else:
         args["hp"], pattern = {**HP, "batch_size": 5}, r"train.batch_size=5 cannot be made of micro-batches of 2 on 1 process"
     with pytest.raises(MotError, match=pattern):
-        train(**args)
+        fit(**args)
     assert not (tmp_path / "out").exists()
 
 
@@ -214,7 +219,7 @@ def test_a_corrupt_model_directory_is_named(tiny_model, corpus, tmp_path):
     data = (bad / "model.safetensors").read_bytes()
     (bad / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(MotError, match=r"bad: cannot load the model \("):
-        train(str(bad), str(corpus), HP, str(tmp_path / "out"), steps=1)
+        fit(str(bad), str(corpus), HP, str(tmp_path / "out"), steps=1)
     assert not (tmp_path / "out").exists()
 
 
@@ -222,13 +227,13 @@ def test_train_refuses_to_replace_what_it_did_not_write(tiny_model, corpus, tmp_
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("keep me")
     with pytest.raises(MotError, match="an existing directory that mot did not write"):
-        train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1)
+        fit(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1)
     with pytest.raises(MotError, match="would replace the input"):
-        train(str(tiny_model), str(corpus), HP, str(tiny_model), steps=1)
+        fit(str(tiny_model), str(corpus), HP, str(tiny_model), steps=1)
     assert (tmp_path / "out" / "notes.txt").read_text() == "keep me"
-    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1, force=True)
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=1, force=True)
     assert not (tmp_path / "out" / "notes.txt").exists() and (tmp_path / "out" / ".mot-output").is_file()
-    train(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=2)  # its own output: replaced
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "out"), steps=2)  # its own output: replaced
     assert json.loads((tmp_path / "out" / "mot_train.json").read_text())["steps"] == 2
 
 
@@ -254,8 +259,8 @@ def test_two_processes_match_one(tiny_model, corpus, tmp_path):
 def test_padding_free_packing_trains_the_same_model(tiny_model, corpus, tmp_path):
     """Sequences laid end to end with restarting position_ids (the varlen path flash-attn 2 takes;
     sdpa gets a block-diagonal mask) give the padded run's weights."""
-    train(str(tiny_model), str(corpus), {**HP, "packing": False}, str(tmp_path / "padded"), steps=3)
-    train(str(tiny_model), str(corpus), {**HP, "packing": True}, str(tmp_path / "packed"), steps=3)
+    fit(str(tiny_model), str(corpus), {**HP, "packing": False}, str(tmp_path / "padded"), steps=3)
+    fit(str(tiny_model), str(corpus), {**HP, "packing": True}, str(tmp_path / "packed"), steps=3)
     a, b = weights(tmp_path / "padded"), weights(tmp_path / "packed")
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
@@ -306,3 +311,13 @@ def test_fsdp_wrap_check_names_the_class(tiny_model):
     with pytest.raises(MotError, match=r"m: FSDP cannot wrap 'Qwen3MoeDecoderLayer': the model has no such layers "
                                        r"\(it has Qwen3DecoderLayer\); set the student's launch.fsdp_wrap"):
         check_fsdp_wrap(launch(["Qwen3MoeDecoderLayer"]), model, "m")
+
+
+def test_hyper_parameters_are_checked_once_with_one_line():
+    with pytest.raises(MotError, match=r"^--hparams: unknown key\(s\) lr_typo \(known: lr, betas,"):
+        HParams.of({**HP, "lr_typo": 1})
+    with pytest.raises(MotError, match="^--hparams: missing lr$"):
+        HParams.of({k: v for k, v in HP.items() if k != "lr"})
+    hp = HParams.of(HP)
+    assert hp.betas == (0.9, 0.95) and hp.truncation == "drop" and hp.packing is None
+    assert TrainSpec(hp, steps=2, start_step=4).schedule_steps == 6

@@ -105,26 +105,33 @@ def cmd_merge(a):
 
 
 def cmd_train(a):
-    from .train import train
+    from .train import HParams, TrainSpec, train
 
-    rec = train(a.model, a.corpus, a.hparams, a.out, a.steps, a.start_step, a.total_steps, a.save_every,
-                a.seed, a.init_optimizer, a.save_optimizer, a.force)
+    spec = TrainSpec(HParams.of(a.hparams), a.steps, a.start_step, a.total_steps, a.save_every, a.seed,
+                     a.init_optimizer, a.save_optimizer)
+    rec = train(a.model, a.corpus, spec, a.out, a.force)
     print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
+
+
+def rounds_spec(a):
+    from .rounds import RoundsSpec
+    from .train import HParams
+
+    return RoundsSpec(HParams.of(a.hparams), a.rounds, a.steps_per_round, a.method, a.params, a.seed, a.schedule,
+                      a.optimizer_state)
 
 
 def cmd_branches(a):
     from .rounds import branches, parse_corpora
 
-    branches(a.model, parse_corpora(a.corpus), a.hparams, a.steps, a.total_steps, a.out, a.seed, a.save_optimizer,
-             a.force)
+    branches(a.model, parse_corpora(a.corpus), rounds_spec(a), a.out, a.force)
     print(f"trained {len(a.corpus)} round-1 branch(es) -> {a.out}")
 
 
 def cmd_rounds(a):
     from .rounds import parse_corpora, rounds
 
-    rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), a.hparams, a.rounds, a.steps_per_round, a.out,
-                 a.method, a.params, a.seed, a.schedule, a.optimizer_state, a.force)
+    rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), rounds_spec(a), a.out, a.force)
     print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({a.method}) -> {a.out}")
 
 
@@ -286,33 +293,28 @@ def parser() -> argparse.ArgumentParser:
                     help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
+    def mot_args(sp):  # the settings of a RoundsSpec, shared by `mot branches` and `mot rounds`
+        sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
+        sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
+        sp.add_argument("--rounds", type=int, required=True)
+        sp.add_argument("--steps-per-round", type=int, required=True)
+        sp.add_argument("--method", default="uniform", help="merge method (mot merge --help)")
+        sp.add_argument("--params", type=_json, default={}, help="merge method parameters, as JSON")
+        sp.add_argument("--schedule", default="global", help="global | round (lr schedule of a branch)")
+        sp.add_argument("--optimizer-state", default="reset", help="reset | carry (AdamW state across rounds)")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--force", action="store_true",
+                        help="replace an existing output directory that mot did not write")
+        sp.add_argument("--out", required=True)
+
     sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process")
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
-    sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
-    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
-    sp.add_argument("--steps", type=int, required=True, help="optimizer steps per branch")
-    sp.add_argument("--total-steps", type=int, required=True, help="length of the lr schedule")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--save-optimizer", action="store_true", help="keep each branch's AdamW state (carry)")
-    sp.add_argument("--force", action="store_true",
-                    help="replace an existing output directory that mot did not write")
-    sp.add_argument("--out", required=True)
+    mot_args(sp)
 
     sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges")
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
-    sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
-    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
-    sp.add_argument("--rounds", type=int, required=True)
-    sp.add_argument("--steps-per-round", type=int, required=True)
-    sp.add_argument("--method", default="uniform")
-    sp.add_argument("--params", type=_json, default={}, help="merge method parameters, as JSON")
-    sp.add_argument("--schedule", default="global", help="global | round (lr schedule of a branch)")
-    sp.add_argument("--optimizer-state", default="reset", help="reset | carry (AdamW state across rounds)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--force", action="store_true",
-                    help="replace an existing output directory that mot did not write")
-    sp.add_argument("--out", required=True)
+    mot_args(sp)
 
     sp = add("table", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries")
     sp.add_argument("--name", required=True, help="table1 | table2 | table5 | table6 | table7 | table8 | table10 | "

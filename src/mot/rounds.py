@@ -21,10 +21,12 @@ interrupted branch (mot.train resumes after SIGTERM). `<out>` appears by rename 
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .io import MotError, check_out, file_xxh3, finish_work, model_fingerprint, start_work, write_json
 from .layout import BRANCH, MERGED, ROUND
+from .train import HParams, TrainSpec
 
 
 def parse_corpora(pairs: list[str]) -> dict[str, str]:
@@ -50,6 +52,31 @@ def schedule(round_: int, spr: int, rounds: int, kind: str) -> tuple[int, int]:
     raise MotError(f"train.schedule: unknown value '{kind}' (global | round)")
 
 
+@dataclass(frozen=True)
+class RoundsSpec:
+    """MoT over a teacher set: how each branch trains and how each round's branches merge."""
+    hparams: HParams
+    rounds: int
+    steps_per_round: int
+    method: str = "uniform"
+    merge_params: dict = field(default_factory=dict)
+    seed: int = 0
+    schedule: str = "global"  # global | round (the lr schedule of a branch)
+    optimizer_state: str = "reset"  # reset | carry (AdamW state from a teacher's branch to the next)
+
+    def __post_init__(self):
+        schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
+        if self.optimizer_state not in ("reset", "carry"):
+            raise MotError(f"train.optimizer_state: unknown value '{self.optimizer_state}' (reset | carry)")
+
+    def branch(self, round_: int, optimizer_from: Path | None = None) -> TrainSpec:
+        """The training of one branch of round `round_` (optimizer_from: the teacher's previous branch)."""
+        start, total = schedule(round_, self.steps_per_round, self.rounds, self.schedule)
+        carry = self.optimizer_state == "carry"
+        return TrainSpec(self.hparams, self.steps_per_round, start, total, 0, self.seed,
+                         str(optimizer_from) if carry and optimizer_from else None, carry)
+
+
 def _processes():
     """The processes of an `accelerate launch` (a single one otherwise): all of them train each
     branch together; the main one alone does the file work and the merges."""
@@ -72,29 +99,24 @@ def _finish(ps, work: Path, out: Path, record: dict) -> None:
     ps.wait_for_everyone()
 
 
-def _train_branch(init: str, corpus: str, hp: dict, out: Path, spr: int, start: int, total: int, seed: int,
-                  optimizer_from: Path | None, save_optimizer: bool) -> None:
+def _train_branch(init: str, corpus: str, spec: TrainSpec, out: Path) -> None:
     from .train import train
 
-    if out.is_dir():  # finished by an earlier attempt
-        return
-    train(init, corpus, hp, str(out), spr, start, total, 0, seed,
-          str(optimizer_from) if optimizer_from else None, save_optimizer)
+    if not out.is_dir():  # else finished by an earlier attempt
+        train(init, corpus, spec, str(out))
 
 
-def branches(model: str, corpora: dict[str, str], hp: dict, steps: int, total_steps: int, out: str, seed: int = 0,
-             save_optimizer: bool = False, force: bool = False) -> dict:
+def branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, force: bool = False) -> dict:
     """Round 1: one branch per teacher from `model`, written to out/branch-<teacher>."""
     out = Path(out)
     check_out(out, [model, *corpora.values()], force)
     ps = _processes()
-    work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()}, hp,
-                            steps, total_steps, seed, save_optimizer])
+    branch = spec.branch(1)
+    work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()},
+                            asdict(branch)])
     for teacher, corpus in corpora.items():
-        _train_branch(model, corpus, hp, work / BRANCH.format(teacher=teacher), steps, 0, total_steps, seed, None,
-                      save_optimizer)
-    record = {"model": model, "corpora": corpora, "hparams": hp, "steps": steps, "total_steps": total_steps,
-              "seed": seed}
+        _train_branch(model, corpus, branch, work / BRANCH.format(teacher=teacher))
+    record = {"model": model, "corpora": corpora, "train": asdict(branch)}
     _finish(ps, work, out, record)
     return record
 
@@ -111,49 +133,39 @@ def _merge(ps, branch_dirs: list[Path], base: str, out: Path, method: str, param
     ps.wait_for_everyone()
 
 
-def rounds(first_round: str, base: str, corpora: dict[str, str], hp: dict, n_rounds: int, spr: int, out: str,
-           method: str = "uniform", params: dict | None = None, seed: int = 0, schedule_kind: str = "global",
-           optimizer_state: str = "reset", force: bool = False) -> dict:
+def rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSpec, out: str,
+           force: bool = False) -> dict:
     """Merge round 1's branches of these teachers, then rounds 2..n: branches from the previous
     merged model, merged. Writes out/round-<t>/merged (and out/round-<t>/branch-<teacher>, t >= 2)."""
     from tqdm import tqdm
 
-    params = params or {}
     first, out = Path(first_round), Path(out)
     check_out(out, [first_round, base, *corpora.values()], force)
     missing = [t for t in corpora if not (first / BRANCH.format(teacher=t)).is_dir()]
     if missing:
         raise MotError(f"{first}: no round-1 branch for teacher(s) {', '.join(missing)}")
-    if optimizer_state not in ("reset", "carry"):
-        raise MotError(f"train.optimizer_state: unknown value '{optimizer_state}' (reset | carry)")
-    carry = optimizer_state == "carry"
     ps = _processes()
     work = _start(ps, out, ["rounds", {t: model_fingerprint(first / BRANCH.format(teacher=t)) for t in corpora},
-                            model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, hp, n_rounds, spr,
-                            method, params, seed, schedule_kind, optimizer_state])
+                            model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, asdict(spec)])
     prev_merged = None
-    bar = tqdm(total=n_rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
-    for t in range(1, n_rounds + 1):
+    bar = tqdm(total=spec.rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
+    for t in range(1, spec.rounds + 1):
         rdir = work / ROUND.format(round=t)
         if t == 1:
             dirs = [first / BRANCH.format(teacher=k) for k in corpora]
         else:
-            start, total = schedule(t, spr, n_rounds, schedule_kind)
             dirs = []
             for k, corpus in corpora.items():
                 prev_branch = (first if t == 2 else work / ROUND.format(round=t - 1)) / BRANCH.format(teacher=k)
-                _train_branch(str(prev_merged), corpus, hp, rdir / BRANCH.format(teacher=k), spr, start, total, seed,
-                              prev_branch if carry else None, carry)
+                _train_branch(str(prev_merged), corpus, spec.branch(t, prev_branch), rdir / BRANCH.format(teacher=k))
                 dirs.append(rdir / BRANCH.format(teacher=k))
                 bar.update(1)
-        init = base if t == 1 else str(prev_merged)
-        _merge(ps, dirs, init, rdir / MERGED, method, params, prev_merged)
+        _merge(ps, dirs, base if t == 1 else str(prev_merged), rdir / MERGED, spec.method, spec.merge_params,
+               prev_merged)
         bar.update(1 if t > 1 else len(corpora) + 1)
         prev_merged = rdir / MERGED
     bar.close()
-    record = {"first_round": str(first), "base": base, "teachers": list(corpora), "corpora": corpora, "hparams": hp,
-              "rounds": n_rounds, "steps_per_round": spr, "merge_method": method, "merge_params": params,
-              "seed": seed, "schedule": schedule_kind, "optimizer_state": optimizer_state,
-              "steps": {ROUND.format(round=t): t * spr for t in range(1, n_rounds + 1)}}
+    record = {"first_round": str(first), "base": base, "teachers": list(corpora), "corpora": corpora, **asdict(spec),
+              "steps": {ROUND.format(round=t): t * spec.steps_per_round for t in range(1, spec.rounds + 1)}}
     _finish(ps, work, out, record)
     return record

@@ -29,6 +29,7 @@ import random
 import shutil
 import signal
 import time
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
@@ -150,54 +151,103 @@ class Stop:
         self.requested = True
 
 
-def check_batch(hp: dict, world: int) -> int:
-    batch, micro = hp["batch_size"], hp["micro_batch_size"]
+# --------------------------------------------------------------------------- spec
+@dataclass(frozen=True)
+class HParams:
+    """The config's `train` keys that shape one SFT run (config/schema.yaml documents each)."""
+    lr: float
+    betas: tuple[float, float]
+    weight_decay: float
+    warmup_ratio: float
+    grad_clip: float
+    batch_size: int
+    micro_batch_size: int
+    max_length: int
+    bf16: bool = False
+    attn_implementation: str = "sdpa"
+    gradient_checkpointing: bool = False
+    truncation: str = "drop"
+    packing: bool | None = None  # None: on with flash_attention_2
+    save_state_minutes: float = 0
+
+    @classmethod
+    def of(cls, d: dict) -> "HParams":
+        """From the config's train block's SFT keys (JSON on the command line), checked once."""
+        known = [f.name for f in fields(cls)]
+        if unknown := [k for k in d if k not in known]:
+            raise MotError(f"--hparams: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        if missing := [f.name for f in fields(cls) if f.default is MISSING and f.name not in d]:
+            raise MotError(f"--hparams: missing {', '.join(missing)}")
+        return cls(**{**d, **({"betas": tuple(d["betas"])} if "betas" in d else {})})
+
+
+SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common.smk)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One SFT job: its hyper-parameters and the optimizer steps it runs."""
+    hparams: HParams
+    steps: int
+    start_step: int = 0  # global step of the first one (a MoT branch of round t: (t-1) x steps)
+    total_steps: int | None = None  # the lr schedule's length; None: start_step + steps
+    save_every: int = 0  # also save out/step-N every this many steps
+    seed: int = 0
+    init_optimizer: str | None = None  # a directory with optimizer.pt to start from (MoT, carry)
+    save_optimizer: bool = False
+
+    @property
+    def schedule_steps(self) -> int:
+        return self.total_steps or self.start_step + self.steps
+
+
+def check_batch(hp: HParams, world: int) -> int:
+    batch, micro = hp.batch_size, hp.micro_batch_size
     if batch % (micro * world):
         raise MotError(f"train.batch_size={batch} cannot be made of micro-batches of {micro} "
                        f"on {world} process(es): it must be a multiple of {micro * world}")
     return batch // (micro * world)
 
 
-def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_step: int = 0,
-          total_steps: int | None = None, save_every: int = 0, seed: int = 0,
-          init_optimizer: str | None = None, save_optimizer: bool = False, force: bool = False) -> dict:
-    """Train for `steps` optimizer steps numbered start_step.. (the lr follows the schedule of
-    `total_steps`); write the final model to `out` and every `save_every` steps to out/step-N."""
+def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool = False) -> dict:
+    """Train for `spec.steps` optimizer steps numbered spec.start_step.. (the lr follows the schedule
+    of spec.schedule_steps); write the final model to `out` and every save_every steps to out/step-N."""
     import torch
     from accelerate import Accelerator
     from tqdm import tqdm
 
+    hp, steps, start_step, seed = spec.hparams, spec.steps, spec.start_step, spec.seed
+    total_steps, init_optimizer = spec.schedule_steps, spec.init_optimizer
     check_out(out, [model_path, corpus, init_optimizer], force)
-    total_steps = total_steps or start_step + steps
     # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
     acc = Accelerator(cpu=not torch.cuda.is_available(),
-                      mixed_precision="bf16" if hp.get("bf16") and torch.cuda.is_available() else "no")
+                      mixed_precision="bf16" if hp.bf16 and torch.cuda.is_available() else "no")
     accum = check_batch(hp, acc.num_processes)
     torch.manual_seed(seed)
     tok = load_tokenizer(model_path)
-    examples, data_record = load_examples(tok, corpus, hp["max_length"], hp.get("truncation", "drop"))
-    attn = hp.get("attn_implementation", "sdpa")
+    examples, data_record = load_examples(tok, corpus, hp.max_length, hp.truncation)
+    attn = hp.attn_implementation
     if attn == "flash_attention_2" and not (torch.cuda.is_available() and importlib.util.find_spec("flash_attn")):
         acc.print("flash_attention_2 needs a GPU and the flash-attn package: using sdpa")
         attn = "sdpa"
-    dtype = torch.bfloat16 if hp.get("bf16") and torch.cuda.is_available() else torch.float32
+    dtype = torch.bfloat16 if hp.bf16 and torch.cuda.is_available() else torch.float32
     model = load_causal_lm(model_path, dtype=dtype, attn_implementation=attn)
     check_fsdp_wrap(acc, model, model_path)
-    packing = hp.get("packing", attn == "flash_attention_2")
-    if hp.get("gradient_checkpointing"):
+    packing = hp.packing if hp.packing is not None else attn == "flash_attention_2"
+    if hp.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # norms: no weight decay
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=hp["lr"],
-                            betas=tuple(hp["betas"]), fused=torch.cuda.is_available())
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=hp.lr,
+                            betas=hp.betas, fused=torch.cuda.is_available())
     model, opt = acc.prepare(model, opt)
 
     out = Path(out)
     # A saved state is reused only by the same run: the same weights, corpus contents, settings
     # and processes (the fingerprint of `<out>.partial`).
-    fingerprint = ["train", model_fingerprint(model_path), file_xxh3(corpus), hp, start_step, steps, total_steps,
-                   seed, acc.num_processes, save_every, save_optimizer,
+    fingerprint = ["train", model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
+                   seed, acc.num_processes, spec.save_every, spec.save_optimizer,
                    file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]
     work = start_work(out, fingerprint, acc.print) if acc.is_main_process else Path(f"{out}.partial")
     acc.wait_for_everyone()
@@ -217,14 +267,14 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
     end = start_step + steps
     bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
                mininterval=2)
-    every_s = 60 * hp.get("save_state_minutes", 0)
+    every_s = 60 * hp.save_state_minutes
     with Stop() as stop:
         model.train()
         t0 = last_state = time.perf_counter()
         while step < end:
-            idx = step_indices(len(examples), hp["batch_size"], step, seed)
+            idx = step_indices(len(examples), hp.batch_size, step, seed)
             n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
-            mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp["micro_batch_size"])
+            mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp.micro_batch_size)
             assert len(mbs) == accum
             loss_sum = torch.zeros((), dtype=torch.float64)
             for j, mb in enumerate(mbs):
@@ -245,10 +295,10 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
                         reduction="sum") / n_tokens
                     acc.backward(loss * acc.num_processes)
                 loss_sum += loss.detach().double().cpu()
-            lr = lr_at(step, total_steps, hp["lr"], hp["warmup_ratio"])
+            lr = lr_at(step, total_steps, hp.lr, hp.warmup_ratio)
             for g in opt.param_groups:
                 g["lr"] = lr
-            grad_norm = acc.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+            grad_norm = acc.clip_grad_norm_(model.parameters(), hp.grad_clip)
             opt.step()
             opt.zero_grad(set_to_none=True)
             step_loss = acc.reduce(loss_sum.to(acc.device), reduction="sum").item()
@@ -258,7 +308,7 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
             if acc.is_main_process:
                 _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
                                 "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
-            if save_every and step % save_every == 0 and step < end:
+            if spec.save_every and step % spec.save_every == 0 and step < end:
                 _save(acc, model, tok, work / STEP.format(step=step))
             if stop.requested and step < end:
                 _save_resume(acc, resume, step)
@@ -269,10 +319,10 @@ def train(model_path: str, corpus: str, hp: dict, out: str, steps: int, start_st
                 last_state = time.perf_counter()
     bar.close()
     _save(acc, model, tok, work / "final")
-    record = {"model": final_path(model_path), "corpus": corpus, "hparams": hp, "start_step": start_step, "steps": steps,
+    record = {"model": final_path(model_path), "corpus": corpus, "hparams": asdict(hp), "start_step": start_step, "steps": steps,
               "total_steps": total_steps, "seed": seed, "processes": acc.num_processes, "data": data_record}
     if acc.is_main_process:
-        if save_optimizer:
+        if spec.save_optimizer:
             torch.save(opt.state_dict(), work / "final" / "optimizer.pt")
         write_json(work / "final" / "mot_train.json", record)
         shutil.move(str(log_path), work / "final" / TRAIN_LOG)
