@@ -26,6 +26,20 @@ def planned(result) -> set[tuple[str, str]]:
     return jobs
 
 
+def resources(result) -> dict[tuple[str, str], dict]:
+    """(rule, wildcards) -> the resources a dry run prints for that job."""
+    out, rule, wc = {}, None, ""
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule, wc = m.group(1), ""
+        elif m := re.match(r"^wildcards: (.*)$", line):
+            wc = m.group(1)
+        elif rule and line.startswith("resources: "):
+            out[(rule, wc)] = dict(kv.split("=", 1) for kv in line.removeprefix("resources: ").split(", "))
+    return out
+
+
 def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
     r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -262,6 +276,29 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     assert (rules.count("sft"), rules.count("mot_first_branch"), rules.count("mot_branch"),
             rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
     assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 9)
+
+    # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
+    # CPUs and memory from `resources`, the time limit from mot plan.
+    from mot.plan import job_runtime_minutes
+
+    cfg = yaml.safe_load((workdir / "config/paper.yaml").read_text())
+    res = resources(r)
+    r1 = res[("generate", "source=boba, teacher=deepseek-r1")]  # TP 8 x PP 2 over two nodes
+    assert (r1["gpu"], r1["nodes"], r1["slurm_partition"], r1["cpus_per_task"], r1["mem_mb"]) == (
+        "16", "2", "gpu", "96", "960000")
+    assert r1["runtime"] == str(job_runtime_minutes(cfg, "generate", teacher="deepseek-r1", source="boba"))
+    qwq = res[("generate_shard", "source=s1k, teacher=qwq, shard=0, shards=2")]
+    assert (qwq["gpu"], qwq["nodes"], qwq["cpus_per_task"]) == ("4", "1", "48")
+    sft = res[("sft", "student=qwen3-14b, source=s1k, corpus=mtd")]
+    assert (sft["gpu"], sft["slurm_partition"]) == ("8", "gpu")
+    assert sft["runtime"] == str(job_runtime_minutes(cfg, "train_mtd", student="qwen3-14b", source="s1k"))
+    branch = res[("mot_branch", "student=qwen3-8b, source=boba, tset=peers, round=3, teacher=qwq")]
+    assert (branch["gpu"], branch["runtime"]) == ("8", str(job_runtime_minutes(cfg, "train_mot", student="qwen3-8b")))
+    ev = res[("eval_run", "student=qwen3-8b, source=boba, run=mot-all")]
+    assert (ev["gpu"], ev["slurm_partition"]) == ("1", "gpu")
+    for job in (("mot_merge", "student=qwen3-8b, source=boba, tset=all, round=2"), ("table", "table=table2")):
+        assert (res[job]["gpu"], res[job]["slurm_partition"], res[job]["cpus_per_task"], res[job]["mem_mb"]) == (
+            "0", "cpu", "8", "64000")
 
 
 def test_lint_is_clean():
