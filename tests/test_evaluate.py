@@ -21,6 +21,15 @@ def test_pass_at_1_and_standard_error_by_hand():
     assert 0.25 <= lo <= s["pass@1"] <= hi <= 1.0
 
 
+def test_per_problem_rates_and_their_bootstrap_standard_error():
+    s = summarize([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]], n_boot=4000)
+    assert s["per_problem"] == [0.5, 0.25, 1.0]
+    mean = 1.75 / 3
+    analytic = math.sqrt(sum((p - mean) ** 2 for p in s["per_problem"]) / 3 / 3)  # SD of a mean of 3 draws
+    assert s["se_problems"] == pytest.approx(analytic, rel=0.05)
+    assert summarize([[1, 0]] * 5)["se_problems"] == 0.0
+
+
 def test_bootstrap_is_seeded_and_degenerate_when_problems_agree():
     c = [[1, 0], [0, 1], [1, 1], [0, 0]]
     assert summarize(c, seed=1) == summarize(c, seed=1)

@@ -106,7 +106,8 @@ SLURM = ["--profile", "slurm", "--configfile", "config/test.yaml", "--jobs", "4"
          "--default-resources", "slurm_partition=cpu", "mem_mb=1000", "runtime=30", "cpus_per_task=1",
          "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
          "--slurm-no-account", "--seconds-between-status-checks", "2", "--latency-wait", "5"]
-TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13"]
+TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13",
+          "differences"]
 
 
 def test_profiles_are_found_by_name_at_the_repository_root(checkout):

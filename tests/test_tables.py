@@ -30,13 +30,20 @@ RUNS = {
 }
 
 
+def solved(v: float, n: int = 20) -> list[float]:
+    """n problems of which the first round(v n) are solved: pass@1 = v."""
+    k = round(v * n)
+    return [1.0] * k + [0.0] * (n - k)
+
+
 @pytest.fixture
 def evals(tmp_path):
     paths = []
     for run, steps in RUNS.items():
         rec = {"student": "s", "source": None if run == "base" else "a", "run": run, "checkpoints": [
             {"step": st, "model": f"m/{run}/{st}", "benchmarks": {
-                b: {"pass@1": v, "se": 0.01, "ci95": [v, v]} for b, v in zip(SPEC["benchmarks"], vals)}}
+                b: {"pass@1": v, "se": 0.01, "se_problems": 0.02, "ci95": [v, v], "per_problem": solved(v)}
+                for b, v in zip(SPEC["benchmarks"], vals)}}
             for st, vals in steps.items()]}
         p = tmp_path / f"{run}.json"
         p.write_text(json.dumps(rec))
@@ -44,10 +51,13 @@ def evals(tmp_path):
     return paths
 
 
-def rows(tmp_path, name, evals, spec=SPEC):
+def rows(tmp_path, name, evals, spec=SPEC, se=False):
+    """The CSV's rows; without the SE columns unless se=True."""
     make_table(name, spec, evals, [], str(tmp_path / name))
     with open(tmp_path / f"{name}.csv", newline="") as f:
-        return list(csv.reader(f))
+        out = list(csv.reader(f))
+    keep = [i for i, c in enumerate(out[0]) if se or not c.endswith(" SE")]
+    return [[r[i] for i in keep] for r in out]
 
 
 def test_best_checkpoint_is_highest_avg_and_earliest_on_ties(evals):
@@ -63,6 +73,34 @@ def test_table1_main_results(tmp_path, evals):
         ["STU", "10.00", "20.00", "15.00", "-"],
         ["STU + SRC-A (MOT)", "60.00", "40.00", "50.00", "+35.00"],
     ]
+
+
+def test_every_score_has_its_standard_error_over_problems(tmp_path, evals):
+    assert rows(tmp_path, "table1", evals, se=True) == [
+        ["Configuration", "SYN-AIME24", "SYN-AIME24 SE", "SYN-AIME25", "SYN-AIME25 SE", "AVG", "AVG SE", "AVG Gain"],
+        ["STU", "10.00", "2.00", "20.00", "2.00", "15.00", "1.41", "-"],
+        ["STU + SRC-A (MOT)", "60.00", "2.00", "40.00", "2.00", "50.00", "1.41", "+35.00"],
+    ]
+    md = (tmp_path / "table1.md").read_text()
+    assert "| STU + SRC-A (MOT) | 60.00 ± 2.00 | 40.00 ± 2.00 | 50.00 ± 1.41 | +35.00 |" in md
+    assert "± is the standard error over problems (bootstrap)" in md
+    assert "60.00 $\\pm$ 2.00 & 40.00 $\\pm$ 2.00" in (tmp_path / "table1.tex").read_text()
+
+
+def test_paired_differences_with_bootstrap_intervals(tmp_path, evals):
+    out = rows(tmp_path, "differences", evals)
+    assert out[0] == ["Base model", "Dataset", "Comparison", "AVG difference", "95% low", "95% high"]
+    assert [r[:4] for r in out[1:]] == [
+        ["STU", "SRC-A", "MOT - best STD (T2)", "15.00"],  # 50 - 35
+        ["STU", "SRC-A", "MOT - MTD", "10.00"],  # 50 - 40
+        ["STU", "SRC-A", "MOT - MOT without the shifted teacher", "10.00"]]  # 50 - 40 (round 1)
+    for r in out[1:]:
+        assert float(r[4]) <= float(r[3]) <= float(r[5])
+    assert out == rows(tmp_path, "differences", evals)  # seeded
+    from mot.tables import paired_difference
+
+    same = {"b": [1.0, 0.0, 1.0, 0.5]}
+    assert paired_difference(same, same, 0) == (0.0, 0.0, 0.0)  # paired: no spread without a difference
 
 
 def test_table2_every_method_at_its_best_checkpoint(tmp_path, evals):
@@ -106,8 +144,8 @@ def test_table11_and_12_every_checkpoint_and_round(tmp_path, evals):
 def test_markdown_and_latex_state_how_best_is_chosen(tmp_path, evals):
     make_table("table2", SPEC, evals, [], str(tmp_path / "t2"))
     md, tex = (tmp_path / "t2.md").read_text(), (tmp_path / "t2.tex").read_text()
-    assert "highest AVG; ties go to the earlier step" in md and "| SRC-A | MOT (ours) | 60.00 |" in md
-    assert "\\begin{tabular}{llrrr}" in tex and "SRC-A & MOT (ours) & 60.00 & 40.00 & 50.00 \\\\" in tex
+    assert "highest AVG; ties go to the earlier step" in md and "| SRC-A | MOT (ours) | 60.00 ± 2.00 |" in md
+    assert "\\begin{tabular}{llrrr}" in tex and "SRC-A & MOT (ours) & 60.00 $\\pm$ 2.00 & 40.00 $\\pm$ 2.00 & 50.00 $\\pm$ 1.41 \\\\" in tex
 
 
 def test_published_numbers_appear_beside_ours(tmp_path, evals):

@@ -72,7 +72,8 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
-TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13"]
+TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13",
+          "differences"]
 
 
 def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
@@ -118,7 +119,7 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     (workdir / "results/eval/tiny/syn-boba/sft-mtd.json").unlink()
     jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
     assert ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
-    assert {w for rule, w in jobs if rule == "table"} == {"table=table2", "table=table11"}
+    assert {w for rule, w in jobs if rule == "table"} == {"table=table2", "table=table11", "table=differences"}
     r = snakemake_in(workdir, "all_tables", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
@@ -275,7 +276,7 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     # of sets of 4, 3 and 2 teachers) and per merge (3 sets x 5 rounds); evals of all runs and the bases
     assert (rules.count("sft"), rules.count("mot_first_branch"), rules.count("mot_branch"),
             rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
-    assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 9)
+    assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 10)
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
     # CPUs and memory from `resources`, the time limit from mot plan.

@@ -58,7 +58,8 @@ def load_benchmark(name: str, path: str) -> list[dict]:
 
 
 def summarize(correct: list[list[bool]], n_boot: int = 1000, seed: int = 0) -> dict:
-    """pass@1, its standard error over runs, and a bootstrap 95% interval over problems."""
+    """pass@1, its standard error over the n runs and over problems (bootstrap), a bootstrap 95%
+    interval over problems, and each problem's pass rate."""
     if not correct or any(len(c) != len(correct[0]) for c in correct) or not correct[0]:
         raise MotError("summary needs the same positive number of samples for every problem")
     n_prob, n = len(correct), len(correct[0])
@@ -69,7 +70,11 @@ def summarize(correct: list[list[bool]], n_boot: int = 1000, seed: int = 0) -> d
     rng = random.Random(seed)
     boots = sorted(sum(per_problem[rng.randrange(n_prob)] for _ in range(n_prob)) / n_prob for _ in range(n_boot))
     lo, hi = boots[int(0.025 * n_boot)], boots[min(n_boot - 1, int(math.ceil(0.975 * n_boot)) - 1)]
-    return {"pass@1": pass1, "se": se, "ci95": [lo, hi], "problems": n_prob, "samples": n, "runs": runs}
+    mean = sum(boots) / n_boot
+    se_problems = math.sqrt(sum((b - mean) ** 2 for b in boots) / (n_boot - 1))
+    # per_problem: each problem's fraction of correct samples, in benchmark order (paired comparisons)
+    return {"pass@1": pass1, "se": se, "se_problems": se_problems, "ci95": [lo, hi], "problems": n_prob,
+            "samples": n, "runs": runs, "per_problem": per_problem}
 
 
 def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[dict], list[list[bool]]]:

@@ -19,19 +19,31 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .io import MotError, registry, write_text
+from .io import MotError, registry, stable_hash, write_text
 
 TABLES: dict = {}
 table = registry(TABLES)
 
 BENCH_LABELS = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH-500", "syn-aime24": "SYN-AIME24",
                 "syn-aime25": "SYN-AIME25"}
+SE_NOTE = ("± is the standard error over problems (bootstrap); an AVG's combines its benchmarks' SEs as "
+           "independent.")
 BEST = ("Best checkpoint: the saved checkpoint (STD/MTD: every save_every steps; MoT: every round) with the "
         "highest AVG; ties go to the earlier step.")
+
+
+@dataclass(frozen=True)
+class Score:
+    """pass@1 x 100 and its standard error over problems: 'v ± se' in Markdown and LaTeX, two
+    columns ('<col>', '<col> SE') in the CSV."""
+    value: float
+    se: float
 
 
 @dataclass
@@ -53,28 +65,40 @@ class Table:
         self.columns += [f"{c} (paper)" for c in cols]
         self.note += " Columns marked (paper) are the published numbers (data/paper_results.yaml)."
 
-    def cells(self) -> list[list[str]]:
-        return [[_fmt(c) for c in r] for r in self.rows]
+    def full_note(self) -> str:
+        scored = any(isinstance(c, Score) for r in self.rows for c in r)
+        return self.note + (" " + SE_NOTE if scored else "")
+
+    def cells(self, tex: bool = False) -> list[list[str]]:
+        return [[_fmt(c, tex) for c in r] for r in self.rows]
 
     def csv(self) -> str:
+        scored = [any(isinstance(r[i], Score) for r in self.rows) for i in range(len(self.columns))]
+        header, rows = [], [[] for _ in self.rows]
+        for i, col in enumerate(self.columns):
+            header += [col, f"{col} SE"] if scored[i] else [col]
+            for out, r in zip(rows, self.rows):
+                x = r[i]
+                out += ([_fmt(x.value), _fmt(x.se)] if isinstance(x, Score) else [_fmt(x), ""]) if scored[i] \
+                    else [_fmt(x)]
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.columns)
-        w.writerows(self.cells())
+        w.writerow(header)
+        w.writerows(rows)
         return buf.getvalue()
 
     def markdown(self) -> str:
         lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |",
                  "|" + "|".join("---" if i < self.keys else "---:" for i in range(len(self.columns))) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.cells()]
-        return "\n".join(lines + ["", self.note, ""])
+        return "\n".join(lines + ["", self.full_note(), ""])
 
     def latex(self) -> str:
         spec = "l" * self.keys + "r" * (len(self.columns) - self.keys)
-        lines = ["% " + self.note, "\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(self.title)}}}",
+        lines = ["% " + self.full_note(), "\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(self.title)}}}",
                  f"\\begin{{tabular}}{{{spec}}}", "\\toprule", " & ".join(map(_tex, self.columns)) + " \\\\",
                  "\\midrule"]
-        lines += [" & ".join(map(_tex, r)) + " \\\\" for r in self.cells()]
+        lines += [" & ".join(r) + " \\\\" for r in self.cells(tex=True)]
         return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""])
 
     def write(self, out: str) -> None:
@@ -82,12 +106,16 @@ class Table:
             write_text(f"{out}.{ext}", text)
 
 
-def _fmt(x) -> str:
+def _fmt(x, tex: bool = False) -> str:
+    if isinstance(x, Score):
+        return f"{x.value:.2f} $\\pm$ {x.se:.2f}" if tex else f"{x.value:.2f} ± {x.se:.2f}"
     if x is None:
-        return ""
-    if isinstance(x, float):
-        return f"{x:.2f}"
-    return str(x)
+        text = ""
+    elif isinstance(x, float):
+        text = f"{x:.2f}"
+    else:
+        text = str(x)
+    return _tex(text) if tex else text
 
 
 def _gain(x: float) -> str:
@@ -108,7 +136,7 @@ class Results:
     """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
 
     def __init__(self, eval_files: list[str], benchmarks: list[str]):
-        self.benchmarks, self.runs, self.se = benchmarks, {}, {}
+        self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
         for path in eval_files:
             rec = json.loads(Path(path).read_text())
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
@@ -120,7 +148,11 @@ class Results:
                     raise MotError(f"{path}: step {c['step']} has no result for {', '.join(missing)}")
                 self.runs.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["pass@1"]
                                                             for b in benchmarks}
-                self.se.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["se"] for b in benchmarks}
+                # the SE over problems (bootstrap) when the summary has it; older ones: over the n runs
+                self.se.setdefault(key, {})[c["step"]] = {
+                    b: 100 * c["benchmarks"][b].get("se_problems", c["benchmarks"][b]["se"]) for b in benchmarks}
+                self.per_problem.setdefault(key, {})[c["step"]] = {
+                    b: c["benchmarks"][b].get("per_problem") for b in benchmarks}
 
     def steps(self, student, source, run) -> dict:
         key = (student, None if run == "base" else source, run)
@@ -132,6 +164,27 @@ class Results:
         s = self.steps(student, source, run)[step]
         vals = [s[b] for b in self.benchmarks]
         return vals + [sum(vals) / len(vals)]
+
+    def scored(self, student, source, run, step) -> list[Score]:
+        """scores() with their SEs; the AVG's SE treats the benchmarks as independent samples."""
+        se = self.se[(student, None if run == "base" else source, run)][step]
+        ses = [se[b] for b in self.benchmarks]
+        avg_se = math.sqrt(sum(x * x for x in ses)) / len(ses)
+        return [Score(v, e) for v, e in zip(self.scores(student, source, run, step), ses + [avg_se])]
+
+    def best_scored(self, student, source, run) -> list[Score]:
+        return self.scored(student, source, run, self.best(student, source, run)[0])
+
+    def base_scored(self, student) -> list[Score]:
+        return self.scored(student, None, "base", 0)
+
+    def problems(self, student, source, run, step) -> dict[str, list[float]]:
+        """Each benchmark's per-problem pass rates (x 100) at this checkpoint."""
+        rates = self.per_problem[(student, None if run == "base" else source, run)][step]
+        if any(v is None for v in rates.values()):
+            raise MotError(f"the eval summary of {student}/{source}/{run} has no per-problem results "
+                           "(written by an older mot eval): rerun its evaluation")
+        return {b: [100 * x for x in v] for b, v in rates.items()}
 
     def best(self, student, source, run) -> tuple[int, list[float]]:
         steps = self.steps(student, source, run)
@@ -159,11 +212,11 @@ def main_results(res: Results, spec: dict) -> Table:
               note="MoT: best round. " + BEST + " AVG Gain: AVG minus the base model's AVG.")
     mot = f"mot-{spec['roles']['mot']}"
     for st, st_label in spec["students"].items():
-        base = res.base(st)
+        base = res.base_scored(st)
         t.rows.append([st_label, *base, "-"])
         for so, so_label in spec["sources"].items():
-            _, s = res.best(st, so, mot)
-            t.rows.append([f"{st_label} + {so_label} (MOT)", *s, _gain(s[-1] - base[-1])])
+            s = res.best_scored(st, so, mot)
+            t.rows.append([f"{st_label} + {so_label} (MOT)", *s, _gain(s[-1].value - base[-1].value)])
     return t
 
 
@@ -183,7 +236,7 @@ def ablation(res: Results, spec: dict) -> Table:
         for label, run in _methods(spec):
             row = [so_label, label]
             for st in spec["students"]:
-                row += res.base(st) if run == "base" else res.best(st, so, run)[1]
+                row += res.base_scored(st) if run == "base" else res.best_scored(st, so, run)
             t.rows.append(row)
     return t
 
@@ -200,7 +253,8 @@ def best_teacher(res: Results, spec: dict) -> Table:
         row = [st_label]
         for so in spec["sources"]:
             teacher, avg = best_std(res, spec, st, so)
-            row += [spec["teachers"][teacher]["label"], avg, res.best(st, so, f"mot-{spec['roles']['mot']}")[1][-1]]
+            row += [spec["teachers"][teacher]["label"], res.best_scored(st, so, f"sft-{teacher}")[-1],
+                    res.best_scored(st, so, f"mot-{spec['roles']['mot']}")[-1]]
         t.rows.append(row)
     return t
 
@@ -252,13 +306,13 @@ def peers(res: Results, spec: dict) -> Table:
               keys=3, note="STD and MoT at their best checkpoint / round. " + BEST)
     for st, st_label in spec["students"].items():
         for so, so_label in spec["sources"].items():
-            t.rows.append([st_label, so_label, "Base", *res.base(st)])
+            t.rows.append([st_label, so_label, "Base", *res.base_scored(st)])
             for k in spec["sets"][tset]:
                 t.rows.append([st_label, so_label, f"STD: only {spec['teachers'][k]['label']}",
-                               *res.best(st, so, f"sft-{k}")[1]])
-            t.rows.append([st_label, so_label, f"MOT: {_set_label(spec, tset)}", *res.best(st, so, f"mot-{tset}")[1]])
+                               *res.best_scored(st, so, f"sft-{k}")])
+            t.rows.append([st_label, so_label, f"MOT: {_set_label(spec, tset)}", *res.best_scored(st, so, f"mot-{tset}")])
             t.rows.append([st_label, so_label, "MOT: ALL TEACHERS",
-                           *res.best(st, so, f"mot-{spec['roles']['mot']}")[1]])
+                           *res.best_scored(st, so, f"mot-{spec['roles']['mot']}")])
     return t
 
 
@@ -270,17 +324,17 @@ def every_checkpoint(res: Results, spec: dict) -> Table:
     t = Table("Table 11: Every checkpoint (STD/MTD) and every round (MoT)", ["Method", "Config"] + cols, keys=2,
               note="pass@1 x 100 of every saved checkpoint; MoT round t = step t x steps_per_round.")
     pairs = [(so, st) for so in spec["sources"] for st in spec["students"]]
-    t.rows.append(["Base model", "-"] + [x for so, st in pairs for x in res.base(st)[:-1]])
+    t.rows.append(["Base model", "-"] + [x for so, st in pairs for x in res.base_scored(st)[:-1]])
     runs = [(f"STD ({v['label']})", f"sft-{k}") for k, v in spec["teachers"].items()]
     runs += [("MTD (ALL TEACHERS)", "sft-mtd")]
     for label, run in runs:
         for step in sorted(res.steps(*pairs[0][::-1], run)):
-            t.rows.append([label, f"STEP {step}"] + [x for so, st in pairs for x in res.scores(st, so, run, step)[:-1]])
+            t.rows.append([label, f"STEP {step}"] + [x for so, st in pairs for x in res.scored(st, so, run, step)[:-1]])
     for tset in spec["sets"]:
         label = "MOT (ours)" if tset == spec["roles"]["mot"] else f"MOT ({_set_label(spec, tset)})"
         for step in sorted(res.steps(*pairs[0][::-1], f"mot-{tset}")):
             t.rows.append([label, f"Round {step // spec['steps_per_round']}"]
-                          + [x for so, st in pairs for x in res.scores(st, so, f"mot-{tset}", step)[:-1]])
+                          + [x for so, st in pairs for x in res.scored(st, so, f"mot-{tset}", step)[:-1]])
     return t
 
 
@@ -293,7 +347,7 @@ def _per_round(res, spec, role, title, number) -> Table:
         for so, so_label in spec["sources"].items():
             for step in sorted(res.steps(st, so, f"mot-{tset}")):
                 t.rows.append([st_label, so_label, f"Round {step // spec['steps_per_round']}",
-                               *res.scores(st, so, f"mot-{tset}", step)])
+                               *res.scored(st, so, f"mot-{tset}", step)])
     return t
 
 
@@ -305,6 +359,46 @@ def no_shifted_rounds(res: Results, spec: dict) -> Table:
 @table("table13")
 def peers_rounds(res: Results, spec: dict) -> Table:
     return _per_round(res, spec, "peers", "MoT with peer-level teachers, per round", 13)
+
+
+N_BOOT = 2000
+
+
+def paired_difference(a: dict[str, list[float]], b: dict[str, list[float]], seed) -> tuple[float, float, float]:
+    """AVG(a) - AVG(b) over the benchmarks, and its 95% interval from a paired bootstrap: each
+    resample draws a benchmark's problems with replacement, the same ones for both checkpoints."""
+    def avg(x, idx):
+        return sum(sum(x[k][i] for i in idx[k]) / len(idx[k]) for k in x) / len(x)
+
+    if {k: len(v) for k, v in a.items()} != {k: len(v) for k, v in b.items()}:
+        raise MotError("a paired difference needs both checkpoints evaluated on the same problems")
+    full = {k: range(len(v)) for k, v in a.items()}
+    rng = random.Random(stable_hash("paired", seed))
+    diffs = sorted(avg(a, idx) - avg(b, idx) for idx in (
+        {k: [rng.randrange(len(v)) for _ in v] for k, v in a.items()} for _ in range(N_BOOT)))
+    return avg(a, full) - avg(b, full), diffs[int(0.025 * N_BOOT)], diffs[int(math.ceil(0.975 * N_BOOT)) - 1]
+
+
+@table("differences")
+def differences(res: Results, spec: dict) -> Table:
+    t = Table("Paired differences: MoT against best STD, MTD and MoT without the shifted teacher",
+              ["Base model", "Dataset", "Comparison", "AVG difference", "95% low", "95% high"], keys=3,
+              note="AVG(MoT) minus AVG(other), each run at its best checkpoint / round, with a 95% interval "
+                   f"from a paired bootstrap over problems ({N_BOOT} resamples; the same problems for both). "
+                   "An interval that contains 0 does not tell the two apart. " + BEST)
+    mot = f"mot-{spec['roles']['mot']}"
+    for st, st_label in spec["students"].items():
+        for so, so_label in spec["sources"].items():
+            teacher, _ = best_std(res, spec, st, so)
+            others = [(f"MOT - best STD ({spec['teachers'][teacher]['label']})", f"sft-{teacher}"),
+                      ("MOT - MTD", "sft-mtd")]
+            if spec["roles"].get("no_shifted"):
+                others.append(("MOT - MOT without the shifted teacher", f"mot-{spec['roles']['no_shifted']}"))
+            a = res.problems(st, so, mot, res.best(st, so, mot)[0])
+            for label, run in others:
+                b = res.problems(st, so, run, res.best(st, so, run)[0])
+                t.rows.append([st_label, so_label, label, *paired_difference(a, b, (st, so, run))])
+    return t
 
 
 def corpus_table(stats_files: list[str], spec: dict) -> Table:
