@@ -246,6 +246,7 @@ def mot_models():
 
 # --------------------------------------------------------------------------- evaluation
 EVAL = config["eval"]
+EVAL_BENCHMARKS = EVAL["benchmarks"] + EVAL.get("validation", [])  # validation: only to choose checkpoints
 
 
 def benchmark_data(name):
@@ -299,7 +300,7 @@ def eval_shell():
 
 EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
-    benchmarks=" ".join(f"--benchmark {b}={benchmark_data(b)}" for b in EVAL["benchmarks"]),
+    benchmarks=" ".join(f"--benchmark {b}={benchmark_data(b)}" for b in EVAL_BENCHMARKS),
     sampling=json_param({k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")}),
     engine=EVAL.get("backend", "hf"),
     backend=json_param(EVAL.get("params", {})),
@@ -334,6 +335,8 @@ def report_spec():
         "sets": config["teacher_sets"],
         "roles": {r: REPORT.get(r) for r in ("mot", "no_shifted", "peers")},
         "benchmarks": EVAL["benchmarks"],
+        "validation": EVAL.get("validation", []),
+        "select_on": REPORT.get("select_on", "test"),
         "steps_per_round": TRAIN["steps_per_round"],
         "rounds": TRAIN["rounds"],
         "published": REPORT.get("published"),

@@ -4,7 +4,7 @@
 rule eval_base:
     input:
         model=eval_inputs,
-        data=[benchmark_data(b) for b in EVAL["benchmarks"]],
+        data=sorted({benchmark_data(b) for b in EVAL_BENCHMARKS}),
     output:
         summary=L.EVAL_BASE_SUMMARY,
         samples=directory(L.EVAL_BASE),

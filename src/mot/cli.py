@@ -26,7 +26,7 @@ def cmd_world(a):
 
     s = a.spec
     write_json(a.out, make_world(s["seed"], s["pool_size"], s["test_size"], s["pretrain_size"], s["ops"],
-                                 s["test_ops"], s["max_operand"], s["max_value"]))
+                                 s["test_ops"], s["max_operand"], s["max_value"], s.get("val_size", 0)))
 
 
 def cmd_world_tokenizer(a):

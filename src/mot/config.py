@@ -43,9 +43,16 @@ def cross_errors(config: dict) -> str | None:
         check_template(config["prompt_template"])
     except MotError as e:
         return str(e)
-    for i, name in enumerate(config["eval"]["benchmarks"]):
-        if name not in BENCHMARKS:
-            return f"eval.benchmarks.{i}: unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})"
+    for key in ("benchmarks", "validation"):
+        for i, name in enumerate(config["eval"].get(key, [])):
+            if name not in BENCHMARKS:
+                return f"eval.{key}.{i}: unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})"
+            if key == "validation" and name in config["eval"]["benchmarks"]:
+                return f"eval.validation.{i}: '{name}' is also a test benchmark (a validation set is kept apart)"
+    if config["report"].get("select_on") == "validation" and not config["eval"].get("validation"):
+        return "report.select_on: 'validation' needs eval.validation (the benchmarks to choose on)"
+    if "syn-val" in config["eval"].get("validation", []) and not config.get("world", {}).get("val_size"):
+        return "eval.validation: 'syn-val' needs world.val_size > 0"
     teachers = config["teachers"]
     for name, members in config["teacher_sets"].items():
         for t in members:
@@ -54,7 +61,7 @@ def cross_errors(config: dict) -> str | None:
         if name == "round-1":
             return "teacher_sets.round-1: reserved name (results/models/.../mot-round-1 holds the shared round 1)"
     for role, name in config["report"].items():
-        if role != "published" and name is not None and name not in config["teacher_sets"]:
+        if role not in ("published", "select_on") and name is not None and name not in config["teacher_sets"]:
             return f"report.{role}: unknown teacher set '{name}' (known: {', '.join(config['teacher_sets'])})"
     tr = config["train"]
     if tr["std_steps"] != tr["rounds"] * tr["steps_per_round"]:

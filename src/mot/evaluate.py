@@ -46,6 +46,7 @@ def shipped(path: str) -> list[dict]:
 # The synthetic world's held-out sets, read from the world file.
 BENCHMARKS["syn-aime24"] = lambda path: split_rows(path, "test24")
 BENCHMARKS["syn-aime25"] = lambda path: split_rows(path, "test25")
+BENCHMARKS["syn-val"] = lambda path: split_rows(path, "val")  # for choosing checkpoints (report.select_on)
 
 
 def load_benchmark(name: str, path: str) -> list[dict]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import layout
 from .io import MotError, atomic_path, registry
-from .tables import Results, best_std, in_order
+from .tables import Results, best_std, in_order, results
 
 FIGURES: dict = {}
 figure = registry(FIGURES)
@@ -169,7 +169,7 @@ def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: lis
     if name not in FIGURES:
         raise MotError(f"unknown figure '{name}' (known: {', '.join(sorted(FIGURES))})")
     spec = in_order(spec)
-    res = Results(evals, spec["benchmarks"]) if evals else None
+    res = results(evals, spec) if evals else None
     fig = FIGURES[name](res, spec, Path(models), stats)
     # no software/date stamps: the same data gives the same bytes
     for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):

@@ -34,8 +34,11 @@ BENCH_LABELS = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH-500", "
                 "syn-aime25": "SYN-AIME25"}
 SE_NOTE = ("± is the standard error over problems (bootstrap); an AVG's combines its benchmarks' SEs as "
            "independent.")
-BEST = ("Best checkpoint: the saved checkpoint (STD/MTD: every save_every steps; MoT: every round) with the "
-        "highest AVG; ties go to the earlier step.")
+def best_note(spec: dict) -> str:
+    on = (f"the AVG over the validation benchmarks ({', '.join(spec['validation'])}), kept apart from the test sets"
+          if spec.get("select_on") == "validation" else "the AVG over the test benchmarks themselves, as in the paper")
+    return ("Best checkpoint: the saved checkpoint (STD/MTD: every save_every steps; MoT: every round) with the "
+            f"highest AVG, chosen on {on}; ties go to the earlier step.")
 
 
 @dataclass(frozen=True)
@@ -135,19 +138,23 @@ def _tex(s: str) -> str:
 class Results:
     """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
 
-    def __init__(self, eval_files: list[str], benchmarks: list[str]):
+    def __init__(self, eval_files: list[str], benchmarks: list[str], select_on: list[str] | None = None):
+        """select_on: the benchmarks whose AVG picks a run's best checkpoint (default: `benchmarks`)."""
         self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
+        self.select_on, self.selection = select_on or benchmarks, {}
         for path in eval_files:
             rec = json.loads(Path(path).read_text())
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
             if None in (key[0], key[2]):
                 raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")
             for c in rec["checkpoints"]:
-                missing = [b for b in benchmarks if b not in c["benchmarks"]]
+                missing = [b for b in [*benchmarks, *self.select_on] if b not in c["benchmarks"]]
                 if missing:
                     raise MotError(f"{path}: step {c['step']} has no result for {', '.join(missing)}")
                 self.runs.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["pass@1"]
                                                             for b in benchmarks}
+                self.selection.setdefault(key, {})[c["step"]] = sum(  # as scores()[-1] when on the tests
+                    [100 * c["benchmarks"][b]["pass@1"] for b in self.select_on]) / len(self.select_on)
                 # the SE over problems (bootstrap) when the summary has it; older ones: over the n runs
                 self.se.setdefault(key, {})[c["step"]] = {
                     b: 100 * c["benchmarks"][b].get("se_problems", c["benchmarks"][b]["se"]) for b in benchmarks}
@@ -187,8 +194,8 @@ class Results:
         return {b: [100 * x for x in v] for b, v in rates.items()}
 
     def best(self, student, source, run) -> tuple[int, list[float]]:
-        steps = self.steps(student, source, run)
-        step = max(sorted(steps), key=lambda k: self.scores(student, source, run, k)[-1])  # max keeps the first
+        steps, sel = self.steps(student, source, run), self.selection[(student, None if run == "base" else source, run)]
+        step = max(sorted(steps), key=lambda k: sel[k])  # max keeps the first
         return step, self.scores(student, source, run, step)
 
     def base(self, student) -> list[float]:
@@ -209,7 +216,7 @@ def _set_label(spec, tset) -> str:
 @table("table1")
 def main_results(res: Results, spec: dict) -> Table:
     t = Table("Table 1: Main results with MoT", ["Configuration"] + bench_columns(spec) + ["AVG Gain"],
-              note="MoT: best round. " + BEST + " AVG Gain: AVG minus the base model's AVG.")
+              note="MoT: best round. " + best_note(spec) + " AVG Gain: AVG minus the base model's AVG.")
     mot = f"mot-{spec['roles']['mot']}"
     for st, st_label in spec["students"].items():
         base = res.base_scored(st)
@@ -231,7 +238,7 @@ def _methods(spec) -> list[tuple[str, str]]:
 def ablation(res: Results, spec: dict) -> Table:
     cols = [f"{sl} {c}" for sl in spec["students"].values() for c in bench_columns(spec)]
     t = Table("Table 2: Ablation on STD, MTD and MoT", ["Dataset", "Method"] + cols, keys=2,
-              note="Every method at its best checkpoint. " + BEST)
+              note="Every method at its best checkpoint. " + best_note(spec))
     for so, so_label in spec["sources"].items():
         for label, run in _methods(spec):
             row = [so_label, label]
@@ -248,7 +255,7 @@ def best_teacher(res: Results, spec: dict) -> Table:
         cols += [f"Best teacher on {sl} (STD)", f"{sl} best STD AVG", f"{sl} MOT AVG"]
     t = Table("Table 5: Best teacher under STD for each base model and dataset", ["Base model"] + cols,
               note="The STD teacher whose best checkpoint has the highest AVG (ties: config order); "
-                   "MOT AVG at its best round. " + BEST)
+                   "MOT AVG at its best round. " + best_note(spec))
     for st, st_label in spec["students"].items():
         row = [st_label]
         for so in spec["sources"]:
@@ -270,7 +277,7 @@ def shifted_std(res: Results, spec: dict) -> Table:
     cols = [f"{sl} (AVG change)" for sl in spec["sources"].values()]
     t = Table("Table 6: STD with the distribution-shifted teacher, AVG change vs the base",
               ["Base model", "Teacher"] + cols, keys=2,
-              note="STD at its best checkpoint, AVG minus the base model's AVG; negative = degradation. " + BEST)
+              note="STD at its best checkpoint, AVG minus the base model's AVG; negative = degradation. " + best_note(spec))
     shifted = [k for k, v in spec["teachers"].items() if v.get("shifted")]
     for st, st_label in spec["students"].items():
         for k in shifted:
@@ -286,7 +293,7 @@ def _set_change(res, spec, role, title, number) -> Table:
     t = Table(f"Table {number}: {title}", ["Base model"] + cols,
               note=f"AVG of MoT with teacher set '{spec['roles'][role]}' minus AVG of MoT with all teachers "
                    f"('{spec['roles']['mot']}'), each at its best round; negative = the smaller pool is worse. "
-                   + BEST)
+                   + best_note(spec))
     for st, st_label in spec["students"].items():
         t.rows.append([st_label] + [res.best(st, so, f"mot-{spec['roles'][role]}")[1][-1]
                                     - res.best(st, so, f"mot-{spec['roles']['mot']}")[1][-1]
@@ -303,7 +310,7 @@ def no_shifted(res: Results, spec: dict) -> Table:
 def peers(res: Results, spec: dict) -> Table:
     tset = spec["roles"]["peers"]
     t = Table("Table 8: Peer-level teachers", ["Base model", "Dataset", "Teacher setting"] + bench_columns(spec),
-              keys=3, note="STD and MoT at their best checkpoint / round. " + BEST)
+              keys=3, note="STD and MoT at their best checkpoint / round. " + best_note(spec))
     for st, st_label in spec["students"].items():
         for so, so_label in spec["sources"].items():
             t.rows.append([st_label, so_label, "Base", *res.base_scored(st)])
@@ -385,7 +392,7 @@ def differences(res: Results, spec: dict) -> Table:
               ["Base model", "Dataset", "Comparison", "AVG difference", "95% low", "95% high"], keys=3,
               note="AVG(MoT) minus AVG(other), each run at its best checkpoint / round, with a 95% interval "
                    f"from a paired bootstrap over problems ({N_BOOT} resamples; the same problems for both). "
-                   "An interval that contains 0 does not tell the two apart. " + BEST)
+                   "An interval that contains 0 does not tell the two apart. " + best_note(spec))
     mot = f"mot-{spec['roles']['mot']}"
     for st, st_label in spec["students"].items():
         for so, so_label in spec["sources"].items():
@@ -431,6 +438,13 @@ def load_published(path: str | None, name: str) -> dict | None:
     return (data["tables"].get(name) or {}).get("rows")
 
 
+def results(evals: list[str], spec: dict) -> Results:
+    select = spec.get("validation") if spec.get("select_on") == "validation" else None
+    if spec.get("select_on") == "validation" and not select:
+        raise MotError("report.select_on: validation needs eval.validation benchmarks")
+    return Results(evals, spec["benchmarks"], select)
+
+
 def in_order(spec: dict) -> dict:
     """The spec with students/sources/teachers/sets in the config's order (spec["order"]), which
     the sorted-key JSON of a Snakemake param loses."""
@@ -448,7 +462,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
         role = roles.get(name)
         if role and not spec["roles"].get(role):
             raise MotError(f"{name} needs report.{role} (a teacher set name) in the config")
-        t = TABLES[name](Results(evals, spec["benchmarks"]), spec)
+        t = TABLES[name](results(evals, spec), spec)
     else:
         raise MotError(f"unknown table '{name}' (known: {', '.join(sorted([*TABLES, 'table10']))})")
     t.add_published(load_published(spec.get("published"), name))

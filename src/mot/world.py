@@ -53,8 +53,9 @@ def random_problem(rng: random.Random, n_ops: int, max_operand: int,
 
 def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
                ops_range: list[int], test_ops_range: list[int], max_operand: int,
-               max_value: int) -> dict[str, list[dict]]:
-    """Disjoint splits of unique problems: pretrain pool, training pool, two held-out test sets.
+               max_value: int, val_size: int = 0) -> dict[str, list[dict]]:
+    """Disjoint splits of unique problems: pretrain pool, training pool, two held-out test sets
+    and a held-out validation set (for choosing checkpoints without looking at the test sets).
 
     Each split is drawn from its own seeded stream and every problem text is used once, so the
     held-out sets can never leak into a training corpus.
@@ -62,7 +63,8 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
     seen: set[str] = set()
     splits = {}
     plan = [("pretrain", pretrain_size, ops_range), ("pool", pool_size, ops_range),
-            ("test24", test_size, test_ops_range), ("test25", test_size, test_ops_range)]
+            ("test24", test_size, test_ops_range), ("test25", test_size, test_ops_range),
+            ("val", val_size, test_ops_range)]
     for name, size, (lo, hi) in plan:
         rng = random.Random(stable_hash("world", seed, name))
         rows, tries = [], 0
