@@ -95,6 +95,7 @@ def test_paired_differences_with_bootstrap_intervals(tmp_path, evals):
     out = rows(tmp_path, "differences", evals)
     assert out[0] == ["Base model", "Dataset", "Comparison", "AVG difference", "95% low", "95% high"]
     assert [r[:4] for r in out[1:]] == [
+        ["STU", "SRC-A", "best STD (T2) - base", "20.00"],  # 35 - 15
         ["STU", "SRC-A", "MOT - best STD (T2)", "15.00"],  # 50 - 35
         ["STU", "SRC-A", "MOT - MTD", "10.00"],  # 50 - 40
         ["STU", "SRC-A", "MOT - MOT without the shifted teacher", "10.00"]]  # 50 - 40 (round 1)

@@ -388,9 +388,10 @@ def paired_difference(a: dict[str, list[float]], b: dict[str, list[float]], seed
 
 @table("differences")
 def differences(res: Results, spec: dict) -> Table:
-    t = Table("Paired differences: MoT against best STD, MTD and MoT without the shifted teacher",
+    t = Table("Paired differences: best STD against the base; MoT against best STD, MTD and MoT without the "
+              "shifted teacher",
               ["Base model", "Dataset", "Comparison", "AVG difference", "95% low", "95% high"], keys=3,
-              note="AVG(MoT) minus AVG(other), each run at its best checkpoint / round, with a 95% interval "
+              note="AVG(first) minus AVG(second), each run at its best checkpoint / round, with a 95% interval "
                    f"from a paired bootstrap over problems ({N_BOOT} resamples; the same problems for both). "
                    "An interval that contains 0 does not tell the two apart. " + best_note(spec))
     mot = f"mot-{spec['roles']['mot']}"
@@ -401,6 +402,10 @@ def differences(res: Results, spec: dict) -> Table:
                       ("MOT - MTD", "sft-mtd")]
             if spec["roles"].get("no_shifted"):
                 others.append(("MOT - MOT without the shifted teacher", f"mot-{spec['roles']['no_shifted']}"))
+            std = f"sft-{teacher}"
+            t.rows.append([st_label, so_label, f"best STD ({spec['teachers'][teacher]['label']}) - base",
+                           *paired_difference(res.problems(st, so, std, res.best(st, so, std)[0]),
+                                              res.problems(st, None, "base", 0), (st, so, "base"))])
             a = res.problems(st, so, mot, res.best(st, so, mot)[0])
             for label, run in others:
                 b = res.problems(st, so, run, res.best(st, so, run)[0])
