@@ -29,8 +29,9 @@ include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
-include: "rules/eval.smk"
-include: "rules/report.smk"
+include: "rules/evaluate.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 # The main job: every table and figure, with everything they are made from.

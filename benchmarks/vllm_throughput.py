@@ -1,4 +1,4 @@
-"""The vllm backend (mot.teachers.generate_samples, backend `vllm`) against a raw `LLM.generate` on
+"""The vllm backend (mot.generate.generate_samples, backend `vllm`) against a raw `LLM.generate` on
 the same prompts, with the same warm engine, in one process. Prints tokens/s of each and the ratio.
 
     .venv/bin/python benchmarks/vllm_throughput.py --model results/models/tiny/base --prompts 256 --n 4
@@ -36,7 +36,7 @@ def main() -> None:
 
     from vllm import SamplingParams
 
-    from mot import teachers
+    from mot import generate as gen
     from mot.engines import VLLMTeacher
     from mot.io import write_jsonl
 
@@ -50,7 +50,7 @@ def main() -> None:
         def __new__(cls, *args):
             return backend
 
-    teachers.BACKENDS["vllm-warm"] = Warm
+    gen.BACKENDS["vllm-warm"] = Warm
     backend.close = lambda: None
 
     tmp = Path(tempfile.mkdtemp(prefix="vllmbench-"))
@@ -58,7 +58,7 @@ def main() -> None:
              "answer": "0"} for i in range(a.prompts)]
     write_jsonl(tmp / "prompts.jsonl", rows)
     tok = backend.llm.get_tokenizer()
-    texts = [teachers.chat_prompt(tok, r["prompt"]) for r in rows]
+    texts = [gen.chat_prompt(tok, r["prompt"]) for r in rows]
     sp = SamplingParams(n=a.n, temperature=0.6, top_p=0.95, max_tokens=a.max_tokens, skip_special_tokens=False,
                         spaces_between_special_tokens=False)
 
@@ -74,7 +74,7 @@ def main() -> None:
     def ours(k: int) -> tuple[float, int]:
         out = tmp / f"ours-{k}.jsonl"
         t = time.perf_counter()
-        teachers.generate_samples(str(tmp / "prompts.jsonl"), {"name": f"bench{k}", "backend": "vllm-warm",
+        gen.generate_samples(str(tmp / "prompts.jsonl"), {"name": f"bench{k}", "backend": "vllm-warm",
                                                                "params": params}, sampling, k, str(out))
         dt = time.perf_counter() - t
         return dt, count([s["text"] for x in out.read_text().splitlines() for s in json.loads(x)["samples"]])

@@ -291,7 +291,7 @@ def all_evals():
 
 def eval_shell():
     return (
-        "python3 -m mot --log {log} --threads {threads} eval {params.checkpoints} {params.benchmarks}"
+        "python3 -m mot --log {log} --threads {threads} evaluate {params.checkpoints} {params.benchmarks}"
         " --sampling {params.sampling:q} --backend {params.engine} --params {params.backend:q}"
         " --template {params.template:q}"
         " --tag {params.tag:q} --seed {params.seed} --samples {output.samples} --out {output.summary}"

@@ -2,7 +2,7 @@
 # with `shards: K` runs K data-parallel jobs over runs of its prompts, joined in prompt order.
 
 GENERATE_PARAMS = dict(
-    code=code("teachers.py", "engines.py", "world.py"),
+    code=code("generate.py", "engines.py", "world.py"),
     teacher=lambda w: teacher_spec(w.teacher),
     sampling=json_param(config["sampling"]),
     seed=config["seed"],
@@ -54,7 +54,7 @@ rule join_samples:
     wildcard_constraints:
         teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
     params:
-        code=code("teachers.py"),
+        code=code("generate.py"),
     resources:
         **cpu_resources("join_samples"),
     log:

@@ -91,3 +91,18 @@ def test_the_paper_template_renders_its_latex_as_written():
     assert render_prompt(template, "What is 1+1?") == \
         "What is 1+1?\nPlease reason step by step, and put your final answer within \\boxed{}."
     assert render_prompt("{problem} and {problem}; {0} {x}", "P") == "P and P; {0} {x}"
+
+
+def test_each_stage_has_one_name_for_its_rules_module_and_command():
+    import argparse
+
+    from mot.cli import parser
+
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    stages = sorted(p.stem for p in (ROOT / "rules").glob("*.smk") if p.stem != "common")
+    assert stages == ["corpus", "evaluate", "figures", "generate", "plan", "prompts", "provenance", "tables",
+                      "train", "world"]
+    for stage in stages:
+        assert (ROOT / "src" / "mot" / f"{stage}.py").is_file(), stage
+        assert stage in commands, stage
+

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mot import teachers
 from mot.engines import normalize
+from mot.generate import _read_records
 from mot.io import MotError, write_jsonl
 
 from conftest import ROOT, run_mot
@@ -244,7 +244,7 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model
         client.kill()  # the client dies without warning
         client.wait(timeout=60)
         # The kill may tear the last line; the resume drops it, and so does this count.
-        recorded = {x["id"] for rec in teachers._read_records(records) for x in rec["rows"]}
+        recorded = {x["id"] for rec in _read_records(records) for x in rec["rows"]}
         first_run = len(proxy.seen)
         rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert rerun.returncode == 0, (tmp_path / "client.log").read_text()[-3000:]

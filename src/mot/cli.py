@@ -50,13 +50,13 @@ def cmd_prompts(a):
 
 
 def cmd_generate(a):
-    from .teachers import generate_samples, parse_shard
+    from .generate import generate_samples, parse_shard
 
     generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
 
 
 def cmd_join_samples(a):
-    from .teachers import join_samples
+    from .generate import join_samples
 
     print(f"{join_samples(a.prompts, a.shards, a.out)} prompts from {len(a.shards)} shard(s) -> {a.out}")
 
@@ -189,8 +189,8 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help):
-        sp = sub.add_parser(name, help=help)
+    def add(name, fn, help, aliases=()):
+        sp = sub.add_parser(name, help=help, aliases=list(aliases))
         sp.set_defaults(fn=fn)
         return sp
 
@@ -275,7 +275,8 @@ def parser() -> argparse.ArgumentParser:
                     help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
-    sp = add("eval", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks")
+    sp = add("evaluate", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
+             aliases=["eval"])
     sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
                     help="a checkpoint and its training step (repeat)")
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
@@ -316,18 +317,19 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
 
-    sp = add("table", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries")
+    sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
+             aliases=["table"])
     sp.add_argument("--name", required=True, help="table1 | table2 | table5 | table6 | table7 | table8 | table10 | "
                                                   "table11 | table12 | table13")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
-    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot eval --out)")
+    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex")
 
-    sp = add("figure", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn")
+    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", aliases=["figure"])
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
-    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot eval --out)")
+    sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--models", default=layout.MODELS, help="the models directory (train logs)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")

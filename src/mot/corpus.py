@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .grading import is_correct
 from .io import MotError, read_jsonl, stable_hash, write_json, write_jsonl, write_text
-from .teachers import read_samples
+from .generate import read_samples
 
 
 def select(rows: list[dict], seed: int) -> tuple[list[dict], dict]:

@@ -1,6 +1,6 @@
 """Generation engines for real scale: vLLM in the job's own process, and any OpenAI-compatible
 endpoint (a hosted DeepSeek-R1, `vllm serve`, SGLang). Both register as teacher backends
-(`mot.teachers.BACKENDS`) and serve `mot eval` too.
+(`mot.generate.BACKENDS`) and serve `mot evaluate` too.
 
     teachers:
       qwq: {backend: vllm, params: {model: Qwen/QwQ-32B, tensor_parallel_size: 4}}
@@ -19,7 +19,7 @@ import os
 import random
 
 from .io import MotError, require_model, stable_hash
-from .teachers import chat_prompt, register
+from .generate import chat_prompt, register
 
 SEED_RANGE = 2 ** 31  # vLLM and OpenAI-style servers take a 32-bit signed seed
 

@@ -1,12 +1,12 @@
 """Sampled evaluation of a run's checkpoints on benchmarks: every sample graded, pass@1 with its errors.
 
-    mot eval --checkpoint 5=results/models/tiny/syn-boba/sft-concise/step-00005 \
+    mot evaluate --checkpoint 5=results/models/tiny/syn-boba/sft-concise/step-00005 \
         --checkpoint 25=results/models/tiny/syn-boba/sft-concise \
         --benchmark syn-aime24=results/world/world.json --benchmark syn-aime25=results/world/world.json \
         --sampling '{"n": 4, "temperature": 0.6, ...}' \
         --samples results/eval/tiny/syn-boba/sft-concise --out results/eval/tiny/syn-boba/sft-concise.json
 
-Generation goes through the teacher interface (teachers.generate_samples, backend `hf` or
+Generation goes through the teacher interface (generate.generate_samples, backend `hf` or
 `vllm`: `--backend`); one process evaluates all checkpoints of a run (the import
 of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_correct. Graded
 samples go to `<samples>/step-<N>/<benchmark>.jsonl` (text, extracted answer, correct); the summary
@@ -27,7 +27,7 @@ from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl
                  start_work, write_json, write_jsonl)
 from .layout import EVAL_STEP
 from .prompts import check_template, render_prompt
-from .teachers import generate_samples, read_samples
+from .generate import generate_samples, read_samples
 from .world import split_rows
 
 BENCHMARKS: dict = {}

@@ -1,6 +1,6 @@
 """The paper's figures with seaborn, as PNG and PDF, from eval summaries, train logs and corpus stats.
 
-    mot figure --name fig3 --spec '{...}' --evals results/eval/... --models results/models \
+    mot figures --name fig3 --spec '{...}' --evals results/eval/... --models results/models \
         --out results/figures/fig3
 
 fig3: training loss on the best STD teacher's corpus vs step, and AVG score vs step, MoT vs that

@@ -1,6 +1,6 @@
 """The paper's tables, regenerated from eval summaries and corpus statistics.
 
-    mot table --name table2 --spec '{...}' --evals results/eval/tiny/base.json results/eval/tiny/syn-boba/*.json \
+    mot tables --name table2 --spec '{...}' --evals results/eval/tiny/base.json results/eval/tiny/syn-boba/*.json \
         --out results/tables/table2
 
 Each table is a small function in a registry: (Results, spec) -> Table. A Table writes itself as
@@ -190,7 +190,7 @@ class Results:
         rates = self.per_problem[(student, None if run == "base" else source, run)][step]
         if any(v is None for v in rates.values()):
             raise MotError(f"the eval summary of {student}/{source}/{run} has no per-problem results "
-                           "(written by an older mot eval): rerun its evaluation")
+                           "(written by an older mot evaluate): rerun its evaluation")
         return {b: [100 * x for x in v] for b, v in rates.items()}
 
     def best(self, student, source, run) -> tuple[int, list[float]]:

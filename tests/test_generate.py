@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mot import teachers
+import mot.generate as gen
 from mot.io import MotError, write_jsonl
 from mot.prompts import sample_prompts
 
@@ -20,7 +20,7 @@ def prompts(tmp_path, tiny_world):
 
 def test_synthetic_generation_shape(tmp_path, prompts):
     out = tmp_path / "s.jsonl"
-    teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 7 and all(len(r["samples"]) == 3 for r in rows)
     assert all(r["teacher"] == "concise" and r["source"] == "syn" for r in rows)
@@ -29,10 +29,10 @@ def test_synthetic_generation_shape(tmp_path, prompts):
 
 def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, prompts, monkeypatch):
     full = tmp_path / "full.jsonl"
-    teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(full))
+    gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(full))
 
     calls = []
-    real = teachers.SyntheticTeacher.generate
+    real = gen.SyntheticTeacher.generate
 
     def crashing(self, rows, n, seed):
         calls.append([r["id"] for r in rows])
@@ -40,10 +40,10 @@ def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, pr
             raise KeyboardInterrupt  # killed during the third chunk
         return real(self, rows, n, seed)
 
-    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", crashing)
+    monkeypatch.setattr(gen.SyntheticTeacher, "generate", crashing)
     out = tmp_path / "resumed.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert not out.exists()
     chunks = tmp_path / "resumed.jsonl.partial" / "records.jsonl"
     assert len(chunks.read_text().splitlines()) == 2  # two finished chunks
@@ -51,16 +51,16 @@ def test_killed_run_resumes_without_regenerating_and_ends_identical(tmp_path, pr
         f.write('{"chunk": 2, "rows": [{"id"')  # a torn write, as SIGKILL can leave
 
     calls.clear()
-    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", lambda self, rows, n, seed:
+    monkeypatch.setattr(gen.SyntheticTeacher, "generate", lambda self, rows, n, seed:
                         (calls.append([r["id"] for r in rows]), real(self, rows, n, seed))[1])
-    teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert len(calls) == 2  # chunks 2 and 3 only (7 prompts in chunks of 2)
     assert out.read_bytes() == full.read_bytes()
 
 
 def interrupt_after_two_chunks(monkeypatch):
     """Make the synthetic backend die during its third chunk; return the list of chunks it was asked for."""
-    calls, real = [], teachers.SyntheticTeacher.generate
+    calls, real = [], gen.SyntheticTeacher.generate
 
     def generate(self, rows, n, seed):
         calls.append([r["id"] for r in rows])
@@ -68,7 +68,7 @@ def interrupt_after_two_chunks(monkeypatch):
             raise KeyboardInterrupt
         return real(self, rows, n, seed)
 
-    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", generate)
+    monkeypatch.setattr(gen.SyntheticTeacher, "generate", generate)
     return calls
 
 
@@ -76,12 +76,12 @@ def test_changed_settings_do_not_reuse_earlier_work(tmp_path, prompts, monkeypat
     out = tmp_path / "s.jsonl"
     interrupt_after_two_chunks(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     monkeypatch.undo()
-    teachers.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(out))
+    gen.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(out))
     assert "discarding the work of an earlier attempt" in capsys.readouterr().out
     fresh = tmp_path / "fresh.jsonl"
-    teachers.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(fresh))
+    gen.generate_samples(str(prompts), SYN, {**SAMPLING, "temperature": 0.7}, 0, str(fresh))
     assert out.read_bytes() == fresh.read_bytes()
 
 
@@ -90,14 +90,14 @@ def test_a_resumed_run_never_keeps_samples_for_old_prompt_text(tmp_path, prompts
     out = tmp_path / "s.jsonl"
     interrupt_after_two_chunks(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     rows = [json.loads(x) for x in prompts.read_text().splitlines()]
     write_jsonl(prompts, [{**r, "prompt": "Solve: " + r["prompt"]} for r in rows])
     monkeypatch.undo()
-    calls, real = [], teachers.SyntheticTeacher.generate
-    monkeypatch.setattr(teachers.SyntheticTeacher, "generate", lambda self, rows, n, seed:
+    calls, real = [], gen.SyntheticTeacher.generate
+    monkeypatch.setattr(gen.SyntheticTeacher, "generate", lambda self, rows, n, seed:
                         (calls.append(len(rows)), real(self, rows, n, seed))[1])
-    teachers.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert calls == [2, 2, 2, 1]  # all 4 chunks of 7 prompts, none reused
     assert all(r["prompt"].startswith("Solve: ") for r in map(json.loads, out.read_text().splitlines()))
 
@@ -106,33 +106,33 @@ def test_a_sample_without_text_is_named(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [{"id": "a", "answer": "1", "samples": [{"text": "x"}]},
                                        {"id": "b", "answer": "1", "samples": [{"finish_reason": "stop"}]}])
     with pytest.raises(MotError, match=r"s.jsonl:2: sample 0 of 'b' has no 'text'"):
-        teachers.read_samples(str(tmp_path / "s.jsonl"))
+        gen.read_samples(str(tmp_path / "s.jsonl"))
 
 
 def test_an_unknown_synthetic_style_names_the_teacher(tmp_path, prompts):
     spec = {"name": "odd", "backend": "synthetic", "params": {"style": "baroque"}}
     with pytest.raises(MotError, match="teacher 'odd': synthetic teacher: params.style must be one of"):
-        teachers.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+        gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
     assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_unknown_backend(tmp_path, prompts):
     with pytest.raises(MotError, match="unknown backend 'nope'"):
-        teachers.generate_samples(str(prompts), {"name": "x", "backend": "nope", "params": {}}, SAMPLING, 0,
+        gen.generate_samples(str(prompts), {"name": "x", "backend": "nope", "params": {}}, SAMPLING, 0,
                                   str(tmp_path / "s.jsonl"))
 
 
 def test_synthetic_teacher_rejects_non_synthetic_prompts(tmp_path):
     write_jsonl(tmp_path / "p.jsonl", [{"id": "1", "prompt": "What is 1+1?", "answer": "2"}])
     with pytest.raises(MotError, match="prompt '1' is not a synthetic problem"):
-        teachers.generate_samples(str(tmp_path / "p.jsonl"), SYN, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+        gen.generate_samples(str(tmp_path / "p.jsonl"), SYN, SAMPLING, 0, str(tmp_path / "s.jsonl"))
 
 
 def test_hf_backend_on_a_tiny_saved_model(tmp_path, prompts, tiny_model):
     spec = {"name": "tiny", "backend": "hf", "params": {"model": str(tiny_model), "batch_size": 4}}
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    teachers.generate_samples(str(prompts), spec, SAMPLING, 0, str(a))
-    teachers.generate_samples(str(prompts), spec, SAMPLING, 0, str(b))
+    gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(a))
+    gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(b))
     rows = [json.loads(line) for line in a.read_text().splitlines()]
     assert len(rows) == 7 and all(len(r["samples"]) == 3 for r in rows)
     assert all(s["finish_reason"] in ("stop", "length") for r in rows for s in r["samples"])
@@ -143,4 +143,4 @@ def test_hf_backend_on_a_tiny_saved_model(tmp_path, prompts, tiny_model):
 def test_hf_backend_rejects_a_directory_without_a_model(tmp_path, prompts):
     spec = {"name": "x", "backend": "hf", "params": {"model": str(tmp_path)}}
     with pytest.raises(MotError, match="holds no model"):
-        teachers.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+        gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
