@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mot.evaluate import evaluate, grade_samples, load_benchmark, summarize
+from mot.evaluate import EvalSpec, evaluate, grade_samples, load_benchmark, summarize
 from mot.io import MotError, write_jsonl
 
 from conftest import ROOT
@@ -65,7 +65,7 @@ def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_w
     out, samples = tmp_path / "run.json", tmp_path / "run"
     rec = evaluate([(0, str(tiny_model)), (5, str(tiny_model))], [("syn-aime24", str(tiny_world)),
                                                                  ("syn-aime25", str(tiny_world))],
-                   sampling, str(out), str(samples), tag={"student": "s", "source": "a", "run": "sft-x"})
+                   EvalSpec(sampling), str(out), str(samples), tag={"student": "s", "source": "a", "run": "sft-x"})
     assert json.loads(out.read_text()) == rec
     assert (rec["student"], rec["run"], [c["step"] for c in rec["checkpoints"]]) == ("s", "sft-x", [0, 5])
     for c in rec["checkpoints"]:
@@ -107,7 +107,7 @@ def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, t
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)
     bench = [("syn-aime24", str(tiny_world))]
-    args = dict(checkpoints=[(5, str(model))], benchmarks=bench, sampling=SAMPLING, out=str(tmp_path / "run.json"),
+    args = dict(checkpoints=[(5, str(model))], benchmarks=bench, spec=EvalSpec(SAMPLING), out=str(tmp_path / "run.json"),
                 samples=str(tmp_path / "run"))
 
     def die(*a, **k):
@@ -136,7 +136,7 @@ def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, t
 def test_an_empty_benchmark_file_is_named_before_any_sampling(tiny_model, tmp_path):
     (tmp_path / "aime24.jsonl").write_text("")
     with pytest.raises(MotError, match=r"aime24.jsonl: benchmark 'aime24' has no problems"):
-        evaluate([(0, str(tiny_model))], [("aime24", str(tmp_path / "aime24.jsonl"))], SAMPLING,
+        evaluate([(0, str(tiny_model))], [("aime24", str(tmp_path / "aime24.jsonl"))], EvalSpec(SAMPLING),
                  str(tmp_path / "o.json"), str(tmp_path / "s"))
     assert not (tmp_path / "s").exists() and not (tmp_path / "o.json").exists()
 
@@ -146,14 +146,23 @@ def test_eval_refuses_to_replace_what_it_did_not_write(tiny_model, tiny_world, t
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     bench = [("syn-aime24", str(tiny_world))]
     with pytest.raises(MotError, match=r"--out .*mine: an existing directory that mot did not write"):
-        evaluate([(0, str(tiny_model))], bench, SAMPLING, str(tmp_path / "o.json"), str(tmp_path / "mine"))
+        evaluate([(0, str(tiny_model))], bench, EvalSpec(SAMPLING), str(tmp_path / "o.json"), str(tmp_path / "mine"))
     with pytest.raises(MotError, match="would replace the input"):
-        evaluate([(0, str(tiny_model))], bench, SAMPLING, str(tmp_path / "o.json"), str(tiny_model))
+        evaluate([(0, str(tiny_model))], bench, EvalSpec(SAMPLING), str(tmp_path / "o.json"), str(tiny_model))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_a_template_with_latex_braces_is_used_as_written(tiny_model, tiny_world, tmp_path):
     template = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
-    evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], SAMPLING, str(tmp_path / "o.json"),
-             str(tmp_path / "s"), template=template)
+    evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], EvalSpec(SAMPLING, template=template),
+             str(tmp_path / "o.json"), str(tmp_path / "s"))
     assert json.loads((tmp_path / "o.json").read_text())["template"] == template
+
+
+def test_the_eval_spec_is_checked_once_with_one_line():
+    with pytest.raises(MotError, match=r"^--sampling: missing top_p, max_tokens$"):
+        EvalSpec({"n": 2, "temperature": 0.6})
+    with pytest.raises(MotError, match=r"^eval backend 'tgi': expected hf or vllm \(config key eval.backend\)$"):
+        EvalSpec(SAMPLING, backend="tgi")
+    with pytest.raises(MotError, match="--template"):
+        EvalSpec(SAMPLING, template="no placeholder")

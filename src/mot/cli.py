@@ -136,15 +136,15 @@ def cmd_rounds(a):
 
 
 def cmd_eval(a):
-    from .evaluate import evaluate, parse_pairs
+    from .evaluate import EvalSpec, evaluate, parse_pairs
     from .io import MotError
 
     try:
         checkpoints = [(int(k), v) for k, v in parse_pairs(a.checkpoint, "checkpoint")]
     except ValueError:
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
-    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), a.sampling, a.out, a.samples, a.seed,
-                   a.template, a.params, a.tag, a.force, a.backend)
+    spec = EvalSpec(a.sampling, a.backend, a.params, a.template, a.seed)
+    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), spec, a.out, a.samples, a.tag, a.force)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
                                               for b, s in c["benchmarks"].items()))

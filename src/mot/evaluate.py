@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
@@ -101,12 +102,28 @@ def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
     return out
 
 
-def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], sampling: dict, out: str,
-             samples: str, seed: int = 0, template: str = "{problem}", params: dict | None = None,
-             tag: dict | None = None, force: bool = False, backend: str = "hf") -> dict:
+@dataclass(frozen=True)
+class EvalSpec:
+    """How a run's checkpoints are sampled and graded (the config's eval block), checked once."""
+    sampling: dict  # n, temperature, top_p, max_tokens
+    backend: str = "hf"  # hf | vllm: how the student generates
+    params: dict = field(default_factory=dict)  # backend params: batch_size, dtype, tensor_parallel_size, engine
+    template: str = "{problem}"  # the user message, with {problem}
+    seed: int = 0
+
+    def __post_init__(self):
+        check_template(self.template, "--template")
+        if missing := [k for k in ("n", "temperature", "top_p", "max_tokens") if k not in self.sampling]:
+            raise MotError(f"--sampling: missing {', '.join(missing)}")
+        if self.backend not in ("hf", "vllm"):
+            raise MotError(f"eval backend '{self.backend}': expected hf or vllm (config key eval.backend)")
+
+
+def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
+             samples: str, tag: dict | None = None, force: bool = False) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
-    samples, params = Path(samples), {"batch_size": 64, **(params or {})}
-    check_template(template, "--template")
+    samples, params = Path(samples), {"batch_size": 64, **spec.params}
+    sampling, seed, template, backend = spec.sampling, spec.seed, spec.template, spec.backend
     inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
     check_out(samples, inputs, force)
     check_out(out, inputs + [samples], is_dir=False)
@@ -116,23 +133,21 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
     work = start_work(samples, ["eval", problems, sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
-    if backend not in ("hf", "vllm"):
-        raise MotError(f"eval backend '{backend}': expected hf or vllm (config key eval.backend)")
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
     for step, model in checkpoints:
         # One name for every checkpoint: all draw the same random numbers (common random numbers
         # make differences between checkpoints less noisy).
-        spec = {"name": "eval", "backend": backend, "params": {"model": model, **params}}
+        engine = {"name": "eval", "backend": backend, "params": {"model": model, **params}}
         # The raw samples are named by the checkpoint's contents: after a retrain, samples of the
         # old weights are never graded under the new model's name.
-        key = f"{stable_hash(spec, model_fingerprint(model)):016x}"
+        key = f"{stable_hash(engine, model_fingerprint(model)):016x}"
         raw = work / f"{EVAL_STEP.format(step=step)}.{key}.raw.jsonl"
         for stale in work.glob(f"{EVAL_STEP.format(step=step)}.*.raw.jsonl*"):
             if not stale.name.startswith(raw.name):
                 print(f"{stale}: discarding samples of other weights for step {step}")
                 shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
         if not raw.is_file():
-            generate_samples(str(work / "prompts.jsonl"), spec, sampling, seed, str(raw))
+            generate_samples(str(work / "prompts.jsonl"), engine, sampling, seed, str(raw))
         entry = {"step": int(step), "model": model, "benchmarks": {}}
         for bench, _ in benchmarks:
             rows, correct = grade_samples(str(raw), source=bench)
