@@ -7,7 +7,7 @@ from mot import layout as L
 from mot.config import validate_config
 from mot.io import MotError
 from mot.methods import METHODS
-from mot.plan import ASSUMPTIONS, STAGES, job_runtime_minutes
+from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, student_gpus
 from mot.rounds import schedule
 from mot.train import SFT_KEYS
 from mot.workflow import code_version
@@ -85,20 +85,13 @@ def teacher_shards(name):
     return config["teachers"][name].get("shards", 1)
 
 
-def backend_gpus(backend, params):
-    """GPUs one generation job holds: TP x PP for vllm (the whole engine), 1 for hf on CUDA."""
-    if backend == "vllm":
-        return params.get("tensor_parallel_size", 1) * params.get("pipeline_parallel_size", 1)
-    return 1 if backend == "hf" and str(params.get("device", "cpu")).startswith("cuda") else 0
-
-
 def teacher_nodes(name):
     return config["teachers"][name]["params"].get("nodes", 1)
 
 
 def teacher_gpus(name):
     t = config["teachers"][name]
-    return backend_gpus(t["backend"], t["params"])
+    return engine_gpus(t["backend"], t["params"])
 
 
 TEACHER_SETS = list(config["teacher_sets"])
@@ -139,10 +132,6 @@ def launch(student):
         args.append(f"--fsdp_transformer_layer_cls_to_wrap {spec['fsdp_wrap']}")
     return f"python3 -m accelerate.commands.launch {' '.join(args)} -m mot"
 
-
-def gpus(student):
-    """GPUs a training job of this student holds (bf16 training is GPU training)."""
-    return config["students"][student].get("launch", {}).get("processes", 1) if TRAIN.get("bf16") else 0
 
 
 # --------------------------------------------------------------------------- cluster resources
@@ -189,7 +178,7 @@ def _runtime(stage, student, teacher, source, run):
 
 
 def train_resources(stage, jobs=lambda w: 1):
-    return job_resources(stage, gpu=lambda w: gpus(w.student), nodes=lambda w: student_nodes(w.student), jobs=jobs)
+    return job_resources(stage, gpu=lambda w: student_gpus(config, w.student), nodes=lambda w: student_nodes(w.student), jobs=jobs)
 
 
 def cpu_resources(stage):

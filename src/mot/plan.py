@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import math
 
+from .layout import MTD, mot_run, sft_run
+
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
 # H100-hours = training ~19.5 (50% MFU) + teacher sampling ~19 + evaluation ~11. Solved for what it
@@ -98,11 +100,17 @@ def read_corpus_stats(paths: list[str]) -> dict:
     return out
 
 
-def _gpus(backend: str, p: dict) -> int:
-    """GPUs a sampling job holds (rules/common.smk backend_gpus)."""
+def engine_gpus(backend: str, p: dict) -> int:
+    """GPUs a sampling job holds (a teacher's or eval's): TP x PP for vllm (the whole engine), 1 for
+    hf on CUDA. The rules ask SLURM for this many (rules/common.smk)."""
     if backend == "vllm":
         return p.get("tensor_parallel_size", 1) * p.get("pipeline_parallel_size", 1)
     return 1 if backend == "hf" and str(p.get("device", "cpu")).startswith("cuda") else 0
+
+
+def student_gpus(config: dict, student: str) -> int:
+    """GPUs a training job of this student holds: its launch's processes (bf16 training is GPU training)."""
+    return config["students"][student].get("launch", {}).get("processes", 1) if config["train"].get("bf16") else 0
 
 
 def _trace(config, stats, source, teacher, A) -> float:
@@ -127,14 +135,14 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         n = config["sources"][so]["n"]
         for t in teachers:
             spec = config["teachers"][t]
-            g, k = _gpus(spec["backend"], spec["params"]), spec.get("shards", 1)
+            g, k = engine_gpus(spec["backend"], spec["params"]), spec.get("shards", 1)
             length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
             for i in range(k):
                 tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
                 add("generate", g, tokens, tokens / A["gen_tok_s"] if g else 0.0, A["engine_start_s"],
                     source=so, teacher=t)
 
-    eval_gpus = _gpus(ev.get("backend", "hf"), ev.get("params", {}))
+    eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
     world_test = config.get("world", {}).get("test_size", 30)
     per_ckpt = sum(world_test if b.startswith("syn-") else BENCHMARK_PROBLEMS.get(b, 30) for b in ev["benchmarks"]) \
         * ev["n"] * min(A["eval_tokens"], ev["max_tokens"])
@@ -147,7 +155,7 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
 
     for st in config["students"]:
         active, total = params(config, st, A)
-        g = config["students"][st].get("launch", {}).get("processes", 1) if tr.get("bf16") else 0
+        g = student_gpus(config, st)
 
         def train(stage, steps, length, **key):
             tokens = steps * tr["batch_size"] * length
@@ -158,12 +166,12 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         for so in sources:
             for t in teachers:
                 train("train_std", tr["std_steps"], _trace(config, stats, so, t, A), source=so, teacher=t)
-                evaluate(sft_ckpts, student=st, source=so, run=f"sft-{t}")
+                evaluate(sft_ckpts, student=st, source=so, run=sft_run(t))
             # MTD: the union of the corpora of set `all` (rule mtd_corpus), a mean weighted by rows
             w = [((stats or {}).get(so, {}).get(t, {}).get("n", 1), _trace(config, stats, so, t, A))
                  for t in sets["all"]]
             train("train_mtd", tr["std_steps"], sum(n * x for n, x in w) / sum(n for n, _ in w), source=so)
-            evaluate(sft_ckpts, student=st, source=so, run="sft-mtd")
+            evaluate(sft_ckpts, student=st, source=so, run=sft_run(MTD))
             for t in [t for t in teachers if any(t in ts for ts in sets.values())]:  # round 1, shared by the sets
                 train("train_mot", tr["steps_per_round"], _trace(config, stats, so, t, A),
                       source=so, teacher=t, round=1, job=("first", st, so))
@@ -175,7 +183,7 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                     nbytes = (len(ts) + 1) * (2 if tr.get("bf16") else 4) * total  # K branches in, one out
                     add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
                         job=None)  # per_set: inside the set's rounds job
-                evaluate(T, student=st, source=so, run=f"mot-{name}")
+                evaluate(T, student=st, source=so, run=mot_run(name))
 
     rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
     n_tables = 6 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted"))
@@ -218,7 +226,7 @@ def _lower_bound(config, jobs, student, source=None) -> dict:
         "train": [j for j in jobs if j["stage"] in ("train_mot", "merge") and j["student"] == student
                   and j["source"] == so and (j.get("tset") == name or (j["round"] == 1 and j.get("teacher") in ts))],
         "eval": [j for j in jobs if j["stage"] == "eval" and j["student"] == student
-                 and (j["run"] == "base" or (j.get("source") == so and j["run"] == f"mot-{name}"))],
+                 and (j["run"] == "base" or (j.get("source") == so and j["run"] == mot_run(name)))],
     }
     out = {k: sum(j["gpu_s"] for j in v) / 3600 for k, v in part.items()}
     return {"student": student, "source": so, "tset": name, "teachers": list(ts), **out, "total": sum(out.values())}
