@@ -33,8 +33,14 @@ def test_job_counts_default_config(mode):
         "train_mot": 1 * 2 * (4 + (4 + 3 + 2) * (4 - 1)) if mode == "per_branch" else 1 * 2 * (1 + 3),
         "merge": 1 * 2 * 3 * 4 if mode == "per_branch" else 0,  # per (set, round), rounds 1..4
         "eval": 1 + 1 * 2 * (4 + 1 + 3),                 # base + (STD x 4, MTD, MoT x 3) per source
-        "tables": 10 + 4,                                # tables 1,2,5,6,7,8,10,11,12,13; 4 figures
+        "tables": 11 + 4,                                # tables 1,2,5,6,7,8,10,11,12,13, differences; 4 figures
     }
+
+
+def test_evaluation_tokens_count_the_validation_set_too():
+    # config.yaml: (2 x 30 test + 30 validation problems) x n 2 x 160 tokens per checkpoint;
+    # 65 checkpoints: the base, then per source 4 STD + 1 MTD runs x 4 saved steps and 3 sets x 4 rounds
+    assert plan(load("config.yaml"))["stages"]["eval"]["tokens"] == (2 * 30 + 30) * 2 * 160 * (1 + 2 * (5 * 4 + 3 * 4))
 
 
 def test_job_counts_paper_config():
@@ -46,7 +52,7 @@ def test_job_counts_paper_config():
         "train_mot": 3 * 2 * (4 + (4 + 3 + 2) * (5 - 1)),
         "merge": 3 * 2 * 3 * 5,
         "eval": 3 + 3 * 2 * (4 + 1 + 3),
-        "tables": 10 + 4,
+        "tables": 11 + 4,
     }
 
 

@@ -143,8 +143,11 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                     source=so, teacher=t)
 
     eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
-    world_test = config.get("world", {}).get("test_size", 30)
-    per_ckpt = sum(world_test if b.startswith("syn-") else BENCHMARK_PROBLEMS.get(b, 30) for b in ev["benchmarks"]) \
+    world = config.get("world", {})
+    sizes = {"syn-val": world.get("val_size", 0), "syn-aime24": world.get("test_size", 30),
+             "syn-aime25": world.get("test_size", 30)}
+    # every checkpoint is sampled on the test benchmarks and on the validation ones (report.select_on)
+    per_ckpt = sum(sizes.get(b, BENCHMARK_PROBLEMS.get(b, 30)) for b in ev["benchmarks"] + ev.get("validation", [])) \
         * ev["n"] * min(A["eval_tokens"], ev["max_tokens"])
     sft_ckpts = len(range(tr["save_every"], tr["std_steps"], tr["save_every"])) + 1  # common.smk run_checkpoints
 
@@ -186,7 +189,8 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                 evaluate(T, student=st, source=so, run=mot_run(name))
 
     rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
-    n_tables = 6 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted"))
+    # tables 1, 2, 5, 6, 11, differences, 10; 7, 12 / 8, 13 with their roles; figures fig3, rounds, corpus, fig4
+    n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted"))
     for _ in range(n_tables):
         add("tables", 0)
     return jobs
