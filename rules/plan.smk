@@ -1,5 +1,5 @@
 # The compute plan: jobs, GPU-hours and time limits per stage, before anything runs:
-#   snakemake --configfile config/paper.yaml plan      # then read results/plan.md
+#   snakemake plan --cores 1 --configfile config/paper.yaml      # then read results/plan.md
 # Trace lengths are the config's limits until the corpora exist, then their measured means.
 
 
