@@ -29,7 +29,9 @@ include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
+include: "rules/merge.smk"
 include: "rules/evaluate.smk"
+include: "rules/diagnostics.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
 
@@ -44,8 +46,18 @@ rule all_tables:
         "results/provenance.json",
 
 
-rule all:
+# The main job and the analyses too long for it (analyses.*): Table 9, the merge-method table,
+# Figure 5's probe and the per-round MoT diagnostics.
+rule all_analyses:
     input:
         rules.all_tables.input,
+        all_evals(analyses=True),
+        report_targets(analyses=True),
+        rules.diagnostics.input,
+
+
+rule all:
+    input:
+        rules.all_analyses.input,
         rules.models.input,
         rules.base_models.input,

@@ -1,7 +1,7 @@
 """The vllm backend (mot.generate.generate_samples, backend `vllm`) against a raw `LLM.generate` on
 the same prompts, with the same warm engine, in one process. Prints tokens/s of each and the ratio.
 
-    .venv/bin/python benchmarks/vllm_throughput.py --model results/models/tiny/base --prompts 256 --n 4
+    .venv/bin/python benchmarks/vllm_throughput.py --model data/bases/tiny-<key> --prompts 256 --n 4
     .venv/bin/python benchmarks/vllm_throughput.py --model /path/Qwen3-1.7B --dtype bfloat16 \
         --prompts 512 --n 4 --max-tokens 1024 --engine '{"gpu_memory_utilization": 0.8}'      # a GPU
 

@@ -1,5 +1,6 @@
 # Shared helpers: config validation, names, per-stage code inputs, JSON params.
 import functools
+from types import SimpleNamespace
 import json
 import re
 
@@ -7,8 +8,9 @@ from mot import layout as L
 from mot.config import validate_config
 from mot.io import MotError
 from mot.methods import METHODS
-from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, student_gpus
+from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
+from mot.student import base_key
 from mot.train import SFT_KEYS
 from mot.workflow import code_version
 
@@ -25,17 +27,46 @@ STUDENTS = list(config["students"])
 LOGS = L.LOGS
 
 
+# Merge-method variants of report.mot's teacher set (analyses.merge_methods): the teacher set
+# "<set>@<variant>" trains the same round-1 branches on, and merges every round with its own method.
+MERGE_VARIANTS = config.get("analyses", {}).get("merge_methods") or {}
+SETS = {
+    **config["teacher_sets"],
+    **{f"{config['report']['mot']}@{v}": config["teacher_sets"][config["report"]["mot"]] for v in MERGE_VARIANTS},
+}
+VARIANT_SETS = [t for t in SETS if "@" in t]
+
+
+# Student as teacher (analyses.student_teacher, paper Table 9): the base, the best STD run's and
+# MoT's final checkpoints of student `teacher` on `source` become teachers as-base, as-best-std and
+# as-mot, whose verified corpora a new `student` learns from by STD.
+ST = config.get("analyses", {}).get("student_teacher") or {}
+AS_TEACHERS = [f"{L.AS_TEACHER}{c}" for c in ("base", "best-std", "mot")] if ST else []
+
+
+def merge_method(tset):
+    """(method, params) that merge a teacher set's rounds: mot.merge_method, or its variant's."""
+    variant = tset.partition("@")[2]
+    if variant:
+        return MERGE_VARIANTS[variant]["method"], MERGE_VARIANTS[variant].get("params", {})
+    return config["mot"]["merge_method"], config["mot"].get("merge_params", {})
+
+
 wildcard_constraints:
     source="|".join(map(re.escape, SOURCES)),
-    teacher="|".join(map(re.escape, TEACHERS)),
+    teacher="|".join(map(re.escape, TEACHERS + AS_TEACHERS)),
     student="|".join(map(re.escape, STUDENTS)),
-    tset="|".join(map(re.escape, config["teacher_sets"])),
+    tset="|".join(map(re.escape, SETS)),
     run="base|" + "|".join(
-        [re.escape(L.sft_run(c)) for c in list(config["teachers"]) + [L.MTD]]
-        + [re.escape(L.mot_run(t)) for t in config["teacher_sets"]]
+        [re.escape(L.sft_run(c)) for c in list(config["teachers"]) + [L.MTD] + AS_TEACHERS]
+        + [re.escape(L.mot_run(t)) for t in SETS]
+        + [re.escape(L.probe_run(r)) for r in config.get("analyses", {}).get("probe", {}).get("runs", [])]
     ),
-    corpus="|".join(map(re.escape, list(config["teachers"]) + [L.MTD])),
+    probed="|".join(map(re.escape, config.get("analyses", {}).get("probe", {}).get("runs", []))) or "(?!)",
+    pct=r"\d{3}",
+    corpus="|".join(map(re.escape, list(config["teachers"]) + [L.MTD] + AS_TEACHERS)),
     round=r"[1-9]\d*",
+    key=r"[0-9a-f]{10}",
 
 
 def code(*modules):
@@ -65,9 +96,8 @@ def stats_files():
 
 
 def stats_tokenizer():
-    """Trace lengths are counted in the first student's tokens."""
-    student = config["students"][STUDENTS[0]]
-    return L.TOKENIZER if student["init"] == "synthetic" else student["path"]
+    """Trace lengths are counted in the first student's tokens (a synthetic base holds its own)."""
+    return base_model(STUDENTS[0])
 
 
 def alternatives(names):
@@ -75,26 +105,52 @@ def alternatives(names):
     return "|".join(map(re.escape, names)) or "(?!)"
 
 
+def as_teacher_model(name):
+    """The checkpoint a Table-9 teacher samples from, and the rule outputs that make it."""
+    student, source, config_ = ST["teacher"], ST["source"], name.removeprefix(L.AS_TEACHER)
+    if config_ == "base":
+        return base_model(student), base_input(student)
+    if config_ == "best-std":
+        path = L.BEST_STD.format(student=student, source=source)
+        return path, [path]
+    run = L.mot_run(config["report"]["mot"])
+    return final_model(student, source, run), eval_inputs(SimpleNamespace(student=student, source=source, run=run))
+
+
+def teacher_cfg(name):
+    """A teacher's config block; a Table-9 teacher's is made from analyses.student_teacher."""
+    if name in AS_TEACHERS:
+        params = {"batch_size": 64, **ST.get("params", {}), "model": as_teacher_model(name)[0]}
+        return {"backend": ST.get("backend", "hf"), "params": params}
+    return config["teachers"][name]
+
+
+def teacher_sampling(name):
+    """The config's sampling; a Table-9 teacher's with analyses.student_teacher.sampling over it."""
+    return {**config["sampling"], **(ST.get("sampling", {}) if name in AS_TEACHERS else {})}
+
+
 def teacher_spec(name):
     """What shapes a teacher's samples (not its label or shard count)."""
-    t = config["teachers"][name]
+    t = teacher_cfg(name)
     return as_json({"name": name, "backend": t["backend"], "params": t["params"]})
 
 
 def teacher_shards(name):
-    return config["teachers"][name].get("shards", 1)
+    return teacher_cfg(name).get("shards", 1)
 
 
 def teacher_nodes(name):
-    return config["teachers"][name]["params"].get("nodes", 1)
+    return teacher_cfg(name)["params"].get("nodes", 1)
 
 
 def teacher_gpus(name):
-    t = config["teachers"][name]
+    t = teacher_cfg(name)
     return engine_gpus(t["backend"], t["params"])
 
 
-TEACHER_SETS = list(config["teacher_sets"])
+TEACHER_SETS = list(SETS)  # with the merge-method variants
+CONFIG_SETS = list(config["teacher_sets"])  # the paper's tables and figures show these
 TRAIN = config["train"]
 ROUNDS = list(range(1, TRAIN["rounds"] + 1))
 def sft_hparams():
@@ -104,9 +160,11 @@ def sft_hparams():
 
 
 def base_model(student):
-    """The student's initial weights: built by rule world_student, or a hub id / local path."""
+    """The student's initial weights: shipped or built by rule world_student, or a hub id / local path."""
     s = config["students"][student]
-    return L.base_dir(student) if s["init"] == "synthetic" else s["path"]
+    if s["init"] != "synthetic":
+        return s["path"]
+    return L.synthetic_base(student, base_key(config["world"], s["arch"], s["pretrain"]))
 
 
 def base_input(student):
@@ -166,6 +224,8 @@ def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):
 
 def runtime(stage, w):
     """Minutes: mot plan's estimate for the GPU stages; its floor for the short CPU ones."""
+    if stage == "world_student":
+        return pretrain_runtime_minutes(config["students"][w.student]["pretrain"])
     if stage not in STAGES:
         return ASSUMPTIONS["floor_min"]
     return _runtime(stage, getattr(w, "student", None), getattr(w, "teacher", None), getattr(w, "source", None),
@@ -206,8 +266,9 @@ def round_init(w):
 def merge_params(w):
     """The config's merge params; a stateful method (outer with momentum) also reads the state
     saved beside the previous round's merge."""
-    params = dict(MOT_CFG.get("merge_params", {}))
-    if METHODS[MOT_CFG["merge_method"]].stateful and int(w.round) > 1:
+    method, params = merge_method(w.tset)
+    params = dict(params)
+    if METHODS[method].stateful and int(w.round) > 1:
         params["state"] = L.merged_dir(w.student, w.source, w.tset, int(w.round) - 1)
     return " ".join(f"--param {k}={as_json(v)}" for k, v in sorted(params.items()))
 
@@ -226,7 +287,7 @@ def mot_outputs(student, source, tset):
 
 def mot_branches(student, source, tset):
     """Every branch of a teacher set's MoT, round 1's shared ones included."""
-    return [L.branch_dir(student, source, tset, t, k) for t in ROUNDS for k in config["teacher_sets"][tset]]
+    return [L.branch_dir(student, source, tset, t, k) for t in ROUNDS for k in SETS[tset]]
 
 
 def mot_models():
@@ -247,11 +308,19 @@ def run_of(w):
     return getattr(w, "run", "base")  # rule eval_base has no run wildcard
 
 
+PROBE = config.get("analyses", {}).get("probe") or {}
+PROBE_RUNS = [L.probe_run(r) for r in PROBE.get("runs", [])]
+PROBE_PCTS = [round(100 * x) for x in PROBE.get("lambdas", [])]
+
+
 def run_checkpoints(w):
-    """(step, path) of every checkpoint of a run: STD/MTD every save_every steps, MoT every round."""
+    """(step, path) of every checkpoint of a run: STD/MTD every save_every steps, MoT every round;
+    a probe run's points with lambda x 100 as their step."""
     run = run_of(w)
     if run == "base":
         return [(0, base_model(w.student))]
+    if probed := L.probed(run):
+        return [(pct, L.probe_point(w.student, w.source, probed, pct)) for pct in PROBE_PCTS]
     if tset := L.mot_set(run):
         return [(t * TRAIN["steps_per_round"], L.merged_dir(w.student, w.source, tset, t)) for t in ROUNDS]
     d = L.run_dir(w.student, w.source, run)
@@ -263,18 +332,38 @@ def eval_summary(student, source, run):
     return L.eval_dir(student, source, run) + ".json"
 
 
-def eval_runs():
-    """Every run the DAG trains: STD per teacher, MTD, MoT per teacher set."""
-    return [L.sft_run(c) for c in TEACHERS + [L.MTD]] + [L.mot_run(t) for t in TEACHER_SETS]
+def eval_runs(analyses=False):
+    """The runs the main job evaluates (STD per teacher, MTD, MoT per teacher set); with
+    analyses=True, those only the analyses evaluate (merge-method variants, the probes)."""
+    if analyses:
+        return [L.mot_run(t) for t in VARIANT_SETS] + PROBE_RUNS
+    return [L.sft_run(c) for c in TEACHERS + [L.MTD]] + [L.mot_run(t) for t in CONFIG_SETS]
 
 
-def all_evals():
+def final_model(student, source, run):
+    """A run's last checkpoint: STD/MTD's final weights, MoT's last merged round."""
+    return run_checkpoints(SimpleNamespace(student=student, source=source, run=run))[-1][1]
+
+
+def student_teacher_evals():
+    """Table 9's eval summaries: the new student's STD run on each Table-9 teacher's corpus, and
+    the STD runs that choose the best STD teacher."""
+    if not ST:
+        return []
+    return [eval_summary(ST["student"], ST["source"], L.sft_run(t)) for t in AS_TEACHERS] + [
+        eval_summary(ST["teacher"], ST["source"], r) for r in STD]
+
+
+def all_evals(analyses=False):
     """Every eval summary and its graded samples. Listed as targets (not only as the tables'
     inputs): Snakemake does not rebuild a deleted intermediate file whose consumers are up to date,
     so a deleted summary would leave tables whose source is gone."""
     summaries = [eval_summary(st, None, "base") for st in STUDENTS] + [
         eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs()
     ]
+    if analyses:
+        summaries = [eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(True)] + [
+            e for e in student_teacher_evals() if f"/{L.sft_run(L.AS_TEACHER)}" in e]
     return summaries + [s.removesuffix(".json") for s in summaries]
 
 
@@ -303,6 +392,8 @@ def eval_inputs(w):
     run = run_of(w)
     if run == "base":
         return base_input(w.student)
+    if probed := L.probed(run):
+        return [L.probe_point(w.student, w.source, probed, pct) for pct in PROBE_PCTS]
     if tset := L.mot_set(run):
         return mot_outputs(w.student, w.source, tset)
     return [L.run_dir(w.student, w.source, run)]
@@ -322,6 +413,7 @@ def report_spec():
             for k, v in config["teachers"].items()
         },
         "sets": config["teacher_sets"],
+        "variants": {t: merge_method(t)[0] for t in [REPORT["mot"], *VARIANT_SETS]},
         "roles": {r: REPORT.get(r) for r in ("mot", "no_shifted", "peers")},
         "benchmarks": EVAL["benchmarks"],
         "validation": EVAL.get("validation", []),
@@ -329,8 +421,10 @@ def report_spec():
         "steps_per_round": TRAIN["steps_per_round"],
         "rounds": TRAIN["rounds"],
         "published": REPORT.get("published"),
+        "probe": PROBE.get("runs", []),
+        "student_teacher": {k: ST[k] for k in ("teacher", "student", "source")} if ST else None,
         # JSON params are written with sorted keys: the config's order travels separately
-        "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": TEACHER_SETS},
+        "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": CONFIG_SETS},
     }
 
 
@@ -351,22 +445,28 @@ TABLE_RUNS = {
     "table2": ["base", MTD, *STD, MOT],
     "table5": ["base", *STD, MOT],
     "table6": ["base", *[L.sft_run(t) for t in SHIFTED]],
-    "table11": ["base", MTD, *STD, *[L.mot_run(t) for t in TEACHER_SETS]],
+    "table11": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
 }
 # best STD against the base; MoT against the best STD teacher, MTD and MoT without the shifted teacher
 TABLE_RUNS["differences"] = ["base", MOT, MTD, *STD] + ([L.mot_run(REPORT["no_shifted"])] if REPORT.get("no_shifted") else [])
 if REPORT.get("no_shifted"):
     TABLE_RUNS["table7"] = [MOT, L.mot_run(REPORT["no_shifted"])]
     TABLE_RUNS["table12"] = ["base", L.mot_run(REPORT["no_shifted"])]
+if ST:
+    TABLE_RUNS["table9"] = []  # its own evals: student_teacher_evals()
+if VARIANT_SETS:
+    TABLE_RUNS["merge_methods"] = [MOT, *[L.mot_run(t) for t in VARIANT_SETS]]
 if REPORT.get("peers"):
     TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
     TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
 FIGURE_RUNS = {
     "fig3": ["base", *STD, MOT],
-    "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in TEACHER_SETS]],
+    "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
 }
 if REPORT.get("no_shifted"):
     FIGURE_RUNS["fig4"] = ["base", *STD, MOT, L.mot_run(REPORT["no_shifted"])]
+if PROBE_RUNS:
+    FIGURE_RUNS["fig5"] = ["base", *PROBE_RUNS]
 
 
 def run_models(runs):
@@ -378,7 +478,7 @@ def run_models(runs):
                 if tset := L.mot_set(r):
                     dirs += mot_branches(st, so, tset) if PER_BRANCH else [
                         L.FIRST_ROUND.format(student=st, source=so), L.run_dir(st, so, r)]
-                elif r != "base":
+                elif r != "base" and not L.probed(r):  # a probe has no train log
                     dirs.append(L.run_dir(st, so, r))
     return sorted(set(dirs))
 
@@ -387,8 +487,16 @@ def published_input():
     return [REPORT["published"]] if REPORT.get("published") else []
 
 
-def report_targets():
+# The analyses beyond the paper's main tables (analyses.*): too long for the main job on a laptop,
+# so they are targets of all_analyses, not all_tables.
+ANALYSES = {"table9", "merge_methods", "fig5"}
+
+
+def report_targets(analyses=False):
+    """The tables and figures of all_tables; with analyses=True, those of all_analyses."""
+    keep = (lambda name: name in ANALYSES) if analyses else (lambda name: name not in ANALYSES)
     return (
-        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10"]]
-        + [L.FIGURE.format(figure=f) + ".png" for f in [*FIGURE_RUNS, "corpus"]]
+        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10"] if keep(t)]
+        + [L.FIGURE.format(figure=f) + ".png" for f in [*FIGURE_RUNS, "corpus"] if keep(f)]
+        + ([] if analyses else [f"{L.SUMMARY}.md"])
     )

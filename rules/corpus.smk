@@ -42,7 +42,7 @@ rule corpus_stats:
     input:
         corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in TEACHERS],
         grades=lambda w: [L.GRADES.format(source=w.source, teacher=t) for t in TEACHERS],
-        tokenizer=lambda w: [stats_tokenizer()] if stats_tokenizer() == L.TOKENIZER else [],
+        tokenizer=lambda w: base_input(STUDENTS[0]),
     output:
         csv=L.STATS_CSV,
         md=L.STATS_MD,

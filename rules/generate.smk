@@ -4,7 +4,7 @@
 GENERATE_PARAMS = dict(
     code=code("generate.py", "engines.py", "world.py"),
     teacher=lambda w: teacher_spec(w.teacher),
-    sampling=json_param(config["sampling"]),
+    sampling=lambda w: as_json(teacher_sampling(w.teacher)),
     seed=config["seed"],
 )
 
@@ -12,10 +12,11 @@ GENERATE_PARAMS = dict(
 rule generate:
     input:
         prompts=rules.prompts.output.prompts,
+        model=lambda w: as_teacher_model(w.teacher)[1] if w.teacher in AS_TEACHERS else [],  # Table 9
     output:
         samples=L.SAMPLES,
     wildcard_constraints:
-        teacher=alternatives(t for t in TEACHERS if teacher_shards(t) == 1),
+        teacher=alternatives([t for t in TEACHERS if teacher_shards(t) == 1] + AS_TEACHERS),
     params:
         **GENERATE_PARAMS,
         shard="",

@@ -2,7 +2,7 @@
 
 rule table:
     input:
-        evals=lambda w: evals_of(*TABLE_RUNS[w.table]),
+        evals=lambda w: student_teacher_evals() if w.table == "table9" else evals_of(*TABLE_RUNS[w.table]),
         published=published_input(),
     output:
         multiext(L.TABLE, ".csv", ".md", ".tex"),
@@ -42,3 +42,49 @@ rule table10:
     shell:
         "python3 -m mot --log {log} tables --name table10 --spec {params.spec:q}"
         " --stats {input.stats} --out {params.out}"
+
+
+# What the run shows, from its own tables; with report.readme (the default config: README.md) also
+# written into that file's "What the default run shows" section, so README cannot go stale.
+rule summary:
+    input:
+        table2=f"{L.TABLE.format(table='table2')}.csv",
+        differences=f"{L.TABLE.format(table='differences')}.csv",
+    output:
+        md=f"{L.SUMMARY}.md",
+    params:
+        code=code("tables.py"),
+        tables=lambda w, input: os.path.dirname(input.table2),
+        readme=lambda w: f"--readme {config['report']['readme']}" if config["report"].get("readme") else "",
+        out=lambda w, output: os.path.splitext(output.md)[0],
+    resources:
+        **cpu_resources("tables"),
+    log:
+        f"{LOGS}/table/summary.log",
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python3 -m mot --log {log} tables --name summary --tables {params.tables} {params.readme}"
+        " --out {params.out}"
+
+
+# Table 9's "Best STD" teacher: the final weights of the STD run with the best AVG (chosen as the
+# tables choose it), copied where the generation rule of teacher as-best-std finds them.
+rule best_std_model:
+    input:
+        evals=lambda w: [eval_summary(w.student, w.source, r) for r in STD],
+        runs=lambda w: [L.run_dir(w.student, w.source, r) for r in STD],
+    output:
+        model=directory(L.BEST_STD),
+    params:
+        code=code("tables.py"),
+        spec=json_param(report_spec()),
+    resources:
+        **cpu_resources("tables"),
+    log:
+        f"{LOGS}/best_std_model/{{student}}/{{source}}.log",
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python3 -m mot --log {log} tables --name best-std-model --spec {params.spec:q} --evals {input.evals}"
+        " --student {wildcards.student} --source {wildcards.source} --out {output.model}"

@@ -95,14 +95,14 @@ if PER_BRANCH:
     rule mot_merge:
         input:
             branches=lambda w: [L.branch_dir(w.student, w.source, w.tset, w.round, k)
-                                for k in config["teacher_sets"][w.tset]],
+                                for k in SETS[w.tset]],
             base=lambda w: base_input(w.student) if int(w.round) == 1 else [round_init(w)],
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.MERGED}"),
         params:
             code=code("merge.py"),
-            method=MOT_CFG["merge_method"],
-            base=lambda w: f"--base {round_init(w)}" if METHODS[MOT_CFG["merge_method"]].needs_base else "",
+            method=lambda w: merge_method(w.tset)[0],
+            base=lambda w: f"--base {round_init(w)}" if METHODS[merge_method(w.tset)[0]].needs_base else "",
             params=merge_params,
         resources:
             **cpu_resources("merge"),
@@ -149,7 +149,7 @@ else:
     rule mot_rounds:
         input:
             first_round=L.FIRST_ROUND,
-            corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in config["teacher_sets"][w.tset]],
+            corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in SETS[w.tset]],
             model=lambda w: base_input(w.student),
         output:
             model=directory(L.RUN.replace("{run}", "mot-{tset}")),
@@ -158,20 +158,20 @@ else:
             launch=lambda w: launch(w.student),
             base=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(
-                f"--corpus {t}={c}" for t, c in zip(config["teacher_sets"][w.tset], input.corpora)
+                f"--corpus {t}={c}" for t, c in zip(SETS[w.tset], input.corpora)
             ),
             hparams=json_param(sft_hparams()),
             rounds=TRAIN["rounds"],
             spr=TRAIN["steps_per_round"],
-            method=MOT_CFG["merge_method"],
-            merge_params=json_param(MOT_CFG.get("merge_params", {})),
+            method=lambda w: merge_method(w.tset)[0],
+            merge_params=lambda w: as_json(merge_method(w.tset)[1]),
             schedule=TRAIN.get("schedule", "global"),
             optimizer_state=TRAIN.get("optimizer_state", "reset"),
             seed=config["seed"],
         threads: 1
         resources:
             # every branch of rounds 2..T, one after another
-            **train_resources("train_mot", jobs=lambda w: len(config["teacher_sets"][w.tset]) * (len(ROUNDS) - 1)),
+            **train_resources("train_mot", jobs=lambda w: len(SETS[w.tset]) * (len(ROUNDS) - 1)),
         log:
             f"{LOGS}/mot_rounds/{{student}}/{{source}}/{{tset}}.log",
         conda:

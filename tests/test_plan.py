@@ -23,36 +23,43 @@ def jobs(result):
 def test_job_counts_default_config(mode):
     config = load("config.yaml")
     config["mot"]["jobs"] = mode
-    # 1 student, 2 sources, 4 teachers (no shards), sets of 4/3/2 teachers, 4 rounds
+    # 1 student, 2 sources, 4 teachers (no shards), sets of 4/3/2 teachers and 3 merge-method
+    # variants of the set of 4 (analyses.merge_methods), 4 rounds; 2 probed runs x 5 lambdas
     assert jobs(plan(config)) == {
         "generate": 2 * 4,
         "train_std": 1 * 2 * 4,
         "train_mtd": 1 * 2,
         # per branch: round 1 shared, then one per (set, round, teacher); per set: a first-round job
         # and one job per set (which also merges)
-        "train_mot": 1 * 2 * (4 + (4 + 3 + 2) * (4 - 1)) if mode == "per_branch" else 1 * 2 * (1 + 3),
-        "merge": 1 * 2 * 3 * 4 if mode == "per_branch" else 0,  # per (set, round), rounds 1..4
-        "eval": 1 + 1 * 2 * (4 + 1 + 3),                 # base + (STD x 4, MTD, MoT x 3) per source
-        "tables": 11 + 4,                                # tables 1,2,5,6,7,8,10,11,12,13, differences; 4 figures
+        "train_mot": 1 * 2 * (4 + (4 + 3 + 2 + 3 * 4) * (4 - 1)) if mode == "per_branch" else 1 * 2 * (1 + 6),
+        "merge": 1 * 2 * 6 * 4 if mode == "per_branch" else 0,  # per (set, round), rounds 1..4
+        "probe": 1 * 2 * 2 * 5,
+        "eval": 1 + 1 * 2 * (4 + 1 + 6 + 2),             # base + (STD x 4, MTD, MoT x 6, 2 probes) per source
+        # tables 1,2,5,6,7,8,10,11,12,13, differences, merge_methods, the summary; 5 figures
+        "tables": 13 + 5,
     }
 
 
 def test_evaluation_tokens_count_the_validation_set_too():
-    # config.yaml: (2 x 30 test + 30 validation problems) x n 2 x 160 tokens per checkpoint;
-    # 65 checkpoints: the base, then per source 4 STD + 1 MTD runs x 4 saved steps and 3 sets x 4 rounds
-    assert plan(load("config.yaml"))["stages"]["eval"]["tokens"] == (2 * 30 + 30) * 2 * 160 * (1 + 2 * (5 * 4 + 3 * 4))
+    # config.yaml: (2 x 300 test + 100 validation problems) x n 1 x 256 tokens per checkpoint; 109
+    # checkpoints: the base, then per source 4 STD + 1 MTD runs x 4 saved steps, 6 sets x 4 rounds
+    # and 2 probes x 5 lambdas
+    assert plan(load("config.yaml"))["stages"]["eval"]["tokens"] == \
+        (2 * 300 + 100) * 1 * 256 * (1 + 2 * (5 * 4 + 6 * 4 + 2 * 5))
 
 
 def test_job_counts_paper_config():
-    # 3 students, 2 sources, teachers with 2, 2, 1, 1 shards, sets of 4/3/2 teachers, 5 rounds
+    # 3 students, 2 sources, teachers with 2, 2, 1, 1 shards, sets of 4/3/2 teachers, 5 rounds;
+    # 2 probed runs x 6 lambdas
     assert jobs(plan(load("paper.yaml"))) == {
         "generate": 2 * (2 + 2 + 1 + 1),
         "train_std": 3 * 2 * 4,
         "train_mtd": 3 * 2,
         "train_mot": 3 * 2 * (4 + (4 + 3 + 2) * (5 - 1)),
         "merge": 3 * 2 * 3 * 5,
-        "eval": 3 + 3 * 2 * (4 + 1 + 3),
-        "tables": 11 + 4,
+        "probe": 3 * 2 * 2 * 6,
+        "eval": 3 + 3 * 2 * (4 + 1 + 3 + 2),
+        "tables": 12 + 5,
     }
 
 
@@ -98,7 +105,7 @@ def test_paper_stage_gpu_hours():
     train_8b = 2 * (4 * 250 + 250 + 4 * 50 + (4 + 3 + 2) * 4 * 50) * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12) / 3600
     own = r["students"]["qwen3-8b"]["stages"]
     assert sum(own[k]["gpu_hours"] for k in ("train_std", "train_mtd", "train_mot")) == pytest.approx(train_8b)
-    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5)
+    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6)  # + the probe: 2 runs x 6 lambdas per source
     assert own["eval"]["gpu_hours"] == pytest.approx(ckpts * 60 * 16 * 14_000 / 2_000 / 3600)
     assert r["gpu_hours"] == pytest.approx(sum(s["gpu_hours"] for s in r["stages"].values()))
 
@@ -155,3 +162,10 @@ def test_render_has_the_totals_and_the_reference():
     assert "989 TFLOP/s" in md and "50% MFU" in md and "2,000 generated tokens/s per GPU" in md
     assert "~50 H100-hours" in md and "= 50.2)" in md
     assert "~50 H100-hours" not in render(plan(load("config.yaml")))  # no Qwen3-8B student there
+
+
+def test_the_base_pretraining_job_asks_for_its_steps_at_the_measured_rate():
+    from mot.plan import pretrain_runtime_minutes
+
+    assert pretrain_runtime_minutes({"steps": 3000}) == 19  # 2 x 3000 / 5.5 steps/s = 18.2 min
+    assert pretrain_runtime_minutes({"steps": 4}) == 10  # the floor

@@ -235,3 +235,87 @@ def test_latex_escaping_keeps_the_braces_it_inserts():
 
     assert _tex("a\\b") == "a\\textbackslash{}b"
     assert _tex("{x}_1 & 50%") == "\\{x\\}\\_1 \\& 50\\%"
+
+
+def test_summary_renders_table2_and_the_differences_into_readme(tmp_path, evals):
+    from mot.tables import SUMMARY_END, SUMMARY_START, write_summary
+
+    for name in ("table2", "differences"):
+        make_table(name, SPEC, evals, [], str(tmp_path / name))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{SUMMARY_START}\nstale numbers\n{SUMMARY_END}\n\nafter\n")
+    text = write_summary(str(tmp_path), str(tmp_path / "summary.md"), str(readme))
+    lines = text.splitlines()
+    assert lines[:9] == [
+        "**STU on SRC-A**: AVG pass@1 × 100 ± SE at each run's best checkpoint", "",
+        "| Method | AVG |", "|---|---:|",
+        "| Baseline | 15.00 ± 1.41 |", "| MTD (ALL TEACHERS) | 40.00 ± 1.41 |", "| STD (T1) | 20.00 ± 1.41 |",
+        "| STD (T2) | 35.00 ± 1.41 |", "| STD (R1) | 5.00 ± 1.41 |"]
+    assert lines[9] == "| MOT (ours) | 50.00 ± 1.41 |"
+    diff = {r[2]: r for r in rows(tmp_path, "differences", evals)}
+    lo, hi = float(diff["MOT - MTD"][4]), float(diff["MOT - MTD"][5])
+    assert f"| MOT - MTD | +10.00 | [{lo:+.2f}, {hi:+.2f}] | {'higher' if lo > 0 else 'not told apart'} |" in lines
+    assert "| best STD (T2) - base | +20.00 |" in text
+    doc = readme.read_text()
+    assert doc == f"# x\n\n{SUMMARY_START}\n{text}\n{SUMMARY_END}\n\nafter\n" and "stale" not in doc
+    readme.write_text("no markers\n")
+    with pytest.raises(MotError, match="README.md: expected one"):
+        write_summary(str(tmp_path), str(tmp_path / "summary.md"), str(readme))
+
+
+def test_merge_methods_table_shows_each_methods_best_round(tmp_path, evals):
+    import json as _json
+
+    rec = {"student": "s", "source": "a", "run": "mot-all@ties", "checkpoints": [
+        {"step": st, "model": f"m/{st}", "benchmarks": {
+            b: {"pass@1": v, "se": 0.0, "se_problems": 0.03, "ci95": [v, v], "per_problem": solved(v)}
+            for b, v in zip(SPEC["benchmarks"], vals)} | {"syn-val": {"pass@1": 0.1, "se": 0.0}}}
+        for st, vals in {5: (0.50, 0.30), 10: (0.10, 0.10)}.items()]}
+    (tmp_path / "ties.json").write_text(_json.dumps(rec))
+    spec = {**SPEC, "variants": {"all": "uniform", "all@ties": "ties"}}
+    assert rows(tmp_path, "merge_methods", evals + [str(tmp_path / "ties.json")], spec, se=True) == [
+        ["Dataset", "Merge method", "STU SYN-AIME24", "STU SYN-AIME24 SE", "STU SYN-AIME25", "STU SYN-AIME25 SE",
+         "STU AVG", "STU AVG SE"],
+        ["SRC-A", "uniform (mot.merge_method)", "60.00", "2.00", "40.00", "2.00", "50.00", "1.41"],  # round 2
+        ["SRC-A", "ties (ties)", "50.00", "3.00", "30.00", "3.00", "40.00", "2.12"],  # round 1
+    ]
+
+
+def test_table9_student_as_teacher(tmp_path, evals):
+    import json as _json
+
+    extra = []
+    for run, vals in {"sft-as-base": (0.10, 0.30), "sft-as-best-std": (0.20, 0.40), "sft-as-mot": (0.50, 0.40)}.items():
+        rec = {"student": "s", "source": "a", "run": run, "checkpoints": [
+            {"step": 5, "model": "m", "benchmarks": {
+                b: {"pass@1": v, "se": 0.0, "se_problems": 0.02, "ci95": [v, v], "per_problem": solved(v)}
+                for b, v in zip(SPEC["benchmarks"], vals)} | {"syn-val": {"pass@1": 0.1, "se": 0.0}}}]}
+        (tmp_path / f"{run}.json").write_text(_json.dumps(rec))
+        extra.append(str(tmp_path / f"{run}.json"))
+    spec = {**SPEC, "student_teacher": {"teacher": "s", "student": "s", "source": "a"}}
+    assert rows(tmp_path, "table9", evals + extra, spec) == [
+        ["Teacher model", "Student model", "Teacher config", "SYN-AIME24", "SYN-AIME25", "AVG"],
+        ["STU", "STU", "Base", "10.00", "30.00", "20.00"],
+        ["STU", "STU", "Best STD (T2)", "20.00", "40.00", "30.00"],  # T2: the best STD run (AVG 35)
+        ["STU", "STU", "MOT", "50.00", "40.00", "45.00"],
+    ]
+    assert "best STD teacher (T2" in (tmp_path / "table9.md").read_text()
+
+
+def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monkeypatch):
+    import json as _json
+
+    from mot import layout
+    from mot.tables import copy_best_std
+
+    monkeypatch.chdir(tmp_path)
+    for t in ("t1", "t2", "r1"):
+        d = tmp_path / layout.run_dir("s", "a", f"sft-{t}")
+        (d / "step-00005").mkdir(parents=True)
+        (d / "model.safetensors").write_text(t)
+        (d / ".mot-output").write_text("")
+    assert copy_best_std(SPEC, evals, "s", "a", "best") == "t2"
+    assert sorted(p.name for p in (tmp_path / "best").iterdir() if not p.name.startswith(".")) == [
+        "model.safetensors", "mot_best_std.json"]  # not its step checkpoints
+    assert (tmp_path / "best/model.safetensors").read_text() == "t2"
+    assert _json.loads((tmp_path / "best/mot_best_std.json").read_text())["teacher"] == "t2"

@@ -8,9 +8,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, snakemake, snakemake_in
+from mot.student import base_key
 
 pytestmark = pytest.mark.slow
 TEST = ["--configfile", "config/test.yaml", "--cores", "2"]
+TEST_CONFIG = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+TEST_STUDENT = {k: TEST_CONFIG["students"]["tiny"][k] for k in ("arch", "pretrain")}
 
 
 def planned(result) -> set[tuple[str, str]]:
@@ -49,9 +52,10 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
             assert rows and all("\\boxed" in x["response"] and x["response"].startswith("<think>") for x in rows)
         stats = (workdir / f"results/corpora/{source}/stats.csv").read_text().splitlines()
         assert stats[0] == "source,teacher,prompts,kept,pass_rate,mean_tokens" and len(stats) == 6
-    assert (workdir / "results/models/tiny/base/model.safetensors").is_file()
-    assert (workdir / "results/models/tiny/base/chat_template.jinja").is_file() or \
-        "chat_template" in (workdir / "results/models/tiny/base/tokenizer_config.json").read_text()
+    # the test config's base is built here (the repository ships only the default config's)
+    base = workdir / "data/bases" / f"tiny-{base_key(TEST_CONFIG['world'], **TEST_STUDENT)}"
+    assert (base / "model.safetensors").is_file() and (base / "tokenizer.json").is_file()
+    assert (base / "chat_template.jinja").is_file() or "chat_template" in (base / "tokenizer_config.json").read_text()
     assert json.loads((workdir / "results/provenance.json").read_text())["config"]["seed"] == 0
 
     r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST, "-n")
@@ -73,14 +77,16 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
 TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13",
-          "differences"]
+          "differences", "merge_methods", "table9"]
 
 
 def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
+    """all_analyses: the main job's tables and figures and every analysis (Table 9, the merge
+    methods, Figure 5's probe, the MoT diagnostics)."""
     from transformers import AutoModelForCausalLM
 
     workdir = checkout
-    r = snakemake_in(workdir, "all_tables", *TEST)
+    r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
         model = AutoModelForCausalLM.from_pretrained(workdir / path)
@@ -94,9 +100,17 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     for t in TABLES:
         for ext in ("csv", "md", "tex"):
             assert (workdir / f"results/tables/{t}.{ext}").stat().st_size > 0
-    for f in ("fig3", "fig4", "rounds", "corpus"):
+    for f in ("fig3", "fig4", "fig5", "rounds", "corpus"):
         assert (workdir / f"results/figures/{f}.png").read_bytes()[:4] == b"\x89PNG"
         assert (workdir / f"results/figures/{f}.pdf").read_bytes()[:4] == b"%PDF"
+    # the analyses: Table 9's three teachers, the probe's lambdas, the diagnostics of every set
+    table9 = (workdir / "results/tables/table9.csv").read_text().splitlines()
+    assert [r.split(",")[2] for r in table9[1:]][0::2] == ["Base", "MOT"] and table9[2].split(",")[2].startswith(
+        "Best STD (")
+    probe = json.loads((workdir / "results/eval/tiny/syn-s1k/probe-sft-mtd.json").read_text())
+    assert [c["step"] for c in probe["checkpoints"]] == [0, 50, 100]
+    diag = (workdir / "results/diagnostics/tiny/syn-boba/mot-peers.csv").read_text().splitlines()
+    assert diag[0] == "round,quantity,a,b,value" and len(diag) == 1 + 2 * (2 + 1 + 4 * 2)  # rounds x rows
     summary = json.loads((workdir / "results/eval/tiny/syn-boba/sft-mtd.json").read_text())
     assert [c["step"] for c in summary["checkpoints"]] == [2, 4]
     best = max(summary["checkpoints"], key=lambda c: sum(b["pass@1"] for b in c["benchmarks"].values()))
@@ -106,54 +120,62 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     graded = (workdir / "results/eval/tiny/syn-boba/sft-mtd/step-2/syn-aime24.jsonl").read_text().splitlines()
     assert {"text", "answer", "correct"} <= set(json.loads(graded[0])["samples"][0])
     tables = {t: (workdir / f"results/tables/{t}.csv").read_bytes() for t in TABLES}
-    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_in(workdir, "all_tables", *TEST, "-n"))
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
 
     # Issue 9, case 5: a moved checkout plans nothing (no absolute path is recorded).
     moved = tmp_path / "moved"
     workdir.rename(moved)
     workdir = moved
-    r = snakemake_in(workdir, "all_tables", *TEST, "-n")
+    r = snakemake_in(workdir, "all_analyses", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout[-3000:]
 
     # Issue 9, case 7: a deleted eval summary is rebuilt, and the tables and figures that show it.
     (workdir / "results/eval/tiny/syn-boba/sft-mtd.json").unlink()
-    jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
+    jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
     assert ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
     assert {w for rule, w in jobs if rule == "table"} == {"table=table2", "table=table11", "table=differences"}
-    r = snakemake_in(workdir, "all_tables", *TEST)
+    r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
 
     # An edit to a stage's code reruns that stage and what depends on it, nothing else.
     with open(workdir / "src/mot/figures.py", "a") as f:
         f.write("\n# an edit\n")
-    assert {rule for rule, _ in planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))} == {
-        "figure", "corpus_figure", "all_tables"}
-    r = snakemake_in(workdir, "all_tables", *TEST)
+    assert {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))} == {
+        "figure", "corpus_figure", "diagnostics_set", "all_analyses"}
+    r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
 
     # Determinism: rebuilding the tables from the same result files gives the same bytes.
-    r = snakemake_in(workdir, "all_tables", *TEST, "--forcerun", "table", "table10")
+    r = snakemake_in(workdir, "all_analyses", *TEST, "--forcerun", "table", "table10")
     assert r.returncode == 0 and all((workdir / f"results/tables/{t}.csv").read_bytes() == b
                                      for t, b in tables.items())
 
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["eval"]["n"] = 3  # evals and what is made from them, nothing upstream
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    rules = {rule for rule, _ in planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))}
-    assert rules == {"eval_base", "eval_run", "table", "figure", "provenance", "all_tables"}
+    rules = {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))}
+    # (and Table 9's chain from the best STD run on: the evals choose which run teaches)
+    assert rules == {"eval_base", "eval_run", "table", "figure", "summary", "provenance", "all_analyses",
+                     "best_std_model", "generate", "corpus", "sft"}
 
     cfg["eval"]["n"] = 2
     cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    jobs = planned(snakemake_in(workdir, "all_tables", *TEST, "-n"))
-    # (the merges and the branches of round 2, which start from round 1's merge; not round 1's branches)
-    assert {rule for rule, _ in jobs} == {"mot_merge", "mot_branch", "eval_run", "table", "figure", "provenance",
-                                          "all_tables"}
+    jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
+    # (the merges and the branches of round 2, which start from round 1's merge; not round 1's branches;
+    # the probe of MoT's final checkpoint; not the merge-method variant, which has a method of its own)
+    assert {rule for rule, _ in jobs} == {"mot_merge", "mot_branch", "eval_run", "table", "figure", "summary",
+                                          "probe_point", "provenance", "all_analyses", "diagnostics_set",
+                                          "generate", "corpus", "sft"}  # Table 9's MoT teacher and its student
+    assert {w for rule, w in jobs if rule in ("generate", "sft")} == {
+        "source=syn-boba, teacher=as-mot", "student=tiny, source=syn-boba, corpus=as-mot"}
     assert len([1 for rule, _ in jobs if rule == "mot_merge"]) == 2 * 3 * 2  # sources x sets x rounds
     assert {w for rule, w in jobs if rule == "eval_run"} == {
-        f"student=tiny, source={so}, run=mot-{t}" for so in ("syn-boba", "syn-s1k")
-        for t in ("all", "no_shifted", "peers")}
+        f"student=tiny, source={so}, run={r}" for so in ("syn-boba", "syn-s1k")
+        for r in ("mot-all", "mot-no_shifted", "mot-peers", "probe-mot-all")} | {
+        "student=tiny, source=syn-boba, run=sft-as-mot"}
+    assert len([1 for rule, _ in jobs if rule == "probe_point"]) == 2 * 3  # sources x lambdas, of mot-all only
     assert {w for rule, w in jobs if rule == "table"} == {f"table={t}" for t in TABLES if t not in ("table6", "table10")}
 
 
@@ -276,7 +298,16 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     # of sets of 4, 3 and 2 teachers) and per merge (3 sets x 5 rounds); evals of all runs and the bases
     assert (rules.count("sft"), rules.count("mot_first_branch"), rules.count("mot_branch"),
             rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
-    assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table")) == (3, 48, 10)
+    assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table"), rules.count("probe_point")) \
+        == (3, 48, 10, 0)
+    # all_analyses adds the reverse-merge probe of MoT and MTD per student and source (72 merges, 12
+    # evaluations), Table 9 (3 trained Qwen3-14B teachers on BOBA, their corpora, 3 Qwen3-8B STD runs
+    # and their evaluations, after the choice of the best STD run) and the diagnostics of every set
+    extra = [rule for rule, _ in planned(snakemake(workdir, "all_analyses", "--configfile", "config/paper.yaml",
+                                                   "-n"))]
+    assert (extra.count("probe_point"), extra.count("eval_run"), extra.count("generate"), extra.count("sft"),
+            extra.count("best_std_model"), extra.count("diagnostics_set"), extra.count("table")) == (
+        72, 48 + 12 + 3, 4 + 3, 30 + 3, 1, 3 * 2 * 3, 10 + 1)
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
     # CPUs and memory from `resources`, the time limit from mot plan.

@@ -2,7 +2,7 @@
 import random
 
 from mot.grading import extract_answer, is_correct
-from mot.world import STYLES, evaluate, make_world, problem_text, teacher_trace
+from mot.world import QUIRKS, STYLES, evaluate, make_world, problem_text, teacher_trace
 
 from conftest import TINY_WORLD
 
@@ -52,3 +52,85 @@ def test_error_rate_grows_with_temperature():
 
     assert pass_rate(0.0) == 1.0
     assert pass_rate(0.3) > pass_rate(1.2) > 0.2
+
+
+def test_quirks_are_systematic_sound_and_teacher_specific():
+    spec = {"start": 17, "ops": [["+", 5], ["*", 3], ["-", 8]]}
+    trace = {q: teacher_trace(spec, "concise", random.Random(0), 0.0, 0.0, quirk=q) for q in QUIRKS}
+    assert "22 + 22 + 22 = 66." in trace["mul_by_addition"]
+    assert "(66 - 6 - 2 = 58)" in trace["borrow_split"]
+    assert "Remaining: (22 * 3) - 8.\n" in trace["restate"] and "Remaining: 66 - 8.\n" in trace["restate"]
+    assert trace["parity"].count("is even.)") == 3
+    assert all(extract_answer(t) == "58" for t in trace.values())  # habits never change the answer
+    assert len(set(trace.values())) == len(QUIRKS)
+    # a product re-derived by addition repairs a slipped product (a teacher that checks its weak op)
+    rng = random.Random(3)
+    slipped = [teacher_trace({"start": 7, "ops": [["*", 3]]}, "concise", rng, 0.6, 0.9, quirk="mul_by_addition")
+               for _ in range(50)]
+    assert all(extract_answer(t) == "21" for t in slipped) and any("7 * 3 = 21" not in t for t in slipped)
+
+
+def test_weak_op_slips_three_times_as_often():
+    spec = {"start": 50, "ops": [["-", 3]]}
+
+    def error_rate(weak_op):
+        rng = random.Random(0)
+        return sum(not is_correct(teacher_trace(spec, "concise", rng, 0.6, 0.05, weak_op=weak_op), "47")
+                   for _ in range(4000)) / 4000
+
+    assert 0.03 < error_rate(None) < 0.07 and 0.12 < error_rate("-") < 0.18 and error_rate("+") == error_rate(None)
+
+
+def test_schema_lists_every_quirk():
+    import yaml
+    from pathlib import Path
+
+    schema = yaml.safe_load((Path(__file__).parents[1] / "config" / "schema.yaml").read_text())
+    params = schema["properties"]["teachers"]["additionalProperties"]["properties"]["params"]["properties"]
+    assert params["quirk"]["enum"] == list(QUIRKS)
+
+
+def test_shipped_base_was_built_from_the_default_config():
+    """The repository ships the default config's pre-trained base; its record must name the
+    settings the config has today (else the workflow would look for another directory)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from mot import layout
+    from mot.student import BASE_RECORD, base_key, base_spec
+
+    root = Path(__file__).parents[1]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    student = config["students"]["tiny"]
+    base = root / layout.synthetic_base("tiny", base_key(config["world"], student["arch"], student["pretrain"]))
+    assert base.is_dir(), f"{base} is not shipped: snakemake --forcerun world_student, then commit it"
+    record = json.loads((base / BASE_RECORD).read_text())
+    spec = base_spec(config["world"], student["arch"], student["pretrain"])
+    assert {k: record[k] for k in spec} == spec
+    assert sum(f.stat().st_size for f in base.iterdir()) < 20e6
+
+
+def test_base_is_rebuilt_bit_for_bit(tmp_path):
+    import torch
+
+    from mot.student import build_base
+
+    world = {"seed": 0, "pool_size": 30, "pretrain_size": 40, "test_size": 4, "ops": [1, 3], "max_operand": 9,
+             "max_value": 99, "vocab_size": 300}
+    arch = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2, "intermediate_size": 64,
+            "max_position": 256}
+    pretrain = {"steps": 3, "batch_size": 4, "lr": 1e-3, "seed": 0, "noise": 0.1, "direct_fraction": 0.5,
+                "require_nonzero": False}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for name in ("a", "b"):
+            build_base(world, arch, pretrain, str(tmp_path / name))
+    finally:
+        torch.set_num_threads(threads)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "model.safetensors" in files and "tokenizer.json" in files
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)

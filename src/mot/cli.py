@@ -22,24 +22,16 @@ def _json(text: str):
 
 def cmd_world(a):
     from .io import write_json
-    from .world import make_world
+    from .world import world_from_spec
 
-    s = a.spec
-    write_json(a.out, make_world(s["seed"], s["pool_size"], s["test_size"], s["pretrain_size"], s["ops"],
-                                 s["test_ops"], s["max_operand"], s["max_value"], s.get("val_size", 0)))
-
-
-def cmd_world_tokenizer(a):
-    from .student import build_tokenizer
-
-    build_tokenizer(a.world, a.out, a.vocab_size, a.seed)
+    write_json(a.out, world_from_spec(a.spec))
 
 
 def cmd_world_student(a):
-    from .student import build_student
+    from .student import build_base
 
-    acc = build_student(a.world, a.tokenizer, a.arch, a.pretrain, a.out)
-    print(f"base student greedy accuracy: {acc}")
+    acc = build_base(a.world, a.arch, a.pretrain, a.out)
+    print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
 
 
 def cmd_prompts(a):
@@ -151,8 +143,23 @@ def cmd_eval(a):
 
 
 def cmd_table(a):
-    from .tables import make_table
+    from .io import MotError
+    from .tables import make_table, write_summary
 
+    if a.name == "summary":
+        if not a.tables:
+            raise MotError("mot tables --name summary needs --tables (the directory of table2.csv, differences.csv)")
+        write_summary(a.tables, f"{a.out}.md", a.readme)
+        print(f"summary of {a.tables} -> {a.out}.md" + (f" and {a.readme}" if a.readme else ""))
+        return
+    if a.spec is None:
+        raise MotError(f"mot tables --name {a.name} needs --spec")
+    if a.name == "best-std-model":
+        from .tables import copy_best_std
+
+        teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
+        print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")
+        return
     t = make_table(a.name, a.spec, a.evals, a.stats, a.out)
     print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
 
@@ -168,6 +175,15 @@ def cmd_provenance(a):
     from .provenance import write_provenance
 
     write_provenance(a.config, a.out)
+
+
+def cmd_diagnostics(a):
+    from .diagnostics import diagnose
+    from .rounds import parse_corpora
+
+    rows = diagnose(a.student, a.source, a.tset, a.rounds, a.base, parse_corpora(a.corpus), a.max_length, a.out,
+                    a.max_examples)
+    print(f"{len(rows)} diagnostics of {a.tset} -> {a.out}.csv/.png/.pdf")
 
 
 def cmd_plan(a):
@@ -198,15 +214,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--spec", type=_json, required=True, help="the config's world block, as JSON")
     sp.add_argument("--out", required=True)
 
-    sp = add("world-tokenizer", cmd_world_tokenizer, "train the synthetic student's tokenizer offline")
-    sp.add_argument("--world", required=True)
-    sp.add_argument("--vocab-size", type=int, default=512)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--out", required=True)
-
-    sp = add("world-student", cmd_world_student, "create and pre-train the tiny Qwen3 base student")
-    sp.add_argument("--world", required=True)
-    sp.add_argument("--tokenizer", required=True)
+    sp = add("world-student", cmd_world_student,
+             "build the synthetic world's tokenizer and pre-train the tiny Qwen3 base student")
+    sp.add_argument("--world", type=_json, required=True, help="the config's world block, as JSON")
     sp.add_argument("--arch", type=_json, required=True)
     sp.add_argument("--pretrain", type=_json, required=True)
     sp.add_argument("--out", required=True)
@@ -320,11 +330,16 @@ def parser() -> argparse.ArgumentParser:
     sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
              aliases=["table"])
     sp.add_argument("--name", required=True, help="table1 | table2 | table5 | table6 | table7 | table8 | table10 | "
-                                                  "table11 | table12 | table13")
-    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+                                                  "table11 | table12 | table13 | table9 | differences | merge_methods | summary | "
+                                                  "best-std-model (copy the best STD run's final weights)")
+    sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
-    sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex")
+    sp.add_argument("--tables", help="summary: the directory of the run's table2.csv and differences.csv")
+    sp.add_argument("--readme", help="summary: also write it between the markers of this README")
+    sp.add_argument("--student", help="best-std-model: whose STD runs")
+    sp.add_argument("--source", help="best-std-model: on which source")
+    sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex (summary: <out>.md)")
 
     sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", aliases=["figure"])
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
@@ -337,6 +352,19 @@ def parser() -> argparse.ArgumentParser:
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)
     sp.add_argument("--out", required=True)
+
+    sp = add("diagnostics", cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
+             "every teacher's corpus (CSV and plot)")
+    sp.add_argument("--student", required=True)
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--tset", required=True, help="the teacher set (its rounds live under mot-<tset>)")
+    sp.add_argument("--rounds", type=int, required=True)
+    sp.add_argument("--base", required=True, help="round 1's start: the base student")
+    sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH",
+                    help="each teacher's corpus, in the set's order (repeat)")
+    sp.add_argument("--max-length", type=int, default=512, help="longer examples are left out (train.max_length)")
+    sp.add_argument("--max-examples", type=int, default=64, help="examples per corpus")
+    sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.png, <out>.pdf")
 
     sp = add("plan", cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
     sp.add_argument("--config", type=_json, required=True, help="the resolved config, as JSON")

@@ -61,8 +61,17 @@ def cross_errors(config: dict) -> str | None:
         if name == "round-1":
             return "teacher_sets.round-1: reserved name (results/models/.../mot-round-1 holds the shared round 1)"
     for role, name in config["report"].items():
-        if role not in ("published", "select_on") and name is not None and name not in config["teacher_sets"]:
+        if role in ("mot", "no_shifted", "peers") and name is not None and name not in config["teacher_sets"]:
             return f"report.{role}: unknown teacher set '{name}' (known: {', '.join(config['teacher_sets'])})"
+    runs = [f"sft-{c}" for c in [*config["teachers"], "mtd"]] + [f"mot-{t}" for t in config["teacher_sets"]]
+    for run in config.get("analyses", {}).get("probe", {}).get("runs", []):
+        if run not in runs:
+            return f"analyses.probe.runs: unknown run '{run}' (known: {', '.join(runs)})"
+    st = config.get("analyses", {}).get("student_teacher") or {}
+    for key, known in (("teacher", config["students"]), ("student", config["students"]), ("source", config["sources"])):
+        if st and st[key] not in known:
+            return f"analyses.student_teacher.{key}: unknown {'source' if key == 'source' else 'student'} " \
+                   f"'{st[key]}' (known: {', '.join(known)})"
     tr = config["train"]
     if tr["std_steps"] != tr["rounds"] * tr["steps_per_round"]:
         return (f"train.std_steps: {tr['std_steps']} differs from rounds x steps_per_round = "

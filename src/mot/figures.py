@@ -9,6 +9,8 @@ fig4: the same for MoT with all teachers vs MoT without the distribution-shifted
 rounds: AVG score per round of every MoT teacher set, with the STD/MTD checkpoints at the same
       steps; error bars = standard error over the n sampled runs.
 corpus: corpus statistics per source and teacher (Table 10 as a picture).
+fig5: the reverse-merge probe (paper Figure 5): AVG along lambda * base + (1 - lambda) * final
+      checkpoint for each probed run (analyses.probe), with standard errors over problems.
 One row of panels per (student, source).
 """
 from __future__ import annotations
@@ -161,6 +163,34 @@ def corpus_stats(res, spec: dict, models: Path, stats: list[str]):
         ax.set(xlabel="", title={"kept": "prompts kept (corpus size)", "pass rate": "teacher pass rate",
                                  "mean tokens": "mean trace length (tokens)"}[col])
         ax.tick_params(axis="x", labelsize=7, rotation=15)
+    fig.tight_layout()
+    return fig
+
+
+def run_label(spec: dict, run: str) -> str:
+    if run == "sft-mtd":
+        return "MTD"
+    if run.startswith("sft-"):
+        return f"STD ({spec['teachers'][run[4:]]['label']})"
+    return "MOT" if run == f"mot-{spec['roles']['mot']}" else f"MOT ({run[4:]})"
+
+
+@figure("fig5")
+def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
+    """Paper Figure 5: AVG along lambda * base + (1 - lambda) * final checkpoint, per probed run."""
+    plt, sns = _plt()
+    pairs = _pairs(spec)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3.6), squeeze=False)
+    for (st, so), ax in zip(pairs, axes[0]):
+        for i, run in enumerate(spec["probe"]):
+            probe = layout.probe_run(run)
+            pts = [(step / 100, res.scores(st, so, probe, step)[-1], _se(res, st, so, probe, step))
+                   for step in sorted(res.steps(st, so, probe))]
+            ax.errorbar(*zip(*[(x, y) for x, y, _ in pts]), yerr=[e for *_, e in pts], label=run_label(spec, run),
+                        color=sns.color_palette()[i], marker="o", ms=4, capsize=3, lw=1.2)
+        ax.set(title=f"{spec['students'][st]} on {spec['sources'][so]}", ylabel="AVG pass@1 x 100",
+               xlabel="lambda (0: final checkpoint, 1: base)")
+        ax.legend()
     fig.tight_layout()
     return fig
 

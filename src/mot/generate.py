@@ -51,10 +51,14 @@ class SyntheticTeacher:
     """A procedural teacher of the synthetic world (see world.STYLES)."""
 
     def __init__(self, params: dict, sampling: dict):
-        from .world import STYLES
+        from .world import OPS, QUIRKS, STYLES
 
         if params.get("style") not in STYLES:
             raise MotError(f"synthetic teacher: params.style must be one of {', '.join(STYLES)}")
+        if params.get("quirk") not in (None, *QUIRKS):
+            raise MotError(f"synthetic teacher: params.quirk must be one of {', '.join(QUIRKS)}")
+        if params.get("weak_op") not in (None, *OPS):
+            raise MotError(f"synthetic teacher: params.weak_op must be one of {', '.join(OPS)}")
         self.params, self.temperature = params, sampling["temperature"]
 
     def generate(self, rows, n, seed):
@@ -68,7 +72,8 @@ class SyntheticTeacher:
             for k in range(n):
                 rng = random.Random(stable_hash(seed, row["id"], k))
                 text = teacher_trace(row["spec"], self.params["style"], rng, self.temperature,
-                                     self.params.get("error_rate", 0.0), self.params.get("format_error_rate", 0.0))
+                                     self.params.get("error_rate", 0.0), self.params.get("format_error_rate", 0.0),
+                                     self.params.get("quirk"), self.params.get("weak_op"))
                 samples.append({"text": text, "finish_reason": "stop"})
             out.append(samples)
         return out

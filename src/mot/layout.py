@@ -1,4 +1,4 @@
-"""Every path under results/, defined once.
+"""Every path under results/ (and the shipped bases under data/bases/), defined once.
 
 The patterns use Snakemake's `{wildcard}` syntax: the rules (rules/common.smk) use them as they
 are, the stages and the helpers below fill them in. Names *inside* a run directory are relative,
@@ -11,9 +11,11 @@ LOGS = f"{RESULTS}/logs"
 PROVENANCE = f"{RESULTS}/provenance.json"
 PLAN = f"{RESULTS}/plan.md"
 
-# the synthetic world
+# the synthetic world; its pre-trained base students are shipped in the repository, named by a
+# hash of what shapes their weights (mot.student.base_key), with their tokenizer inside
 WORLD = f"{RESULTS}/world/world.json"
-TOKENIZER = f"{RESULTS}/world/tokenizer"
+BASES = "data/bases"
+SYNTHETIC_BASE = f"{BASES}/{{student}}-{{key}}"
 
 # data: prompts, teacher samples, verified corpora
 PROMPTS = f"{RESULTS}/prompts/{{source}}.jsonl"
@@ -27,9 +29,10 @@ MTD = "mtd"
 
 # models: a run is `sft-<corpus>` (STD, MTD) or `mot-<teacher set>`
 MODELS = f"{RESULTS}/models"
-BASE = f"{MODELS}/{{student}}/base"
 RUN = f"{MODELS}/{{student}}/{{source}}/{{run}}"
 FIRST_ROUND = f"{MODELS}/{{student}}/{{source}}/mot-round-1"  # round 1's branches, shared by every set
+BEST_STD = f"{MODELS}/{{student}}/{{source}}/best-std"  # the best STD run's final weights (Table 9's teacher)
+AS_TEACHER = "as-"  # a model of this DAG as a teacher (Table 9): as-base, as-best-std, as-mot
 STEP = "step-{step:05d}"  # an intermediate SFT checkpoint, inside the run
 BRANCH = "branch-{teacher}"  # a branch, inside its round's directory
 ROUND = "round-{round}"  # rounds >= 2 of a teacher set, inside mot-<set>
@@ -45,9 +48,14 @@ EVAL_STEP = "step-{step}"  # a checkpoint's graded samples, inside the eval dire
 # the paper's tables and figures
 TABLE = f"{RESULTS}/tables/{{table}}"  # .csv .md .tex
 FIGURE = f"{RESULTS}/figures/{{figure}}"  # .png .pdf
+DIAGNOSTICS = f"{RESULTS}/diagnostics/{{student}}/{{source}}/mot-{{tset}}"  # .csv .png .pdf
+SUMMARY = f"{RESULTS}/summary"  # .md: what the run shows (table 2 and the paired differences)
 
 
-SFT_RUN, MOT_RUN = "sft-", "mot-"
+SFT_RUN, MOT_RUN, PROBE_RUN = "sft-", "mot-", "probe-"
+# the reverse-merge probe of a run: its final checkpoint interpolated towards the base,
+# lambda x 100 in the point's name (0: the checkpoint itself, 100: the base)
+PROBE_POINT = f"{MODELS}/{{student}}/{{source}}/{PROBE_RUN}{{probed}}/lambda-{{pct}}"
 
 
 def sft_run(corpus: str) -> str:
@@ -63,8 +71,8 @@ def mot_set(run: str) -> str | None:
     return run.removeprefix(MOT_RUN) if run.startswith(MOT_RUN) else None
 
 
-def base_dir(student: str) -> str:
-    return BASE.format(student=student)
+def synthetic_base(student: str, key: str) -> str:
+    return SYNTHETIC_BASE.format(student=student, key=key)
 
 
 def run_dir(student: str, source: str, run: str) -> str:
@@ -90,3 +98,16 @@ def eval_dir(student: str, source: str | None, run: str) -> str:
     """Without the .json suffix: the directory of graded samples; with it, the summary."""
     return EVAL_BASE.format(student=student) if run == "base" else \
         EVAL_RUN.format(student=student, source=source, run=run)
+
+
+def probe_run(run: str) -> str:
+    return PROBE_RUN + run
+
+
+def probed(run: str) -> str | None:
+    """The run a probe run interpolates ('probe-mot-all' -> 'mot-all'); None for any other run."""
+    return run.removeprefix(PROBE_RUN) if run.startswith(PROBE_RUN) else None
+
+
+def probe_point(student: str, source: str, run: str, pct: int) -> str:
+    return PROBE_POINT.format(student=student, source=source, probed=run, pct=f"{int(pct):03d}")

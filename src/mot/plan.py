@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import math
 
-from .layout import MTD, mot_run, sft_run
+from .layout import MTD, mot_run, probe_run, sft_run
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -55,15 +55,23 @@ ASSUMPTIONS = dict(
     merge_bytes_s=0.64e9,  # mot merge moves (K+1) checkpoints at ~0.64 GB/s (benchmarks/README.md)
     safety=2.0,          # the throughputs are optimistic (above): 2x before a job hits its limit
     floor_min=10,        # no SLURM limit below 10 minutes (queueing, start-up jitter)
+    pretrain_steps_s=5.5,  # the synthetic base's pre-training on 2 CPU cores (measured: 5-6.5 steps/s)
 )
+
+
+def pretrain_runtime_minutes(pretrain: dict, assumptions: dict | None = None) -> int:
+    """SLURM `runtime` of rule world_student (a CPU job): its steps at the measured rate, x safety."""
+    A = _assume(assumptions)
+    return max(A["floor_min"], math.ceil(A["safety"] * pretrain["steps"] / A["pretrain_steps_s"] / 60))
 
 # Parameters (active for FLOPs, total for bytes) by the last component of the hub id or path.
 PARAMS = {"qwen3-8b": (8.2e9, 8.2e9), "qwen3-14b": (14.8e9, 14.8e9), "qwen3-30b-a3b": (3.3e9, 30.5e9)}
 BENCHMARK_PROBLEMS = {"aime24": 30, "aime25": 30, "math500": 500}  # data/<name>.jsonl
-STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "eval", "tables")
-STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "eval")
+STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "tables")
+STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "probe", "eval")
 LABELS = {"generate": "teacher sampling", "train_std": "STD training", "train_mtd": "MTD training",
-          "train_mot": "MoT branches", "merge": "MoT merges", "eval": "evaluation", "tables": "tables and figures"}
+          "train_mot": "MoT branches", "merge": "MoT merges", "probe": "reverse-merge probe merges",
+          "eval": "evaluation", "tables": "tables and figures"}
 
 
 def _model(config: dict, student: str) -> str:
@@ -121,7 +129,11 @@ def _trace(config, stats, source, teacher, A) -> float:
 
 def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     """Every unit job the workflow schedules, with its GPUs, tokens, GPU-seconds and runtime."""
-    tr, ev, samp, sets = config["train"], config["eval"], config["sampling"], config["teacher_sets"]
+    tr, ev, samp = config["train"], config["eval"], config["sampling"]
+    analyses, mot_set = config.get("analyses", {}), config["report"]["mot"]
+    # rules/common.smk SETS: the merge-method variants of report.mot's set are teacher sets too
+    sets = {**config["teacher_sets"], **{f"{mot_set}@{v}": config["teacher_sets"][mot_set]
+                                         for v in analyses.get("merge_methods") or {}}}
     sources, teachers, T = list(config["sources"]), list(config["teachers"]), tr["rounds"]
     jobs, per_set = [], config["mot"].get("jobs", "per_branch") == "per_set"
 
@@ -187,10 +199,18 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                     add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
                         job=None)  # per_set: inside the set's rounds job
                 evaluate(T, student=st, source=so, run=mot_run(name))
+            probe = analyses.get("probe") or {}
+            for run in probe.get("runs", []):  # rule probe_point: one CPU merge per lambda, then its eval
+                for _ in probe["lambdas"]:
+                    add("probe", 0, wall_s=3 * (2 if tr.get("bf16") else 4) * total / A["merge_bytes_s"],
+                        student=st, source=so, run=probe_run(run))
+                evaluate(len(probe["lambdas"]), student=st, source=so, run=probe_run(run))
 
     rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
     # tables 1, 2, 5, 6, 11, differences, 10; 7, 12 / 8, 13 with their roles; figures fig3, rounds, corpus, fig4
-    n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted"))
+    # + the summary; merge_methods and fig5 with their analyses
+    n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted")) \
+        + 1 + bool(analyses.get("merge_methods")) + bool((analyses.get("probe") or {}).get("runs"))
     for _ in range(n_tables):
         add("tables", 0)
     return jobs

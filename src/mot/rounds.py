@@ -1,6 +1,6 @@
 """Merge-of-Thought rounds: teacher-specific SFT branches from a common init, merged each round.
 
-    mot branches --model results/models/tiny/base --corpus deliberate=results/corpora/syn-boba/deliberate.jsonl \
+    mot branches --model data/bases/tiny-<key> --corpus deliberate=results/corpora/syn-boba/deliberate.jsonl \
         --corpus concise=... --hparams '{...}' --steps 5 --total-steps 25 --out results/models/tiny/syn-boba/mot-round-1
     mot rounds --first-round results/models/tiny/syn-boba/mot-round-1 --corpus deliberate=... --corpus concise=... \
         --hparams '{...}' --rounds 5 --steps-per-round 5 --method uniform --out results/models/tiny/syn-boba/mot-all

@@ -368,6 +368,70 @@ def peers_rounds(res: Results, spec: dict) -> Table:
     return _per_round(res, spec, "peers", "MoT with peer-level teachers, per round", 13)
 
 
+@table("merge_methods")
+def merge_methods(res: Results, spec: dict) -> Table:
+    """Best-round AVG of report.mot's teacher set under each merge method (analyses.merge_methods)."""
+    cols = [f"{sl} {c}" for sl in spec["students"].values() for c in bench_columns(spec)]
+    t = Table("Merge methods: MoT with all teachers, merged each round by each method", ["Dataset", "Merge method"]
+              + cols, keys=2, note="Each method's best round. The first row is the main run (mot.merge_method); "
+              "the others are analyses.merge_methods, trained from the same round-1 branches. " + best_note(spec))
+    for so, so_label in spec["sources"].items():
+        for tset, method in spec["variants"].items():
+            variant = tset.partition("@")[2]
+            row = [so_label, f"{method} ({variant})" if variant else f"{method} (mot.merge_method)"]
+            for st in spec["students"]:
+                row += res.best_scored(st, so, f"mot-{tset}")
+            t.rows.append(row)
+    return t
+
+
+AS_CONFIGS = (("as-base", "Base"), ("as-best-std", "Best STD"), ("as-mot", "MOT"))
+
+
+@table("table9")
+def student_as_teacher(res: Results, spec: dict) -> Table:
+    """Paper Table 9: the base, best STD and MoT final checkpoints of one student as teachers of
+    another, on one source; the new student's STD run at its best checkpoint."""
+    st = spec["student_teacher"]
+    teacher, student, source = st["teacher"], st["student"], st["source"]
+    best, _ = best_std(res, spec, teacher, source)
+    t = Table(f"Table 9: Student-as-teacher distillation on {spec['sources'][source]}",
+              ["Teacher model", "Student model", "Teacher config"] + bench_columns(spec), keys=3,
+              note=f"Teachers: the final checkpoints of {spec['students'][teacher]} trained on "
+                   f"{spec['sources'][source]} with no training (Base), the best STD teacher "
+                   f"({spec['teachers'][best]['label']}, by best-checkpoint AVG) and MoT (last round); each samples the "
+                   "source's prompts, its verified corpus trains the student by STD. The student at its best checkpoint. "
+                   + best_note(spec))
+    for run, label in AS_CONFIGS:
+        t.rows.append([spec["students"][teacher], spec["students"][student],
+                       f"{label} ({spec['teachers'][best]['label']})" if run == "as-best-std" else label,
+                       *res.best_scored(student, source, f"sft-{run}")])
+    return t
+
+
+def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: str) -> str:
+    """Copy the final weights of `student`'s best STD run on `source` to `out` (its step-N
+    checkpoints and logs stay behind); returns the teacher."""
+    import os
+    import shutil
+
+    from . import layout
+    from .io import atomic_path, write_json
+
+    spec = in_order(spec)
+    teacher, avg = best_std(results(evals, spec), spec, student, source)
+    src = Path(layout.run_dir(student, source, layout.sft_run(teacher)))
+    with atomic_path(out, is_dir=True) as tmp:
+        for f in sorted(src.iterdir()):
+            if f.is_file() and not f.name.startswith("."):
+                try:
+                    os.link(f, Path(tmp) / f.name)  # same filesystem: no copy of an 8B model's weights
+                except OSError:
+                    shutil.copy2(f, Path(tmp) / f.name)
+        write_json(Path(tmp) / "mot_best_std.json", {"teacher": teacher, "run": str(src), "best_avg": avg})
+    return teacher
+
+
 N_BOOT = 2000
 
 
@@ -473,3 +537,55 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
     t.add_published(load_published(spec.get("published"), name))
     t.write(out)
     return t
+
+
+# ----------------------------------------------------------------------------- what the run shows
+SUMMARY_START, SUMMARY_END = "<!-- default-run:start -->", "<!-- default-run:end -->"
+
+
+def _verdict(lo: float, hi: float) -> str:
+    return "higher" if lo > 0 else "lower" if hi < 0 else "not told apart"
+
+
+def summary(tables: str) -> str:
+    """What a run shows, in Markdown, from its own tables: table 2 (every method at its best
+    checkpoint, ± SE) and the paired differences with their 95% intervals and a verdict read off
+    the interval (above 0: higher; below 0: lower; containing 0: not told apart)."""
+    def read(name):
+        with open(Path(tables) / f"{name}.csv", newline="") as f:
+            return list(csv.DictReader(f))
+
+    ablation, diffs = read("table2"), read("differences")
+    students = [c.removesuffix(" AVG") for c in ablation[0] if c.endswith(" AVG")]
+    out = []
+    for st in students:
+        for dataset in dict.fromkeys(r["Dataset"] for r in ablation):
+            rows = [r for r in ablation if r["Dataset"] == dataset]
+            out += [f"**{st} on {dataset}**: AVG pass@1 × 100 ± SE at each run's best checkpoint", "",
+                    "| Method | AVG |", "|---|---:|"]
+            out += [f"| {r['Method']} | {r[st + ' AVG']} ± {r[st + ' AVG SE']} |" for r in rows]
+            out += ["", "| Paired difference | AVG | 95% interval | |", "|---|---:|---:|---|"]
+            for d in (d for d in diffs if d["Base model"] == st and d["Dataset"] == dataset):
+                lo, hi = float(d["95% low"]), float(d["95% high"])
+                out.append(f"| {d['Comparison']} | {float(d['AVG difference']):+.2f} | [{lo:+.2f}, {hi:+.2f}] "
+                           f"| {_verdict(lo, hi)} |")
+            out.append("")
+    return "\n".join(out)
+
+
+def write_summary(tables: str, out: str, readme: str | None = None) -> str:
+    """Write the summary to `out` and, with `readme`, between its SUMMARY_START/END markers."""
+    text = summary(tables)
+    write_text(out, text)
+    if readme:
+        doc = Path(readme).read_text()
+        if doc.count(SUMMARY_START) != 1 or doc.count(SUMMARY_END) != 1:
+            raise MotError(f"{readme}: expected one '{SUMMARY_START}' and one '{SUMMARY_END}' line "
+                           "(config key report.readme)")
+        head, rest = doc.split(SUMMARY_START + "\n", 1) if SUMMARY_START + "\n" in doc else (None, None)
+        if head is None or SUMMARY_END not in rest:
+            raise MotError(f"{readme}: '{SUMMARY_START}' must be on its own line, before '{SUMMARY_END}'")
+        new = head + SUMMARY_START + "\n" + text + "\n" + SUMMARY_END + rest.split(SUMMARY_END, 1)[1]
+        if new != doc:
+            write_text(readme, new)
+    return text

@@ -1,7 +1,7 @@
 """SFT of a causal LM on a distillation corpus, built on accelerate (1 process on CPU, N under
 `accelerate launch`), resumable after SIGTERM/SIGUSR1.
 
-    mot train --model results/models/tiny/base --corpus results/corpora/syn-boba/concise.jsonl \
+    mot train --model data/bases/tiny-<key> --corpus results/corpora/syn-boba/concise.jsonl \
         --hparams '{"lr": 1e-3, ...}' --steps 25 --save-every 5 --out results/models/tiny/syn-boba/sft-concise
     accelerate launch --num_processes 8 --config_file envs/accelerate/fsdp.yaml -m mot train ...
 

@@ -88,6 +88,19 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
     return splits
 
 
+# The world keys that shape the pre-trained base (its data and tokenizer). The held-out sets are
+# drawn after the pretrain and pool splits, so their sizes and ops leave the base unchanged.
+BASE_WORLD_KEYS = ("seed", "pretrain_size", "pool_size", "ops", "max_operand", "max_value", "vocab_size")
+
+
+def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
+    """The world of the config's world block; held_out=False leaves the test and validation sets
+    empty (all the base student needs)."""
+    sizes = (spec["test_size"], spec.get("val_size", 0)) if held_out else (0, 0)
+    return make_world(spec["seed"], spec["pool_size"], sizes[0], spec["pretrain_size"], spec["ops"],
+                      spec.get("test_ops", spec["ops"]), spec["max_operand"], spec["max_value"], sizes[1])
+
+
 def load_world(path: str) -> dict:
     """The world file written by `mot world`."""
     try:
@@ -165,11 +178,59 @@ def _slip(rng: random.Random, value: int) -> int:
     return wrong if wrong >= 0 else value + 1
 
 
+def _remaining(value: int, ops: list[list]) -> str:
+    """The expression still to evaluate once the first operations have become `value`."""
+    return problem_text(value, ops).removeprefix("Compute ").removesuffix(".")
+
+
+# Teacher-specific habits: systematic, applied every time their case comes up, and always
+# arithmetically sound, so they survive answer checking and reach the corpus. Every teacher shares
+# the consensus (each step computed left to right); a habit is what only one teacher writes, the
+# way a real teacher's idiosyncrasies ride along inside its correct traces. Each takes the step
+# (a op b = c, the true value, the ops still to come) and returns lines written after the step,
+# and the value the teacher carries on with.
+def _mul_by_addition(a, op, b, c, true, rest):
+    # re-derives every product as a sum, which also repairs a slipped product
+    if op != "*":
+        return [], c
+    return [f"Check by adding: {' + '.join([str(a)] * b)} = {true}."], true
+
+
+def _borrow_split(a, op, b, c, true, rest):
+    # splits a subtraction that borrows at the tens: 43 - 8 = 43 - 3 - 5
+    if op != "-" or a < 10 or a % 10 >= b:
+        return [], c
+    r = a % 10
+    return [f"({a} - {r} - {b - r} = {c})"], c
+
+
+def _restate(a, op, b, c, true, rest):
+    # rewrites what is left of the expression after every step but the last
+    return ([f"Remaining: {_remaining(c, rest)}."] if rest else []), c
+
+
+def _parity(a, op, b, c, true, rest):
+    # remarks on the parity of every intermediate result
+    return [f"({c} is {'even' if c % 2 == 0 else 'odd'}.)"], c
+
+
+QUIRKS = {"mul_by_addition": _mul_by_addition, "borrow_split": _borrow_split, "restate": _restate,
+          "parity": _parity}
+
+
 def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float,
-                  error_rate: float, format_error_rate: float = 0.0) -> str:
-    """One sampled response of a procedural teacher for a synthetic problem."""
+                  error_rate: float, format_error_rate: float = 0.0, quirk: str | None = None,
+                  weak_op: str | None = None) -> str:
+    """One sampled response of a procedural teacher for a synthetic problem.
+
+    `quirk` names the teacher's systematic habit (QUIRKS); `weak_op` is the operation it slips on
+    three times as often as on the others (a systematic weakness, not only random slips)."""
     if style not in STYLES:
         raise MotError(f"unknown synthetic teacher style '{style}' (known: {', '.join(STYLES)})")
+    if quirk is not None and quirk not in QUIRKS:
+        raise MotError(f"unknown synthetic teacher quirk '{quirk}' (known: {', '.join(QUIRKS)})")
+    if weak_op is not None and weak_op not in OPS:
+        raise MotError(f"unknown synthetic teacher weak_op '{weak_op}' (known: {', '.join(OPS)})")
     st = STYLES[style]
     scale = temperature / REFERENCE_TEMPERATURE
     p_err = min(1.0, error_rate * scale)
@@ -177,9 +238,12 @@ def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float
     value = spec["start"]
     for i, (op, b) in enumerate(spec["ops"], 1):
         true = OPS[op](value, b)
-        c = _slip(rng, true) if rng.random() < p_err else true
+        c = _slip(rng, true) if rng.random() < (min(1.0, 3 * p_err) if op == weak_op else p_err) else true
         fmt = dict(a=value, op=op, w=WORDS[op], b=b, i=i, c=c)
         lines.append(_pick(rng, st.step, temperature).format(**fmt))
+        if quirk is not None:
+            extra, c = QUIRKS[quirk](value, op, b, c, true, spec["ops"][i:])
+            lines += extra
         if st.check_rate and rng.random() < st.check_rate:
             if c != true:  # re-verification catches the slip
                 lines.append(f"Wait, let me double-check: {value} {op} {b} = {true}, not {c}.")

@@ -1,0 +1,44 @@
+# Per MoT round: branch distances, task-vector cosines, every model's loss on every teacher's corpus.
+
+
+rule diagnostics_set:
+    input:
+        models=lambda w: mot_outputs(w.student, w.source, w.tset)
+        + (
+            mot_branches(w.student, w.source, w.tset)
+            if PER_BRANCH
+            else [L.FIRST_ROUND.format(student=w.student, source=w.source)]
+        ),
+        corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in SETS[w.tset]],
+    output:
+        multiext(L.DIAGNOSTICS, ".csv", ".png", ".pdf"),
+    params:
+        code=code("diagnostics.py", "figures.py"),
+        base=lambda w: base_model(w.student),
+        rounds=TRAIN["rounds"],
+        max_length=TRAIN["max_length"],
+        corpora=lambda w: " ".join(
+            f"--corpus {t}={L.CORPUS.format(source=w.source, corpus=t)}" for t in SETS[w.tset]
+        ),
+        out=lambda w, output: os.path.splitext(output[0])[0],
+    threads: 1
+    resources:
+        **job_resources("eval", gpu=lambda w: student_gpus(config, w.student)),
+    log:
+        f"{LOGS}/diagnostics/{{student}}/{{source}}/{{tset}}.log",
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "python3 -m mot --log {log} --threads {threads} diagnostics --student {wildcards.student}"
+        " --source {wildcards.source} --tset {wildcards.tset} --rounds {params.rounds} --base {params.base}"
+        " {params.corpora} --max-length {params.max_length} --out {params.out}"
+
+
+rule diagnostics:
+    input:
+        [
+            f"{L.DIAGNOSTICS.format(student=st, source=so, tset=ts)}.csv"
+            for st in STUDENTS
+            for so in SOURCES
+            for ts in CONFIG_SETS
+        ],
