@@ -21,6 +21,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# `snakemake --report results/report.html`: every table and figure marked report(), by category,
+# with this page (and the run's provenance) first.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/provenance.smk"
 include: "rules/plan.smk"
@@ -43,7 +48,7 @@ rule all_tables:
         rules.corpora.input,
         rules.evals.input,
         report_targets(),
-        "results/provenance.json",
+        rules.provenance.output,
 
 
 # The main job and the analyses too long for it (analyses.*): Table 9, the merge-method table,

@@ -8,6 +8,7 @@ from mot import layout as L
 from mot.config import validate_config
 from mot.io import MotError
 from mot.methods import METHODS
+from mot.tables import caption, report_category
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
 from mot.student import base_key
@@ -363,7 +364,7 @@ def all_evals(analyses=False):
     ]
     if analyses:
         summaries = [eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(True)] + [
-            e for e in student_teacher_evals() if f"/{L.sft_run(L.AS_TEACHER)}" in e]
+            e for e in student_teacher_evals() if os.path.basename(e).startswith(L.sft_run(L.AS_TEACHER))]
     return summaries + [s.removesuffix(".json") for s in summaries]
 
 
@@ -422,6 +423,7 @@ def report_spec():
         "rounds": TRAIN["rounds"],
         "published": REPORT.get("published"),
         "probe": PROBE.get("runs", []),
+        "protocol": {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")},
         "student_teacher": {k: ST[k] for k in ("teacher", "student", "source")} if ST else None,
         # JSON params are written with sorted keys: the config's order travels separately
         "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": CONFIG_SETS},
@@ -485,6 +487,21 @@ def run_models(runs):
 
 def published_input():
     return [REPORT["published"]] if REPORT.get("published") else []
+
+
+def corpus_spec():
+    """report_spec without the eval protocol: the corpus table and figure show no scores, so a
+    change of eval settings must not rerun them."""
+    return {k: v for k, v in report_spec().items() if k != "protocol"}
+
+
+def report_caption(what):
+    """A param with the caption of a report() output (report/caption.rst renders it)."""
+    return lambda w: caption(report_spec(), what(w) if callable(what) else what)
+
+
+def report_labels(kind):
+    return lambda w: {"output": getattr(w, kind, kind), "kind": kind}
 
 
 # The analyses beyond the paper's main tables (analyses.*): too long for the main job on a laptop,

@@ -11,7 +11,15 @@ rule diagnostics_set:
         ),
         corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in SETS[w.tset]],
     output:
-        multiext(L.DIAGNOSTICS, ".csv", ".png", ".pdf"),
+        csv=f"{L.DIAGNOSTICS}.csv",
+        png=report(
+            f"{L.DIAGNOSTICS}.png",
+            caption="../report/caption.rst",
+            category=report_category("diagnostics"),
+            subcategory="MoT diagnostics",
+            labels=lambda w: {"output": f"diagnostics {w.student} {w.source} {w.tset}", "kind": "figure"},
+        ),
+        pdf=f"{L.DIAGNOSTICS}.pdf",
     params:
         code=code("diagnostics.py", "figures.py"),
         base=lambda w: base_model(w.student),
@@ -21,6 +29,10 @@ rule diagnostics_set:
             f"--corpus {t}={L.CORPUS.format(source=w.source, corpus=t)}" for t in SETS[w.tset]
         ),
         out=lambda w, output: os.path.splitext(output[0])[0],
+        caption=lambda w: f"MoT diagnostics of teacher set {w.tset} ({w.student} on {w.source}), per round: each "
+        "branch's distance from the branch mean, the cosines of the branches' task vectors (branch minus "
+        "round start), and the mean token loss on the teachers' corpora of each branch (its own teacher's "
+        "and the others'), the round's start and the merged model.",
     threads: 1
     resources:
         **job_resources("eval", gpu=lambda w: student_gpus(config, w.student)),

@@ -1,17 +1,31 @@
 # The paper's figures, each from result files by its own rule.
 
+FIGURE_WHAT = {
+    "fig3": "training loss on the best STD teacher's corpus and AVG score against step, MoT vs that STD run (Figure 3).",
+    "fig4": "MoT with and without the distribution-shifted teacher, loss and score against step (Figure 4).",
+    "fig5": "the reverse-merge probe, AVG along lambda * base + (1 - lambda) * final checkpoint (Figure 5).",
+    "rounds": "every MoT teacher set's AVG per round, with MTD and the STD runs at the same steps.",
+}
+
 
 rule figure:
     input:
         evals=lambda w: evals_of(*FIGURE_RUNS[w.figure]),
         models=lambda w: run_models(FIGURE_RUNS[w.figure]),
     output:
-        multiext(L.FIGURE, ".png", ".pdf"),
+        png=report(
+            f"{L.FIGURE}.png",
+            caption="../report/caption.rst",
+            category=lambda w: report_category(w.figure),
+            labels=report_labels("figure"),
+        ),
+        pdf=f"{L.FIGURE}.pdf",
     wildcard_constraints:
         figure="|".join(FIGURE_RUNS),
     params:
         code=code("figures.py", "tables.py"),
         spec=json_param(report_spec()),
+        caption=report_caption(lambda w: f"{w.figure}: {FIGURE_WHAT[w.figure]} Error bars: standard errors over problems."),
         models=L.MODELS,
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
@@ -29,10 +43,17 @@ rule corpus_figure:
     input:
         stats=stats_files(),
     output:
-        multiext(L.FIGURE.format(figure="corpus"), ".png", ".pdf"),
+        png=report(
+            f"{L.FIGURE.format(figure='corpus')}.png",
+            caption="../report/caption.rst",
+            category=report_category("corpus"),
+            labels={"output": "corpus", "kind": "figure"},
+        ),
+        pdf=f"{L.FIGURE.format(figure='corpus')}.pdf",
     params:
         code=code("figures.py"),
-        spec=json_param(report_spec()),
+        caption=lambda w: "corpus: Table 10 as bars (prompts kept, teacher pass rate, mean trace tokens).",
+        spec=json_param(corpus_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),

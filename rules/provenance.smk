@@ -1,8 +1,10 @@
-# Provenance of the run: resolved config, package versions, seed, git revision.
+# Provenance of the run: resolved config, package versions, seed, git revision (JSON, and as
+# reStructuredText for the first page of `snakemake --report`).
 
 rule provenance:
     output:
-        L.PROVENANCE,
+        json=L.PROVENANCE,
+        rst=L.PROVENANCE_RST,
     params:
         config=json_param(config),
     resources:
@@ -12,4 +14,4 @@ rule provenance:
     conda:
         "../envs/generate.yaml"
     shell:
-        "python3 -m mot --log {log} provenance --config {params.config:q} --out {output}"
+        "python3 -m mot --log {log} provenance --config {params.config:q} --out {output.json} --rst {output.rst}"

@@ -5,12 +5,21 @@ rule table:
         evals=lambda w: student_teacher_evals() if w.table == "table9" else evals_of(*TABLE_RUNS[w.table]),
         published=published_input(),
     output:
-        multiext(L.TABLE, ".csv", ".md", ".tex"),
+        csv=f"{L.TABLE}.csv",
+        md=f"{L.TABLE}.md",
+        tex=f"{L.TABLE}.tex",
+        html=report(
+            f"{L.TABLE}.html",
+            caption="../report/caption.rst",
+            category=lambda w: report_category(w.table),
+            labels=report_labels("table"),
+        ),
     wildcard_constraints:
         table="|".join(TABLE_RUNS),
     params:
         code=code("tables.py"),
         spec=json_param(report_spec()),
+        caption=report_caption(lambda w: f"{w.table}: the table, its note, and its CSV, LaTeX and Markdown."),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),
@@ -28,10 +37,19 @@ rule table10:
         stats=stats_files(),
         published=published_input(),
     output:
-        multiext(L.TABLE.format(table="table10"), ".csv", ".md", ".tex"),
+        csv=f"{L.TABLE.format(table='table10')}.csv",
+        md=f"{L.TABLE.format(table='table10')}.md",
+        tex=f"{L.TABLE.format(table='table10')}.tex",
+        html=report(
+            f"{L.TABLE.format(table='table10')}.html",
+            caption="../report/caption.rst",
+            category=report_category("table10"),
+            labels={"output": "table10", "kind": "table"},
+        ),
     params:
         code=code("tables.py"),
-        spec=json_param(report_spec()),
+        spec=json_param(corpus_spec()),
+        caption=lambda w: "table10: the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.",
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),
@@ -51,9 +69,16 @@ rule summary:
         table2=f"{L.TABLE.format(table='table2')}.csv",
         differences=f"{L.TABLE.format(table='differences')}.csv",
     output:
-        md=f"{L.SUMMARY}.md",
+        md=report(
+            f"{L.SUMMARY}.md",
+            caption="../report/caption.rst",
+            category=report_category("summary"),
+            labels={"output": "summary", "kind": "text"},
+        ),
     params:
         code=code("tables.py"),
+        caption=report_caption("What the run shows: table 2 and the paired differences, with a verdict read off "
+                               "each 95% interval."),
         tables=lambda w, input: os.path.dirname(input.table2),
         readme=lambda w: f"--readme {config['report']['readme']}" if config["report"].get("readme") else "",
         out=lambda w, output: os.path.splitext(output.md)[0],

@@ -61,7 +61,7 @@ def checkout(tmp_path):
     root = tmp_path / "checkout"
     root.mkdir()
     shutil.copy(ROOT / "Snakefile", root)
-    for name in ("rules", "src", "envs", "config", "data", "profiles"):
+    for name in ("rules", "src", "envs", "config", "data", "profiles", "report"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("slurm", "local"):
         (root / name).symlink_to(f"profiles/{name}")

@@ -174,7 +174,7 @@ def cmd_figure(a):
 def cmd_provenance(a):
     from .provenance import write_provenance
 
-    write_provenance(a.config, a.out)
+    write_provenance(a.config, a.out, a.rst)
 
 
 def cmd_diagnostics(a):
@@ -352,6 +352,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
     sp.add_argument("--config", type=_json, required=True)
     sp.add_argument("--out", required=True)
+    sp.add_argument("--rst", help="also as reStructuredText (the first page of snakemake --report)")
 
     sp = add("diagnostics", cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
              "every teacher's corpus (CSV and plot)")

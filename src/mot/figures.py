@@ -69,6 +69,14 @@ def _pairs(spec):
     return [(st, so) for st in spec["students"] for so in spec["sources"]]
 
 
+def _panel_row(spec, width: float, height: float):
+    """seaborn, and one row of panels: one per (student, source)."""
+    plt, sns = _plt()
+    pairs = _pairs(spec)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(width * len(pairs), height), squeeze=False)
+    return sns, fig, list(zip(pairs, axes[0]))
+
+
 def _two_panel(res, spec, models, runs_for) -> "object":
     """Left: loss vs step on one corpus; right: AVG vs step. runs_for(st, so) -> (teacher, [(label, run)])."""
     plt, sns = _plt()
@@ -125,10 +133,8 @@ def with_without_shifted(res: Results, spec: dict, models: Path, stats: list[str
 
 @figure("rounds")
 def per_round(res: Results, spec: dict, models: Path, stats: list[str]):
-    plt, sns = _plt()
-    pairs = _pairs(spec)
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4), squeeze=False)
-    for (st, so), ax in zip(pairs, axes[0]):
+    sns, fig, panels = _panel_row(spec, 5.5, 4)
+    for (st, so), ax in panels:
         k, _ = best_std(res, spec, st, so)
         runs = [(f"MoT ({t})", f"mot-{t}", "-") for t in spec["sets"]]
         runs += [("MTD", "sft-mtd", "--"), (f"best STD ({spec['teachers'][k]['label']})", f"sft-{k}", "--")]
@@ -178,10 +184,8 @@ def run_label(spec: dict, run: str) -> str:
 @figure("fig5")
 def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
     """Paper Figure 5: AVG along lambda * base + (1 - lambda) * final checkpoint, per probed run."""
-    plt, sns = _plt()
-    pairs = _pairs(spec)
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3.6), squeeze=False)
-    for (st, so), ax in zip(pairs, axes[0]):
+    sns, fig, panels = _panel_row(spec, 4.5, 3.6)
+    for (st, so), ax in panels:
         for i, run in enumerate(spec["probe"]):
             probe = layout.probe_run(run)
             pts = [(step / 100, res.scores(st, so, probe, step)[-1], _se(res, st, so, probe, step))

@@ -9,6 +9,7 @@ from __future__ import annotations
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 PROVENANCE = f"{RESULTS}/provenance.json"
+PROVENANCE_RST = f"{RESULTS}/provenance.rst"  # report/workflow.rst includes it
 PLAN = f"{RESULTS}/plan.md"
 
 # the synthetic world; its pre-trained base students are shipped in the repository, named by a

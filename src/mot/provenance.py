@@ -6,7 +6,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from .io import write_json
+from .io import write_json, write_text
 
 PACKAGES = ("mot", "torch", "transformers", "tokenizers", "safetensors", "accelerate", "snakemake",
             "math-verify", "vllm", "mergekit")
@@ -32,6 +32,23 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_provenance(config: dict, out: str) -> None:
-    write_json(out, {"seed": config.get("seed"), "git_revision": git_revision(Path(__file__).parent),
-                     "python": platform.python_version(), "packages": versions(), "config": config})
+def write_provenance(config: dict, out: str, rst: str | None = None) -> None:
+    """`out`: JSON. `rst`: the same as reStructuredText, for the first page of `snakemake --report`
+    (report/workflow.rst includes it)."""
+    record = {"seed": config.get("seed"), "git_revision": git_revision(Path(__file__).parent),
+              "python": platform.python_version(), "packages": versions(), "config": config}
+    write_json(out, record)
+    if rst:
+        from html import escape
+
+        import yaml
+
+        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=110)
+        lines = ["- **seed**: {}".format(record["seed"]), "- **git revision**: ``{}``".format(record["git_revision"]),
+                 "- **python**: {}".format(record["python"]),
+                 "- **packages**: " + ", ".join(f"{k} {v}" for k, v in record["packages"].items()), "",
+                 # folded, so that the first page fits a screen; the whole config is one click away
+                 ".. raw:: html", "",
+                 "    <details><summary><b>Resolved config</b> (YAML, as the run used it)</summary><pre>"]
+        lines += ["    " + escape(x) for x in text.splitlines()] + ["    </pre></details>"]
+        write_text(rst, "\n".join(lines) + "\n")

@@ -34,6 +34,43 @@ BENCH_LABELS = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH-500", "
                 "syn-aime25": "SYN-AIME25"}
 SE_NOTE = ("± is the standard error over problems (bootstrap); an AVG's combines its benchmarks' SEs as "
            "independent.")
+def protocol_note(spec: dict) -> str:
+    """The sampling protocol of every score, from the config's eval block (spec["protocol"])."""
+    p = spec.get("protocol")
+    if not p:
+        return ""
+    return (f"Protocol: pass@1 x 100 over {p['n']} sample(s) per problem at temperature {p['temperature']:g}, "
+            f"top-p {p['top_p']:g}, at most {p['max_tokens']} tokens; graded by math-verify.")
+
+
+def caption(spec: dict, what: str) -> str:
+    """A report caption: what the output is, then the same sentences as the tables' notes (what
+    "best" means, the protocol, the SE) and, with published numbers, where they come from."""
+    parts = [what, best_note(spec), protocol_note(spec), SE_NOTE]
+    if spec.get("published"):
+        parts.append("Columns marked (paper) are the published numbers (data/paper_results.yaml).")
+    return " ".join(x for x in parts if x)
+
+
+# The report's categories (snakemake --report), after the paper's sections, for every table and
+# figure the workflow makes.
+REPORT_CATEGORIES = {
+    "Main results": ["table1", "differences", "summary"],
+    "Ablations": ["table2", "table5", "table6", "merge_methods"],
+    "Teacher sets": ["table7", "table8", "table12", "table13", "fig4"],
+    "Corpora": ["table10", "corpus"],
+    "Per-round curves": ["table11", "rounds", "fig3"],
+    "Analyses": ["table9", "fig5", "diagnostics"],
+}
+
+
+def report_category(name: str) -> str:
+    for i, (category, names) in enumerate(REPORT_CATEGORIES.items(), 1):
+        if name in names:
+            return f"{i}. {category}"
+    raise MotError(f"'{name}' has no report category (mot.tables.REPORT_CATEGORIES)")
+
+
 def best_note(spec: dict) -> str:
     on = (f"the AVG over the validation benchmarks ({', '.join(spec['validation'])}), kept apart from the test sets"
           if spec.get("select_on") == "validation" else "the AVG over the test benchmarks themselves, as in the paper")
@@ -56,6 +93,7 @@ class Table:
     rows: list[list] = field(default_factory=list)
     keys: int = 1  # the first `keys` cells of a row identify it (published numbers join on them)
     note: str = ""
+    protocol: str = ""  # how the scores were sampled (protocol_note), said under every scored table
 
     def add_published(self, published: dict | None) -> None:
         """Append '<col> (paper)' columns for the numeric columns that the paper reports."""
@@ -70,7 +108,7 @@ class Table:
 
     def full_note(self) -> str:
         scored = any(isinstance(c, Score) for r in self.rows for c in r)
-        return self.note + (" " + SE_NOTE if scored else "")
+        return " ".join(x for x in (self.note, self.protocol, SE_NOTE) if x) if scored else self.note
 
     def cells(self, tex: bool = False) -> list[list[str]]:
         return [[_fmt(c, tex) for c in r] for r in self.rows]
@@ -104,8 +142,31 @@ class Table:
         lines += [" & ".join(r) + " \\\\" for r in self.cells(tex=True)]
         return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""])
 
+    def html(self, name: str) -> str:
+        """A self-contained page for `snakemake --report`: the table, its note, and its CSV and
+        LaTeX attached as downloads (data URIs, so the page needs no other file)."""
+        import base64
+        from html import escape
+
+        def attach(ext, text, mime):
+            data = base64.b64encode(text.encode()).decode()
+            return f'<a download="{name}.{ext}" href="data:{mime};base64,{data}">{name}.{ext}</a>'
+
+        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f'<td class="{"k" if i < self.keys else "n"}">{escape(c)}</td>'
+                                        for i, c in enumerate(r)) + "</tr>" for r in self.cells())
+        return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{escape(self.title)}</title><style>"
+                "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:14px}"
+                "th,td{border-bottom:1px solid #ccc;padding:4px 10px}th{text-align:left}td.n{text-align:right}"
+                "p{max-width:60em;color:#333}</style></head><body>"
+                f"<h3>{escape(self.title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p>{escape(self.full_note())}</p><p>Download: {attach('csv', self.csv(), 'text/csv')} · "
+                f"{attach('tex', self.latex(), 'application/x-tex')} · {attach('md', self.markdown(), 'text/markdown')}"
+                "</p></body></html>\n")
+
     def write(self, out: str) -> None:
-        for ext, text in (("csv", self.csv()), ("md", self.markdown()), ("tex", self.latex())):
+        for ext, text in (("csv", self.csv()), ("md", self.markdown()), ("tex", self.latex()),
+                          ("html", self.html(Path(out).name))):
             write_text(f"{out}.{ext}", text)
 
 
@@ -535,6 +596,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
     else:
         raise MotError(f"unknown table '{name}' (known: {', '.join(sorted([*TABLES, 'table10']))})")
     t.add_published(load_published(spec.get("published"), name))
+    t.protocol = protocol_note(spec)
     t.write(out)
     return t
 
