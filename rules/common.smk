@@ -489,10 +489,20 @@ def published_input():
     return [REPORT["published"]] if REPORT.get("published") else []
 
 
+def table_spec(table):
+    """report_spec, with the merge-method variants only for the table that shows them: a change of
+    mot.merge_method must not rerun the tables without MoT in them."""
+    spec = report_spec()
+    if table != "merge_methods":
+        spec.pop("variants")
+    return spec
+
+
 def corpus_spec():
-    """report_spec without the eval protocol: the corpus table and figure show no scores, so a
-    change of eval settings must not rerun them."""
-    return {k: v for k, v in report_spec().items() if k != "protocol"}
+    """What the corpus table and figure show of the config (labels, order, published numbers): a
+    change of eval or merge settings must not rerun them."""
+    keep = ("students", "sources", "teachers", "sets", "order", "published")
+    return {k: v for k, v in report_spec().items() if k in keep}
 
 
 def report_caption(what):

@@ -18,7 +18,7 @@ rule table:
         table="|".join(TABLE_RUNS),
     params:
         code=code("tables.py"),
-        spec=json_param(report_spec()),
+        spec=lambda w: as_json(table_spec(w.table)),
         caption=report_caption(lambda w: f"{w.table}: the table, its note, and its CSV, LaTeX and Markdown."),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
