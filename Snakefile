@@ -37,6 +37,7 @@ include: "rules/train.smk"
 include: "rules/merge.smk"
 include: "rules/evaluate.smk"
 include: "rules/diagnostics.smk"
+include: "rules/general.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
 
@@ -51,8 +52,8 @@ rule all_tables:
         rules.provenance.output,
 
 
-# The main job and the analyses too long for it (analyses.*): Table 9, the merge-method table,
-# Figure 5's probe and the per-round MoT diagnostics.
+# The main job and the analyses too long for it (analyses.*, general): Table 9, the merge-method
+# table, Figure 5's probe, the per-round MoT diagnostics and Tables 3 and 4 (general benchmarks).
 rule all_analyses:
     input:
         rules.all_tables.input,

@@ -7,6 +7,7 @@ import re
 from mot import layout as L
 from mot.config import validate_config
 from mot.io import MotError
+from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.methods import METHODS
 from mot.tables import caption, report_category
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
@@ -14,6 +15,7 @@ from mot.rounds import schedule
 from mot.student import base_key
 from mot.train import SFT_KEYS
 from mot.workflow import code_version
+from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
 try:
     validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"),
@@ -121,7 +123,7 @@ def as_teacher_model(name):
 def teacher_cfg(name):
     """A teacher's config block; a Table-9 teacher's is made from analyses.student_teacher."""
     if name in AS_TEACHERS:
-        params = {"batch_size": 64, **ST.get("params", {}), "model": as_teacher_model(name)[0]}
+        params = {"batch_size": EVAL_BATCH_SIZE, **ST.get("params", {}), "model": as_teacher_model(name)[0]}
         return {"backend": ST.get("backend", "hf"), "params": params}
     return config["teachers"][name]
 
@@ -514,16 +516,73 @@ def report_labels(kind):
     return lambda w: {"output": getattr(w, kind, kind), "kind": kind}
 
 
-# The analyses beyond the paper's main tables (analyses.*): too long for the main job on a laptop,
-# so they are targets of all_analyses, not all_tables.
-ANALYSES = {"table9", "merge_methods", "fig5"}
+# --------------------------------------------------------------------------- general benchmarks
+# Paper Tables 3 and 4 (config general): lm-evaluation-harness on the base, best STD and MoT models.
+GENERAL = config.get("general") or {}
+GENERAL_TABLES = [t for t, groups in (("table3", ("forgetting", "reasoning")), ("table4", ("pure",)))
+                  if any(c["group"] in groups for c in GENERAL.get("tasks", {}).values())]
+
+
+def general_model(w):
+    """The checkpoint a general evaluation scores: the base, the best STD run's final weights (rule
+    best_std_model), or MoT's last merged round (report.mot)."""
+    model = getattr(w, "model", "base")
+    if model == "base":
+        return base_model(w.student)
+    if model == "best-std":
+        return L.BEST_STD.format(student=w.student, source=w.source)
+    return final_model(w.student, w.source, L.mot_run(REPORT["mot"]))
+
+
+def general_model_input(w):
+    model = getattr(w, "model", "base")
+    if model == "mot":
+        return eval_inputs(SimpleNamespace(student=w.student, source=w.source, run=L.mot_run(REPORT["mot"])))
+    return base_input(w.student) if model == "base" else [general_model(w)]
+
+
+def general_task_files():
+    """The world's task files, when a configured task is one of the synthetic world's."""
+    return [L.GENERAL_TASKS] if any(c["task"] in GENERAL_TASK_NAMES for c in GENERAL.get("tasks", {}).values()) else []
+
+
+def general_include():
+    dirs = general_task_files() + ([GENERAL["include"]] if GENERAL.get("include") else [])
+    return " ".join(f"--include {d}" for d in dirs)
+
+
+def general_options():
+    opts = []
+    if GENERAL.get("gen_kwargs"):
+        opts.append(f"--gen-kwargs '{as_json(GENERAL['gen_kwargs'])}'")
+    if GENERAL.get("limit"):
+        opts.append(f"--limit {GENERAL['limit']}")
+    return " ".join(opts)
+
+
+def general_summaries():
+    return [f"{L.GENERAL_BASE.format(student=st)}.json" for st in STUDENTS] + [
+        f"{L.GENERAL_RUN.format(student=st, source=so, model=m)}.json"
+        for st in STUDENTS for so in SOURCES for m in L.GENERAL_MODELS]
+
+
+def general_spec():
+    """What Tables 3 and 4 show of the config: labels, order, the tasks and their groups."""
+    spec = report_spec()
+    return {"students": spec["students"], "sources": spec["sources"], "published": spec["published"],
+            "order": {k: spec["order"][k] for k in ("students", "sources")}, "general": GENERAL.get("tasks", {})}
+
+
+# The analyses beyond the paper's main tables (analyses.*, general): too long for the main job on a
+# laptop, so they are targets of all_analyses, not all_tables.
+ANALYSES = {"table9", "merge_methods", "fig5", "table3", "table4"}
 
 
 def report_targets(analyses=False):
     """The tables and figures of all_tables; with analyses=True, those of all_analyses."""
     keep = (lambda name: name in ANALYSES) if analyses else (lambda name: name not in ANALYSES)
     return (
-        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10"] if keep(t)]
+        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10", *GENERAL_TABLES] if keep(t)]
         + [L.FIGURE.format(figure=f) + ".png" for f in [*FIGURE_RUNS, "corpus"] if keep(f)]
         + ([] if analyses else [f"{L.SUMMARY}.md"])
     )

@@ -24,42 +24,54 @@ def test_job_counts_default_config(mode):
     config = load("config.yaml")
     config["mot"]["jobs"] = mode
     # 1 student, 2 sources, 4 teachers (no shards), sets of 4/3/2 teachers and 3 merge-method
-    # variants of the set of 4 (analyses.merge_methods), 4 rounds; 2 probed runs x 5 lambdas
+    # variants of the set of 4 (analyses.merge_methods), 4 rounds; 2 probed runs x 5 lambdas; Table 9's
+    # 3 teachers (the student's base, best STD and MoT) on one source, and the student's STD run on each
     assert jobs(plan(config)) == {
-        "generate": 2 * 4,
-        "train_std": 1 * 2 * 4,
+        "generate": 2 * 4 + 3,
+        "train_std": 1 * 2 * 4 + 3,
         "train_mtd": 1 * 2,
         # per branch: round 1 shared, then one per (set, round, teacher); per set: a first-round job
         # and one job per set (which also merges)
         "train_mot": 1 * 2 * (4 + (4 + 3 + 2 + 3 * 4) * (4 - 1)) if mode == "per_branch" else 1 * 2 * (1 + 6),
         "merge": 1 * 2 * 6 * 4 if mode == "per_branch" else 0,  # per (set, round), rounds 1..4
         "probe": 1 * 2 * 2 * 5,
-        "eval": 1 + 1 * 2 * (4 + 1 + 6 + 2),             # base + (STD x 4, MTD, MoT x 6, 2 probes) per source
-        # tables 1,2,5,6,7,8,10,11,12,13, differences, merge_methods, the summary; 5 figures
-        "tables": 13 + 5,
+        "eval": 1 + 1 * 2 * (4 + 1 + 6 + 2) + 3,         # base + (STD x 4, MTD, MoT x 6, 2 probes) per source
+        "general": 1 + 1 * 2 * 2,                         # base + (best STD, MoT) per source
+        # tables 1,2,3,4,5,6,7,8,9,10,11,12,13, differences, merge_methods, the summary; 5 figures
+        "tables": 16 + 5,
     }
 
 
 def test_evaluation_tokens_count_the_validation_set_too():
     # config.yaml: (2 x 300 test + 100 validation problems) x n 1 x 256 tokens per checkpoint; 109
     # checkpoints: the base, then per source 4 STD + 1 MTD runs x 4 saved steps, 6 sets x 4 rounds
-    # and 2 probes x 5 lambdas
+    # and 2 probes x 5 lambdas; Table 9's 3 STD runs x 4 saved steps on one source
     assert plan(load("config.yaml"))["stages"]["eval"]["tokens"] == \
-        (2 * 300 + 100) * 1 * 256 * (1 + 2 * (5 * 4 + 6 * 4 + 2 * 5))
+        (2 * 300 + 100) * 1 * 256 * (1 + 2 * (5 * 4 + 6 * 4 + 2 * 5) + 3 * 4)
+
+
+def test_general_benchmark_tokens():
+    # config.yaml: 3 world tasks x 200 problems x 256 tokens per model; paper.yaml: IFEval, MMLU-Pro,
+    # MMLU-Redux and GPQA-Diamond generate (C-Eval is scored by log-likelihood) at the 14k-token mean
+    assert plan(load("config.yaml"))["stages"]["general"]["tokens"] == 5 * 3 * 200 * 256
+    paper = plan(load("paper.yaml"))
+    assert paper["stages"]["general"]["tokens"] == 15 * (541 + 12032 + 5700 + 198) * 14_000
+    assert paper["students"]["qwen3-8b"]["stages"]["general"]["gpus_per_job"] == 1
 
 
 def test_job_counts_paper_config():
     # 3 students, 2 sources, teachers with 2, 2, 1, 1 shards, sets of 4/3/2 teachers, 5 rounds;
     # 2 probed runs x 6 lambdas
     assert jobs(plan(load("paper.yaml"))) == {
-        "generate": 2 * (2 + 2 + 1 + 1),
-        "train_std": 3 * 2 * 4,
+        "generate": 2 * (2 + 2 + 1 + 1) + 3,
+        "train_std": 3 * 2 * 4 + 3,
         "train_mtd": 3 * 2,
         "train_mot": 3 * 2 * (4 + (4 + 3 + 2) * (5 - 1)),
         "merge": 3 * 2 * 3 * 5,
         "probe": 3 * 2 * 2 * 6,
-        "eval": 3 + 3 * 2 * (4 + 1 + 3 + 2),
-        "tables": 12 + 5,
+        "eval": 3 + 3 * 2 * (4 + 1 + 3 + 2) + 3,
+        "general": 3 * (1 + 2 * 2),
+        "tables": 15 + 5,
     }
 
 
@@ -100,12 +112,14 @@ def test_paper_lower_bound_reproduces_the_reference():
 
 def test_paper_stage_gpu_hours():
     r = plan(load("paper.yaml"))
-    gen = 2 * 4 * 200 * 16 * 11_000 / 2_000 / 3600
+    gen = (2 * 4 + 3) * 200 * 16 * 11_000 / 2_000 / 3600  # + Table 9's 3 Qwen3-14B teachers on BOBA-200
     assert r["stages"]["generate"]["gpu_hours"] == pytest.approx(gen)
-    train_8b = 2 * (4 * 250 + 250 + 4 * 50 + (4 + 3 + 2) * 4 * 50) * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12) / 3600
+    # + Table 9: Qwen3-8B's STD runs on the 3 corpora
+    train_8b = (2 * (4 * 250 + 250 + 4 * 50 + (4 + 3 + 2) * 4 * 50) + 3 * 250) * 64 * 11_000 * 6 * 8.2e9 \
+        / (0.5 * 989e12) / 3600
     own = r["students"]["qwen3-8b"]["stages"]
     assert sum(own[k]["gpu_hours"] for k in ("train_std", "train_mtd", "train_mot")) == pytest.approx(train_8b)
-    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6)  # + the probe: 2 runs x 6 lambdas per source
+    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6) + 3 * 5  # + the probe: 2 runs x 6 lambdas per source; Table 9
     assert own["eval"]["gpu_hours"] == pytest.approx(ckpts * 60 * 16 * 14_000 / 2_000 / 3600)
     assert r["gpu_hours"] == pytest.approx(sum(s["gpu_hours"] for s in r["stages"].values()))
 

@@ -78,8 +78,8 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
-TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13",
-          "differences", "merge_methods"]
+TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table10", "table11",
+          "table12", "table13", "differences", "merge_methods"]
 
 
 def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
@@ -108,6 +108,13 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     # the analyses: the probe's lambdas, the diagnostics of every set (Table 9: its own test below)
     probe = json.loads((workdir / "results/eval/tiny/syn-s1k/probe-sft-mtd.json").read_text())
     assert [c["step"] for c in probe["checkpoints"]] == [0, 50, 100]
+    # Tables 3 and 4: lm-eval's scores of the base, best STD and MoT models on the world's tasks
+    general = json.loads((workdir / "results/general/tiny/syn-boba/mot.json").read_text())
+    assert general["path"] == "results/models/tiny/syn-boba/mot-all/round-2/merged"
+    assert {c: r["n"] for c, r in general["tasks"].items()} == {"SYN-DIV": 4, "SYN-LONG": 4, "SYN-LONGER": 4}
+    row = next(x for x in (workdir / "results/tables/table3.csv").read_text().splitlines() if ",MOT," in x)
+    assert row.startswith("SYN-BOBA,TINY-QWEN3,MOT,") and \
+        row.split(",")[3] == f"{100 * general['tasks']['SYN-DIV']['score']:.2f}"
     diag = (workdir / "results/diagnostics/tiny/syn-boba/mot-peers.csv").read_text().splitlines()
     assert diag[0] == "round,quantity,a,b,value" and len(diag) == 1 + 2 * (2 + 1 + 4 * 2)  # rounds x rows
     summary = json.loads((workdir / "results/eval/tiny/syn-boba/sft-mtd.json").read_text())
@@ -157,7 +164,9 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     cfg["eval"]["n"] = 3  # evals and what is made from them, nothing upstream
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     rules = {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))}
-    assert rules == {"eval_base", "eval_run", "table", "figure", "summary", "provenance", "all_analyses"}
+    # (and, through the choice of the best STD run, that run's general benchmarks, Tables 3 and 4)
+    assert rules == {"eval_base", "eval_run", "table", "figure", "summary", "provenance", "all_analyses",
+                     "best_std_model", "general_run", "general_table"}
 
     cfg["eval"]["n"] = 2
     cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
@@ -166,13 +175,17 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     # (the merges and the branches of round 2, which start from round 1's merge; not round 1's branches;
     # the probe of MoT's final checkpoint; not the merge-method variant, which has a method of its own)
     assert {rule for rule, _ in jobs} == {"mot_merge", "mot_branch", "eval_run", "table", "figure", "summary",
-                                          "probe_point", "provenance", "all_analyses", "diagnostics_set"}
+                                          "probe_point", "provenance", "all_analyses", "diagnostics_set",
+                                          "general_run", "general_table"}  # MoT's general benchmarks
     assert len([1 for rule, _ in jobs if rule == "mot_merge"]) == 2 * 3 * 2  # sources x sets x rounds
     assert {w for rule, w in jobs if rule == "eval_run"} == {
         f"student=tiny, source={so}, run={r}" for so in ("syn-boba", "syn-s1k")
         for r in ("mot-all", "mot-no_shifted", "mot-peers", "probe-mot-all")}
     assert len([1 for rule, _ in jobs if rule == "probe_point"]) == 2 * 3  # sources x lambdas, of mot-all only
-    assert {w for rule, w in jobs if rule == "table"} == {f"table={t}" for t in TABLES if t not in ("table6", "table10")}
+    assert {w for rule, w in jobs if rule == "table"} == {f"table={t}" for t in TABLES
+                                                          if t not in ("table3", "table4", "table6", "table10")}
+    assert {w for rule, w in jobs if rule == "general_run"} == {f"student=tiny, source={so}, model=mot"
+                                                                for so in ("syn-boba", "syn-s1k")}
 
 
 def chromium():
@@ -332,12 +345,15 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
         == (3, 48, 10, 0)
     # all_analyses adds the reverse-merge probe of MoT and MTD per student and source (72 merges, 12
     # evaluations), Table 9 (3 trained Qwen3-14B teachers on BOBA, their corpora, 3 Qwen3-8B STD runs
-    # and their evaluations, after the choice of the best STD run) and the diagnostics of every set
+    # and their evaluations, after the choice of the best STD run), the diagnostics of every set, and
+    # Tables 3 and 4: lm-eval on each base and on each student's best STD and MoT models per source
     extra = [rule for rule, _ in planned(snakemake(workdir, "all_analyses", "--configfile", "config/paper.yaml",
                                                    "-n"))]
     assert (extra.count("probe_point"), extra.count("eval_run"), extra.count("generate"), extra.count("sft"),
             extra.count("best_std_model"), extra.count("diagnostics_set"), extra.count("table")) == (
-        72, 48 + 12 + 3, 4 + 3, 30 + 3, 1, 3 * 2 * 3, 10 + 1)
+        72, 48 + 12 + 3, 4 + 3, 30 + 3, 3 * 2, 3 * 2 * 3, 10 + 1)
+    assert (extra.count("general_tasks"), extra.count("general_base"), extra.count("general_run"),
+            extra.count("general_table")) == (0, 3, 3 * 2 * 2, 2)  # the paper's tasks are lm-eval's own
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
     # CPUs and memory from `resources`, the time limit from mot plan.

@@ -70,6 +70,42 @@ def test_quirks_are_systematic_sound_and_teacher_specific():
     assert all(extract_answer(t) == "21" for t in slipped) and any("7 * 3 = 21" not in t for t in slipped)
 
 
+def test_quirk_rate_is_the_share_of_traces_with_the_habit():
+    spec = {"start": 17, "ops": [["+", 5], ["*", 3]]}
+
+    def share(rate, n=2000):
+        rng = random.Random(0)
+        return sum("is even" in teacher_trace(spec, "concise", rng, 0.6, 0.0, quirk="parity", quirk_rate=rate)
+                   for _ in range(n)) / n
+
+    assert share(1.0) == 1.0 and share(0.0) == 0.0 and 0.46 < share(0.5) < 0.54
+    # rate 1 draws nothing: the same traces as a teacher written before quirk_rate existed
+    assert teacher_trace(spec, "deliberate", random.Random(5), 0.6, 0.1, quirk="parity") == \
+        teacher_trace(spec, "deliberate", random.Random(5), 0.6, 0.1, quirk="parity", quirk_rate=1.0)
+
+
+def test_held_out_op_is_only_in_pretraining_and_its_general_task():
+    from mot.world import GENERAL_TASKS
+
+    plain = make_world(**TINY_WORLD)
+    world = make_world(**TINY_WORLD, held_out_op="//", held_out_pretrain=30, general_size=5)
+    assert {k: world[k] for k in plain} == plain  # the new splits leave every other split unchanged
+    assert len(world["pretrain_op"]) == 30 and all(len(world[f"general-{t}"]) == 5 for t in GENERAL_TASKS)
+
+    def uses(row):
+        return any(op == "//" for op, _ in row["spec"]["ops"])
+
+    assert all(uses(r) for r in world["pretrain_op"] + world["general-syn_div"])
+    assert not any(uses(r) for k in ("pretrain", "pool", "test24", "test25", "general-syn_long") for r in world[k])
+    assert {len(r["spec"]["ops"]) for r in world["general-syn_longer"]} == {5}
+    row = next(r for r in world["general-syn_div"] if r["spec"]["ops"][0][0] == "//")
+    start, (op, b) = row["spec"]["start"], row["spec"]["ops"][0]
+    assert row["problem"].startswith(f"Compute ({start} // {b})") or row["problem"].startswith(f"Compute (({start} // {b})")
+    assert evaluate(start, row["spec"]["ops"])[1] == start // b
+    texts = [r["problem"] for split in world.values() for r in split]
+    assert len(texts) == len(set(texts))
+
+
 def test_weak_op_slips_three_times_as_often():
     spec = {"start": 50, "ops": [["-", 3]]}
 

@@ -160,7 +160,7 @@ def cmd_table(a):
         teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
         print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")
         return
-    t = make_table(a.name, a.spec, a.evals, a.stats, a.out)
+    t = make_table(a.name, a.spec, a.evals, a.stats, a.out, a.general)
     print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
 
 
@@ -169,6 +169,23 @@ def cmd_figure(a):
 
     make_figure(a.name, a.spec, a.evals, a.models, a.stats, a.out)
     print(f"figure {a.name} -> {a.out}.png/.pdf")
+
+
+def cmd_general_tasks(a):
+    from .general import write_tasks
+
+    print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out))} -> {a.out}")
+
+
+def cmd_general(a):
+    from .general import evaluate
+
+    batch = int(a.batch_size) if a.batch_size.isdigit() else a.batch_size
+    s = evaluate(a.model, a.tasks, a.out, a.include, a.backend, a.model_args, batch, a.gen_kwargs,
+                 a.limit, a.seed, a.samples, a.tag)
+    for col, r in s["tasks"].items():
+        se = f" +- {r['se']:.4f}" if r["se"] is not None else ""
+        print(f"{col} ({r['task']}, {r['metric']}): {r['score']:.4f}{se} over {r['n']} problems")
 
 
 def cmd_provenance(a):
@@ -327,14 +344,37 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
 
+    sp = add("general-tasks", cmd_general_tasks,
+             "write the synthetic world's general tasks as lm-evaluation-harness task files")
+    sp.add_argument("--world", required=True, help="the world file")
+    sp.add_argument("--sampling", type=_json, required=True, help='{"temperature", "top_p", "max_tokens"}')
+    sp.add_argument("--out", required=True, help="directory for <task>.yaml and <task>.jsonl")
+
+    sp = add("general", cmd_general, "general benchmarks of one model through lm-evaluation-harness "
+                                     "(paper Tables 3 and 4)")
+    sp.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    sp.add_argument("--tasks", type=_json, required=True,
+                    help='the config\'s general.tasks: {column: {"task", "metric", "group"}}, as JSON')
+    sp.add_argument("--include", action="append", help="a directory of extra lm-eval task files (--include_path; repeat)")
+    sp.add_argument("--backend", default="hf", help="lm-eval model type: hf | vllm")
+    sp.add_argument("--model-args", type=_json, default={}, help="lm-eval model_args besides pretrained, as JSON")
+    sp.add_argument("--batch-size", default="auto", help="problems per generate call, or auto")
+    sp.add_argument("--gen-kwargs", type=_json, help="generation settings over the tasks' own, as JSON")
+    sp.add_argument("--limit", type=int, help="only the first N problems of each task")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--samples", help="also write each problem's response and extracted answer here (JSONL)")
+    sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, model), as JSON")
+    sp.add_argument("--out", required=True, help="the summary (JSON)")
+
     sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
              aliases=["table"])
-    sp.add_argument("--name", required=True, help="table1 | table2 | table5 | table6 | table7 | table8 | table10 | "
+    sp.add_argument("--name", required=True, help="table1 | table2 | table3 | table4 | table5 | table6 | table7 | table8 | table10 | "
                                                   "table11 | table12 | table13 | table9 | differences | merge_methods | summary | "
                                                   "best-std-model (copy the best STD run's final weights)")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
+    sp.add_argument("--general", nargs="*", default=[], help="general-benchmark summaries (table3, table4: mot general --out)")
     sp.add_argument("--tables", help="summary: the directory of the run's table2.csv and differences.csv")
     sp.add_argument("--readme", help="summary: also write it between the markers of this README")
     sp.add_argument("--student", help="best-std-model: whose STD runs")

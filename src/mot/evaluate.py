@@ -119,10 +119,13 @@ class EvalSpec:
             raise MotError(f"eval backend '{self.backend}': expected hf or vllm (config key eval.backend)")
 
 
+BATCH_SIZE = 64  # problems per generate call unless the backend params say (a student model sampling)
+
+
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
              samples: str, tag: dict | None = None, force: bool = False) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
-    samples, params = Path(samples), {"batch_size": 64, **spec.params}
+    samples, params = Path(samples), {"batch_size": BATCH_SIZE, **spec.params}
     sampling, seed, template, backend = spec.sampling, spec.seed, spec.template, spec.backend
     inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
     check_out(samples, inputs, force)

@@ -73,7 +73,8 @@ class SyntheticTeacher:
                 rng = random.Random(stable_hash(seed, row["id"], k))
                 text = teacher_trace(row["spec"], self.params["style"], rng, self.temperature,
                                      self.params.get("error_rate", 0.0), self.params.get("format_error_rate", 0.0),
-                                     self.params.get("quirk"), self.params.get("weak_op"))
+                                     self.params.get("quirk"), self.params.get("weak_op"),
+                                     self.params.get("quirk_rate", 1.0))
                 samples.append({"text": text, "finish_reason": "stop"})
             out.append(samples)
         return out

@@ -46,6 +46,13 @@ EVAL_RUN = f"{RESULTS}/eval/{{student}}/{{source}}/{{run}}"
 EVAL_BASE_SUMMARY, EVAL_RUN_SUMMARY = f"{EVAL_BASE}.json", f"{EVAL_RUN}.json"
 EVAL_STEP = "step-{step}"  # a checkpoint's graded samples, inside the eval directory
 
+# general benchmarks through lm-evaluation-harness (paper Tables 3 and 4): the synthetic world's
+# task files, and each model's scores (.json) and responses (.samples.jsonl); model: best-std | mot
+GENERAL_TASKS = f"{RESULTS}/world/harness"
+GENERAL_BASE = f"{RESULTS}/general/{{student}}/base"
+GENERAL_RUN = f"{RESULTS}/general/{{student}}/{{source}}/{{model}}"
+GENERAL_MODELS = ("best-std", "mot")  # besides the base: the paper's Best STD and MoT final checkpoints
+
 # the paper's tables and figures
 TABLE = f"{RESULTS}/tables/{{table}}"  # .csv .md .tex
 FIGURE = f"{RESULTS}/figures/{{figure}}"  # .png .pdf

@@ -67,11 +67,18 @@ def pretrain_runtime_minutes(pretrain: dict, assumptions: dict | None = None) ->
 # Parameters (active for FLOPs, total for bytes) by the last component of the hub id or path.
 PARAMS = {"qwen3-8b": (8.2e9, 8.2e9), "qwen3-14b": (14.8e9, 14.8e9), "qwen3-30b-a3b": (3.3e9, 30.5e9)}
 BENCHMARK_PROBLEMS = {"aime24": 30, "aime25": 30, "math500": 500}  # data/<name>.jsonl
-STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "tables")
-STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "probe", "eval")
+STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "general", "tables")
+STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "general")
+# Problems per lm-eval task of config/paper.yaml's general block (their test splits); a task not
+# listed counts GENERAL_DEFAULT_PROBLEMS. Multiple-choice tasks scored by log-likelihood generate
+# nothing: their cost (one forward pass per choice) is left out.
+GENERAL_PROBLEMS = {"ceval-valid": 1346, "ifeval": 541, "mmlu_pro": 12032, "mmlu_redux_generative": 5700,
+                    "gpqa_diamond_cot_zeroshot": 198}
+GENERAL_LOGLIKELIHOOD = {"ceval-valid"}
+GENERAL_DEFAULT_PROBLEMS = 1000
 LABELS = {"generate": "teacher sampling", "train_std": "STD training", "train_mtd": "MTD training",
           "train_mot": "MoT branches", "merge": "MoT merges", "probe": "reverse-merge probe merges",
-          "eval": "evaluation", "tables": "tables and figures"}
+          "eval": "evaluation", "general": "general benchmarks", "tables": "tables and figures"}
 
 
 def _model(config: dict, student: str) -> str:
@@ -154,6 +161,17 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                 add("generate", g, tokens, tokens / A["gen_tok_s"] if g else 0.0, A["engine_start_s"],
                     source=so, teacher=t)
 
+    # Table 9 (analyses.student_teacher): the trained student's base, best STD and MoT models sample
+    # the source's prompts as teachers; another student learns from each corpus by STD
+    st9 = analyses.get("student_teacher") or {}
+    as_teachers = [f"as-{c}" for c in ("base", "best-std", "mot")] if st9 else []
+    if st9:
+        g9, samp9 = engine_gpus(st9.get("backend", "hf"), st9.get("params", {})), {**samp, **st9.get("sampling", {})}
+        tokens = config["sources"][st9["source"]]["n"] * samp9["n"] * min(A["seq_tokens"], samp9["max_tokens"])
+        for t in as_teachers:
+            add("generate", g9, tokens, tokens / A["gen_tok_s"] if g9 else 0.0, A["engine_start_s"],
+                source=st9["source"], teacher=t)
+
     eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
     world = config.get("world", {})
     sizes = {"syn-val": world.get("val_size", 0), "syn-aime24": world.get("test_size", 30),
@@ -199,6 +217,9 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                     add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
                         job=None)  # per_set: inside the set's rounds job
                 evaluate(T, student=st, source=so, run=mot_run(name))
+            for t in as_teachers if st9.get("student") == st and st9["source"] == so else []:
+                train("train_std", tr["std_steps"], min(A["seq_tokens"], tr["max_length"]), source=so, teacher=t)
+                evaluate(sft_ckpts, student=st, source=so, run=sft_run(t))
             probe = analyses.get("probe") or {}
             for run in probe.get("runs", []):  # rule probe_point: one CPU merge per lambda, then its eval
                 for _ in probe["lambdas"]:
@@ -206,11 +227,27 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                         student=st, source=so, run=probe_run(run))
                 evaluate(len(probe["lambdas"]), student=st, source=so, run=probe_run(run))
 
+    general = config.get("general") or {}
+    if general.get("tasks"):  # rules general_base / general_run: the base, then best STD and MoT per source
+        g = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
+        size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
+        per_answer = min(A["eval_tokens"], (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"]))
+        tokens = sum(0 if t["task"] in GENERAL_LOGLIKELIHOOD else
+                     GENERAL_PROBLEMS.get(t["task"], size if t["task"].startswith("syn_") else GENERAL_DEFAULT_PROBLEMS)
+                     for t in general["tasks"].values()) * per_answer
+        gpu_s = tokens / A["eval_tok_s"] if g else 0.0
+        for st in config["students"]:
+            add("general", g, tokens, gpu_s, A["engine_start_s"], student=st, run="base")
+            for so in sources:
+                for model in ("best-std", "mot"):
+                    add("general", g, tokens, gpu_s, A["engine_start_s"], student=st, source=so, run=model)
+
     rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
     # tables 1, 2, 5, 6, 11, differences, 10; 7, 12 / 8, 13 with their roles; figures fig3, rounds, corpus, fig4
-    # + the summary; merge_methods and fig5 with their analyses
+    # + the summary; merge_methods, fig5, tables 3 and 4, table 9 with their analyses
     n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted")) \
-        + 1 + bool(analyses.get("merge_methods")) + bool((analyses.get("probe") or {}).get("runs"))
+        + 1 + bool(analyses.get("merge_methods")) + bool((analyses.get("probe") or {}).get("runs")) \
+        + 2 * bool(general.get("tasks")) + bool(st9)
     for _ in range(n_tables):
         add("tables", 0)
     return jobs

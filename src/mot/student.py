@@ -41,7 +41,7 @@ def world_texts(world: dict, seed: int) -> list[str]:
     """Text the tokenizer is trained on: problems and traces in every style."""
     rng = random.Random(seed)
     texts = []
-    for row in world["pretrain"][:2000] + world["pool"][:500]:
+    for row in world["pretrain"][:2000] + world["pool"][:500] + world.get("pretrain_op", [])[:500]:
         texts.append(row["problem"])
         for style in STYLES:
             texts.append(teacher_trace(row["spec"], style, rng, 1.0, 0.1))
@@ -78,10 +78,10 @@ def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: flo
                       styles: tuple[str, ...] = ("plain",)) -> list[tuple[str, str]]:
     """Noisy traces in the given styles (the student's "family": it knows their language, not
     their accuracy) and some direct answers. A style left out is new to the student, as R1's
-    is to a Qwen3 student."""
+    is to a Qwen3 student. With world.held_out_op, its pre-training problems come last."""
     rng = random.Random(stable_hash("pretrain-data", seed))
     examples = []
-    for row in world["pretrain"]:
+    for row in world["pretrain"] + world.get("pretrain_op", []):
         if rng.random() < direct_fraction:
             response = direct_answer(row["spec"])
         else:

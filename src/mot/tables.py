@@ -60,6 +60,7 @@ REPORT_CATEGORIES = {
     "Teacher sets": ["table7", "table8", "table12", "table13", "fig4"],
     "Corpora": ["table10", "corpus"],
     "Per-round curves": ["table11", "rounds", "fig3"],
+    "General capability": ["table3", "table4"],
     "Analyses": ["table9", "fig5", "diagnostics"],
 }
 
@@ -94,6 +95,7 @@ class Table:
     keys: int = 1  # the first `keys` cells of a row identify it (published numbers join on them)
     note: str = ""
     protocol: str = ""  # how the scores were sampled (protocol_note), said under every scored table
+    se_note: str = SE_NOTE  # what ± means
 
     def add_published(self, published: dict | None) -> None:
         """Append '<col> (paper)' columns for the numeric columns that the paper reports."""
@@ -108,7 +110,7 @@ class Table:
 
     def full_note(self) -> str:
         scored = any(isinstance(c, Score) for r in self.rows for c in r)
-        return " ".join(x for x in (self.note, self.protocol, SE_NOTE) if x) if scored else self.note
+        return " ".join(x for x in (self.note, self.protocol, self.se_note) if x) if scored else self.note
 
     def cells(self, tex: bool = False) -> list[list[str]]:
         return [[_fmt(c, tex) for c in r] for r in self.rows]
@@ -557,6 +559,62 @@ def corpus_table(stats_files: list[str], spec: dict) -> Table:
     return t
 
 
+GENERAL_CONFIGS = (("base", "Base"), ("best-std", "Best STD"), ("mot", "MOT"))
+GENERAL_NOTE = ("Scores x 100 ± lm-evaluation-harness's standard error over problems, of the final models: the base, "
+                "the STD run with the best AVG (Best STD, chosen as Table 5 chooses it) and MoT's last round. ")
+
+
+def load_general(files: list[str]) -> dict:
+    """{(student, source, model): {column: Score}} from `mot general` summaries (the base's under
+    source None)."""
+    out = {}
+    for path in files:
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise MotError(f"{path}: cannot read the general-benchmark summary ({e})") from None
+        out[(d["student"], d.get("source"), d["model"])] = {
+            col: Score(100 * r["score"], 100 * (r["se"] or 0.0)) for col, r in d["tasks"].items()}
+    return out
+
+
+def _general_table(files: list[str], spec: dict, groups: tuple[str, ...], title: str) -> Table:
+    """Raw scores per group and each group's mean change against the base ("Avg drop" for the
+    forgetting-sensitive tasks, "Avg gain" for the others), as the paper defines them."""
+    scores = load_general(files)
+    cols = {g: [c for c, t in spec["general"].items() if t["group"] == g] for g in groups}
+    avg_name = {"forgetting": "Avg drop", "reasoning": "Avg gain", "pure": "Avg gain"}
+    header = ["Dataset", "Student", "Config"]
+    for g in groups:
+        if cols[g]:
+            header += cols[g] + [avg_name[g] + (f" ({g})" if len(groups) > 1 else "")]
+    t = Table(title, header, keys=3, note=GENERAL_NOTE + "Avg drop / Avg gain: the mean over the group's "
+              "tasks of (score - the base's score), negative for a drop; '-' for the base itself.", se_note="")
+    for so, so_label in spec["sources"].items():
+        for st, st_label in spec["students"].items():
+            base = scores.get((st, None, "base"))
+            for model, label in GENERAL_CONFIGS:
+                got = scores.get((st, None if model == "base" else so, model))
+                if got is None or base is None:
+                    raise MotError(f"general: no summary for {st} {'' if model == 'base' else so + ' '}{model}")
+                row = [so_label, st_label, label]
+                for g in groups:
+                    if not cols[g]:
+                        continue
+                    row += [got[c] for c in cols[g]]
+                    row.append("-" if model == "base" else
+                               _gain(sum(got[c].value - base[c].value for c in cols[g]) / len(cols[g])))
+                t.rows.append(row)
+    return t
+
+
+def general_table(name: str, files: list[str], spec: dict) -> Table:
+    if name == "table3":
+        return _general_table(files, spec, ("forgetting", "reasoning"),
+                              "Table 3: General benchmarks: catastrophic-forgetting-sensitive and reasoning-related tasks")
+    return _general_table(files, spec, ("pure",), "Table 4: General benchmarks: pure reasoning tasks")
+
+
 def load_published(path: str | None, name: str) -> dict | None:
     if not path:
         return None
@@ -582,10 +640,13 @@ def in_order(spec: dict) -> dict:
     return {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
 
 
-def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: str) -> Table:
+def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: str,
+               general: list[str] | None = None) -> Table:
     spec = in_order(spec)
     if name == "table10":
         t = corpus_table(stats, spec)
+    elif name in ("table3", "table4"):
+        t = general_table(name, general or [], spec)
     elif name in TABLES:
         roles = {"table7": "no_shifted", "table8": "peers", "table12": "no_shifted",
                  "table13": "peers"}
@@ -594,7 +655,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
             raise MotError(f"{name} needs report.{role} (a teacher set name) in the config")
         t = TABLES[name](results(evals, spec), spec)
     else:
-        raise MotError(f"unknown table '{name}' (known: {', '.join(sorted([*TABLES, 'table10']))})")
+        raise MotError(f"unknown table '{name}' (known: {', '.join(sorted([*TABLES, 'table3', 'table4', 'table10']))})")
     t.add_published(load_published(spec.get("published"), name))
     t.protocol = protocol_note(spec)
     t.write(out)

@@ -15,9 +15,18 @@ from pathlib import Path
 
 from .io import MotError, stable_hash
 
-OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
-WORDS = {"+": "plus", "-": "minus", "*": "times"}
-VERBS = {"+": "add", "-": "subtract", "*": "multiply by"}
+OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "//": lambda a, b: a // b}
+WORDS = {"+": "plus", "-": "minus", "*": "times", "//": "divided by"}
+TEACHER_OPS = ("+", "-", "*")  # what sources, teachers and the test sets use; "//" only pre-training
+                               # (world.held_out_op) and the general task that asks whether SFT forgets it
+
+# General-capability stand-ins for the paper's Tables 3 and 4: held-out problems of kinds that no
+# source or teacher has. {task: (ops per problem, whether every problem uses world.held_out_op, what)}.
+GENERAL_TASKS = {
+    "syn_div": ((2, 3), True, "2-3-operation chains that use the operation only pre-training taught"),
+    "syn_long": ((4, 4), False, "4-operation chains, longer than the test sets'"),
+    "syn_longer": ((5, 5), False, "5-operation chains, longer than any problem the student has seen"),
+}
 
 
 # --------------------------------------------------------------------------- problems
@@ -36,14 +45,14 @@ def evaluate(start: int, ops: list[list]) -> list[int]:
     return values
 
 
-def random_problem(rng: random.Random, n_ops: int, max_operand: int,
-                   max_value: int) -> tuple[int, list[list]] | None:
+def random_problem(rng: random.Random, n_ops: int, max_operand: int, max_value: int,
+                   ops_allowed: tuple[str, ...] = TEACHER_OPS) -> tuple[int, list[list]] | None:
     """A chain whose every intermediate value is an integer in 0..max_value, or None."""
     start = rng.randint(2, min(20, max_value))
     ops, value = [], start
     for _ in range(n_ops):
-        op = rng.choice("+-*")
-        b = rng.randint(2, 3) if op == "*" else rng.randint(1, max_operand)
+        op = rng.choice(ops_allowed)
+        b = rng.randint(2, 3) if op in ("*", "//") else rng.randint(1, max_operand)
         value = OPS[op](value, b)
         if not 0 <= value <= max_value:
             return None
@@ -53,19 +62,33 @@ def random_problem(rng: random.Random, n_ops: int, max_operand: int,
 
 def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
                ops_range: list[int], test_ops_range: list[int], max_operand: int,
-               max_value: int, val_size: int = 0) -> dict[str, list[dict]]:
+               max_value: int, val_size: int = 0, held_out_op: str | None = None,
+               held_out_pretrain: int = 0, general_size: int = 0) -> dict[str, list[dict]]:
     """Disjoint splits of unique problems: pretrain pool, training pool, two held-out test sets
-    and a held-out validation set (for choosing checkpoints without looking at the test sets).
+    and a held-out validation set (for choosing checkpoints without looking at the test sets);
+    with held_out_op, pre-training problems that use it ("pretrain_op") and the general tasks
+    ("general-<task>", GENERAL_TASKS) of general_size problems each.
 
     Each split is drawn from its own seeded stream and every problem text is used once, so the
-    held-out sets can never leak into a training corpus.
+    held-out sets can never leak into a training corpus. Later splits never change earlier ones.
     """
     seen: set[str] = set()
     splits = {}
-    plan = [("pretrain", pretrain_size, ops_range), ("pool", pool_size, ops_range),
-            ("test24", test_size, test_ops_range), ("test25", test_size, test_ops_range),
-            ("val", val_size, test_ops_range)]
-    for name, size, (lo, hi) in plan:
+    plan = [("pretrain", pretrain_size, ops_range, TEACHER_OPS, None),
+            ("pool", pool_size, ops_range, TEACHER_OPS, None),
+            ("test24", test_size, test_ops_range, TEACHER_OPS, None),
+            ("test25", test_size, test_ops_range, TEACHER_OPS, None),
+            ("val", val_size, test_ops_range, TEACHER_OPS, None)]
+    if held_out_op is not None:
+        if held_out_op not in OPS or held_out_op in TEACHER_OPS:
+            raise MotError(f"world.held_out_op: '{held_out_op}' is not an operation only pre-training uses "
+                           f"(known: {', '.join(o for o in OPS if o not in TEACHER_OPS)})")
+        with_op = (*TEACHER_OPS, held_out_op)
+        plan.append(("pretrain_op", held_out_pretrain, ops_range, with_op, held_out_op))
+        for task, (span, must, _) in GENERAL_TASKS.items():
+            plan.append((f"general-{task}", general_size, span, with_op if must else TEACHER_OPS,
+                         held_out_op if must else None))
+    for name, size, (lo, hi), allowed, must in plan:
         rng = random.Random(stable_hash("world", seed, name))
         rows, tries = [], 0
         while len(rows) < size:
@@ -73,8 +96,8 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
             if tries > 200 * size + 10000:
                 raise MotError(f"world: cannot draw {size} unique '{name}' problems; "
                                "raise world.max_operand or widen the ops range")
-            made = random_problem(rng, rng.randint(lo, hi), max_operand, max_value)
-            if made is None:
+            made = random_problem(rng, rng.randint(lo, hi), max_operand, max_value, allowed)
+            if made is None or (must and all(op != must for op, _ in made[1])):
                 continue
             start, ops = made
             text = problem_text(start, ops)
@@ -90,15 +113,17 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
 
 # The world keys that shape the pre-trained base (its data and tokenizer). The held-out sets are
 # drawn after the pretrain and pool splits, so their sizes and ops leave the base unchanged.
-BASE_WORLD_KEYS = ("seed", "pretrain_size", "pool_size", "ops", "max_operand", "max_value", "vocab_size")
+BASE_WORLD_KEYS = ("seed", "pretrain_size", "pool_size", "ops", "max_operand", "max_value", "vocab_size",
+                   "held_out_op", "held_out_pretrain")
 
 
 def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
     """The world of the config's world block; held_out=False leaves the test and validation sets
     empty (all the base student needs)."""
-    sizes = (spec["test_size"], spec.get("val_size", 0)) if held_out else (0, 0)
+    sizes = (spec["test_size"], spec.get("val_size", 0), spec.get("general_size", 0)) if held_out else (0, 0, 0)
     return make_world(spec["seed"], spec["pool_size"], sizes[0], spec["pretrain_size"], spec["ops"],
-                      spec.get("test_ops", spec["ops"]), spec["max_operand"], spec["max_value"], sizes[1])
+                      spec.get("test_ops", spec["ops"]), spec["max_operand"], spec["max_value"], sizes[1],
+                      spec.get("held_out_op"), spec.get("held_out_pretrain", 0), sizes[2])
 
 
 def load_world(path: str) -> dict:
@@ -220,11 +245,12 @@ QUIRKS = {"mul_by_addition": _mul_by_addition, "borrow_split": _borrow_split, "r
 
 def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float,
                   error_rate: float, format_error_rate: float = 0.0, quirk: str | None = None,
-                  weak_op: str | None = None) -> str:
+                  weak_op: str | None = None, quirk_rate: float = 1.0) -> str:
     """One sampled response of a procedural teacher for a synthetic problem.
 
-    `quirk` names the teacher's systematic habit (QUIRKS); `weak_op` is the operation it slips on
-    three times as often as on the others (a systematic weakness, not only random slips)."""
+    `quirk` names the teacher's systematic habit (QUIRKS), which a share `quirk_rate` of its traces
+    show; `weak_op` is the operation it slips on three times as often as on the others (a
+    systematic weakness, not only random slips)."""
     if style not in STYLES:
         raise MotError(f"unknown synthetic teacher style '{style}' (known: {', '.join(STYLES)})")
     if quirk is not None and quirk not in QUIRKS:
@@ -232,6 +258,8 @@ def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float
     if weak_op is not None and weak_op not in OPS:
         raise MotError(f"unknown synthetic teacher weak_op '{weak_op}' (known: {', '.join(OPS)})")
     st = STYLES[style]
+    if quirk is not None and quirk_rate < 1.0 and rng.random() >= quirk_rate:
+        quirk = None  # this trace does not show the habit (drawn first: quirk_rate 1 draws nothing)
     scale = temperature / REFERENCE_TEMPERATURE
     p_err = min(1.0, error_rate * scale)
     lines = [_pick(rng, st.opener, temperature)]

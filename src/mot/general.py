@@ -1,0 +1,131 @@
+"""General capability (paper Tables 3 and 4) through an established harness, lm-evaluation-harness.
+
+    mot general-tasks --world results/world/world.json --sampling '{"temperature": 0.6, ...}' \
+        --out results/world/harness
+    mot general --model results/models/tiny/syn-boba/best-std --tasks '{"SYN-DIV": {...}}' \
+        --include results/world/harness --backend hf --out results/general/tiny/syn-boba/best-std.json
+
+The paper scores the base, best-STD and MoT models on nine benchmarks in three groups; the tables
+report each group's mean change against the base. Here lm-eval (`lm_eval.simple_evaluate`) runs
+every task, with its own data, prompts, answer extraction and metrics; this module only writes the
+synthetic world's stand-in tasks as lm-eval task files and keeps the metric each table column reads.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .io import MotError, atomic_path, write_json, write_jsonl, write_text
+
+GROUPS = ("forgetting", "reasoning", "pure")  # Table 3 left, Table 3 right, Table 4
+
+# The synthetic tasks' answer extraction: the last boxed integer, as math-verify reads our traces.
+_TASK_YAML = """\
+# lm-evaluation-harness task written by `mot general-tasks` from the synthetic world ({what}).
+# Run it by hand from the workflow's directory:
+#   lm_eval --model hf --model_args pretrained=<model> --include_path {include} --tasks {task} --apply_chat_template
+task: {task}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{problem}}}}"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs:
+  until: ["<|im_end|>"]
+  do_sample: {do_sample}
+  temperature: {temperature}
+  top_p: {top_p}
+  max_gen_toks: {max_tokens}
+filter_list:
+  - name: boxed
+    filter:
+      - function: regex
+        regex_pattern: "\\\\\\\\boxed\\\\{{(-?[0-9]+)\\\\}}"
+        group_select: -1
+      - function: take_first
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+def write_tasks(world_path: str, sampling: dict, out: str) -> list[str]:
+    """One lm-eval task (YAML and JSONL) per synthetic general task of the world file."""
+    from .world import GENERAL_TASKS, load_world
+
+    world = load_world(world_path)
+    missing = [t for t in GENERAL_TASKS if not world.get(f"general-{t}")]
+    if missing:
+        raise MotError(f"{world_path}: no problems for the general tasks {', '.join(missing)} "
+                       "(set world.held_out_op and world.general_size)")
+    written = []
+    with atomic_path(out, is_dir=True) as tmp:
+        for task in GENERAL_TASKS:
+            rows = world[f"general-{task}"]
+            write_text(Path(tmp) / f"{task}.jsonl", "".join(
+                json.dumps({"id": r["id"], "problem": r["problem"], "answer": r["answer"]}) + "\n" for r in rows))
+            t = float(sampling["temperature"])
+            write_text(Path(tmp) / f"{task}.yaml", _TASK_YAML.format(
+                what=GENERAL_TASKS[task][2], task=task, include=out, data=f"{out}/{task}.jsonl",
+                do_sample="true" if t > 0 else "false", temperature=t, top_p=float(sampling["top_p"]),
+                max_tokens=int(sampling["max_tokens"])))
+            written.append(task)
+    return written
+
+
+def _score(results: dict, column: str, spec: dict) -> dict:
+    """The column's score, its standard error and the problem count from lm-eval's results."""
+    task, metric = spec["task"], spec["metric"]
+    row = results["results"].get(task) or results.get("groups", {}).get(task)  # a group: its aggregate
+    if row is None or metric not in row:
+        have = sorted(k for k in (row or {}) if "stderr" not in k and "," in k)
+        raise MotError(f"general.tasks.{column}: lm-eval reported no '{metric}' for task '{task}'"
+                       f" (it reported: {', '.join(have) or 'nothing for this task'})")
+    name, _, filt = metric.partition(",")
+    se = row.get(f"{name}_stderr,{filt}")
+    counts = results.get("n-samples", {})
+    members = [task] if task in counts else results.get("group_subtasks", {}).get(task, [])
+    n = sum(counts[t]["effective"] for t in members if t in counts) if members else None
+    return {"task": task, "metric": metric, "score": float(row[metric]),
+            "se": float(se) if isinstance(se, (int, float)) else None, "n": n}
+
+
+def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None, backend: str = "hf",
+             model_args: dict | None = None, batch_size: int | str = "auto", gen_kwargs: dict | None = None,
+             limit: int | None = None, seed: int = 0, samples: str | None = None, tag: dict | None = None) -> dict:
+    """Run lm-eval on one model for every configured task and write {column: score} to `out`."""
+    import lm_eval
+    from lm_eval import evaluator
+    from lm_eval.tasks import TaskManager
+
+    from .io import local_model
+
+    names = sorted({t["task"] for t in tasks.values()})
+    manager = TaskManager(include_path=include) if include else TaskManager()
+    unknown = [n for n in names if n not in manager.all_tasks]
+    if unknown:
+        raise MotError(f"general.tasks: lm-eval {lm_eval.__version__} has no task {', '.join(unknown)}"
+                       + (f" (nor has {', '.join(include)})" if include else ""))
+    args = {"pretrained": str(local_model(model)), **(model_args or {})}
+    device = None
+    if backend == "hf":  # lm-eval's hf backend assumes CUDA unless told
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    res = evaluator.simple_evaluate(
+        model=backend, model_args=args, tasks=names, task_manager=manager, batch_size=batch_size, device=device,
+        apply_chat_template=True, gen_kwargs=gen_kwargs or None, limit=limit, log_samples=samples is not None,
+        random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+    summary = {**(tag or {}), "path": model, "harness": f"lm-eval {lm_eval.__version__}", "backend": backend,
+               "tasks": {col: _score(res, col, spec) for col, spec in tasks.items()}}
+    if samples is not None:  # what the model wrote and what the harness read from it, per problem
+        write_jsonl(samples, ({"task": task, "doc": s["doc"], "target": s["target"], "response": s["resps"][0][0],
+                               "extracted": s["filtered_resps"][0], "metrics": {m: s[m] for m in s.get("metrics", [])}}
+                              for task in sorted(res["samples"]) for s in res["samples"][task]))
+    write_json(out, summary)
+    return summary

@@ -1,0 +1,131 @@
+"""General benchmarks (paper Tables 3 and 4): the world's tasks as lm-eval task files, a real
+lm-evaluation-harness run on a tiny saved model, and the tables' cells."""
+import json
+
+import pytest
+import yaml
+
+from mot.general import write_tasks
+from mot.tables import general_table
+from mot.world import GENERAL_TASKS, make_world
+
+from conftest import TINY_WORLD, run_mot
+
+SAMPLING = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 48}
+TASKS = {"SYN-DIV": {"task": "syn_div", "metric": "exact_match,boxed", "group": "forgetting"},
+         "SYN-LONG": {"task": "syn_long", "metric": "exact_match,boxed", "group": "reasoning"},
+         "SYN-LONGER": {"task": "syn_longer", "metric": "exact_match,boxed", "group": "pure"}}
+
+
+@pytest.fixture
+def general_world(tmp_path):
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(make_world(**TINY_WORLD, held_out_op="//", held_out_pretrain=10, general_size=4)))
+    return path
+
+
+def test_world_tasks_are_lm_eval_task_files(general_world, tmp_path):
+    out = tmp_path / "harness"
+    assert write_tasks(str(general_world), SAMPLING, str(out)) == list(GENERAL_TASKS)
+    world = json.loads(general_world.read_text())
+    for task in GENERAL_TASKS:
+        cfg = yaml.safe_load((out / f"{task}.yaml").read_text())
+        assert cfg["task"] == task and cfg["dataset_kwargs"]["data_files"]["test"] == f"{out}/{task}.jsonl"
+        assert cfg["generation_kwargs"] == {"until": ["<|im_end|>"], "do_sample": True, "temperature": 0.6,
+                                            "top_p": 0.95, "max_gen_toks": 48}
+        rows = [json.loads(x) for x in (out / f"{task}.jsonl").read_text().splitlines()]
+        assert [r["answer"] for r in rows] == [r["answer"] for r in world[f"general-{task}"]]
+        # the answer filter reads the last boxed integer, as the grader does
+        import re
+        pattern = cfg["filter_list"][0]["filter"][0]["regex_pattern"]
+        assert re.findall(pattern, "<think>\n3 + 4 = 7.\n</think>\n\n\\boxed{7}") == ["7"]
+
+
+def test_world_without_general_tasks_is_a_clear_error(tiny_world, tmp_path):
+    r = run_mot("general-tasks", "--world", tiny_world, "--sampling", json.dumps(SAMPLING), "--out", tmp_path / "h")
+    assert r.returncode == 1 and "world.held_out_op and world.general_size" in r.stderr
+    assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.slow
+def test_lm_eval_scores_a_tiny_saved_model(general_world, tiny_model, tmp_path):
+    """lm-evaluation-harness itself (hf backend) on the world's task files: the summary's score is
+    the share of problems whose extracted answer is the target, as its samples show."""
+    harness = tmp_path / "harness"
+    write_tasks(str(general_world), SAMPLING, str(harness))
+    out, samples = tmp_path / "g.json", tmp_path / "g.samples.jsonl"
+    r = run_mot("general", "--model", tiny_model, "--tasks", json.dumps(TASKS), "--include", harness,
+                "--batch-size", "8", "--seed", "0", "--samples", samples,
+                "--tag", json.dumps({"student": "tiny", "source": None, "model": "base"}), "--out", out)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(out.read_text())
+    assert summary["harness"].startswith("lm-eval 0.4") and summary["model"] == "base"
+    rows = [json.loads(x) for x in samples.read_text().splitlines()]
+    for col, spec in TASKS.items():
+        got = summary["tasks"][col]
+        mine = [x for x in rows if x["task"] == spec["task"]]
+        assert got["n"] == len(mine) == 4
+        assert got["score"] == sum(x["extracted"] == x["target"] for x in mine) / 4
+        assert all(x["response"] is not None for x in mine)
+    # an unknown task or metric is named in one line
+    bad = {"X": {"task": "no_such_task", "metric": "acc,none", "group": "pure"}}
+    r = run_mot("general", "--model", tiny_model, "--tasks", json.dumps(bad), "--include", harness,
+                "--out", tmp_path / "bad.json")
+    assert r.returncode == 1 and "no task no_such_task" in r.stderr and not (tmp_path / "bad.json").exists()
+
+
+def _summary(tmp_path, model, source, scores):
+    path = tmp_path / f"{source}-{model}.json"
+    path.write_text(json.dumps({"student": "tiny", "source": source, "model": model, "tasks": {
+        col: {"task": TASKS[col]["task"], "metric": "exact_match,boxed", "score": s, "se": 0.05, "n": 200}
+        for col, s in scores.items()}}))
+    return str(path)
+
+
+def test_tables_3_and_4_cells_and_group_changes(tmp_path):
+    spec = {"students": {"tiny": "TINY"}, "sources": {"boba": "SYN-BOBA"}, "general": TASKS}
+    files = [_summary(tmp_path, "base", None, {"SYN-DIV": 0.40, "SYN-LONG": 0.20, "SYN-LONGER": 0.10}),
+             _summary(tmp_path, "best-std", "boba", {"SYN-DIV": 0.30, "SYN-LONG": 0.25, "SYN-LONGER": 0.16}),
+             _summary(tmp_path, "mot", "boba", {"SYN-DIV": 0.38, "SYN-LONG": 0.31, "SYN-LONGER": 0.07})]
+    t3 = general_table("table3", files, spec)
+    assert t3.columns == ["Dataset", "Student", "Config", "SYN-DIV", "Avg drop (forgetting)", "SYN-LONG",
+                          "Avg gain (reasoning)"]
+    assert [r for r in t3.cells()] == [
+        ["SYN-BOBA", "TINY", "Base", "40.00 ± 5.00", "-", "20.00 ± 5.00", "-"],
+        ["SYN-BOBA", "TINY", "Best STD", "30.00 ± 5.00", "-10.00", "25.00 ± 5.00", "+5.00"],
+        ["SYN-BOBA", "TINY", "MOT", "38.00 ± 5.00", "-2.00", "31.00 ± 5.00", "+11.00"]]
+    t4 = general_table("table4", files, spec)
+    assert t4.columns == ["Dataset", "Student", "Config", "SYN-LONGER", "Avg gain"]
+    assert [r[3:] for r in t4.cells()] == [["10.00 ± 5.00", "-"], ["16.00 ± 5.00", "+6.00"], ["7.00 ± 5.00", "-3.00"]]
+    assert t3.csv().splitlines()[2] == "SYN-BOBA,TINY,Best STD,30.00,5.00,-10.00,25.00,5.00,+5.00"
+
+
+def test_a_group_score_is_its_aggregate_over_its_subtasks():
+    """A paper benchmark such as mmlu_pro is an lm-eval group: its score is the group's aggregate,
+    its problem count the sum over its subtasks (lm-eval's results layout, as 0.4.13 writes it)."""
+    from mot.general import _score
+
+    results = {"results": {"mmlu_pro": {"exact_match,custom-extract": 0.5, "exact_match_stderr,custom-extract": 0.01},
+                           "mmlu_pro_law": {"exact_match,custom-extract": 0.25}},
+               "group_subtasks": {"mmlu_pro": ["mmlu_pro_law", "mmlu_pro_math"]},
+               "n-samples": {"mmlu_pro_law": {"original": 3, "effective": 3},
+                             "mmlu_pro_math": {"original": 5, "effective": 5}}}
+    spec = {"task": "mmlu_pro", "metric": "exact_match,custom-extract", "group": "reasoning"}
+    assert _score(results, "MP", spec) == {"task": "mmlu_pro", "metric": "exact_match,custom-extract",
+                                           "score": 0.5, "se": 0.01, "n": 8}
+    with pytest.raises(Exception, match="general.tasks.MP: lm-eval reported no 'acc,none' for task 'mmlu_pro'"):
+        _score(results, "MP", {**spec, "metric": "acc,none"})
+
+
+def test_tables_3_and_4_through_make_table(tmp_path):
+    """As rule general_table calls it: a spec with the config's order, files written."""
+    from mot.tables import make_table
+
+    spec = {"students": {"tiny": "TINY"}, "sources": {"boba": "SYN-BOBA"}, "general": TASKS, "published": None,
+            "order": {"students": ["tiny"], "sources": ["boba"]}}
+    files = [_summary(tmp_path, m, so, {"SYN-DIV": 0.4, "SYN-LONG": 0.2, "SYN-LONGER": 0.1})
+             for m, so in (("base", None), ("best-std", "boba"), ("mot", "boba"))]
+    for name in ("table3", "table4"):
+        t = make_table(name, spec, [], [], str(tmp_path / name), files)
+        assert (tmp_path / f"{name}.md").read_text().startswith(f"**{t.title}**")
+        assert [r[-1] for r in t.cells()] == ["-", "+0.00", "+0.00"]
