@@ -103,7 +103,7 @@ rule best_std_model:
         model=directory(L.BEST_STD),
     params:
         code=code("tables.py"),
-        spec=json_param(report_spec()),
+        spec=lambda w: as_json(table_spec("best-std-model")),  # not the merge-method variants
     resources:
         **cpu_resources("tables"),
     log:
