@@ -5,9 +5,10 @@ import json
 import re
 
 from mot import layout as L
-from mot.config import validate_config
+from mot.config import probe_settings, student_teacher_pairs, validate_config
 from mot.io import MotError
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
+from mot.general import thinking_args
 from mot.methods import METHODS
 from mot.tables import caption, report_category
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
@@ -40,11 +41,23 @@ SETS = {
 VARIANT_SETS = [t for t in SETS if "@" in t]
 
 
-# Student as teacher (analyses.student_teacher, paper Table 9): the base, the best STD run's and
-# MoT's final checkpoints of student `teacher` on `source` become teachers as-base, as-best-std and
-# as-mot, whose verified corpora a new `student` learns from by STD.
-ST = config.get("analyses", {}).get("student_teacher") or {}
-AS_TEACHERS = [f"{L.AS_TEACHER}{c}" for c in ("base", "best-std", "mot")] if ST else []
+# Student as teacher (analyses.student_teacher, paper Table 9: one pair or a list): the base, the
+# best STD run's and MoT's final checkpoints of a pair's student `teacher` on its `source` become
+# teachers (as-base, as-best-std and as-mot; as-<teacher>-... once pairs have different teachers,
+# L.as_teachers), whose verified corpora the pair's `student` learns from by STD.
+ST_PAIRS = student_teacher_pairs(config)
+AS = L.as_teachers(ST_PAIRS)  # Table-9 teacher -> (the student whose model teaches, base|best-std|mot)
+AS_TEACHERS = list(AS)
+
+
+def st_pair(name):
+    """The first pair whose teacher lends Table-9 teacher `name` (pairs that share a teacher sample alike)."""
+    return next(p for p in ST_PAIRS if p["teacher"] == AS[name][0])
+
+
+def pair_teachers(pair):
+    """The Table-9 teachers of a pair: its teacher's base, best STD and MoT models."""
+    return [name for name, (teacher, _) in AS.items() if teacher == pair["teacher"]]
 
 
 def merge_method(tset):
@@ -108,9 +121,9 @@ def alternatives(names):
     return "|".join(map(re.escape, names)) or "(?!)"
 
 
-def as_teacher_model(name):
-    """The checkpoint a Table-9 teacher samples from, and the rule outputs that make it."""
-    student, source, config_ = ST["teacher"], ST["source"], name.removeprefix(L.AS_TEACHER)
+def as_teacher_model(name, source):
+    """The checkpoint a Table-9 teacher samples `source`'s prompts with, and the rule outputs that make it."""
+    student, config_ = AS[name]
     if config_ == "base":
         return base_model(student), base_input(student)
     if config_ == "best-std":
@@ -120,22 +133,26 @@ def as_teacher_model(name):
     return final_model(student, source, run), eval_inputs(SimpleNamespace(student=student, source=source, run=run))
 
 
-def teacher_cfg(name):
-    """A teacher's config block; a Table-9 teacher's is made from analyses.student_teacher."""
+def teacher_cfg(name, source=None):
+    """A teacher's config block; a Table-9 teacher's is made from its pair in analyses.student_teacher
+    (with the model it samples `source` with)."""
     if name in AS_TEACHERS:
-        params = {"batch_size": EVAL_BATCH_SIZE, **ST.get("params", {}), "model": as_teacher_model(name)[0]}
-        return {"backend": ST.get("backend", "hf"), "params": params}
+        pair = st_pair(name)
+        params = {"batch_size": EVAL_BATCH_SIZE, **pair.get("params", {})}
+        if source is not None:
+            params["model"] = as_teacher_model(name, source)[0]
+        return {"backend": pair.get("backend", "hf"), "params": params}
     return config["teachers"][name]
 
 
 def teacher_sampling(name):
-    """The config's sampling; a Table-9 teacher's with analyses.student_teacher.sampling over it."""
-    return {**config["sampling"], **(ST.get("sampling", {}) if name in AS_TEACHERS else {})}
+    """The config's sampling; a Table-9 teacher's with its pair's sampling over it."""
+    return {**config["sampling"], **(st_pair(name).get("sampling", {}) if name in AS_TEACHERS else {})}
 
 
-def teacher_spec(name):
-    """What shapes a teacher's samples (not its label or shard count)."""
-    t = teacher_cfg(name)
+def teacher_spec(name, source):
+    """What shapes a teacher's samples of `source` (not its label or shard count)."""
+    t = teacher_cfg(name, source)
     return as_json({"name": name, "backend": t["backend"], "params": t["params"]})
 
 
@@ -176,7 +193,8 @@ def base_input(student):
 
 def launch(student):
     """How a training job of this student starts: one process, or `accelerate launch` over the
-    student's processes (GPUs) with its accelerate config (FSDP, DeepSpeed ZeRO-3)."""
+    student's processes (GPUs) with its accelerate config (FSDP, DeepSpeed ZeRO-3); over launch.nodes
+    > 1 nodes, one per node (mot.multinode adds each node's --machine_rank and the first node's address)."""
     spec = config["students"][student].get("launch", {})
     n = spec.get("processes", 1)
     if n == 1:
@@ -191,6 +209,8 @@ def launch(student):
         args.append("--multi_gpu --mixed_precision no --dynamo_backend no")
     if spec.get("fsdp_wrap"):
         args.append(f"--fsdp_transformer_layer_cls_to_wrap {spec['fsdp_wrap']}")
+    if spec.get("nodes", 1) > 1:  # one accelerate launch per node, with its machine rank and the first node's address
+        return f"python3 -m mot.multinode accelerate -- {' '.join(args)} -m mot"
     return f"python3 -m accelerate.commands.launch {' '.join(args)} -m mot"
 
 
@@ -222,6 +242,13 @@ def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):
     )
     if RESOURCES.get("gpu_model"):
         res["gpu_model"] = lambda w: RESOURCES["gpu_model"] if gpu(w) else ""
+    # A job over several nodes: with the `mpi` resource the SLURM plugin runs its command as is on the
+    # first node (not `srun -n1`), in an allocation of one task per node (`tasks`; tasks_per_gpu=0: no
+    # --ntasks-per-gpu), and the command starts the other nodes' processes by srun (mot.multinode).
+    # None drops the key: a single-node job's submission is what it was.
+    res["mpi"] = lambda w: "srun" if nodes(w) > 1 else None
+    res["tasks"] = lambda w: nodes(w) if nodes(w) > 1 else None
+    res["tasks_per_gpu"] = lambda w: 0 if nodes(w) > 1 else None
     return res
 
 
@@ -256,7 +283,8 @@ CARRY = TRAIN.get("optimizer_state", "reset") == "carry"
 
 
 def mot_schedule(round_):
-    """(first global step, schedule length) of round `round_`'s branches."""
+    """(first global step, schedule length, global step where the schedule starts) of round `round_`'s
+    branches."""
     return schedule(int(round_), TRAIN["steps_per_round"], TRAIN["rounds"], TRAIN.get("schedule", "global"))
 
 
@@ -311,9 +339,12 @@ def run_of(w):
     return getattr(w, "run", "base")  # rule eval_base has no run wildcard
 
 
-PROBE = config.get("analyses", {}).get("probe") or {}
+# Figure 5's reverse-merge probe (analyses.probe): its runs' points are sampled n times on its
+# benchmarks (default: eval's), for its students (default: all), and on eval.validation as any checkpoint
+PROBE = probe_settings(config)
 PROBE_RUNS = [L.probe_run(r) for r in PROBE.get("runs", [])]
 PROBE_PCTS = [round(100 * x) for x in PROBE.get("lambdas", [])]
+PROBE_STUDENTS = PROBE.get("students", [])
 
 
 def run_checkpoints(w):
@@ -349,12 +380,11 @@ def final_model(student, source, run):
 
 
 def student_teacher_evals():
-    """Table 9's eval summaries: the new student's STD run on each Table-9 teacher's corpus, and
-    the STD runs that choose the best STD teacher."""
-    if not ST:
-        return []
-    return [eval_summary(ST["student"], ST["source"], L.sft_run(t)) for t in AS_TEACHERS] + [
-        eval_summary(ST["teacher"], ST["source"], r) for r in STD]
+    """Table 9's eval summaries: each pair's new student's STD run on each of its teachers' corpora,
+    and the STD runs that choose each teacher's best STD run."""
+    evals = [eval_summary(p["student"], p["source"], L.sft_run(t)) for p in ST_PAIRS for t in pair_teachers(p)]
+    evals += [eval_summary(p["teacher"], p["source"], r) for p in ST_PAIRS for r in STD]
+    return list(dict.fromkeys(evals))
 
 
 def all_evals(analyses=False):
@@ -364,8 +394,9 @@ def all_evals(analyses=False):
     summaries = [eval_summary(st, None, "base") for st in STUDENTS] + [
         eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs()
     ]
-    if analyses:
-        summaries = [eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(True)] + [
+    if analyses:  # a probe run of the probe's students only
+        summaries = [eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(True)
+                     if not L.probed(r) or st in PROBE_STUDENTS] + [
             e for e in student_teacher_evals() if os.path.basename(e).startswith(L.sft_run(L.AS_TEACHER))]
     return summaries + [s.removesuffix(".json") for s in summaries]
 
@@ -379,10 +410,24 @@ def eval_shell():
     )
 
 
+def eval_benchmarks(w):
+    """What a run's checkpoints are sampled on: eval's benchmarks and validation; a probe run's, the
+    probe's benchmarks and eval's validation."""
+    if L.probed(run_of(w)):
+        return PROBE["benchmarks"] + EVAL.get("validation", [])
+    return EVAL_BENCHMARKS
+
+
+def eval_sampling(w):
+    """eval's sampling; a probe run's with the probe's n."""
+    return {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")} | (
+        {"n": PROBE["n"]} if L.probed(run_of(w)) else {})
+
+
 EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
-    benchmarks=" ".join(f"--benchmark {b}={benchmark_data(b)}" for b in EVAL_BENCHMARKS),
-    sampling=json_param({k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")}),
+    benchmarks=lambda w: " ".join(f"--benchmark {b}={benchmark_data(b)}" for b in eval_benchmarks(w)),
+    sampling=lambda w: as_json(eval_sampling(w)),
     engine=EVAL.get("backend", "hf"),
     backend=json_param(EVAL.get("params", {})),
     template=lambda w: config["prompt_template"],
@@ -406,6 +451,14 @@ def eval_inputs(w):
 REPORT = config["report"]
 
 
+def student_teacher_spec():
+    """Table 9's pairs for the table code, in the config's form: one mapping, or a list."""
+    if not ST_PAIRS:
+        return None
+    pairs = [{k: p[k] for k in ("teacher", "student", "source")} for p in ST_PAIRS]
+    return pairs[0] if isinstance(config["analyses"]["student_teacher"], dict) else pairs
+
+
 def report_spec():
     """What the table and figure code needs to know of the config: labels, sets, roles."""
     return {
@@ -426,16 +479,16 @@ def report_spec():
         "published": REPORT.get("published"),
         "probe": PROBE.get("runs", []),
         "protocol": {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")},
-        "student_teacher": {k: ST[k] for k in ("teacher", "student", "source")} if ST else None,
+        "student_teacher": student_teacher_spec(),
         # JSON params are written with sorted keys: the config's order travels separately
         "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": CONFIG_SETS},
     }
 
 
-def evals_of(*runs):
-    """Eval summaries of these runs ('base', 'sft-<corpus>', 'mot-<set>') for every student and source."""
+def evals_of(*runs, students=None):
+    """Eval summaries of these runs ('base', 'sft-<corpus>', 'mot-<set>') for every student (or these) and source."""
     return sorted(
-        {eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in runs}
+        {eval_summary(st, so, r) for st in students or STUDENTS for so in SOURCES for r in runs}
     )
 
 
@@ -456,7 +509,7 @@ TABLE_RUNS["differences"] = ["base", MOT, MTD, *STD] + ([L.mot_run(REPORT["no_sh
 if REPORT.get("no_shifted"):
     TABLE_RUNS["table7"] = [MOT, L.mot_run(REPORT["no_shifted"])]
     TABLE_RUNS["table12"] = ["base", L.mot_run(REPORT["no_shifted"])]
-if ST:
+if ST_PAIRS:
     TABLE_RUNS["table9"] = []  # its own evals: student_teacher_evals()
 if VARIANT_SETS:
     TABLE_RUNS["merge_methods"] = [MOT, *[L.mot_run(t) for t in VARIANT_SETS]]
@@ -487,6 +540,21 @@ def run_models(runs):
     return sorted(set(dirs))
 
 
+def figure_spec(figure):
+    """report_spec; Figure 5's with the probe's students, benchmarks and samples per problem."""
+    spec = report_spec()
+    if figure != "fig5" or not PROBE:
+        return spec
+    return {**spec, "students": {k: v for k, v in spec["students"].items() if k in PROBE_STUDENTS},
+            "order": {**spec["order"], "students": [s for s in STUDENTS if s in PROBE_STUDENTS]},
+            "benchmarks": PROBE["benchmarks"], "protocol": {**spec["protocol"], "n": PROBE["n"]}}
+
+
+def figure_evals(figure):
+    """The eval summaries a figure reads (Figure 5: of the probe's students only)."""
+    return evals_of(*FIGURE_RUNS[figure], students=PROBE_STUDENTS if figure == "fig5" else None)
+
+
 def published_input():
     return [REPORT["published"]] if REPORT.get("published") else []
 
@@ -507,9 +575,9 @@ def corpus_spec():
     return {k: v for k, v in report_spec().items() if k in keep}
 
 
-def report_caption(what):
+def report_caption(what, spec=lambda w: report_spec()):
     """A param with the caption of a report() output (report/caption.rst renders it)."""
-    return lambda w: caption(report_spec(), what(w) if callable(what) else what)
+    return lambda w: caption(spec(w), what(w) if callable(what) else what)
 
 
 def report_labels(kind):
@@ -553,6 +621,8 @@ def general_include():
 
 def general_options():
     opts = []
+    if thinking_args(GENERAL):  # general.think_end_token / enable_thinking: lm-eval scores the answer, not the reasoning
+        opts.append(f"--thinking '{as_json(thinking_args(GENERAL))}'")
     if GENERAL.get("gen_kwargs"):
         opts.append(f"--gen-kwargs '{as_json(GENERAL['gen_kwargs'])}'")
     if GENERAL.get("limit"):

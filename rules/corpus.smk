@@ -1,15 +1,21 @@
 # Verified corpora: one correct sample per prompt and teacher (STD), their union (MTD), stats.
 
 
+# A prompt keeps a correct trace that fits the student's train.max_length (train.truncation: drop),
+# measured in the first student's chat template and tokens, as Table 10's lengths are.
 rule corpus:
     input:
         samples=rules.generate.output.samples,
+        tokenizer=lambda w: base_input(STUDENTS[0]),
     output:
         corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
         grades=L.GRADES,
     params:
-        code=code("corpus.py", "grading.py"),
+        code=code("corpus.py", "grading.py", "chat.py"),
         seed=config["seed"],
+        tokenizer=stats_tokenizer(),
+        max_length=TRAIN["max_length"],
+        truncation=TRAIN.get("truncation", "drop"),
     resources:
         **cpu_resources("corpus"),
     log:
@@ -18,6 +24,7 @@ rule corpus:
         "../envs/generate.yaml"
     shell:
         "python3 -m mot --log {log} corpus --samples {input.samples} --seed {params.seed}"
+        " --tokenizer {params.tokenizer} --max-length {params.max_length} --truncation {params.truncation}"
         " --out {output.corpus} --grades {output.grades}"
 
 

@@ -4,7 +4,7 @@
 rule eval_base:
     input:
         model=eval_inputs,
-        data=sorted({benchmark_data(b) for b in EVAL_BENCHMARKS}),
+        data=lambda w: sorted({benchmark_data(b) for b in eval_benchmarks(w)}),
     output:
         summary=L.EVAL_BASE_SUMMARY,
         samples=directory(L.EVAL_BASE),

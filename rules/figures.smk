@@ -10,7 +10,7 @@ FIGURE_WHAT = {
 
 rule figure:
     input:
-        evals=lambda w: evals_of(*FIGURE_RUNS[w.figure]),
+        evals=lambda w: figure_evals(w.figure),
         models=lambda w: run_models(FIGURE_RUNS[w.figure]),
     output:
         png=report(
@@ -24,8 +24,11 @@ rule figure:
         figure="|".join(FIGURE_RUNS),
     params:
         code=code("figures.py", "tables.py"),
-        spec=json_param(report_spec()),
-        caption=report_caption(lambda w: f"{w.figure}: {FIGURE_WHAT[w.figure]} Error bars: standard errors over problems."),
+        spec=lambda w: as_json(figure_spec(w.figure)),  # Figure 5: the probe's students, benchmarks and n
+        caption=report_caption(
+            lambda w: f"{w.figure}: {FIGURE_WHAT[w.figure]} Error bars: standard errors over problems.",
+            lambda w: figure_spec(w.figure),
+        ),
         models=L.MODELS,
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:

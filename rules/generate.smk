@@ -3,7 +3,7 @@
 
 GENERATE_PARAMS = dict(
     code=code("generate.py", "engines.py", "world.py"),
-    teacher=lambda w: teacher_spec(w.teacher),
+    teacher=lambda w: teacher_spec(w.teacher, w.source),
     sampling=lambda w: as_json(teacher_sampling(w.teacher)),
     seed=config["seed"],
 )
@@ -12,7 +12,7 @@ GENERATE_PARAMS = dict(
 rule generate:
     input:
         prompts=rules.prompts.output.prompts,
-        model=lambda w: as_teacher_model(w.teacher)[1] if w.teacher in AS_TEACHERS else [],  # Table 9
+        model=lambda w: as_teacher_model(w.teacher, w.source)[1] if w.teacher in AS_TEACHERS else [],  # Table 9
     output:
         samples=L.SAMPLES,
     wildcard_constraints:

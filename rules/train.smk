@@ -48,6 +48,7 @@ if PER_BRANCH:
             steps=TRAIN["steps_per_round"],
             start=mot_schedule(1)[0],
             total=mot_schedule(1)[1],
+            lr_start=mot_schedule(1)[2],
             optimizer="--save-optimizer" if CARRY else "",
             seed=config["seed"],
         threads: 1
@@ -60,7 +61,8 @@ if PER_BRANCH:
         shell:
             "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
             " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
-            " --total-steps {params.total} {params.optimizer} --seed {params.seed} --out {output.model}"
+            " --total-steps {params.total} --schedule-start {params.lr_start} {params.optimizer} --seed {params.seed}"
+            " --out {output.model}"
 
     rule mot_branch:
         input:
@@ -78,6 +80,7 @@ if PER_BRANCH:
             steps=TRAIN["steps_per_round"],
             start=lambda w: mot_schedule(w.round)[0],
             total=lambda w: mot_schedule(w.round)[1],
+            lr_start=lambda w: mot_schedule(w.round)[2],
             optimizer=lambda w, input: f"--init-optimizer {input.optimizer[0]} --save-optimizer" if CARRY else "",
             seed=config["seed"],
         threads: 1
@@ -90,7 +93,8 @@ if PER_BRANCH:
         shell:
             "{params.launch} --log {log} --threads {threads} train --model {input.model} --corpus {input.corpus}"
             " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
-            " --total-steps {params.total} {params.optimizer} --seed {params.seed} --out {output.model}"
+            " --total-steps {params.total} --schedule-start {params.lr_start} {params.optimizer} --seed {params.seed}"
+            " --out {output.model}"
 
     rule mot_merge:
         input:

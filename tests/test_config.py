@@ -64,6 +64,24 @@ BAD = [
      r"^cfg: teachers\.concise\.params: backend 'openai' needs 'base_url'$"),
     (lambda c: c["teachers"]["concise"]["params"].update(style="baroque"),
      r"^cfg: teachers\.concise\.params\.style: teacher 'concise' has unknown style 'baroque' \(known: "),
+    (lambda c: c["analyses"]["probe"].update(students=["huge"]),
+     r"^cfg: analyses\.probe\.students\.0: unknown student 'huge' \(known: tiny\)$"),
+    (lambda c: c["analyses"]["probe"].update(benchmarks=["aime26"]),
+     r"^cfg: analyses\.probe\.benchmarks\.0: unknown benchmark 'aime26' \(known: "),
+    (lambda c: c["analyses"]["probe"].update(benchmarks=["syn-aime24", "syn-val"]),
+     r"^cfg: analyses\.probe\.benchmarks\.1: 'syn-val' is a validation benchmark"),
+    (lambda c: c["analyses"]["probe"].update(n=0), r"^cfg: analyses\.probe\.n: 0 is less than the minimum of 1$"),
+    (lambda c: c["analyses"]["student_teacher"].update(student="huge"),
+     r"^cfg: analyses\.student_teacher\.student: unknown student 'huge' \(known: tiny\)$"),
+    (lambda c: c["analyses"].update(student_teacher=[c["analyses"]["student_teacher"],
+                                                     {"teacher": "huge", "student": "tiny", "source": "syn-s1k"}]),
+     r"^cfg: analyses\.student_teacher\.1\.teacher: unknown student 'huge' \(known: tiny\)$"),
+    (lambda c: c["analyses"].update(student_teacher=[c["analyses"]["student_teacher"]] * 2),
+     r"^cfg: analyses\.student_teacher\.1: the pair \(teacher tiny, student tiny, source syn-boba\) is listed twice$"),
+    (lambda c: c["analyses"].update(student_teacher=[c["analyses"]["student_teacher"], {
+        "teacher": "tiny", "student": "tiny", "source": "syn-s1k", "sampling": {"n": 2}}]),
+     r"^cfg: analyses\.student_teacher\.1: teacher 'tiny' samples with other backend, params or sampling"),
+    (lambda c: c["analyses"].update(student_teacher=[]), r"^cfg: analyses\.student_teacher: "),
 ]
 
 
@@ -72,6 +90,28 @@ def test_bad_config_is_one_line_naming_the_key(fn, pattern):
     with pytest.raises(MotError, match=pattern) as e:
         validate_config(mutate(fn), SCHEMA, "cfg")
     assert "\n" not in str(e.value)
+
+
+def test_paper_config_has_table9s_two_pairs_and_figure5s_probe():
+    """Issue 19: Table 9's pairs and Figure 5's protocol (AIME24, a 64-sample average, the 8B) as
+    the paper has them; the synthetic configs keep one pair and eval's protocol for the probe."""
+    from mot.config import probe_settings, student_teacher_pairs
+    from mot.layout import as_teachers
+
+    paper = load("paper.yaml")
+    pairs = student_teacher_pairs(paper)
+    assert [(p["teacher"], p["student"], p["source"]) for p in pairs] == [
+        ("qwen3-14b", "qwen3-8b", "boba"), ("qwen3-30b-a3b", "qwen3-14b", "boba")]
+    assert list(as_teachers(pairs)) == [f"as-{t}-{c}" for t in ("qwen3-14b", "qwen3-30b-a3b")
+                                        for c in ("base", "best-std", "mot")]
+    probe = probe_settings(paper)
+    assert (probe["n"], probe["benchmarks"], probe["students"]) == (64, ["aime24"], ["qwen3-8b"])
+    for name in ("config.yaml", "test.yaml"):
+        c = load(name)
+        assert probe_settings(c)["n"] == c["eval"]["n"] and probe_settings(c)["benchmarks"] == c["eval"]["benchmarks"]
+        assert probe_settings(c)["students"] == list(c["students"])
+    one = student_teacher_pairs(load("config.yaml"))
+    assert len(one) == 1 and list(as_teachers(one)) == ["as-base", "as-best-std", "as-mot"]  # the names as before
 
 
 def test_check_config_cli(tmp_path):

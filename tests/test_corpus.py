@@ -1,10 +1,13 @@
 """Corpus selection: one seeded correct sample per prompt, drops, union, zero-correct errors."""
 import json
+from pathlib import Path
 
 import pytest
 
 from mot.corpus import build_corpus, select, union
 from mot.io import MotError, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def rows(teacher="t"):
@@ -24,7 +27,45 @@ def test_select_keeps_one_correct_sample_per_prompt_and_drops_the_rest():
     assert [r["id"] for r in corpus] == ["p1", "p3"]
     assert corpus[0]["response"] in {"<think>x</think> \\boxed{5}", "<think>x</think> \\boxed{5.0}"}
     assert corpus[1]["response"] in {"<think>x</think> \\boxed{\\frac{1}{2}}", "<think>x</think> \\boxed{0.5}"}
-    assert grades == {"prompts": 3, "prompts_kept": 2, "samples": 9, "correct": 4, "pass_rate": 4 / 9}
+    assert grades == {"prompts": 3, "prompts_kept": 2, "samples": 9, "correct": 4, "pass_rate": 4 / 9,
+                      "lost_no_correct": 1, "lost_too_long": 0, "correct_too_long": 0}
+
+
+def test_a_sample_that_did_not_end_by_itself_is_never_correct():
+    """A trace cut at max_tokens (or aborted) can hold a right \\boxed{} by chance: it never counts."""
+    rs = rows()
+    rs[0]["samples"] = [{**s, "finish_reason": "length"} for s in rs[0]["samples"]]
+    rs[2]["samples"][0]["finish_reason"] = "abort"
+    corpus, grades = select(rs, seed=0)
+    assert [r["id"] for r in corpus] == ["p3"] and corpus[0]["response"] == "<think>x</think> \\boxed{0.5}"
+    assert (grades["correct"], grades["lost_no_correct"]) == (1, 2)
+
+
+def test_the_choice_is_made_among_correct_samples_that_fit():
+    """Paper 4.1's random correct trace is drawn among those that fit the student's max_length: a
+    prompt is lost for length only when every correct trace is too long, and the losses are counted."""
+    rs = rows()
+    rs[0]["samples"][2]["text"] = "<think>" + "x" * 500 + "</think> \\boxed{5.0}"  # correct, too long
+    rs[2]["samples"] = [{"text": "<think>" + "y" * 500 + "</think> \\boxed{0.5}", "finish_reason": "stop"}]
+    fits = lambda prompt, response: len(response) < 100
+    for seed in range(10):
+        corpus, grades = select(rs, seed, fits)
+        assert [(r["id"], r["response"]) for r in corpus] == [("p1", "<think>x</think> \\boxed{5}")]
+    assert (grades["lost_no_correct"], grades["lost_too_long"], grades["correct_too_long"]) == (1, 1, 2)
+
+
+def test_length_rule_measures_the_students_sft_example(tmp_path):
+    """LengthRule counts the student's whole SFT example (chat template, trace, end-of-turn token)."""
+    from mot.chat import sft_example
+    from mot.corpus import LengthRule
+    from mot.io import load_tokenizer
+
+    base = next((ROOT / "data" / "bases").iterdir())
+    tok = load_tokenizer(str(base))
+    n = len(sft_example(tok, "q1", "<think>x</think> \\boxed{5}")[0])
+    assert LengthRule(str(base), n).fits()("q1", "<think>x</think> \\boxed{5}")
+    assert not LengthRule(str(base), n - 1).fits()("q1", "<think>x</think> \\boxed{5}")
+    assert LengthRule(str(base), n - 1, "truncate").fits() is None  # cut, not dropped: every trace is usable
 
 
 def test_selection_is_seeded_and_independent_of_file_order():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mot.engines import normalize
+from mot.engines import Refused, message_trace
 from mot.generate import _read_records
 from mot.io import MotError, write_jsonl
 
@@ -46,14 +46,20 @@ def vllm_model(tmp_path_factory, tiny_world):
     return d / "base"
 
 
-def test_normalize_gives_one_trace_format():
-    think = "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}"
-    assert normalize({"reasoning_content": "2 + 3 = 5", "content": "\\boxed{5}"}) == think
-    assert normalize({"reasoning": "\n2 + 3 = 5\n", "content": "\n\n\\boxed{5}"}) == think
-    assert normalize({"content": think}) == think
-    assert normalize({"content": "2 + 3 = 5\n</think>\n\n\\boxed{5}"}) == think  # template opened it
-    assert normalize({"content": "\\boxed{5}"}) == "\\boxed{5}"
-    assert normalize({"content": None}) == ""
+def test_message_trace_gives_one_trace_format():
+    """The openai backend's stored trace (tests/test_chat.py checks it against the real templates)."""
+    think, url = "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}", "http://h/v1/chat/completions"
+    assert message_trace({"reasoning_content": "2 + 3 = 5", "content": "\\boxed{5}"}, "stop", None, url) == think
+    assert message_trace({"reasoning": "\n2 + 3 = 5\n", "content": "\n\n\\boxed{5}"}, "stop", None, url) == think
+    assert message_trace({"content": think}, "stop", None, url) == think
+    # the template opened it: restored from the served model's template (params.tokenizer) ...
+    assert message_trace({"content": "2 + 3 = 5\n</think>\n\n\\boxed{5}"}, "stop", "<think>\n", url) == think
+    # ... and refused, not guessed, without it
+    with pytest.raises(Refused, match="params.tokenizer"):
+        message_trace({"content": "2 + 3 = 5\n</think>\n\n\\boxed{5}"}, "stop", None, url)
+    assert message_trace({"reasoning_content": "2 + 3", "content": None}, "length", None, url) == "<think>\n2 + 3"
+    assert message_trace({"content": "\\boxed{5}"}, "stop", None, url) == "\\boxed{5}"
+    assert message_trace({"content": None}, "stop", None, url) == ""
 
 
 def prompts_file(path, n):
@@ -220,7 +226,10 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model
     proxy = Proxy(server.port)
     prompts = prompts_file(tmp_path / "p.jsonl", 120)
     out, records = tmp_path / "s.jsonl", tmp_path / "s.jsonl.partial" / "records.jsonl"
-    spec = openai_teacher(proxy.port, concurrency=1, max_retries=80, backoff_s=0.2, max_backoff_s=4)
+    # the served model's tokenizer: its template pre-fills nothing, so a random model's stray
+    # </think> is kept as text (without it, message_trace refuses a thought closed but never opened)
+    spec = openai_teacher(proxy.port, tokenizer=str(vllm_model), concurrency=1, max_retries=80, backoff_s=0.2,
+                          max_backoff_s=4)
     cmd = [sys.executable, "-m", "mot", "--log", str(tmp_path / "client.log"), "generate", "--prompts", str(prompts),
            "--teacher", json.dumps(spec), "--sampling", json.dumps(SAMPLED), "--out", str(out)]
     env = {**os.environ, "MOT_TEST_KEY": SECRET}

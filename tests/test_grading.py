@@ -14,7 +14,7 @@ EXTRACT = [
     (r"\boxed{2} and \boxed{5}", "2, 5"),
     ("<think>maybe \\boxed{1}</think>\nFinal: \\boxed{2}", "2"),
     ("<think>try \\boxed{9}</think>\nThe answer is 10.", "10"),
-    ("<think>no end \\boxed{5}", "5"),
+    ("<think>no end \\boxed{5}", None),  # a reasoning cut at max_tokens states no answer
     (r"\fbox{12}", "12"),
     (r"\boxed 5", "5"),
     (r"$\boxed{\text{(B)}}$", "(B)"),

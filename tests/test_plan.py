@@ -61,15 +61,15 @@ def test_general_benchmark_tokens():
 
 def test_job_counts_paper_config():
     # 3 students, 2 sources, teachers with 2, 2, 1, 1 shards, sets of 4/3/2 teachers, 5 rounds;
-    # 2 probed runs x 6 lambdas
+    # 2 probed runs x 6 lambdas of the 8B student; Table 9's 2 pairs of 3 teachers on BOBA-200
     assert jobs(plan(load("paper.yaml"))) == {
-        "generate": 2 * (2 + 2 + 1 + 1) + 3,
-        "train_std": 3 * 2 * 4 + 3,
+        "generate": 2 * (2 + 2 + 1 + 1) + 2 * 3,
+        "train_std": 3 * 2 * 4 + 2 * 3,
         "train_mtd": 3 * 2,
         "train_mot": 3 * 2 * (4 + (4 + 3 + 2) * (5 - 1)),
         "merge": 3 * 2 * 3 * 5,
-        "probe": 3 * 2 * 2 * 6,
-        "eval": 3 + 3 * 2 * (4 + 1 + 3 + 2) + 3,
+        "probe": 1 * 2 * 2 * 6,
+        "eval": 3 + 3 * 2 * (4 + 1 + 3) + 1 * 2 * 2 + 2 * 3,
         "general": 3 * (1 + 2 * 2),
         "tables": 15 + 5,
     }
@@ -112,16 +112,52 @@ def test_paper_lower_bound_reproduces_the_reference():
 
 def test_paper_stage_gpu_hours():
     r = plan(load("paper.yaml"))
-    gen = (2 * 4 + 3) * 200 * 16 * 11_000 / 2_000 / 3600  # + Table 9's 3 Qwen3-14B teachers on BOBA-200
+    # + Table 9's 3 Qwen3-14B and 3 Qwen3-30B-A3B teachers on BOBA-200
+    gen = (2 * 4 + 2 * 3) * 200 * 16 * 11_000 / 2_000 / 3600
     assert r["stages"]["generate"]["gpu_hours"] == pytest.approx(gen)
     # + Table 9: Qwen3-8B's STD runs on the 3 corpora
     train_8b = (2 * (4 * 250 + 250 + 4 * 50 + (4 + 3 + 2) * 4 * 50) + 3 * 250) * 64 * 11_000 * 6 * 8.2e9 \
         / (0.5 * 989e12) / 3600
     own = r["students"]["qwen3-8b"]["stages"]
     assert sum(own[k]["gpu_hours"] for k in ("train_std", "train_mtd", "train_mot")) == pytest.approx(train_8b)
-    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6) + 3 * 5  # + the probe: 2 runs x 6 lambdas per source; Table 9
-    assert own["eval"]["gpu_hours"] == pytest.approx(ckpts * 60 * 16 * 14_000 / 2_000 / 3600)
+    ckpts = 1 + 2 * (4 * 5 + 5 + 3 * 5) + 3 * 5  # + Table 9
+    probe = 2 * 2 * 6 * 30 * 64  # the probe: 2 runs x 6 lambdas per source, AIME24's 30 problems x 64 samples
+    assert own["eval"]["gpu_hours"] == pytest.approx((ckpts * 60 * 16 + probe) * 14_000 / 2_000 / 3600)
     assert r["gpu_hours"] == pytest.approx(sum(s["gpu_hours"] for s in r["stages"].values()))
+
+
+def test_paper_plan_counts_table9s_second_pair_and_the_probes_64_samples():
+    """Issue 19: Table 9's second pair (Qwen3-30B-A3B's base, best STD and MoT models teach Qwen3-14B
+    on BOBA-200) and Figure 5's probe as the paper ran it (AIME24, 64 samples, the 8B student)."""
+    paper = load("paper.yaml")
+    r = plan(paper)
+    s14, s8, s30 = (r["students"][s]["stages"] for s in ("qwen3-14b", "qwen3-8b", "qwen3-30b-a3b"))
+    # Qwen3-14B: STD on 4 teachers x 2 sources, and on the 3 corpora of its Qwen3-30B-A3B teachers
+    assert (s8["train_std"]["jobs"], s14["train_std"]["jobs"], s30["train_std"]["jobs"]) == (8 + 3, 8 + 3, 8)
+    assert s14["train_std"]["tokens"] == pytest.approx((8 + 3) * 250 * 64 * 11_000)
+    # each teacher samples BOBA-200's 200 prompts x 16 once, on TP 2: 2 GPUs, 300 s start, x2
+    for t in ("as-qwen3-14b-base", "as-qwen3-14b-best-std", "as-qwen3-30b-a3b-mot"):
+        assert job_runtime_minutes(paper, "generate", teacher=t, source="boba") == \
+            math.ceil(2 * (200 * 16 * 11_000 / 2_000 / 2 + 300) / 60)
+    assert job_runtime_minutes(paper, "eval", student="qwen3-14b", source="boba", run="sft-as-qwen3-30b-a3b-mot") \
+        == math.ceil(2 * 5 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
+    # the probe: the 8B only; each point 64 samples of AIME24's 30 problems, not 16 of AIME24/25's 60
+    assert (s8["probe"]["jobs"], s14["probe"]["jobs"], s30["probe"]["jobs"]) == (2 * 2 * 6, 0, 0)
+    assert job_runtime_minutes(paper, "eval", student="qwen3-8b", source="boba", run="probe-mot-all") == \
+        math.ceil(2 * (6 * 30 * 64 * 14_000 / 2_000 + 6 * 300) / 60)
+    assert s8["eval"]["tokens"] - s14["eval"]["tokens"] == pytest.approx(2 * 2 * 6 * 30 * 64 * 14_000)
+    assert r["students"]["qwen3-8b"]["ckpts"] == 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6) + 3 * 5
+
+
+def test_plan_probe_and_student_teacher_defaults_keep_the_single_forms():
+    """Without probe n/benchmarks/students, the probe is eval's protocol on every student; one
+    student_teacher mapping is the same plan as a list of that one pair."""
+    config = load("config.yaml")
+    one = plan(config)
+    config["analyses"]["probe"].update(n=config["eval"]["n"], benchmarks=config["eval"]["benchmarks"],
+                                       students=list(config["students"]))
+    config["analyses"]["student_teacher"] = [config["analyses"]["student_teacher"]]
+    assert plan(config) == one
 
 
 def test_runtime_minutes():

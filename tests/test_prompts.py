@@ -55,16 +55,85 @@ def test_malformed_line_and_missing_reference(tmp_path):
 
 
 def test_boba_offline_without_path_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    """huggingface_hub's own offline mode (HF_HUB_OFFLINE=1, read at its import) with no cached copy:
+    one line naming the repository, the pinned revision and the config key."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     spec = {"type": "boba", "n": 1, "seed": 0, "hub_repo": "inclusionAI/AReaL-boba-Data",
-            "hub_file": "AReaL-boba-106k.jsonl", "path": None}
-    with pytest.raises(MotError, match=r"source 'boba': the Hugging Face hub is unreachable and config key "
-                                       r"sources\.boba\.path"):
+            "hub_file": "AReaL-boba-106k.jsonl", "hub_revision": "0123456789abcdef0123456789abcdef01234567",
+            "path": None}
+    with pytest.raises(MotError, match=r"source 'boba': cannot get inclusionAI/AReaL-boba-Data/AReaL-boba-106k.jsonl "
+                                       r"at revision 0123456789abcdef.*set config key sources\.boba\.path"):
         load_source("boba", spec)
-    local = tmp_path / "boba.jsonl"
-    local.write_text(json.dumps({"prompt": "What is 2+3?", "solutions": ["\\boxed{5}"]}) + "\n")
-    rows = load_source("boba", {**spec, "path": str(local)})
-    assert rows == [{"id": "0", "problem": "What is 2+3?", "answer": "5"}]
+    with pytest.raises(MotError, match=r"config key sources\.boba\.path \('nowhere.jsonl'\) is not a file"):
+        load_source("boba", {**spec, "path": "nowhere.jsonl"})
+
+
+BOBA_ROWS = ROOT / "tests" / "fixtures" / "boba_rows.jsonl"  # AReaL-boba-106k's row format, five problems
+
+
+def paper_source(name):
+    import yaml
+
+    return yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()), name
+
+
+def test_boba_rows_in_their_real_format_become_plain_problems(tmp_path):
+    """BOBA's prompt field is a DeepSeek-R1 chat turn with the instruction inside; with config/paper.yaml's
+    own source spec and template, the prompt has no chat markup, the instruction once, and the
+    reference is the boxed value."""
+    paper, _ = paper_source("boba")
+    spec = {**paper["sources"]["boba"], "path": str(BOBA_ROWS), "n": 5}
+    rows = sample_prompts("boba", spec, paper["prompt_template"], None, str(tmp_path / "p.jsonl"))
+    by_id = {r["id"]: r for r in rows}
+    assert sorted(by_id) == ["0a93f5b2", "5b2aa9e0", "7d4e0c1a", "c15e8d77", "e8f03c41"]  # query_id
+    assert by_id["7d4e0c1a"]["problem"] == "Find the remainder when $2^{100}$ is divided by $7$."
+    assert by_id["7d4e0c1a"]["prompt"] == ("Find the remainder when $2^{100}$ is divided by $7$.\nPlease reason "
+                                           "step by step, and put your final answer within \\boxed{}.")
+    assert by_id["c15e8d77"]["answer"] == "\\frac{5}{6}"
+    for r in rows:
+        assert not any(m in r["prompt"] for m in ("<｜", "<|im_", "<think>", "</think>")), r["prompt"]
+        assert r["prompt"].count("Please reason step by step") == 1
+
+
+def test_boba_unknown_markup_names_file_and_line(tmp_path):
+    f = tmp_path / "b.jsonl"
+    f.write_text(BOBA_ROWS.read_text() + json.dumps({"prompt": "<|user|>2+2<think>", "query_id": "z",
+                                                     "solutions": ["\\boxed{4}"]}) + "\n")
+    with pytest.raises(MotError, match=r"b\.jsonl:6: chat markup '<think>' left in the problem"):
+        read_problem_file(f, unwrap=True)
+
+
+@pytest.mark.parametrize("source", ["boba", "s1k"])
+def test_the_same_problems_whatever_the_row_order(tmp_path, source):
+    """Sampling is by id: a file shuffled (as a re-export or another mirror may be) gives the same prompts."""
+    import random
+
+    paper, _ = paper_source(source)
+    path = BOBA_ROWS if source == "boba" else ROOT / "data" / "s1k.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    random.Random(1).shuffle(lines)
+    (tmp_path / "shuffled.jsonl").write_text("".join(lines))
+    n = 3 if source == "boba" else 200
+    spec = {**paper["sources"][source], "n": n}
+    a = sample_prompts(source, {**spec, "path": str(path)}, paper["prompt_template"], None, str(tmp_path / "a.jsonl"))
+    b = sample_prompts(source, {**spec, "path": str(tmp_path / "shuffled.jsonl")}, paper["prompt_template"], None,
+                       str(tmp_path / "b.jsonl"))
+    assert sorted(r["id"] for r in a) == sorted(r["id"] for r in b) and len(a) == n
+
+
+def test_rows_without_an_id_are_named_by_their_problem(tmp_path):
+    """s1K as the hub ships it (question, solution; no id column)."""
+    f = tmp_path / "s1k.jsonl"
+    f.write_text(json.dumps({"question": "What is 2+3?", "solution": "5"}) + "\n"
+                 + json.dumps({"question": "What is 2+4?", "solution": "6"}) + "\n")
+    a = read_problem_file(f)
+    f.write_text("".join(reversed(f.read_text().splitlines(keepends=True))))
+    assert {r["id"]: r["problem"] for r in a} == {r["id"]: r["problem"] for r in read_problem_file(f)}
+    f.write_text(f.read_text() * 2)
+    with pytest.raises(MotError, match=r"s1k\.jsonl:3: id 'h[0-9a-f]{12}' also on line 1"):
+        read_problem_file(f)
 
 
 def test_read_jsonl_required_keys(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from mot.io import MotError, write_jsonl
 from mot.rounds import RoundsSpec, branches, parse_corpora, rounds, schedule
+from mot.train import lr_at
 from mot.train import HParams
 
 
@@ -14,8 +15,15 @@ def test_corpus_pairs_and_schedule():
     for bad, msg in ((["a"], "expected TEACHER=PATH"), (["a=x", "a=y"], "given twice")):
         with pytest.raises(MotError, match=msg):
             parse_corpora(bad)
-    assert schedule(3, 50, 5, "global") == (100, 250)
-    assert schedule(3, 50, 5, "round") == (0, 50)
+    assert schedule(3, 50, 5, "global") == (100, 250, 0)
+    assert schedule(3, 50, 5, "round") == (100, 50, 100)  # its own cosine; data from global step 100
+    for t in range(1, 6):  # round: every round starts at the peak after its warmup (1% of 50: one step)
+        start, total, lr_start = schedule(t, 50, 5, "round")
+        assert lr_at(start - lr_start, total, 1e-5, 0.01) == pytest.approx(1e-5)
+        assert lr_at(start + 49 - lr_start, total, 1e-5, 0.01) < 1e-7
+    # global: round 5 trains in the cosine's tail (the issue: ~3% of the peak at its first step)
+    start, total, lr_start = schedule(5, 50, 5, "global")
+    assert lr_at(start - lr_start, total, 1e-5, 0.01) < 0.1 * 1e-5
     with pytest.raises(MotError, match="train.schedule: unknown value 'cyclic'"):
         schedule(1, 5, 5, "cyclic")
 

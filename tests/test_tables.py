@@ -176,11 +176,12 @@ def test_published_numbers_appear_beside_ours(tmp_path, evals):
 
 def test_table10_from_corpus_stats(tmp_path):
     stats = tmp_path / "stats.csv"
-    stats.write_text("source,teacher,prompts,kept,pass_rate,mean_tokens\na,t1,64,60,0.9219,122.1\n"
-                     "a,ALL TEACHERS (MTD),64,60,,122.1\n")
+    stats.write_text("source,teacher,prompts,kept,pass_rate,mean_tokens,lost_no_correct,lost_too_long\n"
+                     "a,t1,64,60,0.9219,122.1,3,1\na,ALL TEACHERS (MTD),64,60,,122.1,,\n")
     make_table("table10", SPEC, [], [str(stats)], str(tmp_path / "t10"))
-    assert (tmp_path / "t10.csv").read_text().splitlines()[1:] == [
-        "SRC-A,T1,SRC-A-T1,60,92.19,122.10", "SRC-A,ALL TEACHERS,SRC-A-MTD,60,,122.10"]
+    lines = (tmp_path / "t10.csv").read_text().splitlines()
+    assert lines[0].endswith("Lost: no correct sample,Lost: too long")
+    assert lines[1:] == ["SRC-A,T1,SRC-A-T1,60,92.19,122.10,3,1", "SRC-A,ALL TEACHERS,SRC-A-MTD,60,,122.10,,"]
 
 
 def test_missing_run_and_untagged_file_are_one_line_errors(tmp_path, evals):
@@ -193,22 +194,25 @@ def test_missing_run_and_untagged_file_are_one_line_errors(tmp_path, evals):
         make_table("table1", SPEC, [str(bad)], [], str(tmp_path / "y"))
 
 
-def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
-    """Every row of Tables 1, 2, 6, 7, 12 under config/paper.yaml's labels joins a row of
-    data/paper_results.yaml, so the transcribed numbers really appear beside the reproduced ones."""
+def paper_spec_and_evals(tmp_path):
+    """The table spec of config/paper.yaml (as rules/common.smk's report_spec makes it) and an eval
+    summary (pass@1 0.5 at every checkpoint) of every run its tables read, Table 9's included."""
     import yaml
 
     from conftest import ROOT
+    from mot.layout import as_teachers
 
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    pairs = [{k: p[k] for k in ("teacher", "student", "source")} for p in cfg["analyses"]["student_teacher"]]
     spec = {"students": {k: v["label"] for k, v in cfg["students"].items()},
             "sources": {k: v["label"] for k, v in cfg["sources"].items()},
             "teachers": {k: {"label": v["label"], "shifted": bool(v.get("distribution_shifted"))}
                          for k, v in cfg["teachers"].items()},
             "sets": cfg["teacher_sets"], "roles": {r: cfg["report"][r] for r in ("mot", "no_shifted", "peers")},
             "benchmarks": cfg["eval"]["benchmarks"], "steps_per_round": 50, "rounds": 5,
-            "published": str(ROOT / cfg["report"]["published"])}
-    runs = ["base"] + [f"sft-{t}" for t in [*cfg["teachers"], "mtd"]] + [f"mot-{t}" for t in cfg["teacher_sets"]]
+            "published": str(ROOT / cfg["report"]["published"]), "student_teacher": pairs}
+    runs = ["base"] + [f"sft-{t}" for t in [*cfg["teachers"], "mtd", *as_teachers(pairs)]] \
+        + [f"mot-{t}" for t in cfg["teacher_sets"]]
     evals = []
     for st in spec["students"]:
         for so in spec["sources"]:
@@ -220,6 +224,13 @@ def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
                                              b: {"pass@1": 0.5, "se": 0.0} for b in spec["benchmarks"]}}
                                              for s in steps]}))
                 evals.append(str(p))
+    return spec, evals
+
+
+def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
+    """Every row of Tables 1, 2, 6, 7, 12 under config/paper.yaml's labels joins a row of
+    data/paper_results.yaml, so the transcribed numbers really appear beside the reproduced ones."""
+    spec, evals = paper_spec_and_evals(tmp_path)
     for name, col in (("table1", "AVG (paper)"), ("table2", "QWEN3-8B AVG (paper)"),
                       ("table6", "BOBA-200 (AVG change) (paper)"), ("table7", "BOBA-200 (AVG change) (paper)")):
         t = rows(tmp_path, name, evals, spec)
@@ -228,6 +239,73 @@ def test_paper_config_rows_all_find_their_published_numbers(tmp_path):
     t12 = rows(tmp_path, "table12", evals, spec)
     i = t12[0].index("AVG (paper)")
     assert [r[i] for r in t12[1:] if r[1] == "BOBA-200"][:5] == ["72.19", "73.86", "73.34", "73.65", "73.13"]
+
+
+def test_table13_shows_the_published_round_5(tmp_path):
+    """Issue 19: Table 13's Round 5 (81.04 / 77.29 / 79.17) is legible in the paper; every round of
+    QWEN3-30B-A3B's peer-level MoT on BOBA-200 shows its published numbers."""
+    spec, evals = paper_spec_and_evals(tmp_path)
+    t = rows(tmp_path, "table13", evals, spec)
+    paper = [t[0].index(c) for c in ("AIME24 (paper)", "AIME25 (paper)", "AVG (paper)")]
+    shown = {r[2]: [r[i] for i in paper] for r in t[1:] if r[:2] == ["QWEN3-30B-A3B", "BOBA-200"]}
+    assert list(shown) == [f"Round {k}" for k in range(1, 6)] and all(all(v) for v in shown.values())
+    assert shown["Round 5"] == ["81.04", "77.29", "79.17"]
+    md = (tmp_path / "table13.md").read_text()
+    assert "| QWEN3-30B-A3B | BOBA-200 | Round 5 | 50.00 ± 0.00 | 50.00 ± 0.00 | 50.00 ± 0.00 | 81.04 | 77.29 | 79.17 |" in md
+
+
+def test_table9_has_the_papers_two_pairs_beside_their_published_numbers(tmp_path):
+    """Issue 19: Table 9 of config/paper.yaml: Qwen3-14B teaching Qwen3-8B, then Qwen3-30B-A3B
+    teaching Qwen3-14B, each with its Base, Best STD and MOT teachers and the paper's AIME scores
+    (joined on "Best STD", whichever teacher the reproduction finds best)."""
+    spec, evals = paper_spec_and_evals(tmp_path)
+    t = rows(tmp_path, "table9", evals, spec)
+    assert t[0] == ["Teacher model", "Student model", "Teacher config", "AIME24", "AIME25", "AVG",
+                    "AIME24 (paper)", "AIME25 (paper)"]  # the paper's AVG is over 5 benchmarks: not ours
+    assert [r[:3] + r[6:] for r in t[1:]] == [
+        ["QWEN3-14B", "QWEN3-8B", "Base", "74.17", "67.08"],
+        ["QWEN3-14B", "QWEN3-8B", "Best STD (QWQ)", "75.21", "64.17"],  # all tie at 50: the first teacher
+        ["QWEN3-14B", "QWEN3-8B", "MOT", "75.63", "68.96"],
+        ["QWEN3-30B-A3B", "QWEN3-14B", "Base", "79.17", "68.96"],
+        ["QWEN3-30B-A3B", "QWEN3-14B", "Best STD (QWQ)", "77.08", "71.88"],
+        ["QWEN3-30B-A3B", "QWEN3-14B", "MOT", "80.00", "71.67"],
+    ]
+    md = (tmp_path / "table9.md").read_text()
+    assert md.startswith("**Table 9: Student-as-teacher distillation on BOBA-200**")
+    assert "Teachers: the final checkpoints of QWEN3-14B trained on BOBA-200 " in md
+    assert "; the final checkpoints of QWEN3-30B-A3B trained on BOBA-200 " in md
+
+
+def test_general_tables_show_the_published_raw_scores(tmp_path):
+    """Tables 3 and 4's raw scores of config/paper.yaml's tasks appear beside ours (their averages,
+    over tasks we do not run, do not)."""
+    import yaml
+
+    from conftest import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    tasks = cfg["general"]["tasks"]
+    spec = {"students": {k: v["label"] for k, v in cfg["students"].items()},
+            "sources": {k: v["label"] for k, v in cfg["sources"].items()},
+            "published": str(ROOT / cfg["report"]["published"]), "general": tasks}
+    files = []
+    for st in spec["students"]:
+        for so, model in [(None, "base")] + [(so, m) for so in spec["sources"] for m in ("best-std", "mot")]:
+            p = tmp_path / f"{st}-{so}-{model}.json"
+            p.write_text(json.dumps({"student": st, "source": so, "model": model,
+                                     "tasks": {c: {"score": 0.5, "se": 0.01} for c in tasks}}))
+            files.append(str(p))
+    make_table("table3", spec, [], [], str(tmp_path / "table3"), files)
+    make_table("table4", spec, [], [], str(tmp_path / "table4"), files)
+    t3 = list(csv.DictReader((tmp_path / "table3.csv").open()))
+    t4 = list(csv.DictReader((tmp_path / "table4.csv").open()))
+    assert [k for k in t3[0] if k.endswith("(paper)")] == ["CEV (paper)", "IFE (paper)", "MP (paper)", "MR (paper)"]
+    assert [k for k in t4[0] if k.endswith("(paper)")] == ["GPQA-D (paper)"]
+    assert len(t3) == len(t4) == 18 and all(r["CEV (paper)"] and r["MR (paper)"] for r in t3)
+    row = next(r for r in t3 if (r["Dataset"], r["Student"], r["Config"]) == ("S1K-200", "QWEN3-30B-A3B", "MOT"))
+    assert [row[f"{c} (paper)"] for c in ("CEV", "IFE", "MP", "MR")] == ["86.48", "82.91", "76.49", "87.28"]
+    assert [r["GPQA-D (paper)"] for r in t4 if r["Student"] == "QWEN3-8B" and r["Dataset"] == "BOBA-200"] == [
+        "57.77", "59.85", "60.54"]
 
 
 def test_latex_escaping_keeps_the_braces_it_inserts():
@@ -300,6 +378,30 @@ def test_table9_student_as_teacher(tmp_path, evals):
         ["STU", "STU", "MOT", "50.00", "40.00", "45.00"],
     ]
     assert "best STD teacher (T2" in (tmp_path / "table9.md").read_text()
+
+
+def test_table9_pairs_on_two_sources_say_which(tmp_path, evals):
+    """A list of pairs whose teacher is the same student on two sources: one Table-9 teacher per
+    config (as-base, ...) sampling each source, and a Dataset column that tells the pairs apart."""
+    extra = []
+    for path in evals:  # the same summaries on a second source "b"
+        rec = json.loads(open(path).read())
+        if rec["source"]:
+            rec["source"] = "b"
+            (tmp_path / f"b-{rec['run']}.json").write_text(json.dumps(rec))
+            extra.append(str(tmp_path / f"b-{rec['run']}.json"))
+    for so in ("a", "b"):
+        for run in ("sft-as-base", "sft-as-best-std", "sft-as-mot"):
+            rec = json.loads(open(evals[1]).read()) | {"source": so, "run": run}
+            (tmp_path / f"{so}-{run}.json").write_text(json.dumps(rec))
+            extra.append(str(tmp_path / f"{so}-{run}.json"))
+    spec = {**SPEC, "sources": {"a": "SRC-A", "b": "SRC-B"},
+            "student_teacher": [{"teacher": "s", "student": "s", "source": so} for so in ("a", "b")]}
+    t = rows(tmp_path, "table9", evals + extra, spec)
+    assert t[0][:4] == ["Dataset", "Teacher model", "Student model", "Teacher config"]
+    assert [r[:4] for r in t[1:]] == [[so, "STU", "STU", c] for so in ("SRC-A", "SRC-B")
+                                      for c in ("Base", "Best STD (T2)", "MOT")]
+    assert (tmp_path / "table9.md").read_text().startswith("**Table 9: Student-as-teacher distillation on SRC-A and SRC-B**")
 
 
 def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monkeypatch):

@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from mot.io import MotError, write_jsonl
-from mot.train import IGNORE, HParams, TrainSpec, encode, load_examples, lr_at, micro_batches, step_indices, train
+from mot.chat import sft_example
+from mot.train import IGNORE, HParams, TrainSpec, load_examples, lr_at, micro_batches, step_indices, train
 
 from conftest import ROOT
 
@@ -44,7 +45,7 @@ def test_prompt_tokens_are_masked_and_the_response_is_learned(tiny_model):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    ids, labels = encode(tok, "Compute 2 + 3.", "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}")
+    ids, labels = sft_example(tok, "Compute 2 + 3.", "<think>\n2 + 3 = 5\n</think>\n\n\\boxed{5}")
     prompt = tok.apply_chat_template([{"role": "user", "content": "Compute 2 + 3."}], tokenize=False,
                                      add_generation_prompt=True)
     n = len(tok(prompt, add_special_tokens=False)["input_ids"])
@@ -59,7 +60,7 @@ def test_max_length_rule_is_recorded(tiny_model, corpus):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    lengths = sorted(len(encode(tok, r["prompt"], r["response"])[0])
+    lengths = sorted(len(sft_example(tok, r["prompt"], r["response"])[0])
                      for r in map(json.loads, corpus.read_text().splitlines()))
     cut = lengths[len(lengths) // 2]
     ex, rec = load_examples(tok, str(corpus), cut, "drop")
@@ -125,6 +126,38 @@ def test_mot_branch_continues_the_global_schedule(tiny_model, corpus, tmp_path):
     fit(str(tiny_model), str(corpus), HP, str(tmp_path / "r2"), steps=2, start_step=2, total_steps=6)
     lrs = [float(line.split(",")[2]) for line in (tmp_path / "r2" / "train_log.csv").read_text().splitlines()[1:]]
     assert lrs == pytest.approx([lr_at(2, 6, 1e-3, 0.1), lr_at(3, 6, 1e-3, 0.1)])
+
+
+def test_mot_round_under_schedule_round_restarts_at_the_peak(tiny_model, corpus, tmp_path):
+    """schedule: round (the paper's reading): round 2's branch warms up and decays over its own steps,
+    while its data continue from global step 2 (the same batches as a global-schedule branch)."""
+    from mot.rounds import RoundsSpec
+
+    rs = RoundsSpec(HParams.of(HP), rounds=3, steps_per_round=2, schedule="round")
+    spec = rs.branch(2)
+    assert (spec.start_step, spec.schedule_steps, spec.schedule_start) == (2, 2, 2)
+    train(str(tiny_model), str(corpus), spec, str(tmp_path / "r2"))
+    lrs = [float(line.split(",")[2]) for line in (tmp_path / "r2" / "train_log.csv").read_text().splitlines()[1:]]
+    assert lrs == pytest.approx([lr_at(0, 2, 1e-3, 0.1), lr_at(1, 2, 1e-3, 0.1)])
+    assert lrs[0] == pytest.approx(1e-3)  # one warmup step of two: the first step is at the peak
+    steps = [int(line.split(",")[0]) for line in (tmp_path / "r2" / "train_log.csv").read_text().splitlines()[1:]]
+    assert steps == [3, 4]  # global steps: the data order of steps 2..3
+
+
+def test_bf16_keeps_float32_master_weights():
+    """bf16 without a sharding engine's own float32 copy: the weights AdamW updates stay float32 (bf16
+    is autocast); the weights themselves in bf16 would lose the paper's lr-1e-5 updates."""
+    from mot.train import precision
+
+    assert precision(HParams.of({**HP, "bf16": True}), cuda=True) == ("bf16", torch.float32)
+    assert precision(HParams.of({**HP, "bf16": True}), cuda=False) == ("no", torch.float32)
+    assert precision(HParams.of(HP), cuda=True) == ("no", torch.float32)
+    for dtype, moves in ((torch.bfloat16, False), (torch.float32, True)):  # why it matters
+        w = torch.nn.Parameter(torch.ones(64, dtype=dtype))
+        opt = torch.optim.AdamW([w], lr=1e-5, betas=(0.9, 0.95), weight_decay=0.1)
+        w.grad = torch.ones_like(w)
+        opt.step()
+        assert bool((w.detach() != 1).any()) == moves, dtype
 
 
 @pytest.mark.parametrize("case", ["empty", "no_model", "too_long", "batch"])

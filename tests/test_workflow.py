@@ -343,17 +343,33 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
             rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
     assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table"), rules.count("probe_point")) \
         == (3, 48, 10, 0)
-    # all_analyses adds the reverse-merge probe of MoT and MTD per student and source (72 merges, 12
-    # evaluations), Table 9 (3 trained Qwen3-14B teachers on BOBA, their corpora, 3 Qwen3-8B STD runs
-    # and their evaluations, after the choice of the best STD run), the diagnostics of every set, and
-    # Tables 3 and 4: lm-eval on each base and on each student's best STD and MoT models per source
-    extra = [rule for rule, _ in planned(snakemake(workdir, "all_analyses", "--configfile", "config/paper.yaml",
-                                                   "-n"))]
+    # all_analyses adds the reverse-merge probe of MoT and MTD of the 8B student per source (24 merges,
+    # 4 evaluations), Table 9's two pairs (3 trained Qwen3-14B teachers on BOBA, their corpora, 3
+    # Qwen3-8B STD runs and their evaluations, after the choice of the best STD run; the same for
+    # Qwen3-30B-A3B teaching Qwen3-14B), the diagnostics of every set, and Tables 3 and 4: lm-eval on
+    # each base and on each student's best STD and MoT models per source
+    ra = snakemake(workdir, "all_analyses", "--configfile", "config/paper.yaml", "-n", "-p")
+    assert ra.returncode == 0, ra.stderr[-3000:]
+    extra = [rule for rule, _ in planned(ra)]
     assert (extra.count("probe_point"), extra.count("eval_run"), extra.count("generate"), extra.count("sft"),
             extra.count("best_std_model"), extra.count("diagnostics_set"), extra.count("table")) == (
-        72, 48 + 12 + 3, 4 + 3, 30 + 3, 3 * 2, 3 * 2 * 3, 10 + 1)
+        24, 48 + 4 + 2 * 3, 4 + 2 * 3, 30 + 2 * 3, 3 * 2, 3 * 2 * 3, 10 + 1)
     assert (extra.count("general_tasks"), extra.count("general_base"), extra.count("general_run"),
             extra.count("general_table")) == (0, 3, 3 * 2 * 2, 2)  # the paper's tasks are lm-eval's own
+    assert len(extra) == 554
+    jobs = planned(ra)
+    assert {w for rule, w in jobs if rule == "sft" and "as-" in w} == {
+        f"student={st}, source=boba, corpus=as-{t}-{c}"
+        for st, t in (("qwen3-8b", "qwen3-14b"), ("qwen3-14b", "qwen3-30b-a3b")) for c in ("base", "best-std", "mot")}
+    assert {w for rule, w in jobs if rule == "eval_run" and "probe-" in w} == {
+        f"student=qwen3-8b, source={so}, run=probe-{r}" for so in ("boba", "s1k") for r in ("mot-all", "sft-mtd")}
+    text = ra.stdout + ra.stderr
+    job = r"\n(?:    [^\n]*\n)*?Shell command: ([^\n]*)"  # a job's lines after its output, then its command
+    gen = re.search(r"output: results/samples/boba/as-qwen3-30b-a3b-mot.jsonl" + job, text)
+    assert gen and '"model": "results/models/qwen3-30b-a3b/boba/mot-all/round-5/merged"' in gen.group(1)
+    probe = re.search(r"output: results/eval/qwen3-8b/boba/probe-mot-all.json, [^\n]*" + job, text)
+    assert probe and "--benchmark aime24=data/aime24.jsonl --sampling" in probe.group(1) and '"n": 64' in probe.group(1)
+    assert "aime25" not in probe.group(1)
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
     # CPUs and memory from `resources`, the time limit from mot plan.
@@ -377,6 +393,12 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     for job in (("mot_merge", "student=qwen3-8b, source=boba, tset=all, round=2"), ("table", "table=table2")):
         assert (res[job]["gpu"], res[job]["slurm_partition"], res[job]["cpus_per_task"], res[job]["mem_mb"]) == (
             "0", "cpu", "8", "64000")
+    res = resources(ra)  # the analyses: Table 9's second pair's teachers on TP 2; the probe's 64 samples
+    t9 = res[("generate", "source=boba, teacher=as-qwen3-30b-a3b-best-std")]
+    assert (t9["gpu"], t9["runtime"]) == (
+        "2", str(job_runtime_minutes(cfg, "generate", teacher="as-qwen3-30b-a3b-best-std", source="boba")))
+    pr = res[("eval_run", "student=qwen3-8b, source=s1k, run=probe-sft-mtd")]
+    assert pr["runtime"] == str(job_runtime_minutes(cfg, "eval", student="qwen3-8b", source="s1k", run="probe-sft-mtd"))
 
 
 def test_lint_is_clean():

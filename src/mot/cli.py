@@ -43,8 +43,10 @@ def cmd_prompts(a):
 
 def cmd_generate(a):
     from .generate import generate_samples, parse_shard
+    from .multinode import teacher_cluster
 
-    generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
+    with teacher_cluster(a.teacher):  # params.nodes > 1: a Ray cluster over the job's nodes (vLLM's backend)
+        generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
 
 
 def cmd_join_samples(a):
@@ -54,11 +56,13 @@ def cmd_join_samples(a):
 
 
 def cmd_corpus(a):
-    from .corpus import build_corpus
+    from .corpus import LengthRule, build_corpus
 
-    g = build_corpus(a.samples, a.seed, a.out, a.grades)
+    rule = LengthRule(a.tokenizer, a.max_length, a.truncation) if a.tokenizer else None
+    g = build_corpus(a.samples, a.seed, a.out, a.grades, rule)
     print(f"{g['teacher']} on {g['source']}: kept {g['prompts_kept']}/{g['prompts']} prompts, "
-          f"pass rate {g['pass_rate']:.3f}")
+          f"pass rate {g['pass_rate']:.3f}; lost {g['lost_no_correct']} without a correct sample, "
+          f"{g['lost_too_long']} for length")
 
 
 def cmd_union(a):
@@ -100,7 +104,7 @@ def cmd_train(a):
     from .train import HParams, TrainSpec, train
 
     spec = TrainSpec(HParams.of(a.hparams), a.steps, a.start_step, a.total_steps, a.save_every, a.seed,
-                     a.init_optimizer, a.save_optimizer)
+                     a.init_optimizer, a.save_optimizer, a.schedule_start)
     rec = train(a.model, a.corpus, spec, a.out, a.force)
     print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
 
@@ -182,7 +186,7 @@ def cmd_general(a):
 
     batch = int(a.batch_size) if a.batch_size.isdigit() else a.batch_size
     s = evaluate(a.model, a.tasks, a.out, a.include, a.backend, a.model_args, batch, a.gen_kwargs,
-                 a.limit, a.seed, a.samples, a.tag)
+                 a.limit, a.seed, a.samples, a.tag, thinking=a.thinking)
     for col, r in s["tasks"].items():
         se = f" +- {r['se']:.4f}" if r["se"] is not None else ""
         print(f"{col} ({r['task']}, {r['metric']}): {r['score']:.4f}{se} over {r['n']} problems")
@@ -263,6 +267,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True)
     sp.add_argument("--grades", required=True)
+    sp.add_argument("--tokenizer", help="the student's tokenizer: choose among correct responses that fit its "
+                                        "--max-length (none: no length rule)")
+    sp.add_argument("--max-length", type=int, help="train.max_length, in tokens of the student's SFT example")
+    sp.add_argument("--truncation", default="drop", choices=("drop", "truncate"), help="train.truncation")
 
     sp = add("union", cmd_union, "the MTD corpus: the union of teacher corpora")
     sp.add_argument("--out", required=True)
@@ -294,6 +302,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, required=True, help="optimizer steps to run")
     sp.add_argument("--start-step", type=int, default=0, help="global step of the first one (MoT rounds)")
     sp.add_argument("--total-steps", type=int, help="length of the lr schedule (default: start + steps)")
+    sp.add_argument("--schedule-start", type=int, default=0,
+                    help="global step where the lr schedule starts (a MoT round under train.schedule: round)")
     sp.add_argument("--save-every", type=int, default=0)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--init-optimizer", help="a directory with optimizer.pt to start from")
@@ -358,6 +368,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--include", action="append", help="a directory of extra lm-eval task files (--include_path; repeat)")
     sp.add_argument("--backend", default="hf", help="lm-eval model type: hf | vllm")
     sp.add_argument("--model-args", type=_json, default={}, help="lm-eval model_args besides pretrained, as JSON")
+    sp.add_argument("--thinking", type=_json, default={},
+                    help='the config\'s general.think_end_token / enable_thinking, as JSON (model args of either backend: '
+                         'lm-eval scores the text after think_end_token)')
     sp.add_argument("--batch-size", default="auto", help="problems per generate call, or auto")
     sp.add_argument("--gen-kwargs", type=_json, help="generation settings over the tasks' own, as JSON")
     sp.add_argument("--limit", type=int, help="only the first N problems of each task")

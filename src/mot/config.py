@@ -64,14 +64,21 @@ def cross_errors(config: dict) -> str | None:
         if role in ("mot", "no_shifted", "peers") and name is not None and name not in config["teacher_sets"]:
             return f"report.{role}: unknown teacher set '{name}' (known: {', '.join(config['teacher_sets'])})"
     runs = [f"sft-{c}" for c in [*config["teachers"], "mtd"]] + [f"mot-{t}" for t in config["teacher_sets"]]
-    for run in config.get("analyses", {}).get("probe", {}).get("runs", []):
+    probe = config.get("analyses", {}).get("probe", {})
+    for run in probe.get("runs", []):
         if run not in runs:
             return f"analyses.probe.runs: unknown run '{run}' (known: {', '.join(runs)})"
-    st = config.get("analyses", {}).get("student_teacher") or {}
-    for key, known in (("teacher", config["students"]), ("student", config["students"]), ("source", config["sources"])):
-        if st and st[key] not in known:
-            return f"analyses.student_teacher.{key}: unknown {'source' if key == 'source' else 'student'} " \
-                   f"'{st[key]}' (known: {', '.join(known)})"
+    for i, name in enumerate(probe.get("students", [])):
+        if name not in config["students"]:
+            return f"analyses.probe.students.{i}: unknown student '{name}' (known: {', '.join(config['students'])})"
+    for i, name in enumerate(probe.get("benchmarks", [])):
+        if name not in BENCHMARKS:
+            return f"analyses.probe.benchmarks.{i}: unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})"
+        if name in config["eval"].get("validation", []):
+            return (f"analyses.probe.benchmarks.{i}: '{name}' is a validation benchmark (the probe samples "
+                    "eval.validation anyway)")
+    if msg := _student_teacher_errors(config):
+        return msg
     tr = config["train"]
     if tr["std_steps"] != tr["rounds"] * tr["steps_per_round"]:
         return (f"train.std_steps: {tr['std_steps']} differs from rounds x steps_per_round = "
@@ -108,6 +115,51 @@ def cross_errors(config: dict) -> str | None:
         if tr["batch_size"] % (tr["micro_batch_size"] * procs):
             return (f"students.{name}.launch.processes: train.batch_size={tr['batch_size']} cannot be split into "
                     f"micro-batches of {tr['micro_batch_size']} on {procs} processes")
+    return None
+
+
+def student_teacher_pairs(config: dict) -> list[dict]:
+    """analyses.student_teacher as a list of pairs (paper Table 9): one mapping is one pair."""
+    st = config.get("analyses", {}).get("student_teacher") or []
+    return [st] if isinstance(st, dict) else list(st)
+
+
+def probe_settings(config: dict) -> dict:
+    """analyses.probe with its defaults ({} without a probe): eval's n and benchmarks, every student.
+    Each probe point is also sampled on eval.validation, as every evaluated checkpoint is."""
+    p = config.get("analyses", {}).get("probe") or {}
+    if not p:
+        return {}
+    return {"runs": list(p["runs"]), "lambdas": list(p["lambdas"]), "n": p.get("n", config["eval"]["n"]),
+            "benchmarks": list(p.get("benchmarks", config["eval"]["benchmarks"])),
+            "students": list(p.get("students", config["students"]))}
+
+
+def _student_teacher_errors(config: dict) -> str | None:
+    from .layout import as_teachers
+
+    raw = config.get("analyses", {}).get("student_teacher")
+    pairs = student_teacher_pairs(config)
+    seen, how = set(), {}
+    for i, st in enumerate(pairs):
+        at = "analyses.student_teacher" + ("" if isinstance(raw, dict) else f".{i}")
+        for key, known in (("teacher", config["students"]), ("student", config["students"]),
+                           ("source", config["sources"])):
+            if st[key] not in known:
+                return f"{at}.{key}: unknown {'source' if key == 'source' else 'student'} " \
+                       f"'{st[key]}' (known: {', '.join(known)})"
+        pair = (st["teacher"], st["student"], st["source"])
+        if pair in seen:
+            return f"{at}: the pair (teacher {pair[0]}, student {pair[1]}, source {pair[2]}) is listed twice"
+        seen.add(pair)
+        # one teacher's models sample once per source, for every pair that it teaches in
+        sampling = (st.get("backend", "hf"), st.get("params", {}), st.get("sampling", {}))
+        if how.setdefault(st["teacher"], sampling) != sampling:
+            return (f"{at}: teacher '{st['teacher']}' samples with other backend, params or sampling than in an "
+                    "earlier pair (its models sample once, for every pair it teaches in)")
+    for name in as_teachers(pairs):
+        if name in config["teachers"]:
+            return f"teachers.{name}: reserved name (a teacher of analyses.student_teacher, Table 9)"
     return None
 
 

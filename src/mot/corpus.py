@@ -7,7 +7,10 @@
 
 Paper 4.1: per teacher keep ONE randomly chosen correct response per prompt (the choice is
 seeded by (seed, teacher, prompt id), so it does not depend on file order) and drop prompts with
-none; MTD is the union of the teachers' corpora.
+none; MTD is the union of the teachers' corpora. A sample that did not end by itself is never
+correct, and with `train.truncation: drop` the choice is made among the correct responses that fit
+the student's `train.max_length` (a prompt is lost for length only when none does; Table 10
+counts both losses).
 """
 from __future__ import annotations
 
@@ -15,37 +18,70 @@ import csv
 import io
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from .grading import is_correct
-from .io import MotError, read_jsonl, stable_hash, write_json, write_jsonl, write_text
+from .io import MotError, check_out, read_jsonl, stable_hash, write_json, write_jsonl, write_text
 from .generate import read_samples
 
 
-def select(rows: list[dict], seed: int) -> tuple[list[dict], dict]:
-    """The corpus (one correct sample per prompt) and grade counts of one teacher's samples."""
-    corpus, n_samples, n_correct = [], 0, 0
+@dataclass(frozen=True)
+class LengthRule:
+    """The student's length rule (train.max_length, train.truncation), applied before a trace is
+    chosen: with `drop`, a prompt keeps a correct trace that fits if it has one."""
+    tokenizer: str  # the (first) student's tokenizer, whose chat template frames each example
+    max_length: int
+    truncation: str = "drop"
+
+    def fits(self):
+        """A predicate on (prompt, response), or None when nothing is dropped for length."""
+        if self.truncation != "drop":
+            return None
+        from .chat import end_of_turn, sft_example
+        from .io import load_tokenizer
+
+        tok = load_tokenizer(self.tokenizer)
+        eot = end_of_turn(tok)
+        return lambda prompt, response: len(sft_example(tok, prompt, response, eot)[0]) <= self.max_length
+
+
+def select(rows: list[dict], seed: int, fits=None) -> tuple[list[dict], dict]:
+    """The corpus (one correct sample per prompt, among those that fit the student's length rule) and
+    the grade counts of one teacher's samples, with what was lost and why."""
+    corpus, n_samples, n_correct, n_long, no_correct, too_long = [], 0, 0, 0, 0, 0
     for row in rows:
-        correct = [s["text"] for s in row["samples"] if is_correct(s["text"], row["answer"])]
+        correct = [s["text"] for s in row["samples"] if is_correct(s["text"], row["answer"], s.get("finish_reason"))]
         n_samples += len(row["samples"])
         n_correct += len(correct)
-        if correct:
+        usable = [t for t in correct if fits(row["prompt"], t)] if fits else correct
+        n_long += len(correct) - len(usable)
+        if not correct:
+            no_correct += 1
+        elif not usable:
+            too_long += 1
+        else:
             rng = random.Random(stable_hash(seed, row["teacher"], row["id"]))
             corpus.append({"id": row["id"], "source": row.get("source"), "teacher": row["teacher"],
-                           "prompt": row["prompt"], "answer": row["answer"], "response": rng.choice(correct)})
+                           "prompt": row["prompt"], "answer": row["answer"], "response": rng.choice(usable)})
     grades = {"prompts": len(rows), "prompts_kept": len(corpus), "samples": n_samples, "correct": n_correct,
-              "pass_rate": n_correct / n_samples if n_samples else 0.0}
+              "pass_rate": n_correct / n_samples if n_samples else 0.0,
+              "lost_no_correct": no_correct, "lost_too_long": too_long, "correct_too_long": n_long}
     return corpus, grades
 
 
-def build_corpus(samples_path: str, seed: int, out: str, grades_out: str) -> dict:
+def build_corpus(samples_path: str, seed: int, out: str, grades_out: str, rule: LengthRule | None = None) -> dict:
+    check_out(out, [samples_path], is_dir=False)
+    check_out(grades_out, [samples_path], is_dir=False)
     rows = read_samples(samples_path, required=("id", "prompt", "answer", "teacher", "samples"))
     if not rows:
         raise MotError(f"{samples_path}: no samples")
-    corpus, grades = select(rows, seed)
+    corpus, grades = select(rows, seed, rule.fits() if rule else None)
     teacher, source = rows[0]["teacher"], rows[0].get("source")
     if not corpus:
-        raise MotError(f"teacher '{teacher}' has zero correct samples on source '{source}' ({samples_path})")
+        raise MotError(f"teacher '{teacher}' has zero correct samples on source '{source}' that fit ({samples_path}: "
+                       f"{grades['lost_no_correct']} prompt(s) without a correct sample, {grades['lost_too_long']} "
+                       "with correct ones all longer than train.max_length)")
     grades = {"teacher": teacher, "source": source, **grades}
     write_jsonl(out, corpus)
     write_json(grades_out, grades)
@@ -69,7 +105,8 @@ def _format_table(header: list[str], rows: list[list]) -> tuple[str, str]:
 
 
 def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str], out: str) -> list[list]:
-    """Per teacher: prompts kept, pass rate over all samples, mean trace length (paper Table 10)."""
+    """Per teacher: prompts kept, pass rate over all samples, mean trace length, prompts lost for want
+    of a correct sample and for length (paper Table 10)."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tokenizer)
@@ -81,11 +118,12 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
         kept_total += g["prompts_kept"]
         lengths_total += lengths
         table.append([g["source"], g["teacher"], g["prompts"], g["prompts_kept"], f"{g['pass_rate']:.4f}",
-                      f"{sum(lengths) / len(lengths):.1f}"])
+                      f"{sum(lengths) / len(lengths):.1f}", g["lost_no_correct"], g["lost_too_long"]])
     source = table[0][0] if table else ""
     table.append([source, "ALL TEACHERS (MTD)", table[0][2] if table else 0, kept_total, "",
-                  f"{sum(lengths_total) / max(1, len(lengths_total)):.1f}"])
-    csv_text, md = _format_table(["source", "teacher", "prompts", "kept", "pass_rate", "mean_tokens"], table)
+                  f"{sum(lengths_total) / max(1, len(lengths_total)):.1f}", "", ""])
+    csv_text, md = _format_table(["source", "teacher", "prompts", "kept", "pass_rate", "mean_tokens", "lost_no_correct",
+                                  "lost_too_long"], table)
     write_text(out, csv_text)
     write_text(Path(out).with_suffix(".md"), md)
     return table

@@ -19,7 +19,8 @@ import os
 import random
 
 from .io import MotError, require_model, stable_hash
-from .generate import chat_prompt, register
+from .chat import THINK_CLOSE, THINK_OPEN, chat_prompt, prefill, prompt_ids, split_trace, trace
+from .generate import register
 
 SEED_RANGE = 2 ** 31  # vLLM and OpenAI-style servers take a 32-bit signed seed
 
@@ -42,7 +43,10 @@ def check_gpus(tp: int, pp: int, nodes: int) -> None:
 
 
 def sample(text: str, finish_reason: str | None) -> dict:
-    return {"text": text, "finish_reason": "length" if finish_reason == "length" else "stop"}
+    """A sample as stored: its text and why it ended ("stop" only for a natural end: an aborted, filtered
+    or unexplained end is kept as such, and grading never counts it)."""
+    return {"text": text, "finish_reason": finish_reason if finish_reason in ("stop", "length") else
+            str(finish_reason or "unknown")}
 
 
 @register("vllm")
@@ -89,7 +93,9 @@ class VLLMTeacher:
         params = [SamplingParams(n=n, temperature=s["temperature"], top_p=s["top_p"], max_tokens=s["max_tokens"],
                                  seed=sd, skip_special_tokens=False, spaces_between_special_tokens=False)
                   for sd in seeds]
-        ids = self.llm.enqueue([chat_prompt(tok, r["prompt"]) for r in rows], params, use_tqdm=False)
+        rendered = [chat_prompt(tok, r["prompt"]) for r in rows]
+        # Token ids, not text: vLLM would add the tokenizer's BOS to a template that writes its own.
+        ids = self.llm.enqueue([{"prompt_token_ids": prompt_ids(tok, p)} for p in rendered], params, use_tqdm=False)
         # enqueue returns the engine's internal ids ("<id>-<suffix>"); outputs carry "<id>"
         index = {key: i for i, rid in enumerate(ids) for key in (rid, rid.rsplit("-", 1)[0])}
         engine = self.llm.llm_engine
@@ -97,7 +103,9 @@ class VLLMTeacher:
             for out in engine.step():
                 if out.finished:
                     i = index[out.request_id]
-                    emit(i, [sample(c.text, c.finish_reason) for c in sorted(out.outputs, key=lambda c: c.index)],
+                    opener = prefill(rendered[i])
+                    emit(i, [sample(trace(opener, c.text), c.finish_reason)
+                             for c in sorted(out.outputs, key=lambda c: c.index)],
                          {"seed": {"request": seeds[i], "engine": engine_seed}})
 
     def close(self) -> None:
@@ -107,19 +115,26 @@ class VLLMTeacher:
         gc.collect()  # the engine's __del__ stops its worker processes
 
 
-def normalize(message: dict) -> str:
-    """One trace format for every server: `<think>\\n{reasoning}\\n</think>\\n\\n{answer}`.
-
-    A reasoning parser (vLLM, SGLang, DeepSeek's API) returns the reasoning apart, as
-    `reasoning_content` or `reasoning`; without one it stays in the content, where the opening
-    `<think>` may be missing because the chat template already wrote it into the prompt."""
+def message_trace(message: dict, finish_reason: str | None, opener: str | None, url: str) -> str:
+    """The stored trace of one chat-completions choice. A reasoning parser (vLLM, SGLang, DeepSeek's
+    API) returns the reasoning apart, as `reasoning_content` or `reasoning`; without one it stays in
+    the content, where the opener the template pre-filled is missing: `opener` (from params.tokenizer's
+    template) restores it. Without either, a content that closes a thought it never opened is refused
+    rather than guessed at."""
+    if not isinstance(message, dict) or not isinstance(message.get("content") or "", str):
+        raise Refused(f"{url}: a choice without a chat message ({str(message)[:120]!r}): is this a chat-completions "
+                      "endpoint?")
     content = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if reasoning:
-        return f"<think>\n{reasoning.strip()}\n</think>\n\n{content.lstrip()}"
-    if "</think>" in content and "<think>" not in content.split("</think>", 1)[0]:
-        return "<think>\n" + content.lstrip()
-    return content
+        return split_trace(reasoning, content, finish_reason != "length")
+    if opener is None:
+        if THINK_CLOSE in content and THINK_OPEN not in content.split(THINK_CLOSE, 1)[0]:
+            raise Refused(f"{url}: the answer closes a thought it never opened (the chat template pre-fills "
+                          "'<think>'): set the teacher's params.tokenizer to the served model's tokenizer, or serve "
+                          "it with a reasoning parser")
+        opener = ""
+    return trace(opener, content)
 
 
 class Refused(MotError):
@@ -133,8 +148,9 @@ class OpenAITeacher:
     Params: base_url, model (the served name), api_key_env (the *name* of the environment
     variable holding the key; the key itself is never written anywhere), concurrency,
     max_retries, backoff_s / max_backoff_s (exponential backoff with full jitter; a Retry-After
-    header is honoured), timeout_s, n_per_request (ask for n choices in one request, as vLLM and
-    SGLang allow; false: n requests of one), send_seed, extra_body (merged into every request, e.g.
+    header is honoured), timeout_s, tokenizer (the served model's tokenizer, whose chat template
+    tells what the server pre-fills; not needed when the server returns the reasoning apart),
+    n_per_request (ask for n choices in one request, as vLLM and SGLang allow; false: n requests of one), send_seed, extra_body (merged into every request, e.g.
     {"chat_template_kwargs": {"enable_thinking": true}}). Retried: 408, 409, 429, 5xx, time-outs
     and dropped connections. Not retried: 401/403 and other 4xx."""
 
@@ -147,6 +163,13 @@ class OpenAITeacher:
         self.key = os.environ.get(env) if env else None
         if env and not self.key:
             raise MotError(f"params.api_key_env: the environment variable {env} is not set")
+        # What the served model's template pre-fills, rendered here from its tokenizer (a local path or
+        # hub id): known, not guessed. None: the server must return the reasoning apart.
+        self.tokenizer = None
+        if params.get("tokenizer"):
+            from .io import load_tokenizer
+
+            self.tokenizer = load_tokenizer(params["tokenizer"])
 
     def stream(self, rows: list[dict], n: int, seed: int, emit) -> None:
         asyncio.run(self._run(rows, n, seed, emit))
@@ -171,7 +194,9 @@ class OpenAITeacher:
                 if len(choices) != n:
                     raise Refused(f"{self.url}: asked for {n} samples of '{row['id']}', got {len(choices)} "
                                   "(set n_per_request: false for servers that ignore n)")
-                emit(i, [sample(normalize(c.get("message") or {}), c.get("finish_reason")) for c in choices],
+                opener = prefill(chat_prompt(self.tokenizer, row["prompt"])) if self.tokenizer else None
+                emit(i, [sample(message_trace(c.get("message"), c.get("finish_reason"), opener, self.url),
+                                c.get("finish_reason")) for c in choices],
                      {"seed": seeds if p.get("send_seed", True) else None})
 
             tasks = [asyncio.create_task(prompt(i)) for i in range(len(rows))]

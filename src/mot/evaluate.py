@@ -85,7 +85,8 @@ def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[di
     for row in read_samples(samples_path):
         if source is not None and row.get("source") != source:
             continue
-        graded = [{"text": s["text"], "answer": extract_answer(s["text"]), "correct": is_correct(s["text"], row["answer"]),
+        graded = [{"text": s["text"], "answer": extract_answer(s["text"]),
+                   "correct": is_correct(s["text"], row["answer"], s.get("finish_reason", "stop")),
                    "finish_reason": s.get("finish_reason")} for s in row["samples"]]
         rows.append({"id": row["id"], "reference": row["answer"], "samples": graded})
         correct.append([g["correct"] for g in graded])

@@ -10,7 +10,8 @@ rounds: AVG score per round of every MoT teacher set, with the STD/MTD checkpoin
       steps; error bars = standard error over the n sampled runs.
 corpus: corpus statistics per source and teacher (Table 10 as a picture).
 fig5: the reverse-merge probe (paper Figure 5): AVG along lambda * base + (1 - lambda) * final
-      checkpoint for each probed run (analyses.probe), with standard errors over problems.
+      checkpoint for each probed run (analyses.probe), with standard errors over problems; the rule
+      passes the probe's students, benchmarks and n as the spec's (the paper: AIME24, 64 samples, 8B).
 One row of panels per (student, source).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from . import layout
 from .io import MotError, atomic_path, registry
-from .tables import Results, best_std, in_order, results
+from .tables import Results, bench_columns, best_std, in_order, results
 
 FIGURES: dict = {}
 figure = registry(FIGURES)
@@ -185,6 +186,7 @@ def run_label(spec: dict, run: str) -> str:
 def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
     """Paper Figure 5: AVG along lambda * base + (1 - lambda) * final checkpoint, per probed run."""
     sns, fig, panels = _panel_row(spec, 4.5, 3.6)
+    score = "AVG" if len(spec["benchmarks"]) > 1 else bench_columns(spec)[0]  # the paper: AIME24 alone
     for (st, so), ax in panels:
         for i, run in enumerate(spec["probe"]):
             probe = layout.probe_run(run)
@@ -192,7 +194,7 @@ def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
                    for step in sorted(res.steps(st, so, probe))]
             ax.errorbar(*zip(*[(x, y) for x, y, _ in pts]), yerr=[e for *_, e in pts], label=run_label(spec, run),
                         color=sns.color_palette()[i], marker="o", ms=4, capsize=3, lw=1.2)
-        ax.set(title=f"{spec['students'][st]} on {spec['sources'][so]}", ylabel="AVG pass@1 x 100",
+        ax.set(title=f"{spec['students'][st]} on {spec['sources'][so]}", ylabel=f"{score} pass@1 x 100",
                xlabel="lambda (0: final checkpoint, 1: base)")
         ax.legend()
     fig.tight_layout()

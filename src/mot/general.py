@@ -95,10 +95,41 @@ def _score(results: dict, column: str, spec: dict) -> dict:
             "se": float(se) if isinstance(se, (int, float)) else None, "n": n}
 
 
+# Reasoning models (Qwen3 and its kin) answer after a `<think>` block. lm-eval 0.4.13
+# scores the text after `think_end_token` only when its model args name it (the same argument on its
+# hf and vllm models: generate_until cuts each response there, postprocess_generated_text); without
+# it the answer filters read the reasoning too (mmlu_pro's custom-extract takes the first "answer is
+# (X)", often a guess the model then revises). `enable_thinking` goes to the chat template; True
+# makes lm-eval refuse loglikelihood tasks (C-Eval), and Qwen3's template thinks unless told False.
+THINKING = ("think_end_token", "enable_thinking")
+
+
+def thinking_args(general: dict) -> dict:
+    """The config's general block's thinking settings, as lm-eval model args (for either backend)."""
+    return {k: general[k] for k in THINKING if general.get(k) is not None}
+
+
+def lm_eval_model_args(model: str, backend: str, args: dict | None = None, seed: int = 0,
+                       thinking: dict | None = None) -> dict:
+    """lm-eval's model_args for `backend` (hf or vllm): the checkpoint, the config's model_args and
+    its thinking settings (general.think_end_token, general.enable_thinking), the vllm engine's seed."""
+    unknown = sorted(set(thinking or {}) - set(THINKING))
+    if unknown:
+        raise MotError(f"general: unknown thinking setting(s) {', '.join(unknown)} (known: {', '.join(THINKING)})")
+    out = {"pretrained": model, **(args or {}), **{k: v for k, v in (thinking or {}).items() if v is not None}}
+    if out.get("enable_thinking") and out.get("think_end_token") is None:
+        raise MotError("general.enable_thinking needs general.think_end_token (lm-eval cuts each answer there)")
+    if backend == "vllm":
+        out.setdefault("seed", seed)  # the engine's sampling seed (lm-eval's own default is 1234)
+    return out
+
+
 def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None, backend: str = "hf",
              model_args: dict | None = None, batch_size: int | str = "auto", gen_kwargs: dict | None = None,
-             limit: int | None = None, seed: int = 0, samples: str | None = None, tag: dict | None = None) -> dict:
-    """Run lm-eval on one model for every configured task and write {column: score} to `out`."""
+             limit: int | None = None, seed: int = 0, samples: str | None = None, tag: dict | None = None,
+             thinking: dict | None = None) -> dict:
+    """Run lm-eval on one model for every configured task and write {column: score} to `out`.
+    `thinking`: think_end_token / enable_thinking (see THINKING), passed to either backend."""
     import lm_eval
     from lm_eval import evaluator
     from lm_eval.tasks import TaskManager
@@ -111,9 +142,7 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
     if unknown:
         raise MotError(f"general.tasks: lm-eval {lm_eval.__version__} has no task {', '.join(unknown)}"
                        + (f" (nor has {', '.join(include)})" if include else ""))
-    args = {"pretrained": str(local_model(model)), **(model_args or {})}
-    if backend == "vllm":
-        args.setdefault("seed", seed)  # the engine's sampling seed (lm-eval's own default is 1234)
+    args = lm_eval_model_args(str(local_model(model)), backend, model_args, seed, thinking)
     device = None
     if backend == "hf":  # lm-eval's hf backend assumes CUDA unless told
         import torch
@@ -124,6 +153,7 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
         apply_chat_template=True, gen_kwargs=gen_kwargs or None, limit=limit, log_samples=samples is not None,
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
     summary = {**(tag or {}), "path": model, "harness": f"lm-eval {lm_eval.__version__}", "backend": backend,
+               **({"thinking": thinking} if thinking else {}),
                "tasks": {col: _score(res, col, spec) for col, spec in tasks.items()}}
     if samples is not None:  # what the model wrote and what the harness read from it, per problem
         write_jsonl(samples, ({"task": task, "doc": s["doc"], "target": s["target"], "response": s["resps"][0][0],

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Protocol
 
+from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
                  registry,
                  stable_hash, start_work, write_jsonl)
@@ -31,13 +32,6 @@ class Backend(Protocol):
 
     def generate(self, rows: list[dict], n: int, seed: int) -> list[list[dict]]:
         """For each row, n samples {"text": str, "finish_reason": "stop" | "length"}."""
-
-
-def chat_prompt(tok, prompt: str) -> str:
-    """The model's own chat template around one user turn, thinking on (Qwen3's switch; other
-    templates ignore it)."""
-    return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                   add_generation_prompt=True, enable_thinking=True)
 
 
 BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
@@ -99,7 +93,8 @@ class HFTeacher:
 
         torch.manual_seed(seed)
         prompts = [chat_prompt(self.tok, r["prompt"]) for r in rows]
-        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        enc = self.tok.pad({"input_ids": [prompt_ids(self.tok, p) for p in prompts]}, return_tensors="pt").to(
+            self.model.device)
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos])
         with torch.no_grad():
@@ -114,7 +109,7 @@ class HFTeacher:
             for seq in gen[i * n:(i + 1) * n].tolist():
                 stop = next((j for j, t in enumerate(seq) if t in eos), None)
                 text = self.tok.decode(seq if stop is None else seq[:stop], skip_special_tokens=False)
-                samples.append({"text": text.replace(self.tok.pad_token or "\0", ""),
+                samples.append({"text": trace(prefill(prompts[i]), text.replace(self.tok.pad_token or "\0", "")),
                                 "finish_reason": "length" if stop is None else "stop"})
             results.append(samples)
         return results

@@ -1,8 +1,9 @@
 """The one grader: answer extraction and equivalence, used by corpora and evaluation alike.
 
 extract_answer finds the final answer of a response (the last \\boxed{...} after any
-</think>, brace-matched); is_correct compares it with the reference using math-verify, after a
-fast exact-match path that keeps grading thousands of samples cheap.
+</think>, brace-matched; none in a reasoning that never closed); is_correct compares it with the
+reference using math-verify, after a fast exact-match path that keeps grading thousands of samples
+cheap, and never passes a sample that did not end by itself (cut at max_tokens, aborted).
 """
 from __future__ import annotations
 
@@ -61,7 +62,12 @@ def extract_answer(text: str) -> str | None:
     """The final answer of a response, or None when it states none."""
     if not text:
         return None
-    region = text.rsplit("</think>", 1)[1] if "</think>" in text else text
+    if "</think>" in text:
+        region = text.rsplit("</think>", 1)[1]
+    elif text.lstrip().startswith("<think>"):
+        return None  # a reasoning that never closed (cut at max_tokens): a box inside it is not an answer
+    else:
+        region = text
     spans = _boxed_spans(region)
     if spans:
         # Several boxes separated only by commas/"and" are one answer ("find all": \boxed{2}, \boxed{3}).
@@ -116,8 +122,11 @@ def reference_answer(reference: str) -> str:
     return _clean(boxed[-1][2]) or reference.strip() if boxed else reference.strip()
 
 
-def is_correct(response: str, reference: str) -> bool:
-    """Whether the response's final answer equals the reference answer."""
+def is_correct(response: str, reference: str, finish_reason: str | None = "stop") -> bool:
+    """Whether the response's final answer equals the reference answer (never for a response that
+    did not end by itself: finish_reason other than "stop")."""
+    if finish_reason != "stop":
+        return False
     answer = extract_answer(response)
     if answer is None:
         return False

@@ -33,7 +33,8 @@ MODELS = f"{RESULTS}/models"
 RUN = f"{MODELS}/{{student}}/{{source}}/{{run}}"
 FIRST_ROUND = f"{MODELS}/{{student}}/{{source}}/mot-round-1"  # round 1's branches, shared by every set
 BEST_STD = f"{MODELS}/{{student}}/{{source}}/best-std"  # the best STD run's final weights (Table 9's teacher)
-AS_TEACHER = "as-"  # a model of this DAG as a teacher (Table 9): as-base, as-best-std, as-mot
+AS_TEACHER = "as-"  # a model of this DAG as a teacher (Table 9): as-base, as-best-std, as-mot (as_teachers)
+AS_CONFIGS = ("base", "best-std", "mot")  # which of a student's models teaches: its base, best STD run, MoT
 STEP = "step-{step:05d}"  # an intermediate SFT checkpoint, inside the run
 BRANCH = "branch-{teacher}"  # a branch, inside its round's directory
 ROUND = "round-{round}"  # rounds >= 2 of a teacher set, inside mot-<set>
@@ -106,6 +107,16 @@ def eval_dir(student: str, source: str | None, run: str) -> str:
     """Without the .json suffix: the directory of graded samples; with it, the summary."""
     return EVAL_BASE.format(student=student) if run == "base" else \
         EVAL_RUN.format(student=student, source=source, run=run)
+
+
+def as_teachers(pairs: list[dict]) -> dict[str, tuple[str, str]]:
+    """Table 9's teachers of analyses.student_teacher's pairs (mot.config.student_teacher_pairs):
+    name -> (the student whose model teaches, one of AS_CONFIGS). 'as-<config>' while every pair has
+    the same teacher (as-base, as-best-std, as-mot), 'as-<teacher>-<config>' once they differ. A
+    teacher's models sample each source of its pairs once, whichever students learn from them."""
+    teachers = list(dict.fromkeys(p["teacher"] for p in pairs))
+    prefix = (lambda t: AS_TEACHER) if len(teachers) == 1 else (lambda t: f"{AS_TEACHER}{t}-")
+    return {f"{prefix(t)}{c}": (t, c) for t in teachers for c in AS_CONFIGS}
 
 
 def probe_run(run: str) -> str:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 import math
 
-from .layout import MTD, mot_run, probe_run, sft_run
+from .config import probe_settings, student_teacher_pairs
+from .layout import MTD, as_teachers, mot_run, probe_run, sft_run
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -161,28 +162,37 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                 add("generate", g, tokens, tokens / A["gen_tok_s"] if g else 0.0, A["engine_start_s"],
                     source=so, teacher=t)
 
-    # Table 9 (analyses.student_teacher): the trained student's base, best STD and MoT models sample
-    # the source's prompts as teachers; another student learns from each corpus by STD
-    st9 = analyses.get("student_teacher") or {}
-    as_teachers = [f"as-{c}" for c in ("base", "best-std", "mot")] if st9 else []
-    if st9:
+    # Table 9 (analyses.student_teacher, one pair or a list): a pair's trained teacher student's base,
+    # best STD and MoT models sample the source's prompts as teachers (once per teacher and source,
+    # whatever pairs share them); the pair's student learns from each corpus by STD
+    pairs = student_teacher_pairs(config)
+    as_names = as_teachers(pairs)  # rules/common.smk AS: the same names, so job_runtime_minutes finds them
+    for t, (teacher, _) in as_names.items():
+        st9 = next(p for p in pairs if p["teacher"] == teacher)
         g9, samp9 = engine_gpus(st9.get("backend", "hf"), st9.get("params", {})), {**samp, **st9.get("sampling", {})}
-        tokens = config["sources"][st9["source"]]["n"] * samp9["n"] * min(A["seq_tokens"], samp9["max_tokens"])
-        for t in as_teachers:
+        for so in dict.fromkeys(p["source"] for p in pairs if p["teacher"] == teacher):
+            tokens = config["sources"][so]["n"] * samp9["n"] * min(A["seq_tokens"], samp9["max_tokens"])
             add("generate", g9, tokens, tokens / A["gen_tok_s"] if g9 else 0.0, A["engine_start_s"],
-                source=st9["source"], teacher=t)
+                source=so, teacher=t)
 
     eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
     world = config.get("world", {})
     sizes = {"syn-val": world.get("val_size", 0), "syn-aime24": world.get("test_size", 30),
              "syn-aime25": world.get("test_size", 30)}
-    # every checkpoint is sampled on the test benchmarks and on the validation ones (report.select_on)
-    per_ckpt = sum(sizes.get(b, BENCHMARK_PROBLEMS.get(b, 30)) for b in ev["benchmarks"] + ev.get("validation", [])) \
-        * ev["n"] * min(A["eval_tokens"], ev["max_tokens"])
+
+    def ckpt_tokens(benchmarks, n):
+        return sum(sizes.get(b, BENCHMARK_PROBLEMS.get(b, 30)) for b in benchmarks) * n \
+            * min(A["eval_tokens"], ev["max_tokens"])
+
+    # every checkpoint is sampled on the test benchmarks and on the validation ones (report.select_on);
+    # a probe point on the probe's benchmarks (default: eval's) and the validation ones, n times (default: eval's)
+    per_ckpt = ckpt_tokens(ev["benchmarks"] + ev.get("validation", []), ev["n"])
+    probe = probe_settings(config)
+    per_probe = ckpt_tokens(probe["benchmarks"] + ev.get("validation", []), probe["n"]) if probe else 0
     sft_ckpts = len(range(tr["save_every"], tr["std_steps"], tr["save_every"])) + 1  # common.smk run_checkpoints
 
-    def evaluate(ckpts, **key):
-        tokens = ckpts * per_ckpt
+    def evaluate(ckpts, per=per_ckpt, **key):
+        tokens = ckpts * per
         add("eval", eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0, ckpts * A["engine_start_s"],
             ckpts=ckpts, **key)
 
@@ -217,15 +227,15 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                     add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
                         job=None)  # per_set: inside the set's rounds job
                 evaluate(T, student=st, source=so, run=mot_run(name))
-            for t in as_teachers if st9.get("student") == st and st9["source"] == so else []:
+            for t in [t for p in pairs if p["student"] == st and p["source"] == so
+                      for t, (teacher, _) in as_names.items() if teacher == p["teacher"]]:
                 train("train_std", tr["std_steps"], min(A["seq_tokens"], tr["max_length"]), source=so, teacher=t)
                 evaluate(sft_ckpts, student=st, source=so, run=sft_run(t))
-            probe = analyses.get("probe") or {}
-            for run in probe.get("runs", []):  # rule probe_point: one CPU merge per lambda, then its eval
-                for _ in probe["lambdas"]:
+            for run in probe["runs"] if st in probe.get("students", []) else []:
+                for _ in probe["lambdas"]:  # rule probe_point: one CPU merge per lambda, then its eval
                     add("probe", 0, wall_s=3 * (2 if tr.get("bf16") else 4) * total / A["merge_bytes_s"],
                         student=st, source=so, run=probe_run(run))
-                evaluate(len(probe["lambdas"]), student=st, source=so, run=probe_run(run))
+                evaluate(len(probe["lambdas"]), per_probe, student=st, source=so, run=probe_run(run))
 
     general = config.get("general") or {}
     if general.get("tasks"):  # rules general_base / general_run: the base, then best STD and MoT per source
@@ -247,7 +257,7 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     # + the summary; merge_methods, fig5, tables 3 and 4, table 9 with their analyses
     n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted")) \
         + 1 + bool(analyses.get("merge_methods")) + bool((analyses.get("probe") or {}).get("runs")) \
-        + 2 * bool(general.get("tasks")) + bool(st9)
+        + 2 * bool(general.get("tasks")) + bool(pairs)
     for _ in range(n_tables):
         add("tables", 0)
     return jobs

@@ -4,18 +4,19 @@
         --world results/world/world.json --template '{problem}' --out results/prompts/syn-boba.jsonl
 
 Source types: `synthetic` (the world's training pool), `s1k` (the shipped s1K file, keeping only
-problems whose reference yields a short verifiable answer), `boba` (the Hugging Face dataset
-when the hub is reachable, else a local file) and `jsonl` (any local file).
+problems whose reference yields a short verifiable answer), `boba` (AReaL-boba's rows, whose
+prompts are DeepSeek-R1 chat turns: unwrapped to the problem; from a local file, or the Hugging
+Face dataset at a pinned revision) and `jsonl` (any local file). Problems are sampled by id (a
+seeded sample of the rows in id order), so the file's row order does not decide them.
 """
 from __future__ import annotations
 
-import os
 import random
-import socket
+import re
 from pathlib import Path
 
 from .grading import _boxed_spans, _clean
-from .io import MotError, iter_jsonl, write_jsonl
+from .io import MotError, iter_jsonl, stable_hash, write_jsonl
 from .world import split_rows
 
 PROBLEM_KEYS = ("problem", "question", "prompt")
@@ -50,9 +51,48 @@ def short_answer(reference) -> str | None:
     return None
 
 
-def read_problem_file(path: str | Path, keep_long: bool = False) -> list[dict]:
-    """Rows {id, problem, answer} from a JSONL file; errors name the file and line."""
-    rows = []
+# How BOBA's rows arrive (inclusionAI/AReaL-boba-Data, AReaL-boba-106k.jsonl): the prompt field is
+# already a DeepSeek-R1 chat turn with the instruction inside,
+#   "<｜User｜>\n<problem> Please reason step by step, and put your final answer within
+#    \\boxed{}.<｜Assistant｜><think>\n",
+# and the answer is solutions: ["\\boxed{<answer>}"]. The problem is unwrapped, so the config's own
+# template adds the instruction once and each model's own chat template adds its own markup.
+CHAT_WRAPPERS = (
+    ("<｜begin▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),  # DeepSeek-R1
+    ("", "<|im_start|>user\n", "<|im_end|>"),  # Qwen / ChatML
+)
+BUILT_IN_INSTRUCTIONS = ("Please reason step by step, and put your final answer within \\boxed{}.",)
+MARKUP = ("<｜", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+ID_KEYS = ("id", "query_id")
+
+
+def unwrap_problem(text: str) -> str:
+    """The problem inside a prompt that arrives as a chat turn: chat markup and a built-in
+    instruction removed. A plain problem comes back as it is."""
+    for bos, user, assistant in CHAT_WRAPPERS:
+        body = text.strip()
+        if bos and body.startswith(bos):
+            body = body[len(bos):].lstrip()
+        if body.startswith(user.strip()) and assistant in body:
+            text = body[len(user.strip()):].split(assistant, 1)[0]
+            break
+    text = text.strip()
+    for instruction in BUILT_IN_INSTRUCTIONS:
+        if text.endswith(instruction):
+            text = text[:-len(instruction)].rstrip()
+    return text
+
+
+def natural_key(row_id: str) -> tuple:
+    """Ids in their natural order ("2" before "10"), so a file's ids decide the sample, not its row order."""
+    return tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"(\d+)", row_id) if x)
+
+
+def read_problem_file(path: str | Path, keep_long: bool = False, unwrap: bool = False) -> list[dict]:
+    """Rows {id, problem, answer} from a JSONL file; errors name the file and line. `unwrap`: the
+    problem field is a chat turn (BOBA's), reduced to the problem. A row without an id is named by a
+    hash of its problem text, so that sampling never depends on row order."""
+    rows, seen = [], {}
     for lineno, raw in iter_jsonl(path):
         problem = next((raw[k] for k in PROBLEM_KEYS if raw.get(k)), None)
         reference = next((raw[k] for k in ANSWER_KEYS if raw.get(k) not in (None, "", [])), None)
@@ -60,34 +100,43 @@ def read_problem_file(path: str | Path, keep_long: bool = False) -> list[dict]:
             raise MotError(f"{path}:{lineno}: row has no problem text (keys {', '.join(PROBLEM_KEYS)})")
         if reference is None:
             raise MotError(f"{path}:{lineno}: prompt without a reference answer (keys {', '.join(ANSWER_KEYS)})")
+        if unwrap:
+            problem = unwrap_problem(problem)
+            if left := [m for m in MARKUP if m in problem]:
+                raise MotError(f"{path}:{lineno}: chat markup {left[0]!r} left in the problem after unwrapping "
+                               "(an unknown prompt format)")
+        row_id = next((str(raw[k]) for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+        row_id = row_id or f"h{stable_hash(problem) % 16 ** 12:012x}"
+        if row_id in seen:
+            raise MotError(f"{path}:{lineno}: id '{row_id}' also on line {seen[row_id]} (ids must be unique)")
+        seen[row_id] = lineno
         answer = short_answer(reference)
         if answer is None and not keep_long:
             continue  # the reference is a worked proof: not verifiable by answer matching
-        rows.append({"id": str(raw.get("id", lineno - 1)), "problem": problem, "answer": answer})
+        rows.append({"id": row_id, "problem": problem, "answer": answer})
     return rows
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def boba_file(name: str, spec: dict) -> Path:
-    """The BOBA file: downloaded from the hub when it answers, else the configured local path."""
-    if hub_reachable():
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(spec["hub_repo"], spec["hub_file"], repo_type="dataset"))
-    if spec.get("path") and Path(spec["path"]).is_file():
+    """The BOBA file: `path` when it is set, else the hub's file at the pinned revision, through
+    huggingface_hub (which serves its cache when HF_HUB_OFFLINE=1 or the hub cannot be reached)."""
+    if spec.get("path"):
+        if not Path(spec["path"]).is_file():
+            raise MotError(f"source '{name}': config key sources.{name}.path ({spec['path']!r}) is not a file")
         return Path(spec["path"])
-    raise MotError(f"source '{name}': the Hugging Face hub is unreachable and config key "
-                   f"sources.{name}.path ({spec.get('path')!r}) is not a file; download "
-                   f"{spec['hub_repo']}/{spec['hub_file']} and set that path")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = Path(hf_hub_download(spec["hub_repo"], spec["hub_file"], repo_type="dataset",
+                                    revision=spec.get("hub_revision")))
+        # the cache keeps a file under snapshots/<commit>/: the revision it resolved to, for the log
+        print(f"source '{name}': {spec['hub_repo']}/{spec['hub_file']} at commit {path.parent.name} "
+              f"(revision {spec.get('hub_revision')})")
+        return path
+    except Exception as e:  # offline without a cached copy, a wrong revision, no access
+        raise MotError(f"source '{name}': cannot get {spec['hub_repo']}/{spec['hub_file']} at revision "
+                       f"{spec.get('hub_revision')} from the Hugging Face hub or its cache ({type(e).__name__}); "
+                       f"download it and set config key sources.{name}.path") from None
 
 
 def synthetic_rows(world_path: str, spec: dict) -> list[dict]:
@@ -102,7 +151,7 @@ def load_source(name: str, spec: dict, world_path: str | None = None) -> list[di
             raise MotError(f"source '{name}': a synthetic source needs --world")
         return synthetic_rows(world_path, spec)
     if kind == "boba":
-        return read_problem_file(boba_file(name, spec))
+        return read_problem_file(boba_file(name, spec), unwrap=True)
     if kind in ("s1k", "jsonl"):
         return read_problem_file(spec["path"])
     raise MotError(f"source '{name}': unknown type '{kind}' (config key sources.{name}.type)")
@@ -115,6 +164,7 @@ def sample_prompts(name: str, spec: dict, template: str, world_path: str | None,
     if n > len(rows):
         raise MotError(f"source '{name}': config key sources.{name}.n = {n} but only {len(rows)} "
                        "usable problems exist")
+    rows.sort(key=lambda r: natural_key(r["id"]))  # by id: the same problems whatever the file's row order
     picked = random.Random(spec["seed"]).sample(rows, n)
     for row in picked:
         row["source"] = name

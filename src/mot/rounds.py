@@ -42,13 +42,16 @@ def parse_corpora(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def schedule(round_: int, spr: int, rounds: int, kind: str) -> tuple[int, int]:
-    """(first global step, schedule length) of a round's branches: `global` follows the lr of
-    global steps (t-1)*spr..t*spr of a rounds*spr-step run; `round` restarts warmup+cosine."""
+def schedule(round_: int, spr: int, rounds: int, kind: str) -> tuple[int, int, int]:
+    """(first global step, schedule length, global step where that schedule starts) of a round's
+    branches. `round` (the paper's reading: each round is its own 50-step SFT run under a cosine
+    with warmup) restarts warmup and cosine every round; `global` gives round t the lr of global
+    steps (t-1)*spr..t*spr of one rounds*spr-step cosine, as STD/MTD. Either way the data order
+    follows the global step, so the rounds see the corpus in the order one long run would."""
     if kind == "global":
-        return (round_ - 1) * spr, rounds * spr
+        return (round_ - 1) * spr, rounds * spr, 0
     if kind == "round":
-        return 0, spr
+        return (round_ - 1) * spr, spr, (round_ - 1) * spr
     raise MotError(f"train.schedule: unknown value '{kind}' (global | round)")
 
 
@@ -71,10 +74,10 @@ class RoundsSpec:
 
     def branch(self, round_: int, optimizer_from: Path | None = None) -> TrainSpec:
         """The training of one branch of round `round_` (optimizer_from: the teacher's previous branch)."""
-        start, total = schedule(round_, self.steps_per_round, self.rounds, self.schedule)
+        start, total, lr_start = schedule(round_, self.steps_per_round, self.rounds, self.schedule)
         carry = self.optimizer_state == "carry"
         return TrainSpec(self.hparams, self.steps_per_round, start, total, 0, self.seed,
-                         str(optimizer_from) if carry and optimizer_from else None, carry)
+                         str(optimizer_from) if carry and optimizer_from else None, carry, lr_start)
 
 
 def _processes():

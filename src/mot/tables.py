@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import layout
 from .io import MotError, registry, stable_hash, write_text
 
 TABLES: dict = {}
@@ -93,6 +94,7 @@ class Table:
     columns: list[str]
     rows: list[list] = field(default_factory=list)
     keys: int = 1  # the first `keys` cells of a row identify it (published numbers join on them)
+    published_keys: list[str] | None = None  # per row, what its published numbers join on instead
     note: str = ""
     protocol: str = ""  # how the scores were sampled (protocol_note), said under every scored table
     se_note: str = SE_NOTE  # what ± means
@@ -102,8 +104,9 @@ class Table:
         if not published:
             return
         cols = [c for c in self.columns[self.keys:] if any(c in r for r in published.values())]
-        for row in self.rows:
-            ref = published.get("|".join(str(x) for x in row[:self.keys]), {})
+        for i, row in enumerate(self.rows):
+            key = self.published_keys[i] if self.published_keys else "|".join(str(x) for x in row[:self.keys])
+            ref = published.get(key, {})
             row.extend(ref.get(c) for c in cols)
         self.columns += [f"{c} (paper)" for c in cols]
         self.note += " Columns marked (paper) are the published numbers (data/paper_results.yaml)."
@@ -448,28 +451,36 @@ def merge_methods(res: Results, spec: dict) -> Table:
     return t
 
 
-AS_CONFIGS = (("as-base", "Base"), ("as-best-std", "Best STD"), ("as-mot", "MOT"))
+AS_LABELS = {"base": "Base", "best-std": "Best STD", "mot": "MOT"}  # layout.AS_CONFIGS
 
 
 @table("table9")
 def student_as_teacher(res: Results, spec: dict) -> Table:
-    """Paper Table 9: the base, best STD and MoT final checkpoints of one student as teachers of
-    another, on one source; the new student's STD run at its best checkpoint."""
-    st = spec["student_teacher"]
-    teacher, student, source = st["teacher"], st["student"], st["source"]
-    best, _ = best_std(res, spec, teacher, source)
-    t = Table(f"Table 9: Student-as-teacher distillation on {spec['sources'][source]}",
-              ["Teacher model", "Student model", "Teacher config"] + bench_columns(spec), keys=3,
-              note=f"Teachers: the final checkpoints of {spec['students'][teacher]} trained on "
-                   f"{spec['sources'][source]} with no training (Base), the best STD teacher "
-                   f"({spec['teachers'][best]['label']}, by best-checkpoint AVG) and MoT (last round); each samples the "
-                   "source's prompts, its verified corpus trains the student by STD. The student at its best checkpoint. "
-                   + best_note(spec))
-    for run, label in AS_CONFIGS:
-        t.rows.append([spec["students"][teacher], spec["students"][student],
-                       f"{label} ({spec['teachers'][best]['label']})" if run == "as-best-std" else label,
-                       *res.best_scored(student, source, f"sft-{run}")])
-    return t
+    """Paper Table 9: for each pair of analyses.student_teacher (one, or a list), the base, best STD
+    and MoT final checkpoints of one student as teachers of another, on one source; the new
+    student's STD run at its best checkpoint. Rows pair after pair, as the paper's two."""
+    pairs = spec["student_teacher"] if isinstance(spec["student_teacher"], list) else [spec["student_teacher"]]
+    names = {v: k for k, v in layout.as_teachers(pairs).items()}  # (teacher, config) -> Table-9 teacher
+    sources = list(dict.fromkeys(spec["sources"][p["source"]] for p in pairs))
+    dataset = len(sources) > 1  # pairs on several sources (the paper's two are on BOBA-200): a column says which
+    rows, keys, teachers = [], [], []
+    for p in pairs:
+        teacher, student, source = p["teacher"], p["student"], p["source"]
+        best = spec["teachers"][best_std(res, spec, teacher, source)[0]]["label"]
+        teachers.append(f"the final checkpoints of {spec['students'][teacher]} trained on {spec['sources'][source]} "
+                        f"with no training (Base), the best STD teacher ({best}, by best-checkpoint AVG) and MoT "
+                        "(last round)")
+        for config_ in layout.AS_CONFIGS:
+            label = AS_LABELS[config_]
+            shown = f"{label} ({best})" if config_ == "best-std" else label
+            rows.append([spec["sources"][source]] * dataset + [spec["students"][teacher], spec["students"][student], shown,
+                         *res.best_scored(student, source, layout.sft_run(names[(teacher, config_)]))])
+            keys.append(f"{spec['students'][teacher]}|{spec['students'][student]}|{label}")  # the paper's cells
+    head = ["Dataset"] * dataset + ["Teacher model", "Student model", "Teacher config"]
+    return Table(f"Table 9: Student-as-teacher distillation on {' and '.join(sources)}", head + bench_columns(spec),
+                 rows, keys=len(head), published_keys=keys,
+                 note=f"Teachers: {'; '.join(teachers)}; each samples the source's prompts, its verified corpus "
+                      "trains the student by STD. The student at its best checkpoint. " + best_note(spec))
 
 
 def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: str) -> str:
@@ -543,10 +554,13 @@ def differences(res: Results, spec: dict) -> Table:
 def corpus_table(stats_files: list[str], spec: dict) -> Table:
     """Table 10 from the corpus_stats CSVs (sizes = prompts with a kept correct sample)."""
     t = Table("Table 10: STD and MTD distillation datasets",
-              ["Source", "Teacher", "Distillation dataset name", "Size", "Teacher pass rate (%)", "Mean tokens"], keys=2,
-              note="Size: prompts with at least one correct teacher sample (one kept per prompt); the MTD "
-                   "dataset is their union. Pass rate over all samples; tokens of the kept traces, counted "
-                   "with the student's tokenizer.")
+              ["Source", "Teacher", "Distillation dataset name", "Size", "Teacher pass rate (%)", "Mean tokens",
+               "Lost: no correct sample", "Lost: too long"], keys=2,
+              note="Size: prompts with at least one correct teacher sample that fits train.max_length (one kept "
+                   "per prompt); the MTD dataset is their union. Pass rate over all samples (a sample cut at "
+                   "max_tokens is never correct); tokens of the kept traces, counted with the student's "
+                   "tokenizer. Lost: prompts without a correct sample, and prompts whose correct samples are "
+                   "all longer than train.max_length (truncation: drop).")
     for path in stats_files:
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
@@ -555,7 +569,8 @@ def corpus_table(stats_files: list[str], spec: dict) -> Table:
                 label = "ALL TEACHERS" if mtd else spec["teachers"][r["teacher"]]["label"]
                 short = "MTD" if mtd else label
                 t.rows.append([so_label, label, f"{so_label}-{short}", int(r["kept"]),
-                               100 * float(r["pass_rate"]) if r["pass_rate"] else None, float(r["mean_tokens"])])
+                               100 * float(r["pass_rate"]) if r["pass_rate"] else None, float(r["mean_tokens"]),
+                               *(int(r[k]) if r[k] else None for k in ("lost_no_correct", "lost_too_long"))])
     return t
 
 

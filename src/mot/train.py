@@ -5,8 +5,8 @@
         --hparams '{"lr": 1e-3, ...}' --steps 25 --save-every 5 --out results/models/tiny/syn-boba/sft-concise
     accelerate launch --num_processes 8 --config_file envs/accelerate/fsdp.yaml -m mot train ...
 
-Loss: token-level cross-entropy on the response (the teacher's whole rationale and answer),
-prompt tokens masked, the student's chat template. Each optimizer step takes `batch_size`
+Loss: token-level cross-entropy on the response (the teacher's whole rationale and answer, and
+the end-of-turn token), prompt tokens masked, the student's chat template (mot.chat.sft_example). Each optimizer step takes `batch_size`
 sequences; the loss is the sum over the step's response tokens divided by their number, whatever
 the split into processes and micro-batches. Micro-batches group sequences of similar length, so
 little compute goes to padding. The data order is a pure function of (seed, global step), so a
@@ -32,32 +32,26 @@ import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
+from .chat import IGNORE, end_of_turn, sft_example
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
                  read_jsonl, stable_hash, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
 
-IGNORE = -100
 
 
 # --------------------------------------------------------------------------- data
-def encode(tok, prompt: str, response: str) -> tuple[list[int], list[int]]:
-    """Token ids and labels of one example: the prompt through the student's chat template
-    (masked), then the response and the end-of-turn token (learned)."""
-    p = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                add_generation_prompt=True, enable_thinking=True)
-    p_ids = tok(p, add_special_tokens=False)["input_ids"]
-    r_ids = tok(response + tok.eos_token, add_special_tokens=False)["input_ids"]
-    return p_ids + r_ids, [IGNORE] * len(p_ids) + r_ids
-
-
 def load_examples(tok, corpus: str, max_length: int, truncation: str) -> tuple[list[tuple], dict]:
     """Encoded examples and a record of what the max-length rule did."""
     rows = read_jsonl(corpus, required=("prompt", "response"))
     if not rows:
         raise MotError(f"{corpus}: empty corpus")
     examples, dropped, truncated = [], 0, 0
-    for row in rows:
-        ids, labels = encode(tok, row["prompt"], row["response"])
+    eot = end_of_turn(tok)
+    for lineno, row in enumerate(rows, 1):
+        try:
+            ids, labels = sft_example(tok, row["prompt"], row["response"], eot)
+        except MotError as e:
+            raise MotError(f"{corpus}:{lineno}: {e}") from None
         if len(ids) > max_length:
             if truncation == "drop":
                 dropped += 1
@@ -195,10 +189,22 @@ class TrainSpec:
     seed: int = 0
     init_optimizer: str | None = None  # a directory with optimizer.pt to start from (MoT, carry)
     save_optimizer: bool = False
+    schedule_start: int = 0  # global step at which the lr schedule starts (a MoT round of schedule: round)
 
     @property
     def schedule_steps(self) -> int:
         return self.total_steps or self.start_step + self.steps
+
+
+def precision(hp: HParams, cuda: bool):
+    """(accelerate's mixed_precision, the dtype of the weights the optimizer updates). The weights stay
+    float32 under bf16: bf16 runs the forward and backward (autocast, or FSDP's mixed-precision policy)
+    while AdamW updates float32 master weights. AdamW on bf16 weights loses updates smaller than
+    bf16's spacing (2^-8 relative: at lr 1e-5 nearly every one). DeepSpeed keeps its own float32
+    copy either way. On CPU, bf16 is off."""
+    import torch
+
+    return ("bf16" if hp.bf16 and cuda else "no"), torch.float32
 
 
 def check_batch(hp: HParams, world: int) -> int:
@@ -220,8 +226,8 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
     total_steps, init_optimizer = spec.schedule_steps, spec.init_optimizer
     check_out(out, [model_path, corpus, init_optimizer], force)
     # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
-    acc = Accelerator(cpu=not torch.cuda.is_available(),
-                      mixed_precision="bf16" if hp.bf16 and torch.cuda.is_available() else "no")
+    mixed, dtype = precision(hp, torch.cuda.is_available())
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed)
     accum = check_batch(hp, acc.num_processes)
     torch.manual_seed(seed)
     tok = load_tokenizer(model_path)
@@ -230,7 +236,6 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
     if attn == "flash_attention_2" and not (torch.cuda.is_available() and importlib.util.find_spec("flash_attn")):
         acc.print("flash_attention_2 needs a GPU and the flash-attn package: using sdpa")
         attn = "sdpa"
-    dtype = torch.bfloat16 if hp.bf16 and torch.cuda.is_available() else torch.float32
     model = load_causal_lm(model_path, dtype=dtype, attn_implementation=attn)
     check_fsdp_wrap(acc, model, model_path)
     packing = hp.packing if hp.packing is not None else attn == "flash_attention_2"
@@ -247,7 +252,8 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
     # A saved state is reused only by the same run: the same weights, corpus contents, settings
     # and processes (the fingerprint of `<out>.partial`).
     fingerprint = ["train", model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
-                   seed, acc.num_processes, spec.save_every, spec.save_optimizer,
+                   *([spec.schedule_start] if spec.schedule_start else []), seed, acc.num_processes, spec.save_every,
+                   spec.save_optimizer,
                    file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]
     work = start_work(out, fingerprint, acc.print) if acc.is_main_process else Path(f"{out}.partial")
     acc.wait_for_everyone()
@@ -295,7 +301,7 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
                         reduction="sum") / n_tokens
                     acc.backward(loss * acc.num_processes)
                 loss_sum += loss.detach().double().cpu()
-            lr = lr_at(step, total_steps, hp.lr, hp.warmup_ratio)
+            lr = lr_at(step - spec.schedule_start, total_steps, hp.lr, hp.warmup_ratio)
             for g in opt.param_groups:
                 g["lr"] = lr
             grad_norm = acc.clip_grad_norm_(model.parameters(), hp.grad_clip)
@@ -319,8 +325,10 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
                 last_state = time.perf_counter()
     bar.close()
     _save(acc, model, tok, work / "final")
-    record = {"model": final_path(model_path), "corpus": corpus, "hparams": asdict(hp), "start_step": start_step, "steps": steps,
-              "total_steps": total_steps, "seed": seed, "processes": acc.num_processes, "data": data_record}
+    record = {"model": final_path(model_path), "corpus": corpus, "hparams": asdict(hp), "start_step": start_step,
+              "steps": steps, "total_steps": total_steps,
+              **({"schedule_start": spec.schedule_start} if spec.schedule_start else {}),
+              "seed": seed, "processes": acc.num_processes, "data": data_record}
     if acc.is_main_process:
         if spec.save_optimizer:
             torch.save(opt.state_dict(), work / "final" / "optimizer.pt")
@@ -357,8 +365,13 @@ def _log(path: Path, row: dict) -> None:
 
 
 def _save(acc, model, tok, path: Path) -> None:
-    """save_pretrained (safetensors, weights only), written to a temporary name, then renamed."""
+    """save_pretrained (safetensors, weights only), written to a temporary name, then renamed. Under
+    bf16 the float32 master weights are saved in bf16, as the checkpoints a bf16 model ships in."""
+    import torch
+
     state = acc.get_state_dict(model)
+    if acc.mixed_precision == "bf16" and state is not None:
+        state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
     if acc.is_main_process:
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,347 @@
+"""Jobs that span nodes: a Ray cluster over a SLURM allocation (a vLLM teacher with params.nodes > 1)
+and one `accelerate launch` per node (a student with launch.nodes > 1).
+
+The SLURM executor plugin starts a job's command once, on the first node of its allocation: as
+`srun -n1 ...`, or, for a rule with the `mpi` resource (rules/common.smk gives it to every job over
+several nodes), as is in the batch script, leaving the other nodes to the command. This module
+starts what runs there, by `srun` inside the allocation, and tears it down when the command ends:
+
+    python3 -m mot.multinode ray -- CMD...      # a Ray head here, a worker per further node, then CMD
+                                                #   with RAY_ADDRESS set (mot generate does this itself)
+    python3 -m mot.multinode accelerate -- --num_processes 16 --num_machines 2 ... -m mot ... train ...
+                                                # one srun step, a task per node: accelerate launch with
+                                                #   that node's --machine_rank and the first node's
+                                                #   --main_process_ip / --main_process_port
+
+The first node is the batch host (where the command runs); the others follow in SLURM's order. Its
+address is the one this node uses to reach the second node (MOT_HEAD_IP overrides it, e.g. to pick
+the InfiniBand interface). A job that spans one node never comes here: its commands are those of a
+single-node run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from .io import MotError
+
+RAY_TIMEOUT_S = 300  # for every node to join the Ray cluster
+STOP_TIMEOUT_S = 30  # for a node's processes to end after SIGTERM, before SIGKILL
+
+
+@dataclass
+class Allocation:
+    job: str
+    nodes: list[str]  # the first node (this one, the batch host) first
+
+    @property
+    def head(self) -> str:
+        return self.nodes[0]
+
+
+def _run(args: list[str]) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    except FileNotFoundError:
+        raise MotError(f"{args[0]} not found: a job over several nodes runs inside a SLURM allocation") from None
+    except subprocess.CalledProcessError as e:
+        raise MotError(f"{' '.join(args)} failed: {(e.stderr or e.stdout).strip()[:300]}") from None
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`scontrol show ... -o` output as {key: value}."""
+    return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", text))
+
+
+def allocation(nodes: int | None = None) -> Allocation:
+    """The job's nodes from SLURM (the plugin leaves only SLURM_JOB_ID in the command's environment);
+    `nodes`: how many the job must have."""
+    job = os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_JOBID")
+    if not job:
+        raise MotError(f"this job spans {nodes or 'several'} nodes: run it inside a SLURM allocation "
+                       "(snakemake --profile slurm), or set the teacher's params.nodes / the student's "
+                       "launch.nodes to 1")
+    info = _fields(_run(["scontrol", "show", "job", "-o", job]))
+    names = _run(["scontrol", "show", "hostnames", info.get("NodeList", "")]).split()
+    head = info.get("BatchHost") or names[0]
+    names = [head] + [n for n in names if n != head]
+    if nodes is not None and len(names) != nodes:
+        raise MotError(f"this job spans {nodes} nodes, but SLURM job {job} has {len(names)} ({', '.join(names)})")
+    if len(names) < 2:
+        raise MotError(f"SLURM job {job} has one node ({names[0]}): nothing to start on other nodes")
+    return Allocation(job, names)
+
+
+def node_address(node: str) -> str:
+    """The IP address SLURM reaches a node at (its NodeAddr)."""
+    addr = _fields(_run(["scontrol", "show", "node", "-o", node])).get("NodeAddr") or node
+    try:
+        return socket.gethostbyname(addr)
+    except OSError as e:
+        raise MotError(f"node {node}: cannot resolve its address {addr} ({e})") from None
+
+
+def head_ip(alloc: Allocation) -> str:
+    """The first node's address as the other nodes reach it: MOT_HEAD_IP, else the address of the
+    interface this node routes to the second node through (not 127.0.1.1 from /etc/hosts)."""
+    if os.environ.get("MOT_HEAD_IP"):
+        return os.environ["MOT_HEAD_IP"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((node_address(alloc.nodes[1]), 9))  # UDP: nothing is sent
+        return s.getsockname()[0]
+
+
+def free_port(ip: str) -> int:
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
+
+
+def srun(nodes: list[str], cmd: list[str], env: dict | None = None, **popen) -> subprocess.Popen:
+    """One step over `nodes`, one task per node, with all of the job's CPUs, memory and GPUs there
+    (srun's default); --overlap, so that it never waits for another step of the job."""
+    args = ["srun", f"--nodes={len(nodes)}", f"--ntasks={len(nodes)}", "--ntasks-per-node=1",
+            f"--nodelist={','.join(nodes)}", "--overlap", "--kill-on-bad-exit=1", *cmd]
+    print(f"multinode: {shlex.join(args)}", file=sys.stderr, flush=True)
+    return subprocess.Popen(args, env=env, **popen)
+
+
+def stop(procs: list[subprocess.Popen], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM each step (srun forwards it to its tasks), last started first; SIGKILL what is left."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + timeout
+    for p in reversed(procs):
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+# Waits for every node's raylet, then prints them as JSON: the SLURM node each was started on (the
+# custom resource _node gives it), its address and whether it is the head.
+_WAIT_FOR_NODES = """
+import json, sys, time
+import ray
+address, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+deadline = time.monotonic() + timeout
+while True:
+    alive = [x for x in ray.nodes() if x["Alive"]]
+    if len(alive) >= n or time.monotonic() > deadline:
+        break
+    time.sleep(1)
+print(json.dumps([{"node": next((k.split(":", 1)[1] for k in x["Resources"] if k.startswith("slurm-node:")), None),
+                   "ip": x["NodeManagerAddress"], "head": "node:__internal_head__" in x["Resources"]} for x in alive]))
+"""
+
+
+@contextlib.contextmanager
+def _stopping_on_signals():
+    """SIGTERM / SIGUSR1 (SLURM's scancel, time limit, preemption warning) end the command with
+    SystemExit, so that the cluster is torn down on the way out."""
+    def handle(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGUSR1)}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+@contextlib.contextmanager
+def _forwarding_signals(proc: subprocess.Popen):
+    """SIGTERM / SIGUSR1 / SIGINT to this process go on to `proc` (whose exit status then counts):
+    srun passes them to every node's tasks, and `mot train` saves a resumable state on them."""
+    def forward(signum, frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+@contextlib.contextmanager
+def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S):
+    """A Ray cluster over the job's `nodes` nodes: the head on this node, a worker on each other one,
+    all joined before the body runs (RAY_ADDRESS and VLLM_HOST_IP set for it); all stopped after."""
+    alloc = allocation(nodes)
+    nodes = len(alloc.nodes)
+    ip = head_ip(alloc)
+    port = free_port(ip)
+    address = f"{ip}:{port}"
+    ray = [sys.executable, "-m", "mot.multinode", "node", "--ray", "--", "start", "--block", "--disable-usage-stats"]
+    env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # nothing to drain on the way out
+    saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "VLLM_HOST_IP")}
+    procs = []
+    with _stopping_on_signals():
+        try:
+            procs.append(srun([alloc.head], ray + ["--head", f"--node-ip-address={ip}", f"--port={port}",
+                                                   "--include-dashboard=false"], env=env))
+            _wait_for_port(ip, port, procs[0], timeout)
+            procs.append(srun(alloc.nodes[1:], ray + [f"--address={address}"], env=env))
+            waiter = subprocess.Popen([sys.executable, "-c", _WAIT_FOR_NODES, address, str(nodes), str(timeout)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            while waiter.poll() is None:  # a node's raylet that ends before it joined ends the wait
+                if dead := [p for p in procs if p.poll() is not None]:
+                    waiter.kill()
+                    waiter.communicate()
+                    raise MotError(f"Ray cluster at {address}: a raylet step ended (srun status {dead[0].returncode})"
+                                   " before every node joined; its output is above")
+                time.sleep(0.5)
+            out, err = waiter.communicate()
+            r = subprocess.CompletedProcess(waiter.args, waiter.returncode, out, err)
+            joined = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else []
+            heads = [x for x in joined if x["head"]]
+            if sorted(x["node"] or "?" for x in joined) != sorted(alloc.nodes) or [x["node"] for x in heads] != [alloc.head]:
+                got = ", ".join(f"{x['node']}{' (head)' if x['head'] else ''}" for x in joined) or "none"
+                raise MotError(f"Ray cluster at {address}: want the head on {alloc.head} and a worker on each of "
+                               f"{', '.join(alloc.nodes[1:])} within {timeout:.0f} s; joined: {got} "
+                               f"{r.stderr.strip()[-300:]}")
+            print(f"multinode: Ray cluster at {address}: head on {alloc.head} ({heads[0]['ip']}), workers on "
+                  f"{', '.join(alloc.nodes[1:])}", file=sys.stderr, flush=True)
+            # vLLM finds its driver's node among Ray's nodes by this address
+            os.environ.update(RAY_ADDRESS=address, VLLM_HOST_IP=heads[0]["ip"])
+            yield address
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            stop(procs)
+            print("multinode: Ray cluster stopped", file=sys.stderr, flush=True)
+
+
+def _wait_for_port(ip: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise MotError(f"the Ray head on {ip}:{port} exited with status {proc.returncode} before it started")
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex((ip, port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise MotError(f"the Ray head on {ip}:{port} did not start within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def teacher_cluster(spec: dict):
+    """The Ray cluster a teacher that spans nodes samples on (params.nodes > 1), else nothing."""
+    nodes = int(spec.get("params", {}).get("nodes", 1))
+    return ray_cluster(nodes) if nodes > 1 else contextlib.nullcontext()
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def accelerate(args: list[str]) -> int:
+    """`accelerate launch ARGS` on every node of the job: machine rank, the first node's address and a
+    free port added per node; the step (and so every node's processes) ends when one node fails."""
+    nodes, processes = int(_option(args, "--num_machines") or 0), int(_option(args, "--num_processes") or 0)
+    if nodes < 2:
+        raise MotError("mot.multinode accelerate: the accelerate arguments need --num_machines N, N > 1")
+    if processes % nodes:
+        raise MotError(f"--num_processes {processes} (all nodes) does not split over --num_machines {nodes}")
+    for opt in ("--machine_rank", "--main_process_ip", "--main_process_port"):
+        if _option(args, opt) is not None:
+            raise MotError(f"mot.multinode accelerate sets {opt} itself, per node")
+    alloc = allocation(nodes)
+    ip = head_ip(alloc)
+    node = [sys.executable, "-m", "mot.multinode", "node", "--nodes", ",".join(alloc.nodes), "--ip", ip,
+            "--port", str(free_port(ip)), "--", *args]
+    proc = srun(alloc.nodes, node)
+    with _forwarding_signals(proc):
+        try:
+            return proc.wait()
+        finally:
+            stop([proc])
+
+
+def node_command(nodes: list[str], ip: str, port: int, args: list[str], name: str) -> list[str]:
+    """This node's `accelerate launch`: its machine rank is its place in the job's node list."""
+    if name not in nodes:
+        raise MotError(f"node {name} is not one of this job's nodes ({', '.join(nodes)})")
+    return [sys.executable, "-m", "accelerate.commands.launch", "--machine_rank", str(nodes.index(name)),
+            "--main_process_ip", ip, "--main_process_port", str(port), *args]
+
+
+def _node(a) -> int:
+    """One node's task: its raylet (`ray start`, tagged with the node's SLURM name as a custom
+    resource, so that the first node can tell who joined) or its `accelerate launch`."""
+    name = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+    if a.ray:
+        cmd = [sys.executable, "-m", "ray.scripts.scripts", *a.args, f"--resources={json.dumps({f'slurm-node:{name}': 1})}"]
+    else:
+        cmd = node_command(a.nodes.split(","), a.ip, a.port, a.args, name)
+    step = f"{os.environ.get('SLURM_JOB_ID', '?')}.{os.environ.get('SLURM_STEP_ID', '?')}"
+    print(f"multinode: {name} (step {step}): {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    os.execv(cmd[0], cmd)
+
+
+def _ray(a) -> int:
+    if not a.args:
+        raise MotError("mot.multinode ray: no command given (mot.multinode ray [--nodes N] -- CMD...)")
+    with ray_cluster(a.nodes):
+        proc = subprocess.Popen(a.args)
+        with _forwarding_signals(proc):
+            return proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    argv = sys.argv[1:] if argv is None else argv
+    rest = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(prog="python3 -m mot.multinode", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("ray", help="run a command on a Ray cluster over the job's nodes: ray [--nodes N] -- CMD...")
+    r.add_argument("--nodes", type=int, default=None, help="the job's node count (default: the allocation's)")
+    sub.add_parser("accelerate", help="accelerate launch on every node of the job: accelerate -- ACCELERATE_ARGS...")
+    n = sub.add_parser("node", help=argparse.SUPPRESS)  # one node's task: node --ray -- RAY_ARGS, or the below
+    n.add_argument("--ray", action="store_true")
+    n.add_argument("--nodes")
+    n.add_argument("--ip")
+    n.add_argument("--port", type=int)
+    a = p.parse_args(argv)
+    a.args = rest
+    try:
+        if a.cmd == "ray":
+            return _ray(a)
+        if a.cmd == "accelerate":
+            return accelerate(rest)
+        return _node(a)
+    except MotError as e:
+        print(f"mot.multinode: error: {e}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

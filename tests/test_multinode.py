@@ -1,0 +1,331 @@
+"""Jobs that span nodes (issue 19, item 10): mot.multinode on a real two-node SLURM cluster.
+
+The SLURM plugin runs a job's command once, on the first node of its allocation. A rule over several
+nodes gets the `mpi` resource (rules/common.smk), so the plugin runs the command as is in the batch
+script rather than as `srun -n1`, and the command starts the other nodes' processes by srun: a Ray
+head here and a worker per further node for a vLLM teacher (mot generate), one `accelerate launch`
+per node for a student (rules' launch).
+
+The cluster is two slurmd daemons on this host (Debian's build runs several: `slurmd -N <node>`, each
+on its own port), nodes n1 and n2; a node's processes are this host's, told apart by SLURMD_NODENAME,
+which is what Ray's raylets and accelerate's machine ranks are checked by here. Needs root, Debian's
+slurmctld, slurmd and munge, and ray (skipped without them, except in CI, CI=true). The planning
+test at the end needs none of it."""
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake_in
+from test_train import HP, corpus  # noqa: F401 (corpus: test_train's fixture, a few of the world's traces)
+
+NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
+HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
+try:
+    import ray  # noqa: F401
+
+    HAVE_RAY = True
+except ImportError:
+    HAVE_RAY = False
+if os.environ.get("CI") and not (HAVE_SLURM and HAVE_RAY):
+    raise RuntimeError("CI needs a local SLURM (.ci/run installs slurmctld, slurmd, slurm-client and munge) and ray")
+needs_cluster = pytest.mark.skipif(not (HAVE_SLURM and HAVE_RAY),
+                                   reason="no local SLURM (root, slurmctld, slurmd, munge) or no ray")
+
+MARK = "# written by the project's tests/test_slurm.py"  # the same file and mark as test_slurm.py's cluster
+CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks
+NODES = ("n1", "n2")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_gone(pids, timeout=60):
+    deadline = time.time() + timeout
+    while any(Path(f"/proc/{p}").exists() and "Z" not in status(p) for p in pids):
+        assert time.time() < deadline, f"processes {pids} still running"
+        time.sleep(0.5)
+
+
+def status(pid) -> str:
+    try:
+        return next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("State:"))
+    except (OSError, StopIteration):
+        return "Z"
+
+
+def leftovers(*names) -> list[str]:
+    """Live processes whose command line names one of `names` (zombies aside)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and "Z" not in status(proc.name):
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(n in cmd for n in names):
+                found.append(f"{proc.name}: {cmd[:200]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    d = tmp_path_factory.mktemp("slurm2")
+    for sub in ("state", *(f"spool/{n}" for n in NODES)):
+        (d / sub).mkdir(parents=True)
+    if CONF.exists() and MARK not in CONF.read_text():
+        pytest.fail(f"{CONF} exists and is not this test's: this test starts its own cluster")
+    deadline = time.time() + 60  # another module's cluster may still be stopping
+    while port_busy(6817):
+        assert time.time() < deadline, "port 6817 (slurmctld) is taken"
+        time.sleep(1)
+    host = socket.gethostname()
+    mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 20 * 0.4)
+    nodes = "\n".join(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
+                      f"CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN" for n in NODES)
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    CONF.write_text(f"""{MARK} (tests/test_multinode.py: two nodes on this host)
+ClusterName=mot-test
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+MpiDefault=none
+ReturnToService=2
+MinJobAge=300
+KillWait=30
+SchedulerType=sched/backfill
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool/%n
+SlurmctldPidFile={d}/slurmctld.pid
+SlurmdPidFile={d}/slurmd-%n.pid
+SlurmctldLogFile={d}/slurmctld.log
+SlurmdLogFile={d}/slurmd-%n.log
+{nodes}
+PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
+""")
+    if subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode:
+        if not Path("/etc/munge/munge.key").is_file():
+            subprocess.run(["mungekey", "--create"], check=True)
+        Path("/run/munge").mkdir(exist_ok=True)
+        shutil.chown("/run/munge", "munge", "munge")
+        subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
+    subprocess.run(["slurmctld", "-f", str(CONF)], check=True)
+    for n in NODES:
+        subprocess.run(["slurmd", "-f", str(CONF), "-N", n], check=True)
+    env = {**os.environ, "SLURM_CONF": str(CONF)}
+    deadline = time.time() + 60
+    while subprocess.run(["sinfo", "-h", "-o", "%t %D"], env=env, capture_output=True, text=True).stdout.split() != [
+            "idle", "2"]:
+        assert time.time() < deadline, (d / "slurmctld.log").read_text()[-2000:]
+        time.sleep(0.5)
+    yield env, d
+    subprocess.run(["scancel", "--user", "root"], env=env)
+    pids = [int((d / f).read_text()) for f in ("slurmd-n1.pid", "slurmd-n2.pid", "slurmctld.pid") if (d / f).is_file()]
+    for pid in pids:
+        subprocess.run(["kill", str(pid)])
+    wait_gone(pids)  # test_slurm.py's cluster starts on the same ports next
+    if CONF.is_file() and MARK in CONF.read_text():
+        CONF.unlink()
+
+
+def job_info(env, job: str) -> dict:
+    out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
+    return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", out))
+
+
+SLURM = ["--profile", "slurm", "--jobs", "2", "--slurm-status-command", "squeue",
+         "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account", "--seconds-between-status-checks", "2",
+         "--latency-wait", "5"]
+SAMPLES = "results/samples/syn-boba/concise.jsonl"
+
+
+@pytest.mark.slow
+@needs_cluster
+def test_a_teacher_over_two_nodes_samples_on_a_ray_cluster_over_both(two_nodes, checkout):
+    """Rule generate of a teacher with params.nodes: 2, submitted by snakemake --profile slurm: one
+    job of two nodes and two tasks whose command runs in the batch script on n1 (the Ray head and the
+    worker are the job's steps 0 and 1: no `srun -n1` around the command); the head on n1, n2's worker
+    joined; the samples those of the same teacher on one node; nothing of Ray left after."""
+    env, d = two_nodes
+    r = snakemake_in(checkout, SAMPLES, "--configfile", "config/test.yaml", "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    one_node = (checkout / SAMPLES).read_bytes()
+
+    cfg = yaml.safe_load((checkout / "config/test.yaml").read_text())
+    cfg["teachers"]["concise"]["params"]["nodes"] = 2  # the synthetic teacher ignores it; the job does not
+    (checkout / "config/two.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "snakemake", SAMPLES, *SLURM, "--configfile", "config/two.yaml"],
+                       cwd=checkout, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    jobs = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
+    assert len(jobs) == 1, (r.stdout + r.stderr)[-3000:]  # generate only: world and prompts are up to date
+    info = job_info(env, jobs[0])
+    assert (info["NumNodes"], info["NumTasks"], info["BatchHost"], info["NodeList"]) == ("2", "2", "n1", "n[1-2]")
+
+    log = (checkout / "results/logs/generate/syn-boba/concise.log").read_text()
+    head = re.search(rf"multinode: n1 \(step {jobs[0]}\.0\): .*ray\.scripts\.scripts start .*--head .*"
+                     r"--port=(\d+) .*slurm-node:n1", log)
+    worker = re.search(rf"multinode: n2 \(step {jobs[0]}\.1\): .*ray\.scripts\.scripts start .*"
+                       r"--address=[\d.]+:(\d+) .*slurm-node:n2", log)
+    assert head and worker and head.group(1) == worker.group(1), log[-3000:]
+    assert re.search(r"multinode: Ray cluster at [\d.]+:\d+: head on n1 \([\d.]+\), workers on n2\n", log), log[-3000:]
+    assert "multinode: Ray cluster stopped\n" in log, log[-3000:]
+    assert (checkout / SAMPLES).read_bytes() == one_node
+    assert not leftovers("raylet", "gcs_server", "ray.scripts.scripts")
+
+
+@pytest.mark.slow
+@needs_cluster
+def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, tiny_model, corpus, tmp_path):
+    """The launch a CPU student with launch: {processes: 2, nodes: 2} gets (rules' launch(), checked
+    below), in a job of two nodes whose environment has only SLURM_JOB_ID of SLURM's variables, as
+    the plugin leaves a command with the mpi resource: each
+    node's accelerate launch has its machine rank, both have n1's address and port and 2 machines;
+    `mot train` ran as 2 processes, one per node; nothing is left running."""
+    env, _ = two_nodes
+    out, log = tmp_path / "two-nodes", tmp_path / "train.log"
+    args = ["--num_processes", "2", "--num_machines", "2", "--multi_gpu", "--mixed_precision", "no",
+            "--dynamo_backend", "no", "-m", "mot", "--log", str(log), "train", "--model", str(tiny_model),
+            "--corpus", str(corpus), "--hparams", json.dumps(HP), "--steps", "2", "--out", str(out)]
+    keep = f"env -i PATH={os.environ['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID"
+    cmd = f"{keep} {sys.executable} -m mot.multinode accelerate -- {shlex.join(args)}"
+    sub = subprocess.run(["sbatch", "--parsable", "--nodes=2", "--ntasks=2", "--cpus-per-task=1", "--mem=1000",
+                          "-o", str(tmp_path / "job.out"), "--wrap", cmd], env=env, capture_output=True, text=True)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip().split(";")[0]
+    deadline = time.time() + 300
+    while job_info(env, job).get("JobState") in ("PENDING", "RUNNING", "COMPLETING"):
+        assert time.time() < deadline
+        time.sleep(1)
+    text = (tmp_path / "job.out").read_text()
+    assert job_info(env, job)["JobState"] == "COMPLETED", text[-4000:]
+    ranks = {}
+    for m in re.finditer(r"multinode: (n\d) \(step \d+\.\d+\): .*accelerate\.commands\.launch --machine_rank (\d) "
+                         r"--main_process_ip ([\d.]+) --main_process_port (\d+) (.*)", text):
+        ranks[m.group(1)] = (m.group(2), m.group(3), m.group(4), m.group(5))
+    assert sorted(ranks) == ["n1", "n2"], text[-3000:]
+    assert (ranks["n1"][0], ranks["n2"][0]) == ("0", "1")
+    assert ranks["n1"][1:3] == ranks["n2"][1:3]
+    assert all("--num_processes 2 --num_machines 2" in r[3] for r in ranks.values())
+    assert json.loads((out / "mot_train.json").read_text())["processes"] == 2
+    assert Path(f"{log}.rank1").is_file()
+    assert not leftovers("accelerate.commands.launch", str(out))
+
+
+@pytest.mark.slow
+def test_multi_node_jobs_are_planned_as_one_task_per_node_and_single_node_jobs_as_before(workdir):
+    """What a job over two nodes asks SLURM for and runs (the plugin's own sbatch line from the planned
+    resources): --nodes=2 --ntasks=2 and no --ntasks-per-gpu; the launch through mot.multinode. A job
+    on one node: no mpi, tasks or tasks_per_gpu resource, its sbatch line and command as before."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    cfg = yaml.safe_load((workdir / "config/paper.yaml").read_text())
+    cfg["students"]["qwen3-14b"]["launch"].update(processes=16, nodes=2)
+    (workdir / "config/two.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    targets = ["results/samples/boba/deepseek-r1.jsonl", "results/models/qwen3-14b/boba/sft-qwq",
+               "results/models/qwen3-8b/boba/sft-qwq"]
+    r = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                        str(workdir), *targets, "--configfile", "config/two.yaml", "--cores", "1", "-n", "-p"],
+                       cwd=workdir, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs, rule, wc = {}, None, ""
+    for line in (r.stdout + r.stderr).splitlines():
+        line = line.strip()
+        if m := re.match(r"^rule (\w+):", line):
+            rule, wc = m.group(1), ""
+        elif line.startswith("wildcards: "):
+            wc = line.removeprefix("wildcards: ")
+        elif line.startswith("resources: "):
+            jobs[(rule, wc)] = {"resources": dict(kv.split("=", 1) for kv in line.removeprefix("resources: ").split(", "))}
+        elif line.startswith("Shell command: "):
+            jobs[(rule, wc)]["shell"] = line.removeprefix("Shell command: ")
+
+    def sbatch(job):
+        res = {k: int(v) if v.isdigit() else v for k, v in job["resources"].items()}
+        fake = SimpleNamespace(resources=SimpleNamespace(**res, get=res.get), threads=1, is_group=lambda: False)
+        params = dict(run_uuid="x", slurm_logfile="x.log", comment_str="x", account="", partition="-p gpu",
+                      workdir=None)
+        return get_submit_command(fake, params) + set_gres_string(fake)
+
+    r1 = jobs[("generate", "source=boba, teacher=deepseek-r1")]
+    big = jobs[("sft", "student=qwen3-14b, source=boba, corpus=qwq")]
+    small = jobs[("sft", "student=qwen3-8b, source=boba, corpus=qwq")]
+    qwq = next(j for (rule, w), j in jobs.items() if rule == "generate_shard")
+    for job in (r1, big):
+        assert {k: job["resources"][k] for k in ("nodes", "mpi", "tasks", "tasks_per_gpu")} == {
+            "nodes": "2", "mpi": "srun", "tasks": "2", "tasks_per_gpu": "0"}
+        line = sbatch(job)
+        assert "--nodes=2" in line and "--ntasks=2" in line and "--gpus=16" in line, line
+        assert "--ntasks-per-gpu" not in line, line
+    for job in (small, qwq):
+        assert not {"mpi", "tasks", "tasks_per_gpu"} & set(job["resources"]), job["resources"]
+        line = sbatch(job)
+        assert "--nodes=1" in line and "--ntasks-per-gpu=1" in line and "--ntasks=" not in line, line
+    assert r1["shell"].startswith("python3 -m mot --log ")  # mot generate starts the Ray cluster itself
+    assert big["shell"].startswith("python3 -m mot.multinode accelerate -- --num_processes 16 --num_machines 2 "
+                                   "--config_file envs/accelerate/fsdp.yaml -m mot --log ")
+    assert small["shell"].startswith("python3 -m accelerate.commands.launch --num_processes 8 --num_machines 1 "
+                                     "--main_process_port $(python3 -c")
+    # the tiny config's CPU student over two nodes: the launch the test above runs on the cluster
+    cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    cfg["students"]["tiny"]["launch"] = {"processes": 2, "nodes": 2}
+    cfg["train"]["micro_batch_size"] = 2  # 4 sequences a step: 2 per process
+    (workdir / "config/two.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                        str(workdir), "results/models/tiny/syn-boba/sft-concise", "--configfile", "config/two.yaml",
+                        "--cores", "1", "-n", "-p"], cwd=workdir, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Shell command: python3 -m mot.multinode accelerate -- --num_processes 2 --num_machines 2 --multi_gpu " \
+           "--mixed_precision no --dynamo_backend no -m mot --log " in r.stdout + r.stderr
+
+
+def test_outside_slurm_a_job_over_nodes_stops_with_one_line(tmp_path, monkeypatch):
+    """mot generate of a teacher over two nodes, and the accelerate launcher, need a SLURM job: without
+    one they stop at once, naming what to do; the launcher refuses what it sets itself."""
+    from mot.io import MotError
+    from mot.multinode import accelerate, node_command
+
+    from conftest import run_mot
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_JOBID", raising=False)
+    teacher = {"name": "big", "backend": "synthetic", "params": {"style": "concise", "nodes": 2}}
+    r = run_mot("generate", "--prompts", tmp_path / "p.jsonl", "--teacher", json.dumps(teacher), "--sampling",
+                json.dumps({"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8}), "--out", tmp_path / "s.jsonl")
+    assert r.returncode == 1 and "this job spans 2 nodes: run it inside a SLURM allocation" in r.stderr, r.stderr
+    with pytest.raises(MotError, match="run it inside a SLURM allocation"):
+        accelerate(["--num_processes", "4", "--num_machines", "2", "-m", "mot"])
+    with pytest.raises(MotError, match="sets --machine_rank itself"):
+        accelerate(["--num_processes", "4", "--num_machines", "2", "--machine_rank", "1", "-m", "mot"])
+    with pytest.raises(MotError, match="does not split over --num_machines 2"):
+        accelerate(["--num_processes", "3", "--num_machines", "2", "-m", "mot"])
+    cmd = node_command(["n1", "n2", "n3"], "10.0.0.1", 29501, ["--num_machines", "3", "-m", "mot"], "n3")
+    assert cmd[1:] == ["-m", "accelerate.commands.launch", "--machine_rank", "2", "--main_process_ip", "10.0.0.1",
+                       "--main_process_port", "29501", "--num_machines", "3", "-m", "mot"]
