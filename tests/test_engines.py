@@ -332,3 +332,50 @@ def test_lm_eval_vllm_backend_agrees_with_its_hf_backend_at_temperature_0(vllm_m
         assert json.loads(out.read_text())["tasks"]["SYN-LONG"]["n"] == 4
         answers[backend] = [json.loads(x)["response"] for x in (tmp_path / f"{backend}.samples.jsonl").read_text().splitlines()]
     assert answers["vllm"] == answers["hf"]
+
+
+class Misbehaving(BaseHTTPRequestHandler):
+    """A stand-in for a misbehaving OpenAI-compatible server (no real server answers like this on
+    purpose): `/echo` answers 400 with the request's headers in its body, as some gateways do;
+    `/text` answers 200 with completions-style choices (`text`, no `message`); `/garbage` answers 200
+    with a body that is not JSON."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        kind = self.path.split("/")[1]
+        if kind == "echo":
+            status, body = 400, json.dumps({"error": f"invalid header: {self.headers['Authorization']}"})
+        elif kind == "text":
+            status, body = 200, json.dumps({"choices": [{"index": 0, "text": "5", "finish_reason": "stop"}] * 2})
+        else:
+            status, body = 200, "<html>gateway</html>"
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("echo", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
+def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors(tmp_path, kind, message):
+    """A key echoed in an error body never reaches the log or stderr; a 200 that is not a chat
+    completion (completions-style `text`, or not JSON) is an error, not empty samples."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        teacher = {"name": "served", "backend": "openai",
+                   "params": {"base_url": f"http://127.0.0.1:{httpd.server_port}/{kind}/v1", "model": "m",
+                              "api_key_env": "MOT_TEST_KEY", "max_retries": 0}}
+        r = generate(tmp_path, teacher, SAMPLED, tmp_path / "a.jsonl", prompts_file(tmp_path / "p.jsonl", 1),
+                     env={"MOT_TEST_KEY": SECRET})
+    finally:
+        httpd.shutdown()
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "mot: error: teacher 'served': " in r.stderr and message in r.stderr
+    assert SECRET not in r.stderr and not (tmp_path / "a.jsonl").exists()
+    if kind == "echo":
+        assert "[API key]" in r.stderr
+    no_secret_in(tmp_path)

@@ -171,8 +171,16 @@ class OpenAITeacher:
 
             self.tokenizer = load_tokenizer(params["tokenizer"])
 
+    def redact(self, text: str) -> str:
+        """`text` without the API key (a server may echo the request's headers in an error body).
+        Applied before any truncation, so no part of the key survives a cut either."""
+        return text.replace(self.key, "[API key]") if self.key else text
+
     def stream(self, rows: list[dict], n: int, seed: int, emit) -> None:
-        asyncio.run(self._run(rows, n, seed, emit))
+        try:
+            asyncio.run(self._run(rows, n, seed, emit))
+        except MotError as e:  # whatever a message quotes of a response, the key never reaches a log
+            raise type(e)(self.redact(str(e))) from None
 
     async def _run(self, rows, n, seed, emit) -> None:
         import httpx
@@ -224,12 +232,17 @@ class OpenAITeacher:
                 last = type(e).__name__
             else:
                 if r.status_code == 200:
-                    return sorted(r.json()["choices"], key=lambda c: c.get("index", 0))
+                    try:
+                        choices = r.json()["choices"]
+                        return sorted(choices, key=lambda c: c.get("index", 0))
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        raise Refused(f"{self.url}: HTTP 200 without a list of choices: "
+                                      f"{self.redact(r.text.strip())[:200]!r}") from None
                 if r.status_code in (401, 403):
                     raise Refused(f"{self.url}: HTTP {r.status_code}, the API key was refused (check the variable "
                                   f"{p.get('api_key_env') or '(none: params.api_key_env is not set)'})")
                 if r.status_code < 500 and r.status_code not in self.RETRY_STATUS:
-                    raise Refused(f"{self.url}: HTTP {r.status_code}: {r.text.strip()[:200]}")
+                    raise Refused(f"{self.url}: HTTP {r.status_code}: {self.redact(r.text.strip())[:200]}")
                 last = f"HTTP {r.status_code}"
                 wait = _retry_after(r.headers.get("retry-after"))
             if attempt == retries:
