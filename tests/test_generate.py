@@ -144,3 +144,33 @@ def test_hf_backend_rejects_a_directory_without_a_model(tmp_path, prompts):
     spec = {"name": "x", "backend": "hf", "params": {"model": str(tmp_path)}}
     with pytest.raises(MotError, match="holds no model"):
         gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path, prompts):
+    """Two `mot generate --out X` at once (an orphaned job and its rerun): the second refuses at once,
+    one line naming X, and leaves the first's work alone; the lock leaves no file behind."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import run_mot
+
+    out = tmp_path / "s.jsonl"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mot.io import start_work; "
+                               f"start_work({str(out)!r}, ['other']); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        teacher = json.dumps({"name": "a", "backend": "synthetic", "params": {"style": "concise"}})
+        r = run_mot("generate", "--prompts", prompts, "--teacher", teacher, "--sampling", json.dumps(SAMPLING),
+                    "--out", out)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert f"{out}: another process is writing it" in r.stderr
+        assert (tmp_path / "s.jsonl.partial" / "fingerprint.json").is_file() and not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    r = run_mot("generate", "--prompts", prompts, "--teacher", teacher, "--sampling", json.dumps(SAMPLING),
+                "--out", out)  # the holder is gone: the kernel dropped its lock
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
                  registry,
-                 stable_hash, start_work, write_jsonl)
+                 release_output, stable_hash, start_work, write_jsonl)
 
 
 class Backend(Protocol):
@@ -230,6 +230,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
                        "teacher": teacher["name"], **{key: v for key, v in done[r["id"]].items() if key != "id"}}
                       for r in mine))
     shutil.rmtree(work)
+    release_output(out)
 
 
 def join_samples(prompts_path: str, shards: list[str], out: str) -> int:

@@ -96,11 +96,48 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
 
 
 # --------------------------------------------------------------------------- resumable work
+_LOCKS: dict[str, int] = {}  # lock file -> the descriptor that holds it, for the process's lifetime
+
+
+def lock_output(out: str | os.PathLike) -> None:
+    """Hold an exclusive lock on `out` (a hidden `.<name>.lock` beside it) until this process ends,
+    or refuse at once: two writers on one `<out>.partial` (an orphaned job and its rerun) would
+    interleave their work. The kernel drops the lock when the holder dies, however it dies."""
+    import fcntl
+
+    path = Path(out)
+    lock = path.parent / f".{path.name}.lock"
+    if str(lock) in _LOCKS:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise MotError(f"{out}: another process is writing it (it holds {lock}); wait for it to end or stop "
+                       "it, then rerun") from None
+    _LOCKS[str(lock)] = fd
+
+
+def release_output(out: str | os.PathLike) -> None:
+    """Drop the lock on `out` and its file, once `out` is in place (a lock file inside a run's work
+    directory would otherwise travel into the published result)."""
+    path = Path(out)
+    lock = str(path.parent / f".{path.name}.lock")
+    fd = _LOCKS.pop(lock, None)
+    if fd is not None:
+        Path(lock).unlink(missing_ok=True)
+        os.close(fd)
+
+
 def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
     everything that shapes the output (input contents, settings). An earlier attempt's work is
     kept when its stamp matches; otherwise it is discarded, with one log line, and a fresh, empty
-    directory is returned. Finish with `finish_work`."""
+    directory is returned. Only one process works on `out` at a time (lock_output). Finish with
+    `finish_work`."""
+    lock_output(out)
     work = Path(f"{out}.partial")
     stamp = work / "fingerprint.json"
     fp = f"{stable_hash(fingerprint):016x}"
@@ -131,6 +168,7 @@ def finish_work(work: Path, out: str | os.PathLike) -> None:
     """Unstamp a finished work directory and move it into place as `out`."""
     (work / "fingerprint.json").unlink(missing_ok=True)
     publish(work, out)
+    release_output(out)
 
 
 def model_fingerprint(path: str | os.PathLike) -> list:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .chat import IGNORE, end_of_turn, sft_example
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
-                 read_jsonl, stable_hash, start_work, write_json)
+                 read_jsonl, release_output, stable_hash, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
 
 
@@ -338,6 +338,7 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
             shutil.move(str(ck), work / "final" / ck.name)
         publish(work / "final", out)
         shutil.rmtree(work, ignore_errors=True)
+        release_output(out)
     acc.wait_for_everyone()
     acc.free_memory()  # MoT runs several branches in one process: drop this one's model and optimizer
     return record
