@@ -1,5 +1,6 @@
 """Teacher generation: the synthetic and hf backends, incremental writing and resume."""
 import json
+import os
 
 import pytest
 
@@ -174,3 +175,29 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path, prompts):
                 "--out", out)  # the holder is gone: the kernel dropped its lock
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_code_change_discards_work_the_old_code_started(tmp_path, prompts, monkeypatch):
+    """A job killed, its stage's code edited, the job rerun (as Snakemake does on a code change): the
+    rerun starts afresh instead of publishing samples drawn partly by the old code."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "s.jsonl"
+    interrupt_after_two_chunks(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    edited = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "mot", edited / "mot", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(edited / "mot" / "world.py", "a") as f:
+        f.write("\n# an edit to code the stage runs\n")
+    run = lambda src: subprocess.run(
+        [sys.executable, "-m", "mot", "generate", "--prompts", str(prompts), "--teacher", json.dumps(SYN),
+         "--sampling", json.dumps(SAMPLING), "--out", str(out)], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(src)})
+    r = run(edited)
+    assert r.returncode == 0, r.stderr
+    assert "discarding the work of an earlier attempt" in r.stdout + r.stderr

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .grading import extract_answer, is_correct
 from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl, registry, stable_hash,
-                 start_work, write_json, write_jsonl)
+                 release_output, stage_code, start_work, write_json, write_jsonl)
 from .layout import EVAL_STEP
 from .prompts import check_template, render_prompt
 from .generate import generate_samples, read_samples
@@ -126,6 +126,14 @@ BATCH_SIZE = 64  # problems per generate call unless the backend params say (a s
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
              samples: str, tag: dict | None = None, force: bool = False) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
+    try:
+        return _evaluate(checkpoints, benchmarks, spec, out, samples, tag, force)
+    finally:  # however it ends: the next writer may start
+        release_output(samples)
+
+
+def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
+             samples: str, tag: dict | None = None, force: bool = False) -> dict:
     samples, params = Path(samples), {"batch_size": BATCH_SIZE, **spec.params}
     sampling, seed, template, backend = spec.sampling, spec.seed, spec.template, spec.backend
     inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
@@ -135,7 +143,8 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
     for bench, data in benchmarks:
         problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
-    work = start_work(samples, ["eval", problems, sampling, seed, params])
+    work = start_work(samples, ["eval", stage_code("evaluate.py", "generate.py", "engines.py", "grading.py"), problems,
+                                sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
     for step, model in checkpoints:

@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
                  registry,
-                 release_output, stable_hash, start_work, write_jsonl)
+                 release_output, stable_hash, stage_code, start_work, write_jsonl)
 
 
 class Backend(Protocol):
@@ -168,6 +168,8 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
         if str(e).startswith(f"teacher '{teacher['name']}'"):
             raise
         raise MotError(f"teacher '{teacher['name']}': {e}") from None
+    finally:  # however it ends: the next writer may start
+        release_output(out)
 
 
 def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> None:
@@ -189,7 +191,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     # Everything that shapes the samples: a resumed run never mixes in samples drawn for other
     # prompt text, other settings or other weights.
     model = params.get("model")
-    fingerprint = ["generate", teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
+    fingerprint = ["generate", stage_code("generate.py", "engines.py", "world.py"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
                    model_fingerprint(model) if model else None]
     work = start_work(out, fingerprint)
     records = _read_records(work / "records.jsonl")

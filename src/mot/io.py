@@ -131,6 +131,15 @@ def release_output(out: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def stage_code(*modules: str) -> str:
+    """The version of a stage's code (mot.workflow.code_version over this package: its modules and
+    what they import), for work fingerprints: a rerun after a code change never resumes work that
+    the old code started (Snakemake reruns the job, and the job would otherwise continue it)."""
+    from .workflow import code_version
+
+    return code_version(str(Path(__file__).resolve().parents[1]), *modules)
+
+
 def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
     everything that shapes the output (input contents, settings). An earlier attempt's work is

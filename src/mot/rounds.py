@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .io import MotError, check_out, file_xxh3, finish_work, model_fingerprint, start_work, write_json
+from .io import (MotError, check_out, file_xxh3, finish_work, model_fingerprint, release_output, stage_code, start_work,
+                 write_json)
 from .layout import BRANCH, MERGED, ROUND
 from .train import HParams, TrainSpec
 
@@ -90,6 +91,7 @@ def _processes():
 
 
 def _start(ps, out: Path, fingerprint: list) -> Path:
+    fingerprint = [stage_code("rounds.py", "train.py", "merge.py"), *fingerprint]
     work = start_work(out, fingerprint) if ps.is_main_process else Path(f"{out}.partial")
     ps.wait_for_everyone()
     return work
@@ -111,6 +113,13 @@ def _train_branch(init: str, corpus: str, spec: TrainSpec, out: Path) -> None:
 
 def branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, force: bool = False) -> dict:
     """Round 1: one branch per teacher from `model`, written to out/branch-<teacher>."""
+    try:
+        return _branches(model, corpora, spec, out, force)
+    finally:  # however it ends: the next writer may start
+        release_output(out)
+
+
+def _branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, force: bool = False) -> dict:
     out = Path(out)
     check_out(out, [model, *corpora.values()], force)
     ps = _processes()
@@ -140,6 +149,14 @@ def rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSpe
            force: bool = False) -> dict:
     """Merge round 1's branches of these teachers, then rounds 2..n: branches from the previous
     merged model, merged. Writes out/round-<t>/merged (and out/round-<t>/branch-<teacher>, t >= 2)."""
+    try:
+        return _rounds(first_round, base, corpora, spec, out, force)
+    finally:  # however it ends: the next writer may start
+        release_output(out)
+
+
+def _rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSpec, out: str,
+           force: bool = False) -> dict:
     from tqdm import tqdm
 
     first, out = Path(first_round), Path(out)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .chat import IGNORE, end_of_turn, sft_example
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
-                 read_jsonl, release_output, stable_hash, start_work, write_json)
+                 read_jsonl, release_output, stable_hash, stage_code, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
 
 
@@ -218,6 +218,13 @@ def check_batch(hp: HParams, world: int) -> int:
 def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool = False) -> dict:
     """Train for `spec.steps` optimizer steps numbered spec.start_step.. (the lr follows the schedule
     of spec.schedule_steps); write the final model to `out` and every save_every steps to out/step-N."""
+    try:
+        return _train(model_path, corpus, spec, out, force)
+    finally:  # however it ends: the next writer may start
+        release_output(out)
+
+
+def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool = False) -> dict:
     import torch
     from accelerate import Accelerator
     from tqdm import tqdm
@@ -251,7 +258,7 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
     out = Path(out)
     # A saved state is reused only by the same run: the same weights, corpus contents, settings
     # and processes (the fingerprint of `<out>.partial`).
-    fingerprint = ["train", model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
+    fingerprint = ["train", stage_code("train.py"), model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
                    *([spec.schedule_start] if spec.schedule_start else []), seed, acc.num_processes, spec.save_every,
                    spec.save_optimizer,
                    file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]
