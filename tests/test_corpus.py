@@ -105,3 +105,30 @@ def test_union(tmp_path):
         build_corpus_rows = select(rows(t), 0)[0]
         write_jsonl(tmp_path / f"{t}.jsonl", build_corpus_rows)
     assert union([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")], str(tmp_path / "mtd.jsonl")) == 4
+
+
+@pytest.mark.parametrize("case", ["union", "corpus_grades", "stats", "train_file", "prompts_world"])
+def test_no_command_overwrites_its_own_input_or_a_file_where_a_directory_goes(tmp_path, case):
+    """One check (mot.cli.check_outputs) before every command: an output that is one of its inputs,
+    or a regular file where a directory is written, is one line and leaves every file as it was."""
+    from conftest import run_mot
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_jsonl(a, select(rows("a"), 0)[0])
+    write_jsonl(b, select(rows("b"), 0)[0])
+    base = next((ROOT / "data" / "bases").iterdir())
+    args, message = {
+        "union": (["union", "--out", a, a, b], f"--out {a}: would replace the input {a}"),
+        "corpus_grades": (["corpus", "--samples", a, "--out", tmp_path / "c.jsonl", "--grades", a],
+                          f"--grades {a}: would replace the input {a}"),
+        "stats": (["stats", "--tokenizer", base, "--grades", a, "--corpora", b, "--out", b],
+                  f"--out {b}: would replace the input {b}"),
+        "train_file": (["train", "--model", base, "--corpus", a, "--hparams", "{}", "--steps", "1", "--out", b],
+                       f"--out {b}: is a file, expected a directory"),
+        "prompts_world": (["prompts", "--source", "s", "--spec", "{}", "--template", "{problem}", "--world", a,
+                           "--out", a], f"--out {a}: would replace the input {a}"),
+    }[case]
+    before = {p: p.read_bytes() for p in (a, b)}
+    r = run_mot(*args)
+    assert r.returncode == 1 and r.stderr.strip() == f"mot: error: {message}", r.stderr
+    assert {p: p.read_bytes() for p in (a, b)} == before

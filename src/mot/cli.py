@@ -226,9 +226,11 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help, aliases=()):
+    def add(name, fn, help, aliases=(), outputs=None):
+        """A subcommand; `outputs`: its output arguments and what each is (file, dir, or stem: the
+        prefix of <stem>.csv, .md, ...), checked by check_outputs before it runs."""
         sp = sub.add_parser(name, help=help, aliases=list(aliases))
-        sp.set_defaults(fn=fn)
+        sp.set_defaults(fn=fn, outputs=outputs or {"out": "file"})
         return sp
 
     sp = add("world", cmd_world, "draw the synthetic world's problem splits")
@@ -236,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
 
     sp = add("world-student", cmd_world_student,
-             "build the synthetic world's tokenizer and pre-train the tiny Qwen3 base student")
+             "build the synthetic world's tokenizer and pre-train the tiny Qwen3 base student", outputs={"out": "dir"})
     sp.add_argument("--world", type=_json, required=True, help="the config's world block, as JSON")
     sp.add_argument("--arch", type=_json, required=True)
     sp.add_argument("--pretrain", type=_json, required=True)
@@ -262,7 +264,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("shards", nargs="+", help="shard files, in order")
 
-    sp = add("corpus", cmd_corpus, "grade samples and keep one correct response per prompt")
+    sp = add("corpus", cmd_corpus, "grade samples and keep one correct response per prompt",
+                 outputs={"out": "file", "grades": "file"})
     sp.add_argument("--samples", required=True)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True)
@@ -282,7 +285,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--corpora", nargs="+", required=True)
     sp.add_argument("--out", required=True)
 
-    sp = add("merge", cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor")
+    sp = add("merge", cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
+                 outputs={"out": "dir"})
     sp.add_argument("--method", required=True,
                     help="uniform | weighted | task_arithmetic | ties | dare | interpolate | outer")
     sp.add_argument("--weights", help="comma-separated, one per input (weighted, task_arithmetic, ties, dare)")
@@ -295,7 +299,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
-    sp = add("train", cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1")
+    sp = add("train", cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
+                 outputs={"out": "dir"})
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
     sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
@@ -313,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
 
     sp = add("evaluate", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
-             aliases=["eval"])
+             aliases=["eval"], outputs={"out": "file", "samples": "dir"})
     sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
                     help="a checkpoint and its training step (repeat)")
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
@@ -345,23 +350,25 @@ def parser() -> argparse.ArgumentParser:
                         help="replace an existing output directory that mot did not write")
         sp.add_argument("--out", required=True)
 
-    sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process")
+    sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
+                 outputs={"out": "dir"})
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
     mot_args(sp)
 
-    sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges")
+    sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
+                 outputs={"out": "dir"})
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
 
     sp = add("general-tasks", cmd_general_tasks,
-             "write the synthetic world's general tasks as lm-evaluation-harness task files")
+             "write the synthetic world's general tasks as lm-evaluation-harness task files", outputs={"out": "dir"})
     sp.add_argument("--world", required=True, help="the world file")
     sp.add_argument("--sampling", type=_json, required=True, help='{"temperature", "top_p", "max_tokens"}')
     sp.add_argument("--out", required=True, help="directory for <task>.yaml and <task>.jsonl")
 
     sp = add("general", cmd_general, "general benchmarks of one model through lm-evaluation-harness "
-                                     "(paper Tables 3 and 4)")
+                                     "(paper Tables 3 and 4)", outputs={"out": "file", "samples": "file"})
     sp.add_argument("--model", required=True, help="checkpoint directory or hub id")
     sp.add_argument("--tasks", type=_json, required=True,
                     help='the config\'s general.tasks: {column: {"task", "metric", "group"}}, as JSON')
@@ -380,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
-             aliases=["table"])
+             aliases=["table"], outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help="table1 | table2 | table3 | table4 | table5 | table6 | table7 | table8 | table10 | "
                                                   "table11 | table12 | table13 | table9 | differences | merge_methods | summary | "
                                                   "best-std-model (copy the best STD run's final weights)")
@@ -394,7 +401,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--source", help="best-std-model: on which source")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex (summary: <out>.md)")
 
-    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", aliases=["figure"])
+    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", aliases=["figure"],
+                 outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
@@ -402,13 +410,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
 
-    sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision")
+    sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision",
+                 outputs={"out": "file", "rst": "file"})
     sp.add_argument("--config", type=_json, required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--rst", help="also as reStructuredText (the first page of snakemake --report)")
 
     sp = add("diagnostics", cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
-             "every teacher's corpus (CSV and plot)")
+             "every teacher's corpus (CSV and plot)", outputs={"out": "stem"})
     sp.add_argument("--student", required=True)
     sp.add_argument("--source", required=True)
     sp.add_argument("--tset", required=True, help="the teacher set (its rounds live under mot-<tset>)")
@@ -450,6 +459,32 @@ def _redirect(log: str):
     return console
 
 
+def _paths(value) -> list[str]:
+    """The paths an argument names: a path, each of a list, or the PATH of KEY=PATH."""
+    values = value if isinstance(value, list) else [value]
+    return [v.partition("=")[2] if "=" in v and not os.path.exists(v) else v for v in values if isinstance(v, str)]
+
+
+def check_outputs(args) -> None:
+    """One check for every command, before it runs: an output may not be, nor hold, one of the
+    command's inputs (any other argument naming an existing path), and may not be a file where a
+    directory is written or the other way round."""
+    from pathlib import Path
+
+    from .io import MotError, check_out
+
+    outs = {k: kind for k, kind in args.outputs.items() if getattr(args, k, None)}
+    inputs = [p for k, v in vars(args).items() if k not in outs and k not in ("fn", "outputs", "log")
+              for p in _paths(v) if p and os.path.exists(p)]
+    for key, kind in outs.items():
+        out = getattr(args, key)
+        targets = [out] if kind != "stem" else [f"{out}{ext}" for ext in (".csv", ".md", ".tex", ".png", ".pdf")]
+        for target in targets:
+            check_out(target, inputs, force=True, is_dir=kind == "dir", flag=f"--{key.replace('_', '-')}")
+        if kind == "dir" and Path(out).is_file():
+            raise MotError(f"--{key.replace('_', '-')} {out}: is a file, expected a directory")
+
+
 def main(argv=None) -> int:
     import traceback
 
@@ -463,6 +498,7 @@ def main(argv=None) -> int:
         args.log = f"{args.log}.rank{os.environ['RANK']}"
     console = _redirect(args.log) if args.log else sys.stderr
     try:
+        check_outputs(args)
         args.fn(args)
     except MotError as e:
         msg = f"mot: error: {e}"

@@ -73,7 +73,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
         raise
 
 
-def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True) -> None:
+def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True, flag: str = "--out") -> None:
     """Refuse an output that would destroy an input, or a directory that mot did not write.
 
     `out` may not be an input, nor contain one (replacing it would delete the input). An existing
@@ -85,13 +85,13 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
             continue
         ri = Path(i).resolve()
         if resolved == ri or resolved in ri.parents:
-            raise MotError(f"--out {out}: would replace the input {i}")
+            raise MotError(f"{flag} {out}: would replace the input {i}")
     if not path.is_dir():
         return
     if not is_dir:
-        raise MotError(f"--out {out}: is a directory, expected a file")
+        raise MotError(f"{flag} {out}: is a directory, expected a file")
     if not force and not (path / MARKER).is_file() and any(path.iterdir()):
-        raise MotError(f"--out {out}: an existing directory that mot did not write (no {MARKER} in it); "
+        raise MotError(f"{flag} {out}: an existing directory that mot did not write (no {MARKER} in it); "
                        "remove it or pass --force")
 
 
