@@ -294,6 +294,10 @@ def test_a_failed_write_is_reported_not_masked(tiny_model, tmp_path, monkeypatch
     ("weighted", [1.0, -1.0], {}, "--weights sum to 0"),
     ("dare", None, {"density": 0}, r"merge method 'dare': --param density must be in \(0, 1\], got 0"),
     ("ties", None, {"density": 1.5}, r"merge method 'ties': --param density must be in \(0, 1\], got 1.5"),
+    # weights that the method would record and ignore (the paper's uniform mean reads none)
+    ("uniform", [2.0, 1.0], {}, r"merge method 'uniform' does not use --weights \(methods that do: weighted, "
+                                r"task_arithmetic, ties, dare\)"),
+    ("outer", [2.0, 1.0], {}, "merge method 'outer' does not use --weights"),
 ])
 def test_degenerate_method_parameters_fail_before_merging(tiny_model, tmp_path, method, weights, params, pattern):
     ins = make_ckpts(tiny_model, tmp_path, n=2)

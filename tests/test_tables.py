@@ -421,3 +421,24 @@ def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monk
         "model.safetensors", "mot_best_std.json"]  # not its step checkpoints
     assert (tmp_path / "best/model.safetensors").read_text() == "t2"
     assert _json.loads((tmp_path / "best/mot_best_std.json").read_text())["teacher"] == "t2"
+
+
+def test_a_summary_sampled_under_another_protocol_is_refused(tmp_path, evals):
+    """The tables' note states the config's sampling protocol: a summary sampled otherwise (an old
+    temperature, fewer samples) is one line naming it, not a number under the wrong note; a probe
+    run keeps its own sample count."""
+    protocol = {"n": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 128}
+    for p in evals:
+        rec = json.loads(open(p).read())
+        open(p, "w").write(json.dumps({**rec, "sampling": protocol}))
+    make_table("table1", {**SPEC, "protocol": protocol}, evals, [], str(tmp_path / "ok"))
+    bad = next(p for p in evals if p.endswith("sft-t2.json"))
+    rec = json.loads(open(bad).read())
+    open(bad, "w").write(json.dumps({**rec, "sampling": {**protocol, "temperature": 0.7}}))
+    with pytest.raises(MotError, match=r"sft-t2\.json: sampled with temperature = 0\.7, but the config's "
+                                       r"eval\.temperature is 0\.6"):
+        make_table("table1", {**SPEC, "protocol": protocol}, evals, [], str(tmp_path / "bad"))
+    assert not list(tmp_path.glob("bad.*"))
+    probe = tmp_path / "probe-mot-all.json"
+    probe.write_text(json.dumps({**rec, "run": "probe-mot-all", "sampling": {**protocol, "n": 64}}))
+    Results([str(probe)], SPEC["benchmarks"], protocol=protocol)  # the probe's own n

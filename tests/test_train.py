@@ -354,3 +354,21 @@ def test_hyper_parameters_are_checked_once_with_one_line():
     hp = HParams.of(HP)
     assert hp.betas == (0.9, 0.95) and hp.truncation == "drop" and hp.packing is None
     assert TrainSpec(hp, steps=2, start_step=4).schedule_steps == 6
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"batch_size": 0}, r"--hparams: batch_size = 0 is not a positive int \(config key train.batch_size\)"),
+    ({"lr": "1e-5"}, r"--hparams: lr = '1e-5' is not a positive float \(config key train.lr\)"),
+    ({"betas": [0.9]}, r"--hparams: betas = \[0.9\] is not tuple\[float, float\]"),
+    ({"bf16": "yes"}, r"--hparams: bf16 = 'yes' is not bool"),
+    ({"micro_batch_size": 1.5}, r"--hparams: micro_batch_size = 1.5 is not a positive int"),
+])
+def test_hand_typed_hparams_of_the_wrong_type_or_range_are_named(change, pattern):
+    with pytest.raises(MotError, match=pattern):
+        HParams.of({**HP, **change})
+    assert HParams.of({**HP, "packing": None, "save_state_minutes": 5}).packing is None
+
+
+def test_zero_steps_is_an_error_not_an_empty_run():
+    with pytest.raises(MotError, match="--steps 0: a training run needs at least one optimizer step"):
+        TrainSpec(HParams.of(HP), steps=0)

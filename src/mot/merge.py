@@ -382,6 +382,9 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
     if method_name == "interpolate":
         if not 0 <= float(params.get("lambda", -1)) <= 1:
             raise MotError("merge method 'interpolate' needs --param lambda=<0..1>")
+    if weights and not METHODS[method_name].weighted:
+        uses = ", ".join(m for m, meta in METHODS.items() if meta.weighted)
+        raise MotError(f"merge method '{method_name}' does not use --weights (methods that do: {uses})")
     weights = weights or [1.0] * len(inputs)
     if len(weights) != len(inputs):
         raise MotError(f"--weights has {len(weights)} values for {len(inputs)} inputs")

@@ -22,6 +22,7 @@ class Method:
     defaults: dict = field(default_factory=dict)  # params that take these values when not given
     stateful: bool = False  # carries a state (momentum) from one round's merge to the next
     max_inputs: int | None = None  # None: any number (a method that can merge a round's branches)
+    weighted: bool = False  # reads one weight per input (--weights); the others refuse weights
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -52,7 +53,7 @@ def uniform(tensors, base, weights, params, name):
     return acc.div_(len(tensors))
 
 
-@method("weighted", defaults={"normalize": True})
+@method("weighted", weighted=True, defaults={"normalize": True})
 def weighted(tensors, base, weights, params, name):
     """sum_k w_k x_k / sum_k w_k (normalize=false: without the division)."""
     acc = tensors[0].float() * weights[0]
@@ -61,7 +62,7 @@ def weighted(tensors, base, weights, params, name):
     return acc.div_(sum(weights)) if param("weighted", params, "normalize") else acc
 
 
-@method("task_arithmetic", needs_base=True, defaults={"scale": 1.0})
+@method("task_arithmetic", needs_base=True, weighted=True, defaults={"scale": 1.0})
 def task_arithmetic(tensors, base, weights, params, name):
     """base + scale * sum_k w_k (x_k - base)."""
     import torch
@@ -86,7 +87,7 @@ def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
     return delta * (delta.abs() >= threshold)
 
 
-@method("ties", needs_base=True, elementwise=False, defaults={"density": 0.2, "scale": 1.0})
+@method("ties", needs_base=True, elementwise=False, weighted=True, defaults={"density": 0.2, "scale": 1.0})
 def ties(tensors, base, weights, params, name):
     """TIES-merging (Yadav et al. 2023): trim, elect sign, disjoint mean of the agreeing deltas."""
     import torch
@@ -101,7 +102,8 @@ def ties(tensors, base, weights, params, name):
     return base + param("ties", params, "scale") * merged
 
 
-@method("dare", needs_base=True, elementwise=False, defaults={"density": 0.5, "scale": 1.0, "seed": 0})
+@method("dare", needs_base=True, elementwise=False, weighted=True,
+        defaults={"density": 0.5, "scale": 1.0, "seed": 0})
 def dare(tensors, base, weights, params, name):
     """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
     then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""

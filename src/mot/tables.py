@@ -204,8 +204,11 @@ def _tex(s: str) -> str:
 class Results:
     """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
 
-    def __init__(self, eval_files: list[str], benchmarks: list[str], select_on: list[str] | None = None):
-        """select_on: the benchmarks whose AVG picks a run's best checkpoint (default: `benchmarks`)."""
+    def __init__(self, eval_files: list[str], benchmarks: list[str], select_on: list[str] | None = None,
+                 protocol: dict | None = None):
+        """select_on: the benchmarks whose AVG picks a run's best checkpoint (default: `benchmarks`).
+        protocol: the config's sampling (n, temperature, top_p, max_tokens), which every summary must
+        have been sampled with, since the tables' note states it (a probe run: its own n)."""
         self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
         self.select_on, self.selection = select_on or benchmarks, {}
         for path in eval_files:
@@ -213,6 +216,11 @@ class Results:
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
             if None in (key[0], key[2]):
                 raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")
+            for k, v in (protocol or {}).items():
+                got = (rec.get("sampling") or {}).get(k)
+                if got != v and not (k == "n" and layout.probed(key[2])):
+                    raise MotError(f"{path}: sampled with {k} = {got!r}, but the config's eval.{k} is {v!r} (the "
+                                   "tables state the config's protocol): rerun its evaluation")
             for c in rec["checkpoints"]:
                 missing = [b for b in [*benchmarks, *self.select_on] if b not in c["benchmarks"]]
                 if missing:
@@ -645,7 +653,7 @@ def results(evals: list[str], spec: dict) -> Results:
     select = spec.get("validation") if spec.get("select_on") == "validation" else None
     if spec.get("select_on") == "validation" and not select:
         raise MotError("report.select_on: validation needs eval.validation benchmarks")
-    return Results(evals, spec["benchmarks"], select)
+    return Results(evals, spec["benchmarks"], select, spec.get("protocol"))
 
 
 def in_order(spec: dict) -> dict:

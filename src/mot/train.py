@@ -172,7 +172,30 @@ class HParams:
             raise MotError(f"--hparams: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
         if missing := [f.name for f in fields(cls) if f.default is MISSING and f.name not in d]:
             raise MotError(f"--hparams: missing {', '.join(missing)}")
+        types = {f.name: f.type for f in fields(cls)}
+        for key, value in d.items():  # hand-typed JSON: each value of its field's declared type, in range
+            if not _fits(types[key], value) or (key in POSITIVE and not value > 0):
+                what = f"{'a positive ' if key in POSITIVE else ''}{types[key]}"
+                raise MotError(f"--hparams: {key} = {value!r} is not {what} (config key train.{key})")
         return cls(**{**d, **({"betas": tuple(d["betas"])} if "betas" in d else {})})
+
+
+# Keys that must be positive (a batch of 0 sequences "trains" without changing the weights).
+POSITIVE = ("lr", "batch_size", "micro_batch_size", "max_length")
+
+
+def _fits(declared: str, value) -> bool:
+    """Whether a JSON value has a field's declared type ('float', 'bool | None', 'tuple[float, float]')."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if declared.startswith("tuple["):
+        kinds = declared[len("tuple["):-1].split(",")
+        return isinstance(value, (list, tuple)) and len(value) == len(kinds) and all(map(number, value))
+    for kind in (k.strip() for k in declared.split("|")):
+        if (kind == "None" and value is None or kind == "float" and number(value)
+                or kind == "int" and isinstance(value, int) and not isinstance(value, bool)
+                or kind == "bool" and isinstance(value, bool) or kind == "str" and isinstance(value, str)):
+            return True
+    return False
 
 
 SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common.smk)
@@ -190,6 +213,10 @@ class TrainSpec:
     init_optimizer: str | None = None  # a directory with optimizer.pt to start from (MoT, carry)
     save_optimizer: bool = False
     schedule_start: int = 0  # global step at which the lr schedule starts (a MoT round of schedule: round)
+
+    def __post_init__(self):
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise MotError(f"--steps {self.steps}: a training run needs at least one optimizer step")
 
     @property
     def schedule_steps(self) -> int:
