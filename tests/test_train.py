@@ -372,3 +372,30 @@ def test_hand_typed_hparams_of_the_wrong_type_or_range_are_named(change, pattern
 def test_zero_steps_is_an_error_not_an_empty_run():
     with pytest.raises(MotError, match="--steps 0: a training run needs at least one optimizer step"):
         TrainSpec(HParams.of(HP), steps=0)
+
+
+def test_results_are_readable_by_colleagues_and_merges_carry_no_training_log(tiny_model, corpus, tmp_path):
+    """Trained weights get the modes the umask gives (safetensors writes them 0600 through a temporary
+    file); a merged model has no training log of its own; a merge killed mid-write leaves a hidden
+    temporary directory that the next merge of the same output removes."""
+    import stat
+
+    from mot.merge import merge
+
+    old = os.umask(0o022)
+    try:
+        for name in ("a", "b"):
+            fit(str(tiny_model), str(corpus), HP, str(tmp_path / name), steps=1)
+        stale = tmp_path / ".merged.tmp-deadbeef"
+        stale.mkdir()
+        (stale / "model.safetensors").write_bytes(b"\0" * 1024)  # what a SIGKILL mid-merge leaves
+        merge([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "merged"), "uniform")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a", tmp_path / "merged"):
+        for f in path.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+        assert stat.S_IMODE(path.stat().st_mode) == 0o755, path
+    assert (tmp_path / "a" / "train_log.csv").is_file() and not (tmp_path / "merged" / "train_log.csv").exists()
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

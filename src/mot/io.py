@@ -40,10 +40,30 @@ def _sibling(path: Path, tag: str, is_dir: bool) -> Path:
             continue
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def share_modes(root: Path) -> None:
+    """Give a result's files and folders the modes the user's umask gives new files (0644/0755 as a
+    rule): libraries that write through temporary files leave 0600 (safetensors' weights among
+    them), and colleagues on a shared cluster could not read the results."""
+    mask = _umask()
+    for d, dirs, files in os.walk(root):
+        os.chmod(d, 0o777 & ~mask)
+        for f in files:
+            if not os.path.islink(os.path.join(d, f)):
+                os.chmod(os.path.join(d, f), 0o666 & ~mask)
+
+
 def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Move a finished directory into place (marked as mot's), replacing an older `path`."""
+    """Move a finished directory into place (marked as mot's, readable as the umask allows),
+    replacing an older `path`."""
     tmp, path = Path(tmp), Path(path)
     (tmp / MARKER).touch()
+    share_modes(tmp)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
@@ -58,6 +78,10 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
     """Yield a temporary sibling of `path`; move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
+        lock_output(path)
+        for stale in [*path.parent.glob(f".{path.name}.tmp-*"), *path.parent.glob(f".{path.name}.old-*")]:
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     tmp = _sibling(path, "tmp", is_dir)
     try:
         yield tmp
@@ -71,6 +95,9 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
         else:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if is_dir:
+            release_output(path)
 
 
 def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True, flag: str = "--out") -> None:

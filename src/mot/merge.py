@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from .io import MotError, atomic_path, check_out, file_xxh3, final_path, local_model, write_json
+from .layout import TRAIN_LOG
 from .methods import METHODS, Method, outer_step, param  # noqa: F401 (the registry, re-exported)
 
 # --------------------------------------------------------------------------- checkpoints
@@ -409,8 +410,9 @@ def _finite(x: torch.Tensor, name: str, path: Path) -> None:
 
 
 def _copy_side_files(src: Path, dst: Path) -> None:
-    """config, generation config, tokenizer and chat template of the first input."""
+    """config, generation config, tokenizer and chat template of the first input (not its training
+    log, records or hidden files: a merged model has no training log of its own)."""
     for f in src.iterdir():
         if f.is_file() and not f.name.endswith(".safetensors") and f.name != "model.safetensors.index.json" \
-                and not f.name.startswith("mot_"):
+                and not f.name.startswith(("mot_", ".")) and f.name != TRAIN_LOG:
             shutil.copy2(f, dst / f.name)
