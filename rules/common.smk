@@ -85,6 +85,15 @@ wildcard_constraints:
     key=r"[0-9a-f]{10}",
 
 
+def recorded_versions():
+    """What the provenance page records besides the config: the git revision, the code of every
+    module (an uncommitted edit keeps the revision's name) and the package versions."""
+    from mot.provenance import git_revision, versions
+
+    modules = sorted(f for f in os.listdir(os.path.join(SRC, "mot")) if f.endswith(".py"))
+    return {"git_revision": git_revision(workflow.basedir), "code": code(*modules), "packages": versions()}
+
+
 def code(*modules):
     """A param that changes when a stage's code does (its modules and what they import)."""
     return code_version(SRC, *modules)

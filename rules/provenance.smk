@@ -1,5 +1,6 @@
 # Provenance of the run: resolved config, package versions, seed, git revision (JSON, and as
-# reStructuredText for the first page of `snakemake --report`).
+# reStructuredText for the first page of `snakemake --report`). Reruns whenever the code (every
+# module's contents, the git revision) or a package version changes.
 
 rule provenance:
     output:
@@ -7,6 +8,8 @@ rule provenance:
         rst=L.PROVENANCE_RST,
     params:
         config=json_param(config),
+        # what the page records, so that it reruns when any of it changes (a commit, an edit, an upgrade)
+        recorded=json_param(recorded_versions()),
     resources:
         **cpu_resources("provenance"),
     log:

@@ -429,3 +429,22 @@ def test_student_as_teacher_links_trained_models_to_generation(workdir):
     assert gen and "results/models/tiny/syn-s1k/best-std" in gen.group(1)
     gen = re.search(r"rule generate:\n    input: ([^\n]*)\n    output: results/samples/syn-s1k/as-mot.jsonl", text)
     assert gen and "results/models/tiny/syn-s1k/mot-all" in gen.group(1)
+
+
+def test_provenance_reruns_when_the_code_changes(checkout):
+    """The provenance page names the git revision and package versions of the run: a commit, or an
+    edit to any module, reruns it (it went stale before)."""
+    git = lambda *a: subprocess.run(["git", *a], cwd=checkout, capture_output=True, text=True, check=True)
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "a", "--allow-empty")
+    target = ["results/provenance.json", *TEST[:2], "--cores", "1"]
+    r = snakemake_in(checkout, *target)
+    assert r.returncode == 0, r.stderr
+    r = snakemake_in(checkout, "-n", *target)
+    assert "Nothing to be done" in r.stdout + r.stderr
+    with open(checkout / "src" / "mot" / "grading.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert ("provenance", "") in planned(snakemake_in(checkout, "-n", *target))
+    assert snakemake_in(checkout, *target).returncode == 0
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "b", "--allow-empty")
+    assert ("provenance", "") in planned(snakemake_in(checkout, "-n", *target))
