@@ -443,8 +443,25 @@ def test_provenance_reruns_when_the_code_changes(checkout):
     r = snakemake_in(checkout, "-n", *target)
     assert "Nothing to be done" in r.stdout + r.stderr
     with open(checkout / "src" / "mot" / "grading.py", "a") as f:
-        f.write("\n# an edit\n")
+        f.write("\nEDITED = True\n")
     assert ("provenance", "") in planned(snakemake_in(checkout, "-n", *target))
     assert snakemake_in(checkout, *target).returncode == 0
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "b", "--allow-empty")
     assert ("provenance", "") in planned(snakemake_in(checkout, "-n", *target))
+
+
+def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checkout):
+    """Code hashes follow what runs: a comment or a docstring in the grader plans nothing; a change
+    to its code reruns the stages that import it (prompts, here), not the world before them."""
+    target = ["results/prompts/syn-boba.jsonl", *TEST[:2], "--cores", "1"]
+    r = snakemake_in(checkout, *target)
+    assert r.returncode == 0, r.stderr
+    grading = checkout / "src" / "mot" / "grading.py"
+    text = grading.read_text()
+    grading.write_text(text.replace('"""The one grader:', '"""The one grader (reworded):', 1)
+                       + "\n# a comment\n")
+    r = snakemake_in(checkout, "-n", *target)
+    assert "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr
+    grading.write_text(text + "\nEDITED = True\n")
+    jobs = {rule for rule, _ in planned(snakemake_in(checkout, "-n", *target))}
+    assert "prompts" in jobs and "world" not in jobs

@@ -16,9 +16,10 @@ def job_environment(src: str, python: str) -> None:
 
 
 def code_version(src: str, *modules: str) -> str:
-    """A hash of a stage's module files and every package module they import (lazily or not),
-    for a rule's `params`: editing the code reruns the stage, while a moved checkout, or a fresh
-    clone with results copied in, reruns nothing (a path or an mtime would).
+    """A hash of the code of a stage's module files and every package module they import (lazily or
+    not), for a rule's `params`: editing the code reruns the stage, while a comment or a docstring,
+    a moved checkout, or a fresh clone with results copied in, reruns nothing (a path or an mtime
+    would).
 
     Snakemake does not track imported code by itself; `--list-changes params` shows what an edit
     affects."""
@@ -39,6 +40,27 @@ def code_version(src: str, *modules: str) -> str:
         todo += [f"{m}.py" for m in re.findall(r"^\s*from \.(\w+) import", text, re.M)]
     h = hashlib.sha256()
     for name in sorted(seen - {"layout.py"}):
-        with open(os.path.join(pkg, name), "rb") as f:
-            h.update(name.encode() + b"\0" + f.read())
+        with open(os.path.join(pkg, name), encoding="utf-8") as f:
+            h.update(name.encode() + b"\0" + executed(f.read()))
     return h.hexdigest()[:16]
+
+
+def executed(text: str) -> bytes:
+    """What of a module's source runs: its tokens without comments, docstrings, blank lines and
+    spacing within lines, so that a comment, a docstring or a reformatted line reruns nothing,
+    while any change to code does. (Python 3.12 tokenizes f-strings into parts: moving the
+    interpreter across 3.11/3.12 reruns the stages once.)"""
+    import ast
+    import io
+    import tokenize
+
+    docstrings = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                docstrings.add((first.lineno, first.col_offset))
+    kept = [f"{t.type}:{t.string}" for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type not in (tokenize.COMMENT, tokenize.NL) and not (t.type == tokenize.STRING and t.start in docstrings)]
+    return "\n".join(kept).encode()
