@@ -10,52 +10,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
+from .answers import boxed_spans, clean
+
 _JOINER_RE = re.compile(r"^\s*(?:,|;|and|or|&)?\s*$")
 _FALLBACK_RES = [
     # "final answer is 42", "answer: 42", "Answer = 42": common when a model forgets \boxed.
     re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\s*\$?\s*([^\n$]+?)\s*\$?\s*(?:\.|$)", re.I | re.M),
     re.compile(r"\*\*\s*([^*\n]+?)\s*\*\*\s*\.?\s*$"),  # a bold answer closing the response
 ]
-
-
-def _brace_group(text: str, start: int) -> tuple[str, int] | None:
-    """The content of the {...} group opening at text[start], and the index after it."""
-    if start >= len(text) or text[start] != "{":
-        return None
-    depth = 0
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "\\":  # skip escaped characters such as \{ inside the group
-            continue
-        if c == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif c == "}" and text[i - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-    return None  # unbalanced: the response was cut off inside the box
-
-
-def _boxed_spans(text: str) -> list[tuple[int, int, str]]:
-    """All \\boxed{...} / \\fbox{...} (and brace-less `\\boxed 5`) as (start, end, content)."""
-    spans = []
-    for m in _BOX_RE.finditer(text):
-        group = _brace_group(text, m.end())
-        if group is not None:
-            spans.append((m.start(), group[1], group[0]))
-        else:
-            bare = re.match(r"([^\s$.,]+)", text[m.end():])
-            if bare and not text[m.end():].startswith("{"):
-                spans.append((m.start(), m.end() + bare.end(), bare.group(1)))
-    return spans
-
-
-def _clean(ans: str) -> str | None:
-    ans = ans.strip().strip("$").strip()
-    ans = re.sub(r"^\\text\{(.*)\}$", r"\1", ans).strip()
-    ans = ans.rstrip(".").strip()
-    return ans or None
 
 
 def extract_answer(text: str) -> str | None:
@@ -68,7 +30,7 @@ def extract_answer(text: str) -> str | None:
         return None  # a reasoning that never closed (cut at max_tokens): a box inside it is not an answer
     else:
         region = text
-    spans = _boxed_spans(region)
+    spans = boxed_spans(region)
     if spans:
         # Several boxes separated only by commas/"and" are one answer ("find all": \boxed{2}, \boxed{3}).
         parts = [spans[-1][2]]
@@ -76,11 +38,11 @@ def extract_answer(text: str) -> str | None:
             if not _JOINER_RE.match(region[prev[1]:cur[0]]):
                 break
             parts.insert(0, prev[2])
-        return _clean(", ".join(p.strip() for p in parts))
+        return clean(", ".join(p.strip() for p in parts))
     for pattern in _FALLBACK_RES:
         matches = pattern.findall(region)
         if matches:
-            return _clean(matches[-1])
+            return clean(matches[-1])
     return None
 
 
@@ -118,8 +80,8 @@ def answers_match(answer: str, reference: str) -> bool:
 
 def reference_answer(reference: str) -> str:
     """A reference may be a bare answer or a worked solution ending in \\boxed{...}."""
-    boxed = _boxed_spans(reference)
-    return _clean(boxed[-1][2]) or reference.strip() if boxed else reference.strip()
+    boxed = boxed_spans(reference)
+    return clean(boxed[-1][2]) or reference.strip() if boxed else reference.strip()
 
 
 def is_correct(response: str, reference: str, finish_reason: str | None = "stop") -> bool:

@@ -15,7 +15,7 @@ import random
 import re
 from pathlib import Path
 
-from .grading import _boxed_spans, _clean
+from .answers import boxed_spans, clean
 from .io import MotError, iter_jsonl, stable_hash, write_jsonl
 from .world import split_rows
 
@@ -44,8 +44,8 @@ def short_answer(reference) -> str | None:
     if reference is None:
         return None
     reference = str(reference).strip()
-    boxed = _boxed_spans(reference)
-    answer = _clean(boxed[-1][2]) if boxed else reference
+    boxed = boxed_spans(reference)
+    answer = clean(boxed[-1][2]) if boxed else reference
     if answer and len(answer) <= SHORT_ANSWER_CHARS and "\n" not in answer:
         return answer
     return None
