@@ -146,3 +146,31 @@ def test_each_stage_has_one_name_for_its_rules_module_and_command():
         assert (ROOT / "src" / "mot" / f"{stage}.py").is_file(), stage
         assert stage in commands, stage
 
+
+
+@pytest.mark.parametrize("change,pattern", [
+    (lambda c: c["teachers"]["qwq"]["params"].update(tensor_parallel_size=3, nodes=2),
+     r"^cfg: teachers\.qwq\.params: tensor_parallel_size 3 x pipeline_parallel_size 1 = 3 GPUs do not split "
+     r"evenly over nodes = 2$"),
+    (lambda c: c["teachers"]["qwen3-235b"]["params"].update(tensor_parallel_size=64),
+     r"^cfg: teachers\.qwen3-235b\.params: tensor_parallel_size 64 x pipeline_parallel_size 1 over 1 node\(s\) needs "
+     r"64 GPUs per node; resources\.gpus_per_node is 8$"),
+    (lambda c: c["teachers"]["deepseek-r1"]["params"].update(tensor_parallel_size=16, pipeline_parallel_size=1),
+     r"^cfg: teachers\.deepseek-r1\.params: tensor_parallel_size 16 spans nodes"),
+    (lambda c: c["students"]["qwen3-8b"]["launch"].update(processes=16),
+     r"^cfg: students\.qwen3-8b\.launch: 16 processes over 1 node\(s\) must split evenly, at most "
+     r"resources\.gpus_per_node = 8 per node$"),
+    (lambda c: c["eval"]["params"].update(tensor_parallel_size=16),
+     r"^cfg: eval\.params: tensor_parallel_size 16 x pipeline_parallel_size 1 over 1 node\(s\) needs 16 GPUs"),
+    (lambda c: c["resources"].update(gpus_per_node=4),  # H100 x 4 nodes: the 8-GPU teachers no longer fit
+     r"^cfg: teachers\.qwen3-235b\.params: tensor_parallel_size 8 x pipeline_parallel_size 1 over 1 node\(s\) "
+     r"needs 8 GPUs per node; resources\.gpus_per_node is 4$"),
+])
+def test_an_impossible_gpu_layout_fails_at_config_check(change, pattern):
+    """Issue 22, item 11: a layout that cannot be placed is one line at check-config (and so at
+    `mot plan` and the workflow's start), not a failure of the job on the cluster."""
+    config = load("paper.yaml")
+    validate_config(config, SCHEMA, "cfg")
+    change(config)
+    with pytest.raises(MotError, match=pattern):
+        validate_config(config, SCHEMA, "cfg")

@@ -107,6 +107,8 @@ def cross_errors(config: dict) -> str | None:
             return f"teachers.{name}.params: backend '{t['backend']}' needs 'model'"
         if t["backend"] == "openai" and "base_url" not in t["params"]:
             return f"teachers.{name}.params: backend 'openai' needs 'base_url'"
+    if msg := _gpu_layout_errors(config):
+        return msg
     tr = config["train"]
     if tr["batch_size"] % tr["micro_batch_size"]:
         return "train.batch_size: must be a multiple of train.micro_batch_size"
@@ -160,6 +162,37 @@ def _student_teacher_errors(config: dict) -> str | None:
     for name in as_teachers(pairs):
         if name in config["teachers"]:
             return f"teachers.{name}: reserved name (a teacher of analyses.student_teacher, Table 9)"
+    return None
+
+
+GPUS_PER_NODE = 8  # resources.gpus_per_node when the config does not say
+
+
+def _gpu_layout_errors(config: dict) -> str | None:
+    """A layout that cannot be placed fails here, not when its job starts on the cluster: an engine's
+    tensor x pipeline parallel GPUs must split evenly over its nodes and fit a node's GPUs, and so
+    must a student's training processes."""
+    per_node = (config.get("resources") or {}).get("gpus_per_node", GPUS_PER_NODE)
+    engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if t["backend"] == "vllm"]
+    if config["eval"].get("backend") == "vllm":
+        engines.append(("eval.params", config["eval"].get("params", {})))
+    for key, p in engines:
+        tp, pp, nodes = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1), p.get("nodes", 1)
+        if (tp * pp) % nodes:
+            return (f"{key}: tensor_parallel_size {tp} x pipeline_parallel_size {pp} = {tp * pp} GPUs do not split "
+                    f"evenly over nodes = {nodes}")
+        if tp * pp // nodes > per_node:
+            return (f"{key}: tensor_parallel_size {tp} x pipeline_parallel_size {pp} over {nodes} node(s) needs "
+                    f"{tp * pp // nodes} GPUs per node; resources.gpus_per_node is {per_node}")
+        if tp > per_node:
+            return (f"{key}: tensor_parallel_size {tp} spans nodes (resources.gpus_per_node is {per_node}); "
+                    "use pipeline_parallel_size across nodes")
+    for name, s in config["students"].items():
+        launch = s.get("launch", {})
+        procs, nodes = launch.get("processes", 1), launch.get("nodes", 1)
+        if procs % nodes or procs // nodes > per_node:
+            return (f"students.{name}.launch: {procs} processes over {nodes} node(s) must split evenly, at most "
+                    f"resources.gpus_per_node = {per_node} per node")
     return None
 
 
