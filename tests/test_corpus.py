@@ -132,3 +132,19 @@ def test_no_command_overwrites_its_own_input_or_a_file_where_a_directory_goes(tm
     r = run_mot(*args)
     assert r.returncode == 1 and r.stderr.strip() == f"mot: error: {message}", r.stderr
     assert {p: p.read_bytes() for p in (a, b)} == before
+
+
+def test_non_utf8_and_truncated_files_are_one_line_naming_them(tmp_path):
+    """Bytes that are not UTF-8 in a JSONL file name its line; a truncated JSON summary names the file."""
+    from mot.io import read_json, read_jsonl
+
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(b'{"id": "a", "prompt": "p"}\n{"id": "b", "prompt": "caf\xe9"}\n')
+    with pytest.raises(MotError, match=r"s\.jsonl:2: not UTF-8 text \(byte 26 of the line is 0xe9\)"):
+        read_jsonl(f)
+    g = tmp_path / "summary.json"
+    g.write_text('{"student": "s", "checkpoints": [{"step": 5, ')
+    with pytest.raises(MotError, match=r"summary\.json: eval summary is malformed or truncated"):
+        read_json(g, "eval summary")
+    with pytest.raises(MotError, match=r"nowhere\.json: eval summary not found"):
+        read_json(tmp_path / "nowhere.json", "eval summary")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from .grading import is_correct
-from .io import MotError, check_out, read_jsonl, stable_hash, write_json, write_jsonl, write_text
+from .io import MotError, check_out, read_json, read_jsonl, stable_hash, write_json, write_jsonl, write_text
 from .generate import read_samples
 
 
@@ -112,7 +111,7 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     tok = AutoTokenizer.from_pretrained(tokenizer)
     table, kept_total, lengths_total = [], 0, []
     for gpath, cpath in zip(grades_paths, corpus_paths):
-        g = json.loads(Path(gpath).read_text())
+        g = read_json(gpath, "grade counts")
         responses = [r["response"] for r in read_jsonl(cpath)]
         lengths = [len(ids) for ids in tok(responses, add_special_tokens=False)["input_ids"]]
         kept_total += g["prompts_kept"]

@@ -245,8 +245,13 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise MotError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise MotError(f"{path}:{lineno}: not UTF-8 text (byte {e.start} of the line is {raw[e.start]:#04x})") \
+                    from None
             if not line.strip():
                 continue
             try:
@@ -256,6 +261,19 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             if not isinstance(row, dict):
                 raise MotError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
             yield lineno, row
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """A whole JSON file; a missing, truncated or non-UTF-8 one is one line naming it."""
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise MotError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as e:
+        raise MotError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise MotError(f"{path}: {what} is malformed or truncated ({e.msg} at line {e.lineno}, column {e.colno})") \
+            from None
 
 
 def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[dict]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
-from .io import MotError, registry, stable_hash, write_text
+from .io import MotError, read_json, registry, stable_hash, write_text
 
 TABLES: dict = {}
 table = registry(TABLES)
@@ -212,7 +212,7 @@ class Results:
         self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
         self.select_on, self.selection = select_on or benchmarks, {}
         for path in eval_files:
-            rec = json.loads(Path(path).read_text())
+            rec = read_json(path, "eval summary")
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
             if None in (key[0], key[2]):
                 raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")

@@ -7,13 +7,11 @@ of the 16 samples per prompt are wrong and the grader has something to filter.
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
-from .io import MotError, stable_hash
+from .io import MotError, read_json, stable_hash
 
 OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "//": lambda a, b: a // b}
 WORDS = {"+": "plus", "-": "minus", "*": "times", "//": "divided by"}
@@ -128,10 +126,7 @@ def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
 
 def load_world(path: str) -> dict:
     """The world file written by `mot world`."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise MotError(f"{path}: cannot read the world file ({e})") from None
+    return read_json(path, "world file")
 
 
 def split_rows(path: str, split: str) -> list[dict]:
