@@ -15,7 +15,7 @@ from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pret
 from mot.rounds import schedule
 from mot.student import base_key
 from mot.train import SFT_KEYS
-from mot.workflow import code_version
+from mot.workflow import code_version, tracking_environment
 from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
 try:
@@ -24,6 +24,10 @@ try:
 except MotError as e:
     raise WorkflowError(str(e)) from None
 
+
+# Live tracking (train.log_with): the jobs read their trackers from the environment, so that a change
+# of trackers reruns no job (it changes no result); local trackers write under results/tracking/.
+tracking_environment(config["train"].get("log_with", []))
 
 SOURCES = list(config["sources"])
 TEACHERS = list(config["teachers"])

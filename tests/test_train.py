@@ -399,3 +399,41 @@ def test_results_are_readable_by_colleagues_and_merges_carry_no_training_log(tin
     assert (tmp_path / "a" / "train_log.csv").is_file() and not (tmp_path / "merged" / "train_log.csv").exists()
     assert not stale.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_live_tracking_writes_tensorboard_events_per_step_and_per_checkpoint(tiny_model, corpus, tmp_path,
+                                                                             monkeypatch):
+    """train.log_with through accelerate's trackers, for real: TensorBoard event files, read back,
+    hold each step's loss and lr as train_log.csv has them, under the run's name from the layout; an
+    evaluation logs its scores per checkpoint."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mot.tracking import log_scores
+
+    monkeypatch.setenv("MOT_LOG_WITH", "tensorboard")
+    monkeypatch.setenv("MOT_TRACKING_DIR", str(tmp_path / "tracking"))
+    out = tmp_path / "results" / "models" / "tiny" / "syn-boba" / "sft-concise"
+    fit(str(tiny_model), str(corpus), HP, str(out), steps=3)
+    events = EventAccumulator(str(tmp_path / "tracking" / "tiny" / "syn-boba" / "sft-concise")).Reload()
+    assert {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s"} <= set(events.Tags()["scalars"])
+    log = [line.split(",") for line in (out / "train_log.csv").read_text().splitlines()[1:]]
+    loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert [s for s, _ in loss] == [1, 2, 3]
+    assert [v for _, v in loss] == pytest.approx([float(row[1]) for row in log], rel=1e-6)
+    assert [e.value for e in events.Scalars("train/lr")] == pytest.approx([float(row[2]) for row in log], rel=1e-6)
+
+    summary = tmp_path / "results" / "eval" / "tiny" / "syn-boba" / "sft-concise.json"
+    log_scores(str(summary), {"sampling": {"n": 4}, "checkpoints": [
+        {"step": 5, "benchmarks": {"syn-aime24": {"pass@1": 0.25}}},
+        {"step": 10, "benchmarks": {"syn-aime24": {"pass@1": 0.5}}}]})
+    events = EventAccumulator(str(tmp_path / "tracking" / "eval" / "tiny" / "syn-boba" / "sft-concise")).Reload()
+    assert [(e.step, e.value) for e in events.Scalars("eval/syn-aime24/pass@1")] == [(5, 25.0), (10, 50.0)]
+
+
+def test_an_unknown_tracker_is_one_line(monkeypatch):
+    from mot.tracking import trackers
+
+    monkeypatch.setenv("MOT_LOG_WITH", "tensorbored")
+    with pytest.raises(MotError, match="train.log_with: unknown tracker.s. tensorbored"):
+        trackers()

@@ -27,6 +27,7 @@ from .grading import extract_answer, is_correct
 from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl, registry, stable_hash,
                  release_output, stage_code, start_work, write_json, write_jsonl)
 from .layout import EVAL_STEP
+from .tracking import log_scores
 from .prompts import check_template, render_prompt
 from .generate import generate_samples, read_samples
 from .world import split_rows
@@ -173,4 +174,5 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         f.unlink()
     finish_work(work, samples)
     write_json(out, record)
+    log_scores(out, record)
     return record

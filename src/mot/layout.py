@@ -8,6 +8,7 @@ from __future__ import annotations
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
+TRACKING = f"{RESULTS}/tracking"  # local trackers' event files (train.log_with: tensorboard, aim, ...)
 PROVENANCE = f"{RESULTS}/provenance.json"
 PROVENANCE_RST = f"{RESULTS}/provenance.rst"  # report/workflow.rst includes it
 PLAN = f"{RESULTS}/plan.md"

@@ -32,6 +32,7 @@ import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
+from . import tracking
 from .chat import IGNORE, end_of_turn, sft_example
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
                  read_jsonl, release_output, stable_hash, stage_code, start_work, write_json)
@@ -261,7 +262,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
     check_out(out, [model_path, corpus, init_optimizer], force)
     # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
     mixed, dtype = precision(hp, torch.cuda.is_available())
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed)
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed, **tracking.tracker_kwargs())
     accum = check_batch(hp, acc.num_processes)
     torch.manual_seed(seed)
     tok = load_tokenizer(model_path)
@@ -305,12 +306,14 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
 
     log_path = work / TRAIN_LOG
     end = start_step + steps
+    acc.init_trackers(tracking.run_name(out), config=tracking.flat_config(
+        {**asdict(hp), "steps": steps, "start_step": start_step, "total_steps": total_steps, "seed": seed}))
     bar = tqdm(total=steps, initial=step - start_step, desc="train", disable=not acc.is_main_process,
                mininterval=2)
     every_s = 60 * hp.save_state_minutes
     with Stop() as stop:
         model.train()
-        t0 = last_state = time.perf_counter()
+        t0 = last_state = t_step = time.perf_counter()
         while step < end:
             idx = step_indices(len(examples), hp.batch_size, step, seed)
             n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
@@ -343,6 +346,9 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
             opt.zero_grad(set_to_none=True)
             step_loss = acc.reduce(loss_sum.to(acc.device), reduction="sum").item()
             step += 1
+            step_s, t_step = time.perf_counter() - t_step, time.perf_counter()
+            acc.log({"train/loss": step_loss, "train/lr": lr, "train/grad_norm": float(grad_norm),
+                     "train/tokens_per_s": n_tokens / max(step_s, 1e-9)}, step=step)
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
             if acc.is_main_process:
@@ -353,11 +359,13 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
             if stop.requested and step < end:
                 _save_resume(acc, resume, step)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
+                tracking.finish(acc)
                 raise SystemExit(75)  # EX_TEMPFAIL: rerun to continue
             if every_s and step < end and _all_agree(acc, time.perf_counter() - last_state >= every_s):
                 _save_resume(acc, resume, step)  # a job killed without warning loses at most this much
                 last_state = time.perf_counter()
     bar.close()
+    tracking.finish(acc)
     _save(acc, model, tok, work / "final")
     record = {"model": final_path(model_path), "corpus": corpus, "hparams": asdict(hp), "start_step": start_step,
               "steps": steps, "total_steps": total_steps,

@@ -15,6 +15,14 @@ def job_environment(src: str, python: str) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
 
 
+def tracking_environment(log_with: list[str]) -> None:
+    """The trackers every job logs to (mot.tracking reads them), from the config's train.log_with."""
+    from .layout import TRACKING
+
+    os.environ["MOT_LOG_WITH"] = ",".join(log_with)
+    os.environ.setdefault("MOT_TRACKING_DIR", TRACKING)
+
+
 def code_version(src: str, *modules: str) -> str:
     """A hash of the code of a stage's module files and every package module they import (lazily or
     not), for a rule's `params`: editing the code reruns the stage, while a comment or a docstring,
