@@ -664,8 +664,10 @@ ANALYSES = {"table9", "merge_methods", "fig5", "table3", "table4"}
 def report_targets(analyses=False):
     """The tables and figures of all_tables; with analyses=True, those of all_analyses."""
     keep = (lambda name: name in ANALYSES) if analyses else (lambda name: name not in ANALYSES)
+    # every file a table or figure rule writes, so that deleting any one of them rebuilds it
     return (
-        [L.TABLE.format(table=t) + ".csv" for t in [*TABLE_RUNS, "table10", *GENERAL_TABLES] if keep(t)]
-        + [L.FIGURE.format(figure=f) + ".png" for f in [*FIGURE_RUNS, "corpus"] if keep(f)]
+        [L.TABLE.format(table=t) + ext for t in [*TABLE_RUNS, "table10", *GENERAL_TABLES] if keep(t)
+         for ext in (".csv", ".md", ".tex", ".html")]
+        + [L.FIGURE.format(figure=f) + ext for f in [*FIGURE_RUNS, "corpus"] if keep(f) for ext in (".png", ".pdf")]
         + ([] if analyses else [f"{L.SUMMARY}.md"])
     )
