@@ -53,7 +53,8 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
             rows = [json.loads(x) for x in (workdir / f"results/corpora/{source}/{teacher}.jsonl").read_text().splitlines()]
             assert rows and all("\\boxed" in x["response"] and x["response"].startswith("<think>") for x in rows)
         stats = (workdir / f"results/corpora/{source}/stats.csv").read_text().splitlines()
-        assert stats[0] == "source,teacher,prompts,kept,pass_rate,mean_tokens" and len(stats) == 6
+        assert stats[0] == ("source,teacher,prompts,kept,pass_rate,mean_tokens,lost_no_correct,lost_too_long"
+                            ) and len(stats) == 6
     # the test config's base is built here (the repository ships only the default config's)
     base = workdir / "data/bases" / f"tiny-{base_key(TEST_CONFIG['world'], **TEST_STUDENT)}"
     assert (base / "model.safetensors").is_file() and (base / "tokenizer.json").is_file()
@@ -163,7 +164,7 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
     with open(workdir / "src/mot/figures.py", "a") as f:
         f.write("\nEDITED = True\n")
     assert {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))} == {
-        "figure", "corpus_figure", "diagnostics_set", "all_analyses"}
+        "figure", "corpus_figure", "diagnostics_set", "all_analyses", "provenance"}  # provenance: any code edit
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
 

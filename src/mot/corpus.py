@@ -78,9 +78,10 @@ def build_corpus(samples_path: str, seed: int, out: str, grades_out: str, rule: 
     corpus, grades = select(rows, seed, rule.fits() if rule else None)
     teacher, source = rows[0]["teacher"], rows[0].get("source")
     if not corpus:
-        raise MotError(f"teacher '{teacher}' has zero correct samples on source '{source}' that fit ({samples_path}: "
-                       f"{grades['lost_no_correct']} prompt(s) without a correct sample, {grades['lost_too_long']} "
-                       "with correct ones all longer than train.max_length)")
+        if not grades["lost_too_long"]:
+            raise MotError(f"teacher '{teacher}' has zero correct samples on source '{source}' ({samples_path})")
+        raise MotError(f"teacher '{teacher}' has no correct sample within train.max_length on source '{source}' "
+                       f"({samples_path}: {grades['lost_too_long']} prompt(s) whose correct samples are all longer)")
     grades = {"teacher": teacher, "source": source, **grades}
     write_jsonl(out, corpus)
     write_json(grades_out, grades)
