@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -7,6 +8,38 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# vLLM's engine in the process that asks for it, as the tests' engines and `vllm serve` then run it:
+# the same engine code, one process start (about 30 s on two cores) less each time an engine starts.
+# Set here so that every job, server and lm-eval run the tests start inherits it.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+# README's test command runs the suite in two processes (pytest-xdist, --dist loadgroup): each group
+# of tests runs in one process, in this order, so that the longest start first. A module is a group
+# (its module-scoped fixtures are built once), but the two SLURM modules share one (each writes the
+# cluster's /etc/slurm/slurm.conf) and every test of test_workflow is its own (they share nothing).
+FIRST = ["slurm", "test_workflow.py::test_all_tables_end_to_end_then_rerun_only_what_changed", "test_engines",
+         "test_train", "test_workflow.py::test_tiny_dag_builds_corpora_then_reruns_only_what_changed",
+         "test_workflow.py::test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models",
+         "test_workflow.py::test_rules_launch_two_training_processes_and_shard_generation", "test_general"]
+
+
+def group(item) -> str:
+    module = Path(item.fspath).stem
+    if module in ("test_slurm", "test_multinode"):
+        return "slurm"
+    if module == "test_workflow":
+        return f"test_workflow.py::{item.originalname}"
+    return module
+
+
+def pytest_itemcollected(item):
+    item.add_marker(pytest.mark.xdist_group(group(item)))  # before xdist reads the marks
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(group(item), len(FIRST)))  # stable: the rest keep their order
 TINY_WORLD = dict(seed=0, pool_size=60, test_size=4, pretrain_size=40, ops_range=[1, 3], test_ops_range=[1, 3],
                   max_operand=9, max_value=99)
 TINY_ARCH = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, max_position=256)
@@ -58,14 +91,47 @@ def workdir(tmp_path):
 def checkout(tmp_path):
     """A copy of the repository's workflow (Snakefile, rules, src, envs, config, data, profiles and
     the profile links at the root), as a clone has."""
-    root = tmp_path / "checkout"
-    root.mkdir()
+    return make_checkout(tmp_path / "checkout")
+
+
+def make_checkout(root: Path) -> Path:
+    root.mkdir(parents=True)
     shutil.copy(ROOT / "Snakefile", root)
     for name in ("rules", "src", "envs", "config", "data", "profiles", "report"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("slurm", "local"):
         (root / name).symlink_to(f"profiles/{name}")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A checkout in which `snakemake all_analyses` on config/test.yaml has run: built once for the
+    whole session, by whichever test process asks first (the other waits for it), and shared by the
+    tests that start from a finished run. Read it, or copy it (`copy_run`) before changing anything."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    run, failed = root / "tiny-run" / "checkout", root / "tiny-run" / "failed.txt"
+    with FileLock(str(root / "tiny-run.lock")):
+        if failed.is_file():
+            pytest.fail("the shared run failed: " + failed.read_text()[-3000:])
+        if not (run.parent / "done").is_file():
+            shutil.rmtree(run.parent, ignore_errors=True)
+            make_checkout(run)
+            r = snakemake_in(run, "all_analyses", "--configfile", "config/test.yaml", "--cores", "2")
+            if r.returncode != 0:
+                failed.write_text(r.stderr)
+                pytest.fail("the shared run failed: " + r.stderr[-3000:])
+            (run.parent / "done").touch()
+    return run
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A copy of a finished run's checkout (times kept, so that Snakemake finds nothing to do)."""
+    shutil.copytree(run, dest, symlinks=True)
+    return dest
 
 
 def snakemake_in(root, *args):

@@ -220,9 +220,16 @@ def no_secret_in(root):
             assert SECRET.encode() not in f.read_bytes(), f
 
 
+@pytest.fixture(scope="module")
+def server(vllm_model, tmp_path_factory):
+    """One `vllm serve` for this module's tests (a start takes a minute on two cores)."""
+    s = Server(vllm_model, free_port(), tmp_path_factory.mktemp("served") / "server.log").start()
+    yield s
+    s.stop()
+
+
 @pytest.mark.slow
-def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model, tmp_path):
-    server = Server(vllm_model, free_port(), tmp_path / "server.log").start()
+def test_openai_backend_survives_a_server_restart_and_a_killed_client(server, vllm_model, tmp_path):
     proxy = Proxy(server.port)
     prompts = prompts_file(tmp_path / "p.jsonl", 120)
     out, records = tmp_path / "s.jsonl", tmp_path / "s.jsonl.partial" / "records.jsonl"
@@ -258,8 +265,9 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model
         rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert rerun.returncode == 0, (tmp_path / "client.log").read_text()[-3000:]
     finally:
-        server.stop()
         proxy.httpd.shutdown()
+        if server.proc.poll() is not None:
+            server.start()  # as the module's other tests expect it
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"p{i}" for i in range(120)] and all(len(r["samples"]) == 2 for r in rows)
     assert any(s == 502 for _, s in proxy.seen[:first_run])  # the restart was seen, and retried
@@ -273,7 +281,7 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(vllm_model
 
 
 @pytest.mark.slow
-def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(vllm_model, tmp_path):
+def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(server, tmp_path):
     prompts = prompts_file(tmp_path / "p.jsonl", 3)
     port = free_port()  # nothing listens here
     r = generate(tmp_path, openai_teacher(port, max_retries=2, backoff_s=0.01), SAMPLED, tmp_path / "a.jsonl", prompts,
@@ -283,12 +291,8 @@ def test_openai_wrong_key_and_unreachable_endpoint_are_one_line_errors(vllm_mode
            "(last: ConnectError)" in r.stderr
     assert not (tmp_path / "a.jsonl").exists()
 
-    server = Server(vllm_model, free_port(), tmp_path / "server.log").start()
-    try:
-        r = generate(tmp_path, openai_teacher(server.port), SAMPLED, tmp_path / "b.jsonl", prompts,
-                     env={"MOT_TEST_KEY": "sk-wrong-" + SECRET})
-    finally:
-        server.stop()
+    r = generate(tmp_path, openai_teacher(server.port), SAMPLED, tmp_path / "b.jsonl", prompts,
+                 env={"MOT_TEST_KEY": "sk-wrong-" + SECRET})
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "mot: error: teacher 'served': " in r.stderr and "HTTP 401, the API key was refused (check the variable " \
            "MOT_TEST_KEY)" in r.stderr

@@ -193,7 +193,7 @@ def test_a_code_change_discards_work_the_old_code_started(tmp_path, prompts, mon
     edited = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "mot", edited / "mot", ignore=shutil.ignore_patterns("__pycache__"))
     with open(edited / "mot" / "world.py", "a") as f:
-        f.write("\n# an edit to code the stage runs\n")
+        f.write("\nEDITED_BY_THE_TEST = 1  # an edit to code the stage runs (a comment alone is no code change)\n")
     run = lambda src: subprocess.run(
         [sys.executable, "-m", "mot", "generate", "--prompts", str(prompts), "--teacher", json.dumps(SYN),
          "--sampling", json.dumps(SAMPLING), "--out", str(out)], capture_output=True, text=True,

@@ -117,13 +117,8 @@ def test_profiles_are_found_by_name_at_the_repository_root(checkout):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_all_tables_through_slurm_equal_a_local_run(cluster, checkout, tmp_path):
+def test_all_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
     env, d = cluster
-    local = tmp_path / "local"
-    shutil.copytree(checkout, local)
-    r = snakemake_in(local, "all_tables", "--configfile", "config/test.yaml", "--cores", "2")
-    assert r.returncode == 0, r.stderr[-3000:]
-
     r = subprocess.run([sys.executable, "-m", "snakemake", "all_tables", *SLURM], cwd=checkout, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
@@ -131,6 +126,8 @@ def test_all_tables_through_slurm_equal_a_local_run(cluster, checkout, tmp_path)
     finished = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
     assert len(finished) >= 50, (r.stdout + r.stderr)[-2000:]  # every job of the DAG ran as a SLURM job
     assert submitted
+    # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
+    local = request.getfixturevalue("tiny_run")
     for t in TABLES:
         assert (checkout / f"results/tables/{t}.csv").read_bytes() == (local / f"results/tables/{t}.csv").read_bytes(), t
 
@@ -146,6 +143,8 @@ def long_sft_config(checkout: Path, steps: int) -> str:
 
 
 SFT = "results/models/tiny/syn-boba/sft-concise"
+# Long enough for a time limit of 1 minute to stop the first attempt midway on a fast machine.
+STEPS = 16000
 
 
 def run_async(checkout, env, *args):
@@ -158,44 +157,36 @@ def squeue(env, name_part):
     return [line.split() for line in out.splitlines() if name_part in line]
 
 
-def test_a_cancelled_and_a_timed_out_training_job_resume_when_retried(cluster, checkout, tmp_path):
-    """scancel (SIGTERM, then SIGKILL after KillWait) and the time limit (the same signals) both
-    end `mot train` with a saved state (exit 75); the retry resumes it (Snakemake's own after
-    scancel); the weights are those of an uninterrupted run."""
+def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, checkout, tmp_path):
+    """SLURM's time limit (SIGTERM at the limit, SIGKILL after KillWait) and scancel (the same signals)
+    both end `mot train` with a saved state (exit 75); Snakemake's retries resume it; the weights are
+    those of an uninterrupted run. One run: attempt 1 under a limit of 1 minute, the retries under
+    30 minutes; attempt 2 is cancelled once it trains again; attempt 3 finishes."""
     env, d = cluster
-    config = long_sft_config(checkout, 24000)
-    args = [SFT, *SLURM, "--configfile", config, "--retries", "4"]
+    config = long_sft_config(checkout, STEPS)
+    args = [SFT, *SLURM, "--configfile", config, "--retries", "4",
+            "--set-resources", "sft:runtime=1 if attempt == 1 else 30"]
+    # The reference, the same run uninterrupted in a plain local process, runs meanwhile.
+    local = tmp_path / "local"
+    shutil.copytree(checkout, local, symlinks=True, ignore=shutil.ignore_patterns("results", ".snakemake"))
+    reference = subprocess.Popen([sys.executable, "-m", "snakemake", SFT, "--configfile", config, "--cores", "1"],
+                                 cwd=local, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     proc = run_async(checkout, env, *args)
     log = checkout / "results/logs/sft/tiny/syn-boba/concise.log"
-    deadline = time.time() + 600
-    while not (log.exists() and "train:" in log.read_text() and re.search(r"\b(\d{3,})/24000", log.read_text())):
+    text = lambda: log.read_text() if log.exists() else ""
+    stopped = resumed = False
+    deadline = time.time() + 900
+    while not resumed:  # the log is written anew by each attempt: watch it change
         assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
-        time.sleep(1)
+        now = text()
+        stopped = stopped or "stop requested: saved a resumable state" in now
+        resumed = stopped and "resuming at step" in now and re.search(r"\b(\d{3,})/%d" % STEPS, now) is not None
+        time.sleep(0.2)
     job = [j for j in squeue(env, "") if j[2] == "RUNNING"]
     subprocess.run(["scancel", job[0][0]], env=env, check=True)
     out, _ = proc.communicate(timeout=1200)
     assert proc.returncode == 0, out[-4000:]
-    assert "resuming at step" in log.read_text(), log.read_text()[-2000:]
-
-    # The reference: the same run, uninterrupted, in a plain local process.
-    local = tmp_path / "local"
-    shutil.copytree(checkout, local, ignore=shutil.ignore_patterns("results", ".snakemake"))
-    r = snakemake_in(local, SFT, "--configfile", config, "--cores", "2")
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
-
-    # A time limit of 1 minute: SLURM stops the job (SIGTERM at the limit), which saves its state and
-    # fails; the retry, here with the default limit, continues from that state. (An automatic retry
-    # under the same 1-minute limit would race the limit whenever the rest takes about a minute.)
-    shutil.rmtree(checkout / SFT)
-    state = checkout / (SFT + ".partial") / "resume" / "state.json"
-    one = [SFT, *SLURM, "--configfile", config, "--retries", "0"]
-    r = subprocess.run([sys.executable, "-m", "snakemake", *one, "--set-resources", "sft:runtime=1"], cwd=checkout,
-                       env=env, capture_output=True, text=True, timeout=1500)
-    assert r.returncode != 0 and state.is_file(), (r.stdout + r.stderr)[-4000:]
-    assert "stop requested: saved a resumable state" in log.read_text()
-    r = subprocess.run([sys.executable, "-m", "snakemake", *one], cwd=checkout, env=env, capture_output=True, text=True,
-                       timeout=1500)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    assert "resuming at step" in log.read_text()
+    assert "resuming at step" in text(), text()[-2000:]  # attempt 3, after the cancel
+    _, err = reference.communicate(timeout=1200)
+    assert reference.returncode == 0, err[-3000:]
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()

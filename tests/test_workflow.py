@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, snakemake, snakemake_in
+from conftest import ROOT, copy_run, snakemake, snakemake_in
 from mot.student import base_key
 
 pytestmark = pytest.mark.slow
@@ -45,9 +45,8 @@ def resources(result) -> dict[tuple[str, str], dict]:
     return out
 
 
-def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
-    r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST)
-    assert r.returncode == 0, r.stderr[-3000:]
+def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run, tmp_path / "checkout")  # the session's finished run (its corpora)
     for source in ("syn-boba", "syn-s1k"):
         for teacher in ("deliberate", "concise", "structured", "shifted"):
             rows = [json.loads(x) for x in (workdir / f"results/corpora/{source}/{teacher}.jsonl").read_text().splitlines()]
@@ -61,18 +60,18 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(workdir):
     assert (base / "chat_template.jinja").is_file() or "chat_template" in (base / "tokenizer_config.json").read_text()
     assert json.loads((workdir / "results/provenance.json").read_text())["config"]["seed"] == 0
 
-    r = snakemake(workdir, "corpora", "base_models", "provenance", *TEST, "-n")
+    r = snakemake_in(workdir, "corpora", "base_models", "provenance", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr
 
     corpus_before = (workdir / "results/corpora/syn-boba/deliberate.jsonl").read_bytes()
     (workdir / "results/samples/syn-boba/concise.jsonl").unlink()
-    r = snakemake(workdir, "corpora", *TEST, "-n")
+    r = snakemake_in(workdir, "corpora", *TEST, "-n")
     assert planned(r) == {
         ("generate", "source=syn-boba, teacher=concise"), ("corpus", "source=syn-boba, teacher=concise"),
         ("mtd_corpus", "source=syn-boba"), ("corpus_stats", "source=syn-boba"), ("corpora", "")}
 
     # Determinism: a rebuild from scratch gives byte-identical corpora.
-    r = snakemake(workdir, "corpora", *TEST, "--forceall")
+    r = snakemake_in(workdir, "corpora", *TEST, "--forceall")
     assert r.returncode == 0, r.stderr[-3000:]
     assert (workdir / "results/corpora/syn-boba/deliberate.jsonl").read_bytes() == corpus_before
 
@@ -83,14 +82,13 @@ TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", 
           "table12", "table13", "differences", "merge_methods"]
 
 
-def test_all_tables_end_to_end_then_rerun_only_what_changed(checkout, tmp_path):
+def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     """all_analyses: the main job's tables and figures and the analyses (the merge methods, Figure
-    5's probe, the MoT diagnostics)."""
+    5's probe, the MoT diagnostics). The run is the session's shared one (conftest.tiny_run); this
+    test changes a copy of it."""
     from transformers import AutoModelForCausalLM
 
-    workdir = checkout
-    r = snakemake_in(workdir, "all_analyses", *TEST)
-    assert r.returncode == 0, r.stderr[-3000:]
+    workdir = copy_run(tiny_run, tmp_path / "checkout")
     for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
         model = AutoModelForCausalLM.from_pretrained(workdir / path)
         assert model.generate(torch_ids(), max_new_tokens=2, do_sample=False).shape[1] == 3

@@ -1,6 +1,7 @@
 """Helpers the Snakefile imports: environment set-up for rule jobs."""
 from __future__ import annotations
 
+import functools
 import os
 
 
@@ -53,6 +54,7 @@ def code_version(src: str, *modules: str) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=None)  # a Snakefile hashes ~30 modules for ~30 rules: parse each once
 def executed(text: str) -> bytes:
     """What of a module's source runs: its tokens without comments, docstrings, blank lines and
     spacing within lines, so that a comment, a docstring or a reformatted line reruns nothing,
