@@ -58,6 +58,7 @@ rule all_analyses:
     input:
         rules.all_tables.input,
         all_evals(analyses=True),
+        evaluated_models(analyses=True),
         report_targets(analyses=True),
         rules.diagnostics.input,
 

@@ -414,6 +414,17 @@ def all_evals(analyses=False):
     return summaries + [s.removesuffix(".json") for s in summaries]
 
 
+def evaluated_models(analyses=False):
+    """What the evals of all_evals read (run directories of checkpoints, each round's merged model,
+    the probe's points): targets too, for the same reason (a deleted run directory was taken as
+    done). The base is left out: the repository ships it."""
+    from types import SimpleNamespace
+
+    runs = [(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(analyses)
+            if not (analyses and L.probed(r)) or st in PROBE_STUDENTS]
+    return sorted({p for st, so, r in runs for p in eval_inputs(SimpleNamespace(student=st, source=so, run=r))})
+
+
 def eval_shell():
     return (
         "python3 -m mot --log {log} --threads {threads} evaluate {params.checkpoints} {params.benchmarks}"

@@ -37,3 +37,4 @@ use rule eval_base as eval_run with:
 rule evals:
     input:
         all_evals(),
+        evaluated_models(),

@@ -152,6 +152,15 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
 
+    # ... and so is a deleted run directory of checkpoints (evaluated models are targets), with the
+    # same tables.
+    shutil.rmtree(workdir / SFT)
+    jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
+    assert ("sft", "student=tiny, source=syn-boba, corpus=concise") in jobs
+    r = snakemake_in(workdir, "all_analyses", *TEST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
+
     # An edit to a stage's code reruns that stage and what depends on it, nothing else (a comment
     # reruns nothing: code hashes count what runs).
     with open(workdir / "src/mot/figures.py", "a") as f:
