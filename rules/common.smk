@@ -400,29 +400,33 @@ def student_teacher_evals():
     return list(dict.fromkeys(evals))
 
 
+def evaluated_runs(analyses=False):
+    """(student, source, run) of every eval of the main job's runs; with analyses=True, of the
+    analyses' runs (a probe run: of the probe's students only)."""
+    return [(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(analyses)
+            if not L.probed(r) or st in PROBE_STUDENTS]
+
+
 def all_evals(analyses=False):
     """Every eval summary and its graded samples. Listed as targets (not only as the tables'
     inputs): Snakemake does not rebuild a deleted intermediate file whose consumers are up to date,
     so a deleted summary would leave tables whose source is gone."""
-    summaries = [eval_summary(st, None, "base") for st in STUDENTS] + [
-        eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs()
-    ]
-    if analyses:  # a probe run of the probe's students only
-        summaries = [eval_summary(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(True)
-                     if not L.probed(r) or st in PROBE_STUDENTS] + [
-            e for e in student_teacher_evals() if os.path.basename(e).startswith(L.sft_run(L.AS_TEACHER))]
+    summaries = [eval_summary(st, so, r) for st, so, r in evaluated_runs(analyses)]
+    if analyses:
+        summaries += [e for e in student_teacher_evals() if os.path.basename(e).startswith(L.sft_run(L.AS_TEACHER))]
+    else:
+        summaries = [eval_summary(st, None, "base") for st in STUDENTS] + summaries
     return summaries + [s.removesuffix(".json") for s in summaries]
 
 
 def evaluated_models(analyses=False):
-    """What the evals of all_evals read (run directories of checkpoints, each round's merged model,
-    the probe's points): targets too, for the same reason (a deleted run directory was taken as
-    done). The base is left out: the repository ships it."""
+    """What the evals of evaluated_runs read (run directories of checkpoints, each round's merged
+    model, the probe's points): targets too, for the same reason (a deleted run directory was taken
+    as done). The base is left out: the repository ships it."""
     from types import SimpleNamespace
 
-    runs = [(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(analyses)
-            if not (analyses and L.probed(r)) or st in PROBE_STUDENTS]
-    return sorted({p for st, so, r in runs for p in eval_inputs(SimpleNamespace(student=st, source=so, run=r))})
+    return sorted({p for st, so, r in evaluated_runs(analyses)
+                   for p in eval_inputs(SimpleNamespace(student=st, source=so, run=r))})
 
 
 def eval_shell():

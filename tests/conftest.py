@@ -40,6 +40,8 @@ def pytest_itemcollected(item):
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(group(item), len(FIRST)))  # stable: the rest keep their order
+
+
 TINY_WORLD = dict(seed=0, pool_size=60, test_size=4, pretrain_size=40, ops_range=[1, 3], test_ops_range=[1, 3],
                   max_operand=9, max_value=99)
 TINY_ARCH = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, max_position=256)
