@@ -16,12 +16,14 @@ pretrain differ names another directory, which the rule builds.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import random
 from pathlib import Path
 
 from .io import MotError, atomic_path, stable_hash, write_json
-from .world import BASE_WORLD_KEYS, STYLES, direct_answer, load_world, teacher_trace, world_from_spec
+from .world import BASE_WORLD_KEYS, RAMBLES, STYLES, direct_answer, load_world, teacher_trace, world_from_spec
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
@@ -170,7 +172,14 @@ BASE_RECORD = "mot_base.json"  # inside the base: what built it, and its greedy 
 
 def base_spec(world: dict, arch: dict, pretrain: dict) -> dict:
     """What shapes the base's weights: the world keys it is built from, its arch and pretraining."""
-    return {"world": {k: world[k] for k in BASE_WORLD_KEYS if k in world}, "arch": arch, "pretrain": pretrain}
+    # The styles' phrasings (mot.world.STYLES) shape the weights as much as the keys do: the
+    # pre-training traces are written in some of them, the tokenizer is trained on all of them.
+    # (as JSON has them: lists, not tuples, so that the spec equals the record read back)
+    styles = {name: {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(st).items()}
+              for name, st in STYLES.items()}
+    styles["rambles"] = list(RAMBLES)
+    return {"world": {k: world[k] for k in BASE_WORLD_KEYS if k in world}, "arch": arch, "pretrain": pretrain,
+            "styles": styles}
 
 
 def base_key(world: dict, arch: dict, pretrain: dict) -> str:
@@ -197,7 +206,7 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str) -> float:
         write_json(f"{tmp}/world.json", world_from_spec(world, held_out=False))
         build_tokenizer(f"{tmp}/world.json", f"{tmp}/tokenizer", world.get("vocab_size", 512), world["seed"])
         return build_student(f"{tmp}/world.json", f"{tmp}/tokenizer", arch, pretrain, out, record={
-            "world": spec["world"], "key": base_key(world, arch, pretrain),
+            "world": spec["world"], "styles": spec["styles"], "key": base_key(world, arch, pretrain),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "tokenizers": tokenizers.__version__},
             "rebuild": "snakemake --forcerun world_student (CPU, 2 threads: the same bytes)"})
