@@ -113,7 +113,7 @@ def main() -> None:
     shifted = [t for t in teachers if cfg["teachers"][t].get("distribution_shifted")]
     peers = [t for t in teachers if t not in shifted]
     methods = ["base", *(L.sft_run(t) for t in teachers), L.sft_run(L.MTD), *(L.mot_run(s) for s in cfg["teacher_sets"])]
-    checks: list[tuple[str, bool, str]] = []
+    checks: list[tuple[str, bool]] = []
     best_teachers, peaks, widths = {}, [], []
     for student in cfg["students"]:
         base_file = ROOT / L.EVAL_BASE_SUMMARY.format(student=student)
@@ -137,52 +137,52 @@ def main() -> None:
                 peaks.append(best[L.sft_run(t)] < steps[-1])
                 print(f"  STD {t:12s} best step {best[L.sft_run(t)]:>4} of {steps[-1]:>4}: "
                       f"AVG {res.best(student, source, L.sft_run(t))[1][-1]:6.2f}, minus base {interval(d)}")
-            checks.append((f"T1 {where}: base AVG {base_avg:.2f} in [20, 60]", 20 <= base_avg <= 60, ""))
+            checks.append((f"T1 {where}: base AVG {base_avg:.2f} in [20, 60]", 20 <= base_avg <= 60))
             got = [t for t in peers if t in vs_base]
             if got:
                 not_below = all(vs_base[t][2] >= 0 for t in got)
                 above = [t for t in got if vs_base[t][1] > 0]
                 checks.append((f"T2 {where}: no peer below the base, {len(above)} above it ({', '.join(above) or '-'})",
-                               not_below and len(above) >= 2, ""))
+                               not_below and len(above) >= 2))
                 gains = sorted(((vs_base[t][0], t) for t in got), reverse=True)
                 best_teachers.setdefault(student, {})[source] = gains[0][1]
                 if len(gains) >= 2:
                     ratio_ok = gains[1][0] > 0 and gains[0][0] <= 2 * gains[1][0]
                     checks.append((f"T3 {where}: best gain {gains[0][0]:+.2f} ({gains[0][1]}) vs second "
-                                   f"{gains[1][0]:+.2f} ({gains[1][1]}): at most twice", ratio_ok, ""))
+                                   f"{gains[1][0]:+.2f} ({gains[1][1]}): at most twice", ratio_ok))
             for t in shifted:
                 if t in vs_base:
                     checks.append((f"T4 {where}: STD {t} minus base {interval(vs_base[t])} below 0",
-                                   vs_base[t][2] < 0, ""))
+                                   vs_base[t][2] < 0))
             for x, y in itertools.combinations(have, 2):
                 d = paired_difference(prob[x], prob[y], (student, source, x, y))
                 widths.append(((d[2] - d[1]) / 2, f"{where} {x} - {y}"))
     for student, by_source in best_teachers.items():
         if len(by_source) >= 2:
             checks.append((f"T3 {student}: best teacher per source {by_source}: not the same everywhere",
-                           len(set(by_source.values())) > 1, ""))
+                           len(set(by_source.values())) > 1))
     if peaks:
         checks.append((f"T5: STD peaks before its last checkpoint in {sum(peaks)} of {len(peaks)} runs (at least half)",
-                       2 * sum(peaks) >= len(peaks), ""))
+                       2 * sum(peaks) >= len(peaks)))
     if widths:
         w, which = max(widths)
         checks.append((f"T6: widest paired 95% interval +-{w:.2f} ({which}; {len(widths)} pairs): at most +-3",
-                       w <= 3, ""))
+                       w <= 3))
     wall = wall_minutes(ROOT / a.log)
     if wall:
         checks.append((f"budget: wall time of the latest complete run {wall[0]:.1f} min ({wall[1]}): at most 15",
-                       wall[0] <= 15, ""))
+                       wall[0] <= 15))
     if memory_file.is_file():
         peak = float(memory_file.read_text().split()[0])
-        checks.append((f"budget: memory of the main job {memory_file.read_text().strip()}: at most 4 GB", peak <= 4, ""))
+        checks.append((f"budget: memory of the main job {memory_file.read_text().strip()}: at most 4 GB", peak <= 4))
     for student, st in cfg["students"].items():
         if st.get("init") == "synthetic":
             path = ROOT / L.SYNTHETIC_BASE.format(student=student, key=base_key(cfg["world"], st["arch"], st["pretrain"]))
             if path.is_dir():
                 mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-                checks.append((f"budget: shipped base {path.relative_to(ROOT)} {mb:.1f} MB: at most 20", mb <= 20, ""))
+                checks.append((f"budget: shipped base {path.relative_to(ROOT)} {mb:.1f} MB: at most 20", mb <= 20))
     print()
-    for text, ok, _ in checks:
+    for text, ok in checks:
         print(f"{verdict(ok)}  {text}")
 
 

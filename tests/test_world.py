@@ -170,3 +170,18 @@ def test_base_is_rebuilt_bit_for_bit(tmp_path):
     assert "model.safetensors" in files and "tokenizer.json" in files
     assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_base_key_covers_the_teacher_styles(monkeypatch):
+    """The pre-training traces and the tokenizer are written in mot.world.STYLES: a changed phrasing
+    must name another base, not reuse the shipped one."""
+    import dataclasses
+
+    from mot import student, world
+
+    w = {"seed": 0, "pool_size": 30, "pretrain_size": 40, "ops": [1, 3], "max_operand": 9, "max_value": 99}
+    arch, pretrain = {"hidden_size": 32}, {"steps": 3, "styles": ["plain"]}
+    before = student.base_key(w, arch, pretrain)
+    changed = {**world.STYLES, "shifted": dataclasses.replace(world.STYLES["shifted"], check_rate=0.9)}
+    monkeypatch.setattr(student, "STYLES", changed)  # a style the base never pre-trains on: the tokenizer's
+    assert student.base_key(w, arch, pretrain) != before

@@ -17,7 +17,6 @@ pretrain differ names another directory, which the rule builds.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import random
 from pathlib import Path
