@@ -99,7 +99,9 @@ class HFTeacher:
         eos = set(eos if isinstance(eos, list) else [eos])
         with torch.no_grad():
             greedy = self.sampling["temperature"] == 0
-            sampled = {} if greedy else {"temperature": self.sampling["temperature"], "top_p": self.sampling["top_p"]}
+            # top_k=0: no top-k cut, as vLLM and the paper's protocol (transformers would apply its default 50)
+            sampled = {} if greedy else {"temperature": self.sampling["temperature"], "top_p": self.sampling["top_p"],
+                                         "top_k": 0}
             out = self.model.generate(**enc, do_sample=not greedy, **sampled, max_new_tokens=self.sampling["max_tokens"],
                                       num_return_sequences=n, pad_token_id=self.tok.pad_token_id)
         gen = out[:, enc["input_ids"].shape[1]:]

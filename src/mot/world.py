@@ -148,16 +148,16 @@ class TeacherStyle:
 
 
 STYLES: dict[str, TeacherStyle] = {
-    # QwQ-like: long, self-verifying.
+    # QwQ-like: the longest of the peers, self-verifying.
     "deliberate": TeacherStyle(
         opener=("Okay, let me work through this carefully.", "Alright, let me think step by step."),
         step=("Next, {a} {op} {b}. That gives {c}.", "Now {a} {op} {b} = {c}.", "Then {a} {op} {b} is {c}."),
         closer=("So the final value is {c}.", "That means the result is {c}."),
         final=("The answer is \\boxed{{{c}}}.",),
-        check_rate=0.6, ramble_rate=0.2),
-    # Qwen3-32B-like peer: terse equations.
+        check_rate=0.3, ramble_rate=0.1),
+    # Qwen3-32B-like peer: terse, in a notation of its own (arrows, not the base's plain equations).
     "concise": TeacherStyle(
-        opener=("",), step=("{a} {op} {b} = {c}",), closer=("",),
+        opener=("Inside out:", "Left to right:"), step=("{a} {op} {b} -> {c}",), closer=("So {c}.",),
         final=("\\boxed{{{c}}}", "Result: \\boxed{{{c}}}")),
     # Qwen3-235B-like: numbered steps.
     "structured": TeacherStyle(
