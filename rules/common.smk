@@ -13,6 +13,7 @@ from mot.methods import METHODS
 from mot.tables import caption, report_category
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
+from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
 from mot.train import SFT_KEYS
 from mot.workflow import code_version, tracking_environment
@@ -95,7 +96,8 @@ def recorded_versions():
     from mot.provenance import git_revision, versions
 
     modules = sorted(f for f in os.listdir(os.path.join(SRC, "mot")) if f.endswith(".py"))
-    return {"git_revision": git_revision(workflow.basedir), "code": code(*modules), "packages": versions()}
+    written = tuple(filter(None, [config["report"].get("readme")]))  # README's block: the run's own output
+    return {"git_revision": git_revision(workflow.basedir, written), "code": code(*modules), "packages": versions()}
 
 
 def code(*modules):
@@ -544,6 +546,24 @@ if VARIANT_SETS:
 if REPORT.get("peers"):
     TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
     TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
+# The grid over world seeds (analyses.seeds, rules/seeds.smk; not in the main job)
+SEEDS = config.get("analyses", {}).get("seeds") or []
+SEED_EVALS = evals_of(*TABLE_RUNS["differences"])  # what the seeds table reads of each seed
+
+
+def seed_evals(seed):
+    """One seed's eval summaries: the main job's own when the seed is the config's."""
+    if is_own_seed(config, int(seed)):
+        return SEED_EVALS
+    return [f"{L.SEED_DIR.format(seed=seed)}/{e}" for e in SEED_EVALS]
+
+
+def seeds_evals(w):
+    if not SEEDS:
+        raise WorkflowError("target seeds: set analyses.seeds in the config (a list of world seeds)")
+    return [e for s in SEEDS for e in seed_evals(s)]
+
+
 FIGURE_RUNS = {
     "fig3": ["base", *STD, MOT],
     "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],

@@ -141,7 +141,7 @@ def test_each_stage_has_one_name_for_its_rules_module_and_command():
     commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     stages = sorted(p.stem for p in (ROOT / "rules").glob("*.smk") if p.stem != "common")
     assert stages == ["corpus", "diagnostics", "evaluate", "figures", "general", "generate", "merge", "plan", "prompts",
-                      "provenance", "tables", "train", "world"]
+                      "provenance", "seeds", "tables", "train", "world"]
     for stage in stages:
         assert (ROOT / "src" / "mot" / f"{stage}.py").is_file(), stage
         assert stage in commands, stage
@@ -174,3 +174,26 @@ def test_an_impossible_gpu_layout_fails_at_config_check(change, pattern):
     change(config)
     with pytest.raises(MotError, match=pattern):
         validate_config(config, SCHEMA, "cfg")
+
+
+def test_the_revision_is_dirty_for_an_edit_but_not_for_the_readme_block_the_run_writes(tmp_path):
+    """Rule summary writes README's block (report.readme): that alone must not mark the revision
+    dirty, or provenance would rerun after every run whose numbers changed."""
+    import subprocess
+
+    from mot.provenance import git_revision
+
+    git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path,
+                                    check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "README.md").write_text("a\n")
+    (tmp_path / "x.py").write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "c")
+    clean = git_revision(tmp_path, ("README.md",))
+    assert clean and not clean.endswith("-dirty")
+    (tmp_path / "README.md").write_text("b\n")
+    assert git_revision(tmp_path, ("README.md",)) == clean
+    assert git_revision(tmp_path).endswith("-dirty")
+    (tmp_path / "x.py").write_text("x = 2\n")
+    assert git_revision(tmp_path, ("README.md",)) == clean + "-dirty"

@@ -12,11 +12,14 @@ PACKAGES = ("mot", "torch", "transformers", "tokenizers", "safetensors", "accele
             "math-verify", "vllm", "mergekit")
 
 
-def git_revision(cwd: str | Path = ".") -> str | None:
+def git_revision(cwd: str | Path = ".", written: tuple[str, ...] = ()) -> str | None:
+    """HEAD, with "-dirty" when a tracked file differs from it; `written`: files the workflow itself
+    writes (report.readme's block), whose change says nothing about the code that ran."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True, check=True).stdout
+        dirty = [line[3:] for line in status.splitlines() if line[3:] not in written]
         return rev.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -35,7 +38,8 @@ def versions() -> dict[str, str]:
 def write_provenance(config: dict, out: str, rst: str | None = None) -> None:
     """`out`: JSON. `rst`: the same as reStructuredText, for the first page of `snakemake --report`
     (report/workflow.rst includes it)."""
-    record = {"seed": config.get("seed"), "git_revision": git_revision(Path(__file__).parent),
+    written = tuple(filter(None, [(config.get("report") or {}).get("readme")]))
+    record = {"seed": config.get("seed"), "git_revision": git_revision(Path(__file__).parent, written),
               "python": platform.python_version(), "packages": versions(), "config": config}
     write_json(out, record)
     if rst:
