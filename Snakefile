@@ -40,6 +40,7 @@ include: "rules/diagnostics.smk"
 include: "rules/general.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/seeds.smk"
 
 
 # The main job: every table and figure, with everything they are made from.

@@ -106,8 +106,11 @@ SLURM = ["--profile", "slurm", "--configfile", "config/test.yaml", "--jobs", "4"
          "--default-resources", "slurm_partition=cpu", "mem_mb=1000", "runtime=30", "cpus_per_task=1",
          "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
          "--slurm-no-account", "--seconds-between-status-checks", "2", "--latency-wait", "5"]
-TABLES = ["table1", "table2", "table5", "table6", "table7", "table8", "table10", "table11", "table12", "table13",
-          "differences"]
+# Through SLURM: two tables whose DAG holds every kind of job that asks the cluster for something of
+# its own (teacher generation, corpora, STD training, MoT's first branches, later branches and merges,
+# evaluation, a table): 49 of all_tables' 107 jobs, half the suite's longest run. The resources every
+# job of the full grid asks for are checked without a cluster (tests/test_plan.py, test_workflow.py).
+TABLES = ["table1", "table6"]
 
 
 def test_profiles_are_found_by_name_at_the_repository_root(checkout):
@@ -117,15 +120,15 @@ def test_profiles_are_found_by_name_at_the_repository_root(checkout):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_all_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
+def test_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
     env, d = cluster
-    r = subprocess.run([sys.executable, "-m", "snakemake", "all_tables", *SLURM], cwd=checkout, env=env,
+    targets = [f"results/tables/{t}.csv" for t in TABLES]
+    r = subprocess.run([sys.executable, "-m", "snakemake", *targets, *SLURM], cwd=checkout, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    submitted = re.findall(r"submitted with SLURM jobid (\d+)|SLURM run ID|jobid[: ]+(\d+)", r.stdout + r.stderr)
+    planned = int(re.search(r"^total\s+(\d+)", r.stdout + r.stderr, re.M).group(1))
     finished = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
-    assert len(finished) >= 50, (r.stdout + r.stderr)[-2000:]  # every job of the DAG ran as a SLURM job
-    assert submitted
+    assert planned >= 40 and len(finished) >= planned, (r.stdout + r.stderr)[-2000:]  # every job ran on SLURM
     # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
     local = request.getfixturevalue("tiny_run")
     for t in TABLES:

@@ -493,3 +493,36 @@ def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checko
         f.write("\nEDITED = True\n")
     jobs = {rule for rule, _ in planned(snakemake_in(checkout, "-n", *target))}
     assert "prompts" in jobs and "world" not in jobs
+
+
+def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(tiny_run, tmp_path):
+    """Target seeds (analyses.seeds: [0, 1] in the test config): seed 0 is the config's own run, read from
+    results/; seed 1 gets its own config, world and pre-trained base in results/seeds/seed-1/ (the
+    checkout's data/bases untouched); the table names both seeds, its seed-0 numbers are Table 2's, and
+    a rerun plans nothing."""
+    import csv
+
+    workdir = copy_run(tiny_run, tmp_path / "checkout")
+    bases = sorted(p.name for p in (workdir / "data/bases").iterdir())
+    r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    seed1 = workdir / "results/seeds/seed-1"
+    cfg = yaml.safe_load((seed1 / "config.yaml").read_text())
+    assert cfg["seed"] == cfg["world"]["seed"] == cfg["students"]["tiny"]["pretrain"]["seed"] == 1
+    assert "analyses" not in cfg and cfg["report"]["readme"] is None
+    assert (seed1 / "results/world/world.json").read_bytes() != (workdir / "results/world/world.json").read_bytes()
+    own = [p.name for p in (seed1 / "data/bases").iterdir() if not p.is_symlink()]
+    assert own and own[0] not in bases and sorted(p.name for p in (workdir / "data/bases").iterdir()) == bases
+    assert not (workdir / "results/seeds/seed-0").exists()  # the main run is seed 0
+    rows = list(csv.DictReader((workdir / "results/tables/seeds.csv").open()))
+    assert {"seed 0", "seed 1", "mean", "SD", "verdicts"} <= set(rows[0])
+    table2 = {(r["Dataset"], r["Method"]): r["TINY-QWEN3 AVG"]
+              for r in csv.DictReader((workdir / "results/tables/table2.csv").open())}
+    methods = [r for r in rows if (r["Dataset"], r["Row"]) in table2]
+    assert len(methods) == 2 * 7  # two sources: the base, MTD, four STD runs and MoT (Table 2's rows)
+    assert all(r["seed 0"] == table2[(r["Dataset"], r["Row"])] for r in methods)
+    diffs = [r for r in rows if r["Row"].startswith("MOT - ")]
+    assert len(diffs) == 4 and all(re.fullmatch(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\].*", r["seed 1"])
+                                   for r in diffs)
+    r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]

@@ -218,6 +218,24 @@ def cmd_plan(a):
     print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
 
 
+def cmd_seeds(a):
+    from .io import MotError
+    from .seeds import parse_evals, run_seed, seeds_table
+
+    if a.action == "run":
+        missing = [f for f in ("seed", "config", "dir", "snakefile") if getattr(a, f) is None]
+        if missing:
+            raise MotError(f"mot seeds run needs --{', --'.join(missing)}")
+        run_seed(a.seed, a.config, a.dir, a.snakefile, a.cores, a.targets, a.data)
+        print(f"seed {a.seed}: {len(a.targets)} targets in {a.dir}")
+        return
+    if a.spec is None or a.out is None:
+        raise MotError("mot seeds table needs --spec and --out")
+    t = seeds_table(parse_evals(a.evals), a.spec)
+    t.write(a.out)
+    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
     p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
@@ -409,6 +427,20 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--models", default=layout.MODELS, help="the models directory (train logs)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
+
+    sp = add("seeds", cmd_seeds, "the default grid over several world seeds (mot.seeds): run one seed's grid in "
+             "its own directory, or tabulate the seeds", outputs={"out": "stem", "dir": "dir"})
+    sp.add_argument("action", choices=["run", "table"])
+    sp.add_argument("--seed", type=int, help="run: the world seed")
+    sp.add_argument("--config", type=_json, help="run: the resolved config (JSON), of which the seed's is made")
+    sp.add_argument("--dir", help="run: the seed's directory (results/seeds/seed-<s>)")
+    sp.add_argument("--snakefile", help="run: the workflow's Snakefile")
+    sp.add_argument("--cores", type=int, default=1, help="run: cores for the seed's Snakemake run")
+    sp.add_argument("--data", default="data", help="run: the checkout's data directory (linked into --dir)")
+    sp.add_argument("--targets", nargs="*", default=[], help="run: what to build, relative to --dir")
+    sp.add_argument("--spec", type=_json, help="table: labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--evals", nargs="*", default=[], help="table: SEED=PATH eval summaries")
+    sp.add_argument("--out", help="table: output stem: <out>.csv, <out>.md, <out>.tex, <out>.html")
 
     sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision",
                  outputs={"out": "file", "rst": "file"})

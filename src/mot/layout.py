@@ -60,6 +60,7 @@ TABLE = f"{RESULTS}/tables/{{table}}"  # .csv .md .tex
 FIGURE = f"{RESULTS}/figures/{{figure}}"  # .png .pdf
 DIAGNOSTICS = f"{RESULTS}/diagnostics/{{student}}/{{source}}/mot-{{tset}}"  # .csv .png .pdf
 SUMMARY = f"{RESULTS}/summary"  # .md: what the run shows (table 2 and the paired differences)
+SEED_DIR = f"{RESULTS}/seeds/seed-{{seed}}"  # one world seed's own run (analyses.seeds, mot.seeds)
 
 
 SFT_RUN, MOT_RUN, PROBE_RUN = "sft-", "mot-", "probe-"

@@ -301,7 +301,7 @@ def main_results(res: Results, spec: dict) -> Table:
     return t
 
 
-def _methods(spec) -> list[tuple[str, str]]:
+def method_rows(spec) -> list[tuple[str, str]]:
     """(label, run) of Table 2's rows, in the paper's order."""
     return ([("Baseline", "base"), ("MTD (ALL TEACHERS)", "sft-mtd")]
             + [(f"STD ({v['label']})", f"sft-{k}") for k, v in spec["teachers"].items()]
@@ -314,7 +314,7 @@ def ablation(res: Results, spec: dict) -> Table:
     t = Table("Table 2: Ablation on STD, MTD and MoT", ["Dataset", "Method"] + cols, keys=2,
               note="Every method at its best checkpoint. " + best_note(spec))
     for so, so_label in spec["sources"].items():
-        for label, run in _methods(spec):
+        for label, run in method_rows(spec):
             row = [so_label, label]
             for st in spec["students"]:
                 row += res.base_scored(st) if run == "base" else res.best_scored(st, so, run)
@@ -689,7 +689,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
 SUMMARY_START, SUMMARY_END = "<!-- default-run:start -->", "<!-- default-run:end -->"
 
 
-def _verdict(lo: float, hi: float) -> str:
+def verdict(lo: float, hi: float) -> str:
     return "higher" if lo > 0 else "lower" if hi < 0 else "not told apart"
 
 
@@ -714,7 +714,7 @@ def summary(tables: str) -> str:
             for d in (d for d in diffs if d["Base model"] == st and d["Dataset"] == dataset):
                 lo, hi = float(d["95% low"]), float(d["95% high"])
                 out.append(f"| {d['Comparison']} | {float(d['AVG difference']):+.2f} | [{lo:+.2f}, {hi:+.2f}] "
-                           f"| {_verdict(lo, hi)} |")
+                           f"| {verdict(lo, hi)} |")
             out.append("")
     return "\n".join(out)
 

@@ -1,0 +1,148 @@
+"""The default grid over several world seeds: does the conclusion hold beyond one run per cell?
+
+    snakemake --cores all seeds          # analyses.seeds: [0, 1, 2]; writes results/tables/seeds.*
+
+The paper reports one run per cell. Seed s sets the config's `seed` (corpus selection, training
+data order), `world.seed` (the world's problems and held-out sets) and every synthetic student's
+`pretrain.seed` to s, so each seed has its own world, its own base (pre-trained by rule
+world_student, about 18 minutes on 2 cores), its own corpora and runs; everything else is the
+config's. A seed whose values are already the config's own is the main job itself: its eval
+summaries are read from results/ rather than run again. Every other seed runs in
+results/seeds/seed-<s>/ as a Snakemake run of its own (`mot seeds run`: the same Snakefile, that
+directory, the seed's config written beside it), up to the eval summaries that the `differences`
+table reads (the base, every STD run, MTD, MoT and MoT without the shifted teacher).
+
+`mot seeds table` writes each method's AVG at its best checkpoint per seed with the mean and
+standard deviation across seeds, and per seed the paired differences MoT - best STD and MoT - MTD
+with their 95% intervals (mot.tables.paired_difference), and how many seeds put each difference
+above 0, below 0, or could not tell the two apart.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import layout as L
+from .io import MotError, atomic_path
+from .tables import Table, best_note, best_std, in_order, method_rows, paired_difference, results, verdict
+
+def seed_values(cfg: dict) -> dict:
+    """The seeds that a world seed sets, as the config has them."""
+    return {"seed": cfg.get("seed", 0), **({"world.seed": cfg["world"].get("seed", 0)} if "world" in cfg else {}),
+            **{f"students.{k}.pretrain.seed": st["pretrain"].get("seed", 0)
+               for k, st in cfg["students"].items() if st.get("init") == "synthetic"}}
+
+
+def is_own(cfg: dict, seed: int) -> bool:
+    """Is seed `seed` the config's own run (every seed it sets already has that value)?"""
+    return all(v == seed for v in seed_values(cfg).values())
+
+
+def seed_config(cfg: dict, seed: int) -> dict:
+    """The config of one seed's run: the seeds set to `seed`, no analyses, no README to write."""
+    out = copy.deepcopy(cfg)
+    out["seed"] = seed
+    if "world" in out:  # a config without the synthetic world (the paper's): the corpus and training seed only
+        out["world"]["seed"] = seed
+    for st in out["students"].values():
+        if st.get("init") == "synthetic":
+            st["pretrain"]["seed"] = seed
+    out.pop("analyses", None)
+    out["report"]["readme"] = None
+    return out
+
+
+def link_data(data: str, directory: Path) -> None:
+    """The seed's directory sees the checkout's data (shipped datasets and bases) through links,
+    while a base it pre-trains itself lands in its own data/bases/, not in the checkout."""
+    src = Path(data).resolve()
+    bases = directory / L.BASES
+    bases.mkdir(parents=True, exist_ok=True)
+    for entry in [*src.iterdir(), *((src / "bases").iterdir() if (src / "bases").is_dir() else [])]:
+        rel = entry.relative_to(src)
+        if rel == Path("bases"):
+            continue
+        link = directory / "data" / rel
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(entry)
+
+
+def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, targets: list[str],
+             data: str = "data") -> None:
+    """One seed's grid: its config in <directory>/config.yaml, then Snakemake in that directory."""
+    import yaml
+
+    if is_own(cfg, seed):
+        raise MotError(f"seed {seed} is the config's own run: its results are the main job's (results/)")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    link_data(data, d)
+    with atomic_path(d / "config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(seed_config(cfg, seed), sort_keys=False), encoding="utf-8")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(snakefile).resolve()), "--directory", str(d),
+           "--configfile", str((d / "config.yaml").resolve()), "--cores", str(cores), "--rerun-incomplete",
+           *targets]
+    print(f"seed {seed}: {' '.join(cmd[1:])}", flush=True)
+    r = subprocess.run(cmd, stdout=sys.stdout, stderr=subprocess.STDOUT, env={**os.environ})
+    if r.returncode:
+        raise MotError(f"seed {seed}: the Snakemake run in {directory} failed (exit {r.returncode}; its log: "
+                       f"{directory}/.snakemake/log/)")
+
+
+def parse_evals(values: list[str]) -> dict[int, list[str]]:
+    """SEED=PATH arguments -> {seed: [paths]}, seeds in the order given."""
+    out: dict[int, list[str]] = {}
+    for v in values:
+        seed, sep, path = v.partition("=")
+        if not sep or not seed.isdigit():
+            raise MotError(f"--evals {v}: expected SEED=PATH")
+        out.setdefault(int(seed), []).append(path)
+    return out
+
+
+def _sd(xs: list[float]) -> float:
+    m = sum(xs) / len(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+
+
+def seeds_table(evals: dict[int, list[str]], spec: dict) -> Table:
+    spec = in_order(spec)
+    seeds = list(evals)
+    res = {s: results(paths, spec) for s, paths in evals.items()}
+    mot, ns = f"mot-{spec['roles']['mot']}", spec["roles"].get("no_shifted")
+    methods = method_rows(spec)  # Table 2's rows and labels
+    if ns:
+        methods.append(("MOT without the shifted teacher", f"mot-{ns}"))
+    t = Table("Over world seeds: each method's AVG, and MoT against the best STD run and MTD, seed by seed",
+              ["Base model", "Dataset", "Row", *[f"seed {s}" for s in seeds], "mean", "SD", "verdicts"], keys=3,
+              note=f"Seeds {', '.join(map(str, seeds))}: each sets the world, the base's pre-training, the corpus "
+                   "selection and the training data order. Method rows: AVG pass@1 x 100 at the run's best "
+                   "checkpoint; mean and standard deviation (n - 1) across seeds. Difference rows: AVG(MOT) minus "
+                   "AVG(other) per seed with its 95% paired-bootstrap interval over problems (the best STD teacher "
+                   "named per seed, as it may differ); verdicts count the seeds whose interval lies above 0, below "
+                   "0, or contains 0. " + best_note(spec))
+    for st, st_label in spec["students"].items():
+        for so, so_label in spec["sources"].items():
+            for label, run in methods:
+                avgs = [res[s].base(st)[-1] if run == "base" else res[s].best(st, so, run)[1][-1] for s in seeds]
+                t.rows.append([st_label, so_label, label, *avgs, sum(avgs) / len(avgs), _sd(avgs), ""])
+            for label, other in (("MOT - best STD", None), ("MOT - MTD", "sft-mtd")):
+                cells, ds, verdicts = [], [], []
+                for s in seeds:
+                    r = res[s]
+                    run = other or f"sft-{best_std(r, spec, st, so)[0]}"
+                    d, lo, hi = paired_difference(r.problems(st, so, mot, r.best(st, so, mot)[0]),
+                                                  r.problems(st, so, run, r.best(st, so, run)[0]), (st, so, run, s))
+                    who = "" if other else f" ({spec['teachers'][run[4:]]['label']})"
+                    cells.append(f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]{who}")
+                    ds.append(d)
+                    verdicts.append(verdict(lo, hi))
+                counts = ", ".join(f"{v} {verdicts.count(v)}" for v in ("higher", "lower", "not told apart"))
+                t.rows.append([st_label, so_label, label, *cells, f"{sum(ds) / len(ds):+.2f}", f"{_sd(ds):.2f}",
+                               counts])
+    return t
+
