@@ -547,6 +547,15 @@ if REPORT.get("peers"):
     TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
     TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
 # The grid over world seeds (analyses.seeds, rules/seeds.smk; not in the main job)
+def all_cores():
+    """A job that runs a Snakemake of its own (rule seed_run) takes every core of a local run; a cluster
+    run (--jobs, no --cores) has no such number."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
+
+
 SEEDS = config.get("analyses", {}).get("seeds") or []
 SEED_EVALS = evals_of(*TABLE_RUNS["differences"])  # what the seeds table reads of each seed
 

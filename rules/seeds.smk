@@ -13,7 +13,7 @@ rule seed_run:
         snakefile=workflow.main_snakefile,
     wildcard_constraints:
         seed=r"\d+",
-    threads: workflow.cores
+    threads: all_cores()
     log:
         f"{LOGS}/seeds/seed-{{seed}}.log",
     conda:
