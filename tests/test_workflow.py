@@ -91,7 +91,8 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "checkout")
     for path in (MOT, SFT, SFT + "/step-00002", "results/models/tiny/syn-boba/mot-peers/round-1/merged"):
         model = AutoModelForCausalLM.from_pretrained(workdir / path)
-        assert model.generate(torch_ids(), max_new_tokens=2, do_sample=False).shape[1] == 3
+        # loads and generates: 1 or 2 new tokens (2 input ids; it may stop at its end-of-text after 1)
+        assert 3 <= model.generate(torch_ids(), max_new_tokens=2, do_sample=False).shape[1] <= 4
     meta = json.loads((workdir / MOT / "mot_merge.json").read_text())
     assert [Path(i["path"]).name for i in meta["inputs"]] == ["branch-deliberate", "branch-concise"]
     branch = json.loads((workdir / MOT.replace("merged", "branch-concise") / "mot_train.json").read_text())
