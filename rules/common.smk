@@ -90,14 +90,16 @@ wildcard_constraints:
     key=r"[0-9a-f]{10}",
 
 
+ALL_MODULES = sorted(f for f in os.listdir(os.path.join(SRC, "mot")) if f.endswith(".py"))
+
+
 def recorded_versions():
     """What the provenance page records besides the config: the git revision, the code of every
     module (an uncommitted edit keeps the revision's name) and the package versions."""
     from mot.provenance import git_revision, versions
 
-    modules = sorted(f for f in os.listdir(os.path.join(SRC, "mot")) if f.endswith(".py"))
     written = tuple(filter(None, [config["report"].get("readme")]))  # README's block: the run's own output
-    return {"git_revision": git_revision(workflow.basedir, written), "code": code(*modules), "packages": versions()}
+    return {"git_revision": git_revision(workflow.basedir, written), "code": code(*ALL_MODULES), "packages": versions()}
 
 
 def code(*modules):

@@ -6,7 +6,7 @@ rule seed_run:
     output:
         evals=[f"{L.SEED_DIR}/{e}" for e in SEED_EVALS],
     params:
-        code=code(*sorted(f for f in os.listdir(os.path.join(SRC, "mot")) if f.endswith(".py"))),
+        code=code(*ALL_MODULES),
         config=json_param(config),
         dir=L.SEED_DIR,
         targets=SEED_EVALS,
