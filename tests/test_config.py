@@ -197,3 +197,23 @@ def test_the_revision_is_dirty_for_an_edit_but_not_for_the_readme_block_the_run_
     assert git_revision(tmp_path).endswith("-dirty")
     (tmp_path / "x.py").write_text("x = 2\n")
     assert git_revision(tmp_path, ("README.md",)) == clean + "-dirty"
+
+
+def test_a_stage_code_hash_follows_both_forms_of_relative_import(tmp_path):
+    """`from .b import x` and `from . import b` both make b part of a's code (train.py imports its
+    tracking module the second way): a code edit in b changes a's hash, a comment does not."""
+    from mot.workflow import code_version
+
+    pkg = tmp_path / "mot"
+    pkg.mkdir()
+    (pkg / "io.py").write_text("X = 0\n")
+    (pkg / "a.py").write_text("from . import b\nfrom .c import Y\n")
+    (pkg / "b.py").write_text("Z = 1\n")
+    (pkg / "c.py").write_text("Y = 1\n")
+    before = code_version(str(tmp_path), "a.py")
+    (pkg / "b.py").write_text("Z = 1  # a comment\n")
+    assert code_version(str(tmp_path), "a.py") == before
+    for name in ("b.py", "c.py"):
+        (pkg / name).write_text((pkg / name).read_text() + "W = 2\n")
+        assert code_version(str(tmp_path), "a.py") != before
+        before = code_version(str(tmp_path), "a.py")

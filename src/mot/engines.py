@@ -1,6 +1,6 @@
 """Generation engines for real scale: vLLM in the job's own process, and any OpenAI-compatible
 endpoint (a hosted DeepSeek-R1, `vllm serve`, SGLang). Both register as teacher backends
-(`mot.generate.BACKENDS`) and serve `mot evaluate` too.
+(`mot.backends.BACKENDS`) and serve `mot evaluate` too.
 
     teachers:
       qwq: {backend: vllm, params: {model: Qwen/QwQ-32B, tensor_parallel_size: 4}}
@@ -18,9 +18,9 @@ import asyncio
 import os
 import random
 
+from .backends import register
 from .io import MotError, require_model, stable_hash
 from .chat import THINK_CLOSE, THINK_OPEN, chat_prompt, prefill, prompt_ids, split_trace, trace
-from .generate import register
 
 SEED_RANGE = 2 ** 31  # vLLM and OpenAI-style servers take a 32-bit signed seed
 

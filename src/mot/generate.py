@@ -5,7 +5,7 @@
         --seed 0 --out results/samples/syn-boba/deliberate.jsonl
 
 A backend turns a chunk of prompt rows into n sampled responses per row. Backends register by
-name (`synthetic`, `hf`; `vllm` and OpenAI-compatible servers plug in the same way). Chunks are
+name (mot.backends) (`synthetic`, `hf`; `vllm` and OpenAI-compatible servers plug in the same way). Chunks are
 appended to `<out>.partial/chunks.jsonl` as they finish; a restarted run with the same prompt
 text, settings and weights (the directory's fingerprint) skips the chunks already there, and the
 final file appears, atomically, only when every prompt is done. The random stream of each chunk
@@ -18,26 +18,12 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Callable, Protocol
 
+from . import engines  # noqa: F401  registers the vllm and openai backends
+from .backends import BACKENDS, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
-                 registry,
                  release_output, stable_hash, stage_code, start_work, write_jsonl)
-
-
-class Backend(Protocol):
-    """A backend implements `generate` (a chunk of rows in, their samples out) or `stream` (every
-    row of the job submitted at once; `emit(i, samples, extra)` called as row i completes)."""
-
-    def generate(self, rows: list[dict], n: int, seed: int) -> list[list[dict]]:
-        """For each row, n samples {"text": str, "finish_reason": "stop" | "length"}."""
-
-
-BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
-
-
-register = registry(BACKENDS)
 
 
 @register("synthetic")
@@ -253,5 +239,3 @@ def join_samples(prompts_path: str, shards: list[str], out: str) -> int:
     write_jsonl(out, rows)
     return len(rows)
 
-
-from . import engines  # noqa: E402,F401  registers the vllm and openai backends

@@ -46,7 +46,8 @@ def code_version(src: str, *modules: str) -> str:
         seen.add(name)
         with open(os.path.join(pkg, name), encoding="utf-8") as f:
             text = f.read()
-        todo += [f"{m}.py" for m in re.findall(r"^\s*from \.(\w+) import", text, re.M)]
+        # `from .x import y` and `from . import x` (tracking, engines: a stage runs them too)
+        todo += [f"{a or b}.py" for a, b in re.findall(r"^\s*from \.(\w+) import|^\s*from \. import (\w+)", text, re.M)]
     h = hashlib.sha256()
     for name in sorted(seen - {"layout.py"}):
         with open(os.path.join(pkg, name), encoding="utf-8") as f:
