@@ -28,7 +28,7 @@ except MotError as e:
 
 # Live tracking (train.log_with): the jobs read their trackers from the environment, so that a change
 # of trackers reruns no job (it changes no result); local trackers write under results/tracking/.
-tracking_environment(config["train"].get("log_with", []))
+tracking_environment(config["train"]["log_with"])
 
 SOURCES = list(config["sources"])
 TEACHERS = list(config["teachers"])
@@ -70,7 +70,7 @@ def merge_method(tset):
     variant = tset.partition("@")[2]
     if variant:
         return MERGE_VARIANTS[variant]["method"], MERGE_VARIANTS[variant].get("params", {})
-    return config["mot"]["merge_method"], config["mot"].get("merge_params", {})
+    return config["mot"]["merge_method"], config["mot"]["merge_params"]
 
 
 wildcard_constraints:
@@ -98,7 +98,7 @@ def recorded_versions():
     module (an uncommitted edit keeps the revision's name) and the package versions."""
     from mot.provenance import git_revision, versions
 
-    written = tuple(filter(None, [config["report"].get("readme")]))  # README's block: the run's own output
+    written = tuple(filter(None, [config["report"]["readme"]]))  # README's block: the run's own output
     return {"git_revision": git_revision(workflow.basedir, written), "code": code(*ALL_MODULES), "packages": versions()}
 
 
@@ -257,7 +257,7 @@ def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):
         mem_mb=lambda w: RESOURCES["mem_mb_per_gpu"] * per_node(w) if gpu(w) else RESOURCES["mem_mb"],
         runtime=lambda w: jobs(w) * runtime(stage(w) if callable(stage) else stage, w),
     )
-    if RESOURCES.get("gpu_model"):
+    if RESOURCES["gpu_model"]:
         res["gpu_model"] = lambda w: RESOURCES["gpu_model"] if gpu(w) else ""
     # A job over several nodes: with the `mpi` resource the SLURM plugin runs its command as is on the
     # first node (not `srun -n1`), in an allocation of one task per node (`tasks`; tasks_per_gpu=0: no
@@ -296,13 +296,13 @@ def cpu_resources(stage):
 MOT_TEACHERS = [t for t in TEACHERS if any(t in ts for ts in config["teacher_sets"].values())]
 MOT_CFG = config["mot"]
 PER_BRANCH = MOT_CFG["jobs"] == "per_branch"
-CARRY = TRAIN.get("optimizer_state", "reset") == "carry"
+CARRY = TRAIN["optimizer_state"] == "carry"
 
 
 def mot_schedule(round_):
     """(first global step, schedule length, global step where the schedule starts) of round `round_`'s
     branches."""
-    return schedule(int(round_), TRAIN["steps_per_round"], TRAIN["rounds"], TRAIN.get("schedule", "global"))
+    return schedule(int(round_), TRAIN["steps_per_round"], TRAIN["rounds"], TRAIN["schedule"])
 
 
 def round_init(w):
@@ -344,7 +344,7 @@ def mot_models():
 
 # --------------------------------------------------------------------------- evaluation
 EVAL = config["eval"]
-EVAL_BENCHMARKS = EVAL["benchmarks"] + EVAL.get("validation", [])  # validation: only to choose checkpoints
+EVAL_BENCHMARKS = EVAL["benchmarks"] + EVAL["validation"]  # validation: only to choose checkpoints
 
 
 def benchmark_data(name):
@@ -446,7 +446,7 @@ def eval_benchmarks(w):
     """What a run's checkpoints are sampled on: eval's benchmarks and validation; a probe run's, the
     probe's benchmarks and eval's validation."""
     if L.probed(run_of(w)):
-        return PROBE["benchmarks"] + EVAL.get("validation", [])
+        return PROBE["benchmarks"] + EVAL["validation"]
     return EVAL_BENCHMARKS
 
 
@@ -460,8 +460,8 @@ EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
     benchmarks=lambda w: " ".join(f"--benchmark {b}={benchmark_data(b)}" for b in eval_benchmarks(w)),
     sampling=lambda w: as_json(eval_sampling(w)),
-    engine=EVAL.get("backend", "hf"),
-    backend=json_param(EVAL.get("params", {})),
+    engine=EVAL["backend"],
+    backend=json_param(EVAL["params"]),
     template=lambda w: config["prompt_template"],
     seed=config["seed"],
 )
@@ -502,13 +502,13 @@ def report_spec():
         },
         "sets": config["teacher_sets"],
         "variants": {t: merge_method(t)[0] for t in [REPORT["mot"], *VARIANT_SETS]},
-        "roles": {r: REPORT.get(r) for r in ("mot", "no_shifted", "peers")},
+        "roles": {r: REPORT[r] for r in ("mot", "no_shifted", "peers")},
         "benchmarks": EVAL["benchmarks"],
-        "validation": EVAL.get("validation", []),
-        "select_on": REPORT.get("select_on", "test"),
+        "validation": EVAL["validation"],
+        "select_on": REPORT["select_on"],
         "steps_per_round": TRAIN["steps_per_round"],
         "rounds": TRAIN["rounds"],
-        "published": REPORT.get("published"),
+        "published": REPORT["published"],
         "probe": PROBE.get("runs", []),
         "protocol": {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")},
         "student_teacher": student_teacher_spec(),
@@ -537,15 +537,15 @@ TABLE_RUNS = {
     "table11": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
 }
 # best STD against the base; MoT against the best STD teacher, MTD and MoT without the shifted teacher
-TABLE_RUNS["differences"] = ["base", MOT, MTD, *STD] + ([L.mot_run(REPORT["no_shifted"])] if REPORT.get("no_shifted") else [])
-if REPORT.get("no_shifted"):
+TABLE_RUNS["differences"] = ["base", MOT, MTD, *STD] + ([L.mot_run(REPORT["no_shifted"])] if REPORT["no_shifted"] else [])
+if REPORT["no_shifted"]:
     TABLE_RUNS["table7"] = [MOT, L.mot_run(REPORT["no_shifted"])]
     TABLE_RUNS["table12"] = ["base", L.mot_run(REPORT["no_shifted"])]
 if ST_PAIRS:
     TABLE_RUNS["table9"] = []  # its own evals: student_teacher_evals()
 if VARIANT_SETS:
     TABLE_RUNS["merge_methods"] = [MOT, *[L.mot_run(t) for t in VARIANT_SETS]]
-if REPORT.get("peers"):
+if REPORT["peers"]:
     TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
     TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
 # The grid over world seeds (analyses.seeds, rules/seeds.smk; not in the main job)
@@ -579,7 +579,7 @@ FIGURE_RUNS = {
     "fig3": ["base", *STD, MOT],
     "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
 }
-if REPORT.get("no_shifted"):
+if REPORT["no_shifted"]:
     FIGURE_RUNS["fig4"] = ["base", *STD, MOT, L.mot_run(REPORT["no_shifted"])]
 if PROBE_RUNS:
     FIGURE_RUNS["fig5"] = ["base", *PROBE_RUNS]
@@ -615,7 +615,7 @@ def figure_evals(figure):
 
 
 def published_input():
-    return [REPORT["published"]] if REPORT.get("published") else []
+    return [REPORT["published"]] if REPORT["published"] else []
 
 
 def table_spec(table):

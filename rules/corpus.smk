@@ -15,7 +15,7 @@ rule corpus:
         seed=config["seed"],
         tokenizer=stats_tokenizer(),
         max_length=TRAIN["max_length"],
-        truncation=TRAIN.get("truncation", "drop"),
+        truncation=TRAIN["truncation"],
     resources:
         **cpu_resources("corpus"),
     log:

@@ -14,7 +14,7 @@ rule eval_base:
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1
     resources:
-        **job_resources("eval", gpu=lambda w: engine_gpus(EVAL.get("backend", "hf"), EVAL.get("params", {}))),
+        **job_resources("eval", gpu=lambda w: engine_gpus(EVAL["backend"], EVAL["params"])),
     log:
         f"{LOGS}/eval/{{student}}/base.log",
     conda:

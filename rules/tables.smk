@@ -80,7 +80,7 @@ rule summary:
         caption=report_caption("What the run shows: table 2 and the paired differences, with a verdict read off "
                                "each 95% interval."),
         tables=lambda w, input: os.path.dirname(input.table2),
-        readme=lambda w: f"--readme {config['report']['readme']}" if config["report"].get("readme") else "",
+        readme=lambda w: f"--readme {config['report']['readme']}" if config["report"]["readme"] else "",
         out=lambda w, output: os.path.splitext(output.md)[0],
     resources:
         **cpu_resources("tables"),

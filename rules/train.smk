@@ -134,8 +134,8 @@ else:
             hparams=json_param(sft_hparams()),
             rounds=TRAIN["rounds"],
             spr=TRAIN["steps_per_round"],
-            schedule=TRAIN.get("schedule", "global"),
-            optimizer_state=TRAIN.get("optimizer_state", "reset"),
+            schedule=TRAIN["schedule"],
+            optimizer_state=TRAIN["optimizer_state"],
             seed=config["seed"],
         threads: 1
         resources:
@@ -169,8 +169,8 @@ else:
             spr=TRAIN["steps_per_round"],
             method=lambda w: merge_method(w.tset)[0],
             merge_params=lambda w: as_json(merge_method(w.tset)[1]),
-            schedule=TRAIN.get("schedule", "global"),
-            optimizer_state=TRAIN.get("optimizer_state", "reset"),
+            schedule=TRAIN["schedule"],
+            optimizer_state=TRAIN["optimizer_state"],
             seed=config["seed"],
         threads: 1
         resources:

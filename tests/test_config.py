@@ -217,3 +217,28 @@ def test_a_stage_code_hash_follows_both_forms_of_relative_import(tmp_path):
         (pkg / name).write_text((pkg / name).read_text() + "W = 2\n")
         assert code_version(str(tmp_path), "a.py") != before
         before = code_version(str(tmp_path), "a.py")
+
+
+def test_a_config_without_cluster_keys_or_schema_defaults_validates_and_gets_the_defaults():
+    """Keys only a cluster needs (resources, mot.jobs) and keys with a schema default may be left out:
+    validation fills in each default once, from config/schema.yaml (copies, never one shared object)."""
+    config = load("test.yaml")
+    for key in ("resources", "analyses", "general"):
+        del config[key]
+    del config["mot"]["jobs"], config["mot"]["merge_params"], config["train"]["schedule"]
+    validate_config(config, SCHEMA)
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert config["resources"] == {k: v["default"] for k, v in schema["properties"]["resources"]["properties"].items()}
+    assert config["mot"]["jobs"] == "per_branch" and config["train"]["schedule"] == "global"
+    assert config["mot"]["merge_params"] == {} and config["eval"]["backend"] == "hf"
+    config["mot"]["merge_params"]["scale"] = 2.0
+    again = load("test.yaml")
+    del again["mot"]["merge_params"]
+    assert validate_config(again, SCHEMA)["mot"]["merge_params"] == {}
+    # a value given is kept, and an invalid one is still refused before any default is filled in
+    partial = load("test.yaml")
+    partial["resources"] = {"gpu_partition": "h100"}
+    assert validate_config(partial, SCHEMA)["resources"]["gpu_partition"] == "h100"
+    partial["resources"]["cpus"] = 0
+    with pytest.raises(MotError, match=r"resources\.cpus: 0 is less than the minimum of 1"):
+        validate_config(partial, SCHEMA)

@@ -165,14 +165,11 @@ def _student_teacher_errors(config: dict) -> str | None:
     return None
 
 
-GPUS_PER_NODE = 8  # resources.gpus_per_node when the config does not say
-
-
 def _gpu_layout_errors(config: dict) -> str | None:
     """A layout that cannot be placed fails here, not when its job starts on the cluster: an engine's
     tensor x pipeline parallel GPUs must split evenly over its nodes and fit a node's GPUs, and so
     must a student's training processes."""
-    per_node = (config.get("resources") or {}).get("gpus_per_node", GPUS_PER_NODE)
+    per_node = config["resources"]["gpus_per_node"]
     engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if t["backend"] == "vllm"]
     if config["eval"].get("backend") == "vllm":
         engines.append(("eval.params", config["eval"].get("params", {})))
@@ -196,10 +193,42 @@ def _gpu_layout_errors(config: dict) -> str | None:
     return None
 
 
+def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
+    """Fill in the schema's `default` of every key left out, in place: an object's own default
+    first, then its keys' (so `resources: {}` and a missing `resources` both get every default),
+    down every object present, a map's values (additionalProperties) included. Defaults are
+    copied, never shared."""
+    import copy
+
+    root = schema if root is None else root
+    while "$ref" in schema:  # "#/$defs/x" or "#/properties/a/properties/b"
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    if not isinstance(config, dict):
+        return config
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if key in config:
+            fill_defaults(config[key], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in config:
+            if key not in schema.get("properties", {}):
+                fill_defaults(config[key], extra, root)
+    return config
+
+
 def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:
-    """Raise MotError with a one-line message if the config is invalid; return it otherwise."""
+    """Raise MotError with a one-line message if the config is invalid; otherwise fill in the
+    schema's defaults (in place) and return it."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    msg = schema_errors(config, schema) or cross_errors(config)
+    msg = schema_errors(config, schema)
+    if not msg:
+        fill_defaults(config, schema)
+        msg = cross_errors(config)
     if msg:
         raise MotError(f"{origin}: {msg}")
     return config

@@ -143,7 +143,7 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     sets = {**config["teacher_sets"], **{f"{mot_set}@{v}": config["teacher_sets"][mot_set]
                                          for v in analyses.get("merge_methods") or {}}}
     sources, teachers, T = list(config["sources"]), list(config["teachers"]), tr["rounds"]
-    jobs, per_set = [], config["mot"].get("jobs", "per_branch") == "per_set"
+    jobs, per_set = [], config["mot"]["jobs"] == "per_set"
 
     def add(stage, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0, job=None, **key):
         wall = wall_s + (gpu_s / gpus + start_s if gpus else 0.0)  # CPU jobs: no estimate but their own
