@@ -339,11 +339,46 @@ def test_outputs_follow_the_users_umask(tiny_model, tmp_path):
 
 
 def test_the_config_schema_offers_exactly_the_registered_round_merges():
-    """config/schema.yaml's mot.merge_method lists every method that can merge a round's K branches."""
-    import yaml
+    """The config schema's mot.merge_method lists every method that can merge a round's K branches."""
+    from mot.config import load_schema
 
-    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    schema = load_schema(ROOT / "config" / "schema.yaml")
     enum = schema["properties"]["mot"]["properties"]["merge_method"]["enum"]
     assert sorted(enum) == sorted(n for n, m in METHODS.items() if m.max_inputs is None)
     assert all(METHODS[n].needs_base for n in ("task_arithmetic", "ties", "dare", "outer", "interpolate"))
     assert not METHODS["uniform"].needs_base and METHODS["outer"].stateful
+
+
+def test_a_new_merge_method_is_one_registry_entry_and_its_parameters_are_checked(monkeypatch, tiny_model, tmp_path):
+    """A method declared in mot.methods (README's worked example) is offered by the config schema and
+    `mot merge --help`, validated with its own parameters (type, range, required), and merges;
+    a parameter that a method does not declare is refused by the config check and by `mot merge`."""
+    import yaml
+
+    from mot.config import validate_config
+    from mot.methods import Param, method, methods_help
+
+    monkeypatch.setitem(METHODS, "_probe", METHODS["uniform"])  # a place the registry restores
+    @method("_probe", params=(Param("power", "number", 1.0, exclusive_minimum=0, description="p of the p-mean."),))
+    def power_mean(tensors, base, weights, params, name):
+        p = params.get("power", 1.0)
+        return sum(t.float().abs() ** p for t in tensors).div(len(tensors)) ** (1 / p)
+
+    assert "_probe (power=1.0)" in methods_help()
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["mot"].update(merge_method="_probe", merge_params={"power": 2.0})
+    validate_config(config, ROOT / "config" / "schema.yaml")
+    for params, error in (({"power": 0}, r"mot\.merge_params\.power: 0 is less than or equal to the minimum of 0"),
+                          ({"density": 0.5}, r"mot\.merge_params: merge method '_probe' does not take 'density' \(it takes: power\)")):
+        config["mot"]["merge_params"] = params
+        with pytest.raises(MotError, match=error):
+            validate_config(config, ROOT / "config" / "schema.yaml")
+    ins = [str(p) for p in make_ckpts(tiny_model, tmp_path, n=2)]
+    merge(ins, str(tmp_path / "m"), "_probe", None, None, {"power": 2.0})
+    got, srcs = tensors(tmp_path / "m"), [tensors(p) for p in ins]
+    for name, t in got.items():
+        if t.is_floating_point():
+            expected = ((srcs[0][name].float() ** 2 + srcs[1][name].float() ** 2) / 2) ** 0.5
+            assert torch.equal(t, expected.to(t.dtype)), name
+    with pytest.raises(MotError, match=r"merge method 'uniform' does not take 'density' \(it takes: none\)"):
+        merge(ins, str(tmp_path / "u"), "uniform", None, None, {"density": 0.5})

@@ -237,6 +237,8 @@ def cmd_seeds(a):
 
 
 def parser() -> argparse.ArgumentParser:
+    from .methods import METHODS, methods_help  # the registry (no torch at import)
+
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
     p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
                                  "errors are also printed to stderr as one line")
@@ -305,12 +307,12 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("merge", cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
                  outputs={"out": "dir"})
-    sp.add_argument("--method", required=True,
-                    help="uniform | weighted | task_arithmetic | ties | dare | interpolate | outer")
-    sp.add_argument("--weights", help="comma-separated, one per input (weighted, task_arithmetic, ties, dare)")
-    sp.add_argument("--base", help="the base checkpoint (task_arithmetic, ties, dare, interpolate, outer)")
+    sp.add_argument("--method", required=True, help="the method, with its parameters: " + methods_help())
+    sp.add_argument("--weights", help="comma-separated, one per input (" +
+                    ", ".join(n for n, m in METHODS.items() if m.weighted) + ")")
+    sp.add_argument("--base", help="the base checkpoint (the methods marked 'needs --base')")
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                    help="method parameter: scale, density, seed, lambda, lr, momentum, state, normalize")
+                    help="a parameter of the method (see --method), or state=<dir> (outer: the last round's merge)")
     sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
     sp.add_argument("--force", action="store_true",
                     help="replace an existing output directory that mot did not write")

@@ -107,6 +107,8 @@ def cross_errors(config: dict) -> str | None:
             return f"teachers.{name}.params: backend '{t['backend']}' needs 'model'"
         if t["backend"] == "openai" and "base_url" not in t["params"]:
             return f"teachers.{name}.params: backend 'openai' needs 'base_url'"
+    if msg := _merge_errors(config):
+        return msg
     if msg := _gpu_layout_errors(config):
         return msg
     tr = config["train"]
@@ -162,6 +164,19 @@ def _student_teacher_errors(config: dict) -> str | None:
     for name in as_teachers(pairs):
         if name in config["teachers"]:
             return f"teachers.{name}: reserved name (a teacher of analyses.student_teacher, Table 9)"
+    return None
+
+
+def _merge_errors(config: dict) -> str | None:
+    """Each merge method gets only the parameters it declares (mot.methods), and those it needs."""
+    from .methods import params_error
+
+    merges = [("mot.merge_params", config["mot"]["merge_method"], config["mot"]["merge_params"])]
+    for name, v in (config.get("analyses", {}).get("merge_methods") or {}).items():
+        merges.append((f"analyses.merge_methods.{name}.params", v["method"], v.get("params", {})))
+    for key, method, params in merges:
+        if msg := params_error(method, params):
+            return f"{key}: {msg}"
     return None
 
 
@@ -221,10 +236,22 @@ def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
     return config
 
 
+def load_schema(schema_path: str | Path) -> dict:
+    """config/schema.yaml, with what the code declares filled in: the merge methods that can merge a
+    round (mot.merge_method) and their parameters (mot.merge_params), from mot.methods."""
+    from .methods import merge_params_schema, round_methods
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    mot = schema["properties"]["mot"]["properties"]
+    mot["merge_method"] = {**mot["merge_method"], "enum": round_methods()}
+    mot["merge_params"] = {**merge_params_schema(), **{k: v for k, v in mot["merge_params"].items() if k != "type"}}
+    return schema
+
+
 def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:
     """Raise MotError with a one-line message if the config is invalid; otherwise fill in the
     schema's defaults (in place) and return it."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     msg = schema_errors(config, schema)
     if not msg:
         fill_defaults(config, schema)

@@ -27,7 +27,7 @@ import torch
 
 from .io import MotError, atomic_path, check_out, file_xxh3, final_path, local_model, write_json
 from .layout import TRAIN_LOG
-from .methods import METHODS, Method, outer_step, param  # noqa: F401 (the registry, re-exported)
+from .methods import METHODS, Method, outer_step, param, params_error  # noqa: F401 (the registry, re-exported)
 
 # --------------------------------------------------------------------------- checkpoints
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
@@ -380,9 +380,8 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
     limit = METHODS[method_name].max_inputs
     if limit and len(inputs) > limit:
         raise MotError(f"merge method '{method_name}' takes at most {limit} input(s) besides --base")
-    if method_name == "interpolate":
-        if not 0 <= float(params.get("lambda", -1)) <= 1:
-            raise MotError("merge method 'interpolate' needs --param lambda=<0..1>")
+    if msg := params_error(method_name, params):
+        raise MotError(msg)
     if weights and not METHODS[method_name].weighted:
         uses = ", ".join(m for m, meta in METHODS.items() if meta.weighted)
         raise MotError(f"merge method '{method_name}' does not use --weights (methods that do: {uses})")
@@ -393,10 +392,6 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
         raise MotError(f"--weights {weights}: every weight must be a finite number")
     if method_name == "weighted" and param("weighted", params, "normalize") and sum(weights) == 0:
         raise MotError("--weights sum to 0: method 'weighted' divides by their sum (or pass --param normalize=false)")
-    if method_name in ("ties", "dare"):
-        density = param(method_name, params, "density")
-        if not isinstance(density, (int, float)) or not 0 < density <= 1:
-            raise MotError(f"merge method '{method_name}': --param density must be in (0, 1], got {density!r}")
     return weights
 
 

@@ -4,7 +4,7 @@ which carry a state), so this module does not import torch at the top: the funct
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .io import stable_hash
@@ -15,17 +15,52 @@ from .io import stable_hash
 # materialising a float32 copy of every input. A method's registry entry carries what the engine,
 # the config check and the workflow need to know of it.
 @dataclass(frozen=True)
+class Param:
+    """A method's parameter, as `--param name=value` and the config's merge params take it: its
+    JSON-schema type and range, and the value it takes when not given (None: required)."""
+    name: str
+    type: str  # "number" | "integer" | "boolean"
+    default: object = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    description: str = ""
+
+    def range(self) -> str:
+        lo = ("(", self.exclusive_minimum) if self.exclusive_minimum is not None else ("[", self.minimum)
+        hi = (")", self.exclusive_maximum) if self.exclusive_maximum is not None else ("]", self.maximum)
+        return (f"{lo[0] if lo[1] is not None else '('}{'-inf' if lo[1] is None else lo[1]}, "
+                f"{'inf' if hi[1] is None else hi[1]}{hi[0] if hi[1] is not None else ')'}")
+
+    def schema(self) -> dict:
+        """The JSON schema of one value (config/schema.yaml's merge params are built from these)."""
+        s = {"type": self.type}
+        for key, value in (("minimum", self.minimum), ("maximum", self.maximum),
+                           ("exclusiveMinimum", self.exclusive_minimum), ("exclusiveMaximum", self.exclusive_maximum)):
+            if value is not None:
+                s[key] = value
+        if self.description:
+            s["description"] = self.description
+        return s
+
+
+@dataclass(frozen=True)
 class Method:
     fn: Callable[..., torch.Tensor]
     needs_base: bool = False  # combines deltas from --base (the round's start model in MoT)
     elementwise: bool = True  # each output element depends on the same element of the inputs only
-    defaults: dict = field(default_factory=dict)  # params that take these values when not given
+    params: tuple[Param, ...] = ()  # what it reads of --param / merge params; nothing else is accepted
     stateful: bool = False  # carries a state (momentum) from one round's merge to the next
     max_inputs: int | None = None  # None: any number (a method that can merge a round's branches)
     weighted: bool = False  # reads one weight per input (--weights); the others refuse weights
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params if p.default is not None}
 
 
 METHODS: dict[str, Method] = {}
@@ -42,6 +77,58 @@ def param(method_name: str, params: dict, key: str):
     return params.get(key, METHODS[method_name].defaults.get(key))
 
 
+def round_methods() -> list[str]:
+    """The methods that can merge a round's K branches (mot.merge_method, analyses.merge_methods)."""
+    return [n for n, m in METHODS.items() if m.max_inputs is None]
+
+
+def merge_params_schema() -> dict:
+    """config/schema.yaml's merge params: every parameter a round method declares (the methods that
+    share a name declare it alike)."""
+    props = {}
+    for name in round_methods():
+        for p in METHODS[name].params:
+            if props.setdefault(p.name, p.schema()) != p.schema():
+                raise AssertionError(f"merge param '{p.name}' is declared differently by two methods")
+    return {"type": "object", "additionalProperties": False, "default": {}, "properties": props,
+            "description": "Parameters of the merge method (mot.methods declares each method's)."}
+
+
+def params_error(method_name: str, params: dict) -> str | None:
+    """The first parameter that the method does not take, or a required one left out (one line)."""
+    declared = {p.name: p for p in METHODS[method_name].params}
+    for key in params:
+        if key not in declared and key != "state":  # state: where a stateful merge finds the last round's
+            takes = ", ".join(declared) or "none"
+            return f"merge method '{method_name}' does not take '{key}' (it takes: {takes})"
+    for p in declared.values():
+        if p.name not in params:
+            if p.default is None:
+                return f"merge method '{method_name}' needs --param {p.name}=<value>"
+            continue
+        v = params[p.name]
+        kind = {"boolean": (bool,), "integer": (int,), "number": (int, float)}[p.type]
+        if not isinstance(v, kind) or (p.type != "boolean" and isinstance(v, bool)):
+            return f"merge method '{method_name}': {p.name} must be a {p.type}, not {v!r}"
+        if ((p.minimum is not None and v < p.minimum) or (p.maximum is not None and v > p.maximum)
+                or (p.exclusive_minimum is not None and v <= p.exclusive_minimum)
+                or (p.exclusive_maximum is not None and v >= p.exclusive_maximum)):
+            return f"merge method '{method_name}': --param {p.name} must be in {p.range()}, got {v!r}"
+    return None
+
+
+def methods_help() -> str:
+    """`mot merge --help`: every method with its parameters and their defaults, from the registry."""
+    def one(name, m):
+        ps = ", ".join(p.name if p.default is None else f"{p.name}={p.default}" for p in m.params)
+        return f"{name}" + (f" ({ps})" if ps else "") + (" [needs --base]" if m.needs_base else "")
+    return "; ".join(one(n, m) for n, m in METHODS.items())
+
+
+SCALE = Param("scale", "number", 1.0, description="Multiplies the merged delta from the base.")
+DENSITY = Param("density", "number", exclusive_minimum=0, maximum=1, description="The share of each delta kept.")
+
+
 @method("uniform")
 def uniform(tensors, base, weights, params, name):
     """The paper's merge (Eq. 2): the plain mean of the branches."""
@@ -53,7 +140,8 @@ def uniform(tensors, base, weights, params, name):
     return acc.div_(len(tensors))
 
 
-@method("weighted", weighted=True, defaults={"normalize": True})
+@method("weighted", weighted=True,
+        params=(Param("normalize", "boolean", True, description="Divide by the sum of the weights."),))
 def weighted(tensors, base, weights, params, name):
     """sum_k w_k x_k / sum_k w_k (normalize=false: without the division)."""
     acc = tensors[0].float() * weights[0]
@@ -62,7 +150,7 @@ def weighted(tensors, base, weights, params, name):
     return acc.div_(sum(weights)) if param("weighted", params, "normalize") else acc
 
 
-@method("task_arithmetic", needs_base=True, weighted=True, defaults={"scale": 1.0})
+@method("task_arithmetic", needs_base=True, weighted=True, params=(SCALE,))
 def task_arithmetic(tensors, base, weights, params, name):
     """base + scale * sum_k w_k (x_k - base)."""
     import torch
@@ -87,7 +175,7 @@ def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
     return delta * (delta.abs() >= threshold)
 
 
-@method("ties", needs_base=True, elementwise=False, weighted=True, defaults={"density": 0.2, "scale": 1.0})
+@method("ties", needs_base=True, elementwise=False, weighted=True, params=(replace(DENSITY, default=0.2), SCALE))
 def ties(tensors, base, weights, params, name):
     """TIES-merging (Yadav et al. 2023): trim, elect sign, disjoint mean of the agreeing deltas."""
     import torch
@@ -103,7 +191,8 @@ def ties(tensors, base, weights, params, name):
 
 
 @method("dare", needs_base=True, elementwise=False, weighted=True,
-        defaults={"density": 0.5, "scale": 1.0, "seed": 0})
+        params=(replace(DENSITY, default=0.5), SCALE,
+                Param("seed", "integer", 0, description="Seeds the drop masks (with the tensor and input).")))
 def dare(tensors, base, weights, params, name):
     """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
     then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""
@@ -120,7 +209,8 @@ def dare(tensors, base, weights, params, name):
     return acc.mul_(param("dare", params, "scale")).add_(base)
 
 
-@method("interpolate", needs_base=True, max_inputs=1)
+@method("interpolate", needs_base=True, max_inputs=1,
+        params=(Param("lambda", "number", minimum=0, maximum=1, description="The base's share."),))
 def interpolate(tensors, base, weights, params, name):
     """lambda * base + (1 - lambda) * ckpt: the paper's reverse-merge probe (section 7.2)."""
     lam = params["lambda"]
@@ -140,7 +230,9 @@ def outer_step(tensors, base, weights, params, name, state=None):
     return base - lr * (g + mu * m), m
 
 
-@method("outer", needs_base=True, defaults={"lr": 1.0, "momentum": 0.0}, stateful=True)
+@method("outer", needs_base=True, stateful=True,
+        params=(Param("lr", "number", 1.0, exclusive_minimum=0, description="The outer learning rate."),
+                Param("momentum", "number", 0.0, minimum=0, exclusive_maximum=1, description="Nesterov momentum.")))
 def outer(tensors, base, weights, params, name):
     return outer_step(tensors, base, weights, params, name)[0]
 
