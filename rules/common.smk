@@ -10,7 +10,9 @@ from mot.io import MotError
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args
 from mot.methods import METHODS
-from mot.tables import caption, report_category
+from mot import catalog
+from mot.catalog import report_category
+from mot.tables import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
 from mot.seeds import is_own as is_own_seed
@@ -524,30 +526,11 @@ def evals_of(*runs, students=None):
     )
 
 
-SHIFTED = [t for t in TEACHERS if config["teachers"][t].get("distribution_shifted")]
-MOT = L.mot_run(REPORT["mot"])
-MTD = L.sft_run(L.MTD)
 STD = [L.sft_run(t) for t in TEACHERS]
-# table -> the runs it reads (so that a change reruns only the tables that show it)
-TABLE_RUNS = {
-    "table1": ["base", MOT],
-    "table2": ["base", MTD, *STD, MOT],
-    "table5": ["base", *STD, MOT],
-    "table6": ["base", *[L.sft_run(t) for t in SHIFTED]],
-    "table11": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
-}
-# best STD against the base; MoT against the best STD teacher, MTD and MoT without the shifted teacher
-TABLE_RUNS["differences"] = ["base", MOT, MTD, *STD] + ([L.mot_run(REPORT["no_shifted"])] if REPORT["no_shifted"] else [])
-if REPORT["no_shifted"]:
-    TABLE_RUNS["table7"] = [MOT, L.mot_run(REPORT["no_shifted"])]
-    TABLE_RUNS["table12"] = ["base", L.mot_run(REPORT["no_shifted"])]
-if ST_PAIRS:
-    TABLE_RUNS["table9"] = []  # its own evals: student_teacher_evals()
-if VARIANT_SETS:
-    TABLE_RUNS["merge_methods"] = [MOT, *[L.mot_run(t) for t in VARIANT_SETS]]
-if REPORT["peers"]:
-    TABLE_RUNS["table8"] = ["base", *STD, MOT, L.mot_run(REPORT["peers"])]
-    TABLE_RUNS["table13"] = ["base", L.mot_run(REPORT["peers"])]
+# table -> the runs it reads (so that a change reruns only the tables that show it): mot.catalog
+TABLE_RUNS = catalog.eval_runs(config, "table")
+
+
 # The grid over world seeds (analyses.seeds, rules/seeds.smk; not in the main job)
 def all_cores():
     """A job that runs a Snakemake of its own (rule seed_run) takes every core of a local run; a cluster
@@ -575,14 +558,7 @@ def seeds_evals(w):
     return [e for s in SEEDS for e in seed_evals(s)]
 
 
-FIGURE_RUNS = {
-    "fig3": ["base", *STD, MOT],
-    "rounds": ["base", MTD, *STD, *[L.mot_run(t) for t in CONFIG_SETS]],
-}
-if REPORT["no_shifted"]:
-    FIGURE_RUNS["fig4"] = ["base", *STD, MOT, L.mot_run(REPORT["no_shifted"])]
-if PROBE_RUNS:
-    FIGURE_RUNS["fig5"] = ["base", *PROBE_RUNS]
+FIGURE_RUNS = catalog.eval_runs(config, "figure")  # mot.catalog
 
 
 def run_models(runs):
@@ -646,8 +622,7 @@ def report_labels(kind):
 # --------------------------------------------------------------------------- general benchmarks
 # Paper Tables 3 and 4 (config general): lm-evaluation-harness on the base, best STD and MoT models.
 GENERAL = config.get("general") or {}
-GENERAL_TABLES = [t for t, groups in (("table3", ("forgetting", "reasoning")), ("table4", ("pure",)))
-                  if any(c["group"] in groups for c in GENERAL.get("tasks", {}).values())]
+GENERAL_TABLES = [o.name for o in catalog.present(config, "table") if o.category == "General capability"]
 
 
 def general_model(w):
@@ -702,18 +677,13 @@ def general_spec():
             "order": {k: spec["order"][k] for k in ("students", "sources")}, "general": GENERAL.get("tasks", {})}
 
 
-# The analyses beyond the paper's main tables (analyses.*, general): too long for the main job on a
-# laptop, so they are targets of all_analyses, not all_tables.
-ANALYSES = {"table9", "merge_methods", "fig5", "table3", "table4"}
-
-
 def report_targets(analyses=False):
-    """The tables and figures of all_tables; with analyses=True, those of all_analyses."""
-    keep = (lambda name: name in ANALYSES) if analyses else (lambda name: name not in ANALYSES)
+    """The tables and figures of all_tables; with analyses=True, those of all_analyses (the analyses
+    beyond the paper's main tables, too long for the main job on a laptop: mot.catalog marks them)."""
+    outputs = catalog.present(config, analysis=analyses)
     # every file a table or figure rule writes, so that deleting any one of them rebuilds it
     return (
-        [L.TABLE.format(table=t) + ext for t in [*TABLE_RUNS, "table10", *GENERAL_TABLES] if keep(t)
-         for ext in (".csv", ".md", ".tex", ".html")]
-        + [L.FIGURE.format(figure=f) + ext for f in [*FIGURE_RUNS, "corpus"] if keep(f) for ext in (".png", ".pdf")]
+        [L.TABLE.format(table=o.name) + ext for o in outputs if o.kind == "table" for ext in (".csv", ".md", ".tex", ".html")]
+        + [L.FIGURE.format(figure=o.name) + ext for o in outputs if o.kind == "figure" for ext in (".png", ".pdf")]
         + ([] if analyses else [f"{L.SUMMARY}.md"])
     )

@@ -442,3 +442,37 @@ def test_a_summary_sampled_under_another_protocol_is_refused(tmp_path, evals):
     probe = tmp_path / "probe-mot-all.json"
     probe.write_text(json.dumps({**rec, "run": "probe-mot-all", "sampling": {**protocol, "n": 64}}))
     Results([str(probe)], SPEC["benchmarks"], protocol=protocol)  # the probe's own n
+
+
+def test_every_table_is_declared_once_in_the_catalog_with_its_runs_and_category(monkeypatch):
+    """mot.catalog is the one list of tables and figures: each table made from eval summaries has a
+    function in mot.tables and the reverse; each output has a report category; a new table (README's
+    worked example) is one function and one catalog entry, and the grid, the targets' count in
+    `mot plan` and `mot table --help` then know it."""
+    import yaml
+
+    from mot import catalog
+    from mot.cli import parser
+    from mot.config import validate_config
+    from mot.plan import plan
+    from mot.tables import TABLES, Table, table
+
+    from conftest import ROOT
+
+    assert set(TABLES) == {o.name for o in catalog.OUTPUTS.values() if o.kind == "table" and o.runs is not None}
+    categories = {o.name: catalog.report_category(o.name) for o in catalog.OUTPUTS.values()}
+    assert categories["table1"] == "1. Main results" and categories["fig5"] == "7. Analyses"
+    config = validate_config(yaml.safe_load((ROOT / "config/test.yaml").read_text()), ROOT / "config/schema.yaml")
+    jobs = plan(config)["stages"]["tables"]["jobs"]
+
+    monkeypatch.setitem(TABLES, "mtd_vs_mot", None)
+    monkeypatch.setitem(catalog.OUTPUTS, "mtd_vs_mot", None)
+
+    @table("mtd_vs_mot")
+    def mtd_vs_mot(res, spec):
+        return Table("MTD against MoT", ["Method"], [])
+
+    catalog.declare("mtd_vs_mot", "table", "Ablations", lambda r: [r.mtd, r.mot])
+    assert catalog.eval_runs(config, "table")["mtd_vs_mot"] == ["sft-mtd", "mot-all"]
+    assert plan(config)["stages"]["tables"]["jobs"] == jobs + 1
+    assert "mtd_vs_mot" in parser()._subparsers._group_actions[0].choices["tables"].format_help()

@@ -237,7 +237,8 @@ def cmd_seeds(a):
 
 
 def parser() -> argparse.ArgumentParser:
-    from .methods import METHODS, methods_help  # the registry (no torch at import)
+    from .catalog import OUTPUTS
+    from .methods import METHODS, methods_help  # the registries (no torch at import)
 
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
     p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
@@ -408,9 +409,8 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
              aliases=["table"], outputs={"out": "stem"})
-    sp.add_argument("--name", required=True, help="table1 | table2 | table3 | table4 | table5 | table6 | table7 | table8 | table10 | "
-                                                  "table11 | table12 | table13 | table9 | differences | merge_methods | summary | "
-                                                  "best-std-model (copy the best STD run's final weights)")
+    sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
+                    + " | summary | best-std-model (copy the best STD run's final weights); mot.catalog")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")

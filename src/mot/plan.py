@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 
+from . import catalog
 from .config import probe_settings, student_teacher_pairs
 from .layout import MTD, as_teachers, mot_run, probe_run, sft_run
 
@@ -252,12 +253,8 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                 for model in ("best-std", "mot"):
                     add("general", g, tokens, gpu_s, A["engine_start_s"], student=st, source=so, run=model)
 
-    rep = config["report"]  # rules/common.smk TABLE_RUNS and FIGURE_RUNS, + table10 and the corpus figure
-    # tables 1, 2, 5, 6, 11, differences, 10; 7, 12 / 8, 13 with their roles; figures fig3, rounds, corpus, fig4
-    # + the summary; merge_methods, fig5, tables 3 and 4, table 9 with their analyses
-    n_tables = 7 + 2 * bool(rep.get("no_shifted")) + 2 * bool(rep.get("peers")) + 3 + bool(rep.get("no_shifted")) \
-        + 1 + bool(analyses.get("merge_methods")) + bool((analyses.get("probe") or {}).get("runs")) \
-        + 2 * bool(general.get("tasks")) + bool(pairs)
+    # every table and figure of this config (mot.catalog) and the README summary: one job each
+    n_tables = len([o for o in catalog.present(config) if o.name != "diagnostics"])
     for _ in range(n_tables):
         add("tables", 0)
     return jobs

@@ -53,26 +53,6 @@ def caption(spec: dict, what: str) -> str:
     return " ".join(x for x in parts if x)
 
 
-# The report's categories (snakemake --report), after the paper's sections, for every table and
-# figure the workflow makes.
-REPORT_CATEGORIES = {
-    "Main results": ["table1", "differences", "summary"],
-    "Ablations": ["table2", "table5", "table6", "merge_methods"],
-    "Teacher sets": ["table7", "table8", "table12", "table13", "fig4"],
-    "Corpora": ["table10", "corpus"],
-    "Per-round curves": ["table11", "rounds", "fig3"],
-    "General capability": ["table3", "table4"],
-    "Analyses": ["table9", "fig5", "diagnostics"],
-}
-
-
-def report_category(name: str) -> str:
-    for i, (category, names) in enumerate(REPORT_CATEGORIES.items(), 1):
-        if name in names:
-            return f"{i}. {category}"
-    raise MotError(f"'{name}' has no report category (mot.tables.REPORT_CATEGORIES)")
-
-
 def best_note(spec: dict) -> str:
     on = (f"the AVG over the validation benchmarks ({', '.join(spec['validation'])}), kept apart from the test sets"
           if spec.get("select_on") == "validation" else "the AVG over the test benchmarks themselves, as in the paper")

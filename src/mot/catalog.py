@@ -1,0 +1,122 @@
+"""Every table and figure the workflow makes, declared once, in the paper's numbering: the runs
+whose eval summaries it reads (named by their role in the config), the report category it is
+filed under, whether it is an analysis (target all_analyses, not the main job) and when the
+config has it at all. Rules (TABLE_RUNS, FIGURE_RUNS, the targets), `mot plan`'s job count, the
+report's categories and `mot table --help` read this; nothing else lists them.
+
+Adding a table: a function in mot.tables filed with `@table("name")` and an entry here
+(README, "Extending the workflow").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import layout as L
+
+# The report's categories (snakemake --report), after the paper's sections, in this order.
+CATEGORIES = ["Main results", "Ablations", "Teacher sets", "Corpora", "Per-round curves", "General capability",
+              "Analyses"]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The runs a report output can read, by role (from the config; mot.layout names them)."""
+    mot: str  # report.mot's MoT run
+    mtd: str
+    std: list[str]  # every teacher's STD run
+    shifted_std: list[str]  # the distribution-shifted teachers' STD runs
+    config_sets: list[str]  # MoT runs of the config's teacher sets
+    no_shifted: str | None  # MoT without the shifted teacher (report.no_shifted)
+    peers: str | None  # MoT of the peer-level teachers (report.peers)
+    variants: list[str]  # MoT runs of the merge-method variants (analyses.merge_methods)
+    probe: list[str]  # the reverse-merge probe's runs (analyses.probe)
+    student_teacher: bool  # analyses.student_teacher is set (Table 9)
+    general_groups: set[str]  # the groups of the general tasks (Tables 3 and 4)
+
+    @classmethod
+    def of(cls, config: dict) -> "Runs":
+        rep, analyses = config["report"], config.get("analyses") or {}
+        return cls(
+            mot=L.mot_run(rep["mot"]), mtd=L.sft_run(L.MTD), std=[L.sft_run(t) for t in config["teachers"]],
+            shifted_std=[L.sft_run(t) for t, v in config["teachers"].items() if v.get("distribution_shifted")],
+            config_sets=[L.mot_run(t) for t in config["teacher_sets"]],
+            no_shifted=L.mot_run(rep["no_shifted"]) if rep.get("no_shifted") else None,
+            peers=L.mot_run(rep["peers"]) if rep.get("peers") else None,
+            variants=[L.mot_run(f"{rep['mot']}@{v}") for v in analyses.get("merge_methods") or {}],
+            probe=[L.probe_run(r) for r in (analyses.get("probe") or {}).get("runs", [])],
+            student_teacher=bool(analyses.get("student_teacher")),
+            general_groups={t["group"] for t in ((config.get("general") or {}).get("tasks") or {}).values()},
+        )
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    kind: str  # "table" (results/tables/), "figure" (results/figures/) or "other"
+    category: str  # one of CATEGORIES
+    runs: Callable[[Runs], list[str]] | None = None  # the eval runs it reads; None: other inputs
+    when: Callable[[Runs], bool] = lambda r: True
+    analysis: bool = False  # made by all_analyses, not the main job (all_tables)
+
+
+OUTPUTS: dict[str, Output] = {}
+
+
+def declare(name, kind, category, runs=None, when=lambda r: True, analysis=False) -> None:
+    assert category in CATEGORIES, category
+    OUTPUTS[name] = Output(name, kind, category, runs, when, analysis)
+
+
+# Tables computed from eval summaries (rule table), in the order the targets list them.
+declare("table1", "table", "Main results", lambda r: ["base", r.mot])
+declare("table2", "table", "Ablations", lambda r: ["base", r.mtd, *r.std, r.mot])
+declare("table5", "table", "Ablations", lambda r: ["base", *r.std, r.mot])
+declare("table6", "table", "Ablations", lambda r: ["base", *r.shifted_std])
+declare("table11", "table", "Per-round curves", lambda r: ["base", r.mtd, *r.std, *r.config_sets])
+# best STD against the base; MoT against the best STD teacher, MTD and MoT without the shifted teacher
+declare("differences", "table", "Main results",
+        lambda r: ["base", r.mot, r.mtd, *r.std] + ([r.no_shifted] if r.no_shifted else []))
+declare("table7", "table", "Teacher sets", lambda r: [r.mot, r.no_shifted], when=lambda r: bool(r.no_shifted))
+declare("table12", "table", "Teacher sets", lambda r: ["base", r.no_shifted], when=lambda r: bool(r.no_shifted))
+declare("table9", "table", "Analyses", lambda r: [],  # its own evals (rules: student_teacher_evals)
+        when=lambda r: r.student_teacher, analysis=True)
+declare("merge_methods", "table", "Ablations", lambda r: [r.mot, *r.variants], when=lambda r: bool(r.variants),
+        analysis=True)
+declare("table8", "table", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.peers], when=lambda r: bool(r.peers))
+declare("table13", "table", "Teacher sets", lambda r: ["base", r.peers], when=lambda r: bool(r.peers))
+# Tables from other inputs: the corpus statistics (rule corpus_table), lm-eval (rule general_table).
+declare("table10", "table", "Corpora")
+declare("table3", "table", "General capability", when=lambda r: bool(r.general_groups & {"forgetting", "reasoning"}),
+        analysis=True)
+declare("table4", "table", "General capability", when=lambda r: "pure" in r.general_groups, analysis=True)
+# Figures from eval summaries and train logs (rule figure), and the corpus figure (rule corpus_figure).
+declare("fig3", "figure", "Per-round curves", lambda r: ["base", *r.std, r.mot])
+declare("rounds", "figure", "Per-round curves", lambda r: ["base", r.mtd, *r.std, *r.config_sets])
+declare("fig4", "figure", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.no_shifted],
+        when=lambda r: bool(r.no_shifted))
+declare("fig5", "figure", "Analyses", lambda r: ["base", *r.probe], when=lambda r: bool(r.probe), analysis=True)
+declare("corpus", "figure", "Corpora")
+# The README summary (rule summary) and the MoT diagnostics (rule diagnostics)
+declare("summary", "other", "Main results")
+declare("diagnostics", "other", "Analyses")
+
+
+def present(config_or_runs, kind: str | None = None, analysis: bool | None = None) -> list[Output]:
+    """The outputs this config has, in declaration order (of one kind; the main job's or the analyses')."""
+    r = config_or_runs if isinstance(config_or_runs, Runs) else Runs.of(config_or_runs)
+    return [o for o in OUTPUTS.values() if o.when(r) and (kind is None or o.kind == kind)
+            and (analysis is None or o.analysis == analysis)]
+
+
+def eval_runs(config_or_runs, kind: str) -> dict[str, list[str]]:
+    """name -> runs, for the tables or figures of this config that read eval summaries."""
+    r = config_or_runs if isinstance(config_or_runs, Runs) else Runs.of(config_or_runs)
+    return {o.name: o.runs(r) for o in present(r, kind) if o.runs is not None}
+
+
+def report_category(name: str) -> str:
+    """'<n>. <category>' (the report sorts categories by their number)."""
+    if name not in OUTPUTS:
+        raise KeyError(f"'{name}' is not a declared output (mot.catalog)")
+    return f"{CATEGORIES.index(OUTPUTS[name].category) + 1}. {OUTPUTS[name].category}"
