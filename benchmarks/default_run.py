@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from mot import layout as L  # noqa: E402
 from mot.student import base_key  # noqa: E402
-from mot.tables import Results, paired_difference  # noqa: E402
+from mot.results import Results, paired_difference  # noqa: E402
 
 
 def wall_minutes(log_dir: Path) -> tuple[float, str] | None:

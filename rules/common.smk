@@ -12,7 +12,7 @@ from mot.general import thinking_args
 from mot.methods import METHODS
 from mot import catalog
 from mot.catalog import report_category
-from mot.tables import caption
+from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
 from mot.seeds import is_own as is_own_seed

@@ -76,7 +76,7 @@ rule summary:
             labels={"output": "summary", "kind": "text"},
         ),
     params:
-        code=code("tables.py"),
+        code=code("summary.py"),
         caption=report_caption("What the run shows: table 2 and the paired differences, with a verdict read off "
                                "each 95% interval."),
         tables=lambda w, input: os.path.dirname(input.table2),
@@ -102,7 +102,7 @@ rule best_std_model:
     output:
         model=directory(L.BEST_STD),
     params:
-        code=code("tables.py"),
+        code=code("results.py"),
         spec=lambda w: as_json(table_spec("best-std-model")),  # not the merge-method variants
     resources:
         **cpu_resources("tables"),

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from mot.io import MotError
-from mot.tables import Results, make_table
+from mot.results import Results
+from mot.tables import make_table
 
 SPEC = {
     "students": {"s": "STU"},
@@ -102,7 +103,7 @@ def test_paired_differences_with_bootstrap_intervals(tmp_path, evals):
     for r in out[1:]:
         assert float(r[4]) <= float(r[3]) <= float(r[5])
     assert out == rows(tmp_path, "differences", evals)  # seeded
-    from mot.tables import paired_difference
+    from mot.results import paired_difference
 
     same = {"b": [1.0, 0.0, 1.0, 0.5]}
     assert paired_difference(same, same, 0) == (0.0, 0.0, 0.0)  # paired: no spread without a difference
@@ -309,14 +310,14 @@ def test_general_tables_show_the_published_raw_scores(tmp_path):
 
 
 def test_latex_escaping_keeps_the_braces_it_inserts():
-    from mot.tables import _tex
+    from mot.render import latex_escape
 
-    assert _tex("a\\b") == "a\\textbackslash{}b"
-    assert _tex("{x}_1 & 50%") == "\\{x\\}\\_1 \\& 50\\%"
+    assert latex_escape("a\\b") == "a\\textbackslash{}b"
+    assert latex_escape("{x}_1 & 50%") == "\\{x\\}\\_1 \\& 50\\%"
 
 
 def test_summary_renders_table2_and_the_differences_into_readme(tmp_path, evals):
-    from mot.tables import SUMMARY_END, SUMMARY_START, write_summary
+    from mot.summary import SUMMARY_END, SUMMARY_START, write_summary
 
     for name in ("table2", "differences"):
         make_table(name, SPEC, evals, [], str(tmp_path / name))
@@ -408,7 +409,7 @@ def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monk
     import json as _json
 
     from mot import layout
-    from mot.tables import copy_best_std
+    from mot.results import copy_best_std
 
     monkeypatch.chdir(tmp_path)
     for t in ("t1", "t2", "r1"):

@@ -148,7 +148,8 @@ def cmd_eval(a):
 
 def cmd_table(a):
     from .io import MotError
-    from .tables import make_table, write_summary
+    from .summary import write_summary
+    from .tables import make_table
 
     if a.name == "summary":
         if not a.tables:
@@ -159,7 +160,7 @@ def cmd_table(a):
     if a.spec is None:
         raise MotError(f"mot tables --name {a.name} needs --spec")
     if a.name == "best-std-model":
-        from .tables import copy_best_std
+        from .results import copy_best_std
 
         teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
         print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")

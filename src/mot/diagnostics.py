@@ -22,7 +22,6 @@ import csv
 import io
 import itertools
 import math
-from pathlib import Path
 
 from . import layout
 from .io import atomic_path, write_text

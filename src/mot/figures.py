@@ -22,7 +22,8 @@ from pathlib import Path
 
 from . import layout
 from .io import MotError, atomic_path, registry
-from .tables import Results, bench_columns, best_std, in_order, results
+from .results import Results, best_std, in_order, results
+from .tables import bench_columns
 
 FIGURES: dict = {}
 figure = registry(FIGURES)

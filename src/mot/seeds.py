@@ -28,7 +28,10 @@ from pathlib import Path
 
 from . import layout as L
 from .io import MotError, atomic_path
-from .tables import Table, best_note, best_std, in_order, method_rows, paired_difference, results, verdict
+from .render import Table, best_note
+from .results import best_std, in_order, paired_difference, results
+from .summary import verdict
+from .tables import method_rows
 
 def seed_values(cfg: dict) -> dict:
     """The seeds that a world seed sets, as the config has them."""

@@ -1,0 +1,159 @@
+"""Eval summaries as the tables read them: Results (each run's scores per checkpoint, their SEs
+and per-problem rates), the best checkpoint of a run and the best STD teacher, paired bootstrap
+differences, the published numbers, and the copy of the best STD run's final weights (rule
+best_std_model)."""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from . import layout
+from .io import MotError, read_json, stable_hash
+from .render import Score
+
+class Results:
+    """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
+
+    def __init__(self, eval_files: list[str], benchmarks: list[str], select_on: list[str] | None = None,
+                 protocol: dict | None = None):
+        """select_on: the benchmarks whose AVG picks a run's best checkpoint (default: `benchmarks`).
+        protocol: the config's sampling (n, temperature, top_p, max_tokens), which every summary must
+        have been sampled with, since the tables' note states it (a probe run: its own n)."""
+        self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
+        self.select_on, self.selection = select_on or benchmarks, {}
+        for path in eval_files:
+            rec = read_json(path, "eval summary")
+            key = (rec.get("student"), rec.get("source"), rec.get("run"))
+            if None in (key[0], key[2]):
+                raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")
+            for k, v in (protocol or {}).items():
+                got = (rec.get("sampling") or {}).get(k)
+                if got != v and not (k == "n" and layout.probed(key[2])):
+                    raise MotError(f"{path}: sampled with {k} = {got!r}, but the config's eval.{k} is {v!r} (the "
+                                   "tables state the config's protocol): rerun its evaluation")
+            for c in rec["checkpoints"]:
+                missing = [b for b in [*benchmarks, *self.select_on] if b not in c["benchmarks"]]
+                if missing:
+                    raise MotError(f"{path}: step {c['step']} has no result for {', '.join(missing)}")
+                self.runs.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["pass@1"]
+                                                            for b in benchmarks}
+                self.selection.setdefault(key, {})[c["step"]] = sum(  # as scores()[-1] when on the tests
+                    [100 * c["benchmarks"][b]["pass@1"] for b in self.select_on]) / len(self.select_on)
+                # the SE over problems (bootstrap) when the summary has it; older ones: over the n runs
+                self.se.setdefault(key, {})[c["step"]] = {
+                    b: 100 * c["benchmarks"][b].get("se_problems", c["benchmarks"][b]["se"]) for b in benchmarks}
+                self.per_problem.setdefault(key, {})[c["step"]] = {
+                    b: c["benchmarks"][b].get("per_problem") for b in benchmarks}
+
+    def steps(self, student, source, run) -> dict:
+        key = (student, None if run == "base" else source, run)
+        if key not in self.runs:
+            raise MotError(f"no eval summary for student '{student}', source '{source}', run '{run}'")
+        return self.runs[key]
+
+    def scores(self, student, source, run, step) -> list[float]:
+        s = self.steps(student, source, run)[step]
+        vals = [s[b] for b in self.benchmarks]
+        return vals + [sum(vals) / len(vals)]
+
+    def scored(self, student, source, run, step) -> list[Score]:
+        """scores() with their SEs; the AVG's SE treats the benchmarks as independent samples."""
+        se = self.se[(student, None if run == "base" else source, run)][step]
+        ses = [se[b] for b in self.benchmarks]
+        avg_se = math.sqrt(sum(x * x for x in ses)) / len(ses)
+        return [Score(v, e) for v, e in zip(self.scores(student, source, run, step), ses + [avg_se])]
+
+    def best_scored(self, student, source, run) -> list[Score]:
+        return self.scored(student, source, run, self.best(student, source, run)[0])
+
+    def base_scored(self, student) -> list[Score]:
+        return self.scored(student, None, "base", 0)
+
+    def problems(self, student, source, run, step) -> dict[str, list[float]]:
+        """Each benchmark's per-problem pass rates (x 100) at this checkpoint."""
+        rates = self.per_problem[(student, None if run == "base" else source, run)][step]
+        if any(v is None for v in rates.values()):
+            raise MotError(f"the eval summary of {student}/{source}/{run} has no per-problem results "
+                           "(written by an older mot evaluate): rerun its evaluation")
+        return {b: [100 * x for x in v] for b, v in rates.items()}
+
+    def best(self, student, source, run) -> tuple[int, list[float]]:
+        steps, sel = self.steps(student, source, run), self.selection[(student, None if run == "base" else source, run)]
+        step = max(sorted(steps), key=lambda k: sel[k])  # max keeps the first
+        return step, self.scores(student, source, run, step)
+
+    def base(self, student) -> list[float]:
+        return self.scores(student, None, "base", 0)
+
+
+def best_std(res: Results, spec: dict, student: str, source: str) -> tuple[str, float]:
+    avgs = {k: res.best(student, source, f"sft-{k}")[1][-1] for k in spec["teachers"]}
+    teacher = max(avgs, key=avgs.get)  # max keeps the first in config order
+    return teacher, avgs[teacher]
+
+
+def load_published(path: str | None, name: str) -> dict | None:
+    if not path:
+        return None
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or "tables" not in data:
+        raise MotError(f"{path}: expected a 'tables' mapping")
+    return (data["tables"].get(name) or {}).get("rows")
+
+
+def results(evals: list[str], spec: dict) -> Results:
+    select = spec.get("validation") if spec.get("select_on") == "validation" else None
+    if spec.get("select_on") == "validation" and not select:
+        raise MotError("report.select_on: validation needs eval.validation benchmarks")
+    return Results(evals, spec["benchmarks"], select, spec.get("protocol"))
+
+
+def in_order(spec: dict) -> dict:
+    """The spec with students/sources/teachers/sets in the config's order (spec["order"]), which
+    the sorted-key JSON of a Snakemake param loses."""
+    order = spec.get("order", {})
+    return {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
+
+
+def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: str) -> str:
+    """Copy the final weights of `student`'s best STD run on `source` to `out` (its step-N
+    checkpoints and logs stay behind); returns the teacher."""
+    import os
+    import shutil
+
+    from . import layout
+    from .io import atomic_path, write_json
+
+    spec = in_order(spec)
+    teacher, avg = best_std(results(evals, spec), spec, student, source)
+    src = Path(layout.run_dir(student, source, layout.sft_run(teacher)))
+    with atomic_path(out, is_dir=True) as tmp:
+        for f in sorted(src.iterdir()):
+            if f.is_file() and not f.name.startswith("."):
+                try:
+                    os.link(f, Path(tmp) / f.name)  # same filesystem: no copy of an 8B model's weights
+                except OSError:
+                    shutil.copy2(f, Path(tmp) / f.name)
+        write_json(Path(tmp) / "mot_best_std.json", {"teacher": teacher, "run": str(src), "best_avg": avg})
+    return teacher
+
+
+N_BOOT = 2000
+
+
+def paired_difference(a: dict[str, list[float]], b: dict[str, list[float]], seed) -> tuple[float, float, float]:
+    """AVG(a) - AVG(b) over the benchmarks, and its 95% interval from a paired bootstrap: each
+    resample draws a benchmark's problems with replacement, the same ones for both checkpoints."""
+    def avg(x, idx):
+        return sum(sum(x[k][i] for i in idx[k]) / len(idx[k]) for k in x) / len(x)
+
+    if {k: len(v) for k, v in a.items()} != {k: len(v) for k, v in b.items()}:
+        raise MotError("a paired difference needs both checkpoints evaluated on the same problems")
+    full = {k: range(len(v)) for k, v in a.items()}
+    rng = random.Random(stable_hash("paired", seed))
+    diffs = sorted(avg(a, idx) - avg(b, idx) for idx in (
+        {k: [rng.randrange(len(v)) for _ in v] for k, v in a.items()} for _ in range(N_BOOT)))
+    return avg(a, full) - avg(b, full), diffs[int(0.025 * N_BOOT)], diffs[int(math.ceil(0.975 * N_BOOT)) - 1]
