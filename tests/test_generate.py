@@ -201,3 +201,41 @@ def test_a_code_change_discards_work_the_old_code_started(tmp_path, prompts, mon
     r = run(edited)
     assert r.returncode == 0, r.stderr
     assert "discarding the work of an earlier attempt" in r.stdout + r.stderr
+
+
+def test_a_new_teacher_backend_is_one_registered_class(tmp_path, prompts, monkeypatch):
+    """README's worked example: a backend is a class filed with @register (mot.backends) that declares
+    its own params and those it needs; the config schema then offers it, the config check asks for them,
+    and generation runs it like any other (written incrementally, one row per prompt)."""
+    import yaml
+
+    from mot.backends import BACKENDS, register
+    from mot.config import validate_config
+
+    from conftest import ROOT
+
+    monkeypatch.setitem(BACKENDS, "echo", None)  # restored after the test
+
+    @register("echo")
+    class EchoTeacher:
+        """Answers every prompt with a fixed trace (a stand-in for a real engine's client)."""
+        required = ("answer",)
+        params = {"answer": {"type": "integer", "description": "What it answers."}}  # config schema
+
+        def __init__(self, params, sampling):
+            self.text = f"<think>\nIt is {params['answer']}.\n</think>\n\n\\boxed{{{params['answer']}}}"
+
+        def generate(self, rows, n, seed):
+            return [[{"text": self.text, "finish_reason": "stop"}] * n for _ in rows]
+
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config["teachers"]["concise"] = {"backend": "echo", "params": {"answer": 7}}
+    validate_config(config, ROOT / "config/schema.yaml")
+    del config["teachers"]["concise"]["params"]["answer"]
+    with pytest.raises(MotError, match=r"teachers\.concise\.params: backend 'echo' needs 'answer'$"):
+        validate_config(config, ROOT / "config/schema.yaml")
+    out = tmp_path / "echo.jsonl"
+    gen.generate_samples(str(prompts), {"name": "echo", "backend": "echo", "params": {"answer": 7}}, SAMPLING, 0,
+                         str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 7 and all(s["text"].endswith("\\boxed{7}") for r in rows for s in r["samples"])

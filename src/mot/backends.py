@@ -12,7 +12,11 @@ from .io import registry
 
 class Backend(Protocol):
     """A backend implements `generate` (a chunk of rows in, their samples out) or `stream` (every
-    row of the job submitted at once; `emit(i, samples, extra)` called as row i completes)."""
+    row of the job submitted at once; `emit(i, samples, extra)` called as row i completes).
+    `required`: the params the config check asks for; `params` (optional): JSON schemas of params
+    of its own, which mot.config adds to the config schema's teacher params."""
+
+    required: tuple[str, ...]
 
     def generate(self, rows: list[dict], n: int, seed: int) -> list[list[dict]]:
         """For each row, n samples {"text": str, "finish_reason": "stop" | "length"}."""

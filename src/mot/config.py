@@ -36,6 +36,7 @@ def schema_errors(config: dict, schema: dict) -> str | None:
 
 def cross_errors(config: dict) -> str | None:
     from .evaluate import BENCHMARKS
+    from .generate import BACKENDS
     from .prompts import check_template
     from .world import STYLES
 
@@ -98,15 +99,12 @@ def cross_errors(config: dict) -> str | None:
         if s["type"] == "boba" and not (s.get("hub_repo") and s.get("hub_file")):
             return f"sources.{name}: type 'boba' needs 'hub_repo' and 'hub_file'"
     for name, t in config["teachers"].items():
-        if t["backend"] == "synthetic" and "style" not in t["params"]:
-            return f"teachers.{name}.params: backend 'synthetic' needs 'style'"
+        for key in BACKENDS[t["backend"]].required:
+            if key not in t["params"]:
+                return f"teachers.{name}.params: backend '{t['backend']}' needs '{key}'"
         if t["backend"] == "synthetic" and t["params"]["style"] not in STYLES:
             return (f"teachers.{name}.params.style: teacher '{name}' has unknown style "
                     f"'{t['params']['style']}' (known: {', '.join(STYLES)})")
-        if t["backend"] in ("hf", "vllm", "openai") and "model" not in t["params"]:
-            return f"teachers.{name}.params: backend '{t['backend']}' needs 'model'"
-        if t["backend"] == "openai" and "base_url" not in t["params"]:
-            return f"teachers.{name}.params: backend 'openai' needs 'base_url'"
     if msg := _merge_errors(config):
         return msg
     if msg := _gpu_layout_errors(config):
@@ -237,11 +235,18 @@ def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
 
 
 def load_schema(schema_path: str | Path) -> dict:
-    """config/schema.yaml, with what the code declares filled in: the merge methods that can merge a
-    round (mot.merge_method) and their parameters (mot.merge_params), from mot.methods."""
+    """config/schema.yaml, with what the code declares filled in: the teacher backends (mot.backends'
+    registry), the merge methods that can merge a round (mot.merge_method) and their parameters
+    (mot.merge_params), from mot.methods."""
+    from .generate import BACKENDS  # mot.generate imports every backend's module
     from .methods import merge_params_schema, round_methods
 
     schema = yaml.safe_load(Path(schema_path).read_text())
+    teacher = schema["properties"]["teachers"]["additionalProperties"]["properties"]
+    teacher["backend"] = {**teacher["backend"], "enum": sorted(BACKENDS)}
+    for backend in BACKENDS.values():  # params of a backend's own, beside the shared ones listed there
+        for key, spec in getattr(backend, "params", {}).items():
+            teacher["params"]["properties"].setdefault(key, spec)
     mot = schema["properties"]["mot"]["properties"]
     mot["merge_method"] = {**mot["merge_method"], "enum": round_methods()}
     mot["merge_params"] = {**merge_params_schema(), **{k: v for k, v in mot["merge_params"].items() if k != "type"}}

@@ -59,6 +59,8 @@ class VLLMTeacher:
     stable_hash(seed, prompt id) on GPUs; on CPU, where vLLM refuses per-request seeds, the engine
     is seeded instead. Both are recorded in each output row."""
 
+    required = ("model",)  # params the config check asks for (mot.config)
+
     def __init__(self, params: dict, sampling: dict):
         self.params, self.sampling, self.llm = params, sampling, None
         if os.path.isdir(params["model"]) or params["model"].startswith((".", "/")):
@@ -153,6 +155,8 @@ class OpenAITeacher:
     n_per_request (ask for n choices in one request, as vLLM and SGLang allow; false: n requests of one), send_seed, extra_body (merged into every request, e.g.
     {"chat_template_kwargs": {"enable_thinking": true}}). Retried: 408, 409, 429, 5xx, time-outs
     and dropped connections. Not retried: 401/403 and other 4xx."""
+
+    required = ("model", "base_url")  # params the config check asks for (mot.config)
 
     RETRY_STATUS = {408, 409, 429}
 

@@ -30,6 +30,8 @@ from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_to
 class SyntheticTeacher:
     """A procedural teacher of the synthetic world (see world.STYLES)."""
 
+    required = ("style",)  # params the config check asks for (mot.config)
+
     def __init__(self, params: dict, sampling: dict):
         from .world import OPS, QUIRKS, STYLES
 
@@ -63,6 +65,8 @@ class SyntheticTeacher:
 @register("hf")
 class HFTeacher:
     """transformers generate, batched, with the model's own chat template (thinking on)."""
+
+    required = ("model",)
 
     def __init__(self, params: dict, sampling: dict):
         import torch
