@@ -303,7 +303,11 @@ def torch_allclose(a, b):
 
 def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models(workdir):
     """Issue 11: `snakemake <round t's merged model>` builds exactly that round and what it needs;
-    mot.jobs: per_set (one process per teacher set, the CPU default) writes the same bytes."""
+    mot.jobs: per_set (one process per teacher set, the CPU default) writes the same bytes: models
+    and the merge state that a stateful method (outer, with momentum) carries from round to round."""
+    cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    cfg["mot"].update(merge_method="outer", merge_params={"lr": 1.0, "momentum": 0.5})
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     target = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
     jobs = planned(snakemake(workdir, target, *TEST, "-n"))
     mot = {(rule, w) for rule, w in jobs if rule.startswith("mot_")}
@@ -315,8 +319,10 @@ def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_m
     r = snakemake(workdir, target, *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     models = workdir / "results/models/tiny/syn-boba"
-    per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/model.safetensors")}
-    assert len(per_branch) == 2 + 2 + 2  # round 1's two branches, round 2's two, two merges
+    per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/*.safetensors")}
+    assert len([p for p in per_branch if p.name == "model.safetensors"]) == 2 + 2 + 2  # round 1's two
+    # branches, round 2's two, two merges; and each merge's momentum
+    assert len([p for p in per_branch if p.name.startswith("outer_state")]) == 2
 
     shutil.rmtree(models / "mot-peers")
     shutil.rmtree(models / "mot-round-1")
@@ -326,6 +332,8 @@ def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_m
     r = snakemake(workdir, "results/models/tiny/syn-boba/mot-peers", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert all((models / p).read_bytes() == b for p, b in per_branch.items())
+    assert (sorted(p.relative_to(models) for p in models.glob("mot-peers/**/*.safetensors"))
+            == sorted(p for p in per_branch if p.parts[0] == "mot-peers"))
     meta = json.loads((models / "mot-peers/round-2/merged/mot_merge.json").read_text())
     assert [i["path"] for i in meta["inputs"]] == [  # final paths, not those of the job's .partial work
         f"results/models/tiny/syn-boba/mot-peers/round-2/branch-{t}" for t in ("deliberate", "concise")]
