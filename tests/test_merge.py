@@ -382,3 +382,28 @@ def test_a_new_merge_method_is_one_registry_entry_and_its_parameters_are_checked
             assert torch.equal(t, expected.to(t.dtype)), name
     with pytest.raises(MotError, match=r"merge method 'uniform' does not take 'density' \(it takes: none\)"):
         merge(ins, str(tmp_path / "u"), "uniform", None, None, {"density": 0.5})
+
+
+def test_a_full_disk_is_one_line_and_publishes_nothing(tiny_model, tmp_path):
+    """A merge onto a full file system (a real 32 KiB tmpfs, as root) stops with one line that says
+    so and names the output; no output directory and no temporary sibling is left behind."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs as root: a tmpfs can be mounted")
+        pytest.skip("mounting a tmpfs needs root")
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(disk)], check=True)
+    try:
+        log = tmp_path / "merge.log"
+        r = run_mot("--log", log, "merge", "--method", "uniform", *ins, "--out", disk / "merged")
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr[-3000:]
+        assert lines[0].startswith("mot: error: no space left on the device") and f"writing {disk / 'merged'}" in lines[0]
+        assert "Traceback" in log.read_text() and os.listdir(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

@@ -520,6 +520,20 @@ def check_outputs(args) -> None:
             raise MotError(f"--{key.replace('_', '-')} {out}: is a file, expected a directory")
 
 
+def _os_error(e: OSError, args) -> str:
+    """One line for an error of the machine (a full disk, a quota, a read-only file system, a
+    permission): what failed, the file when Python names it, and where the command writes."""
+    import errno
+
+    outs = [str(getattr(args, k)) for k in args.outputs if getattr(args, k, None)]
+    where = f" (writing {', '.join(outs)})" if outs else ""
+    what = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system"}.get(e.errno, e.strerror or type(e).__name__)
+    path = f": {e.filename}" if e.filename else ""
+    return (f"{what}{path}{where}; nothing was published there (outputs appear whole or not at all), and "
+            "a rerun resumes from the kept work, if any")
+
+
 def main(argv=None) -> int:
     import traceback
 
@@ -542,6 +556,10 @@ def main(argv=None) -> int:
         args.fn(args)
     except MotError as e:
         msg = f"mot: error: {e}"
+    except OSError as e:  # the machine's, not a bug: the traceback only to the log
+        if args.log:
+            traceback.print_exc()
+        msg = f"mot: error: {_os_error(e, args)}" + (f" (traceback in {args.log})" if args.log else "")
     except Exception as e:  # a bug, not bad input: full traceback to the log, one line to the console
         traceback.print_exc()
         msg = f"mot: error: {type(e).__name__}: {e}".splitlines()[0]
