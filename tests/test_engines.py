@@ -104,7 +104,7 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
                        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((tmp_path / "two/mot_train.json").read_text())["processes"] == 2
-    r = run_mot("--log", tmp_path / "eval.log", "eval", "--checkpoint", f"3={tmp_path / 'two'}",
+    r = run_mot("--log", tmp_path / "eval.log", "evaluate", "--checkpoint", f"3={tmp_path / 'two'}",
                 "--benchmark", f"syn-aime24={tiny_world}", "--backend", "vllm",
                 "--params", json.dumps({"dtype": "float32", "engine": ENGINE}),
                 "--sampling", json.dumps({"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 24}),

@@ -84,7 +84,7 @@ def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_w
 def test_a_bad_checkpoint_argument_is_one_line(tmp_path):
     from conftest import run_mot
 
-    r = run_mot("eval", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--sampling", "{}",
+    r = run_mot("evaluate", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--sampling", "{}",
                 "--samples", tmp_path / "s", "--out", tmp_path / "o.json")
     assert r.returncode != 0 and "expected STEP=PATH with an integer step" in r.stderr
     assert not list(tmp_path.iterdir())

@@ -222,7 +222,8 @@ def paper_spec_and_evals(tmp_path):
                 steps = [0] if run == "base" else [50, 100, 150, 200, 250]
                 p.write_text(json.dumps({"student": st, "source": None if run == "base" else so, "run": run,
                                          "checkpoints": [{"step": s, "benchmarks": {
-                                             b: {"pass@1": 0.5, "se": 0.0} for b in spec["benchmarks"]}}
+                                             b: {"pass@1": 0.5, "se": 0.0, "se_problems": 0.0}
+                                             for b in spec["benchmarks"]}}
                                              for s in steps]}))
                 evals.append(str(p))
     return spec, evals
@@ -449,7 +450,7 @@ def test_every_table_is_declared_once_in_the_catalog_with_its_runs_and_category(
     """mot.catalog is the one list of tables and figures: each table made from eval summaries has a
     function in mot.tables and the reverse; each output has a report category; a new table (README's
     worked example) is one function and one catalog entry, and the grid, the targets' count in
-    `mot plan` and `mot table --help` then know it."""
+    `mot plan` and `mot tables --help` then know it."""
     import yaml
 
     from mot import catalog

@@ -2,7 +2,7 @@
 whose eval summaries it reads (named by their role in the config), the report category it is
 filed under, whether it is an analysis (target all_analyses, not the main job) and when the
 config has it at all. Rules (TABLE_RUNS, FIGURE_RUNS, the targets), `mot plan`'s job count, the
-report's categories and `mot table --help` read this; nothing else lists them.
+report's categories and `mot tables --help` read this; nothing else lists them.
 
 Adding a table: a function in mot.tables filed with `@table("name")` and an entry here
 (README, "Extending the workflow").

@@ -248,10 +248,10 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help, aliases=(), outputs=None):
+    def add(name, fn, help, outputs=None):
         """A subcommand; `outputs`: its output arguments and what each is (file, dir, or stem: the
         prefix of <stem>.csv, .md, ...), checked by check_outputs before it runs."""
-        sp = sub.add_parser(name, help=help, aliases=list(aliases))
+        sp = sub.add_parser(name, help=help)
         sp.set_defaults(fn=fn, outputs=outputs or {"out": "file"})
         return sp
 
@@ -340,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
 
     sp = add("evaluate", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
-             aliases=["eval"], outputs={"out": "file", "samples": "dir"})
+             outputs={"out": "file", "samples": "dir"})
     sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
                     help="a checkpoint and its training step (repeat)")
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
@@ -409,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
-             aliases=["table"], outputs={"out": "stem"})
+             outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
                     + " | summary | best-std-model (copy the best STD run's final weights); mot.catalog")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
@@ -422,8 +422,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--source", help="best-std-model: on which source")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex (summary: <out>.md)")
 
-    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", aliases=["figure"],
-                 outputs={"out": "stem"})
+    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")

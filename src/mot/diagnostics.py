@@ -112,9 +112,9 @@ def diagnose(student: str, source: str, tset: str, rounds: int, base: str, corpo
 
 def plot(rows: list[dict], teachers: list[str], title: str, out: str) -> None:
     """Three panels per round: distance from the mean, task-vector cosines, losses on each corpus."""
-    from .figures import _plt
+    from .figures import pyplot
 
-    plt, sns = _plt()
+    plt, sns = pyplot()
     fig, (ax_d, ax_c, ax_l) = plt.subplots(1, 3, figsize=(15, 3.8))
     pal = sns.color_palette(n_colors=max(len(teachers) + 2, 3))
     for i, k in enumerate(teachers):

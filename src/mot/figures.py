@@ -29,7 +29,8 @@ FIGURES: dict = {}
 figure = registry(FIGURES)
 
 
-def _plt():
+def pyplot():
+    """matplotlib without a display, with the figures' seaborn theme: (pyplot, seaborn)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +74,7 @@ def _pairs(spec):
 
 def _panel_row(spec, width: float, height: float):
     """seaborn, and one row of panels: one per (student, source)."""
-    plt, sns = _plt()
+    plt, sns = pyplot()
     pairs = _pairs(spec)
     fig, axes = plt.subplots(1, len(pairs), figsize=(width * len(pairs), height), squeeze=False)
     return sns, fig, list(zip(pairs, axes[0]))
@@ -81,7 +82,7 @@ def _panel_row(spec, width: float, height: float):
 
 def _two_panel(res, spec, models, runs_for) -> "object":
     """Left: loss vs step on one corpus; right: AVG vs step. runs_for(st, so) -> (teacher, [(label, run)])."""
-    plt, sns = _plt()
+    plt, sns = pyplot()
     pairs = _pairs(spec)
     fig, axes = plt.subplots(len(pairs), 2, figsize=(10, 3.6 * len(pairs)), squeeze=False)
     for (st, so), (ax_l, ax_s) in zip(pairs, axes):
@@ -155,7 +156,7 @@ def per_round(res: Results, spec: dict, models: Path, stats: list[str]):
 def corpus_stats(res, spec: dict, models: Path, stats: list[str]):
     import pandas as pd
 
-    plt, sns = _plt()
+    plt, sns = pyplot()
     rows = []
     for path in stats:
         with open(path, newline="") as f:

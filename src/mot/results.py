@@ -40,9 +40,11 @@ class Results:
                                                             for b in benchmarks}
                 self.selection.setdefault(key, {})[c["step"]] = sum(  # as scores()[-1] when on the tests
                     [100 * c["benchmarks"][b]["pass@1"] for b in self.select_on]) / len(self.select_on)
-                # the SE over problems (bootstrap) when the summary has it; older ones: over the n runs
-                self.se.setdefault(key, {})[c["step"]] = {
-                    b: 100 * c["benchmarks"][b].get("se_problems", c["benchmarks"][b]["se"]) for b in benchmarks}
+                # the SE over problems (bootstrap), which every table states
+                if old := [b for b in benchmarks if "se_problems" not in c["benchmarks"][b]]:
+                    raise MotError(f"{path}: step {c['step']}, {old[0]}: no se_problems (written by an older mot "
+                                   "evaluate): rerun its evaluation")
+                self.se.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["se_problems"] for b in benchmarks}
                 self.per_problem.setdefault(key, {})[c["step"]] = {
                     b: c["benchmarks"][b].get("per_problem") for b in benchmarks}
 
