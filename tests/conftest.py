@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set here so that every job, server and lm-eval run the tests start inherits it.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-# README's test command runs the suite in two processes (pytest-xdist, --dist loadgroup): each group
+# README's test command runs the suite in three processes (pytest-xdist, --dist loadgroup): each group
 # of tests runs in one process, in this order, so that the longest start first. A module is a group
 # (its module-scoped fixtures are built once), but the two SLURM modules share one (each writes the
 # cluster's /etc/slurm/slurm.conf) and every test of test_workflow is its own (they share nothing).

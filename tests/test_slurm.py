@@ -108,9 +108,10 @@ SLURM = ["--profile", "slurm", "--configfile", "config/test.yaml", "--jobs", "4"
          "--slurm-no-account", "--seconds-between-status-checks", "2", "--latency-wait", "5"]
 # Through SLURM: two tables whose DAG holds every kind of job that asks the cluster for something of
 # its own (teacher generation, corpora, STD training, MoT's first branches, later branches and merges,
-# evaluation, a table): 49 of all_tables' 107 jobs, half the suite's longest run. The resources every
-# job of the full grid asks for are checked without a cluster (tests/test_plan.py, test_workflow.py).
-TABLES = ["table1", "table6"]
+# evaluation, a table): 37 of all_tables' 107 jobs (Table 13: MoT of the two peer teachers; Table 6:
+# the shifted teacher's STD run). The resources every job of the full grid asks for are checked
+# without a cluster (tests/test_plan.py, test_workflow.py).
+TABLES = ["table13", "table6"]
 
 
 def test_profiles_are_found_by_name_at_the_repository_root(checkout):
@@ -128,7 +129,7 @@ def test_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     planned = int(re.search(r"^total\s+(\d+)", r.stdout + r.stderr, re.M).group(1))
     finished = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
-    assert planned >= 40 and len(finished) >= planned, (r.stdout + r.stderr)[-2000:]  # every job ran on SLURM
+    assert planned >= 35 and len(finished) >= planned, (r.stdout + r.stderr)[-2000:]  # every job ran on SLURM
     # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
     local = request.getfixturevalue("tiny_run")
     for t in TABLES:
