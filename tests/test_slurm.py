@@ -121,21 +121,6 @@ def test_profiles_are_found_by_name_at_the_repository_root(checkout):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
-    env, d = cluster
-    targets = [f"results/tables/{t}.csv" for t in TABLES]
-    r = subprocess.run([sys.executable, "-m", "snakemake", *targets, *SLURM], cwd=checkout, env=env,
-                       capture_output=True, text=True)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    planned = int(re.search(r"^total\s+(\d+)", r.stdout + r.stderr, re.M).group(1))
-    finished = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
-    assert planned >= 35 and len(finished) >= planned, (r.stdout + r.stderr)[-2000:]  # every job ran on SLURM
-    # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
-    local = request.getfixturevalue("tiny_run")
-    for t in TABLES:
-        assert (checkout / f"results/tables/{t}.csv").read_bytes() == (local / f"results/tables/{t}.csv").read_bytes(), t
-
-
 def long_sft_config(checkout: Path, steps: int) -> str:
     """The test config with one long STD run (so that SLURM can stop it midway)."""
     import yaml
@@ -194,3 +179,20 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     _, err = reference.communicate(timeout=1200)
     assert reference.returncode == 0, err[-3000:]
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
+
+
+# Last of the module: it compares with the session's shared tiny run, which another test process
+# builds meanwhile (tests/conftest.py); the tests above need none of it.
+def test_tables_through_slurm_equal_a_local_run(cluster, checkout, request):
+    env, d = cluster
+    targets = [f"results/tables/{t}.csv" for t in TABLES]
+    r = subprocess.run([sys.executable, "-m", "snakemake", *targets, *SLURM], cwd=checkout, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    planned = int(re.search(r"^total\s+(\d+)", r.stdout + r.stderr, re.M).group(1))
+    finished = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
+    assert planned >= 35 and len(finished) >= planned, (r.stdout + r.stderr)[-2000:]  # every job ran on SLURM
+    # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
+    local = request.getfixturevalue("tiny_run")
+    for t in TABLES:
+        assert (checkout / f"results/tables/{t}.csv").read_bytes() == (local / f"results/tables/{t}.csv").read_bytes(), t
