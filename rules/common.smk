@@ -422,7 +422,7 @@ def all_evals(analyses=False):
         summaries += [e for e in student_teacher_evals() if os.path.basename(e).startswith(L.sft_run(L.AS_TEACHER))]
     else:
         summaries = [eval_summary(st, None, "base") for st in STUDENTS] + summaries
-    return summaries + [s.removesuffix(".json") for s in summaries]
+    return summaries + [s.removesuffix(".json") + L.EVAL_SAMPLES for s in summaries]
 
 
 def evaluated_models(analyses=False):

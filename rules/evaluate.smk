@@ -7,7 +7,7 @@ rule eval_base:
         data=lambda w: sorted({benchmark_data(b) for b in eval_benchmarks(w)}),
     output:
         summary=L.EVAL_BASE_SUMMARY,
-        samples=directory(L.EVAL_BASE),
+        samples=L.EVAL_BASE + L.EVAL_SAMPLES,
     params:
         code=code("evaluate.py", "generate.py", "engines.py", "grading.py"),
         **EVAL_PARAMS,
@@ -26,7 +26,7 @@ rule eval_base:
 use rule eval_base as eval_run with:
     output:
         summary=L.EVAL_RUN_SUMMARY,
-        samples=directory(L.EVAL_RUN),
+        samples=L.EVAL_RUN + L.EVAL_SAMPLES,
     params:
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": w.source, "run": w.run}),

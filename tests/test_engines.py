@@ -108,11 +108,12 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
                 "--benchmark", f"syn-aime24={tiny_world}", "--backend", "vllm",
                 "--params", json.dumps({"dtype": "float32", "engine": ENGINE}),
                 "--sampling", json.dumps({"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 24}),
-                "--samples", tmp_path / "ev", "--out", tmp_path / "ev.json")
+                "--samples", tmp_path / "ev.samples.jsonl", "--out", tmp_path / "ev.json")
     assert r.returncode == 0, (tmp_path / "eval.log").read_text()[-3000:]
     summary = json.loads((tmp_path / "ev.json").read_text())["checkpoints"][0]["benchmarks"]["syn-aime24"]
     assert (summary["problems"], summary["samples"]) == (4, 2)
-    graded = [json.loads(x) for x in (tmp_path / "ev/step-3/syn-aime24.jsonl").read_text().splitlines()]
+    graded = [json.loads(x) for x in (tmp_path / "ev.samples.jsonl").read_text().splitlines()]
+    assert len(graded) == 4 and {(g["step"], g["benchmark"]) for g in graded} == {(3, "syn-aime24")}
     assert all(len(g["samples"]) == 2 and {"text", "answer", "correct"} <= set(g["samples"][0]) for g in graded)
 
 

@@ -62,30 +62,33 @@ def test_shipped_benchmarks_load():
 
 def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_world, tmp_path):
     sampling = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 16}
-    out, samples = tmp_path / "run.json", tmp_path / "run"
+    out, samples = tmp_path / "run.json", tmp_path / "run.samples.jsonl"
     rec = evaluate([(0, str(tiny_model)), (5, str(tiny_model))], [("syn-aime24", str(tiny_world)),
                                                                  ("syn-aime25", str(tiny_world))],
                    EvalSpec(sampling), str(out), str(samples), tag={"student": "s", "source": "a", "run": "sft-x"})
     assert json.loads(out.read_text()) == rec
     assert (rec["student"], rec["run"], [c["step"] for c in rec["checkpoints"]]) == ("s", "sft-x", [0, 5])
+    graded = [json.loads(x) for x in open(rec["samples_file"])]
+    assert rec["samples_file"] == str(samples) and len(graded) == 2 * 2 * 4  # checkpoints x benchmarks x problems
     for c in rec["checkpoints"]:
         for bench in ("syn-aime24", "syn-aime25"):
             s = c["benchmarks"][bench]
-            rows = [json.loads(x) for x in open(s["samples_file"])]
+            rows = [r for r in graded if (r["step"], r["benchmark"]) == (c["step"], bench)]
             assert len(rows) == 4 and all(len(r["samples"]) == 2 for r in rows)
             assert all(r["id"].startswith(bench + "/") for r in rows)
             correct = [[x["correct"] for x in r["samples"]] for r in rows]
             assert s["pass@1"] == summarize(correct)["pass@1"]
     # the same model and seed give the same samples at both steps; nothing is left behind
-    assert (samples / "step-0" / "syn-aime24.jsonl").read_text() == (samples / "step-5" / "syn-aime24.jsonl").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.json"]
+    at = lambda step: [{**r, "step": None} for r in graded if r["step"] == step]
+    assert at(0) == at(5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "run.samples.jsonl"]
 
 
 def test_a_bad_checkpoint_argument_is_one_line(tmp_path):
     from conftest import run_mot
 
     r = run_mot("evaluate", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--sampling", "{}",
-                "--samples", tmp_path / "s", "--out", tmp_path / "o.json")
+                "--samples", tmp_path / "s.jsonl", "--out", tmp_path / "o.json")
     assert r.returncode != 0 and "expected STEP=PATH with an integer step" in r.stderr
     assert not list(tmp_path.iterdir())
 
@@ -108,7 +111,7 @@ def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, t
     shutil.copytree(tiny_model, model)
     bench = [("syn-aime24", str(tiny_world))]
     args = dict(checkpoints=[(5, str(model))], benchmarks=bench, spec=EvalSpec(SAMPLING), out=str(tmp_path / "run.json"),
-                samples=str(tmp_path / "run"))
+                samples=str(tmp_path / "run.samples.jsonl"))
 
     def die(*a, **k):
         raise KeyboardInterrupt
@@ -116,7 +119,7 @@ def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, t
     monkeypatch.setattr(ev, "grade_samples", die)
     with pytest.raises(KeyboardInterrupt):
         evaluate(**args)
-    assert list((tmp_path / "run.partial").glob("step-5.*.raw.jsonl"))  # generated, not graded
+    assert list((tmp_path / "run.samples.jsonl.partial").glob("step-5.*.raw.jsonl"))  # generated, not graded
     monkeypatch.undo()
 
     weights = load_file(model / "model.safetensors")  # "retrain": other weights, same path
@@ -128,24 +131,24 @@ def test_an_interrupted_eval_never_grades_samples_of_other_weights(tiny_model, t
     evaluate(**args)
     assert calls == [str(model)]
     assert "discarding samples of other weights for step 5" in capsys.readouterr().out
-    fresh = tmp_path / "fresh"
+    fresh = tmp_path / "fresh.samples.jsonl"
     evaluate(**{**args, "samples": str(fresh), "out": str(tmp_path / "fresh.json")})
-    assert (tmp_path / "run/step-5/syn-aime24.jsonl").read_bytes() == (fresh / "step-5/syn-aime24.jsonl").read_bytes()
+    assert (tmp_path / "run.samples.jsonl").read_bytes() == fresh.read_bytes()
 
 
 def test_an_empty_benchmark_file_is_named_before_any_sampling(tiny_model, tmp_path):
     (tmp_path / "aime24.jsonl").write_text("")
     with pytest.raises(MotError, match=r"aime24.jsonl: benchmark 'aime24' has no problems"):
         evaluate([(0, str(tiny_model))], [("aime24", str(tmp_path / "aime24.jsonl"))], EvalSpec(SAMPLING),
-                 str(tmp_path / "o.json"), str(tmp_path / "s"))
-    assert not (tmp_path / "s").exists() and not (tmp_path / "o.json").exists()
+                 str(tmp_path / "o.json"), str(tmp_path / "s.jsonl"))
+    assert [p.name for p in tmp_path.iterdir()] == ["aime24.jsonl"]
 
 
 def test_eval_refuses_to_replace_what_it_did_not_write(tiny_model, tiny_world, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     bench = [("syn-aime24", str(tiny_world))]
-    with pytest.raises(MotError, match=r"--out .*mine: an existing directory that mot did not write"):
+    with pytest.raises(MotError, match=r"--samples .*mine: is a directory, expected a file"):
         evaluate([(0, str(tiny_model))], bench, EvalSpec(SAMPLING), str(tmp_path / "o.json"), str(tmp_path / "mine"))
     with pytest.raises(MotError, match="would replace the input"):
         evaluate([(0, str(tiny_model))], bench, EvalSpec(SAMPLING), str(tmp_path / "o.json"), str(tiny_model))
@@ -155,7 +158,7 @@ def test_eval_refuses_to_replace_what_it_did_not_write(tiny_model, tiny_world, t
 def test_a_template_with_latex_braces_is_used_as_written(tiny_model, tiny_world, tmp_path):
     template = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
     evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], EvalSpec(SAMPLING, template=template),
-             str(tmp_path / "o.json"), str(tmp_path / "s"))
+             str(tmp_path / "o.json"), str(tmp_path / "s.jsonl"))
     assert json.loads((tmp_path / "o.json").read_text())["template"] == template
 
 

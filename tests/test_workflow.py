@@ -90,6 +90,7 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_pat
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
+GRADED = "results/eval/tiny/syn-boba/sft-mtd.samples.jsonl"  # every graded sample of the run
 TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table10", "table11",
           "table12", "table13", "differences", "merge_methods"]
 
@@ -135,8 +136,10 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     row = next(x for x in (workdir / "results/tables/table2.csv").read_text().splitlines()
                if x.startswith("SYN-BOBA,MTD (ALL TEACHERS),"))
     assert row.split(",")[2] == f"{100 * best['benchmarks']['syn-aime24']['pass@1']:.2f}"
-    graded = (workdir / "results/eval/tiny/syn-boba/sft-mtd/step-2/syn-aime24.jsonl").read_text().splitlines()
+    graded = (workdir / GRADED).read_text().splitlines()
     assert {"text", "answer", "correct"} <= set(json.loads(graded[0])["samples"][0])
+    assert {(json.loads(g)["step"], json.loads(g)["benchmark"]) for g in graded} == {
+        (s, b) for s in (2, 4) for b in ("syn-aime24", "syn-aime25", "syn-val")}
     tables = {t: (workdir / f"results/tables/{t}.csv").read_bytes() for t in TABLES}
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
 
@@ -156,13 +159,17 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
 
-    # Issue 22, item 8: a deleted table's Markdown is rebuilt (it was taken as done); the tables come
-    # out the same.
+    # Issue 22, item 8: a deleted table's Markdown and a deleted file of graded samples are rebuilt
+    # (both were taken as done: the samples lay inside an eval's directory output); the samples and
+    # the tables come out the same.
+    samples = (workdir / GRADED).read_bytes()
     (workdir / "results/tables/table1.md").unlink()
+    (workdir / GRADED).unlink()
     jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
-    assert ("table", "table=table1") in jobs
+    assert ("table", "table=table1") in jobs and ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert (workdir / GRADED).read_bytes() == samples
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
 
     # ... and so is a deleted run directory of checkpoints (evaluated models are targets), with the

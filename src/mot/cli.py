@@ -140,7 +140,7 @@ def cmd_eval(a):
     except ValueError:
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
     spec = EvalSpec(a.sampling, a.backend, a.params, a.template, a.seed)
-    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), spec, a.out, a.samples, a.tag, a.force)
+    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), spec, a.out, a.samples, a.tag)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
                                               for b, s in c["benchmarks"].items()))
@@ -353,9 +353,7 @@ def parser() -> argparse.ArgumentParser:
                                                              "tensor_parallel_size, engine)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
-    sp.add_argument("--samples", required=True, help="directory for the graded samples")
-    sp.add_argument("--force", action="store_true",
-                    help="replace an existing output directory that mot did not write")
+    sp.add_argument("--samples", required=True, help="the graded samples of every checkpoint (JSONL)")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     def mot_args(sp):  # the settings of a RoundsSpec, shared by `mot branches` and `mot rounds`

@@ -4,12 +4,13 @@
         --checkpoint 25=results/models/tiny/syn-boba/sft-concise \
         --benchmark syn-aime24=results/world/world.json --benchmark syn-aime25=results/world/world.json \
         --sampling '{"n": 4, "temperature": 0.6, ...}' \
-        --samples results/eval/tiny/syn-boba/sft-concise --out results/eval/tiny/syn-boba/sft-concise.json
+        --samples results/eval/tiny/syn-boba/sft-concise.samples.jsonl --out results/eval/tiny/syn-boba/sft-concise.json
 
 Generation goes through the teacher interface (generate.generate_samples, backend `hf` or
 `vllm`: `--backend`); one process evaluates all checkpoints of a run (the import
 of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_correct. Graded
-samples go to `<samples>/step-<N>/<benchmark>.jsonl` (text, extracted answer, correct); the summary
+samples go to one file, `--samples` (a row per checkpoint, benchmark and problem: step, benchmark,
+id, reference, and each sample's text, extracted answer, correct); the summary
 (`--out`) holds, per checkpoint and benchmark, pass@1 (the mean over problems and samples), its
 standard error over the n runs (run j = the j-th sample of every problem) and a seeded bootstrap
 95% interval over problems. A killed evaluation resumes from the finished checkpoints and chunks,
@@ -24,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
-from .io import (MotError, check_out, finish_work, model_fingerprint, read_jsonl, registry, stable_hash,
-                 release_output, stage_code, start_work, write_json, write_jsonl)
-from .layout import EVAL_STEP
+from .io import (MotError, check_out, model_fingerprint, read_jsonl, registry, stable_hash, release_output,
+                 stage_code, start_work, write_json, write_jsonl)
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
 from .generate import generate_samples, read_samples
@@ -125,20 +125,20 @@ BATCH_SIZE = 64  # problems per generate call unless the backend params say (a s
 
 
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
-             samples: str, tag: dict | None = None, force: bool = False) -> dict:
+             samples: str, tag: dict | None = None) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
     try:
-        return _evaluate(checkpoints, benchmarks, spec, out, samples, tag, force)
+        return _evaluate(checkpoints, benchmarks, spec, out, samples, tag)
     finally:  # however it ends: the next writer may start
         release_output(samples)
 
 
 def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
-             samples: str, tag: dict | None = None, force: bool = False) -> dict:
+             samples: str, tag: dict | None = None) -> dict:
     samples, params = Path(samples), {"batch_size": BATCH_SIZE, **spec.params}
     sampling, seed, template, backend = spec.sampling, spec.seed, spec.template, spec.backend
     inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
-    check_out(samples, inputs, force)
+    check_out(samples, inputs, is_dir=False, flag="--samples")
     check_out(out, inputs + [samples], is_dir=False)
     problems = []
     for bench, data in benchmarks:
@@ -147,7 +147,9 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
     work = start_work(samples, ["eval", stage_code("evaluate.py", "generate.py", "engines.py", "grading.py"), problems,
                                 sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
-    record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "checkpoints": []}
+    record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "samples_file": str(samples),
+              "checkpoints": []}
+    graded = []
     for step, model in checkpoints:
         # One name for every checkpoint: all draw the same random numbers (common random numbers
         # make differences between checkpoints less noisy).
@@ -155,8 +157,8 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         # The raw samples are named by the checkpoint's contents: after a retrain, samples of the
         # old weights are never graded under the new model's name.
         key = f"{stable_hash(engine, model_fingerprint(model)):016x}"
-        raw = work / f"{EVAL_STEP.format(step=step)}.{key}.raw.jsonl"
-        for stale in work.glob(f"{EVAL_STEP.format(step=step)}.*.raw.jsonl*"):
+        raw = work / f"step-{step}.{key}.raw.jsonl"
+        for stale in work.glob(f"step-{step}.*.raw.jsonl*"):
             if not stale.name.startswith(raw.name):
                 print(f"{stale}: discarding samples of other weights for step {step}")
                 shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
@@ -165,14 +167,11 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         entry = {"step": int(step), "model": model, "benchmarks": {}}
         for bench, _ in benchmarks:
             rows, correct = grade_samples(str(raw), source=bench)
-            path = work / EVAL_STEP.format(step=step) / f"{bench}.jsonl"
-            write_jsonl(path, rows)
-            entry["benchmarks"][bench] = {**summarize(correct, seed=seed),
-                                          "samples_file": str(samples / EVAL_STEP.format(step=step) / f"{bench}.jsonl")}
+            graded += [{"step": int(step), "benchmark": bench, **r} for r in rows]
+            entry["benchmarks"][bench] = summarize(correct, seed=seed)
         record["checkpoints"].append(entry)
-    for f in work.glob("*.jsonl"):
-        f.unlink()
-    finish_work(work, samples)
+    write_jsonl(samples, graded)
+    shutil.rmtree(work)
     write_json(out, record)
     log_scores(out, record)
     return record

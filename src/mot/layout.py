@@ -43,10 +43,12 @@ MERGED = "merged"  # the round's merged model, inside round-<t>
 TRAIN_LOG = "train_log.csv"
 
 # evaluation
-EVAL_BASE = f"{RESULTS}/eval/{{student}}/base"  # .json summary, directory of graded samples
+# <stem>.json: the summary; <stem>.samples.jsonl: every graded sample of every checkpoint (a file, not a
+# directory: Snakemake rebuilds a deleted output file, it cannot see a file missing inside a directory)
+EVAL_BASE = f"{RESULTS}/eval/{{student}}/base"
 EVAL_RUN = f"{RESULTS}/eval/{{student}}/{{source}}/{{run}}"
 EVAL_BASE_SUMMARY, EVAL_RUN_SUMMARY = f"{EVAL_BASE}.json", f"{EVAL_RUN}.json"
-EVAL_STEP = "step-{step}"  # a checkpoint's graded samples, inside the eval directory
+EVAL_SAMPLES = ".samples.jsonl"  # beside the summary
 
 # general benchmarks through lm-evaluation-harness (paper Tables 3 and 4): the synthetic world's
 # task files, and each model's scores (.json) and responses (.samples.jsonl); model: best-std | mot
@@ -106,7 +108,7 @@ def merged_dir(student: str, source: str, tset: str, round_: int) -> str:
 
 
 def eval_dir(student: str, source: str | None, run: str) -> str:
-    """Without the .json suffix: the directory of graded samples; with it, the summary."""
+    """An eval's stem: with .json, its summary; with EVAL_SAMPLES, its graded samples."""
     return EVAL_BASE.format(student=student) if run == "base" else \
         EVAL_RUN.format(student=student, source=source, run=run)
 
