@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,50 +24,22 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+import slurm_cluster
 from conftest import ROOT, snakemake_in
+from slurm_cluster import status
 from test_train import HP, corpus  # noqa: F401 (corpus: test_train's fixture, a few of the world's traces)
 
-NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
-HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
 try:
     import ray  # noqa: F401
 
     HAVE_RAY = True
 except ImportError:
     HAVE_RAY = False
-if os.environ.get("CI") and not (HAVE_SLURM and HAVE_RAY):
+if os.environ.get("CI") and not (slurm_cluster.HAVE_SLURM and HAVE_RAY):
     raise RuntimeError("CI needs a local SLURM (.ci/run installs slurmctld, slurmd, slurm-client and munge) and ray")
-needs_cluster = pytest.mark.skipif(not (HAVE_SLURM and HAVE_RAY),
+needs_cluster = pytest.mark.skipif(not (slurm_cluster.HAVE_SLURM and HAVE_RAY),
                                    reason="no local SLURM (root, slurmctld, slurmd, munge) or no ray")
-
-MARK = "# written by the project's tests/test_slurm.py"  # the same file and mark as test_slurm.py's cluster
-CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks
 NODES = ("n1", "n2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_busy(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_gone(pids, timeout=60):
-    deadline = time.time() + timeout
-    while any(Path(f"/proc/{p}").exists() and "Z" not in status(p) for p in pids):
-        assert time.time() < deadline, f"processes {pids} still running"
-        time.sleep(0.5)
-
-
-def status(pid) -> str:
-    try:
-        return next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("State:"))
-    except (OSError, StopIteration):
-        return "Z"
 
 
 def leftovers(*names) -> list[str]:
@@ -89,69 +59,8 @@ def leftovers(*names) -> list[str]:
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory):
     d = tmp_path_factory.mktemp("slurm2")
-    for sub in ("state", *(f"spool/{n}" for n in NODES)):
-        (d / sub).mkdir(parents=True)
-    if CONF.exists() and MARK not in CONF.read_text():
-        pytest.fail(f"{CONF} exists and is not this test's: this test starts its own cluster")
-    deadline = time.time() + 60  # another module's cluster may still be stopping
-    while port_busy(6817):
-        assert time.time() < deadline, "port 6817 (slurmctld) is taken"
-        time.sleep(1)
-    host = socket.gethostname()
-    mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 20 * 0.4)
-    nodes = "\n".join(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
-                      f"CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN" for n in NODES)
-    CONF.parent.mkdir(parents=True, exist_ok=True)
-    CONF.write_text(f"""{MARK} (tests/test_multinode.py: two nodes on this host)
-ClusterName=mot-test
-SlurmctldHost={host}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-MpiDefault=none
-ReturnToService=2
-MinJobAge=300
-KillWait=30
-SchedulerType=sched/backfill
-StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool/%n
-SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd-%n.pid
-SlurmctldLogFile={d}/slurmctld.log
-SlurmdLogFile={d}/slurmd-%n.log
-{nodes}
-PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
-""")
-    if subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode:
-        if not Path("/etc/munge/munge.key").is_file():
-            subprocess.run(["mungekey", "--create"], check=True)
-        Path("/run/munge").mkdir(exist_ok=True)
-        shutil.chown("/run/munge", "munge", "munge")
-        subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
-    subprocess.run(["slurmctld", "-f", str(CONF)], check=True)
-    for n in NODES:
-        subprocess.run(["slurmd", "-f", str(CONF), "-N", n], check=True)
-    env = {**os.environ, "SLURM_CONF": str(CONF)}
-    deadline = time.time() + 60
-    while subprocess.run(["sinfo", "-h", "-o", "%t %D"], env=env, capture_output=True, text=True).stdout.split() != [
-            "idle", "2"]:
-        assert time.time() < deadline, (d / "slurmctld.log").read_text()[-2000:]
-        time.sleep(0.5)
-    yield env, d
-    subprocess.run(["scancel", "--user", "root"], env=env)
-    pids = [int((d / f).read_text()) for f in ("slurmd-n1.pid", "slurmd-n2.pid", "slurmctld.pid") if (d / f).is_file()]
-    for pid in pids:
-        subprocess.run(["kill", str(pid)])
-    wait_gone(pids)  # test_slurm.py's cluster starts on the same ports next
-    if CONF.is_file() and MARK in CONF.read_text():
-        CONF.unlink()
+    with slurm_cluster.cluster(d, NODES, min_job_age=300, mem_share=0.4) as env:
+        yield env, d
 
 
 def job_info(env, job: str) -> dict:

@@ -8,7 +8,6 @@ visible to squeue for longer than a status-check interval."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,89 +15,21 @@ from pathlib import Path
 
 import pytest
 
+import slurm_cluster
 from conftest import snakemake_in
 
 pytestmark = pytest.mark.slow
-NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue")
-if not (all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0):
+if not slurm_cluster.HAVE_SLURM:
     if os.environ.get("CI"):
         raise RuntimeError("CI needs a local SLURM: .ci/run installs slurmctld, slurmd, slurm-client and munge")
     pytest.skip("no local SLURM (root and Debian's slurmctld, slurmd, munge)", allow_module_level=True)
 
 
-MARK = "# written by the project's tests/test_slurm.py"
-CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks (SLURM_CONF does not reach it)
-
-
-def slurm_conf(d: Path) -> Path:
-    host = socket.gethostname()
-    mem = int(int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2 ** 20 * 0.8)
-    if CONF.exists() and MARK not in CONF.read_text():
-        pytest.fail(f"{CONF} exists and is not this test's: this test starts its own cluster")
-    CONF.parent.mkdir(parents=True, exist_ok=True)
-    conf = CONF
-    conf.write_text(f"""{MARK}
-ClusterName=mot-test
-SlurmctldHost={host}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-MpiDefault=none
-ReturnToService=2
-MinJobAge=120
-KillWait=30
-SchedulerType=sched/backfill
-StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool
-SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd.pid
-SlurmctldLogFile={d}/slurmctld.log
-SlurmdLogFile={d}/slurmd.log
-NodeName={host} CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN
-PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
-""")
-    return conf
-
-
-def munge_running() -> bool:
-    return subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     d = tmp_path_factory.mktemp("slurm")
-    (d / "state").mkdir()
-    (d / "spool").mkdir()
-    conf = slurm_conf(d)
-    if not munge_running():
-        if not Path("/etc/munge/munge.key").is_file():
-            subprocess.run(["mungekey", "--create"], check=True)
-        Path("/run/munge").mkdir(exist_ok=True)
-        shutil.chown("/run/munge", "munge", "munge")
-        subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
-    subprocess.run(["slurmctld", "-f", str(conf)], check=True)
-    subprocess.run(["slurmd", "-f", str(conf)], check=True)
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    deadline = time.time() + 60
-    while "idle" not in subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout:
-        assert time.time() < deadline, (d / "slurmctld.log").read_text()[-2000:]
-        time.sleep(0.5)
-    yield env, d
-    subprocess.run(["scancel", "--user", "root"], env=env)
-    for pid in ("slurmd.pid", "slurmctld.pid"):
-        if (d / pid).is_file():
-            subprocess.run(["kill", (d / pid).read_text().strip()])
-    # Without a controller, every later `scontrol show config` (the SLURM plugin runs one whenever
-    # Snakemake starts) would wait 9 s for it; with no config file it fails at once.
-    if CONF.is_file() and MARK in CONF.read_text():
-        CONF.unlink()
+    with slurm_cluster.cluster(d) as env:
+        yield env, d
 
 
 # What the profile leaves to the cluster: this one has 2 CPUs and no accounting.

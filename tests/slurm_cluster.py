@@ -1,0 +1,132 @@
+"""A real SLURM cluster on this host for the tests (tests/test_slurm.py: one node; tests/test_multinode.py:
+two), from Debian's packages: slurmctld, one slurmd per node, munge. Needs root. The cluster writes
+/etc/slurm/slurm.conf (where srun inside a job looks: SLURM_CONF does not reach it), marked as the
+tests' own, and removes it when it stops; both modules run in one test process (tests/conftest.py),
+one cluster at a time, on the same ports."""
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
+HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
+MARK = "# written by the project's tests"  # (tests/slurm_cluster.py): the first line of the file
+CONF = Path("/etc/slurm/slurm.conf")
+CTLD_PORT = 6817  # slurmctld's default port
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def status(pid) -> str:
+    try:
+        return next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("State:"))
+    except (OSError, StopIteration):
+        return "Z"
+
+
+def wait_gone(pids, timeout=60):
+    deadline = time.time() + timeout
+    while any(Path(f"/proc/{p}").exists() and "Z" not in status(p) for p in pids):
+        assert time.time() < deadline, f"processes {pids} still running"
+        time.sleep(0.5)
+
+
+def start_munge():
+    if subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode == 0:
+        return  # already running
+    if not Path("/etc/munge/munge.key").is_file():
+        subprocess.run(["mungekey", "--create"], check=True)
+    Path("/run/munge").mkdir(exist_ok=True)
+    shutil.chown("/run/munge", "munge", "munge")
+    subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
+
+
+@contextlib.contextmanager
+def cluster(d: Path, nodes: tuple[str, ...] = (), min_job_age: int = 120, mem_share: float = 0.8):
+    """A running cluster with its state in `d`; yields the environment to run SLURM's commands in.
+    No `nodes`: one node named after this host. Named nodes: one slurmd each on this host (`slurmd -N`),
+    each on its own port, sharing `mem_share` of the memory each. MinJobAge keeps finished jobs visible
+    to squeue (the tests' status command: the cluster keeps no accounting) for that many seconds."""
+    if CONF.exists() and MARK not in CONF.read_text():
+        pytest.fail(f"{CONF} exists and is not the tests': the tests start their own cluster")
+    deadline = time.time() + 60  # the other module's cluster may still be stopping
+    while port_busy(CTLD_PORT):
+        assert time.time() < deadline, f"port {CTLD_PORT} (slurmctld) is taken"
+        time.sleep(1)
+    host = socket.gethostname()
+    mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 20 * mem_share)
+    if nodes:
+        lines = "\n".join(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
+                          f"CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN" for n in nodes)
+        spool, pid = f"{d}/spool/%n", f"{d}/slurmd-%n.pid"
+        pid_files = [d / f"slurmd-{n}.pid" for n in nodes]
+    else:
+        lines = f"NodeName={host} CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN"
+        spool, pid, pid_files = f"{d}/spool", f"{d}/slurmd.pid", [d / "slurmd.pid"]
+    for sub in ("state", "spool", *(f"spool/{n}" for n in nodes)):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    CONF.write_text(f"""{MARK}
+ClusterName=mot-test
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+MpiDefault=none
+ReturnToService=2
+MinJobAge={min_job_age}
+KillWait=30
+SchedulerType=sched/backfill
+StateSaveLocation={d}/state
+SlurmdSpoolDir={spool}
+SlurmctldPidFile={d}/slurmctld.pid
+SlurmdPidFile={pid}
+SlurmctldLogFile={d}/slurmctld.log
+SlurmdLogFile={d}/slurmd-%n.log
+{lines}
+PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
+""")
+    env = {**os.environ, "SLURM_CONF": str(CONF)}
+    try:
+        start_munge()
+        subprocess.run(["slurmctld", "-f", str(CONF)], check=True)
+        for n in nodes or [None]:
+            subprocess.run(["slurmd", "-f", str(CONF), *(["-N", n] if n else [])], check=True)
+        want = ["idle", str(max(len(nodes), 1))]
+        deadline = time.time() + 60
+        while subprocess.run(["sinfo", "-h", "-o", "%t %D"], env=env, capture_output=True,
+                             text=True).stdout.split() != want:
+            assert time.time() < deadline, (d / "slurmctld.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield env
+    finally:
+        subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+        pids = [int(p.read_text()) for p in (*pid_files, d / "slurmctld.pid") if p.is_file()]
+        for p in pids:
+            subprocess.run(["kill", str(p)])
+        wait_gone(pids)  # the next cluster starts on the same ports
+        # Without a controller, every later `scontrol show config` (the SLURM plugin runs one whenever
+        # Snakemake starts) would wait for it; with no config file it fails at once.
+        if CONF.is_file() and MARK in CONF.read_text():
+            CONF.unlink()
