@@ -5,10 +5,11 @@ import json
 import re
 
 from mot import layout as L
-from mot.config import probe_settings, student_teacher_pairs, validate_config
+from mot.config import validate_config
 from mot.io import MotError
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args
+from mot.grid import Grid
 from mot.methods import METHODS
 from mot import catalog
 from mot.catalog import report_category
@@ -32,39 +33,20 @@ except MotError as e:
 # of trackers reruns no job (it changes no result); local trackers write under results/tracking/.
 tracking_environment(config["train"]["log_with"])
 
-SOURCES = list(config["sources"])
-TEACHERS = list(config["teachers"])
-STUDENTS = list(config["students"])
+# The grid (mot.grid: mot plan costs the same units): its names for the rules below.
+G = Grid(config)
+SOURCES, TEACHERS, STUDENTS = G.sources, G.teachers, G.students
 LOGS = L.LOGS
-
-
 # Merge-method variants of report.mot's teacher set (analyses.merge_methods): the teacher set
 # "<set>@<variant>" trains the same round-1 branches on, and merges every round with its own method.
-MERGE_VARIANTS = config.get("analyses", {}).get("merge_methods") or {}
-SETS = {
-    **config["teacher_sets"],
-    **{f"{config['report']['mot']}@{v}": config["teacher_sets"][config["report"]["mot"]] for v in MERGE_VARIANTS},
-}
-VARIANT_SETS = [t for t in SETS if "@" in t]
-
-
+MERGE_VARIANTS, SETS, VARIANT_SETS = G.variants, G.sets, G.variant_sets
 # Student as teacher (analyses.student_teacher, paper Table 9: one pair or a list): the base, the
 # best STD run's and MoT's final checkpoints of a pair's student `teacher` on its `source` become
 # teachers (as-base, as-best-std and as-mot; as-<teacher>-... once pairs have different teachers,
 # L.as_teachers), whose verified corpora the pair's `student` learns from by STD.
-ST_PAIRS = student_teacher_pairs(config)
-AS = L.as_teachers(ST_PAIRS)  # Table-9 teacher -> (the student whose model teaches, base|best-std|mot)
+ST_PAIRS, AS = G.pairs, G.as_teachers  # AS: Table-9 teacher -> (the student whose model teaches, base|best-std|mot)
 AS_TEACHERS = list(AS)
-
-
-def st_pair(name):
-    """The first pair whose teacher lends Table-9 teacher `name` (pairs that share a teacher sample alike)."""
-    return next(p for p in ST_PAIRS if p["teacher"] == AS[name][0])
-
-
-def pair_teachers(pair):
-    """The Table-9 teachers of a pair: its teacher's base, best STD and MoT models."""
-    return [name for name, (teacher, _) in AS.items() if teacher == pair["teacher"]]
+st_pair, pair_teachers = G.st_pair, G.pair_teachers
 
 
 def merge_method(tset):
@@ -83,9 +65,9 @@ wildcard_constraints:
     run="base|" + "|".join(
         [re.escape(L.sft_run(c)) for c in list(config["teachers"]) + [L.MTD] + AS_TEACHERS]
         + [re.escape(L.mot_run(t)) for t in SETS]
-        + [re.escape(L.probe_run(r)) for r in config.get("analyses", {}).get("probe", {}).get("runs", [])]
+        + [re.escape(r) for r in G.probe_runs]
     ),
-    probed="|".join(map(re.escape, config.get("analyses", {}).get("probe", {}).get("runs", []))) or "(?!)",
+    probed="|".join(map(re.escape, G.probe.get("runs", []))) or "(?!)",
     pct=r"\d{3}",
     corpus="|".join(map(re.escape, list(config["teachers"]) + [L.MTD] + AS_TEACHERS)),
     round=r"[1-9]\d*",
@@ -189,9 +171,9 @@ def teacher_gpus(name):
 
 
 TEACHER_SETS = list(SETS)  # with the merge-method variants
-CONFIG_SETS = list(config["teacher_sets"])  # the paper's tables and figures show these
+CONFIG_SETS = G.config_sets  # the paper's tables and figures show these
 TRAIN = config["train"]
-ROUNDS = list(range(1, TRAIN["rounds"] + 1))
+ROUNDS = G.rounds
 def sft_hparams():
     """The train keys that shape one SFT run (mot.train.HParams); MoT-only keys stay out, so that
     changing them reruns MoT jobs only."""
@@ -294,8 +276,7 @@ def cpu_resources(stage):
     return job_resources(stage)
 
 
-# Round-1 branches are shared by all teacher sets: every teacher that any set uses.
-MOT_TEACHERS = [t for t in TEACHERS if any(t in ts for ts in config["teacher_sets"].values())]
+MOT_TEACHERS = G.mot_teachers  # round-1 branches are shared by all teacher sets: every teacher any set uses
 MOT_CFG = config["mot"]
 PER_BRANCH = MOT_CFG["jobs"] == "per_branch"
 CARRY = TRAIN["optimizer_state"] == "carry"
@@ -360,10 +341,7 @@ def run_of(w):
 
 # Figure 5's reverse-merge probe (analyses.probe): its runs' points are sampled n times on its
 # benchmarks (default: eval's), for its students (default: all), and on eval.validation as any checkpoint
-PROBE = probe_settings(config)
-PROBE_RUNS = [L.probe_run(r) for r in PROBE.get("runs", [])]
-PROBE_PCTS = [round(100 * x) for x in PROBE.get("lambdas", [])]
-PROBE_STUDENTS = PROBE.get("students", [])
+PROBE, PROBE_RUNS, PROBE_PCTS, PROBE_STUDENTS = G.probe, G.probe_runs, G.probe_pcts, G.probe_students
 
 
 def run_checkpoints(w):
@@ -375,22 +353,14 @@ def run_checkpoints(w):
     if probed := L.probed(run):
         return [(pct, L.probe_point(w.student, w.source, probed, pct)) for pct in PROBE_PCTS]
     if tset := L.mot_set(run):
-        return [(t * TRAIN["steps_per_round"], L.merged_dir(w.student, w.source, tset, t)) for t in ROUNDS]
+        return [(s, L.merged_dir(w.student, w.source, tset, t)) for t, s in zip(ROUNDS, G.mot_steps())]
     d = L.run_dir(w.student, w.source, run)
-    every, steps = TRAIN["save_every"] or TRAIN["std_steps"], TRAIN["std_steps"]
-    return [(s, f"{d}/{L.STEP.format(step=s)}") for s in range(every, steps, every)] + [(steps, d)]
+    *steps, last = G.std_steps()
+    return [(s, f"{d}/{L.STEP.format(step=s)}") for s in steps] + [(last, d)]
 
 
 def eval_summary(student, source, run):
     return L.eval_dir(student, source, run) + ".json"
-
-
-def eval_runs(analyses=False):
-    """The runs the main job evaluates (STD per teacher, MTD, MoT per teacher set); with
-    analyses=True, those only the analyses evaluate (merge-method variants, the probes)."""
-    if analyses:
-        return [L.mot_run(t) for t in VARIANT_SETS] + PROBE_RUNS
-    return [L.sft_run(c) for c in TEACHERS + [L.MTD]] + [L.mot_run(t) for t in CONFIG_SETS]
 
 
 def final_model(student, source, run):
@@ -401,16 +371,10 @@ def final_model(student, source, run):
 def student_teacher_evals():
     """Table 9's eval summaries: each pair's new student's STD run on each of its teachers' corpora,
     and the STD runs that choose each teacher's best STD run."""
-    evals = [eval_summary(p["student"], p["source"], L.sft_run(t)) for p in ST_PAIRS for t in pair_teachers(p)]
-    evals += [eval_summary(p["teacher"], p["source"], r) for p in ST_PAIRS for r in STD]
-    return list(dict.fromkeys(evals))
+    return [eval_summary(*r) for r in G.student_teacher_runs()]
 
 
-def evaluated_runs(analyses=False):
-    """(student, source, run) of every eval of the main job's runs; with analyses=True, of the
-    analyses' runs (a probe run: of the probe's students only)."""
-    return [(st, so, r) for st in STUDENTS for so in SOURCES for r in eval_runs(analyses)
-            if not L.probed(r) or st in PROBE_STUDENTS]
+evaluated_runs = G.evaluated_runs  # (student, source, run) of the main job's evals; analyses=True: the analyses'
 
 
 def all_evals(analyses=False):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import layout as L
+from .grid import Grid
 
 # The report's categories (snakemake --report), after the paper's sections, in this order.
 CATEGORIES = ["Main results", "Ablations", "Teacher sets", "Corpora", "Per-round curves", "General capability",
@@ -36,16 +37,14 @@ class Runs:
 
     @classmethod
     def of(cls, config: dict) -> "Runs":
-        rep, analyses = config["report"], config.get("analyses") or {}
+        rep, g = config["report"], Grid(config)
         return cls(
-            mot=L.mot_run(rep["mot"]), mtd=L.sft_run(L.MTD), std=[L.sft_run(t) for t in config["teachers"]],
+            mot=L.mot_run(rep["mot"]), mtd=L.sft_run(L.MTD), std=[L.sft_run(t) for t in g.teachers],
             shifted_std=[L.sft_run(t) for t, v in config["teachers"].items() if v.get("distribution_shifted")],
-            config_sets=[L.mot_run(t) for t in config["teacher_sets"]],
+            config_sets=[L.mot_run(t) for t in g.config_sets],
             no_shifted=L.mot_run(rep["no_shifted"]) if rep.get("no_shifted") else None,
             peers=L.mot_run(rep["peers"]) if rep.get("peers") else None,
-            variants=[L.mot_run(f"{rep['mot']}@{v}") for v in analyses.get("merge_methods") or {}],
-            probe=[L.probe_run(r) for r in (analyses.get("probe") or {}).get("runs", [])],
-            student_teacher=bool(analyses.get("student_teacher")),
+            variants=[L.mot_run(t) for t in g.variant_sets], probe=g.probe_runs, student_teacher=bool(g.pairs),
             general_groups={t["group"] for t in ((config.get("general") or {}).get("tasks") or {}).values()},
         )
 

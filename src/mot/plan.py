@@ -17,8 +17,8 @@ import csv
 import math
 
 from . import catalog
-from .config import probe_settings, student_teacher_pairs
-from .layout import MTD, as_teachers, mot_run, probe_run, sft_run
+from .grid import Grid
+from .layout import PROBE_RUN, mot_run
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -137,44 +137,19 @@ def _trace(config, stats, source, teacher, A) -> float:
 
 
 def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
-    """Every unit job the workflow schedules, with its GPUs, tokens, GPU-seconds and runtime."""
+    """Every unit job the workflow schedules (mot.grid), with its GPUs, tokens, GPU-seconds and runtime."""
     tr, ev, samp = config["train"], config["eval"], config["sampling"]
-    analyses, mot_set = config.get("analyses", {}), config["report"]["mot"]
-    # rules/common.smk SETS: the merge-method variants of report.mot's set are teacher sets too
-    sets = {**config["teacher_sets"], **{f"{mot_set}@{v}": config["teacher_sets"][mot_set]
-                                         for v in analyses.get("merge_methods") or {}}}
-    sources, teachers, T = list(config["sources"]), list(config["teachers"]), tr["rounds"]
-    jobs, per_set = [], config["mot"]["jobs"] == "per_set"
+    g = Grid(config)
+    jobs = []
 
-    def add(stage, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0, job=None, **key):
+    def add(u, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0):
         wall = wall_s + (gpu_s / gpus + start_s if gpus else 0.0)  # CPU jobs: no estimate but their own
-        job = job if per_set and stage in ("train_mot", "merge") else len(jobs)  # the scheduled job it is in
-        jobs.append(dict(stage=stage, gpus=gpus, tokens=tokens, gpu_s=gpu_s, job=job, **key,
+        # the scheduled job it is in: with per_set, a MoT job's units share one (its merges run inside
+        # it and count no job of their own); otherwise every unit is a job
+        job = len(jobs) if u["job"] is None else u["job"] if u["stage"] == "train_mot" else None
+        key = {k: v for k, v in u.items() if k not in ("job", "shard", "shards", "output", "pct") and v is not None}
+        jobs.append(dict(key, gpus=gpus, tokens=tokens, gpu_s=gpu_s, job=job,
                          runtime_min=max(A["floor_min"], math.ceil(A["safety"] * wall / 60))))
-
-    for so in sources:  # rule generate / generate_shard: one job per (source, teacher, shard)
-        n = config["sources"][so]["n"]
-        for t in teachers:
-            spec = config["teachers"][t]
-            g, k = engine_gpus(spec["backend"], spec["params"]), spec.get("shards", 1)
-            length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
-            for i in range(k):
-                tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
-                add("generate", g, tokens, tokens / A["gen_tok_s"] if g else 0.0, A["engine_start_s"],
-                    source=so, teacher=t)
-
-    # Table 9 (analyses.student_teacher, one pair or a list): a pair's trained teacher student's base,
-    # best STD and MoT models sample the source's prompts as teachers (once per teacher and source,
-    # whatever pairs share them); the pair's student learns from each corpus by STD
-    pairs = student_teacher_pairs(config)
-    as_names = as_teachers(pairs)  # rules/common.smk AS: the same names, so job_runtime_minutes finds them
-    for t, (teacher, _) in as_names.items():
-        st9 = next(p for p in pairs if p["teacher"] == teacher)
-        g9, samp9 = engine_gpus(st9.get("backend", "hf"), st9.get("params", {})), {**samp, **st9.get("sampling", {})}
-        for so in dict.fromkeys(p["source"] for p in pairs if p["teacher"] == teacher):
-            tokens = config["sources"][so]["n"] * samp9["n"] * min(A["seq_tokens"], samp9["max_tokens"])
-            add("generate", g9, tokens, tokens / A["gen_tok_s"] if g9 else 0.0, A["engine_start_s"],
-                source=so, teacher=t)
 
     eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
     world = config.get("world", {})
@@ -188,75 +163,58 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     # every checkpoint is sampled on the test benchmarks and on the validation ones (report.select_on);
     # a probe point on the probe's benchmarks (default: eval's) and the validation ones, n times (default: eval's)
     per_ckpt = ckpt_tokens(ev["benchmarks"] + ev.get("validation", []), ev["n"])
-    probe = probe_settings(config)
-    per_probe = ckpt_tokens(probe["benchmarks"] + ev.get("validation", []), probe["n"]) if probe else 0
-    sft_ckpts = len(range(tr["save_every"], tr["std_steps"], tr["save_every"])) + 1  # common.smk run_checkpoints
-
-    def evaluate(ckpts, per=per_ckpt, **key):
-        tokens = ckpts * per
-        add("eval", eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0, ckpts * A["engine_start_s"],
-            ckpts=ckpts, **key)
-
-    for st in config["students"]:
-        active, total = params(config, st, A)
-        g = student_gpus(config, st)
-
-        def train(stage, steps, length, **key):
-            tokens = steps * tr["batch_size"] * length
-            add(stage, g, tokens, 6 * active * tokens / (A["mfu"] * A["peak_flops"]) if g else 0.0,
-                A["train_start_s"], student=st, **key)
-
-        evaluate(1, student=st, run="base")
-        for so in sources:
-            for t in teachers:
-                train("train_std", tr["std_steps"], _trace(config, stats, so, t, A), source=so, teacher=t)
-                evaluate(sft_ckpts, student=st, source=so, run=sft_run(t))
-            # MTD: the union of the corpora of set `all` (rule mtd_corpus), a mean weighted by rows
-            w = [((stats or {}).get(so, {}).get(t, {}).get("n", 1), _trace(config, stats, so, t, A))
-                 for t in sets["all"]]
-            train("train_mtd", tr["std_steps"], sum(n * x for n, x in w) / sum(n for n, _ in w), source=so)
-            evaluate(sft_ckpts, student=st, source=so, run=sft_run(MTD))
-            for t in [t for t in teachers if any(t in ts for ts in sets.values())]:  # round 1, shared by the sets
-                train("train_mot", tr["steps_per_round"], _trace(config, stats, so, t, A),
-                      source=so, teacher=t, round=1, job=("first", st, so))
-            for name, ts in sets.items():
-                for r in range(1, T + 1):
-                    for t in ts if r > 1 else []:
-                        train("train_mot", tr["steps_per_round"], _trace(config, stats, so, t, A),
-                              source=so, teacher=t, tset=name, round=r, job=("rounds", st, so, name))
-                    nbytes = (len(ts) + 1) * (2 if tr.get("bf16") else 4) * total  # K branches in, one out
-                    add("merge", 0, wall_s=nbytes / A["merge_bytes_s"], student=st, source=so, tset=name, round=r,
-                        job=None)  # per_set: inside the set's rounds job
-                evaluate(T, student=st, source=so, run=mot_run(name))
-            for t in [t for p in pairs if p["student"] == st and p["source"] == so
-                      for t, (teacher, _) in as_names.items() if teacher == p["teacher"]]:
-                train("train_std", tr["std_steps"], min(A["seq_tokens"], tr["max_length"]), source=so, teacher=t)
-                evaluate(sft_ckpts, student=st, source=so, run=sft_run(t))
-            for run in probe["runs"] if st in probe.get("students", []) else []:
-                for _ in probe["lambdas"]:  # rule probe_point: one CPU merge per lambda, then its eval
-                    add("probe", 0, wall_s=3 * (2 if tr.get("bf16") else 4) * total / A["merge_bytes_s"],
-                        student=st, source=so, run=probe_run(run))
-                evaluate(len(probe["lambdas"]), per_probe, student=st, source=so, run=probe_run(run))
-
+    per_probe = ckpt_tokens(g.probe["benchmarks"] + ev.get("validation", []), g.probe["n"]) if g.probe else 0
     general = config.get("general") or {}
-    if general.get("tasks"):  # rules general_base / general_run: the base, then best STD and MoT per source
-        g = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
-        size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
-        per_answer = min(A["eval_tokens"], (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"]))
-        tokens = sum(0 if t["task"] in GENERAL_LOGLIKELIHOOD else
-                     GENERAL_PROBLEMS.get(t["task"], size if t["task"].startswith("syn_") else GENERAL_DEFAULT_PROBLEMS)
-                     for t in general["tasks"].values()) * per_answer
-        gpu_s = tokens / A["eval_tok_s"] if g else 0.0
-        for st in config["students"]:
-            add("general", g, tokens, gpu_s, A["engine_start_s"], student=st, run="base")
-            for so in sources:
-                for model in ("best-std", "mot"):
-                    add("general", g, tokens, gpu_s, A["engine_start_s"], student=st, source=so, run=model)
-
+    sizes_of = {st: params(config, st, A) for st in g.students}
+    for u in g.units():
+        stage, so, t, st = u["stage"], u.get("source"), u.get("teacher"), u.get("student")
+        if stage == "generate":
+            n, k, i = config["sources"][so]["n"], u["shards"], u["shard"]
+            if t in g.as_teachers:  # Table 9: a trained student samples with its pair's engine and sampling
+                pair = g.st_pair(t)
+                gpus = engine_gpus(pair.get("backend", "hf"), pair.get("params", {}))
+                tokens = n * {**samp, **pair.get("sampling", {})}["n"] * min(
+                    A["seq_tokens"], {**samp, **pair.get("sampling", {})}["max_tokens"])
+            else:
+                spec = config["teachers"][t]
+                gpus = engine_gpus(spec["backend"], spec["params"])
+                length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
+                tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
+            add(u, gpus, tokens, tokens / A["gen_tok_s"] if gpus else 0.0, A["engine_start_s"])
+        elif stage in ("train_std", "train_mtd", "train_mot"):
+            if stage == "train_mtd":  # the union of the corpora of set `all` (rule mtd_corpus), a mean weighted by rows
+                w = [((stats or {}).get(so, {}).get(x, {}).get("n", 1), _trace(config, stats, so, x, A))
+                     for x in g.sets["all"]]
+                length = sum(n * x for n, x in w) / sum(n for n, _ in w)
+            elif t in g.as_teachers:
+                length = min(A["seq_tokens"], tr["max_length"])
+            else:
+                length = _trace(config, stats, so, t, A)
+            steps = tr["steps_per_round"] if stage == "train_mot" else tr["std_steps"]
+            tokens, gpus = steps * tr["batch_size"] * length, student_gpus(config, st)
+            add(u, gpus, tokens, 6 * sizes_of[st][0] * tokens / (A["mfu"] * A["peak_flops"]) if gpus else 0.0,
+                A["train_start_s"])
+        elif stage == "merge":
+            nbytes = (len(g.sets[u["tset"]]) + 1) * (2 if tr.get("bf16") else 4) * sizes_of[st][1]  # K in, one out
+            add(u, 0, wall_s=nbytes / A["merge_bytes_s"])
+        elif stage == "probe":  # rule probe_point: one CPU merge per lambda, then its eval
+            add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * sizes_of[st][1] / A["merge_bytes_s"])
+        elif stage == "eval":
+            tokens = u["ckpts"] * (per_probe if u["run"].startswith(PROBE_RUN) else per_ckpt)
+            add(u, eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0,
+                u["ckpts"] * A["engine_start_s"])
+        elif stage == "general":
+            gpus = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
+            size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
+            per_answer = min(A["eval_tokens"], (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"]))
+            tokens = sum(0 if x["task"] in GENERAL_LOGLIKELIHOOD else GENERAL_PROBLEMS.get(
+                x["task"], size if x["task"].startswith("syn_") else GENERAL_DEFAULT_PROBLEMS)
+                for x in general["tasks"].values()) * per_answer
+            add(u, gpus, tokens, tokens / A["eval_tok_s"] if gpus else 0.0, A["engine_start_s"])
     # every table and figure of this config (mot.catalog) and the README summary: one job each
-    n_tables = len([o for o in catalog.present(config) if o.name != "diagnostics"])
-    for _ in range(n_tables):
-        add("tables", 0)
+    for o in catalog.present(config):
+        if o.name != "diagnostics":
+            add({"stage": "tables", "job": None}, 0)
     return jobs
 
 
