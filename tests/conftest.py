@@ -22,9 +22,9 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 # cluster's /etc/slurm/slurm.conf) and every test of test_workflow is its own (they share nothing).
 # The shared tiny run (tiny_run below, ~15 min) is the longest chain: its builder starts second, and
 # the tests that start from it come after about as long of other work (SLURM's own comparison with
-# it is the SLURM group's last test).
+# it is the SLURM group's last test; the seeds test runs seed 1's grid first, which needs none of it).
 FIRST = ["slurm", "test_workflow.py::test_all_tables_end_to_end_then_rerun_only_what_changed", "test_engines",
-         "test_train", "test_workflow.py::test_seeds_runs_the_grid_per_world_seed_and_tabulates_them",
+         "test_workflow.py::test_seeds_runs_the_grid_per_world_seed_and_tabulates_them", "test_train",
          "test_workflow.py::test_tiny_dag_builds_corpora_then_reruns_only_what_changed",
          "test_workflow.py::test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models",
          "test_workflow.py::test_rules_launch_two_training_processes_and_shard_generation", "test_general"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, copy_run, snakemake, snakemake_in
+from conftest import ROOT, copy_run, make_checkout, snakemake, snakemake_in
 from mot.student import base_key
 
 pytestmark = pytest.mark.slow
@@ -82,15 +82,17 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_pat
         ("generate", "source=syn-boba, teacher=concise"), ("corpus", "source=syn-boba, teacher=concise"),
         ("mtd_corpus", "source=syn-boba"), ("corpus_stats", "source=syn-boba"), ("corpora", "")}
 
-    # ... determinism: a rebuild from scratch under it gives byte-identical corpora.
-    r = snakemake_in(workdir, "corpora", *MINIMAL, "--forceall")
+    # ... determinism: a rebuild from scratch under it (world, prompts, samples) gives a byte-identical corpus.
+    target = "results/corpora/syn-boba/deliberate.jsonl"
+    r = snakemake_in(workdir, target, *MINIMAL, "--forceall")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (workdir / "results/corpora/syn-boba/deliberate.jsonl").read_bytes() == corpus_before
+    assert {"world", "prompts", "generate", "corpus"} <= {rule for rule, _ in planned(r)}
+    assert (workdir / target).read_bytes() == corpus_before
 
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
-GRADED = "results/eval/tiny/syn-boba/sft-mtd.samples.jsonl"  # every graded sample of the run
+GRADED = "results/eval/tiny/syn-s1k/sft-deliberate.samples.jsonl"  # every graded sample of the run
 TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table10", "table11",
           "table12", "table13", "differences", "merge_methods"]
 
@@ -150,54 +152,42 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     r = snakemake_in(workdir, "all_analyses", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout[-3000:]
 
-    # Issue 9, case 7: a deleted eval summary is rebuilt, and the tables and figures that show it.
-    (workdir / "results/eval/tiny/syn-boba/sft-mtd.json").unlink()
-    jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
-    assert ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
-    assert {w for rule, w in jobs if rule == "table"} == {"table=table2", "table=table11", "table=differences"}
-    r = snakemake_in(workdir, "all_analyses", *TEST)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
-
-    # Issue 22, item 8: a deleted table's Markdown and a deleted file of graded samples are rebuilt
-    # (both were taken as done: the samples lay inside an eval's directory output); the samples and
-    # the tables come out the same.
+    # Deleted outputs are rebuilt, with what shows them, and nothing else; the same inputs give the
+    # same bytes (determinism). Issue 9, case 7: an eval summary. Issue 22, item 8: a table's Markdown,
+    # a file of graded samples (it lay inside an eval's directory output) and a run directory of
+    # checkpoints (evaluated models are targets); each was taken as done.
     samples = (workdir / GRADED).read_bytes()
+    (workdir / "results/eval/tiny/syn-boba/sft-mtd.json").unlink()
     (workdir / "results/tables/table1.md").unlink()
     (workdir / GRADED).unlink()
+    shutil.rmtree(workdir / SFT)
     jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
-    assert ("table", "table=table1") in jobs and ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd") in jobs
+    assert {(rule, w) for rule, w in jobs if rule in ("eval_run", "sft")} == {
+        ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd"),
+        ("eval_run", "student=tiny, source=syn-s1k, run=sft-deliberate"),
+        ("sft", "student=tiny, source=syn-boba, corpus=concise"),
+        ("eval_run", "student=tiny, source=syn-boba, run=sft-concise")}
+    # table1's Markdown, and the tables that show an STD or the MTD run (not Table 6: the shifted
+    # teacher's STD run only; not the MoT tables)
+    assert {w for rule, w in jobs if rule == "table"} == {
+        f"table={t}" for t in ("table1", "table2", "table5", "table8", "table11", "differences")}
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (workdir / GRADED).read_bytes() == samples
     assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
 
-    # ... and so is a deleted run directory of checkpoints (evaluated models are targets), with the
-    # same tables.
-    shutil.rmtree(workdir / SFT)
-    jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
-    assert ("sft", "student=tiny, source=syn-boba, corpus=concise") in jobs
-    r = snakemake_in(workdir, "all_analyses", *TEST)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert all((workdir / f"results/tables/{t}.csv").read_bytes() == b for t, b in tables.items())
-
     # An edit to a stage's code reruns that stage and what depends on it, nothing else (a comment
     # reruns nothing: code hashes count what runs).
-    with open(workdir / "src/mot/figures.py", "a") as f:
+    with open(workdir / "src/mot/summary.py", "a") as f:
         f.write("\n# a comment\n")
     r = snakemake_in(workdir, "all_analyses", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout[-3000:]
-    with open(workdir / "src/mot/figures.py", "a") as f:
+    with open(workdir / "src/mot/summary.py", "a") as f:
         f.write("\nEDITED = True\n")
     assert {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))} == {
-        "figure", "corpus_figure", "diagnostics_set", "all_analyses", "provenance"}  # provenance: any code edit
+        "summary", "all_analyses", "provenance"}  # provenance: any code edit
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
-
-    # Determinism: rebuilding the tables from the same result files gives the same bytes.
-    r = snakemake_in(workdir, "all_analyses", *TEST, "--forcerun", "table", "table10")
-    assert r.returncode == 0 and all((workdir / f"results/tables/{t}.csv").read_bytes() == b
-                                     for t, b in tables.items())
 
     # Issue 14: the browsable report, from the results as they are (nothing reruns)
     check_report(workdir, tmp_path)
@@ -523,17 +513,32 @@ def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checko
     assert "prompts" in jobs and "world" not in jobs
 
 
-def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(tiny_run, tmp_path):
+def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path):
     """Target seeds (analyses.seeds: [0, 1] in the test config): seed 0 is the config's own run, read from
     results/; seed 1 gets its own config, world and pre-trained base in results/seeds/seed-1/ (the
     checkout's data/bases untouched); the table names both seeds, its seed-0 numbers are Table 2's, and
-    a rerun plans nothing."""
+    a rerun plans nothing.
+
+    Seed 1's run needs nothing of seed 0's: it runs first, in a checkout of its own, while another test
+    process builds the session's shared run (seed 0); then the two runs are joined (results and
+    Snakemake's records of them) and `seeds` has only its table left to make."""
     import csv
 
-    workdir = copy_run(tiny_run, tmp_path / "checkout")
+    alone = make_checkout(tmp_path / "seed-1")
+    shipped = sorted(p.name for p in (alone / "data/bases").iterdir())
+    r = snakemake_in(alone, "seeds", "--until", "seed_run", "--configfile", "config/test.yaml", "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert {rule for rule, _ in planned(r)} == {"seed_run"}
+    assert sorted(p.name for p in (alone / "data/bases").iterdir()) == shipped
+    workdir = copy_run(request.getfixturevalue("tiny_run"), tmp_path / "checkout")
     bases = sorted(p.name for p in (workdir / "data/bases").iterdir())
+    shutil.copytree(alone / "results/seeds", workdir / "results/seeds", symlinks=True)
+    for record in (alone / ".snakemake/metadata").iterdir():  # seed 1's outputs' records (code, params)
+        if not (workdir / ".snakemake/metadata" / record.name).exists():
+            shutil.copy2(record, workdir / ".snakemake/metadata")
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2")
     assert r.returncode == 0, r.stderr[-3000:]
+    assert {rule for rule, _ in planned(r)} == {"seeds_table", "seeds"}
     seed1 = workdir / "results/seeds/seed-1"
     cfg = yaml.safe_load((seed1 / "config.yaml").read_text())
     assert cfg["seed"] == cfg["world"]["seed"] == cfg["students"]["tiny"]["pretrain"]["seed"] == 1
