@@ -10,7 +10,8 @@ rule seed_run:
         config=json_param(config),
         dir=L.SEED_DIR,
         targets=SEED_EVALS,
-        snakefile=workflow.main_snakefile,
+        # relative to the working directory: a moved checkout keeps its params (and plans nothing)
+        snakefile=os.path.relpath(workflow.main_snakefile),
     wildcard_constraints:
         seed=r"\d+",
     threads: all_cores()
