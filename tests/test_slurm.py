@@ -88,11 +88,17 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     30 minutes; attempt 2 is cancelled once it trains again; attempt 3 finishes."""
     env, d = cluster
     config = long_sft_config(checkout, STEPS)
+    # What the training job reads (the world, the base, prompts, samples, the corpus) is built here
+    # first: only the training job goes through SLURM (the plugin's status checks back off by 10 s
+    # each, which would add about half a minute to each of five short jobs).
+    r = snakemake_in(checkout, "results/corpora/syn-boba/concise.jsonl", "--configfile", config, "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
     args = [SFT, *SLURM, "--configfile", config, "--retries", "4",
             "--set-resources", "sft:runtime=1 if attempt == 1 else 30"]
-    # The reference, the same run uninterrupted in a plain local process, runs meanwhile.
+    # The reference, the same run uninterrupted in a plain local process, runs meanwhile (in a copy
+    # of the checkout with those inputs and Snakemake's records of them, times kept).
     local = tmp_path / "local"
-    shutil.copytree(checkout, local, symlinks=True, ignore=shutil.ignore_patterns("results", ".snakemake"))
+    shutil.copytree(checkout, local, symlinks=True)
     reference = subprocess.Popen([sys.executable, "-m", "snakemake", SFT, "--configfile", config, "--cores", "1"],
                                  cwd=local, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     proc = run_async(checkout, env, *args)
