@@ -135,7 +135,7 @@ def test_jobs_through_slurm_equal_a_local_run(cluster, checkout, request):
     assert planned == 18 and len(finished) >= planned, out[-2000:]  # every job ran on SLURM
     kinds = {"world", "world_student", "prompts", "generate", "corpus", "sft", "mot_first_branch", "mot_branch",
              "mot_merge", "eval_run"}
-    assert kinds <= set(re.findall(r"^rule (\w+):", out, re.M)), out[-2000:]
+    assert kinds <= set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", out, re.M)), out[-2000:]
     # the local run: the session's shared one (asked for only now, so that the SLURM run went first)
     local = request.getfixturevalue("tiny_run")
     for t in TARGETS:
