@@ -18,7 +18,7 @@ set's later branches and merges), else None.
 from __future__ import annotations
 
 from .config import probe_settings, student_teacher_pairs
-from .layout import GENERAL_MODELS, MTD, as_teachers, mot_run, probe_run, sft_run
+from .layout import GENERAL_MODELS, MTD, as_teachers, mot_run, mot_set, probe_run, probed, sft_run
 
 
 class Grid:
@@ -77,7 +77,7 @@ class Grid:
     def evaluated_runs(self, analyses: bool = False) -> list[tuple[str, str, str]]:
         """(student, source, run) of every eval of eval_runs (a probe run: of the probe's students only)."""
         return [(st, so, r) for st in self.students for so in self.sources for r in self.eval_runs(analyses)
-                if not r.startswith("probe-") or st in self.probe_students]
+                if not probed(r) or st in self.probe_students]
 
     def student_teacher_runs(self) -> list[tuple[str, str, str]]:
         """Table 9's evaluated runs: each pair's student's STD run on each of its teachers' corpora,
@@ -90,9 +90,9 @@ class Grid:
         """How many checkpoints an evaluation of this run samples."""
         if run == "base":
             return 1
-        if run.startswith("probe-"):
+        if probed(run):
             return len(self.probe_pcts)
-        if run.startswith("mot-"):
+        if mot_set(run):
             return len(self.rounds)
         return len(self.std_steps())
 
