@@ -10,7 +10,7 @@ from conftest import ROOT, snakemake
 from mot import catalog
 from mot.config import validate_config
 from mot.grid import Grid
-from mot.plan import _assume, _jobs
+from mot.plan import costed_jobs
 from test_workflow import planned
 
 # Snakemake's rules -> the grid's stages. The rest are bookkeeping that neither mot plan nor the grid
@@ -93,7 +93,7 @@ def test_snakemake_plans_the_grids_units_and_mot_plan_costs_them(name, workdir):
     assert dag == grid, (f"planned, not in the grid: {sorted(dag - grid)[:5]}; "
                          f"in the grid, not planned: {sorted(grid - dag)[:5]}")
     # mot plan: one costed job per unit (and per table), in the same stages
-    costed = Counter(j["stage"] for j in _jobs(config, None, _assume(None)))
+    costed = Counter(j["stage"] for j in costed_jobs(config))
     units = Counter(u["stage"] for u in Grid(config).units())
     assert costed == units + Counter({"tables": grid[("tables",)]})
 

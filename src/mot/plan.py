@@ -18,7 +18,7 @@ import math
 
 from . import catalog
 from .grid import Grid
-from .layout import PROBE_RUN, mot_run
+from .layout import mot_run, probed
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -200,7 +200,7 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         elif stage == "probe":  # rule probe_point: one CPU merge per lambda, then its eval
             add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * sizes_of[st][1] / A["merge_bytes_s"])
         elif stage == "eval":
-            tokens = u["ckpts"] * (per_probe if u["run"].startswith(PROBE_RUN) else per_ckpt)
+            tokens = u["ckpts"] * (per_probe if probed(u["run"]) else per_ckpt)
             add(u, eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0,
                 u["ckpts"] * A["engine_start_s"])
         elif stage == "general":
@@ -216,6 +216,11 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         if o.name != "diagnostics":
             add({"stage": "tables", "job": None}, 0)
     return jobs
+
+
+def costed_jobs(config: dict, corpus_stats: dict | None = None, assumptions: dict | None = None) -> list[dict]:
+    """Every unit job of mot.grid with its GPUs, tokens, GPU-seconds and runtime (and one per table)."""
+    return _jobs(config, corpus_stats, _assume(assumptions))
 
 
 def _sum(jobs: list[dict]) -> dict:
