@@ -77,7 +77,7 @@ def run_mot(model: Path, corpus: Path, workdir: Path, steps: int, seq: int, devi
     out = workdir / "mot-out"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     subprocess.run([sys.executable, "-m", "mot", "--log", str(workdir / "mot-train.log"), "train", "--model", str(model),
-                    "--corpus", str(corpus), "--hparams", json.dumps(hp), "--steps", str(steps), "--force",
+                    "--corpus", str(corpus), "--spec", json.dumps({"hparams": hp, "steps": steps}), "--force",
                     "--out", str(out)], check=True, env=env)
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     warm = rows[2:]  # the first steps compile kernels and allocate
@@ -97,8 +97,8 @@ def check_fsdp(model: Path, corpus: Path, workdir: Path, seq: int) -> str:
     hp = {"lr": 1e-5, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.01, "grad_clip": 1.0,
           "batch_size": 2, "micro_batch_size": 1, "max_length": seq + 256, "bf16": True, "attn_implementation": "sdpa"}
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    common = ["-m", "mot", "train", "--model", str(model), "--corpus", str(corpus), "--hparams", json.dumps(hp),
-              "--steps", "2", "--force"]
+    common = ["-m", "mot", "train", "--model", str(model), "--corpus", str(corpus),
+              "--spec", json.dumps({"hparams": hp, "steps": 2}), "--force"]
     subprocess.run([sys.executable, *common, "--out", str(workdir / "plain")], check=True, env=env)
     subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--config_file",
                     str(ROOT / "envs/accelerate/fsdp.yaml"), *common, "--out", str(workdir / "fsdp")], check=True, env=env)

@@ -180,6 +180,24 @@ def sft_hparams():
     return {k: TRAIN[k] for k in SFT_KEYS if k in TRAIN}
 
 
+def branch_spec(round_, optimizer=()):
+    """mot train's spec for a MoT branch of round `round_` (optimizer: the teacher's branch of the
+    round before, whose AdamW state it continues under train.optimizer_state: carry)."""
+    start, total, lr_start = mot_schedule(round_)
+    carry = {"save_optimizer": True} if CARRY else {}
+    if CARRY and optimizer:
+        carry["init_optimizer"] = optimizer[0]
+    return dict(hparams=sft_hparams(), steps=TRAIN["steps_per_round"], start_step=start, total_steps=total,
+                schedule_start=lr_start, seed=config["seed"], **carry)
+
+
+def rounds_spec(method=None, params=None):
+    """mot branches' and mot rounds' spec (the merge method: rounds only)."""
+    merge = {"method": method, "merge_params": params} if method else {}
+    return dict(hparams=sft_hparams(), rounds=TRAIN["rounds"], steps_per_round=TRAIN["steps_per_round"],
+                schedule=TRAIN["schedule"], optimizer_state=TRAIN["optimizer_state"], seed=config["seed"], **merge)
+
+
 def base_model(student):
     """The student's initial weights: shipped or built by rule world_student, or a hub id / local path."""
     s = config["students"][student]
@@ -402,9 +420,7 @@ def evaluated_models(analyses=False):
 def eval_shell():
     return (
         "python3 -m mot --log {log} --threads {threads} evaluate {params.checkpoints} {params.benchmarks}"
-        " --sampling {params.sampling:q} --backend {params.engine} --params {params.backend:q}"
-        " --template {params.template:q}"
-        " --tag {params.tag:q} --seed {params.seed} --samples {output.samples} --out {output.summary}"
+        " --spec {params.spec:q} --tag {params.tag:q} --samples {output.samples} --out {output.summary}"
     )
 
 
@@ -425,11 +441,8 @@ def eval_sampling(w):
 EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
     benchmarks=lambda w: " ".join(f"--benchmark {b}={benchmark_data(b)}" for b in eval_benchmarks(w)),
-    sampling=lambda w: as_json(eval_sampling(w)),
-    engine=EVAL["backend"],
-    backend=json_param(EVAL["params"]),
-    template=lambda w: config["prompt_template"],
-    seed=config["seed"],
+    spec=lambda w: as_json(dict(sampling=eval_sampling(w), backend=EVAL["backend"], params=EVAL["params"],
+                                template=config["prompt_template"], seed=config["seed"])),  # mot.evaluate.EvalSpec
 )
 
 

@@ -103,7 +103,7 @@ rule best_std_model:
         model=directory(L.BEST_STD),
     params:
         code=code("results.py"),
-        spec=lambda w: as_json(table_spec("best-std-model")),  # not the merge-method variants
+        spec=lambda w: as_json(table_spec("best-std")),  # not the merge-method variants
     resources:
         **cpu_resources("tables"),
     log:
@@ -111,5 +111,5 @@ rule best_std_model:
     conda:
         "../envs/report.yaml"
     shell:
-        "python3 -m mot --log {log} tables --name best-std-model --spec {params.spec:q} --evals {input.evals}"
+        "python3 -m mot --log {log} best-std --spec {params.spec:q} --evals {input.evals}"
         " --student {wildcards.student} --source {wildcards.source} --out {output.model}"

@@ -15,10 +15,8 @@ rule sft:
         code=code("train.py"),
         launch=lambda w: launch(w.student),
         model=lambda w: base_model(w.student),
-        hparams=json_param(sft_hparams()),
-        steps=TRAIN["std_steps"],
-        save_every=TRAIN["save_every"],
-        seed=config["seed"],
+        spec=json_param(dict(hparams=sft_hparams(), steps=TRAIN["std_steps"], save_every=TRAIN["save_every"],
+                             seed=config["seed"])),  # mot.train.TrainSpec
     threads: 1
     resources:
         **train_resources(lambda w: "train_mtd" if w.corpus == L.MTD else "train_std"),
@@ -28,8 +26,7 @@ rule sft:
         "../envs/train.yaml"
     shell:
         "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
-        " --hparams {params.hparams:q} --steps {params.steps} --save-every {params.save_every}"
-        " --seed {params.seed} --out {output.model}"
+        " --spec {params.spec:q} --out {output.model}"
 
 
 if PER_BRANCH:
@@ -44,13 +41,7 @@ if PER_BRANCH:
             code=code("train.py"),
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
-            hparams=json_param(sft_hparams()),
-            steps=TRAIN["steps_per_round"],
-            start=mot_schedule(1)[0],
-            total=mot_schedule(1)[1],
-            lr_start=mot_schedule(1)[2],
-            optimizer="--save-optimizer" if CARRY else "",
-            seed=config["seed"],
+            spec=json_param(branch_spec(1)),  # mot.train.TrainSpec
         threads: 1
         resources:
             **train_resources("train_mot"),
@@ -60,9 +51,7 @@ if PER_BRANCH:
             "../envs/train.yaml"
         shell:
             "{params.launch} --log {log} --threads {threads} train --model {params.model} --corpus {input.corpus}"
-            " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
-            " --total-steps {params.total} --schedule-start {params.lr_start} {params.optimizer} --seed {params.seed}"
-            " --out {output.model}"
+            " --spec {params.spec:q} --out {output.model}"
 
     rule mot_branch:
         input:
@@ -76,13 +65,7 @@ if PER_BRANCH:
         params:
             code=code("train.py"),
             launch=lambda w: launch(w.student),
-            hparams=json_param(sft_hparams()),
-            steps=TRAIN["steps_per_round"],
-            start=lambda w: mot_schedule(w.round)[0],
-            total=lambda w: mot_schedule(w.round)[1],
-            lr_start=lambda w: mot_schedule(w.round)[2],
-            optimizer=lambda w, input: f"--init-optimizer {input.optimizer[0]} --save-optimizer" if CARRY else "",
-            seed=config["seed"],
+            spec=lambda w, input: as_json(branch_spec(int(w.round), input.optimizer)),  # mot.train.TrainSpec
         threads: 1
         resources:
             **train_resources("train_mot"),
@@ -92,9 +75,7 @@ if PER_BRANCH:
             "../envs/train.yaml"
         shell:
             "{params.launch} --log {log} --threads {threads} train --model {input.model} --corpus {input.corpus}"
-            " --hparams {params.hparams:q} --steps {params.steps} --start-step {params.start}"
-            " --total-steps {params.total} --schedule-start {params.lr_start} {params.optimizer} --seed {params.seed}"
-            " --out {output.model}"
+            " --spec {params.spec:q} --out {output.model}"
 
     rule mot_merge:
         input:
@@ -131,12 +112,7 @@ else:
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
-            hparams=json_param(sft_hparams()),
-            rounds=TRAIN["rounds"],
-            spr=TRAIN["steps_per_round"],
-            schedule=TRAIN["schedule"],
-            optimizer_state=TRAIN["optimizer_state"],
-            seed=config["seed"],
+            spec=json_param(rounds_spec()),  # mot.rounds.RoundsSpec (the merge method: not in round 1)
         threads: 1
         resources:
             **train_resources("train_mot", jobs=lambda w: len(MOT_TEACHERS)),
@@ -146,9 +122,7 @@ else:
             "../envs/train.yaml"
         shell:
             "{params.launch} --log {log} --threads {threads} branches --model {params.model} {params.corpora}"
-            " --hparams {params.hparams:q} --rounds {params.rounds} --steps-per-round {params.spr}"
-            " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
-            " --out {output.model}"
+            " --spec {params.spec:q} --out {output.model}"
 
     rule mot_rounds:
         input:
@@ -164,14 +138,7 @@ else:
             corpora=lambda w, input: " ".join(
                 f"--corpus {t}={c}" for t, c in zip(SETS[w.tset], input.corpora)
             ),
-            hparams=json_param(sft_hparams()),
-            rounds=TRAIN["rounds"],
-            spr=TRAIN["steps_per_round"],
-            method=lambda w: merge_method(w.tset)[0],
-            merge_params=lambda w: as_json(merge_method(w.tset)[1]),
-            schedule=TRAIN["schedule"],
-            optimizer_state=TRAIN["optimizer_state"],
-            seed=config["seed"],
+            spec=lambda w: as_json(rounds_spec(*merge_method(w.tset))),  # mot.rounds.RoundsSpec
         threads: 1
         resources:
             # every branch of rounds 2..T, one after another
@@ -182,10 +149,7 @@ else:
             "../envs/train.yaml"
         shell:
             "{params.launch} --log {log} --threads {threads} rounds --first-round {input.first_round}"
-            " --base {params.base} {params.corpora} --hparams {params.hparams:q} --rounds {params.rounds}"
-            " --steps-per-round {params.spr} --method {params.method} --params {params.merge_params:q}"
-            " --schedule {params.schedule} --optimizer-state {params.optimizer_state} --seed {params.seed}"
-            " --out {output.model}"
+            " --base {params.base} {params.corpora} --spec {params.spec:q} --out {output.model}"
 
 
 rule models:

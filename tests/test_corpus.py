@@ -123,7 +123,7 @@ def test_no_command_overwrites_its_own_input_or_a_file_where_a_directory_goes(tm
                           f"--grades {a}: would replace the input {a}"),
         "stats": (["stats", "--tokenizer", base, "--grades", a, "--corpora", b, "--out", b],
                   f"--out {b}: would replace the input {b}"),
-        "train_file": (["train", "--model", base, "--corpus", a, "--hparams", "{}", "--steps", "1", "--out", b],
+        "train_file": (["train", "--model", base, "--corpus", a, "--spec", "{}", "--out", b],
                        f"--out {b}: is a file, expected a directory"),
         "prompts_world": (["prompts", "--source", "s", "--spec", "{}", "--template", "{problem}", "--world", a,
                            "--out", a], f"--out {a}: would replace the input {a}"),

@@ -87,7 +87,7 @@ def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_w
 def test_a_bad_checkpoint_argument_is_one_line(tmp_path):
     from conftest import run_mot
 
-    r = run_mot("evaluate", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--sampling", "{}",
+    r = run_mot("evaluate", "--checkpoint", "five=x", "--benchmark", "syn-aime24=w", "--spec", "{}",
                 "--samples", tmp_path / "s.jsonl", "--out", tmp_path / "o.json")
     assert r.returncode != 0 and "expected STEP=PATH with an integer step" in r.stderr
     assert not list(tmp_path.iterdir())
@@ -163,9 +163,14 @@ def test_a_template_with_latex_braces_is_used_as_written(tiny_model, tiny_world,
 
 
 def test_the_eval_spec_is_checked_once_with_one_line():
-    with pytest.raises(MotError, match=r"^--sampling: missing top_p, max_tokens$"):
-        EvalSpec({"n": 2, "temperature": 0.6})
+    with pytest.raises(MotError, match=r"^--spec sampling: missing top_p, max_tokens$"):
+        EvalSpec.of({"sampling": {"n": 2, "temperature": 0.6}})
+    with pytest.raises(MotError, match=r"^--spec: unknown key\(s\) engine \(known: sampling, backend, params, template, seed\)$"):
+        EvalSpec.of({"sampling": SAMPLING, "engine": "vllm"})
+    with pytest.raises(MotError, match=r"^--spec: seed = '0' is not int \(seed\)$"):
+        EvalSpec.of({"sampling": SAMPLING, "seed": "0"})
+    assert EvalSpec.of({"sampling": SAMPLING, "backend": "vllm"}) == EvalSpec(SAMPLING, backend="vllm")
     with pytest.raises(MotError, match=r"^eval backend 'tgi': expected hf or vllm \(config key eval.backend\)$"):
         EvalSpec(SAMPLING, backend="tgi")
-    with pytest.raises(MotError, match="--template"):
+    with pytest.raises(MotError, match="--spec template"):
         EvalSpec(SAMPLING, template="no placeholder")

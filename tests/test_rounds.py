@@ -1,6 +1,5 @@
 """MoT rounds: argument parsing, the lr schedule of a round, and a crash-resumed run."""
 import json
-import shutil
 
 import pytest
 
@@ -31,6 +30,16 @@ def test_corpus_pairs_and_schedule():
 HP = dict(lr=1e-3, betas=[0.9, 0.95], weight_decay=0.1, warmup_ratio=0.0, grad_clip=1.0, batch_size=2,
           micro_batch_size=2, max_length=128, truncation="drop")
 SPEC = RoundsSpec(HParams.of(HP), rounds=3, steps_per_round=2)
+
+
+def test_the_rounds_spec_is_one_json_checked_by_its_constructor():
+    assert RoundsSpec.of({"hparams": HP, "rounds": 3, "steps_per_round": 2}) == SPEC
+    with pytest.raises(MotError, match=r"^--spec: unknown key\(s\) params \(known: hparams, rounds,"):
+        RoundsSpec.of({"hparams": HP, "rounds": 3, "steps_per_round": 2, "params": {}})
+    with pytest.raises(MotError, match=r"^--spec: merge_params = \[\] is not dict \(merge_params\)$"):
+        RoundsSpec.of({"hparams": HP, "rounds": 3, "steps_per_round": 2, "merge_params": []})
+    with pytest.raises(MotError, match=r"^--spec hparams: missing lr$"):
+        RoundsSpec.of({"hparams": {k: v for k, v in HP.items() if k != "lr"}, "rounds": 3, "steps_per_round": 2})
 
 
 @pytest.mark.slow

@@ -406,11 +406,12 @@ def test_table9_pairs_on_two_sources_say_which(tmp_path, evals):
     assert (tmp_path / "table9.md").read_text().startswith("**Table 9: Student-as-teacher distillation on SRC-A and SRC-B**")
 
 
-def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monkeypatch):
+def test_best_std_copies_the_best_runs_final_weights(tmp_path, evals, monkeypatch, capsys):
+    """`mot best-std` (rule best_std_model): the STD run with the best AVG, chosen as the tables choose it."""
     import json as _json
 
     from mot import layout
-    from mot.results import copy_best_std
+    from mot.cli import main
 
     monkeypatch.chdir(tmp_path)
     for t in ("t1", "t2", "r1"):
@@ -418,7 +419,9 @@ def test_best_std_model_copies_the_best_runs_final_weights(tmp_path, evals, monk
         (d / "step-00005").mkdir(parents=True)
         (d / "model.safetensors").write_text(t)
         (d / ".mot-output").write_text("")
-    assert copy_best_std(SPEC, evals, "s", "a", "best") == "t2"
+    assert main(["best-std", "--spec", _json.dumps(SPEC), "--evals", *map(str, evals), "--student", "s",
+                 "--source", "a", "--out", "best"]) == 0
+    assert capsys.readouterr().out == "best STD run of s on a: sft-t2 -> best\n"
     assert sorted(p.name for p in (tmp_path / "best").iterdir() if not p.name.startswith(".")) == [
         "model.safetensors", "mot_best_std.json"]  # not its step checkpoints
     assert (tmp_path / "best/model.safetensors").read_text() == "t2"

@@ -197,7 +197,7 @@ def logged_steps(path):
 
 def test_sigterm_then_sigkill_resume_bitwise_equal_with_one_log_row_per_step(tiny_model, corpus, tmp_path):
     """Issue 9, case 8: SIGTERM, rerun, SIGKILL, rerun: the weights and the log are those of one run."""
-    common = ["--model", tiny_model, "--corpus", corpus, "--hparams", json.dumps(HP), "--steps", 150]
+    common = ["--model", tiny_model, "--corpus", corpus, "--spec", json.dumps({"hparams": HP, "steps": 150})]
     ref = mot_train(*common, "--out", tmp_path / "ref")
     assert ref.wait(timeout=600) == 0, ref.stdout.read()
 
@@ -227,7 +227,7 @@ def test_a_saved_state_is_not_resumed_after_the_corpus_changed(tiny_model, corpu
     """Issue 9, case 3: same corpus path, other contents: the saved state is discarded, not mixed in."""
     mine = tmp_path / "corpus.jsonl"
     shutil.copy(corpus, mine)
-    common = ["--model", tiny_model, "--corpus", mine, "--hparams", json.dumps(HP), "--steps", 150]
+    common = ["--model", tiny_model, "--corpus", mine, "--spec", json.dumps({"hparams": HP, "steps": 150})]
     proc = mot_train(*common, "--out", tmp_path / "run")
     wait_for_log(tmp_path / "run.partial" / "train_log.csv", 5, proc)
     proc.send_signal(signal.SIGTERM)
@@ -273,7 +273,7 @@ def test_train_refuses_to_replace_what_it_did_not_write(tiny_model, corpus, tmp_
 def test_two_processes_match_one(tiny_model, corpus, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     common = ["-m", "mot", "train", "--model", str(tiny_model), "--corpus", str(corpus),
-              "--hparams", json.dumps(HP), "--steps", "3"]
+              "--spec", json.dumps({"hparams": HP, "steps": 3})]
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one")], env=env, capture_output=True,
                          text=True)
     assert one.returncode == 0, one.stderr[-2000:]
@@ -305,7 +305,7 @@ def test_padding_free_packing_trains_the_same_model(tiny_model, corpus, tmp_path
 def test_a_periodic_state_survives_sigkill(tiny_model, corpus, tmp_path):
     """save_state_minutes: a job killed without warning (a lost node) resumes from its last state."""
     hp = {**HP, "save_state_minutes": 0.0005}  # every step or so
-    common = ["--model", tiny_model, "--corpus", corpus, "--hparams", json.dumps(hp), "--steps", 150]
+    common = ["--model", tiny_model, "--corpus", corpus, "--spec", json.dumps({"hparams": hp, "steps": 150})]
     ref = mot_train(*common, "--out", tmp_path / "ref")
     assert ref.wait(timeout=600) == 0, ref.stdout.read()
     proc = mot_train(*common, "--out", tmp_path / "run")
@@ -347,9 +347,9 @@ def test_fsdp_wrap_check_names_the_class(tiny_model):
 
 
 def test_hyper_parameters_are_checked_once_with_one_line():
-    with pytest.raises(MotError, match=r"^--hparams: unknown key\(s\) lr_typo \(known: lr, betas,"):
+    with pytest.raises(MotError, match=r"^--spec hparams: unknown key\(s\) lr_typo \(known: lr, betas,"):
         HParams.of({**HP, "lr_typo": 1})
-    with pytest.raises(MotError, match="^--hparams: missing lr$"):
+    with pytest.raises(MotError, match="^--spec hparams: missing lr$"):
         HParams.of({k: v for k, v in HP.items() if k != "lr"})
     hp = HParams.of(HP)
     assert hp.betas == (0.9, 0.95) and hp.truncation == "drop" and hp.packing is None
@@ -357,11 +357,12 @@ def test_hyper_parameters_are_checked_once_with_one_line():
 
 
 @pytest.mark.parametrize("change,pattern", [
-    ({"batch_size": 0}, r"--hparams: batch_size = 0 is not a positive int \(config key train.batch_size\)"),
-    ({"lr": "1e-5"}, r"--hparams: lr = '1e-5' is not a positive float \(config key train.lr\)"),
-    ({"betas": [0.9]}, r"--hparams: betas = \[0.9\] is not tuple\[float, float\]"),
-    ({"bf16": "yes"}, r"--hparams: bf16 = 'yes' is not bool"),
-    ({"micro_batch_size": 1.5}, r"--hparams: micro_batch_size = 1.5 is not a positive int"),
+    ({"batch_size": 0}, r"--spec hparams: batch_size = 0 is not a positive int \(config key train.batch_size\)"),
+    ({"lr": "1e-5"}, r"--spec hparams: lr = '1e-5' is not float \(config key train.lr\)"),
+    ({"lr": -1e-5}, r"--spec hparams: lr = -1e-05 is not a positive float \(config key train.lr\)"),
+    ({"betas": [0.9]}, r"--spec hparams: betas = \[0.9\] is not tuple\[float, float\]"),
+    ({"bf16": "yes"}, r"--spec hparams: bf16 = 'yes' is not bool"),
+    ({"micro_batch_size": 1.5}, r"--spec hparams: micro_batch_size = 1.5 is not int"),
 ])
 def test_hand_typed_hparams_of_the_wrong_type_or_range_are_named(change, pattern):
     with pytest.raises(MotError, match=pattern):
@@ -370,8 +371,22 @@ def test_hand_typed_hparams_of_the_wrong_type_or_range_are_named(change, pattern
 
 
 def test_zero_steps_is_an_error_not_an_empty_run():
-    with pytest.raises(MotError, match="--steps 0: a training run needs at least one optimizer step"):
+    with pytest.raises(MotError, match="steps 0: a training run needs at least one optimizer step"):
         TrainSpec(HParams.of(HP), steps=0)
+
+
+def test_mot_train_takes_one_spec_checked_by_its_constructor():
+    """`mot train --spec`: the spec's own fields, of their types, the hyper-parameters nested and checked
+    the same way; one line before anything is loaded."""
+    spec = TrainSpec.of({"hparams": HP, "steps": 4, "start_step": 2, "total_steps": 8, "save_optimizer": True})
+    assert (spec.hparams, spec.steps, spec.schedule_steps, spec.save_optimizer) == (HParams.of(HP), 4, 8, True)
+    for d, pattern in [({"hparams": HP, "step": 4}, r"^--spec: unknown key\(s\) step \(known: hparams, steps,"),
+                       ({"hparams": HP}, r"^--spec: missing steps$"),
+                       ({"hparams": HP, "steps": "4"}, r"^--spec: steps = '4' is not int \(steps\)$"),
+                       ({"hparams": {**HP, "lr": 0}, "steps": 4}, r"^--spec hparams: lr = 0 is not a positive float"),
+                       ([HP], r"^--spec: expected a JSON object, got list$")]:
+        with pytest.raises(MotError, match=pattern):
+            TrainSpec.of(d)
 
 
 def test_results_are_readable_by_colleagues_and_merges_carry_no_training_log(tiny_model, corpus, tmp_path):

@@ -1,4 +1,5 @@
-"""The `mot` command line: one subcommand per pipeline stage, every path explicit.
+"""The `mot` command line: one subcommand per pipeline stage, every path explicit (what each does:
+mot.commands).
 
 Snakemake rules call these; they are equally usable by hand. `mot <stage> --help` lists the
 arguments. A user-facing error prints one line (`mot: error: ...`) and exits with status 1.
@@ -10,6 +11,7 @@ import json
 import os
 import sys
 
+from . import commands as c
 from . import layout
 
 
@@ -18,223 +20,6 @@ def _json(text: str):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
-
-
-def cmd_world(a):
-    from .io import write_json
-    from .world import world_from_spec
-
-    write_json(a.out, world_from_spec(a.spec))
-
-
-def cmd_world_student(a):
-    from .student import build_base
-
-    acc = build_base(a.world, a.arch, a.pretrain, a.out)
-    print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
-
-
-def cmd_prompts(a):
-    from .prompts import sample_prompts
-
-    rows = sample_prompts(a.source, a.spec, a.template, a.world, a.out)
-    print(f"{a.source}: {len(rows)} prompts -> {a.out}")
-
-
-def cmd_generate(a):
-    from .generate import generate_samples, parse_shard
-    from .multinode import teacher_cluster
-
-    with teacher_cluster(a.teacher):  # params.nodes > 1: a Ray cluster over the job's nodes (vLLM's backend)
-        generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
-
-
-def cmd_join_samples(a):
-    from .generate import join_samples
-
-    print(f"{join_samples(a.prompts, a.shards, a.out)} prompts from {len(a.shards)} shard(s) -> {a.out}")
-
-
-def cmd_corpus(a):
-    from .corpus import LengthRule, build_corpus
-
-    rule = LengthRule(a.tokenizer, a.max_length, a.truncation) if a.tokenizer else None
-    g = build_corpus(a.samples, a.seed, a.out, a.grades, rule)
-    print(f"{g['teacher']} on {g['source']}: kept {g['prompts_kept']}/{g['prompts']} prompts, "
-          f"pass rate {g['pass_rate']:.3f}; lost {g['lost_no_correct']} without a correct sample, "
-          f"{g['lost_too_long']} for length")
-
-
-def cmd_union(a):
-    from .corpus import union
-
-    print(f"MTD: {union(a.inputs, a.out)} samples -> {a.out}")
-
-
-def cmd_stats(a):
-    from .corpus import corpus_stats
-
-    if len(a.grades) != len(a.corpora):
-        raise SystemExit("mot: error: --grades and --corpora need the same number of files")
-    corpus_stats(a.tokenizer, a.grades, a.corpora, a.out)
-
-
-def cmd_check_config(a):
-    from .config import load_config
-
-    for path in a.configs:
-        load_config(path, a.schema)
-        print(f"{path}: ok")
-
-
-def cmd_merge(a):
-    from .io import MotError
-    from .merge import merge, parse_params
-
-    try:
-        weights = [float(w) for w in a.weights.split(",")] if a.weights else None
-    except ValueError:
-        raise MotError(f"--weights {a.weights!r}: expected comma-separated numbers") from None
-    meta = merge(a.inputs, a.out, a.method, weights, a.base, parse_params(a.param),
-                 max_shard_bytes=int(a.max_shard_gb * (1 << 30)), force=a.force)
-    print(f"merged {len(a.inputs)} checkpoints ({a.method}) -> {a.out} ({len(meta['output_files'])} shard(s))")
-
-
-def cmd_train(a):
-    from .train import HParams, TrainSpec, train
-
-    spec = TrainSpec(HParams.of(a.hparams), a.steps, a.start_step, a.total_steps, a.save_every, a.seed,
-                     a.init_optimizer, a.save_optimizer, a.schedule_start)
-    rec = train(a.model, a.corpus, spec, a.out, a.force)
-    print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
-
-
-def rounds_spec(a):
-    from .rounds import RoundsSpec
-    from .train import HParams
-
-    return RoundsSpec(HParams.of(a.hparams), a.rounds, a.steps_per_round, a.method, a.params, a.seed, a.schedule,
-                      a.optimizer_state)
-
-
-def cmd_branches(a):
-    from .rounds import branches, parse_corpora
-
-    branches(a.model, parse_corpora(a.corpus), rounds_spec(a), a.out, a.force)
-    print(f"trained {len(a.corpus)} round-1 branch(es) -> {a.out}")
-
-
-def cmd_rounds(a):
-    from .rounds import parse_corpora, rounds
-
-    rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), rounds_spec(a), a.out, a.force)
-    print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({a.method}) -> {a.out}")
-
-
-def cmd_eval(a):
-    from .evaluate import EvalSpec, evaluate, parse_pairs
-    from .io import MotError
-
-    try:
-        checkpoints = [(int(k), v) for k, v in parse_pairs(a.checkpoint, "checkpoint")]
-    except ValueError:
-        raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
-    spec = EvalSpec(a.sampling, a.backend, a.params, a.template, a.seed)
-    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), spec, a.out, a.samples, a.tag)
-    for c in rec["checkpoints"]:
-        print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
-                                              for b, s in c["benchmarks"].items()))
-
-
-def cmd_table(a):
-    from .io import MotError
-    from .summary import write_summary
-    from .tables import make_table
-
-    if a.name == "summary":
-        if not a.tables:
-            raise MotError("mot tables --name summary needs --tables (the directory of table2.csv, differences.csv)")
-        write_summary(a.tables, f"{a.out}.md", a.readme)
-        print(f"summary of {a.tables} -> {a.out}.md" + (f" and {a.readme}" if a.readme else ""))
-        return
-    if a.spec is None:
-        raise MotError(f"mot tables --name {a.name} needs --spec")
-    if a.name == "best-std-model":
-        from .results import copy_best_std
-
-        teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
-        print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")
-        return
-    t = make_table(a.name, a.spec, a.evals, a.stats, a.out, a.general)
-    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
-
-
-def cmd_figure(a):
-    from .figures import make_figure
-
-    make_figure(a.name, a.spec, a.evals, a.models, a.stats, a.out)
-    print(f"figure {a.name} -> {a.out}.png/.pdf")
-
-
-def cmd_general_tasks(a):
-    from .general import write_tasks
-
-    print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out))} -> {a.out}")
-
-
-def cmd_general(a):
-    from .general import evaluate
-
-    batch = int(a.batch_size) if a.batch_size.isdigit() else a.batch_size
-    s = evaluate(a.model, a.tasks, a.out, a.include, a.backend, a.model_args, batch, a.gen_kwargs,
-                 a.limit, a.seed, a.samples, a.tag, thinking=a.thinking)
-    for col, r in s["tasks"].items():
-        se = f" +- {r['se']:.4f}" if r["se"] is not None else ""
-        print(f"{col} ({r['task']}, {r['metric']}): {r['score']:.4f}{se} over {r['n']} problems")
-
-
-def cmd_provenance(a):
-    from .provenance import write_provenance
-
-    write_provenance(a.config, a.out, a.rst)
-
-
-def cmd_diagnostics(a):
-    from .diagnostics import diagnose
-    from .rounds import parse_corpora
-
-    rows = diagnose(a.student, a.source, a.tset, a.rounds, a.base, parse_corpora(a.corpus), a.max_length, a.out,
-                    a.max_examples)
-    print(f"{len(rows)} diagnostics of {a.tset} -> {a.out}.csv/.png/.pdf")
-
-
-def cmd_plan(a):
-    from .io import atomic_path
-    from .plan import plan, read_corpus_stats, render
-
-    stats = read_corpus_stats(a.stats) if a.stats else None
-    text = render(plan(a.config, stats))
-    with atomic_path(a.out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
-
-
-def cmd_seeds(a):
-    from .io import MotError
-    from .seeds import parse_evals, run_seed, seeds_table
-
-    if a.action == "run":
-        missing = [f for f in ("seed", "config", "dir", "snakefile") if getattr(a, f) is None]
-        if missing:
-            raise MotError(f"mot seeds run needs --{', --'.join(missing)}")
-        run_seed(a.seed, a.config, a.dir, a.snakefile, a.cores, a.targets, a.data)
-        print(f"seed {a.seed}: {len(a.targets)} targets in {a.dir}")
-        return
-    if a.spec is None or a.out is None:
-        raise MotError("mot seeds table needs --spec and --out")
-    t = seeds_table(parse_evals(a.evals), a.spec)
-    t.write(a.out)
-    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -255,25 +40,25 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn, outputs=outputs or {"out": "file"})
         return sp
 
-    sp = add("world", cmd_world, "draw the synthetic world's problem splits")
+    sp = add("world", c.cmd_world, "draw the synthetic world's problem splits")
     sp.add_argument("--spec", type=_json, required=True, help="the config's world block, as JSON")
     sp.add_argument("--out", required=True)
 
-    sp = add("world-student", cmd_world_student,
+    sp = add("world-student", c.cmd_world_student,
              "build the synthetic world's tokenizer and pre-train the tiny Qwen3 base student", outputs={"out": "dir"})
     sp.add_argument("--world", type=_json, required=True, help="the config's world block, as JSON")
     sp.add_argument("--arch", type=_json, required=True)
     sp.add_argument("--pretrain", type=_json, required=True)
     sp.add_argument("--out", required=True)
 
-    sp = add("prompts", cmd_prompts, "sample N prompts of a source with a seed")
+    sp = add("prompts", c.cmd_prompts, "sample N prompts of a source with a seed")
     sp.add_argument("--source", required=True)
     sp.add_argument("--spec", type=_json, required=True, help="the config's block for this source, as JSON")
     sp.add_argument("--template", required=True, help="user message template containing {problem}")
     sp.add_argument("--world", help="the world file (synthetic sources)")
     sp.add_argument("--out", required=True)
 
-    sp = add("generate", cmd_generate, "sample teacher responses, resumable")
+    sp = add("generate", c.cmd_generate, "sample teacher responses, resumable")
     sp.add_argument("--prompts", required=True)
     sp.add_argument("--teacher", type=_json, required=True, help='{"name", "backend", "params"}')
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
@@ -281,12 +66,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--shard", metavar="J/K", help="generate only shard J of K (a run of whole chunks of prompts)")
     sp.add_argument("--out", required=True)
 
-    sp = add("join-samples", cmd_join_samples, "join a teacher's sample shards in prompt order")
+    sp = add("join-samples", c.cmd_join_samples, "join a teacher's sample shards in prompt order")
     sp.add_argument("--prompts", required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("shards", nargs="+", help="shard files, in order")
 
-    sp = add("corpus", cmd_corpus, "grade samples and keep one correct response per prompt",
+    sp = add("corpus", c.cmd_corpus, "grade samples and keep one correct response per prompt",
                  outputs={"out": "file", "grades": "file"})
     sp.add_argument("--samples", required=True)
     sp.add_argument("--seed", type=int, default=0)
@@ -297,17 +82,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-length", type=int, help="train.max_length, in tokens of the student's SFT example")
     sp.add_argument("--truncation", default="drop", choices=("drop", "truncate"), help="train.truncation")
 
-    sp = add("union", cmd_union, "the MTD corpus: the union of teacher corpora")
+    sp = add("union", c.cmd_union, "the MTD corpus: the union of teacher corpora")
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
-    sp = add("stats", cmd_stats, "corpus statistics per teacher (paper Table 10)")
+    sp = add("stats", c.cmd_stats, "corpus statistics per teacher (paper Table 10)")
     sp.add_argument("--tokenizer", required=True)
     sp.add_argument("--grades", nargs="+", required=True)
     sp.add_argument("--corpora", nargs="+", required=True)
     sp.add_argument("--out", required=True)
 
-    sp = add("merge", cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
+    sp = add("merge", c.cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
                  outputs={"out": "dir"})
     sp.add_argument("--method", required=True, help="the method, with its parameters: " + methods_help())
     sp.add_argument("--weights", help="comma-separated, one per input (" +
@@ -321,73 +106,64 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
-    sp = add("train", cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
+    sp = add("train", c.cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
                  outputs={"out": "dir"})
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
-    sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
-    sp.add_argument("--steps", type=int, required=True, help="optimizer steps to run")
-    sp.add_argument("--start-step", type=int, default=0, help="global step of the first one (MoT rounds)")
-    sp.add_argument("--total-steps", type=int, help="length of the lr schedule (default: start + steps)")
-    sp.add_argument("--schedule-start", type=int, default=0,
-                    help="global step where the lr schedule starts (a MoT round under train.schedule: round)")
-    sp.add_argument("--save-every", type=int, default=0)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--init-optimizer", help="a directory with optimizer.pt to start from")
-    sp.add_argument("--save-optimizer", action="store_true", help="also save the final optimizer state")
+    sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
+                    help="mot.train.TrainSpec: {\"hparams\": the config's train block's SFT keys, \"steps\": optimizer "
+                         "steps to run; optional: \"start_step\" (global step of the first one), \"total_steps\" "
+                         "(length of the lr schedule; default start_step + steps), \"schedule_start\" (global step "
+                         "where the lr schedule starts), \"save_every\", \"seed\", \"init_optimizer\" (a directory "
+                         "with optimizer.pt), \"save_optimizer\"}")
     sp.add_argument("--force", action="store_true",
                     help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
-    sp = add("evaluate", cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
+    sp = add("evaluate", c.cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
              outputs={"out": "file", "samples": "dir"})
     sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
                     help="a checkpoint and its training step (repeat)")
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
                     help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25, and its file (data/<name>.jsonl "
                          "or the world file) (repeat)")
-    sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
-    sp.add_argument("--template", default="{problem}", help="user message template containing {problem}")
-    sp.add_argument("--backend", default="hf", help="hf | vllm: how the student generates")
-    sp.add_argument("--params", type=_json, default={}, help="backend params (batch_size, dtype, device, "
-                                                             "tensor_parallel_size, engine)")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
+                    help="mot.evaluate.EvalSpec: {\"sampling\": {n, temperature, top_p, max_tokens}; optional: "
+                         "\"backend\" (hf | vllm), \"params\" (backend params: batch_size, dtype, device, "
+                         "tensor_parallel_size, engine), \"template\" (user message with {problem}), \"seed\"}")
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
     sp.add_argument("--samples", required=True, help="the graded samples of every checkpoint (JSONL)")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
-    def mot_args(sp):  # the settings of a RoundsSpec, shared by `mot branches` and `mot rounds`
+    def mot_args(sp):  # shared by `mot branches` and `mot rounds`
         sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
-        sp.add_argument("--hparams", type=_json, required=True, help="the config's train block, as JSON")
-        sp.add_argument("--rounds", type=int, required=True)
-        sp.add_argument("--steps-per-round", type=int, required=True)
-        sp.add_argument("--method", default="uniform", help="merge method (mot merge --help)")
-        sp.add_argument("--params", type=_json, default={}, help="merge method parameters, as JSON")
-        sp.add_argument("--schedule", default="global", help="global | round (lr schedule of a branch)")
-        sp.add_argument("--optimizer-state", default="reset", help="reset | carry (AdamW state across rounds)")
-        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
+                        help="mot.rounds.RoundsSpec: {\"hparams\": the config's train block's SFT keys, \"rounds\", "
+                             "\"steps_per_round\"; optional: \"method\" (merge method, mot merge --help), "
+                             "\"merge_params\", \"seed\", \"schedule\" (global | round), \"optimizer_state\" "
+                             "(reset | carry)}")
         sp.add_argument("--force", action="store_true",
                         help="replace an existing output directory that mot did not write")
         sp.add_argument("--out", required=True)
 
-    sp = add("branches", cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
+    sp = add("branches", c.cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
                  outputs={"out": "dir"})
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
     mot_args(sp)
 
-    sp = add("rounds", cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
+    sp = add("rounds", c.cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
                  outputs={"out": "dir"})
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
 
-    sp = add("general-tasks", cmd_general_tasks,
+    sp = add("general-tasks", c.cmd_general_tasks,
              "write the synthetic world's general tasks as lm-evaluation-harness task files", outputs={"out": "dir"})
     sp.add_argument("--world", required=True, help="the world file")
     sp.add_argument("--sampling", type=_json, required=True, help='{"temperature", "top_p", "max_tokens"}')
     sp.add_argument("--out", required=True, help="directory for <task>.yaml and <task>.jsonl")
 
-    sp = add("general", cmd_general, "general benchmarks of one model through lm-evaluation-harness "
+    sp = add("general", c.cmd_general, "general benchmarks of one model through lm-evaluation-harness "
                                      "(paper Tables 3 and 4)", outputs={"out": "file", "samples": "file"})
     sp.add_argument("--model", required=True, help="checkpoint directory or hub id")
     sp.add_argument("--tasks", type=_json, required=True,
@@ -406,21 +182,27 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, model), as JSON")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
-    sp = add("tables", cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
+    sp = add("tables", c.cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
              outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
-                    + " | summary | best-std-model (copy the best STD run's final weights); mot.catalog")
+                    + " | summary; mot.catalog")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
     sp.add_argument("--general", nargs="*", default=[], help="general-benchmark summaries (table3, table4: mot general --out)")
     sp.add_argument("--tables", help="summary: the directory of the run's table2.csv and differences.csv")
     sp.add_argument("--readme", help="summary: also write it between the markers of this README")
-    sp.add_argument("--student", help="best-std-model: whose STD runs")
-    sp.add_argument("--source", help="best-std-model: on which source")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.md, <out>.tex (summary: <out>.md)")
 
-    sp = add("figures", cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", outputs={"out": "stem"})
+    sp = add("best-std", c.cmd_best_std, "copy the final weights of a student's best STD run on a source, chosen as "
+             "the tables choose it (Table 9's Best STD teacher)", outputs={"out": "dir"})
+    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--evals", nargs="+", required=True, help="the eval summaries of the student's STD runs")
+    sp.add_argument("--student", required=True)
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--out", required=True, help="the model directory")
+
+    sp = add("figures", c.cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", outputs={"out": "stem"})
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
@@ -428,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
 
-    sp = add("seeds", cmd_seeds, "the default grid over several world seeds (mot.seeds): run one seed's grid in "
+    sp = add("seeds", c.cmd_seeds, "the default grid over several world seeds (mot.seeds): run one seed's grid in "
              "its own directory, or tabulate the seeds", outputs={"out": "stem", "dir": "dir"})
     sp.add_argument("action", choices=["run", "table"])
     sp.add_argument("--seed", type=int, help="run: the world seed")
@@ -442,13 +224,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--evals", nargs="*", default=[], help="table: SEED=PATH eval summaries")
     sp.add_argument("--out", help="table: output stem: <out>.csv, <out>.md, <out>.tex, <out>.html")
 
-    sp = add("provenance", cmd_provenance, "record resolved config, package versions, git revision",
+    sp = add("provenance", c.cmd_provenance, "record resolved config, package versions, git revision",
                  outputs={"out": "file", "rst": "file"})
     sp.add_argument("--config", type=_json, required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--rst", help="also as reStructuredText (the first page of snakemake --report)")
 
-    sp = add("diagnostics", cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
+    sp = add("diagnostics", c.cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
              "every teacher's corpus (CSV and plot)", outputs={"out": "stem"})
     sp.add_argument("--student", required=True)
     sp.add_argument("--source", required=True)
@@ -461,12 +243,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-examples", type=int, default=64, help="examples per corpus")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.png, <out>.pdf")
 
-    sp = add("plan", cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
+    sp = add("plan", c.cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
     sp.add_argument("--config", type=_json, required=True, help="the resolved config, as JSON")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics (stats.csv): measured trace lengths")
     sp.add_argument("--out", required=True)
 
-    sp = add("check-config", cmd_check_config, "validate config files against the schema")
+    sp = add("check-config", c.cmd_check_config, "validate config files against the schema")
     sp.add_argument("configs", nargs="+")
     sp.add_argument("--schema", default="config/schema.yaml")
     return p
@@ -492,7 +274,10 @@ def _redirect(log: str):
 
 
 def _paths(value) -> list[str]:
-    """The paths an argument names: a path, each of a list, or the PATH of KEY=PATH."""
+    """The paths an argument names: a path, each of a list, the PATH of KEY=PATH, or those of a spec's
+    values (--spec: init_optimizer)."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths(v)]
     values = value if isinstance(value, list) else [value]
     return [v.partition("=")[2] if "=" in v and not os.path.exists(v) else v for v in values if isinstance(v, str)]
 

@@ -3,11 +3,11 @@
     mot evaluate --checkpoint 5=results/models/tiny/syn-boba/sft-concise/step-00005 \
         --checkpoint 25=results/models/tiny/syn-boba/sft-concise \
         --benchmark syn-aime24=results/world/world.json --benchmark syn-aime25=results/world/world.json \
-        --sampling '{"n": 4, "temperature": 0.6, ...}' \
+        --spec '{"sampling": {"n": 4, "temperature": 0.6, ...}, "backend": "hf"}' \
         --samples results/eval/tiny/syn-boba/sft-concise.samples.jsonl --out results/eval/tiny/syn-boba/sft-concise.json
 
 Generation goes through the teacher interface (generate.generate_samples, backend `hf` or
-`vllm`: `--backend`); one process evaluates all checkpoints of a run (the import
+`vllm`: the spec's `backend`); one process evaluates all checkpoints of a run (the import
 of torch costs more than a tiny model's evaluation). Grading is mot.grading.is_correct. Graded
 samples go to one file, `--samples` (a row per checkpoint, benchmark and problem: step, benchmark,
 id, reference, and each sample's text, extracted answer, correct); the summary
@@ -29,6 +29,7 @@ from .io import (MotError, check_out, model_fingerprint, read_jsonl, registry, s
                  stage_code, start_work, write_json, write_jsonl)
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
+from .spec import from_json
 from .generate import generate_samples, read_samples
 from .world import split_rows
 
@@ -114,11 +115,16 @@ class EvalSpec:
     seed: int = 0
 
     def __post_init__(self):
-        check_template(self.template, "--template")
+        check_template(self.template, "--spec template")
         if missing := [k for k in ("n", "temperature", "top_p", "max_tokens") if k not in self.sampling]:
-            raise MotError(f"--sampling: missing {', '.join(missing)}")
+            raise MotError(f"--spec sampling: missing {', '.join(missing)}")
         if self.backend not in ("hf", "vllm"):
             raise MotError(f"eval backend '{self.backend}': expected hf or vllm (config key eval.backend)")
+
+    @classmethod
+    def of(cls, d: dict) -> "EvalSpec":
+        """From `mot evaluate --spec` (JSON): every key a field of its type."""
+        return from_json(cls, d, "--spec")
 
 
 BATCH_SIZE = 64  # problems per generate call unless the backend params say (a student model sampling)

@@ -11,6 +11,10 @@ anything is written; then, for one tensor name at a time, it reads that tensor f
 output file, whose header is known up front. Peak memory is about one tensor per input plus the
 output buffer. The result is written to a temporary directory and renamed at the end, so a failed
 merge (a NaN, a mismatch) leaves nothing behind.
+
+One module though over 400 lines: the rules hash each stage's module files
+(mot.workflow.code_version), so moving code out of it into a new module would rerun every merge and MoT job
+of a finished run (on the paper's cluster, hundreds of GPU-hours) for no change in what it computes.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Merge-of-Thought rounds: teacher-specific SFT branches from a common init, merged each round.
 
     mot branches --model data/bases/tiny-<key> --corpus deliberate=results/corpora/syn-boba/deliberate.jsonl \
-        --corpus concise=... --hparams '{...}' --steps 5 --total-steps 25 --out results/models/tiny/syn-boba/mot-round-1
+        --corpus concise=... --spec '{"hparams": {...}, "rounds": 5, "steps_per_round": 5}' \
+        --out results/models/tiny/syn-boba/mot-round-1
     mot rounds --first-round results/models/tiny/syn-boba/mot-round-1 --corpus deliberate=... --corpus concise=... \
-        --hparams '{...}' --rounds 5 --steps-per-round 5 --method uniform --out results/models/tiny/syn-boba/mot-all
+        --spec '{"hparams": {...}, "rounds": 5, "steps_per_round": 5, "method": "uniform"}' \
+        --out results/models/tiny/syn-boba/mot-all
 
 Round 1 trains every teacher's branch from the base. Those branches are the same for every
 teacher set (same init, corpus, schedule and seed), so `mot branches` trains them once per
@@ -27,6 +29,7 @@ from pathlib import Path
 from .io import (MotError, check_out, file_xxh3, finish_work, model_fingerprint, release_output, stage_code, start_work,
                  write_json)
 from .layout import BRANCH, MERGED, ROUND
+from .spec import from_json
 from .train import HParams, TrainSpec
 
 
@@ -72,6 +75,11 @@ class RoundsSpec:
         schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
         if self.optimizer_state not in ("reset", "carry"):
             raise MotError(f"train.optimizer_state: unknown value '{self.optimizer_state}' (reset | carry)")
+
+    @classmethod
+    def of(cls, d: dict) -> "RoundsSpec":
+        """From `mot branches/rounds --spec` (JSON): every key a field of its type, hparams those of HParams."""
+        return from_json(cls, d, "--spec", nested={"hparams": HParams.of})
 
     def branch(self, round_: int, optimizer_from: Path | None = None) -> TrainSpec:
         """The training of one branch of round `round_` (optimizer_from: the teacher's previous branch)."""

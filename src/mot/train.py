@@ -2,7 +2,7 @@
 `accelerate launch`), resumable after SIGTERM/SIGUSR1.
 
     mot train --model data/bases/tiny-<key> --corpus results/corpora/syn-boba/concise.jsonl \
-        --hparams '{"lr": 1e-3, ...}' --steps 25 --save-every 5 --out results/models/tiny/syn-boba/sft-concise
+        --spec '{"hparams": {"lr": 1e-3, ...}, "steps": 25, "save_every": 5}' --out results/models/tiny/syn-boba/sft-concise
     accelerate launch --num_processes 8 --config_file envs/accelerate/fsdp.yaml -m mot train ...
 
 Loss: token-level cross-entropy on the response (the teacher's whole rationale and answer, and
@@ -16,6 +16,10 @@ on CPU a resumed run ends bitwise equal to an uninterrupted one.
 The job works in `<out>.partial/`, stamped with a fingerprint of its inputs' contents and settings;
 a rerun resumes the saved state only if they are unchanged (else it starts afresh, saying so).
 `<out>` appears, complete, by rename at the end.
+
+One module though over 400 lines: the rules hash each stage's module files
+(mot.workflow.code_version), so moving code out of it into a new module would rerun every training job
+of a finished run (on the paper's cluster, hundreds of GPU-hours) for no change in what it computes.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import random
 import shutil
 import signal
 import time
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import tracking
@@ -37,6 +41,7 @@ from .chat import IGNORE, end_of_turn, sft_example
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
                  read_jsonl, release_output, stable_hash, stage_code, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
+from .spec import from_json
 
 
 
@@ -166,37 +171,19 @@ class HParams:
     save_state_minutes: float = 0
 
     @classmethod
-    def of(cls, d: dict) -> "HParams":
+    def of(cls, d: dict, where: str = "--spec hparams") -> "HParams":
         """From the config's train block's SFT keys (JSON on the command line), checked once."""
-        known = [f.name for f in fields(cls)]
-        if unknown := [k for k in d if k not in known]:
-            raise MotError(f"--hparams: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
-        if missing := [f.name for f in fields(cls) if f.default is MISSING and f.name not in d]:
-            raise MotError(f"--hparams: missing {', '.join(missing)}")
+        hp = from_json(cls, d, where, name=lambda key: f"config key train.{key}")
         types = {f.name: f.type for f in fields(cls)}
-        for key, value in d.items():  # hand-typed JSON: each value of its field's declared type, in range
-            if not _fits(types[key], value) or (key in POSITIVE and not value > 0):
-                what = f"{'a positive ' if key in POSITIVE else ''}{types[key]}"
-                raise MotError(f"--hparams: {key} = {value!r} is not {what} (config key train.{key})")
-        return cls(**{**d, **({"betas": tuple(d["betas"])} if "betas" in d else {})})
+        for key in POSITIVE:  # in range
+            if not getattr(hp, key) > 0:
+                raise MotError(f"{where}: {key} = {getattr(hp, key)!r} is not a positive {types[key]} "
+                               f"(config key train.{key})")
+        return hp
 
 
 # Keys that must be positive (a batch of 0 sequences "trains" without changing the weights).
 POSITIVE = ("lr", "batch_size", "micro_batch_size", "max_length")
-
-
-def _fits(declared: str, value) -> bool:
-    """Whether a JSON value has a field's declared type ('float', 'bool | None', 'tuple[float, float]')."""
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if declared.startswith("tuple["):
-        kinds = declared[len("tuple["):-1].split(",")
-        return isinstance(value, (list, tuple)) and len(value) == len(kinds) and all(map(number, value))
-    for kind in (k.strip() for k in declared.split("|")):
-        if (kind == "None" and value is None or kind == "float" and number(value)
-                or kind == "int" and isinstance(value, int) and not isinstance(value, bool)
-                or kind == "bool" and isinstance(value, bool) or kind == "str" and isinstance(value, str)):
-            return True
-    return False
 
 
 SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common.smk)
@@ -217,7 +204,12 @@ class TrainSpec:
 
     def __post_init__(self):
         if not isinstance(self.steps, int) or self.steps < 1:
-            raise MotError(f"--steps {self.steps}: a training run needs at least one optimizer step")
+            raise MotError(f"steps {self.steps}: a training run needs at least one optimizer step")
+
+    @classmethod
+    def of(cls, d: dict) -> "TrainSpec":
+        """From `mot train --spec` (JSON): every key a field of its type, hparams those of HParams."""
+        return from_json(cls, d, "--spec", nested={"hparams": HParams.of})
 
     @property
     def schedule_steps(self) -> int:

@@ -1,0 +1,212 @@
+"""What each `mot` subcommand does, given its parsed arguments (mot.cli declares the arguments,
+checks the outputs and turns errors into one line). Each imports its stage lazily: `mot --help` and
+a command's start-up load only what it runs."""
+from __future__ import annotations
+
+
+def cmd_world(a):
+    from .io import write_json
+    from .world import world_from_spec
+
+    write_json(a.out, world_from_spec(a.spec))
+
+
+def cmd_world_student(a):
+    from .student import build_base
+
+    acc = build_base(a.world, a.arch, a.pretrain, a.out)
+    print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
+
+
+def cmd_prompts(a):
+    from .prompts import sample_prompts
+
+    rows = sample_prompts(a.source, a.spec, a.template, a.world, a.out)
+    print(f"{a.source}: {len(rows)} prompts -> {a.out}")
+
+
+def cmd_generate(a):
+    from .generate import generate_samples, parse_shard
+    from .multinode import teacher_cluster
+
+    with teacher_cluster(a.teacher):  # params.nodes > 1: a Ray cluster over the job's nodes (vLLM's backend)
+        generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
+
+
+def cmd_join_samples(a):
+    from .generate import join_samples
+
+    print(f"{join_samples(a.prompts, a.shards, a.out)} prompts from {len(a.shards)} shard(s) -> {a.out}")
+
+
+def cmd_corpus(a):
+    from .corpus import LengthRule, build_corpus
+
+    rule = LengthRule(a.tokenizer, a.max_length, a.truncation) if a.tokenizer else None
+    g = build_corpus(a.samples, a.seed, a.out, a.grades, rule)
+    print(f"{g['teacher']} on {g['source']}: kept {g['prompts_kept']}/{g['prompts']} prompts, "
+          f"pass rate {g['pass_rate']:.3f}; lost {g['lost_no_correct']} without a correct sample, "
+          f"{g['lost_too_long']} for length")
+
+
+def cmd_union(a):
+    from .corpus import union
+
+    print(f"MTD: {union(a.inputs, a.out)} samples -> {a.out}")
+
+
+def cmd_stats(a):
+    from .corpus import corpus_stats
+
+    if len(a.grades) != len(a.corpora):
+        raise SystemExit("mot: error: --grades and --corpora need the same number of files")
+    corpus_stats(a.tokenizer, a.grades, a.corpora, a.out)
+
+
+def cmd_check_config(a):
+    from .config import load_config
+
+    for path in a.configs:
+        load_config(path, a.schema)
+        print(f"{path}: ok")
+
+
+def cmd_merge(a):
+    from .io import MotError
+    from .merge import merge, parse_params
+
+    try:
+        weights = [float(w) for w in a.weights.split(",")] if a.weights else None
+    except ValueError:
+        raise MotError(f"--weights {a.weights!r}: expected comma-separated numbers") from None
+    meta = merge(a.inputs, a.out, a.method, weights, a.base, parse_params(a.param),
+                 max_shard_bytes=int(a.max_shard_gb * (1 << 30)), force=a.force)
+    print(f"merged {len(a.inputs)} checkpoints ({a.method}) -> {a.out} ({len(meta['output_files'])} shard(s))")
+
+
+def cmd_train(a):
+    from .train import TrainSpec, train
+
+    rec = train(a.model, a.corpus, TrainSpec.of(a.spec), a.out, a.force)
+    print(f"trained {rec['steps']} steps on {rec['data']['kept']} examples -> {a.out}")
+
+
+def cmd_branches(a):
+    from .rounds import RoundsSpec, branches, parse_corpora
+
+    branches(a.model, parse_corpora(a.corpus), RoundsSpec.of(a.spec), a.out, a.force)
+    print(f"trained {len(a.corpus)} round-1 branch(es) -> {a.out}")
+
+
+def cmd_rounds(a):
+    from .rounds import RoundsSpec, parse_corpora, rounds
+
+    spec = RoundsSpec.of(a.spec)
+    rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), spec, a.out, a.force)
+    print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({spec.method}) -> {a.out}")
+
+
+def cmd_eval(a):
+    from .evaluate import EvalSpec, evaluate, parse_pairs
+    from .io import MotError
+
+    try:
+        checkpoints = [(int(k), v) for k, v in parse_pairs(a.checkpoint, "checkpoint")]
+    except ValueError:
+        raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
+    rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), EvalSpec.of(a.spec), a.out, a.samples, a.tag)
+    for c in rec["checkpoints"]:
+        print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"
+                                              for b, s in c["benchmarks"].items()))
+
+
+def cmd_table(a):
+    from .io import MotError
+    from .summary import write_summary
+    from .tables import make_table
+
+    if a.name == "summary":
+        if not a.tables:
+            raise MotError("mot tables --name summary needs --tables (the directory of table2.csv, differences.csv)")
+        write_summary(a.tables, f"{a.out}.md", a.readme)
+        print(f"summary of {a.tables} -> {a.out}.md" + (f" and {a.readme}" if a.readme else ""))
+        return
+    if a.spec is None:
+        raise MotError(f"mot tables --name {a.name} needs --spec")
+    t = make_table(a.name, a.spec, a.evals, a.stats, a.out, a.general)
+    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
+
+
+def cmd_best_std(a):
+    from .results import copy_best_std
+
+    teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
+    print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")
+
+
+def cmd_figure(a):
+    from .figures import make_figure
+
+    make_figure(a.name, a.spec, a.evals, a.models, a.stats, a.out)
+    print(f"figure {a.name} -> {a.out}.png/.pdf")
+
+
+def cmd_general_tasks(a):
+    from .general import write_tasks
+
+    print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out))} -> {a.out}")
+
+
+def cmd_general(a):
+    from .general import evaluate
+
+    batch = int(a.batch_size) if a.batch_size.isdigit() else a.batch_size
+    s = evaluate(a.model, a.tasks, a.out, a.include, a.backend, a.model_args, batch, a.gen_kwargs,
+                 a.limit, a.seed, a.samples, a.tag, thinking=a.thinking)
+    for col, r in s["tasks"].items():
+        se = f" +- {r['se']:.4f}" if r["se"] is not None else ""
+        print(f"{col} ({r['task']}, {r['metric']}): {r['score']:.4f}{se} over {r['n']} problems")
+
+
+def cmd_provenance(a):
+    from .provenance import write_provenance
+
+    write_provenance(a.config, a.out, a.rst)
+
+
+def cmd_diagnostics(a):
+    from .diagnostics import diagnose
+    from .rounds import parse_corpora
+
+    rows = diagnose(a.student, a.source, a.tset, a.rounds, a.base, parse_corpora(a.corpus), a.max_length, a.out,
+                    a.max_examples)
+    print(f"{len(rows)} diagnostics of {a.tset} -> {a.out}.csv/.png/.pdf")
+
+
+def cmd_plan(a):
+    from .io import atomic_path
+    from .plan import plan, read_corpus_stats, render
+
+    stats = read_corpus_stats(a.stats) if a.stats else None
+    text = render(plan(a.config, stats))
+    with atomic_path(a.out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
+
+
+def cmd_seeds(a):
+    from .io import MotError
+    from .seeds import parse_evals, run_seed, seeds_table
+
+    if a.action == "run":
+        missing = [f for f in ("seed", "config", "dir", "snakefile") if getattr(a, f) is None]
+        if missing:
+            raise MotError(f"mot seeds run needs --{', --'.join(missing)}")
+        run_seed(a.seed, a.config, a.dir, a.snakefile, a.cores, a.targets, a.data)
+        print(f"seed {a.seed}: {len(a.targets)} targets in {a.dir}")
+        return
+    if a.spec is None or a.out is None:
+        raise MotError("mot seeds table needs --spec and --out")
+    t = seeds_table(parse_evals(a.evals), a.spec)
+    t.write(a.out)
+    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")

@@ -1,0 +1,58 @@
+"""A stage's settings as one typed spec: a frozen dataclass whose fields are the settings, built from
+the JSON of `mot <stage> --spec` by `from_json` below, which checks every key against the fields before the
+stage starts (one line naming the key, not a traceback after the model is loaded).
+
+    mot train --model BASE --corpus C --spec '{"hparams": {...}, "steps": 25, "save_every": 5}' --out OUT
+
+The rules write the spec from the config; by hand, a spec names only what differs from the
+fields' defaults."""
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from typing import Callable
+
+from .io import MotError
+
+
+def fits(declared: str, value) -> bool:
+    """Whether a JSON value has a field's declared type ('float', 'bool | None', 'tuple[float, float]',
+    'dict')."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if declared.startswith("tuple["):
+        kinds = declared[len("tuple["):-1].split(",")
+        return isinstance(value, (list, tuple)) and len(value) == len(kinds) and all(map(number, value))
+    for kind in (k.strip() for k in declared.split("|")):
+        if (kind == "None" and value is None or kind == "float" and number(value)
+                or kind == "int" and isinstance(value, int) and not isinstance(value, bool)
+                or kind == "bool" and isinstance(value, bool) or kind == "str" and isinstance(value, str)
+                or kind == "dict" and isinstance(value, dict)):
+            return True
+    return False
+
+
+def from_json(cls, d, where: str, nested: dict[str, Callable] | None = None, name: Callable[[str], str] = str):
+    """`cls` from a JSON object: no unknown key, none of the required ones missing, each value of its
+    field's declared type (a tuple field from a JSON list); `nested`: field -> the constructor of a
+    spec inside this one. `where` names the flag in errors, `name` the config key of a field."""
+    nested = nested or {}
+    if not isinstance(d, dict):
+        raise MotError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    known = [f.name for f in fields(cls)]
+    if unknown := [k for k in d if k not in known]:
+        raise MotError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    if missing := [f.name for f in fields(cls)
+                   if f.default is MISSING and f.default_factory is MISSING and f.name not in d]:
+        raise MotError(f"{where}: missing {', '.join(missing)}")
+    values = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        value = d[f.name]
+        if f.name in nested:
+            value = nested[f.name](value)
+        elif not fits(f.type, value):
+            raise MotError(f"{where}: {f.name} = {value!r} is not {f.type} ({name(f.name)})")
+        elif f.type.startswith("tuple["):
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
