@@ -91,18 +91,20 @@ def test_a_teacher_over_two_nodes_samples_on_a_ray_cluster_over_both(two_nodes, 
     (checkout / "config/two.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = subprocess.run([sys.executable, "-m", "snakemake", SAMPLES, *SLURM, "--configfile", "config/two.yaml"],
                        cwd=checkout, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    logfile = checkout / "results/logs/generate/syn-boba/concise.log"
+    log = logfile.read_text() if logfile.exists() else ""
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:] + log[-3000:]
     jobs = re.findall(r"_job_complete: JobId=(\d+) done", (d / "slurmctld.log").read_text())
     assert len(jobs) == 1, (r.stdout + r.stderr)[-3000:]  # generate only: world and prompts are up to date
     info = job_info(env, jobs[0])
     assert (info["NumNodes"], info["NumTasks"], info["BatchHost"], info["NodeList"]) == ("2", "2", "n1", "n[1-2]")
 
-    log = (checkout / "results/logs/generate/syn-boba/concise.log").read_text()
-    head = re.search(rf"multinode: n1 \(step {jobs[0]}\.0\): .*ray\.scripts\.scripts start .*--head .*"
-                     r"--port=(\d+) .*slurm-node:n1", log)
-    worker = re.search(rf"multinode: n2 \(step {jobs[0]}\.1\): .*ray\.scripts\.scripts start .*"
-                       r"--address=[\d.]+:(\d+) .*slurm-node:n2", log)
-    assert head and worker and head.group(1) == worker.group(1), log[-3000:]
+    # the head and the worker of the cluster's last start (a start whose raylet ended is tried again)
+    heads = re.findall(rf"multinode: n1 \(step {jobs[0]}\.\d+\): .*ray\.scripts\.scripts start .*--head .*"
+                       r"--port=(\d+) .*slurm-node:n1", log)
+    workers = re.findall(rf"multinode: n2 \(step {jobs[0]}\.\d+\): .*ray\.scripts\.scripts start .*"
+                         r"--address=[\d.]+:(\d+) .*slurm-node:n2", log)
+    assert heads and workers and heads[-1] == workers[-1], log[-3000:]
     assert re.search(r"multinode: Ray cluster at [\d.]+:\d+: head on n1 \([\d.]+\), workers on n2\n", log), log[-3000:]
     assert "multinode: Ray cluster stopped\n" in log, log[-3000:]
     assert (checkout / SAMPLES).read_bytes() == one_node
@@ -121,7 +123,7 @@ def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, 
     out, log = tmp_path / "two-nodes", tmp_path / "train.log"
     args = ["--num_processes", "2", "--num_machines", "2", "--multi_gpu", "--mixed_precision", "no",
             "--dynamo_backend", "no", "-m", "mot", "--log", str(log), "train", "--model", str(tiny_model),
-            "--corpus", str(corpus), "--hparams", json.dumps(HP), "--steps", "2", "--out", str(out)]
+            "--corpus", str(corpus), "--spec", json.dumps({"hparams": HP, "steps": 2}), "--out", str(out)]
     keep = f"env -i PATH={os.environ['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID"
     cmd = f"{keep} {sys.executable} -m mot.multinode accelerate -- {shlex.join(args)}"
     sub = subprocess.run(["sbatch", "--parsable", "--nodes=2", "--ntasks=2", "--cpus-per-task=1", "--mem=1000",
@@ -144,7 +146,9 @@ def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, 
     assert all("--num_processes 2 --num_machines 2" in r[3] for r in ranks.values())
     assert json.loads((out / "mot_train.json").read_text())["processes"] == 2
     assert Path(f"{log}.rank1").is_file()
-    assert not leftovers("accelerate.commands.launch", str(out))
+    # this run's processes only (their command lines name its output): another test process may be
+    # running an `accelerate launch` of its own meanwhile (test_engines trains with two processes)
+    assert not leftovers(str(out))
 
 
 @pytest.mark.slow
@@ -238,3 +242,41 @@ def test_outside_slurm_a_job_over_nodes_stops_with_one_line(tmp_path, monkeypatc
     cmd = node_command(["n1", "n2", "n3"], "10.0.0.1", 29501, ["--num_machines", "3", "-m", "mot"], "n3")
     assert cmd[1:] == ["-m", "accelerate.commands.launch", "--machine_rank", "2", "--main_process_ip", "10.0.0.1",
                        "--main_process_port", "29501", "--num_machines", "3", "-m", "mot"]
+
+
+def test_a_ray_start_whose_raylet_ends_is_stopped_and_tried_again(monkeypatch, capsys):
+    """A start whose raylet ends before every node joined (a busy node's agents missed Ray's fixed 15 s)
+    is stopped and started again, up to RAY_START_TRIES; the last failure stops the job. SLURM and
+    the raylet's failure are stood in for here (no real node can be made to fail on cue): the start
+    itself is the two-node test's above."""
+    from mot import multinode
+    from mot.multinode import Allocation, RayStartFailed
+
+    monkeypatch.setattr(multinode, "allocation", lambda nodes: Allocation("7", ["n1", "n2"]))
+    monkeypatch.setattr(multinode, "head_ip", lambda alloc: "127.0.0.1")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    started = []
+
+    def start(fails):
+        def _start_ray(alloc, ip, timeout, env, procs):
+            procs.append(subprocess.Popen(["sleep", "60"]))  # this start's step: stopped when it fails
+            started.append(procs[-1])
+            if len(started) <= fails:
+                raise RayStartFailed(f"Ray cluster at {ip}:1: a raylet step ended (srun status 1)")
+            return f"{ip}:2", ip
+        return _start_ray
+
+    monkeypatch.setattr(multinode, "_start_ray", start(fails=2))
+    with multinode.ray_cluster(2) as address:
+        assert address == "127.0.0.1:2" and os.environ["RAY_ADDRESS"] == address
+        assert [p.poll() for p in started[:2]] == [-15, -15] and started[2].poll() is None
+    assert started[2].poll() == -15 and "RAY_ADDRESS" not in os.environ
+    err = capsys.readouterr().err
+    assert "starting the Ray cluster again (try 2 of 3)" in err and "(try 3 of 3)" in err, err
+
+    started.clear()
+    monkeypatch.setattr(multinode, "_start_ray", start(fails=3))
+    with pytest.raises(RayStartFailed, match="a raylet step ended"):
+        with multinode.ray_cluster(2):
+            pass
+    assert len(started) == 3 and all(p.poll() == -15 for p in started)

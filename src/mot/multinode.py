@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import shlex
 import signal
 import socket
@@ -35,6 +36,10 @@ from dataclasses import dataclass
 from .io import MotError
 
 RAY_TIMEOUT_S = 300  # for every node to join the Ray cluster
+# A raylet waits 15 s (fixed in Ray 2.x, no setting) for its dashboard and runtime-env agents to write
+# their ports, and aborts its node when they miss it: on a busy node their start alone can take longer
+# ("Timed out waiting for file .../metrics_agent_port_*"). Such a start is stopped and tried again.
+RAY_START_TRIES = 3
 STOP_TIMEOUT_S = 30  # for a node's processes to end after SIGTERM, before SIGKILL
 
 
@@ -129,13 +134,15 @@ def stop(procs: list[subprocess.Popen], timeout: float = STOP_TIMEOUT_S) -> None
             p.wait()
 
 
-# Waits for every node's raylet, then prints them as JSON: the SLURM node each was started on (the
-# custom resource _node gives it), its address and whether it is the head.
+# Connects to the head (ray.init returns once this node's raylet has joined) and says so, then waits
+# for every node's raylet and prints them as JSON: the SLURM node each was started on (the custom
+# resource _node gives it), its address and whether it is the head.
 _WAIT_FOR_NODES = """
 import json, sys, time
 import ray
 address, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+print("head joined", flush=True)
 deadline = time.monotonic() + timeout
 while True:
     alive = [x for x in ray.nodes() if x["Alive"]]
@@ -178,47 +185,37 @@ def _forwarding_signals(proc: subprocess.Popen):
             signal.signal(sig, h)
 
 
+class RayStartFailed(MotError):
+    """A node's raylet ended before every node joined (on a busy node: its agents started too slowly)."""
+
+
 @contextlib.contextmanager
-def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S):
+def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S, tries: int = RAY_START_TRIES):
     """A Ray cluster over the job's `nodes` nodes: the head on this node, a worker on each other one,
-    all joined before the body runs (RAY_ADDRESS and VLLM_HOST_IP set for it); all stopped after."""
+    all joined before the body runs (RAY_ADDRESS and VLLM_HOST_IP set for it); all stopped after.
+    A start whose raylet ends before every node joined is stopped and started again, `tries` in all."""
     alloc = allocation(nodes)
-    nodes = len(alloc.nodes)
     ip = head_ip(alloc)
-    port = free_port(ip)
-    address = f"{ip}:{port}"
-    ray = [sys.executable, "-m", "mot.multinode", "node", "--ray", "--", "start", "--block", "--disable-usage-stats"]
     env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # nothing to drain on the way out
     saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "VLLM_HOST_IP")}
     procs = []
     with _stopping_on_signals():
         try:
-            procs.append(srun([alloc.head], ray + ["--head", f"--node-ip-address={ip}", f"--port={port}",
-                                                   "--include-dashboard=false"], env=env))
-            _wait_for_port(ip, port, procs[0], timeout)
-            procs.append(srun(alloc.nodes[1:], ray + [f"--address={address}"], env=env))
-            waiter = subprocess.Popen([sys.executable, "-c", _WAIT_FOR_NODES, address, str(nodes), str(timeout)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            while waiter.poll() is None:  # a node's raylet that ends before it joined ends the wait
-                if dead := [p for p in procs if p.poll() is not None]:
-                    waiter.kill()
-                    waiter.communicate()
-                    raise MotError(f"Ray cluster at {address}: a raylet step ended (srun status {dead[0].returncode})"
-                                   " before every node joined; its output is above")
-                time.sleep(0.5)
-            out, err = waiter.communicate()
-            r = subprocess.CompletedProcess(waiter.args, waiter.returncode, out, err)
-            joined = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else []
-            heads = [x for x in joined if x["head"]]
-            if sorted(x["node"] or "?" for x in joined) != sorted(alloc.nodes) or [x["node"] for x in heads] != [alloc.head]:
-                got = ", ".join(f"{x['node']}{' (head)' if x['head'] else ''}" for x in joined) or "none"
-                raise MotError(f"Ray cluster at {address}: want the head on {alloc.head} and a worker on each of "
-                               f"{', '.join(alloc.nodes[1:])} within {timeout:.0f} s; joined: {got} "
-                               f"{r.stderr.strip()[-300:]}")
-            print(f"multinode: Ray cluster at {address}: head on {alloc.head} ({heads[0]['ip']}), workers on "
+            for attempt in range(1, tries + 1):
+                try:
+                    address, head = _start_ray(alloc, ip, timeout, env, procs)
+                    break
+                except RayStartFailed as e:
+                    stop(procs)
+                    procs.clear()
+                    if attempt == tries:
+                        raise
+                    print(f"multinode: {e}; starting the Ray cluster again (try {attempt + 1} of {tries})",
+                          file=sys.stderr, flush=True)
+            print(f"multinode: Ray cluster at {address}: head on {alloc.head} ({head}), workers on "
                   f"{', '.join(alloc.nodes[1:])}", file=sys.stderr, flush=True)
             # vLLM finds its driver's node among Ray's nodes by this address
-            os.environ.update(RAY_ADDRESS=address, VLLM_HOST_IP=heads[0]["ip"])
+            os.environ.update(RAY_ADDRESS=address, VLLM_HOST_IP=head)
             yield address
         finally:
             for k, v in saved.items():
@@ -230,11 +227,55 @@ def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S):
             print("multinode: Ray cluster stopped", file=sys.stderr, flush=True)
 
 
+def _start_ray(alloc: Allocation, ip: str, timeout: float, env: dict, procs: list) -> tuple[str, str]:
+    """Starts the head and the workers (their steps appended to procs) and waits until every node has
+    joined; returns the cluster's address and the head's IP."""
+    nodes = len(alloc.nodes)
+    port = free_port(ip)
+    address = f"{ip}:{port}"
+    ray = [sys.executable, "-m", "mot.multinode", "node", "--ray", "--", "start", "--block", "--disable-usage-stats"]
+    procs.append(srun([alloc.head], ray + ["--head", f"--node-ip-address={ip}", f"--port={port}",
+                                           "--include-dashboard=false"], env=env))
+    _wait_for_port(ip, port, procs[0], timeout)
+    # ray.init gives a raylet 60 s (RAY_gcs_server_request_timeout_seconds) to register once the head's
+    # port is open; on a busy node the head's took longer (CI: "Failed to connect to Ray cluster"
+    # while it was still starting), so the waiter gets the whole timeout
+    waiter = subprocess.Popen([sys.executable, "-c", _WAIT_FOR_NODES, address, str(nodes), str(timeout)],
+                              env={**env, "RAY_gcs_server_request_timeout_seconds": str(int(timeout))},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = False
+    while waiter.poll() is None:  # a node's raylet that ends before it joined ends the wait
+        if dead := [p for p in procs if p.poll() is not None]:
+            waiter.kill()
+            waiter.communicate()
+            raise RayStartFailed(f"Ray cluster at {address}: a raylet step ended (srun status {dead[0].returncode})"
+                                 " before every node joined; its output is above")
+        # The workers start once the head has joined, not beside it: each node starts half a dozen
+        # Python helpers, and on a busy node those of two nodes at once missed the raylet's 15 s
+        if not workers and select.select([waiter.stdout], [], [], 0.5)[0]:
+            line = waiter.stdout.readline()
+            if line.strip() == "head joined":
+                procs.append(srun(alloc.nodes[1:], ray + [f"--address={address}"], env=env))
+                workers = True
+            elif not line:  # the waiter ended (its error follows)
+                time.sleep(0.5)
+        else:
+            time.sleep(0.5)
+    out, err = waiter.communicate()
+    joined = json.loads(out.strip().splitlines()[-1]) if waiter.returncode == 0 and out.strip() else []
+    heads = [x for x in joined if x["head"]]
+    if sorted(x["node"] or "?" for x in joined) != sorted(alloc.nodes) or [x["node"] for x in heads] != [alloc.head]:
+        got = ", ".join(f"{x['node']}{' (head)' if x['head'] else ''}" for x in joined) or "none"
+        raise MotError(f"Ray cluster at {address}: want the head on {alloc.head} and a worker on each of "
+                       f"{', '.join(alloc.nodes[1:])} within {timeout:.0f} s; joined: {got} {err.strip()[-300:]}")
+    return address, heads[0]["ip"]
+
+
 def _wait_for_port(ip: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise MotError(f"the Ray head on {ip}:{port} exited with status {proc.returncode} before it started")
+            raise RayStartFailed(f"the Ray head on {ip}:{port} exited with status {proc.returncode} before it started")
         with socket.socket() as s:
             s.settimeout(1)
             if s.connect_ex((ip, port)) == 0:
