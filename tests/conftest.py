@@ -1,5 +1,6 @@
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -16,13 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set here so that every job, server and lm-eval run the tests start inherits it.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-# README's test command runs the suite in three processes (pytest-xdist, --dist loadgroup): each group
+# README's test command runs the suite in four processes (pytest-xdist, --dist loadgroup): each group
 # of tests runs in one process, in this order, so that the longest start first. A module is a group
 # (its module-scoped fixtures are built once), but the two SLURM modules share one (each writes the
 # cluster's /etc/slurm/slurm.conf) and every test of test_workflow is its own (they share nothing).
-# The shared tiny run (tiny_run below, ~15 min) is the longest chain: its builder starts second, and
-# the tests that start from it come after about as long of other work (SLURM's own comparison with
-# it is the SLURM group's last test; the seeds test runs seed 1's grid first, which needs none of it).
+# The SLURM group is the longest chain; the shared tiny run (tiny_run below, 71 jobs, ~6 min alone) is
+# next: its builder starts second, and the tests that start from it come after other work (SLURM's
+# own comparison with it is the SLURM group's last test; the seeds test runs seed 1's grid first,
+# which needs none of it).
 FIRST = ["slurm", "test_workflow.py::test_all_tables_end_to_end_then_rerun_only_what_changed", "test_engines",
          "test_workflow.py::test_seeds_runs_the_grid_per_world_seed_and_tabulates_them", "test_train",
          "test_workflow.py::test_tiny_dag_builds_corpora_then_reruns_only_what_changed",
@@ -46,6 +48,69 @@ def pytest_itemcollected(item):
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(group(item), len(FIRST)))  # stable: the rest keep their order
+
+
+# CPU per test, beside --durations' wall time: what the suite costs on CI's two cores is its CPU
+# (wall time there is CPU over 2, give or take the waits). A phase's CPU is this process's and that of
+# the subprocesses it waited for (snakemake, its jobs, servers a fixture stopped); printed at the end.
+CPU = pytest.StashKey[dict]()
+
+
+def _cpu() -> float:
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
+def _phase_cpu(item, when):
+    start = _cpu()
+    yield
+    item.stash.setdefault(CPU, {})[when] = _cpu() - start
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _phase_cpu(item, "setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _phase_cpu(item, "call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield from _phase_cpu(item, "teardown")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = (yield).get_result()
+    rep.user_properties.append(("cpu_s", round(item.stash.get(CPU, {}).get(call.when, 0.0), 1)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    cpu = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            for key, value in getattr(rep, "user_properties", ()):
+                if key == "cpu_s":
+                    cpu[(rep.nodeid, rep.when)] = value
+    if cpu:
+        terminalreporter.write_sep("=", f"most CPU: 15 phases of {sum(cpu.values()):.0f} CPU-s in all")
+        for (nodeid, when), value in sorted(cpu.items(), key=lambda x: -x[1])[:15]:
+            terminalreporter.write_line(f"{value:8.1f}s {when:8s} {nodeid}")
+    # when each test process ran out of work: a long tail on one of them is time the others idle
+    spans = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            if getattr(rep, "start", None) and getattr(rep, "stop", None):
+                worker = getattr(getattr(rep, "node", None), "gateway", None)
+                lo, hi = spans.get(worker.id if worker else "main", (rep.start, rep.stop))
+                spans[worker.id if worker else "main"] = (min(lo, rep.start), max(hi, rep.stop))
+    if len(spans) > 1:
+        t0 = min(lo for lo, _ in spans.values())
+        terminalreporter.write_line("test processes done after: " + ", ".join(
+            f"{w} {(hi - t0) / 60:.1f} min" for w, (_, hi) in sorted(spans.items())))
 
 
 TINY_WORLD = dict(seed=0, pool_size=60, test_size=4, pretrain_size=40, ops_range=[1, 3], test_ops_range=[1, 3],

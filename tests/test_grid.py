@@ -1,6 +1,6 @@
 """mot.grid is the one derivation of the grid: the jobs Snakemake plans for all_analyses are its unit
-jobs (and mot.catalog's tables and figures), on every shipped config (config.yaml runs MoT one job
-per set, test.yaml and paper.yaml one job per branch and merge); mot plan costs the same units."""
+jobs (and mot.catalog's tables and figures), on every shipped config (config.yaml and test.yaml run
+MoT one job per set, paper.yaml one job per branch and merge); mot plan costs the same units."""
 from collections import Counter
 
 import pytest

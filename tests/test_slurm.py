@@ -65,9 +65,12 @@ def long_sft_config(checkout: Path, steps: int) -> str:
 
 
 SFT = "results/models/tiny/syn-boba/sft-concise"
-# Long enough for a time limit of 1 minute to stop the first attempt midway: on this project's 2-core
-# machine with nothing else running, 3,000 steps take 46 s, start-up included (about 4,300 fit in the
-# first attempt's minute; 3,900 did with the suite running beside it).
+# Long enough for a time limit of 1 minute to stop the first attempt midway, and for the second to
+# have steps left when the test cancels it: on this project's 2-core machine with nothing else
+# running, 3,000 steps take 46 s, start-up included, and slurmctld enforces the limit when it next
+# checks (up to 30 s late), so the first attempt trains up to about 6,000 steps. Each step is
+# trained twice (the reference), so every step more costs the suite CPU; at 7,000, CI once saw the
+# second attempt finish before the test could cancel it.
 STEPS = 10000
 
 
@@ -125,9 +128,16 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
 # Last of the module: it compares with the session's shared tiny run, which another test process
 # builds meanwhile (tests/conftest.py); the tests above need none of it.
 def test_jobs_through_slurm_equal_a_local_run(cluster, checkout, request):
+    """One job per MoT branch and merge, as the paper's config runs them on a cluster; the shared local
+    run has one job per teacher set (config/test.yaml), which writes the same bytes."""
+    import yaml
+
     env, d = cluster
-    r = subprocess.run([sys.executable, "-m", "snakemake", *TARGETS, *SLURM], cwd=checkout, env=env,
-                       capture_output=True, text=True)
+    cfg = yaml.safe_load((checkout / "config/test.yaml").read_text())
+    cfg["mot"]["jobs"] = "per_branch"
+    (checkout / "config/branches.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "snakemake", *TARGETS, *SLURM, "--configfile", "config/branches.yaml"],
+                       cwd=checkout, env=env, capture_output=True, text=True)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     out = r.stdout + r.stderr
     planned = int(re.search(r"^total\s+(\d+)", out, re.M).group(1))

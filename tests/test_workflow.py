@@ -47,7 +47,7 @@ def resources(result) -> dict[tuple[str, str], dict]:
 
 def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "checkout")  # the session's finished run (its corpora)
-    for source in ("syn-boba", "syn-s1k"):
+    for source in ("syn-boba",):
         for teacher in ("deliberate", "concise", "structured", "shifted"):
             rows = [json.loads(x) for x in (workdir / f"results/corpora/{source}/{teacher}.jsonl").read_text().splitlines()]
             assert rows and all("\\boxed" in x["response"] and x["response"].startswith("<think>") for x in rows)
@@ -92,7 +92,7 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_pat
 
 MOT = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
 SFT = "results/models/tiny/syn-boba/sft-concise"
-GRADED = "results/eval/tiny/syn-s1k/sft-deliberate.samples.jsonl"  # every graded sample of the run
+GRADED = "results/eval/tiny/syn-boba/sft-deliberate.samples.jsonl"  # every graded sample of the run
 TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table10", "table11",
           "table12", "table13", "differences", "merge_methods"]
 
@@ -121,7 +121,7 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
         assert (workdir / f"results/figures/{f}.png").read_bytes()[:4] == b"\x89PNG"
         assert (workdir / f"results/figures/{f}.pdf").read_bytes()[:4] == b"%PDF"
     # the analyses: the probe's lambdas, the diagnostics of every set (Table 9: its own test below)
-    probe = json.loads((workdir / "results/eval/tiny/syn-s1k/probe-sft-mtd.json").read_text())
+    probe = json.loads((workdir / "results/eval/tiny/syn-boba/probe-sft-mtd.json").read_text())
     assert [c["step"] for c in probe["checkpoints"]] == [0, 50, 100]
     # Tables 3 and 4: lm-eval's scores of the base, best STD and MoT models on the world's tasks
     general = json.loads((workdir / "results/general/tiny/syn-boba/mot.json").read_text())
@@ -164,7 +164,7 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
     assert {(rule, w) for rule, w in jobs if rule in ("eval_run", "sft")} == {
         ("eval_run", "student=tiny, source=syn-boba, run=sft-mtd"),
-        ("eval_run", "student=tiny, source=syn-s1k, run=sft-deliberate"),
+        ("eval_run", "student=tiny, source=syn-boba, run=sft-deliberate"),
         ("sft", "student=tiny, source=syn-boba, corpus=concise"),
         ("eval_run", "student=tiny, source=syn-boba, run=sft-concise")}
     # table1's Markdown, and the tables that show an STD or the MTD run (not Table 6: the shifted
@@ -201,23 +201,23 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
                      "best_std_model", "general_run", "general_table"}
 
     cfg["eval"]["n"] = 2
-    cfg["mot"]["merge_method"] = "task_arithmetic"  # merges, rounds 2.., their evals and tables
+    cfg["mot"]["merge_method"] = "task_arithmetic"  # MoT's rounds, their evals and tables
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     jobs = planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))
-    # (the merges and the branches of round 2, which start from round 1's merge; not round 1's branches;
-    # the probe of MoT's final checkpoint; not the merge-method variant, which has a method of its own)
-    assert {rule for rule, _ in jobs} == {"mot_merge", "mot_branch", "eval_run", "table", "figure", "summary",
+    # (each set's rounds, not round 1's branches, which no merge precedes (one job per branch and merge:
+    # test_a_rounds_merged_model_...); the probe of MoT's final checkpoint; not the merge-method variant,
+    # which has a method of its own)
+    assert {rule for rule, _ in jobs} == {"mot_rounds", "eval_run", "table", "figure", "summary",
                                           "probe_point", "provenance", "all_analyses", "diagnostics_set",
                                           "general_run", "general_table"}  # MoT's general benchmarks
-    assert len([1 for rule, _ in jobs if rule == "mot_merge"]) == 2 * 3 * 2  # sources x sets x rounds
+    assert {w for rule, w in jobs if rule == "mot_rounds"} == {
+        f"student=tiny, source=syn-boba, tset={t}" for t in ("all", "no_shifted", "peers")}
     assert {w for rule, w in jobs if rule == "eval_run"} == {
-        f"student=tiny, source={so}, run={r}" for so in ("syn-boba", "syn-s1k")
-        for r in ("mot-all", "mot-no_shifted", "mot-peers", "probe-mot-all")}
-    assert len([1 for rule, _ in jobs if rule == "probe_point"]) == 2 * 3  # sources x lambdas, of mot-all only
+        f"student=tiny, source=syn-boba, run={r}" for r in ("mot-all", "mot-no_shifted", "mot-peers", "probe-mot-all")}
+    assert len([1 for rule, _ in jobs if rule == "probe_point"]) == 3  # its lambdas, of mot-all only
     assert {w for rule, w in jobs if rule == "table"} == {f"table={t}" for t in TABLES
                                                           if t not in ("table3", "table4", "table6", "table10")}
-    assert {w for rule, w in jobs if rule == "general_run"} == {f"student=tiny, source={so}, model=mot"
-                                                                for so in ("syn-boba", "syn-s1k")}
+    assert {w for rule, w in jobs if rule == "general_run"} == {"student=tiny, source=syn-boba, model=mot"}
 
 
 def chromium():
@@ -268,6 +268,7 @@ def test_rules_launch_two_training_processes_and_shard_generation(workdir):
 
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["students"]["tiny"]["launch"] = {"processes": 2}
+    cfg["mot"]["jobs"] = "per_branch"  # round 1's branch of one teacher as a target
     cfg["train"]["micro_batch_size"] = 2  # 4 sequences a step: 2 per process
     cfg["teachers"]["concise"]["shards"] = 2
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -303,18 +304,26 @@ def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_m
     mot.jobs: per_set (one process per teacher set, the CPU default) writes the same bytes: models
     and the merge state that a stateful method (outer, with momentum) carries from round to round."""
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
-    cfg["mot"].update(merge_method="outer", merge_params={"lr": 1.0, "momentum": 0.5})
+    cfg["mot"].update(merge_method="outer", merge_params={"lr": 1.0, "momentum": 0.5}, jobs="per_branch")
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     target = "results/models/tiny/syn-boba/mot-peers/round-2/merged"
     jobs = planned(snakemake(workdir, target, *TEST, "-n"))
     mot = {(rule, w) for rule, w in jobs if rule.startswith("mot_")}
-    assert mot == {
-        *{("mot_first_branch", f"student=tiny, source=syn-boba, teacher={t}") for t in ("deliberate", "concise")},
-        *{("mot_branch", f"student=tiny, source=syn-boba, tset=peers, round=2, teacher={t}")
-          for t in ("deliberate", "concise")},
-        *{("mot_merge", f"student=tiny, source=syn-boba, tset=peers, round={t}") for t in (1, 2)}}
+    first = {("mot_first_branch", f"student=tiny, source=syn-boba, teacher={t}") for t in ("deliberate", "concise")}
+    later = {*{("mot_branch", f"student=tiny, source=syn-boba, tset=peers, round=2, teacher={t}")
+               for t in ("deliberate", "concise")},
+             *{("mot_merge", f"student=tiny, source=syn-boba, tset=peers, round={t}") for t in (1, 2)}}
+    assert mot == first | later
     r = snakemake(workdir, target, *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
+    # another merge parameter: the merges and the branches of round 2, which start from round 1's merge;
+    # not round 1's branches
+    cfg["mot"]["merge_params"]["momentum"] = 0.9
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert {(rule, w) for rule, w in planned(snakemake(workdir, target, *TEST, "-n")) if rule.startswith("mot_")} \
+        == later
+    cfg["mot"]["merge_params"]["momentum"] = 0.5
+    (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     models = workdir / "results/models/tiny/syn-boba"
     per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/*.safetensors")}
     assert len([p for p in per_branch if p.name == "model.safetensors"]) == 2 + 2 + 2  # round 1's two
@@ -340,11 +349,11 @@ def test_teacher_with_zero_correct_samples_fails_cleanly(workdir):
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
     cfg["teachers"]["shifted"]["params"].update(error_rate=1.0, format_error_rate=1.0)
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    r = snakemake(workdir, "results/corpora/syn-s1k/shifted.jsonl", *TEST)
+    r = snakemake(workdir, "results/corpora/syn-boba/shifted.jsonl", *TEST)
     assert r.returncode != 0
-    assert "mot: error: teacher 'shifted' has zero correct samples on source 'syn-s1k' " \
-           "(results/samples/syn-s1k/shifted.jsonl)" in r.stdout + r.stderr
-    assert not list((workdir / "results").glob("corpora/syn-s1k/shifted*"))
+    assert "mot: error: teacher 'shifted' has zero correct samples on source 'syn-boba' " \
+           "(results/samples/syn-boba/shifted.jsonl)" in r.stdout + r.stderr
+    assert not list((workdir / "results").glob("corpora/syn-boba/shifted*"))
 
 
 def test_bad_config_key_stops_the_workflow_with_one_line(workdir):
@@ -408,7 +417,7 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     gen = re.search(r"output: results/samples/boba/as-qwen3-30b-a3b-mot.jsonl" + job, text)
     assert gen and '"model": "results/models/qwen3-30b-a3b/boba/mot-all/round-5/merged"' in gen.group(1)
     probe = re.search(r"output: results/eval/qwen3-8b/boba/probe-mot-all.json, [^\n]*" + job, text)
-    assert probe and "--benchmark aime24=data/aime24.jsonl --sampling" in probe.group(1) and '"n": 64' in probe.group(1)
+    assert probe and "--benchmark aime24=data/aime24.jsonl --spec" in probe.group(1) and '"n": 64' in probe.group(1)
     assert "aime25" not in probe.group(1)
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
@@ -453,22 +462,22 @@ def test_student_as_teacher_links_trained_models_to_generation(workdir):
     config's all_analyses: the tiny config's 4-step base solves nothing, so its corpora would be
     empty, which the corpus rule refuses.)"""
     cfg = yaml.safe_load((workdir / "config/test.yaml").read_text())
-    cfg["analyses"]["student_teacher"] = {"teacher": "tiny", "student": "tiny", "source": "syn-s1k"}
+    cfg["analyses"]["student_teacher"] = {"teacher": "tiny", "student": "tiny", "source": "syn-boba"}
     (workdir / "config/st.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = snakemake(workdir, "results/tables/table9.csv", "--configfile", "config/st.yaml", "--cores", "1", "-n")
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = planned(r)
     teachers = ("as-base", "as-best-std", "as-mot")
     assert {w for rule, w in jobs if rule == "generate" and "as-" in w} == {
-        f"source=syn-s1k, teacher={t}" for t in teachers}
+        f"source=syn-boba, teacher={t}" for t in teachers}
     assert {w for rule, w in jobs if rule == "sft" and "as-" in w} == {
-        f"student=tiny, source=syn-s1k, corpus={t}" for t in teachers}
-    assert ("best_std_model", "student=tiny, source=syn-s1k") in jobs
+        f"student=tiny, source=syn-boba, corpus={t}" for t in teachers}
+    assert ("best_std_model", "student=tiny, source=syn-boba") in jobs
     text = r.stdout + r.stderr
-    gen = re.search(r"rule generate:\n    input: ([^\n]*)\n    output: results/samples/syn-s1k/as-best-std.jsonl", text)
-    assert gen and "results/models/tiny/syn-s1k/best-std" in gen.group(1)
-    gen = re.search(r"rule generate:\n    input: ([^\n]*)\n    output: results/samples/syn-s1k/as-mot.jsonl", text)
-    assert gen and "results/models/tiny/syn-s1k/mot-all" in gen.group(1)
+    gen = re.search(r"rule generate:\n    input: ([^\n]*)\n    output: results/samples/syn-boba/as-best-std.jsonl", text)
+    assert gen and "results/models/tiny/syn-boba/best-std" in gen.group(1)
+    gen = re.search(r"rule generate:\n    input: ([^\n]*)\n    output: results/samples/syn-boba/as-mot.jsonl", text)
+    assert gen and "results/models/tiny/syn-boba/mot-all" in gen.group(1)
 
 
 def test_provenance_reruns_when_the_code_changes(checkout):
@@ -552,10 +561,10 @@ def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path
     table2 = {(r["Dataset"], r["Method"]): r["TINY-QWEN3 AVG"]
               for r in csv.DictReader((workdir / "results/tables/table2.csv").open())}
     methods = [r for r in rows if (r["Dataset"], r["Row"]) in table2]
-    assert len(methods) == 2 * 7  # two sources: the base, MTD, four STD runs and MoT (Table 2's rows)
+    assert len(methods) == 7  # the base, MTD, four STD runs and MoT (Table 2's rows)
     assert all(r["seed 0"] == table2[(r["Dataset"], r["Row"])] for r in methods)
-    diffs = [r for r in rows if r["Row"].startswith("MOT - ")]
-    assert len(diffs) == 4 and all(re.fullmatch(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\].*", r["seed 1"])
+    diffs = [r for r in rows if r["Row"].startswith("MOT - ")]  # MoT against the best STD run and MTD
+    assert len(diffs) == 2 and all(re.fullmatch(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\].*", r["seed 1"])
                                    for r in diffs)
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
