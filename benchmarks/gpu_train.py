@@ -113,14 +113,15 @@ def run_bare(model_dir: Path, corpus: Path, steps: int, seq: int) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mot.io import read_jsonl
-    from mot.train import encode
+    from mot.chat import end_of_turn, sft_example
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if dev == "cuda" else torch.float32,
                                                  attn_implementation="sdpa").to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.1, fused=dev == "cuda")
-    data = [encode(tok, r["prompt"], r["response"]) for r in read_jsonl(corpus)]
+    eot = end_of_turn(tok)
+    data = [sft_example(tok, r["prompt"], r["response"], eot) for r in read_jsonl(corpus)]
     times, tokens = [], 0
     for step in range(steps):
         if dev == "cuda":

@@ -23,7 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from mot.io import write_jsonl  # noqa: E402
-from mot.train import IGNORE, HParams, TrainSpec, collate, encode, micro_batches, step_indices, train  # noqa: E402
+from mot.batches import collate, load_examples, micro_batches, step_indices  # noqa: E402
+from mot.chat import IGNORE  # noqa: E402
+from mot.train import HParams, TrainSpec, train  # noqa: E402
 
 ARCH = dict(hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=384, max_position=512)
 HP = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.01, "grad_clip": 1.0,
@@ -66,7 +68,7 @@ def run_mot(model_dir: Path, corpus: Path, work: Path, steps: int) -> tuple[int,
     train(str(model_dir), str(corpus), TrainSpec(HParams.of(HP), steps), str(out))
     rows = (out / "train_log.csv").read_text().splitlines()[1:]
     tok = AutoTokenizer.from_pretrained(model_dir)
-    examples = [encode(tok, r["prompt"], r["response"]) for r in map(json.loads, corpus.read_text().splitlines())]
+    examples, _ = load_examples(tok, str(corpus), HP["max_length"], "drop")  # what mot train trains on
     tokens = sum(len(examples[i][0]) for s in range(steps) for i in step_indices(len(examples), HP["batch_size"], s, 0))
     return tokens, float(rows[-1].split(",")[-1])
 
@@ -76,7 +78,7 @@ def run_bare(model_dir: Path, corpus: Path, steps: int) -> tuple[int, float]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    examples = [encode(tok, r["prompt"], r["response"]) for r in map(json.loads, corpus.read_text().splitlines())]
+    examples, _ = load_examples(tok, str(corpus), HP["max_length"], "drop")  # what mot train trains on
     batches = []
     for s in range(steps):
         idx = step_indices(len(examples), HP["batch_size"], s, 0)

@@ -68,7 +68,8 @@ def corpus_loss(model_dir: str, corpus: str, max_length: int, max_examples: int,
     import torch
 
     from .io import load_causal_lm, load_tokenizer
-    from .train import IGNORE, collate, load_examples
+    from .batches import collate, load_examples
+    from .chat import IGNORE
 
     tok = load_tokenizer(model_dir)
     model = load_causal_lm(model_dir).eval()
