@@ -65,13 +65,36 @@ def long_sft_config(checkout: Path, steps: int) -> str:
 
 
 SFT = "results/models/tiny/syn-boba/sft-concise"
-# Long enough for a time limit of 1 minute to stop the first attempt midway, and for the second to
-# have steps left when the test cancels it: on this project's 2-core machine with nothing else
-# running, 3,000 steps take 46 s, start-up included, and slurmctld enforces the limit when it next
-# checks (up to 30 s late), so the first attempt trains up to about 6,000 steps. Each step is
-# trained twice (the reference), so every step more costs the suite CPU; at 7,000, CI once saw the
-# second attempt finish before the test could cancel it.
-STEPS = 10000
+# SLURM's time limit of 1 minute stops the first attempt 60 to 90 s after it starts (slurmctld checks
+# limits every 30 s; start-up takes some of it), and the second must still have steps left when the
+# test cancels it (it does so within a second of the second attempt's first steps): the run trains as
+# many steps as this machine does in 100 s, measured first. A fixed count does not fit every machine:
+# at 7,000 steps CI saw the second attempt finish before the cancel, and this project's machines
+# differ twofold in speed (on the faster, alone, the first attempt trained 8,882 of 20,000 steps in
+# 50 s; at 10,000 steps, a limit enforced 30 s later would have left the second attempt none). Each
+# step is trained twice (the reference), so the count is no larger than it needs to be.
+LIMIT_COVER_S = 100
+
+
+def steps_in(seconds: float, checkout: Path, config: str, tmp: Path) -> int:
+    """The steps the SFT job trains in `seconds` here, now (in thousands, rounded up): its own
+    command, as Snakemake would run it, for 1,000 steps."""
+    import json
+    import math
+    import shlex
+
+    r = snakemake_in(checkout, SFT, "--configfile", config, "-n", "-p")
+    line = next(line for line in (r.stdout + r.stderr).splitlines() if " train --model " in line)
+    args = shlex.split(line[line.index("python3 -m mot "):])  # after Snakemake's "command: "
+    i = args.index("--spec")
+    args[i + 1] = json.dumps({**json.loads(args[i + 1]), "steps": 1000, "save_every": 0})
+    args[args.index("--out") + 1] = str(tmp / "rate")
+    args[args.index("--log") + 1] = str(tmp / "rate.log")
+    subprocess.run([sys.executable, *args[1:]], cwd=checkout, check=True, capture_output=True)
+    rows = (tmp / "rate/train_log.csv").read_text().splitlines()
+    first, last = (row.split(",") for row in (rows[100], rows[-1]))  # past the first steps' warm-up
+    rate = (int(last[0]) - int(first[0])) / (float(last[-1]) - float(first[-1]))
+    return math.ceil(rate * seconds / 1000) * 1000
 
 
 def run_async(checkout, env, *args):
@@ -90,12 +113,14 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     those of an uninterrupted run. One run: attempt 1 under a limit of 1 minute, the retries under
     30 minutes; attempt 2 is cancelled once it trains again; attempt 3 finishes."""
     env, d = cluster
-    config = long_sft_config(checkout, STEPS)
+    config = long_sft_config(checkout, 1000)
     # What the training job reads (the world, the base, prompts, samples, the corpus) is built here
     # first: only the training job goes through SLURM (the plugin's status checks back off by 10 s
     # each, which would add about half a minute to each of five short jobs).
     r = snakemake_in(checkout, "results/corpora/syn-boba/concise.jsonl", "--configfile", config, "--cores", "2")
     assert r.returncode == 0, r.stderr[-3000:]
+    steps = steps_in(LIMIT_COVER_S, checkout, config, tmp_path)
+    config = long_sft_config(checkout, steps)
     args = [SFT, *SLURM, "--configfile", config, "--retries", "4",
             "--set-resources", "sft:runtime=1 if attempt == 1 else 30"]
     # The reference, the same run uninterrupted in a plain local process, runs meanwhile (in a copy
@@ -113,7 +138,7 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
         assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
         now = text()
         stopped = stopped or "stop requested: saved a resumable state" in now
-        resumed = stopped and "resuming at step" in now and re.search(r"\b(\d{3,})/%d" % STEPS, now) is not None
+        resumed = stopped and "resuming at step" in now and re.search(r"\b(\d{3,})/%d" % steps, now) is not None
         time.sleep(0.2)
     job = [j for j in squeue(env, "") if j[2] == "RUNNING"]
     subprocess.run(["scancel", job[0][0]], env=env, check=True)
@@ -123,6 +148,7 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     _, err = reference.communicate(timeout=1200)
     assert reference.returncode == 0, err[-3000:]
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
+    print(f"{steps} steps")  # (pytest -s) what the machine's speed made of LIMIT_COVER_S
 
 
 # Last of the module: it compares with the session's shared tiny run, which another test process
