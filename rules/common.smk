@@ -1,4 +1,7 @@
 # Shared helpers: config validation, names, per-stage code inputs, JSON params.
+# Longer than a module should be (about 650 lines): it is the one place where the rules derive their
+# inputs, params and resources from the config (snakemake-workflows' convention), in sections that
+# follow the stages; the grid itself, the defaults and the costs live in mot (grid, config, plan).
 import functools
 from types import SimpleNamespace
 import json
