@@ -8,6 +8,7 @@ visible to squeue for longer than a status-check interval."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -65,36 +66,49 @@ def long_sft_config(checkout: Path, steps: int) -> str:
 
 
 SFT = "results/models/tiny/syn-boba/sft-concise"
-# SLURM's time limit of 1 minute stops the first attempt 60 to 90 s after it starts (slurmctld checks
-# limits every 30 s; start-up takes some of it), and the second must still have steps left when the
-# test cancels it (it does so within a second of the second attempt's first steps): the run trains as
-# many steps as this machine does in 100 s, measured first. A fixed count does not fit every machine:
-# at 7,000 steps CI saw the second attempt finish before the cancel, and this project's machines
-# differ twofold in speed (on the faster, alone, the first attempt trained 8,882 of 20,000 steps in
-# 50 s; at 10,000 steps, a limit enforced 30 s later would have left the second attempt none). Each
-# step is trained twice (the reference), so the count is no larger than it needs to be.
-LIMIT_COVER_S = 100
+# The test freezes each attempt's `mot train` (SIGSTOP) once it has trained a hundred steps or so, and
+# lets it go on (SIGCONT) only once SLURM has ended the job (time limit, scancel): its SIGTERM is then
+# handled as it would be mid-step. So the run need not be long enough to outlast a time limit that
+# slurmctld enforces 60 to 90 s after the start (it checks every 30 s) on a machine of any speed:
+# step counts fitted to the machine's speed failed both ways (at 7,000 steps, CI's second attempt
+# finished before the test cancelled it; a count measured under the suite's load was a third of what
+# the job then trained). Each step is trained twice (the reference): few steps.
+STEPS = 3000
 
 
-def steps_in(seconds: float, checkout: Path, config: str, tmp: Path) -> int:
-    """The steps the SFT job trains in `seconds` here, now (in thousands, rounded up): its own
-    command, as Snakemake would run it, for 1,000 steps."""
-    import json
-    import math
-    import shlex
+def training_process(checkout: Path) -> int | None:
+    """The pid of the SLURM job's `mot train` (its working directory is the checkout; the reference's
+    is a copy of it)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"mot" in cmd and b"train" in cmd and os.readlink(proc / "cwd") == str(checkout):
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
 
-    r = snakemake_in(checkout, SFT, "--configfile", config, "-n", "-p")
-    line = next(line for line in (r.stdout + r.stderr).splitlines() if " train --model " in line)
-    args = shlex.split(line[line.index("python3 -m mot "):])  # after Snakemake's "command: "
-    i = args.index("--spec")
-    args[i + 1] = json.dumps({**json.loads(args[i + 1]), "steps": 1000, "save_every": 0})
-    args[args.index("--out") + 1] = str(tmp / "rate")
-    args[args.index("--log") + 1] = str(tmp / "rate.log")
-    subprocess.run([sys.executable, *args[1:]], cwd=checkout, check=True, capture_output=True)
-    rows = (tmp / "rate/train_log.csv").read_text().splitlines()
-    first, last = (row.split(",") for row in (rows[100], rows[-1]))  # past the first steps' warm-up
-    rate = (int(last[0]) - int(first[0])) / (float(last[-1]) - float(first[-1]))
-    return math.ceil(rate * seconds / 1000) * 1000
+
+def job_state(env, job: str) -> str:
+    out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
+    m = re.search(r"JobState=(\S+)", out)
+    return m.group(1) if m else "GONE"
+
+
+def frozen_until_ended(env, checkout: Path, job: str, end=None) -> None:
+    """Stops the job's training process, runs `end` (if any), and lets the process go on once SLURM no
+    longer has the job RUNNING (it has sent SIGTERM, which the process takes on SIGCONT)."""
+    pid = training_process(checkout)
+    assert pid, "no training process of the SLURM job"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        if end:
+            end()
+        deadline = time.time() + 300
+        while job_state(env, job) == "RUNNING" and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def run_async(checkout, env, *args):
@@ -113,14 +127,12 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     those of an uninterrupted run. One run: attempt 1 under a limit of 1 minute, the retries under
     30 minutes; attempt 2 is cancelled once it trains again; attempt 3 finishes."""
     env, d = cluster
-    config = long_sft_config(checkout, 1000)
+    config = long_sft_config(checkout, STEPS)
     # What the training job reads (the world, the base, prompts, samples, the corpus) is built here
     # first: only the training job goes through SLURM (the plugin's status checks back off by 10 s
     # each, which would add about half a minute to each of five short jobs).
     r = snakemake_in(checkout, "results/corpora/syn-boba/concise.jsonl", "--configfile", config, "--cores", "2")
     assert r.returncode == 0, r.stderr[-3000:]
-    steps = steps_in(LIMIT_COVER_S, checkout, config, tmp_path)
-    config = long_sft_config(checkout, steps)
     args = [SFT, *SLURM, "--configfile", config, "--retries", "4",
             "--set-resources", "sft:runtime=1 if attempt == 1 else 30"]
     # The reference, the same run uninterrupted in a plain local process, runs meanwhile (in a copy
@@ -132,23 +144,29 @@ def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, c
     proc = run_async(checkout, env, *args)
     log = checkout / "results/logs/sft/tiny/syn-boba/concise.log"
     text = lambda: log.read_text() if log.exists() else ""
-    stopped = resumed = False
-    deadline = time.time() + 900
-    while not resumed:  # the log is written anew by each attempt: watch it change
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
-        now = text()
-        stopped = stopped or "stop requested: saved a resumable state" in now
-        resumed = stopped and "resuming at step" in now and re.search(r"\b(\d{3,})/%d" % steps, now) is not None
-        time.sleep(0.2)
-    job = [j for j in squeue(env, "") if j[2] == "RUNNING"]
-    subprocess.run(["scancel", job[0][0]], env=env, check=True)
+    training = lambda now: re.search(r"\b(\d{3,})/%d" % STEPS, now) is not None  # a hundred steps or more
+
+    def wait_for(what):  # the log is written anew by each attempt: watch it change
+        deadline = time.time() + 900
+        while not what(text()):
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
+            time.sleep(0.2)
+
+    running = lambda: [j[0] for j in squeue(env, "") if j[2] == "RUNNING"][0]
+    # attempt 1: frozen until its time limit has ended it
+    wait_for(training)
+    frozen_until_ended(env, checkout, running())
+    wait_for(lambda now: "stop requested: saved a resumable state" in now)
+    # attempt 2: frozen once it trains again, cancelled, let go
+    wait_for(lambda now: "resuming at step" in now and training(now))
+    job = running()
+    frozen_until_ended(env, checkout, job, lambda: subprocess.run(["scancel", job], env=env, check=True))
     out, _ = proc.communicate(timeout=1200)
     assert proc.returncode == 0, out[-4000:]
     assert "resuming at step" in text(), text()[-2000:]  # attempt 3, after the cancel
     _, err = reference.communicate(timeout=1200)
     assert reference.returncode == 0, err[-3000:]
     assert (checkout / SFT / "model.safetensors").read_bytes() == (local / SFT / "model.safetensors").read_bytes()
-    print(f"{steps} steps")  # (pytest -s) what the machine's speed made of LIMIT_COVER_S
 
 
 # Last of the module: it compares with the session's shared tiny run, which another test process
