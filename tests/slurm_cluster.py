@@ -5,6 +5,7 @@ tests' own, and removes it when it stops; both modules run in one test process (
 one cluster at a time, on the same ports."""
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,12 @@ HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
 MARK = "# written by the project's tests"  # (tests/slurm_cluster.py): the first line of the file
 CONF = Path("/etc/slurm/slurm.conf")
 CTLD_PORT = 6817  # slurmctld's default port
+
+
+def job_info(env, job: str) -> dict:
+    """`scontrol show job -o` as {key: value} (empty once SLURM has forgotten the job)."""
+    out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
+    return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", out))
 
 
 def free_port() -> int:

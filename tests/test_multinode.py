@@ -26,7 +26,7 @@ import yaml
 
 import slurm_cluster
 from conftest import ROOT, snakemake_in
-from slurm_cluster import status
+from slurm_cluster import job_info, status
 from test_train import HP, corpus  # noqa: F401 (corpus: test_train's fixture, a few of the world's traces)
 
 try:
@@ -61,11 +61,6 @@ def two_nodes(tmp_path_factory):
     d = tmp_path_factory.mktemp("slurm2")
     with slurm_cluster.cluster(d, NODES, min_job_age=300, mem_share=0.4) as env:
         yield env, d
-
-
-def job_info(env, job: str) -> dict:
-    out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
-    return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", out))
 
 
 SLURM = ["--profile", "slurm", "--jobs", "2", "--slurm-status-command", "squeue",

@@ -18,6 +18,7 @@ import pytest
 
 import slurm_cluster
 from conftest import snakemake_in
+from slurm_cluster import job_info
 
 pytestmark = pytest.mark.slow
 if not slurm_cluster.HAVE_SLURM:
@@ -89,12 +90,6 @@ def training_process(checkout: Path) -> int | None:
     return None
 
 
-def job_state(env, job: str) -> str:
-    out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
-    m = re.search(r"JobState=(\S+)", out)
-    return m.group(1) if m else "GONE"
-
-
 def frozen_until_ended(env, checkout: Path, job: str, end=None) -> None:
     """Stops the job's training process, runs `end` (if any), and lets the process go on once SLURM no
     longer has the job RUNNING (it has sent SIGTERM, which the process takes on SIGCONT)."""
@@ -105,7 +100,7 @@ def frozen_until_ended(env, checkout: Path, job: str, end=None) -> None:
         if end:
             end()
         deadline = time.time() + 300
-        while job_state(env, job) == "RUNNING" and time.time() < deadline:
+        while job_info(env, job).get("JobState") == "RUNNING" and time.time() < deadline:
             time.sleep(0.2)
     finally:
         os.kill(pid, signal.SIGCONT)
