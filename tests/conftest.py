@@ -17,6 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set here so that every job, server and lm-eval run the tests start inherits it.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
+# Where PYTHONDONTWRITEBYTECODE is set (as on this machine), an install without byte-compiled files
+# (pip --no-compile) is compiled again by every process that imports it: each of the suite's Python
+# processes then pays seconds for it, and a Ray node's agents missed the raylet's fixed 15 s on CI
+# (docs/running.md). README's test command installs with them; a test install without stops here.
+def pytest_sessionstart(session):
+    import importlib.util
+
+    origin = importlib.util.find_spec("torch").origin  # any package of the install: all are installed alike
+    if sys.dont_write_bytecode and not Path(importlib.util.cache_from_source(origin)).is_file():
+        raise pytest.UsageError(f"{origin} has no byte-compiled file and PYTHONDONTWRITEBYTECODE is set: every "
+                                "process would compile what it imports; install without --no-compile")
+
+
 # README's test command runs the suite in four processes (pytest-xdist, --dist loadgroup): each group
 # of tests runs in one process, in this order, so that the longest start first. A module is a group
 # (its module-scoped fixtures are built once), but the two SLURM modules share one (each writes the
