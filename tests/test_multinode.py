@@ -275,3 +275,31 @@ def test_a_ray_start_whose_raylet_ends_is_stopped_and_tried_again(monkeypatch, c
         with multinode.ray_cluster(2):
             pass
     assert len(started) == 3 and all(p.poll() == -15 for p in started)
+
+
+def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
+    """A raylet says why it ended in its session's log, not in the step's output: the failure names
+    the last fatal line written since the start (these are CI's, from the run at c108fbe), not an
+    older session's, without Ray's boilerplate."""
+    from mot.multinode import raylet_fatal
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    old, new = (tmp_path / "ray" / s / "logs" for s in ("session_2026-12-02_03-44-57_079221_30807",
+                                                        "session_2026-12-02_03-46-17_004543_1828"))
+    for d in (old, new):
+        d.mkdir(parents=True)
+    (old / "raylet.out").write_text(
+        "[2026-12-02 03:45:41,981 C 339 339] (raylet) node_manager.cc:3576:  An unexpected system state has occurred."
+        " Check failed: statussetor3576.has_value() Timed out waiting for file old\n")
+    os.utime(old / "raylet.out", (1, 1))
+    since = time.time() - 1
+    assert raylet_fatal(since) == ""
+    (new / "raylet.out").write_text(
+        "[2026-12-02 03:46:41,773 I 3727 3727] (raylet) main.cc:283: Setting cluster ID to: a63dd22e0870d839663686\n"
+        "[2026-12-02 03:46:57,143 C 3727 3727] (raylet) node_manager.cc:3576:  An unexpected system state has "
+        "occurred. You have likely discovered a bug in Ray. Please report this issue at https://github.com/ray-project"
+        "/ray/issues and we'll work with you to fix it. Check failed: statussetor3576.has_value() Timed out waiting "
+        "for file /tmp/ray/session_2026-12-02_03-46-17_004543_1828/metrics_agent_port_76df6f60994a\n"
+        "*** StackTrace Information ***\n")
+    assert raylet_fatal(since) == ("node_manager.cc:3576: statussetor3576.has_value() Timed out waiting for file "
+                                   "/tmp/ray/session_2026-12-02_03-46-17_004543_1828/metrics_agent_port_76df6f60994a")

@@ -32,13 +32,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .io import MotError
 
 RAY_TIMEOUT_S = 300  # for every node to join the Ray cluster
 # A raylet waits 15 s (fixed in Ray 2.x, no setting) for its dashboard and runtime-env agents to write
 # their ports, and aborts its node when they miss it: on a busy node their start alone can take longer
-# ("Timed out waiting for file .../metrics_agent_port_*"). Such a start is stopped and tried again.
+# ("Timed out waiting for file .../metrics_agent_port_*": 20 to 43 s on CI's loaded cores, in an
+# install without byte-compiled files, where each Python process of Ray compiles what it imports).
+# Such a start is stopped and tried again; the failure names the raylet's own reason (raylet_fatal).
 RAY_START_TRIES = 3
 STOP_TIMEOUT_S = 30  # for a node's processes to end after SIGTERM, before SIGKILL
 
@@ -232,14 +235,14 @@ def _start_ray(alloc: Allocation, ip: str, timeout: float, env: dict, procs: lis
     joined; returns the cluster's address and the head's IP."""
     nodes = len(alloc.nodes)
     port = free_port(ip)
+    began = time.time()
     address = f"{ip}:{port}"
     ray = [sys.executable, "-m", "mot.multinode", "node", "--ray", "--", "start", "--block", "--disable-usage-stats"]
     procs.append(srun([alloc.head], ray + ["--head", f"--node-ip-address={ip}", f"--port={port}",
                                            "--include-dashboard=false"], env=env))
     _wait_for_port(ip, port, procs[0], timeout)
     # ray.init gives a raylet 60 s (RAY_gcs_server_request_timeout_seconds) to register once the head's
-    # port is open; on a busy node the head's took longer (CI: "Failed to connect to Ray cluster"
-    # while it was still starting), so the waiter gets the whole timeout
+    # port is open; on a busy node the head's can take longer, so the waiter gets the whole timeout
     waiter = subprocess.Popen([sys.executable, "-c", _WAIT_FOR_NODES, address, str(nodes), str(timeout)],
                               env={**env, "RAY_gcs_server_request_timeout_seconds": str(int(timeout))},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,8 +251,9 @@ def _start_ray(alloc: Allocation, ip: str, timeout: float, env: dict, procs: lis
         if dead := [p for p in procs if p.poll() is not None]:
             waiter.kill()
             waiter.communicate()
+            why = raylet_fatal(began)
             raise RayStartFailed(f"Ray cluster at {address}: a raylet step ended (srun status {dead[0].returncode})"
-                                 " before every node joined; its output is above")
+                                 " before every node joined; " + (f"the raylet's log: {why}" if why else "its output is above"))
         # The workers start once the head has joined, not beside it: each node starts half a dozen
         # Python helpers, and on a busy node those of two nodes at once missed the raylet's 15 s
         if not workers and select.select([waiter.stdout], [], [], 0.5)[0]:
@@ -269,6 +273,20 @@ def _start_ray(alloc: Allocation, ip: str, timeout: float, env: dict, procs: lis
         raise MotError(f"Ray cluster at {address}: want the head on {alloc.head} and a worker on each of "
                        f"{', '.join(alloc.nodes[1:])} within {timeout:.0f} s; joined: {got} {err.strip()[-300:]}")
     return address, heads[0]["ip"]
+
+
+def raylet_fatal(since: float) -> str:
+    """Why a raylet of this node ended, from the Ray session logs written since `since` (the step's
+    output only says that the node "timed out during startup"), without Ray's boilerplate."""
+    root = Path(os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp") / "ray"  # Ray's default
+    found = []
+    for log in root.glob("session_*/logs/raylet*.out"):
+        with contextlib.suppress(OSError):
+            if (mtime := log.stat().st_mtime) >= since:
+                found += [(mtime, m[1]) for m in re.finditer(r"^\[[^\]]* [CF] \d+ \d+\] \(raylet\) (.*)$",
+                                                             log.read_text(errors="replace"), re.M)]
+    where, _, what = max(found)[1].partition(": ") if found else ("", "", "")
+    return f"{where}: {what.split('Check failed: ', 1)[-1].strip()}"[:400] if found else ""
 
 
 def _wait_for_port(ip: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
