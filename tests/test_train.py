@@ -13,9 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from mot.io import MotError, write_jsonl
-from mot.chat import sft_example
 from mot.batches import load_examples, micro_batches, step_indices
-from mot.chat import IGNORE
+from mot.chat import IGNORE, sft_example
 from mot.train import HParams, TrainSpec, lr_at, train
 
 from conftest import ROOT

@@ -285,8 +285,10 @@ def raylet_fatal(since: float) -> str:
             if (mtime := log.stat().st_mtime) >= since:
                 found += [(mtime, m[1]) for m in re.finditer(r"^\[[^\]]* [CF] \d+ \d+\] \(raylet\) (.*)$",
                                                              log.read_text(errors="replace"), re.M)]
-    where, _, what = max(found)[1].partition(": ") if found else ("", "", "")
-    return f"{where}: {what.split('Check failed: ', 1)[-1].strip()}"[:400] if found else ""
+    if not found:
+        return ""
+    where, _, what = max(found)[1].partition(": ")
+    return f"{where}: {what.split('Check failed: ', 1)[-1].strip()}"[:400]
 
 
 def _wait_for_port(ip: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
