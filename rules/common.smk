@@ -264,13 +264,16 @@ def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):
     )
     if RESOURCES["gpu_model"]:
         res["gpu_model"] = lambda w: RESOURCES["gpu_model"] if gpu(w) else ""
-    # A job over several nodes: with the `mpi` resource the SLURM plugin runs its command as is on the
-    # first node (not `srun -n1`), in an allocation of one task per node (`tasks`; tasks_per_gpu=0: no
-    # --ntasks-per-gpu), and the command starts the other nodes' processes by srun (mot.multinode).
-    # None drops the key: a single-node job's submission is what it was.
+    # One task per node, holding all of that node's GPUs and CPUs: the job's command starts its own
+    # processes (accelerate launch, vLLM's workers). The plugin's default for a GPU job is one task per
+    # GPU (--ntasks-per-gpu=1), and --cpus-per-task is per task: 8 GPUs x 96 CPUs would ask one node
+    # for 768 CPUs, which sbatch refuses. tasks_per_gpu=0 leaves --ntasks-per-gpu out (one task).
+    # A job over several nodes: with the `mpi` resource the plugin runs its command as is on the first
+    # node (not `srun -n1`), in an allocation of one task per node (`tasks`), and the command starts
+    # the other nodes' processes by srun (mot.multinode). None drops the key (CPU jobs: --ntasks=1).
     res["mpi"] = lambda w: "srun" if nodes(w) > 1 else None
     res["tasks"] = lambda w: nodes(w) if nodes(w) > 1 else None
-    res["tasks_per_gpu"] = lambda w: 0 if nodes(w) > 1 else None
+    res["tasks_per_gpu"] = lambda w: 0 if gpu(w) else None
     return res
 
 
@@ -437,7 +440,7 @@ def eval_benchmarks(w):
 
 def eval_sampling(w):
     """eval's sampling; a probe run's with the probe's n."""
-    return {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")} | (
+    return {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens", "top_k", "min_p") if k in EVAL} | (
         {"n": PROBE["n"]} if L.probed(run_of(w)) else {})
 
 

@@ -34,8 +34,8 @@ rule diagnostics_set:
         "round start), and the mean token loss on the teachers' corpora of each branch (its own teacher's "
         "and the others'), the round's start and the merged model.",
     threads: 1
-    resources:
-        **job_resources("eval", gpu=lambda w: student_gpus(config, w.student)),
+    resources:  # one process: a student that trains on GPUs is run on one of them (mot.diagnostics)
+        **job_resources("eval", gpu=lambda w: min(1, student_gpus(config, w.student))),
     log:
         f"{LOGS}/diagnostics/{{student}}/{{source}}/{{tset}}.log",
     conda:

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
 HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
 MARK = "# written by the project's tests"  # (tests/slurm_cluster.py): the first line of the file
 CONF = Path("/etc/slurm/slurm.conf")
+GRES_CONF = CONF.with_name("gres.conf")  # beside slurm.conf, where slurmd looks
 CTLD_PORT = 6817  # slurmctld's default port
 
 
@@ -63,26 +65,30 @@ def start_munge():
 
 
 @contextlib.contextmanager
-def cluster(d: Path, nodes: tuple[str, ...] = (), min_job_age: int = 120, mem_share: float = 0.8):
+def cluster(d: Path, nodes: tuple[str, ...] = (), min_job_age: int = 120, mem_share: float = 0.8, gpus: int = 0):
     """A running cluster with its state in `d`; yields the environment to run SLURM's commands in.
     No `nodes`: one node named after this host. Named nodes: one slurmd each on this host (`slurmd -N`),
     each on its own port, sharing `mem_share` of the memory each. MinJobAge keeps finished jobs visible
-    to squeue (the tests' status command: the cluster keeps no accounting) for that many seconds."""
-    if CONF.exists() and MARK not in CONF.read_text():
-        pytest.fail(f"{CONF} exists and is not the tests': the tests start their own cluster")
+    to squeue (the tests' status command: the cluster keeps no accounting) for that many seconds.
+    `gpus`: each node declares that many GPUs as a generic resource (a count, no devices), so that
+    SLURM places and refuses GPU jobs (--gpus=N) as a GPU cluster does; no process sees a GPU."""
+    for f in (CONF, GRES_CONF):
+        if f.exists() and MARK not in f.read_text():
+            pytest.fail(f"{f} exists and is not the tests': the tests start their own cluster")
     deadline = time.time() + 60  # the other module's cluster may still be stopping
     while port_busy(CTLD_PORT):
         assert time.time() < deadline, f"port {CTLD_PORT} (slurmctld) is taken"
         time.sleep(1)
     host = socket.gethostname()
     mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 20 * mem_share)
+    gres = f" Gres=gpu:{gpus}" if gpus else ""
     if nodes:
         lines = "\n".join(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
-                          f"CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN" for n in nodes)
+                          f"CPUs={os.cpu_count()} RealMemory={mem}{gres} State=UNKNOWN" for n in nodes)
         spool, pid = f"{d}/spool/%n", f"{d}/slurmd-%n.pid"
         pid_files = [d / f"slurmd-{n}.pid" for n in nodes]
     else:
-        lines = f"NodeName={host} CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN"
+        lines = f"NodeName={host} CPUs={os.cpu_count()} RealMemory={mem}{gres} State=UNKNOWN"
         spool, pid, pid_files = f"{d}/spool", f"{d}/slurmd.pid", [d / "slurmd.pid"]
     for sub in ("state", "spool", *(f"spool/{n}" for n in nodes)):
         (d / sub).mkdir(parents=True, exist_ok=True)
@@ -100,6 +106,7 @@ SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
+GresTypes=gpu
 ReturnToService=2
 MinJobAge={min_job_age}
 KillWait=30
@@ -114,6 +121,11 @@ SlurmdLogFile={d}/slurmd-%n.log
 PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
 """)
+    # slurmd drops a GPU without a device file: each is a character device of /dev/null's numbers
+    for i in range(gpus):
+        if not (d / f"gpu{i}").exists():
+            os.mknod(d / f"gpu{i}", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    GRES_CONF.write_text(f"{MARK}\n" + (f"Name=gpu File={d}/gpu[0-{gpus - 1}]\n" if gpus else ""))
     env = {**os.environ, "SLURM_CONF": str(CONF)}
     try:
         start_munge()
@@ -135,5 +147,6 @@ PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
         wait_gone(pids)  # the next cluster starts on the same ports
         # Without a controller, every later `scontrol show config` (the SLURM plugin runs one whenever
         # Snakemake starts) would wait for it; with no config file it fails at once.
-        if CONF.is_file() and MARK in CONF.read_text():
-            CONF.unlink()
+        for f in (CONF, GRES_CONF):
+            if f.is_file() and MARK in f.read_text():
+                f.unlink()

@@ -48,3 +48,21 @@ def test_diagnostics_of_two_opposite_branches(tmp_path, tiny_model, monkeypatch)
         table = list(csv.DictReader(f))
     assert len(table) == 2 + 1 + 4 * 2 and {r["quantity"] for r in table} == {"distance", "cosine", "loss"}
     assert (tmp_path / "out.png").stat().st_size > 0 and (tmp_path / "out.pdf").is_file()
+
+
+def test_the_gpu_loss_one_example_and_one_chunk_at_a_time_is_the_batched_loss(tmp_path, tiny_model, monkeypatch):
+    """On a GPU, diagnostics runs a paper student in bf16 one trace at a time, its output layer a chunk
+    of positions at a time; the same code on this CPU in float32, with 3-position chunks, gives the
+    batched loss of the CPU path."""
+    import mot.diagnostics as d
+    from mot.batches import load_examples
+    from mot.io import load_causal_lm, load_tokenizer
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"prompt": f"Compute {a} + 2.", "response":
+                                          f"<think>\n{a} + 2 = {a + 2}.\n</think>\n\n\\boxed{{{a + 2}}}"}) + "\n"
+                              for a in range(3, 9)))
+    monkeypatch.setattr(d, "GPU_CHUNK", 3)
+    examples, _ = load_examples(load_tokenizer(str(tiny_model)), str(corpus), 256, "drop")
+    chunked = d.chunked_corpus_loss(load_causal_lm(str(tiny_model)).eval(), examples)
+    assert chunked == pytest.approx(corpus_loss(str(tiny_model), str(corpus), 256, 64), rel=1e-5)

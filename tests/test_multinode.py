@@ -147,10 +147,11 @@ def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, 
 
 
 @pytest.mark.slow
-def test_multi_node_jobs_are_planned_as_one_task_per_node_and_single_node_jobs_as_before(workdir):
+def test_multi_node_jobs_are_planned_as_one_task_per_node_and_single_node_jobs_as_one_task(workdir):
     """What a job over two nodes asks SLURM for and runs (the plugin's own sbatch line from the planned
     resources): --nodes=2 --ntasks=2 and no --ntasks-per-gpu; the launch through mot.multinode. A job
-    on one node: no mpi, tasks or tasks_per_gpu resource, its sbatch line and command as before."""
+    on one node: no mpi or tasks resource, one task with all its CPUs (tests/test_cluster_fit.py checks
+    every job's line against a node)."""
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
@@ -192,10 +193,10 @@ def test_multi_node_jobs_are_planned_as_one_task_per_node_and_single_node_jobs_a
         line = sbatch(job)
         assert "--nodes=2" in line and "--ntasks=2" in line and "--gpus=16" in line, line
         assert "--ntasks-per-gpu" not in line, line
-    for job in (small, qwq):
-        assert not {"mpi", "tasks", "tasks_per_gpu"} & set(job["resources"]), job["resources"]
+    for job, gpus in ((small, 8), (qwq, 4)):  # one task holding the node's share of GPUs and CPUs
+        assert not {"mpi", "tasks"} & set(job["resources"]) and job["resources"]["tasks_per_gpu"] == "0"
         line = sbatch(job)
-        assert "--nodes=1" in line and "--ntasks-per-gpu=1" in line and "--ntasks=" not in line, line
+        assert "--nodes=1" in line and "--ntasks" not in line and f"--cpus-per-task={12 * gpus}" in line, line
     assert r1["shell"].startswith("python3 -m mot --log ")  # mot generate starts the Ray cluster itself
     assert big["shell"].startswith("python3 -m mot.multinode accelerate -- --num_processes 16 --num_machines 2 "
                                    "--config_file envs/accelerate/fsdp.yaml -m mot --log ")

@@ -72,9 +72,11 @@ def corpus_loss(model_dir: str, corpus: str, max_length: int, max_examples: int,
     from .chat import IGNORE
 
     tok = load_tokenizer(model_dir)
-    model = load_causal_lm(model_dir).eval()
     examples, _ = load_examples(tok, corpus, max_length, "drop")
     examples = examples[:max_examples]
+    if torch.cuda.is_available():  # a paper student on the job's one GPU
+        return chunked_corpus_loss(load_causal_lm(model_dir, dtype=torch.bfloat16).to("cuda").eval(), examples)
+    model = load_causal_lm(model_dir).eval()
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(examples), batch):
@@ -85,6 +87,29 @@ def corpus_loss(model_dir: str, corpus: str, max_length: int, max_examples: int,
                                                      ignore_index=IGNORE, reduction="sum")
             total += float(loss)
             count += int((target != IGNORE).sum())
+    return total / count
+
+
+GPU_CHUNK = 2048  # positions whose logits exist at once (a 25k-token trace x 152k vocabulary: 15 GiB in bf16)
+
+
+def chunked_corpus_loss(model, examples) -> float:
+    """corpus_loss on a GPU (the model's device), in bf16, one example at a time, the output layer over
+    GPU_CHUNK positions at a time: a paper student (up to Qwen3-30B-A3B's 61 GB) and one 25k-token trace
+    fit one 80 GB GPU."""
+    import torch
+
+    from .chat import IGNORE
+
+    head, total, count = model.get_output_embeddings(), 0.0, 0
+    with torch.no_grad():
+        for ids, labels in examples:
+            hidden = model.base_model(input_ids=torch.tensor([ids], device=model.device)).last_hidden_state[0, :-1]
+            target = torch.tensor(labels[1:], device=model.device)
+            keep = target != IGNORE
+            for h, y in zip(hidden[keep].split(GPU_CHUNK), target[keep].split(GPU_CHUNK)):
+                total += float(torch.nn.functional.cross_entropy(head(h).float(), y, reduction="sum"))
+            count += int(keep.sum())
     return total / count
 
 
