@@ -364,6 +364,7 @@ def test_hyper_parameters_are_checked_once_with_one_line():
     ({"betas": [0.9]}, r"--spec hparams: betas = \[0.9\] is not tuple\[float, float\]"),
     ({"bf16": "yes"}, r"--spec hparams: bf16 = 'yes' is not bool"),
     ({"micro_batch_size": 1.5}, r"--spec hparams: micro_batch_size = 1.5 is not int"),
+    ({"loss_chunk_tokens": -1}, r"--spec hparams: loss_chunk_tokens = -1 is negative \(config key train.loss_chunk_tokens"),
 ])
 def test_hand_typed_hparams_of_the_wrong_type_or_range_are_named(change, pattern):
     with pytest.raises(MotError, match=pattern):
@@ -453,3 +454,296 @@ def test_an_unknown_tracker_is_one_line(monkeypatch):
     monkeypatch.setenv("MOT_LOG_WITH", "tensorbored")
     with pytest.raises(MotError, match="train.log_with: unknown tracker.s. tensorbored"):
         trackers()
+
+
+# --------------------------------------------------------------------------- DeepSpeed, FSDP, the chunked loss (issue 31)
+class StandInEngine:
+    """DeepSpeed's engine as accelerate's DeepSpeedEngineWrapper drives it (deepspeed is not installed
+    here): backward divides the loss by the config's gradient_accumulation_steps (DeepSpeed's
+    scale_wrt_gas); step() clips with the config's gradient_clipping and steps the optimizer at an
+    accumulation boundary. `steps`: the micro-batch count at each of its step() calls."""
+
+    def __init__(self, model, optimizer, config):
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.boundary, self.micro, self.steps, self.norm = None, 0, [], None
+
+    def set_gradient_accumulation_boundary(self, is_boundary):
+        self.boundary = is_boundary
+
+    def backward(self, loss):
+        (loss / self.config["gradient_accumulation_steps"]).backward()
+        self.micro += 1
+
+    def step(self):
+        self.steps.append(self.micro)
+        if self.boundary:
+            self.norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config["gradient_clipping"])
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+    def get_global_grad_norm(self):
+        return self.norm
+
+    def destroy(self):  # accelerate's free_memory calls it
+        pass
+
+
+def deepspeed_accelerator(engines):
+    """An Accelerator (one CPU process) that takes accelerate's DeepSpeed paths: its own backward,
+    clip_grad_norm_ and DeepSpeedOptimizerWrapper, with a plugin as envs/accelerate/deepspeed_zero3.yaml
+    launches it (gradient_accumulation_steps 1, gradient_clipping 1.0); prepare makes a StandInEngine
+    from the plugin's config as it is then."""
+    from accelerate import Accelerator
+    from accelerate.utils import DeepSpeedPlugin, DistributedType
+    from accelerate.utils.deepspeed import DeepSpeedEngineWrapper, DeepSpeedOptimizerWrapper
+
+    class DeepSpeedAccelerator(Accelerator):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.plugin = DeepSpeedPlugin(zero_stage=3, gradient_accumulation_steps=1, gradient_clipping=1.0,
+                                          zero3_init_flag=False)
+
+        @property
+        def distributed_type(self):
+            return DistributedType.DEEPSPEED if hasattr(self, "plugin") else super().distributed_type
+
+        @property
+        def deepspeed_plugin(self):
+            return self.plugin
+
+        def prepare(self, model, optimizer):
+            engines.append(StandInEngine(model, optimizer, self.plugin.deepspeed_config))
+            self.deepspeed_engine_wrapped = DeepSpeedEngineWrapper(engines[-1])
+            return model, DeepSpeedOptimizerWrapper(optimizer)
+
+        def get_state_dict(self, model, unwrap=True):
+            return model.state_dict()
+
+    return DeepSpeedAccelerator
+
+
+def test_deepspeed_steps_its_engine_once_per_optimizer_step(tiny_model, corpus, tmp_path, monkeypatch):
+    """Issue 31, item 3: accelerate steps a DeepSpeed engine inside every backward made while
+    sync_gradients is true. Each optimizer step of 2 micro-batches must step the engine once, after
+    its last, on the step's whole gradient, with the step's lr: the model the plain loop trains."""
+    import accelerate
+
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "plain"), steps=3)
+    engines = []
+    monkeypatch.setattr(accelerate, "Accelerator", deepspeed_accelerator(engines))
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "ds"), steps=3)
+    (engine,) = engines
+    assert engine.steps == [2, 4, 6]
+    config = engine.config
+    assert (config["train_micro_batch_size_per_gpu"], config["gradient_accumulation_steps"], config["train_batch_size"],
+            config["gradient_clipping"]) == (2, 2, 4, 1.0)
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "ds")
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7), k
+    rows = [(tmp_path / d / "train_log.csv").read_text().splitlines() for d in ("plain", "ds")]
+    assert [r.split(",")[:3] for r in rows[0]] == [r.split(",")[:3] for r in rows[1]]  # step, loss, lr
+
+
+def micro_batch_inputs(examples, ids, pad_id, packed):
+    from mot.batches import collate, collate_packed
+
+    if packed:
+        input_ids, labels, pos = collate_packed(examples, ids)
+        return {"input_ids": input_ids, "position_ids": pos}, labels
+    input_ids, labels, mask = collate(examples, ids, pad_id)
+    return {"input_ids": input_ids, "attention_mask": mask}, labels
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+def test_chunked_loss_gives_the_plain_loss_and_gradients(tiny_model, corpus, packed):
+    """Issue 31, item 2: the loss over a few response tokens at a time (the output layer per chunk,
+    its logits remade in the backward) against the loss from all logits: a micro-batch of sequences of
+    unequal length, padded (attention_mask) or packed (position_ids), prompt and padding labelled
+    IGNORE, divided by the step's token count as mot.train does; chunks of 1 token, of 7 (the last one
+    shorter) and one chunk; the output layer's weight, or (DeepSpeed) its module."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mot.loss import chunked_loss, plain_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    examples, _ = load_examples(tok, str(corpus), 256, "drop")
+    idx = [0, 3, 5, 8]
+    n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
+    inputs, labels = micro_batch_inputs(examples, idx[:3], tok.pad_token_id, packed)
+    assert (labels == IGNORE).any() and (labels[:, 1:] != IGNORE).sum() > 7
+
+    def run(loss_fn):
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn() / n_tokens
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    ref_loss, ref_grads = run(lambda: plain_loss(model, inputs, labels))
+    for chunk in (1, 7, 10**6):
+        for call_module in (False, True):
+            loss, grads = run(lambda: chunked_loss(model, model, inputs, labels, chunk, call_module))
+            assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-6), (chunk, call_module)
+            assert grads.keys() == ref_grads.keys()
+            for n, g in grads.items():
+                assert torch.allclose(g, ref_grads[n], rtol=1e-5, atol=1e-7), (chunk, call_module, n)
+
+
+def test_chunked_loss_trains_the_model_of_the_plain_loss(tiny_model, corpus, tmp_path):
+    """train.loss_chunk_tokens through the training loop (accumulation over 2 micro-batches)."""
+    fit(str(tiny_model), str(corpus), HP, str(tmp_path / "plain"), steps=3)
+    fit(str(tiny_model), str(corpus), {**HP, "loss_chunk_tokens": 16}, str(tmp_path / "chunked"), steps=3)
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "chunked")
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    la, lb = ([float(r.split(",")[1]) for r in (tmp_path / d / "train_log.csv").read_text().splitlines()[1:]]
+              for d in ("plain", "chunked"))
+    assert la == pytest.approx(lb, rel=1e-5)
+
+
+def fsdp_launch_env(monkeypatch, config="fsdp.yaml"):
+    """The variables `accelerate launch --config_file envs/accelerate/<config>` gives each process,
+    made by accelerate's own launcher code, set for this test."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    args = launch_command_parser().parse_args(["--config_file", str(ROOT / "envs" / "accelerate" / config), "x.py"])
+    args, _, _ = _validate_launch_command(args)
+    env = {k: v for k, v in prepare_multi_gpu_env(args).items() if k.startswith(("ACCELERATE_", "FSDP_"))}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+def test_fsdp_reduces_gradients_in_float32(tiny_model, corpus, tmp_path, monkeypatch):
+    """Issue 31, item 7: under the FSDP launch (envs/accelerate/fsdp.yaml, bf16) the plugin the training
+    loop ends up with (the one it passes the Accelerator, else the one accelerate makes from the
+    launch's variables, with accelerate's bf16 precision applied as AcceleratorState applies it)
+    computes in bf16 and reduce-scatters gradients in float32. No GPU here: the Accelerator is stood
+    in for by a recorder that stops the run."""
+    import accelerate
+    from accelerate.utils import FullyShardedDataParallelPlugin
+
+    env = fsdp_launch_env(monkeypatch)
+    assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_VERSION"] == "2"
+    made = {}
+
+    class Recorder:
+        def __init__(self, **kwargs):
+            made.update(kwargs)
+            raise KeyboardInterrupt  # the launch's settings are all this test reads
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(accelerate, "Accelerator", Recorder)
+    with pytest.raises(KeyboardInterrupt):
+        fit(str(tiny_model), str(corpus), {**HP, "bf16": True}, str(tmp_path / "out"), steps=1)
+    assert made["mixed_precision"] == "bf16"
+    plugin = made.get("fsdp_plugin") or FullyShardedDataParallelPlugin()
+    plugin.set_mixed_precision(made["mixed_precision"])
+    policy = plugin.mixed_precision_policy
+    assert (policy.param_dtype, policy.reduce_dtype) == (torch.bfloat16, torch.float32)
+
+
+def test_a_bf16_checkpoint_says_bfloat16_in_its_config(tiny_model, tmp_path):
+    """Issue 31, item 7: under bf16 the float32 master weights are saved in bf16, and the saved config
+    says so: a dtype="auto" load gets bf16, not float32 (twice the memory). The launch is stood in for
+    (bf16 needs a GPU): _save reads only these of it."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mot.train import _save
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    acc = SimpleNamespace(mixed_precision="bf16", is_main_process=True, get_state_dict=lambda m: m.state_dict(),
+                          unwrap_model=lambda m: m, wait_for_everyone=lambda: None)
+    _save(acc, model, AutoTokenizer.from_pretrained(tiny_model), tmp_path / "ck")
+    assert {v.dtype for v in weights(tmp_path / "ck").values()} == {torch.bfloat16}
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["dtype"] == "bfloat16"
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "ck", dtype="auto").dtype == torch.bfloat16
+    assert next(model.parameters()).dtype == torch.float32  # the model trained on is left as it was
+
+
+FSDP2_WORKER = r"""
+import json, sys, types
+import torch, torch.distributed as dist
+import mot
+from accelerate.utils import FullyShardedDataParallelPlugin
+from accelerate.utils.fsdp_utils import fsdp2_prepare_model
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from mot.batches import collate, collate_packed, load_examples, micro_batches
+from mot.chat import IGNORE
+from mot.loss import chunked_loss, plain_loss
+from mot.train import accumulating
+
+
+def micro_batch_inputs(examples, ids, pad_id, packed):
+    if packed:
+        input_ids, labels, pos = collate_packed(examples, ids)
+        return {"input_ids": input_ids, "position_ids": pos}, labels
+    input_ids, labels, mask = collate(examples, ids, pad_id)
+    return {"input_ids": input_ids, "attention_mask": mask}, labels
+
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+examples, _ = load_examples(tok, sys.argv[2], 256, "drop")
+idx = list(range(8))  # one step: 2 processes x 2 micro-batches x 2 sequences
+n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
+ref = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32)
+ref_loss = 0
+for r in range(world):  # the step's gradient, all of it in one process
+    for mb in micro_batches(examples, idx, r, world, 2):
+        loss = plain_loss(ref, *micro_batch_inputs(examples, mb, tok.pad_token_id, False)) / n_tokens
+        loss.backward()
+        ref_loss += loss.item()
+model = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32)
+accelerator = types.SimpleNamespace(state=types.SimpleNamespace(fsdp_plugin=FullyShardedDataParallelPlugin()),
+                                    mixed_precision="no", device=torch.device("cpu"), is_main_process=rank == 0,
+                                    parallelism_config=None, sync_gradients=True)
+model = fsdp2_prepare_model(accelerator, model)  # as accelerate prepares it under the launch's settings
+report = {}
+for chunk in (0, 5):
+    mbs = micro_batches(examples, idx, rank, world, 2)
+    total = torch.zeros(())
+    for j, mb in enumerate(mbs):
+        inputs, labels = micro_batch_inputs(examples, mb, tok.pad_token_id, packed=chunk > 0)
+        with accumulating(accelerator, model, last=j == len(mbs) - 1):
+            loss = (chunked_loss(model, model, inputs, labels, chunk) if chunk else plain_loss(model, inputs, labels))
+            (loss / n_tokens * world).backward()
+        total += loss.detach() / n_tokens
+        if j == 0:  # reduce-scattered already: each process holds its shard of the summed gradient
+            report.setdefault("sharded_after_first", []).append(
+                all(type(p.grad).__name__ == "DTensor" for p in model.parameters()))
+    dist.all_reduce(total)
+    errors = [(n, (p.grad.full_tensor() - q.grad).abs().max().item())
+              for (n, p), (_, q) in zip(model.named_parameters(), ref.named_parameters())]
+    report[chunk] = {"loss": [total.item(), ref_loss], "max_error": max(e for _, e in errors),
+                     "grad_scale": max(q.grad.abs().max().item() for q in ref.parameters())}
+    model.zero_grad(set_to_none=True)
+if rank == 0:
+    print("REPORT" + json.dumps(report))
+dist.destroy_process_group()
+"""
+
+
+def test_fsdp2_two_gloo_processes_chunked_loss_and_gradient_sync(tiny_model, corpus, tmp_path, monkeypatch):
+    """Issue 31, item 2 under FSDP2 as accelerate shards the model for envs/accelerate/fsdp.yaml
+    (accelerate's own fsdp2_prepare_model; its Accelerator enables FSDP only on GPUs), on two gloo
+    processes: a step of 2 micro-batches a process gives the gradient of one process's plain loss,
+    with the plain loss and with the chunked one (packed), and gradients are reduce-scattered after
+    every micro-batch, none skipped (no_sync would keep whole unsharded gradients)."""
+    fsdp_launch_env(monkeypatch)  # the workers' FullyShardedDataParallelPlugin() reads these
+    (tmp_path / "worker.py").write_text(FSDP2_WORKER)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(tmp_path / "worker.py"), str(tiny_model), str(corpus)],
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.split("REPORT", 1)[1])
+    assert report["sharded_after_first"] == [True, True]
+    for chunk in ("0", "5"):
+        loss, ref_loss = report[chunk]["loss"]
+        assert loss == pytest.approx(ref_loss, rel=1e-6), chunk
+        assert report[chunk]["max_error"] <= 1e-5 * report[chunk]["grad_scale"], (chunk, report[chunk])

@@ -17,11 +17,13 @@ The job works in `<out>.partial/`, stamped with a fingerprint of its inputs' con
 a rerun resumes the saved state only if they are unchanged (else it starts afresh, saying so).
 `<out>` appears, complete, by rename at the end.
 
-The examples, the order they are drawn in and their batches: mot.batches.
+The examples, the order they are drawn in and their batches: mot.batches. A micro-batch's loss,
+from all its logits at once or (train.loss_chunk_tokens) a chunk of positions at a time: mot.loss.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import importlib.util
 import json
@@ -39,6 +41,7 @@ from .chat import IGNORE
 from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
                  release_output, stage_code, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
+from .loss import chunked_loss, plain_loss
 from .spec import from_json
 
 
@@ -91,6 +94,7 @@ class HParams:
     truncation: str = "drop"
     packing: bool | None = None  # None: on with flash_attention_2
     save_state_minutes: float = 0
+    loss_chunk_tokens: int = 0  # > 0: the loss over this many response tokens at a time (mot.loss); 0: all at once
 
     @classmethod
     def of(cls, d: dict, where: str = "--spec hparams") -> "HParams":
@@ -101,6 +105,9 @@ class HParams:
             if not getattr(hp, key) > 0:
                 raise MotError(f"{where}: {key} = {getattr(hp, key)!r} is not a positive {types[key]} "
                                f"(config key train.{key})")
+        if hp.loss_chunk_tokens < 0:
+            raise MotError(f"{where}: loss_chunk_tokens = {hp.loss_chunk_tokens} is negative "
+                           f"(config key train.loss_chunk_tokens; 0: the plain loss)")
         return hp
 
 
@@ -149,6 +156,23 @@ def precision(hp: HParams, cuda: bool):
     return ("bf16" if hp.bf16 and cuda else "no"), torch.float32
 
 
+def fsdp_plugin(mixed: str):
+    """accelerate's FSDP plugin as the launch configures it (its FSDP_* variables), except that under
+    bf16 gradients are reduced in float32: accelerate's bf16 policy reduce-scatters them in bf16 too,
+    rounding each process's gradient to 8 bits before the float32 master weights see the sum. None
+    where the launch is not FSDP, or not bf16 (accelerate decides alone)."""
+    import torch
+
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true" or mixed != "bf16":
+        return None
+    from accelerate.utils import FullyShardedDataParallelPlugin
+
+    policy = {"param_dtype": torch.bfloat16, "reduce_dtype": torch.float32}
+    if os.environ.get("FSDP_VERSION", "1") == "1":
+        policy["buffer_dtype"] = torch.bfloat16  # FSDP1's policy names the buffers' dtype too
+    return FullyShardedDataParallelPlugin(mixed_precision_policy=policy)
+
+
 def check_batch(hp: HParams, world: int) -> int:
     batch, micro = hp.batch_size, hp.micro_batch_size
     if batch % (micro * world):
@@ -169,6 +193,7 @@ def train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool =
 def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool = False) -> dict:
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import DistributedType
     from tqdm import tqdm
 
     hp, steps, start_step, seed = spec.hparams, spec.steps, spec.start_step, spec.seed
@@ -176,8 +201,21 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
     check_out(out, [model_path, corpus, init_optimizer], force)
     # cpu=True without a GPU: under a multi-process launch accelerate then uses gloo (MULTI_CPU).
     mixed, dtype = precision(hp, torch.cuda.is_available())
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed, **tracking.tracker_kwargs())
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed, fsdp_plugin=fsdp_plugin(mixed),
+                      **tracking.tracker_kwargs())
     accum = check_batch(hp, acc.num_processes)
+    deepspeed = acc.distributed_type == DistributedType.DEEPSPEED
+    if deepspeed:
+        # No dataloader tells accelerate the step's shape: say it. The engine clips and steps inside
+        # the backward of the micro-batch that ends the step (sync_gradients below).
+        acc.deepspeed_plugin.deepspeed_config.update(
+            train_micro_batch_size_per_gpu=hp.micro_batch_size, gradient_accumulation_steps=accum,
+            train_batch_size=hp.batch_size, gradient_clipping=hp.grad_clip)
+        acc.gradient_accumulation_steps = accum  # as the engine's (else accelerate warns, and takes its)
+    # The loss is the sum over the step's response tokens divided by their number over all processes:
+    # the same however the step is split. DDP and FSDP average gradients over processes, so scale by
+    # their number; DeepSpeed's engine also divides each micro-batch's loss by its accumulation steps.
+    scale = acc.num_processes * (accum if deepspeed else 1)
     torch.manual_seed(seed)
     tok = load_tokenizer(model_path)
     examples, data_record = load_examples(tok, corpus, hp.max_length, hp.truncation)
@@ -196,6 +234,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
                              {"params": no_decay, "weight_decay": 0.0}], lr=hp.lr,
                             betas=hp.betas, fused=torch.cuda.is_available())
     model, opt = acc.prepare(model, opt)
+    core = acc.unwrap_model(model)
 
     out = Path(out)
     # A saved state is reused only by the same run: the same weights, corpus contents, settings
@@ -233,6 +272,10 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
             n_tokens = sum(sum(1 for y in examples[i][1][1:] if y != IGNORE) for i in idx)
             mbs = micro_batches(examples, idx, acc.process_index, acc.num_processes, hp.micro_batch_size)
             assert len(mbs) == accum
+            # Before the backward passes: DeepSpeed's engine steps inside the last one.
+            lr = lr_at(step - spec.schedule_start, total_steps, hp.lr, hp.warmup_ratio)
+            for g in opt.param_groups:
+                g["lr"] = lr
             loss_sum = torch.zeros((), dtype=torch.float64)
             for j, mb in enumerate(mbs):
                 if packing:
@@ -241,20 +284,15 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
                 else:
                     input_ids, labels, mask = (t.to(acc.device) for t in collate(examples, mb, tok.pad_token_id))
                     inputs = {"input_ids": input_ids, "attention_mask": mask}
-                ctx = acc.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
-                with ctx:
-                    logits = model(**inputs, use_cache=False).logits
-                    # Sum over tokens, divided by the step's token count over all processes: the
-                    # same loss however the step is split; DDP averages gradients over processes, so
-                    # scale by their number.
-                    loss = torch.nn.functional.cross_entropy(
-                        logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE,
-                        reduction="sum") / n_tokens
-                    acc.backward(loss * acc.num_processes)
+                with accumulating(acc, model, last=j == len(mbs) - 1):
+                    if hp.loss_chunk_tokens:
+                        with acc.autocast():  # as the forward: accelerate runs it under autocast
+                            loss = chunked_loss(model, core, inputs, labels, hp.loss_chunk_tokens,
+                                                call_module=deepspeed) / n_tokens
+                    else:
+                        loss = plain_loss(model, inputs, labels) / n_tokens
+                    acc.backward(loss * scale)
                 loss_sum += loss.detach().double().cpu()
-            lr = lr_at(step - spec.schedule_start, total_steps, hp.lr, hp.warmup_ratio)
-            for g in opt.param_groups:
-                g["lr"] = lr
             grad_norm = acc.clip_grad_norm_(model.parameters(), hp.grad_clip)
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -300,6 +338,19 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
     return record
 
 
+def accumulating(acc, model, last: bool):
+    """The context of one micro-batch's forward and backward. accelerate steps a DeepSpeed engine
+    inside every backward made while sync_gradients is true: let that be the step's last only. DDP
+    skips its all-reduce until then; FSDP must not skip it (no_sync keeps a whole unsharded gradient
+    on each process: 2 more bytes a parameter)."""
+    import torch
+
+    acc.sync_gradients = last
+    if last or not isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return contextlib.nullcontext()
+    return acc.no_sync(model)
+
+
 def _cut_log(path: Path, step: int) -> None:
     """Keep the log's rows up to `step`, where training resumes (or starts): a run killed after its
     last saved state logged steps that it will run again."""
@@ -327,12 +378,18 @@ def _save(acc, model, tok, path: Path) -> None:
     import torch
 
     state = acc.get_state_dict(model)
-    if acc.mixed_precision == "bf16" and state is not None:
+    bf16 = acc.mixed_precision == "bf16"
+    if bf16 and state is not None:
         state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
     if acc.is_main_process:
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        acc.unwrap_model(model).save_pretrained(tmp, state_dict=state, safe_serialization=True)
+        core = acc.unwrap_model(model)
+        core.save_pretrained(tmp, state_dict=state, safe_serialization=True)
+        if bf16:  # save_pretrained writes the dtype of the float32 model; a dtype="auto" load reads it
+            config = copy.deepcopy(core.config)
+            config.dtype = "bfloat16"
+            config.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
