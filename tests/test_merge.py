@@ -221,17 +221,129 @@ def test_nan_hidden_by_dare_is_still_caught(tiny_model, tmp_path):
 def test_config_and_tokenizer_mismatch(tiny_model, tmp_path):
     ins = make_ckpts(tiny_model, tmp_path)
     cfg = json.loads((ins[2] / "config.json").read_text())
-    cfg["rope_theta"] = 1234.0
+    cfg["rope_parameters"]["rope_theta"] = 1234.0
     (ins[2] / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(MotError, match=r"m2/config.json: architecture differs from .*m0"):
+    with pytest.raises(MotError, match=r"m2/config.json: architecture differs from .*m0: "
+                                       r"rope_parameters.rope_theta is 1234.0 here, 10000.0 there"):
         merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
     shutil.copy(ins[0] / "config.json", ins[2] / "config.json")
     tc = json.loads((ins[1] / "tokenizer_config.json").read_text())
     tc["eos_token"] = "<|endoftext|>"  # a different end of turn: a different tokenizer
     tc["padding_side"] = "left"  # a runtime setting alone would not count
     (ins[1] / "tokenizer_config.json").write_text(json.dumps(tc))
-    with pytest.raises(MotError, match=r"m1: tokenizer differs from .*m0"):
+    with pytest.raises(MotError, match=r"m1: tokenizer differs from .*m0: eos_token is '<\|endoftext\|>' here, "
+                                       r"'<\|im_end\|>' there"):
         merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    assert not (tmp_path / "out").exists()
+
+
+# Qwen/Qwen3-8B's config and tokenizer files as the hub ships them, shrunk (tests/fixtures/hub/README.md).
+HUB_QWEN3 = ROOT / "tests" / "fixtures" / "hub" / "Qwen3-8B-tiny"
+# The keys of the hub's Qwen/Qwen3-8B config.json, in its order (transformers 4.51)
+HUB_QWEN3_CONFIG_KEYS = [
+    "architectures", "attention_bias", "attention_dropout", "bos_token_id", "eos_token_id", "head_dim", "hidden_act",
+    "hidden_size", "initializer_range", "intermediate_size", "max_position_embeddings", "max_window_layers",
+    "model_type", "num_attention_heads", "num_hidden_layers", "num_key_value_heads", "rms_norm_eps", "rope_scaling",
+    "rope_theta", "sliding_window", "tie_word_embeddings", "torch_dtype", "transformers_version", "use_cache",
+    "use_sliding_window", "vocab_size"]
+
+
+@pytest.fixture
+def hub_base(tmp_path):
+    """(hub, saved): the fixture's files with seeded random bfloat16 weights, as a base model's hub
+    snapshot holds them, and what this transformers saves from it (load, save_pretrained: what
+    training writes), whose config.json and tokenizer files differ from the hub's."""
+    from safetensors.torch import save_file
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    hub = tmp_path / "Qwen3-8B"
+    shutil.copytree(HUB_QWEN3, hub, ignore=shutil.ignore_patterns("*.md"))  # what mot.io.local_model fetches
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(hub)).to(torch.bfloat16)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, hub / "model.safetensors",
+              metadata={"format": "pt"})
+    saved = tmp_path / "saved"
+    AutoModelForCausalLM.from_pretrained(hub).save_pretrained(saved)
+    AutoTokenizer.from_pretrained(hub).save_pretrained(saved)
+    return hub, saved
+
+
+def test_the_hub_fixture_keeps_the_hubs_layout(hub_base):
+    """What the merge tests below rest on: the fixture is in the hub's layout and a save is not."""
+    hub, saved = hub_base
+    cfg, new = json.loads((hub / "config.json").read_text()), json.loads((saved / "config.json").read_text())
+    assert list(cfg) == HUB_QWEN3_CONFIG_KEYS
+    assert "layer_types" in new and "rope_parameters" in new and "rope_theta" not in new
+    assert {"vocab.json", "merges.txt", "tokenizer.json"} <= {p.name for p in hub.iterdir()}
+    assert not (hub / "chat_template.jinja").exists() and (saved / "chat_template.jinja").is_file()
+    tc = json.loads((hub / "tokenizer_config.json").read_text())
+    assert tc["chat_template"] == (ROOT / "tests/fixtures/templates/Qwen-Qwen3-0.6B.jinja").read_text()
+    assert tc["tokenizer_class"] == "Qwen2Tokenizer" and tc["added_tokens_decoder"]
+    assert "chat_template" not in json.loads((saved / "tokenizer_config.json").read_text())
+
+
+def test_the_probe_merges_a_hub_layout_base_with_a_checkpoint_saved_from_it(hub_base, tmp_path):
+    """Issue 31, item 4: Figure 5's probe (rules/merge.smk: interpolate, --base the hub's base) was
+    refused, "architecture differs (key 'layer_types')", because the files were compared, not what
+    they mean. The same weights in both layouts merge into the same weights, and the output loads."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hub, saved = hub_base
+    out = tmp_path / "probe"
+    r = run_mot("merge", "--method", "interpolate", "--base", hub, "--param", "lambda=0.25", "--out", out, saved)
+    assert r.returncode == 0, r.stderr
+    got, want = tensors(out), tensors(hub)
+    assert got.keys() == want.keys() and all(torch.equal(t, want[k]) for k, t in got.items())  # 0.25 x + 0.75 x
+    model, tok = AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    ids = tok.apply_chat_template([{"role": "user", "content": "2 + 3?"}], add_generation_prompt=True,
+                                  return_tensors="pt", return_dict=True)
+    assert model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 3
+    merge([str(hub), str(saved)], str(tmp_path / "uniform"), "uniform")  # the hub's files as the reference
+    AutoModelForCausalLM.from_pretrained(tmp_path / "uniform")
+    AutoTokenizer.from_pretrained(tmp_path / "uniform")
+
+
+def _edit_json(path, fn):
+    doc = json.loads(path.read_text())
+    fn(doc)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _think_special(hub):
+    """<think> flagged special in both of the hub's files that list added tokens."""
+    def flag(tokens):
+        for t in tokens:
+            t["special"] = t["special"] or t["content"] == "<think>"
+    _edit_json(hub / "tokenizer.json", lambda d: flag(d["added_tokens"]))
+    _edit_json(hub / "tokenizer_config.json", lambda d: flag(d["added_tokens_decoder"].values()))
+
+
+HUB_DIFFERENCES = [  # a real difference, made in the hub's own files, and the one line that names it
+    ("rope_theta", lambda hub: _edit_json(hub / "config.json", lambda c: c.update(rope_theta=500000)),
+     r"Qwen3-8B/config.json: architecture differs from \S*saved: "
+     r"rope_parameters.rope_theta is 500000 here, 1000000 there"),
+    ("tie_word_embeddings", lambda hub: _edit_json(hub / "config.json", lambda c: c.update(tie_word_embeddings=True)),
+     r"Qwen3-8B/config.json: architecture differs from \S*saved: tie_word_embeddings is True here, False there"),
+    ("chat_template", lambda hub: _edit_json(hub / "tokenizer_config.json", lambda c: c.update(  # QwQ's pre-fill
+        chat_template=c["chat_template"].replace("assistant\\n' }}", "assistant\\n<think>\\n' }}"))),
+     r"Qwen3-8B: tokenizer differs from \S*saved: chat_template differs from character \d+: "),
+    ("special_flag", _think_special,
+     r"Qwen3-8B: tokenizer differs from \S*saved: added_tokens\['<think>'\].special is True here, False there"),
+    ("merges", lambda hub: _edit_json(hub / "tokenizer.json", lambda d: d["model"]["merges"].pop()),
+     r"Qwen3-8B: tokenizer differs from \S*saved: model.merges has 250 entries here, 251 there"),
+]
+
+
+@pytest.mark.parametrize("case,edit,pattern", HUB_DIFFERENCES, ids=[c[0] for c in HUB_DIFFERENCES])
+def test_a_real_difference_from_a_hub_layout_base_is_still_refused_in_one_line(hub_base, tmp_path, case, edit, pattern):
+    hub, saved = hub_base
+    edit(hub)
+    with pytest.raises(MotError, match=pattern) as e:
+        merge([str(saved)], str(tmp_path / "out"), "interpolate", base=str(hub), params={"lambda": 0.5})
+    assert "\n" not in str(e.value)
     assert not (tmp_path / "out").exists()
 
 

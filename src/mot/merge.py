@@ -18,7 +18,6 @@ of a finished run (on the paper's cluster, hundreds of GPU-hours) for no change 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from . import hub
 from .io import MotError, atomic_path, check_out, file_xxh3, final_path, local_model, write_json
 from .layout import TRAIN_LOG
 from .methods import METHODS, Method, outer_step, param, params_error  # noqa: F401 (the registry, re-exported)
@@ -37,12 +37,6 @@ from .methods import METHODS, Method, outer_step, param, params_error  # noqa: F
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
           "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
           "BOOL": torch.bool}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                   "merges.txt", "tokenizer.model", "chat_template.jinja", "added_tokens.json")
-TOKENIZER_CONFIG_KEYS = {"added_tokens_decoder", "bos_token", "eos_token", "pad_token", "unk_token",
-                         "additional_special_tokens", "extra_special_tokens", "chat_template", "tokenizer_class"}
-# Config keys that name a checkpoint rather than describe its architecture.
-CONFIG_IGNORED = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures", "use_cache"}
 
 
 @dataclass
@@ -69,36 +63,6 @@ class Checkpoint:
             for name, (dtype, shape, offset) in read_header(f).items():
                 ck.tensors[name] = (f, dtype, shape, offset)
         return ck
-
-    def config(self) -> dict:
-        cfg = path_json(self.path / "config.json")
-        return {k: v for k, v in cfg.items() if k not in CONFIG_IGNORED}
-
-    def tokenizer_hash(self) -> str:
-        """Hash of what the tokenizer does (vocabulary, merges, special tokens, chat template),
-        not of runtime settings such as padding side that save_pretrained also records."""
-        h = hashlib.sha256()
-        for name in TOKENIZER_FILES:
-            f = self.path / name
-            if not f.is_file():
-                continue
-            data = f.read_bytes()
-            if name == "tokenizer.json":
-                doc = json.loads(data)
-                data = json.dumps({k: v for k, v in doc.items() if k not in ("padding", "truncation")},
-                                  sort_keys=True).encode()
-            elif name == "tokenizer_config.json":
-                doc = json.loads(data)
-                data = json.dumps({k: v for k, v in doc.items() if k in TOKENIZER_CONFIG_KEYS}, sort_keys=True).encode()
-            h.update(name.encode() + b"\0" + data)
-        return h.hexdigest()
-
-
-def path_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise MotError(f"{path}: cannot read ({e})") from None
 
 
 def read_header(path: Path) -> dict[str, tuple[str, list[int], int]]:
@@ -172,9 +136,18 @@ class Reader:
 
 
 def check_inputs(cks: list[Checkpoint], base: Checkpoint | None) -> None:
-    """Same tensor names, shapes and dtypes, config and tokenizer everywhere; else name the first
-    offending tensor and file."""
+    """Same tensor names, shapes and dtypes, architecture and tokenizer everywhere; else name the
+    first offending tensor or field and file. Architecture and tokenizer as transformers loads them
+    (mot.hub), so the hub's older file layout of a base and what training saved from it agree."""
     ref = cks[0]
+    loaded = {}  # loading a tokenizer takes a second: once per directory (the base may also be an input)
+
+    def read(load, ck):
+        key = (load, ck.path.resolve())
+        if key not in loaded:
+            loaded[key] = load(ck.path)
+        return loaded[key]
+
     for ck in cks[1:] + ([base] if base else []):
         missing = sorted(set(ref.tensors) - set(ck.tensors))
         extra = sorted(set(ck.tensors) - set(ref.tensors))
@@ -188,12 +161,21 @@ def check_inputs(cks: list[Checkpoint], base: Checkpoint | None) -> None:
                 raise MotError(f"{f}: tensor '{name}' has shape {s}, {ref.path} has {shape}")
             if d != dtype:
                 raise MotError(f"{f}: tensor '{name}' has dtype {d}, {ref.path} has {dtype}")
-        cfg, ref_cfg = ck.config(), ref.config()
-        if cfg != ref_cfg:
-            diff = sorted(k for k in set(cfg) | set(ref_cfg) if cfg.get(k) != ref_cfg.get(k))
-            raise MotError(f"{ck.path / 'config.json'}: architecture differs from {ref.path} (key '{diff[0]}')")
-        if ck.tokenizer_hash() != ref.tokenizer_hash():
-            raise MotError(f"{ck.path}: tokenizer differs from {ref.path}")
+        if same_files(ck.path, ref.path, hub.CONFIG_FILES + hub.TOKENIZER_FILES):
+            continue  # byte for byte the same (checkpoints of one run): nothing to load
+        if diff := hub.difference(read(hub.architecture, ck), read(hub.architecture, ref)):
+            raise MotError(f"{ck.path / 'config.json'}: architecture differs from {ref.path}: {diff}")
+        if diff := hub.difference(read(hub.tokenizer, ck), read(hub.tokenizer, ref)):
+            raise MotError(f"{ck.path}: tokenizer differs from {ref.path}: {diff}")
+
+
+def same_files(a: Path, b: Path, names: tuple[str, ...]) -> bool:
+    """Whether two directories hold these files (those present) byte for byte alike."""
+    for name in names:
+        fa, fb = a / name, b / name
+        if fa.is_file() != fb.is_file() or (fa.is_file() and fa.read_bytes() != fb.read_bytes()):
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- streaming writer
