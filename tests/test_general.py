@@ -9,7 +9,7 @@ from mot.general import write_tasks
 from mot.tables import general_table
 from mot.world import GENERAL_TASKS, make_world
 
-from conftest import TINY_WORLD, run_mot
+from conftest import ROOT, TINY_WORLD, run_mot
 
 SAMPLING = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 48}
 TASKS = {"SYN-DIV": {"task": "syn_div", "metric": "exact_match,boxed", "group": "forgetting"},
@@ -72,6 +72,64 @@ def test_lm_eval_scores_a_tiny_saved_model(general_world, tiny_model, tmp_path):
     r = run_mot("general", "--model", tiny_model, "--tasks", json.dumps(bad), "--include", harness,
                 "--out", tmp_path / "bad.json")
     assert r.returncode == 1 and "no task no_such_task" in r.stderr and not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.slow
+def test_a_prompt_lm_eval_would_cut_stops_the_run_before_it_generates(general_world, tiny_model, tmp_path):
+    """Issue 31, item 6: lm-eval cuts a prompt that leaves less than max_gen_toks of the model's context
+    from the left (chat header first), with a mere warning. `mot general` measures the prompts as
+    lm-eval renders them (here the chat template around each problem), with the max_gen_toks the
+    run passes over the tasks' own, and stops with one line before anything is generated."""
+    from transformers import AutoTokenizer
+
+    harness = tmp_path / "harness"
+    write_tasks(str(general_world), SAMPLING, str(harness))
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    world = json.loads(general_world.read_text())
+
+    def tokens(problem, chat=True):  # as lm-eval's hf model renders a zero-shot prompt, then encodes it
+        text = tok.apply_chat_template([{"role": "user", "content": problem}], tokenize=False,
+                                       add_generation_prompt=True) if chat else problem
+        return len(tok(text)["input_ids"])
+    longest = {t: max(tokens(r["problem"]) for r in world[f"general-{t}"]) for t in GENERAL_TASKS}
+    task = max(longest, key=longest.get)
+    gen, context = 40, longest[task] + 39  # one token short of the longest prompt
+    # ... which the problem alone would not be: the check has to measure the prompt as rendered
+    assert max(tokens(r["problem"], chat=False) for t in GENERAL_TASKS for r in world[f"general-{t}"]) + gen <= context
+
+    out, samples = tmp_path / "g.json", tmp_path / "g.samples.jsonl"
+    r = run_mot("general", "--model", tiny_model, "--tasks", json.dumps(TASKS), "--include", harness,
+                "--model-args", json.dumps({"max_length": context}),
+                "--gen-kwargs", json.dumps({"max_gen_toks": gen}),  # as the rule passes general.gen_kwargs
+                "--batch-size", "8", "--samples", samples, "--out", out)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert [x for x in r.stderr.splitlines() if x.startswith("mot: error:")] == [
+        f"mot: error: general: task {task}'s longest prompt is {longest[task]} tokens; with max_gen_toks {gen} "
+        f"that is {longest[task] + gen} > the context length {context}, and lm-eval would cut the prompt from the "
+        "left: raise general.model_args.max_length or lower general.gen_kwargs.max_gen_toks"]
+    assert "Running generate_until requests" not in r.stderr  # lm-eval's progress bar never started
+    assert not out.exists() and not samples.exists()
+
+
+def test_the_paper_configs_general_block_leaves_8192_tokens_of_prompt():
+    """Issue 31, item 6: MMLU-Pro is 5-shot chain of thought, 2-4k prompt tokens. The paper's general
+    block leaves 8,192 tokens of prompt beside its 32,768 of output, Qwen's own split for thinking mode,
+    within Qwen3's 40,960 positions. The prompts themselves are measured when `mot general` runs
+    (their length depends on the data and the model's tokenizer and chat template)."""
+    general = yaml.safe_load((ROOT / "config/paper.yaml").read_text())["general"]
+    context, gen = general["model_args"]["max_model_len"], general["gen_kwargs"]["max_gen_toks"]
+    assert gen == 32768 and context - gen >= 8192, f"max_model_len {context} - max_gen_toks {gen} = {context - gen}"
+    assert context <= 40960  # Qwen3's max_position_embeddings: vLLM refuses a longer max_model_len
+    # ... and the check `mot general` runs on each task's longest prompt agrees
+    from mot.general import check_prompt_room
+    from mot.io import MotError
+
+    check_prompt_room("mmlu_pro", 8192, gen, context, general["backend"])
+    with pytest.raises(MotError) as e:
+        check_prompt_room("mmlu_pro", context - gen + 1, gen, context, general["backend"])
+    assert str(e.value).startswith(f"general: task mmlu_pro's longest prompt is {context - gen + 1} tokens; with "
+                                   f"max_gen_toks {gen} that is {context + 1} > the context length {context}, ")
+    assert str(e.value).endswith("raise general.model_args.max_model_len or lower general.gen_kwargs.max_gen_toks")
 
 
 def _summary(tmp_path, model, source, scores):

@@ -124,6 +124,43 @@ def lm_eval_model_args(model: str, backend: str, args: dict | None = None, seed:
     return out
 
 
+def check_prompt_room(task: str, prompt_tokens: int, max_gen_toks: int, context: int, backend: str) -> None:
+    """Refuse a prompt that lm-eval 0.4.13 would cut. When prompt + max_gen_toks exceeds the model's
+    context, both its backends keep max_gen_toks and cut the prompt from the LEFT with a mere
+    warning (vllm: generate_until -> utils.maybe_truncate; hf: generate_until's left_truncate_len of
+    max_length - max_gen_toks): the chat header and the first few-shot examples go, and the run
+    goes on to score a question the model never saw whole."""
+    if prompt_tokens + max_gen_toks > context:
+        knob = "max_model_len" if backend == "vllm" else "max_length"
+        raise MotError(f"general: task {task}'s longest prompt is {prompt_tokens} tokens; with max_gen_toks "
+                       f"{max_gen_toks} that is {prompt_tokens + max_gen_toks} > the context length {context}, and "
+                       f"lm-eval would cut the prompt from the left: raise general.model_args.{knob} or lower "
+                       "general.gen_kwargs.max_gen_toks")
+
+
+def _refuse_cut_prompts(lm, backend: str) -> None:
+    """Check every generative request of the run before the first is generated: lm-eval's evaluator
+    hands `generate_until` all of them at once (every task's), rendered as it will send them (few-shot,
+    chat template, thinking settings), and the model's own tokenizer, max_length (vllm: its
+    max_model_len) and the requests' max_gen_toks decide, as in its truncation."""
+    from lm_eval.models.utils import normalize_gen_kwargs
+
+    generate = lm.generate_until
+
+    def generate_until(requests, disable_tqdm: bool = False):
+        worst = {}  # task: (prompt + max_gen_toks, prompt, max_gen_toks) of its longest request
+        for r in requests:
+            context, gen_kwargs = r.args
+            n = len(lm.tok_encode(context))  # the backend's own encoding (hf and vllm alike take one string)
+            gen = normalize_gen_kwargs(gen_kwargs, lm.max_gen_toks)["max_gen_toks"]
+            worst[r.task_name] = max(worst.get(r.task_name, (0, 0, 0)), (n + gen, n, gen))
+        for task, (_, n, gen) in sorted(worst.items(), key=lambda x: -x[1][0]):
+            check_prompt_room(task, n, gen, lm.max_length, backend)
+        return generate(requests, disable_tqdm)
+
+    lm.generate_until = generate_until
+
+
 def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None, backend: str = "hf",
              model_args: dict | None = None, batch_size: int | str = "auto", gen_kwargs: dict | None = None,
              limit: int | None = None, seed: int = 0, samples: str | None = None, tag: dict | None = None,
@@ -132,6 +169,7 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
     `thinking`: think_end_token / enable_thinking (see THINKING), passed to either backend."""
     import lm_eval
     from lm_eval import evaluator
+    from lm_eval.api.registry import get_model
     from lm_eval.tasks import TaskManager
 
     from .io import local_model
@@ -148,8 +186,11 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    # the model as simple_evaluate would build it, with a check before it generates (_refuse_cut_prompts)
+    lm = get_model(backend).create_from_arg_obj(args, {"batch_size": batch_size, "device": device})
+    _refuse_cut_prompts(lm, backend)
     res = evaluator.simple_evaluate(
-        model=backend, model_args=args, tasks=names, task_manager=manager, batch_size=batch_size, device=device,
+        model=lm, model_args=args, tasks=names, task_manager=manager, batch_size=batch_size, device=device,
         apply_chat_template=True, gen_kwargs=gen_kwargs or None, limit=limit, log_samples=samples is not None,
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
     summary = {**(tag or {}), "path": model, "harness": f"lm-eval {lm_eval.__version__}", "backend": backend,
