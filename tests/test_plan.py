@@ -12,7 +12,10 @@ from conftest import ROOT
 
 
 def load(name):
-    return yaml.safe_load((ROOT / "config" / name).read_text())
+    """A shipped config as the workflow hands it to mot plan: validated, defaults filled in."""
+    from mot.config import validate_config
+
+    return validate_config(yaml.safe_load((ROOT / "config" / name).read_text()), ROOT / "config/schema.yaml", name)
 
 
 def jobs(result):
@@ -135,10 +138,11 @@ def test_paper_plan_counts_table9s_second_pair_and_the_probes_64_samples():
     # Qwen3-14B: STD on 4 teachers x 2 sources, and on the 3 corpora of its Qwen3-30B-A3B teachers
     assert (s8["train_std"]["jobs"], s14["train_std"]["jobs"], s30["train_std"]["jobs"]) == (8 + 3, 8 + 3, 8)
     assert s14["train_std"]["tokens"] == pytest.approx((8 + 3) * 250 * 64 * 11_000)
-    # each teacher samples BOBA-200's 200 prompts x 16 once, on TP 2: 2 GPUs, 300 s start, x2
+    # each teacher samples BOBA-200's 200 prompts x 16 once, on TP 2, at one vLLM job's 2,000 tokens/s, 300 s
+    # start, x2
     for t in ("as-qwen3-14b-base", "as-qwen3-14b-best-std", "as-qwen3-30b-a3b-mot"):
         assert job_runtime_minutes(paper, "generate", teacher=t, source="boba") == \
-            math.ceil(2 * (200 * 16 * 11_000 / 2_000 / 2 + 300) / 60)
+            math.ceil(2 * (200 * 16 * 11_000 / 2_000 + 300) / 60)
     assert job_runtime_minutes(paper, "eval", student="qwen3-14b", source="boba", run="sft-as-qwen3-30b-a3b-mot") \
         == math.ceil(2 * 5 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
     # the probe: the 8B only; each point 64 samples of AIME24's 30 problems, not 16 of AIME24/25's 60
@@ -165,8 +169,21 @@ def test_runtime_minutes():
     # STD of the 8B on 8 GPUs: compute / 8 + 600 s start, x2, in minutes
     std_s = 250 * 64 * 11_000 * 6 * 8.2e9 / (0.5 * 989e12)
     assert job_runtime_minutes(paper, "train_std", student="qwen3-8b") == math.ceil(2 * (std_s / 8 + 600) / 60)
-    shard_s = 100 * 16 * 11_000 / 2_000  # a QwQ shard: 100 prompts x 16 x 11k tokens, over 4 GPUs + 300 s start
-    assert job_runtime_minutes(paper, "generate", teacher="qwq") == math.ceil(2 * (shard_s / 4 + 300) / 60)
+    # sampling: the job's engine as a whole at 2,000 tokens/s, whatever its GPUs (not 2,000 per GPU)
+    shard_s = 100 * 16 * 11_000 / 2_000  # a QwQ shard (TP 4): 100 prompts x 16 x 11k tokens + 300 s start
+    assert job_runtime_minutes(paper, "generate", teacher="qwq") == math.ceil(2 * (shard_s + 300) / 60)
+    # DeepSeek-R1 (TP 8 x PP 2) and Qwen3-235B (TP 8): ~35M tokens of a source in ~4.9 h, x2: ~10 h
+    r1_s = 200 * 16 * 11_000 / 2_000
+    for t in ("deepseek-r1", "qwen3-235b"):
+        assert job_runtime_minutes(paper, "generate", teacher=t) == math.ceil(2 * (r1_s + 300) / 60) == 597
+    # a teacher states its own throughput (tokens/s of its job): the limit follows
+    faster = {**paper, "teachers": {**paper["teachers"], "deepseek-r1": {**paper["teachers"]["deepseek-r1"],
+                                                                        "throughput": 5_000}}}
+    assert job_runtime_minutes(faster, "generate", teacher="deepseek-r1") == \
+        math.ceil(2 * (200 * 16 * 11_000 / 5_000 + 300) / 60)
+    hosted = {**paper, "teachers": {**paper["teachers"], "deepseek-r1": {
+        "backend": "openai", "params": {"model": "deepseek-reasoner", "base_url": "https://api.deepseek.com/v1"}}}}
+    assert job_runtime_minutes(hosted, "generate", teacher="deepseek-r1") == math.ceil(2 * 200 * 16 * 11_000 / 1_000 / 60)
     # eval: base + 5 x 60 problems x 16 samples x 14k tokens at 2,000 tokens/s on 1 GPU, 300 s per engine, x2
     assert job_runtime_minutes(paper, "eval", student="qwen3-8b", run="base") == \
         math.ceil(2 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
@@ -210,6 +227,7 @@ def test_render_has_the_totals_and_the_reference():
     for s in r["students"].values():
         assert f"**{s['gpu_hours']:,.1f}**" in md and f"## {s['label']}" in md
     assert "989 TFLOP/s" in md and "50% MFU" in md and "2,000 generated tokens/s per GPU" in md
+    assert "2,000 generated tokens/s per vLLM job" in md
     assert "~50 H100-hours" in md and "= 50.2)" in md
     assert "~50 H100-hours" not in render(plan(load("config.yaml")))  # no Qwen3-8B student there
 

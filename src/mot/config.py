@@ -109,6 +109,10 @@ def cross_errors(config: dict) -> str | None:
         return msg
     if msg := _gpu_layout_errors(config):
         return msg
+    from .memory import memory_error
+
+    if msg := memory_error(config):  # the job would run out of GPU memory on the cluster: refused here
+        return msg
     tr = config["train"]
     if tr["batch_size"] % tr["micro_batch_size"]:
         return "train.batch_size: must be a multiple of train.micro_batch_size"

@@ -19,6 +19,7 @@ import math
 from . import catalog
 from .grid import Grid
 from .layout import mot_run, probed
+from .memory import job_memory
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -51,7 +52,15 @@ ASSUMPTIONS = dict(
     gen_tok_s=2_000,     # teacher sampling, generated tokens/s per GPU (vLLM)
     eval_tokens=14_000,  # mean tokens of one student sample on the benchmarks
     eval_tok_s=2_000,    # student sampling, generated tokens/s per GPU (vLLM)
-    # Runtime only (the GPU-hours above are compute only, a lower bound):
+    # Runtime only (the GPU-hours above are compute only, a lower bound). A sampling job's time limit
+    # comes from its engine's throughput as a whole, not per GPU: decoding is bound by reading weights
+    # and KV cache, and a TP 8 engine is not 8 times a TP 1 one. A realistic 2-5k generated tokens/s
+    # for a TP 8 (Qwen3-235B) or TP 8 x PP 2 (DeepSeek-R1) job, 1-3k for a 32B at TP 4, ~2k for an 8B
+    # student on one GPU at 14k-token samples: the low end is stated, so ~35M tokens of one teacher on
+    # one source get ~5 h (x safety), not the 47-83 min that 2,000 tokens/s per GPU would give. A
+    # teacher, eval, general or a Table-9 pair may state its own (`throughput`, tokens/s of the job).
+    engine_tok_s=2_000,   # a vLLM engine's generated tokens/s, the whole job (any TP x PP)
+    endpoint_tok_s=1_000,  # an OpenAI-style endpoint at its concurrency (a hosted R1: rate limits)
     engine_start_s=300,  # vLLM: weights from a shared filesystem, CUDA graphs; per engine (checkpoint)
     train_start_s=600,   # accelerate/FSDP start, model load, one consolidated save per save_every
     merge_bytes_s=0.64e9,  # mot merge moves (K+1) checkpoints at ~0.64 GB/s (benchmarks/README.md)
@@ -130,6 +139,12 @@ def student_gpus(config: dict, student: str) -> int:
     return config["students"][student].get("launch", {}).get("processes", 1) if config["train"].get("bf16") else 0
 
 
+def throughput(spec: dict, backend: str, A: dict) -> float | None:
+    """Generated tokens/s of one sampling job: the engine's own `throughput`, else the stated one of its
+    backend (vllm, openai); None for the CPU backends (synthetic, hf), whose jobs get the floor."""
+    return spec.get("throughput") or {"vllm": A["engine_tok_s"], "openai": A["endpoint_tok_s"]}.get(backend)
+
+
 def _trace(config, stats, source, teacher, A) -> float:
     """Mean tokens of one training sequence of this teacher's corpus (the kept traces)."""
     s = (stats or {}).get(source, {}).get(teacher)
@@ -142,8 +157,10 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     g = Grid(config)
     jobs = []
 
-    def add(u, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0):
-        wall = wall_s + (gpu_s / gpus + start_s if gpus else 0.0)  # CPU jobs: no estimate but their own
+    def add(u, gpus, tokens=0.0, gpu_s=0.0, start_s=0.0, wall_s=0.0, sampled_s=None):
+        """sampled_s: a sampling job's time at its engine's throughput (else compute over its GPUs)."""
+        wall = wall_s + (gpu_s / gpus if sampled_s is None else sampled_s) + start_s if gpus or sampled_s \
+            else wall_s  # CPU jobs: no estimate but their own
         # the scheduled job it is in: with per_set, a MoT job's units share one (its merges run inside
         # it and count no job of their own); otherwise every unit is a job
         job = len(jobs) if u["job"] is None else u["job"] if u["stage"] == "train_mot" else None
@@ -171,16 +188,18 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         if stage == "generate":
             n, k, i = config["sources"][so]["n"], u["shards"], u["shard"]
             if t in g.as_teachers:  # Table 9: a trained student samples with its pair's engine and sampling
-                pair = g.st_pair(t)
-                gpus = engine_gpus(pair.get("backend", "hf"), pair.get("params", {}))
-                tokens = n * {**samp, **pair.get("sampling", {})}["n"] * min(
-                    A["seq_tokens"], {**samp, **pair.get("sampling", {})}["max_tokens"])
+                spec = g.st_pair(t)
+                gpus = engine_gpus(spec.get("backend", "hf"), spec.get("params", {}))
+                tokens = n * {**samp, **spec.get("sampling", {})}["n"] * min(
+                    A["seq_tokens"], {**samp, **spec.get("sampling", {})}["max_tokens"])
             else:
                 spec = config["teachers"][t]
                 gpus = engine_gpus(spec["backend"], spec["params"])
                 length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
                 tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
-            add(u, gpus, tokens, tokens / A["gen_tok_s"] if gpus else 0.0, A["engine_start_s"])
+            rate = throughput(spec, spec.get("backend", "hf"), A)
+            add(u, gpus, tokens, tokens / A["gen_tok_s"] if gpus else 0.0, A["engine_start_s"] if gpus else 0.0,
+                sampled_s=tokens / rate if rate else None)
         elif stage in ("train_std", "train_mtd", "train_mot"):
             if stage == "train_mtd":  # the union of the corpora of set `all` (rule mtd_corpus), a mean weighted by rows
                 w = [((stats or {}).get(so, {}).get(x, {}).get("n", 1), _trace(config, stats, so, x, A))
@@ -201,8 +220,9 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
             add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * sizes_of[st][1] / A["merge_bytes_s"])
         elif stage == "eval":
             tokens = u["ckpts"] * (per_probe if probed(u["run"]) else per_ckpt)
+            rate = throughput(ev, ev.get("backend", "hf"), A)
             add(u, eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0,
-                u["ckpts"] * A["engine_start_s"])
+                u["ckpts"] * A["engine_start_s"], sampled_s=tokens / rate if rate else None)
         elif stage == "general":
             gpus = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
             size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
@@ -210,7 +230,9 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
             tokens = sum(0 if x["task"] in GENERAL_LOGLIKELIHOOD else GENERAL_PROBLEMS.get(
                 x["task"], size if x["task"].startswith("syn_") else GENERAL_DEFAULT_PROBLEMS)
                 for x in general["tasks"].values()) * per_answer
-            add(u, gpus, tokens, tokens / A["eval_tok_s"] if gpus else 0.0, A["engine_start_s"])
+            rate = throughput(general, general.get("backend", "hf"), A)
+            add(u, gpus, tokens, tokens / A["eval_tok_s"] if gpus else 0.0, A["engine_start_s"],
+                sampled_s=tokens / rate if rate else None)
     # every table and figure of this config (mot.catalog) and the README summary: one job each
     for o in catalog.present(config):
         if o.name != "diagnostics":
@@ -283,7 +305,8 @@ def plan(config: dict, corpus_stats: dict | None = None, assumptions: dict | Non
                         "with_sampling": own + sum(j["gpu_s"] for j in of(stage="generate")) / 3600,
                         "lower_bound": _lower_bound(config, jobs, st)}
     stages = {stage: _sum(of(stage=stage)) for stage in STAGES}
-    return {"assumptions": A, "stages": stages, "students": students,
+    return {"assumptions": A, "stages": stages, "students": students, "memory": job_memory(config),
+            "gpu_mem_gib": config.get("resources", {}).get("gpu_mem_gib", 80),
             "generate": {t: _sum(of(stage="generate", teacher=t)) for t in config["teachers"]},
             "gpu_hours": sum(v["gpu_hours"] for v in stages.values()), "jobs": sum(v["jobs"] for v in stages.values()),
             "counts": {"sources": len(config["sources"]), "teachers": len(config["teachers"]),
@@ -299,6 +322,26 @@ def _row(name, s) -> str:
             f"| {s['runtime_min']} |")
 
 
+def _memory_section(memory: list[dict], gpu_gib: float) -> list[str]:
+    """Each kind of GPU job's memory per GPU, by mot.memory's model, against resources.gpu_mem_gib."""
+    if not memory:
+        return []
+    out = ["## GPU memory per GPU", "",
+           f"mot.memory's model (its docstring states it), in GiB per GPU, against resources.gpu_mem_gib = {gpu_gib:g} "
+           "(a vLLM engine: against its gpu_memory_utilization share; `sequences`: how many max-length sequences "
+           "the rest of that share holds). The config check refuses a job over its limit.", "",
+           "| job | model | shape | per GPU (GiB) | limit | fits |", "|---|---|---|---|---|---|"]
+    for j in memory:
+        if not j["parts"]:
+            out.append(f"| {j['job']} | {j['model']} | {j['shape']} | unknown (no figures for this model) | | |")
+            continue
+        parts = " + ".join(f"{k} {v:.1f}" for k, v in j["parts"].items() if k not in ("total", "limit", "sequences"))
+        seqs = f"; sequences {j['parts']['sequences']:.1f}" if "sequences" in j["parts"] else ""
+        out.append(f"| {j['job']} | {j['model']} | {j['shape']} | {parts} = **{j['total']:.1f}**{seqs} "
+                   f"| {j['limit']:.1f} | {'yes' if j['total'] <= j['limit'] else '**no**'} |")
+    return out
+
+
 def render(result: dict) -> str:
     A = result["assumptions"]
     head = "| | jobs | GPUs/job | tokens | GPU-hours | runtime/job (min) |\n|---|---|---|---|---|---|"
@@ -308,7 +351,9 @@ def render(result: dict) -> str:
            f"{A['gen_tok_s']:,} generated tokens/s per GPU; evaluation {A['eval_tok_s']:,} tokens/s per GPU at "
            f"{A['eval_tokens']:,} tokens per sample; mean training sequence / teacher sample {A['seq_tokens']:,} "
            "tokens unless corpus statistics are given (capped by train.max_length / the max_tokens limits). "
-           "GPU-hours are compute only; runtime/job (the SLURM limit) adds start-up "
+           "GPU-hours are compute only; runtime/job (the SLURM limit) of a sampling job is its tokens at its "
+           f"engine's throughput as a whole ({A['engine_tok_s']:,} generated tokens/s per vLLM job, "
+           f"{A['endpoint_tok_s']:,} per OpenAI-style endpoint, unless the config states a `throughput`), and adds start-up "
            f"({A['engine_start_s']} s per vLLM engine, {A['train_start_s']} s per training job) and is "
            f"x{A['safety']:g}, at least {A['floor_min']} min; for MoT it is per branch (with `mot.jobs: per_set` "
            "one job trains several). CPU jobs count 0 GPU-hours.", "",
@@ -320,7 +365,9 @@ def render(result: dict) -> str:
         out += [f"| **total** | {sum(v['jobs'] for v in s['stages'].values())} | | | **{s['gpu_hours']:,.1f}** | |"]
     out += ["", "## Totals", "", "| stage | jobs | GPU-hours |", "|---|---|---|"]
     out += [f"| {LABELS[k]} | {v['jobs']} | {v['gpu_hours']:,.1f} |" for k, v in result["stages"].items()]
-    out += [f"| **total** | {result['jobs']} | **{result['gpu_hours']:,.1f}** |", "",
+    out += [f"| **total** | {result['jobs']} | **{result['gpu_hours']:,.1f}** |", ""]
+    out += _memory_section(result["memory"], result["gpu_mem_gib"])
+    out += ["",
             "## Lower bound: one student's MoT result", "",
             "The MoT of `report.mot` for one student on the first source: its teachers' samples on that "
             "source, its branches and merges, the evaluation of the base and of its merged rounds.", "",

@@ -1,0 +1,185 @@
+"""GPU memory per GPU of each GPU job, from a stated model, and the architecture figures it needs.
+
+    train_memory(arch, gpus=8, tokens=25_000, chunk=1024) -> {"weights+optimizer": GiB, ...}
+    engine_memory(arch, tp=4, pp=1, max_model_len=34_816, utilization=0.9, gpu_gib=80) -> {...}
+
+`mot plan` prints these figures for every GPU job of a config, and the config check refuses a config
+whose job does not fit `resources.gpu_mem_gib` (mot.plan.memory_errors). The model is arithmetic, an
+estimate to plan with, not a measurement: benchmarks/gpu_check.sh measures the real peak on a GPU.
+
+Training: full fine-tuning, FSDP full shard (or ZeRO-3) over the job's G GPUs, bf16 compute on float32
+master weights with AdamW (mot.train), one sequence of `tokens` per micro-batch, per GPU:
+- weights+optimizer: 16 B/param / G (float32 weights 4, float32 gradients 4, AdamW's two moments 8);
+- unsharded: what FSDP gathers at once: the root unit (embeddings, head, final norm) for the whole step
+  and two decoder layers (the one computing, the one prefetched), each with bf16 parameters (2 B),
+  bf16 gradients (2 B) and the float32 copy that is reduce-scattered (4 B): 8 B/param;
+- activations: with gradient checkpointing, each layer's bf16 input (2 B x tokens x hidden x layers)
+  plus one layer recomputed in backward, with its gradients: 4 B x tokens x (q + k + v widths +
+  5 x hidden + 3 x MLP width), where the MLP width of an MoE is its experts per token x their width;
+  without checkpointing, every layer's;
+- loss: cross-entropy over the vocabulary costs 14 B per position and vocabulary entry (bf16 logits,
+  their float32 copy, log-softmax, its gradient): over all `tokens` positions for the plain loss,
+  over `chunk` positions for the chunked one (train.loss_chunk_tokens);
+- overhead: the CUDA context, NCCL's buffers and the allocator's fragmentation (OVERHEAD_GIB).
+
+vLLM (teachers, evaluation, lm-eval): per GPU, the weights / (TP x PP) at their stored width, the
+overhead, and the KV cache of one sequence of max_model_len tokens (2 x layers / PP x KV heads per
+GPU x head dim x 2 B per token; DeepSeek's MLA caches one compressed vector per layer instead); vLLM
+refuses to start unless gpu_memory_utilization x the GPU holds them. `sequences` is how many
+max-length sequences the rest of that share holds (the batch vLLM can keep in flight at full length).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GIB = 2 ** 30
+OVERHEAD_GIB = 4.0  # CUDA context (~0.5), NCCL buffers (~1-2), allocator fragmentation
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A model's figures, from its config.json on the hub (and its weights' size)."""
+    params: float            # total parameters
+    active: float            # parameters per token (an MoE's shared part plus its routed experts)
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    mlp_width: int           # the MLP's intermediate width per token (an MoE: experts per token x width)
+    tied: bool = False       # input and output embeddings shared
+    weight_bytes: float = 2  # bytes per parameter as loaded (bf16: 2; DeepSeek-R1's FP8 release: 1)
+    kv_lora: int = 0         # MLA (DeepSeek-V3/R1): the cached latent width per layer (kv_lora_rank + rope dim)
+
+    @property
+    def root_params(self) -> float:
+        """Embeddings and head: the parameters outside the decoder layers (norms are negligible)."""
+        return self.vocab * self.hidden * (1 if self.tied else 2)
+
+    @property
+    def layer_params(self) -> float:
+        return (self.params - self.root_params) / self.layers
+
+    def kv_bytes_per_token(self, tp: int = 1, pp: int = 1) -> float:
+        """bf16 KV cache of one token on one GPU of a TP x PP engine (KV heads split over TP, at least
+        one per GPU; layers over PP)."""
+        layers = self.layers / pp
+        if self.kv_lora:
+            return layers * self.kv_lora * 2
+        return 2 * layers * max(1, self.kv_heads // tp) * self.head_dim * 2
+
+
+# By the last component of the hub id (lower case). Figures from each model's config.json.
+ARCHS = {
+    "qwen3-8b": Arch(8.19e9, 8.19e9, layers=36, hidden=4096, heads=32, kv_heads=8, head_dim=128, vocab=151936,
+                     mlp_width=12288),
+    "qwen3-14b": Arch(14.77e9, 14.77e9, layers=40, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=151936,
+                      mlp_width=17408),
+    "qwen3-30b-a3b": Arch(30.53e9, 3.3e9, layers=48, hidden=2048, heads=32, kv_heads=4, head_dim=128, vocab=151936,
+                          mlp_width=8 * 768),  # 128 experts, 8 per token, 768 wide
+    "qwen3-32b": Arch(32.76e9, 32.76e9, layers=64, hidden=5120, heads=64, kv_heads=8, head_dim=128, vocab=151936,
+                      mlp_width=25600),
+    "qwq-32b": Arch(32.76e9, 32.76e9, layers=64, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=152064,
+                    mlp_width=27648),
+    "qwen3-235b-a22b": Arch(235.1e9, 22.2e9, layers=94, hidden=4096, heads=64, kv_heads=4, head_dim=128,
+                            vocab=151936, mlp_width=8 * 1536),  # 128 experts, 8 per token, 1,536 wide
+    "deepseek-r1": Arch(671e9, 37e9, layers=61, hidden=7168, heads=128, kv_heads=128, head_dim=128, vocab=129280,
+                        mlp_width=(8 + 1) * 2048, weight_bytes=1, kv_lora=512 + 64),  # FP8; 256 experts, 8 + 1 shared
+}
+
+
+def arch_of(model: str | None) -> Arch | None:
+    """The figures of a hub id or path by its last component; None for a model not listed."""
+    return ARCHS.get(str(model or "").rstrip("/").split("/")[-1].lower())
+
+
+def train_memory(a: Arch, gpus: int, tokens: int, chunk: int = 0, checkpointing: bool = True) -> dict:
+    """GiB per GPU of one training job (see the module docstring); chunk 0: the plain loss."""
+    per_layer_act = 4 * tokens * ((a.heads + 2 * a.kv_heads) * a.head_dim + 5 * a.hidden + 3 * a.mlp_width)
+    saved = 2 * tokens * a.hidden * a.layers if checkpointing else per_layer_act / 2 * a.layers
+    parts = {
+        "weights+optimizer": 16 * a.params / gpus,
+        "unsharded": 8 * (a.root_params + 2 * a.layer_params),
+        "activations": saved + per_layer_act,
+        "loss": 14 * (min(chunk, tokens) if chunk else tokens) * a.vocab,
+    }
+    out = {k: v / GIB for k, v in parts.items()}
+    out["overhead"] = OVERHEAD_GIB
+    out["total"] = sum(out.values())
+    return out
+
+
+def engine_memory(a: Arch, tp: int, pp: int, max_model_len: int, utilization: float, gpu_gib: float) -> dict:
+    """GiB per GPU of one vLLM engine, and how many max-length sequences its KV cache holds."""
+    weights = a.params * a.weight_bytes / (tp * pp) / GIB
+    kv = a.kv_bytes_per_token(tp, pp) * max_model_len / GIB
+    share = utilization * gpu_gib
+    return {"weights": weights, "kv_cache": kv, "overhead": OVERHEAD_GIB, "total": weights + kv + OVERHEAD_GIB,
+            "limit": share, "sequences": max(0.0, (share - weights - OVERHEAD_GIB) / kv) if kv else 0.0}
+
+
+def job_memory(config: dict) -> list[dict]:
+    """Every kind of GPU job of a config with its memory per GPU: {"job", "key" (the config key that
+    shapes it), "model", "gpus", "shape" (a short description), "parts" (GiB), "total", "limit"}.
+    A model without figures (not in ARCHS) is listed with parts None."""
+    from .config import student_teacher_pairs
+
+    gpu_gib = config["resources"]["gpu_mem_gib"]
+    tr = config["train"]
+    out = []
+
+    def engine(job, key, model, p, max_tokens):
+        tp, pp = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1)
+        e = {**p.get("engine", {}), **{k: v for k, v in p.items() if k in ("max_model_len", "gpu_memory_utilization")}}
+        length, util = e.get("max_model_len") or max_tokens, e.get("gpu_memory_utilization", 0.9)
+        a = arch_of(model)
+        parts = engine_memory(a, tp, pp, length, util, gpu_gib) if a else None
+        out.append({"job": job, "key": key, "model": model, "gpus": tp * pp,
+                    "shape": f"vLLM TP {tp} x PP {pp}, max_model_len {length:,}, {util:.0%} of the GPU",
+                    "parts": parts, "total": parts and parts["total"], "limit": parts and parts["limit"]})
+
+    if tr.get("bf16"):  # bf16 training is GPU training (mot.plan.student_gpus)
+        for name, s in config["students"].items():
+            gpus = s.get("launch", {}).get("processes", 1)
+            tokens = tr["micro_batch_size"] * tr["max_length"]
+            chunk = tr.get("loss_chunk_tokens", 0)
+            a = arch_of(s.get("path")) if s["init"] == "pretrained" else None
+            parts = train_memory(a, gpus, tokens, chunk, tr.get("gradient_checkpointing", False)) if a else None
+            out.append({"job": f"training of {name}", "key": f"students.{name}.launch", "model": s.get("path"),
+                        "gpus": gpus, "shape": f"{gpus} GPUs, {tokens:,} tokens per micro-batch, "
+                        + (f"loss in chunks of {chunk:,}" if chunk else "plain loss"),
+                        "parts": parts, "total": parts and parts["total"], "limit": gpu_gib})
+    max_tokens = config["sampling"]["max_tokens"]
+    for name, t in config["teachers"].items():
+        if t["backend"] == "vllm":
+            engine(f"sampling of teacher {name}", f"teachers.{name}.params", t["params"]["model"], t["params"],
+                   max_tokens)
+    for i, pair in enumerate(student_teacher_pairs(config)):
+        if pair.get("backend") == "vllm":
+            model = config["students"][pair["teacher"]].get("path")
+            engine(f"sampling of Table 9's teacher {pair['teacher']}", f"analyses.student_teacher.{i}.params", model,
+                   pair.get("params", {}), {**config["sampling"], **pair.get("sampling", {})}["max_tokens"])
+    ev, general = config["eval"], config.get("general") or {}
+    for name, s in config["students"].items():
+        if ev.get("backend") == "vllm":
+            engine(f"evaluation of {name}", "eval.params", s.get("path"), ev.get("params", {}), ev["max_tokens"])
+        if general.get("backend") == "vllm":
+            gen = (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"])
+            engine(f"general benchmarks of {name}", "general.model_args", s.get("path"), general.get("model_args", {}),
+                   gen)
+    return out
+
+
+def memory_error(config: dict) -> str | None:
+    """The first GPU job whose memory per GPU exceeds its limit, in one line with the figures."""
+    for j in job_memory(config):
+        if j["parts"] and j["total"] > j["limit"]:
+            figures = ", ".join(f"{k} {v:.1f}" for k, v in j["parts"].items() if k not in ("total", "limit", "sequences"))
+            fix = ("chunk the loss (train.loss_chunk_tokens) or spread it over more GPUs (launch.processes, nodes)"
+                   if j["job"].startswith("training") else
+                   "raise tensor_parallel_size or pipeline_parallel_size, or lower max_model_len")
+            return (f"{j['key']}: the {j['job']} ({j['model']}; {j['shape']}) needs {j['total']:.1f} GiB per GPU "
+                    f"({figures}), more than {j['limit']:.1f} GiB (resources.gpu_mem_gib "
+                    f"{config['resources']['gpu_mem_gib']:g}; mot.memory's model): {fix}")
+    return None
