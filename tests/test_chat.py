@@ -183,6 +183,14 @@ def test_trace_restores_the_opener_exactly_once(prefilled):
     assert trace("", "no thought at all") == "no thought at all"
 
 
+def test_trace_keeps_one_opener_when_the_model_opens_again_after_the_prefill():
+    """A model whose template pre-fills `<think>\n` may still write `<think>` itself (a QwQ or R1 run
+    through a template without the pre-fill in its training): the trace opens its thought once."""
+    assert trace("<think>\n", "<think>\n2 + 3 = 5\n</think>\n\nThe answer is \\boxed{5}.") == TRACE
+    assert trace("<think>\n", "\n<think>\n2 + 3 = 5\n</think>\n\nThe answer is \\boxed{5}.") == TRACE
+    assert trace("<think>\n", "<think>\n2 + 3 = 5") == "<think>\n2 + 3 = 5"  # cut at max_tokens, still once
+
+
 # --------------------------------------------------------------------------- the student's SFT example
 def test_sft_example_learns_the_trace_after_the_template_prefill(family):
     name, tok, _ = family

@@ -174,3 +174,25 @@ def test_the_eval_spec_is_checked_once_with_one_line():
         EvalSpec(SAMPLING, backend="tgi")
     with pytest.raises(MotError, match="--spec template"):
         EvalSpec(SAMPLING, template="no placeholder")
+
+
+def test_a_sample_cut_at_the_length_limit_is_graded_wrong_even_with_the_right_answer(tiny_model, tiny_world,
+                                                                                     tmp_path, monkeypatch):
+    """A sample that hit max_tokens did not end by itself: its text may already hold a closed thought
+    and a boxed answer (cut before its end-of-turn, or in the middle of a longer answer), which is not
+    its answer. The hf backend is stood in for by one that writes each problem's reference answer and
+    ends every other sample at the limit."""
+    import mot.generate as gen
+
+    def generate(self, rows, n, seed):
+        return [[{"text": f"<think>\nso\n</think>\n\n\\boxed{{{r['answer']}}}", "finish_reason": "length" if k % 2 else "stop"}
+                 for k in range(n)] for r in rows]
+
+    monkeypatch.setattr(gen.HFTeacher, "generate", generate)
+    spec = EvalSpec(sampling={"n": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8})
+    record = evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], spec, str(tmp_path / "e.json"),
+                      str(tmp_path / "e.samples.jsonl"))
+    assert record["checkpoints"][0]["benchmarks"]["syn-aime24"]["pass@1"] == 0.5
+    rows = [json.loads(x) for x in (tmp_path / "e.samples.jsonl").read_text().splitlines()]
+    assert {(s["finish_reason"], s["correct"]) for r in rows for s in r["samples"]} == {("stop", True),
+                                                                                      ("length", False)}

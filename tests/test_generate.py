@@ -239,3 +239,130 @@ def test_a_new_teacher_backend_is_one_registered_class(tmp_path, prompts, monkey
                          str(out))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 7 and all(s["text"].endswith("\\boxed{7}") for r in rows for s in r["samples"])
+
+
+# --------------------------------------------------------------------------- top_k and min_p
+CUTOFFS = {"top_k": 20, "min_p": 0.05}
+
+
+def test_top_k_and_min_p_reach_every_backend_and_stay_off_unset(tiny_model, monkeypatch):
+    """Sampling's top_k and min_p (unset: off, the paper's protocol) reach vLLM's SamplingParams,
+    transformers' generate and an OpenAI-style request body. vLLM and the server are stood in for
+    here (what each receives is the point); tests/test_engines.py runs the real ones."""
+    import sys
+    import types
+
+    import httpx
+
+    from mot.engines import OpenAITeacher, VLLMTeacher
+
+    # vLLM: a stand-in module and engine record the SamplingParams
+    class LLM:
+        def __init__(self):
+            self.params = []
+            self.llm_engine = types.SimpleNamespace(has_unfinished_requests=lambda: False)
+
+        def get_tokenizer(self):
+            from mot.io import load_tokenizer
+            return load_tokenizer(str(tiny_model))
+
+        def enqueue(self, prompts, params, use_tqdm=False):
+            self.params += params
+            return [str(i) for i in range(len(prompts))]
+
+    vllm = types.ModuleType("vllm")
+    vllm.SamplingParams = lambda **kw: kw
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = types.SimpleNamespace(is_cpu=lambda: True)
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
+    rows = [{"id": "a", "prompt": "1 + 2"}]
+    for extra in ({}, CUTOFFS):
+        llm = LLM()
+        monkeypatch.setattr(VLLMTeacher, "_engine", lambda self, seed: llm)
+        VLLMTeacher({"model": str(tiny_model)}, {**SAMPLING, **extra}).stream(rows, 2, 0, lambda *a: None)
+        assert {k: llm.params[0].get(k) for k in CUTOFFS} == {k: extra.get(k) for k in CUTOFFS}
+
+    # transformers: generate's keyword arguments
+    seen = []
+    for extra in ({}, CUTOFFS):
+        teacher = gen.HFTeacher({"model": str(tiny_model)}, {**SAMPLING, **extra})
+        real = teacher.model.generate
+        monkeypatch.setattr(teacher.model, "generate", lambda **kw: seen.append(kw) or real(**kw))
+        teacher.generate(rows, 1, 0)
+    assert (seen[0]["top_k"], "min_p" in seen[0]) == (0, False)  # no cut (transformers' own default is 50)
+    assert (seen[1]["top_k"], seen[1]["min_p"]) == (20, 0.05)
+
+    # an OpenAI-style server: the request body
+    bodies = []
+
+    def answer(request):
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"content": "<think>\nx\n</think>\n\n\\boxed{3}"}}]})
+
+    real_client = httpx.AsyncClient
+    monkeypatch.setattr(httpx, "AsyncClient", lambda **kw: real_client(transport=httpx.MockTransport(answer), **kw))
+    for extra in ({}, CUTOFFS):
+        OpenAITeacher({"model": "m", "base_url": "http://127.0.0.1:1/v1"}, {**SAMPLING, **extra}).stream(
+            rows, 1, 0, lambda *a: None)
+    assert [{k: b.get(k) for k in CUTOFFS} for b in bodies] == [{"top_k": None, "min_p": None}, CUTOFFS]
+
+
+def test_top_k_and_min_p_are_config_keys_of_teachers_evaluation_and_table_9(workdir):
+    """The config takes them where sampling is set (teachers' sampling, eval, a Table-9 pair's sampling),
+    and the evaluation rule hands eval's to mot evaluate."""
+    import yaml
+
+    from conftest import ROOT, snakemake
+    from mot.config import validate_config
+
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg["sampling"].update(CUTOFFS)
+    cfg["eval"].update(CUTOFFS)
+    cfg["analyses"]["student_teacher"]["sampling"] = dict(CUTOFFS)
+    validate_config(cfg, ROOT / "config/schema.yaml", "config.yaml")
+    cfg["eval"]["top_k"] = -1
+    with pytest.raises(MotError, match="eval.top_k"):
+        validate_config(cfg, ROOT / "config/schema.yaml", "config.yaml")
+    cfg = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    cfg["eval"].update(CUTOFFS)
+    (workdir / "config/cut.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake(workdir, "results/eval/tiny/syn-boba/sft-concise.json", "--configfile", "config/cut.yaml", "-n",
+                  "-p", "--forceall")
+    assert r.returncode == 0, r.stderr[-2000:]
+    spec = next(x for x in r.stdout.splitlines() if "mot" in x and " evaluate " in x)
+    assert '"min_p": 0.05' in spec and '"top_k": 20' in spec, spec
+
+
+def test_a_sigterm_stops_sampling_with_one_line_and_a_rerun_samples_only_the_rest(tmp_path, tiny_model, prompts):
+    """SLURM ends a job at its time limit with SIGTERM: `mot generate` stops at once with one line that
+    says what it keeps (every finished chunk is on disk), and the rerun samples only the rest, to the
+    bytes of an uninterrupted run (tests/test_slurm.py does this through SLURM)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, run_mot
+
+    teacher = json.dumps({"name": "hf", "backend": "hf", "params": {"model": str(tiny_model), "batch_size": 1}})
+    sampling = json.dumps({**SAMPLING, "max_tokens": 128})
+    args = ["generate", "--prompts", str(prompts), "--teacher", teacher, "--sampling", sampling, "--out"]
+    assert run_mot(*args, tmp_path / "full.jsonl").returncode == 0
+    out = tmp_path / "s.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "mot", *args, str(out)], cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True)
+    records = tmp_path / "s.jsonl.partial/records.jsonl"
+    while not (records.exists() and records.read_text().count("\n") >= 1):
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    kept = records.read_text().count("\n")
+    assert proc.returncode == 1 and 1 <= kept < 7, err
+    assert err.splitlines()[-1] == (f"mot: error: teacher 'hf': stopped by SIGTERM (a time limit, a preemption or "
+                                    f"scancel): {kept} of 7 prompts are saved in {out}.partial; a rerun resumes them")
+    r = run_mot(*args, out)
+    assert r.returncode == 0 and f"resuming: {kept} of 7 prompts were sampled by an earlier attempt" in r.stdout + r.stderr
+    assert out.read_bytes() == (tmp_path / "full.jsonl").read_bytes()

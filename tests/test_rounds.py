@@ -82,3 +82,21 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
     assert (out / "round-3/merged/model.safetensors").read_bytes() == (full / "round-3/merged/model.safetensors").read_bytes()
     assert not part.exists()
 
+
+
+def test_the_papers_rounds_each_restart_the_lr_schedule(workdir):
+    """config/paper.yaml reads appendix C.1 literally: a round is its own 50-step SFT run under a fresh
+    cosine with 1% warmup (train.schedule: round). The round-3 branch the paper DAG plans starts at
+    global step 100 (its data), with its own 50-step schedule from there: its first step at the peak lr.
+    With schedule: global it would train in the tail of one 250-step cosine (this test fails)."""
+    from conftest import snakemake
+
+    target = "results/models/qwen3-8b/boba/mot-all/round-3/branch-qwq"
+    r = snakemake(workdir, target, "--configfile", "config/paper.yaml", "-n", "-p")
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = next(x for x in r.stdout.splitlines() if "mot" in x and " train " in x and "round-3/branch-qwq" in x)
+    spec = json.loads(line.split("--spec ", 1)[1].split(" --out", 1)[0].strip("'"))
+    assert (spec["start_step"], spec["total_steps"], spec["schedule_start"]) == (100, 50, 100), spec
+    hp = spec["hparams"]
+    assert lr_at(spec["start_step"] - spec["schedule_start"], spec["total_steps"], hp["lr"], hp["warmup_ratio"]) \
+        == pytest.approx(1.0e-5)

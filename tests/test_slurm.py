@@ -5,6 +5,7 @@ Needs root and the packages (.ci/run installs them); skipped without them, excep
 The cluster keeps no accounting database, so the plugin asks squeue for job states
 (`--slurm-status-command squeue`; real clusters keep sacct), and MinJobAge keeps finished jobs
 visible to squeue for longer than a status-check interval."""
+import contextlib
 import os
 import re
 import shutil
@@ -29,8 +30,10 @@ if not slurm_cluster.HAVE_SLURM:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    """One node with this machine's CPUs and two GPUs declared as a generic resource (SLURM places and
+    refuses --gpus=N as on a GPU cluster; no process sees a GPU)."""
     d = tmp_path_factory.mktemp("slurm")
-    with slurm_cluster.cluster(d) as env:
+    with slurm_cluster.cluster(d, gpus=2) as env:
         yield env, d
 
 
@@ -114,6 +117,114 @@ def run_async(checkout, env, *args):
 def squeue(env, name_part):
     out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], env=env, capture_output=True, text=True).stdout
     return [line.split() for line in out.splitlines() if name_part in line]
+
+
+def job_process(checkout: Path, *words: bytes) -> int | None:
+    """The pid of a SLURM job's `mot` process whose command line has these words, run in the checkout."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"mot" in cmd and all(w in cmd for w in words) and os.readlink(proc / "cwd") == str(checkout):
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_a_sampling_job_ended_by_its_time_limit_resumes_its_finished_chunks(cluster, checkout, tmp_path):
+    """A teacher's sampling job (an hf teacher here: a model that takes its time) is ended by SLURM's
+    time limit midway; Snakemake's retry samples only the prompts that were not done. The result equals an uninterrupted run's, byte for byte. The job
+    is frozen (SIGSTOP) once its first chunks are on disk and let go once SLURM has ended it, as in the
+    training test below, so the limit falls midway on a machine of any speed."""
+    import yaml
+
+    env, d = cluster
+    cfg = yaml.safe_load((checkout / "config/test.yaml").read_text())
+    base = next(p.parent for p in (checkout / "data/bases").glob("*/model.safetensors"))  # the shipped base
+    cfg["sources"]["syn-boba"]["n"] = 16
+    cfg["teachers"]["concise"] = {"backend": "hf", "params": {"model": str(base.relative_to(checkout)),
+                                                              "batch_size": 1}}
+    (checkout / "config/hf.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    target = "results/samples/syn-boba/concise.jsonl"
+    r = snakemake_in(checkout, "results/prompts/syn-boba.jsonl", "--configfile", "config/hf.yaml", "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    local = tmp_path / "local"  # the reference: the same job uninterrupted, in a copy of the checkout
+    shutil.copytree(checkout, local, symlinks=True)
+    reference = subprocess.Popen([sys.executable, "-m", "snakemake", target, "--configfile", "config/hf.yaml",
+                                  "--cores", "1"], cwd=local, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = run_async(checkout, env, target, *SLURM, "--configfile", "config/hf.yaml", "--retries", "1",
+                     "--set-resources", "generate:runtime=1 if attempt == 1 else 30")
+    try:
+        sampling_job_resumes(env, checkout, local, target, proc, reference)
+    finally:  # a failure leaves no Snakemake behind to hold the cluster up
+        for p in (proc, reference):
+            p.kill()
+
+
+def sampling_job_resumes(env, checkout, local, target, proc, reference):
+    records = checkout / f"{target}.partial/records.jsonl"
+    log = checkout / "results/logs/generate/syn-boba/concise.log"
+    text = lambda: log.read_text() if log.exists() else ""  # noqa: E731
+    deadline = time.time() + 600
+    while not (records.exists() and records.read_text().count("\n") >= 1):
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
+        time.sleep(0.02)
+    pid = job_process(checkout, b"generate")
+    assert pid, "no sampling process of the SLURM job"
+    os.kill(pid, signal.SIGSTOP)
+    job = [j[0] for j in squeue(env, "") if j[2] == "RUNNING"][0]
+    try:  # at the limit SLURM sends SIGCONT, then SIGTERM (the job turns COMPLETING)
+        while job_info(env, job).get("JobState") == "RUNNING" and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.kill(pid, signal.SIGCONT)
+    while Path(f"/proc/{pid}").exists() and "Z" not in slurm_cluster.status(pid):
+        assert time.time() < deadline, "the sampling process outlived its job"
+        time.sleep(0.05)
+    # What it kept: its finished chunks (whether it took the SIGTERM, with its one line, or SLURM's
+    # SIGKILL came first: tests/test_generate.py checks the line)
+    kept = records.read_text().count("\n")
+    assert 1 <= kept < 16
+    while job_info(env, job).get("JobState") in ("RUNNING", "COMPLETING") and time.time() < deadline:
+        time.sleep(0.2)
+    assert job_info(env, job).get("JobState") == "TIMEOUT", job_info(env, job)
+    while "resuming:" not in text():  # attempt 2 writes the log anew
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:]
+        time.sleep(0.1)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-4000:]
+    done = int(re.search(r"resuming: (\d+) of 16 prompts", text()).group(1))
+    assert done == kept, text()[-2000:]  # what attempt 1 saved is not sampled again
+    _, err = reference.communicate(timeout=600)
+    assert reference.returncode == 0, err[-3000:]
+    assert (checkout / target).read_bytes() == (local / target).read_bytes()
+
+
+def test_a_two_gpu_job_asks_for_one_task_and_runs(cluster, checkout):
+    """A training job of two processes, which the rules run on two GPUs (train.bf16: true), is one task
+    with two GPUs and two CPUs: the node (2 CPUs, 2 GPUs) takes it. With one task per GPU, the
+    plugin's default, the job would ask for 2 x 2 CPUs and sbatch would refuse it ("Requested node
+    configuration is not available"). On this machine's CPUs the processes train with gloo."""
+    import yaml
+
+    env, d = cluster
+    cfg = yaml.safe_load((checkout / "config/test.yaml").read_text())
+    cfg["train"]["bf16"] = True  # GPU training: the job holds a GPU per process (mot.plan.student_gpus)
+    cfg["train"]["micro_batch_size"] = 2  # 4 sequences a step: 2 per process
+    cfg["students"]["tiny"]["launch"] = {"processes": 2}
+    (checkout / "config/gpus.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = snakemake_in(checkout, "results/corpora/syn-boba/concise.jsonl", "--configfile", "config/gpus.yaml",
+                     "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([sys.executable, "-m", "snakemake", SFT, *SLURM, "--configfile", "config/gpus.yaml"],
+                       cwd=checkout, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert (checkout / SFT / "model.safetensors").is_file()
+    assert '"processes": 2' in (checkout / SFT / "mot_train.json").read_text()
+    # what SLURM allocated: one task, both CPUs and both GPUs of the node
+    alloc = re.findall(r"sched: Allocate JobId=\d+ NodeList=\S+ #CPUs=(\d+)", (d / "slurmctld.log").read_text())
+    assert alloc and alloc[-1] == "2", alloc
 
 
 def test_a_timed_out_and_a_cancelled_training_job_resume_when_retried(cluster, checkout, tmp_path):

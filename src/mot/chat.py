@@ -47,7 +47,10 @@ def prefill(rendered: str) -> str:
 def trace(prefilled: str, completion: str) -> str:
     """The stored trace of a completion whose prompt ended with `prefilled`: the opener restored,
     then `<think>\\n{reasoning}\\n</think>\\n\\n{answer}`. A completion without `</think>` (cut at
-    max_tokens) keeps its text as it is, opener restored."""
+    max_tokens) keeps its text as it is, opener restored. A model that writes `<think>` again after
+    the pre-filled one gets one opener, not two."""
+    if prefilled and completion.lstrip().startswith(THINK_OPEN):
+        completion = completion.lstrip()[len(THINK_OPEN):].lstrip("\n")
     text = prefilled + completion
     if not text.startswith(THINK_OPEN) or THINK_CLOSE not in text:
         return text

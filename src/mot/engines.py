@@ -42,6 +42,12 @@ def check_gpus(tp: int, pp: int, nodes: int) -> None:
                        f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
 
 
+def cutoffs(sampling: dict) -> dict:
+    """The sampling cut-offs that are set (top_k, min_p): unset, the engine's own default (off) applies,
+    and the request is the one the paper's protocol makes."""
+    return {k: sampling[k] for k in ("top_k", "min_p") if sampling.get(k) is not None}
+
+
 def sample(text: str, finish_reason: str | None) -> dict:
     """A sample as stored: its text and why it ended ("stop" only for a natural end: an aborted, filtered
     or unexplained end is kept as such, and grading never counts it)."""
@@ -93,7 +99,7 @@ class VLLMTeacher:
         seeds = [stable_hash(seed, r["id"]) % SEED_RANGE if per_request else None for r in rows]
         s = self.sampling
         params = [SamplingParams(n=n, temperature=s["temperature"], top_p=s["top_p"], max_tokens=s["max_tokens"],
-                                 seed=sd, skip_special_tokens=False, spaces_between_special_tokens=False)
+                                 seed=sd, skip_special_tokens=False, spaces_between_special_tokens=False, **cutoffs(s))
                   for sd in seeds]
         rendered = [chat_prompt(tok, r["prompt"]) for r in rows]
         # Token ids, not text: vLLM would add the tokenizer's BOS to a template that writes its own.
@@ -224,7 +230,7 @@ class OpenAITeacher:
 
         p, s = self.params, self.sampling
         body = {"model": p["model"], "messages": [{"role": "user", "content": prompt}], "n": n,
-                "temperature": s["temperature"], "top_p": s["top_p"], "max_tokens": s["max_tokens"],
+                "temperature": s["temperature"], "top_p": s["top_p"], "max_tokens": s["max_tokens"], **cutoffs(s),
                 **({"seed": seed} if p.get("send_seed", True) else {}), **p.get("extra_body", {})}
         retries, jitter = p.get("max_retries", 8), random.Random()
         for attempt in range(retries + 1):

@@ -13,13 +13,17 @@ is derived from (seed, teacher, chunk index), so a resumed run writes the same b
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 from . import engines  # noqa: F401  registers the vllm and openai backends
+from .engines import cutoffs
 from .backends import BACKENDS, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, iter_jsonl, load_causal_lm, load_tokenizer, model_fingerprint, read_jsonl,
@@ -89,9 +93,10 @@ class HFTeacher:
         eos = set(eos if isinstance(eos, list) else [eos])
         with torch.no_grad():
             greedy = self.sampling["temperature"] == 0
-            # top_k=0: no top-k cut, as vLLM and the paper's protocol (transformers would apply its default 50)
+            # top_k=0: no top-k cut unless set, as vLLM and the paper's protocol (transformers would apply its
+            # default 50)
             sampled = {} if greedy else {"temperature": self.sampling["temperature"], "top_p": self.sampling["top_p"],
-                                         "top_k": 0}
+                                         "top_k": 0, **cutoffs(self.sampling)}
             out = self.model.generate(**enc, do_sample=not greedy, **sampled, max_new_tokens=self.sampling["max_tokens"],
                                       num_return_sequences=n, pad_token_id=self.tok.pad_token_id)
         gen = out[:, enc["input_ids"].shape[1]:]
@@ -165,13 +170,11 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
 
 
 def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> None:
-    from tqdm import tqdm
-
     check_out(out, [prompts_path], is_dir=False)
     rows = read_jsonl(prompts_path, required=("id", "prompt", "answer"))
     if teacher["backend"] not in BACKENDS:
         raise MotError(f"unknown backend '{teacher['backend']}' (known: {', '.join(BACKENDS)})")
-    make, params, n = BACKENDS[teacher["backend"]], teacher.get("params", {}), sampling["n"]
+    make, params = BACKENDS[teacher["backend"]], teacher.get("params", {})
     streaming = hasattr(make, "stream")
     # Chunks are the unit of a chunked backend's random stream and of sharding (a shard is a run of
     # whole chunks, so the joined shards equal an unsharded run byte for byte).
@@ -189,7 +192,44 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     records = _read_records(work / "records.jsonl")
     done = {x["id"]: x for rec in records for x in rec["rows"]}
     write_jsonl(work / "records.jsonl", records)  # the good prefix, without a torn line
-    backend = None
+    if done:  # a retry of a job that was stopped (a time limit, a preemption): only the rest is sampled
+        print(f"resuming: {len(done)} of {len(mine)} prompts were sampled by an earlier attempt")
+    with _stopped_on_sigterm(lambda: f"{len(done)} of {len(mine)} prompts are saved in {work}; a rerun resumes them"):
+        _sample(make, params, sampling, seed, teacher, streaming, mine, chunks, first, last, done, work)
+    missing = [r["id"] for r in mine if r["id"] not in done]
+    if missing:
+        raise MotError(f"{len(missing)} prompt(s) got no samples (first: '{missing[0]}')")
+    write_jsonl(out, ({"id": r["id"], "source": r.get("source"), "prompt": r["prompt"], "answer": r["answer"],
+                       "teacher": teacher["name"], **{key: v for key, v in done[r["id"]].items() if key != "id"}}
+                      for r in mine))
+    shutil.rmtree(work)
+    release_output(out)
+
+
+@contextlib.contextmanager
+def _stopped_on_sigterm(saved):
+    """SLURM ends a job at its time limit (or on preemption, scancel) with SIGTERM, then SIGKILL: stop with
+    one line that says what is kept, instead of dying without a word. Every finished chunk is already on
+    disk (fsync'd as it finished)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise MotError(f"stopped by {signal.Signals(signum).name} (a time limit, a preemption or scancel): {saved()}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sample(make, params, sampling, seed, teacher, streaming, mine, chunks, first, last, done, work) -> None:
+    """Sample this job's prompts that are not done yet, appending each finished chunk to the records."""
+    from tqdm import tqdm
+
+    backend, n = None, sampling["n"]
     bar = tqdm(total=len(mine), initial=len(done), desc=teacher["name"], unit="prompt", mininterval=2)
     with open(work / "records.jsonl", "a", encoding="utf-8") as f:
         def emit(finished: list[dict]) -> None:
@@ -217,14 +257,6 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
             bar.close()
             if backend is not None and hasattr(backend, "close"):
                 backend.close()
-    missing = [r["id"] for r in mine if r["id"] not in done]
-    if missing:
-        raise MotError(f"{len(missing)} prompt(s) got no samples (first: '{missing[0]}')")
-    write_jsonl(out, ({"id": r["id"], "source": r.get("source"), "prompt": r["prompt"], "answer": r["answer"],
-                       "teacher": teacher["name"], **{key: v for key, v in done[r["id"]].items() if key != "id"}}
-                      for r in mine))
-    shutil.rmtree(work)
-    release_output(out)
 
 
 def join_samples(prompts_path: str, shards: list[str], out: str) -> int:
