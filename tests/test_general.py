@@ -173,6 +173,15 @@ def test_a_group_score_is_its_aggregate_over_its_subtasks():
                                            "score": 0.5, "se": 0.01, "n": 8}
     with pytest.raises(Exception, match="general.tasks.MP: lm-eval reported no 'acc,none' for task 'mmlu_pro'"):
         _score(results, "MP", {**spec, "metric": "acc,none"})
+    # mmlu_redux_generative's members are groups (stem, humanities, ...): the count is over their subtasks
+    results = {"results": {"mmlu_redux_generative": {"exact_match,default": 0.5}},
+               "group_subtasks": {"mmlu_redux_generative": ["stem", "humanities"],
+                                  "stem": ["mmlu_redux_abstract_algebra_generative"],
+                                  "humanities": ["mmlu_redux_philosophy_generative", "mmlu_redux_law_generative"]},
+               "n-samples": {"mmlu_redux_abstract_algebra_generative": {"effective": 3},
+                             "mmlu_redux_philosophy_generative": {"effective": 2},
+                             "mmlu_redux_law_generative": {"effective": 4}}}
+    assert _score(results, "MR", {"task": "mmlu_redux_generative", "metric": "exact_match,default"})["n"] == 9
 
 
 def test_tables_3_and_4_through_make_table(tmp_path):

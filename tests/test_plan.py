@@ -237,3 +237,25 @@ def test_the_base_pretraining_job_asks_for_its_steps_at_the_measured_rate():
 
     assert pretrain_runtime_minutes({"steps": 3000}) == 19  # 2 x 3000 / 5.5 steps/s = 18.2 min
     assert pretrain_runtime_minutes({"steps": 4}) == 10  # the floor
+
+
+def test_a_student_of_unknown_size_is_planned_at_the_floor_and_a_local_one_is_read(tiny_model):
+    """A pretrained student that mot.memory does not list (Qwen3-4B) no longer stops the plan (and with
+    it every `snakemake -n`): its training and merges are costed at the floor and have no memory
+    figures. A local checkpoint's figures are read off its files."""
+    import math
+
+    from safetensors import safe_open
+
+    from mot.memory import arch_of
+
+    paper = load("paper.yaml")
+    paper["students"]["qwen3-8b"]["path"] = "Qwen/Qwen3-4B"
+    r = plan(paper)
+    assert r["students"]["qwen3-8b"]["stages"]["train_std"]["gpu_hours"] == 0
+    assert job_runtime_minutes(paper, "train_std", student="qwen3-8b") == math.ceil(2 * 600 / 60)  # start-up only
+    assert next(j for j in r["memory"] if j["job"] == "training of qwen3-8b")["parts"] is None
+    a = arch_of(str(tiny_model))
+    with safe_open(str(tiny_model / "model.safetensors"), "pt") as f:
+        assert a.params == sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    assert (a.layers, a.hidden) == (1, 32) and arch_of("Qwen/Qwen3-4B") is None

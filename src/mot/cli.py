@@ -22,6 +22,16 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
 
 
+def _config(text: str):
+    """A resolved config as JSON (what the rules pass), or a config file's path, checked and completed
+    against config/schema.yaml (from the repository root, as mot check-config)."""
+    if not text.lstrip().startswith("{") and os.path.isfile(text):
+        from .config import load_config
+
+        return load_config(text, "config/schema.yaml")
+    return _json(text)
+
+
 def parser() -> argparse.ArgumentParser:
     from .catalog import OUTPUTS
     from .methods import METHODS, methods_help  # the registries (no torch at import)
@@ -244,9 +254,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.png, <out>.pdf")
 
     sp = add("plan", c.cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
-    sp.add_argument("--config", type=_json, required=True, help="the resolved config, as JSON")
+    sp.add_argument("--config", type=_config, required=True, help="the resolved config, as JSON, or a config file")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics (stats.csv): measured trace lengths")
     sp.add_argument("--out", required=True)
+    sp.add_argument("--readme", help="also write the GPU memory and time-limit figures between this Markdown "
+                                     "file's paper-plan markers (README.md, for config/paper.yaml)")
 
     sp = add("check-config", c.cmd_check_config, "validate config files against the schema")
     sp.add_argument("configs", nargs="+")

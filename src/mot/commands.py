@@ -188,10 +188,16 @@ def cmd_plan(a):
     from .plan import plan, read_corpus_stats, render
 
     stats = read_corpus_stats(a.stats) if a.stats else None
-    text = render(plan(a.config, stats))
+    result = plan(a.config, stats)
     with atomic_path(a.out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(render(result), encoding="utf-8")
     print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
+    if a.readme:
+        from .plan import PLAN_END, PLAN_START, readme_block
+        from .summary import write_block
+
+        write_block(a.readme, PLAN_START, PLAN_END, readme_block(result), "mot plan --readme")
+        print(f"GPU memory and time limits -> {a.readme}")
 
 
 def cmd_seeds(a):

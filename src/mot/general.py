@@ -89,10 +89,18 @@ def _score(results: dict, column: str, spec: dict) -> dict:
     name, _, filt = metric.partition(",")
     se = row.get(f"{name}_stderr,{filt}")
     counts = results.get("n-samples", {})
-    members = [task] if task in counts else results.get("group_subtasks", {}).get(task, [])
-    n = sum(counts[t]["effective"] for t in members if t in counts) if members else None
+    leaves = _leaves(task, results.get("group_subtasks", {}))
+    n = sum(counts[t]["effective"] for t in leaves if t in counts) if leaves else None
     return {"task": task, "metric": metric, "score": float(row[metric]),
             "se": float(se) if isinstance(se, (int, float)) else None, "n": n}
+
+
+def _leaves(task: str, groups: dict) -> list[str]:
+    """The tasks that a task or group scores, through groups of groups (mmlu_redux_generative's members
+    are its subject groups stem, humanities, ...: counting its direct members found no samples)."""
+    if task not in groups:
+        return [task]
+    return [leaf for member in groups[task] for leaf in _leaves(member, groups)]
 
 
 # Reasoning models (Qwen3 and its kin) answer after a `<think>` block. lm-eval 0.4.13

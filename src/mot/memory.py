@@ -31,6 +31,7 @@ max-length sequences the rest of that share holds (the batch vLLM can keep in fl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 GIB = 2 ** 30
 OVERHEAD_GIB = 4.0  # CUDA context (~0.5), NCCL buffers (~1-2), allocator fragmentation
@@ -70,19 +71,20 @@ class Arch:
         return 2 * layers * max(1, self.kv_heads // tp) * self.head_dim * 2
 
 
-# By the last component of the hub id (lower case). Figures from each model's config.json.
+# By the last component of the hub id (lower case). Parameters as each model's card states them (active
+# for FLOPs, total for bytes), the rest from its config.json.
 ARCHS = {
-    "qwen3-8b": Arch(8.19e9, 8.19e9, layers=36, hidden=4096, heads=32, kv_heads=8, head_dim=128, vocab=151936,
+    "qwen3-8b": Arch(8.2e9, 8.2e9, layers=36, hidden=4096, heads=32, kv_heads=8, head_dim=128, vocab=151936,
                      mlp_width=12288),
-    "qwen3-14b": Arch(14.77e9, 14.77e9, layers=40, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=151936,
+    "qwen3-14b": Arch(14.8e9, 14.8e9, layers=40, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=151936,
                       mlp_width=17408),
-    "qwen3-30b-a3b": Arch(30.53e9, 3.3e9, layers=48, hidden=2048, heads=32, kv_heads=4, head_dim=128, vocab=151936,
+    "qwen3-30b-a3b": Arch(30.5e9, 3.3e9, layers=48, hidden=2048, heads=32, kv_heads=4, head_dim=128, vocab=151936,
                           mlp_width=8 * 768),  # 128 experts, 8 per token, 768 wide
-    "qwen3-32b": Arch(32.76e9, 32.76e9, layers=64, hidden=5120, heads=64, kv_heads=8, head_dim=128, vocab=151936,
+    "qwen3-32b": Arch(32.8e9, 32.8e9, layers=64, hidden=5120, heads=64, kv_heads=8, head_dim=128, vocab=151936,
                       mlp_width=25600),
-    "qwq-32b": Arch(32.76e9, 32.76e9, layers=64, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=152064,
+    "qwq-32b": Arch(32.5e9, 32.5e9, layers=64, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=152064,
                     mlp_width=27648),
-    "qwen3-235b-a22b": Arch(235.1e9, 22.2e9, layers=94, hidden=4096, heads=64, kv_heads=4, head_dim=128,
+    "qwen3-235b-a22b": Arch(235e9, 22e9, layers=94, hidden=4096, heads=64, kv_heads=4, head_dim=128,
                             vocab=151936, mlp_width=8 * 1536),  # 128 experts, 8 per token, 1,536 wide
     "deepseek-r1": Arch(671e9, 37e9, layers=61, hidden=7168, heads=128, kv_heads=128, head_dim=128, vocab=129280,
                         mlp_width=(8 + 1) * 2048, weight_bytes=1, kv_lora=512 + 64),  # FP8; 256 experts, 8 + 1 shared
@@ -90,8 +92,44 @@ ARCHS = {
 
 
 def arch_of(model: str | None) -> Arch | None:
-    """The figures of a hub id or path by its last component; None for a model not listed."""
-    return ARCHS.get(str(model or "").rstrip("/").split("/")[-1].lower())
+    """The figures of a hub id or path: listed by its last component, else read off a local checkpoint
+    (its config.json and its tensors' shapes); None when neither is known (a hub id not listed here,
+    a local model not built yet)."""
+    listed = ARCHS.get(str(model or "").rstrip("/").split("/")[-1].lower())
+    if listed or not model or not (Path(model) / "config.json").is_file():
+        return listed
+    return arch_from_checkpoint(Path(model))
+
+
+def arch_from_checkpoint(path: Path) -> Arch | None:
+    """A local checkpoint's figures: parameters counted from its safetensors headers (an MoE's active
+    share from its expert tensors and experts per token), the rest from config.json (the hub's
+    layout or this transformers')."""
+    import json
+    import math
+
+    from .merge import Checkpoint
+
+    cfg = json.loads((path / "config.json").read_text())
+    cfg = {**cfg, **cfg.get("text_config", {})}
+    try:
+        tensors = Checkpoint.open(path).tensors
+    except Exception:  # no weights (yet): not enough to plan with
+        return None
+    sizes = {name: math.prod(shape) for name, (_, _, shape, _) in tensors.items()}
+    total = float(sum(sizes.values()))
+    experts = sum(n for name, n in sizes.items() if ".experts." in name)
+    n_exp = cfg.get("num_experts") or cfg.get("n_routed_experts") or 0
+    per_token = cfg.get("num_experts_per_tok") or 0
+    active = total - experts + (experts * per_token / n_exp if n_exp else experts)
+    heads = cfg["num_attention_heads"]
+    head_dim = cfg.get("head_dim") or cfg.get("v_head_dim") or cfg["hidden_size"] // heads
+    mlp = per_token * (cfg.get("moe_intermediate_size") or 0) if n_exp else cfg.get("intermediate_size", 0)
+    dtype = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}.get(next(iter(tensors.values()))[1], 2)
+    return Arch(total, active, layers=cfg["num_hidden_layers"], hidden=cfg["hidden_size"], heads=heads,
+                kv_heads=cfg.get("num_key_value_heads", heads), head_dim=head_dim, vocab=cfg["vocab_size"],
+                mlp_width=mlp, tied=bool(cfg.get("tie_word_embeddings")), weight_bytes=dtype,
+                kv_lora=(cfg.get("kv_lora_rank") or 0) + (cfg.get("qk_rope_head_dim") or 0))
 
 
 def train_memory(a: Arch, gpus: int, tokens: int, chunk: int = 0, checkpointing: bool = True) -> dict:
@@ -183,3 +221,23 @@ def memory_error(config: dict) -> str | None:
                     f"({figures}), more than {j['limit']:.1f} GiB (resources.gpu_mem_gib "
                     f"{config['resources']['gpu_mem_gib']:g}; mot.memory's model): {fix}")
     return None
+
+
+def render_memory(memory: list[dict], gpu_gib: float) -> list[str]:
+    """Each kind of GPU job's memory per GPU, by mot.memory's model, against resources.gpu_mem_gib."""
+    if not memory:
+        return []
+    out = ["## GPU memory per GPU", "",
+           f"mot.memory's model (its docstring states it), in GiB per GPU, against resources.gpu_mem_gib = {gpu_gib:g} "
+           "(a vLLM engine: against its gpu_memory_utilization share; `sequences`: how many max-length sequences "
+           "the rest of that share holds). The config check refuses a job over its limit.", "",
+           "| job | model | shape | per GPU (GiB) | limit | fits |", "|---|---|---|---|---|---|"]
+    for j in memory:
+        if not j["parts"]:
+            out.append(f"| {j['job']} | {j['model']} | {j['shape']} | unknown (no figures for this model) | | |")
+            continue
+        parts = " + ".join(f"{k} {v:.1f}" for k, v in j["parts"].items() if k not in ("total", "limit", "sequences"))
+        seqs = f"; sequences {j['parts']['sequences']:.1f}" if "sequences" in j["parts"] else ""
+        out.append(f"| {j['job']} | {j['model']} | {j['shape']} | {parts} = **{j['total']:.1f}**{seqs} "
+                   f"| {j['limit']:.1f} | {'yes' if j['total'] <= j['limit'] else '**no**'} |")
+    return out

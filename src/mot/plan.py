@@ -19,7 +19,7 @@ import math
 from . import catalog
 from .grid import Grid
 from .layout import mot_run, probed
-from .memory import job_memory
+from .memory import arch_of, job_memory, render_memory
 
 # ---------------------------------------------------------------------------------- assumptions
 # The reference (the issue): one Qwen3-8B student on the paper's protocol needs at least ~50
@@ -75,8 +75,6 @@ def pretrain_runtime_minutes(pretrain: dict, assumptions: dict | None = None) ->
     A = _assume(assumptions)
     return max(A["floor_min"], math.ceil(A["safety"] * pretrain["steps"] / A["pretrain_steps_s"] / 60))
 
-# Parameters (active for FLOPs, total for bytes) by the last component of the hub id or path.
-PARAMS = {"qwen3-8b": (8.2e9, 8.2e9), "qwen3-14b": (14.8e9, 14.8e9), "qwen3-30b-a3b": (3.3e9, 30.5e9)}
 BENCHMARK_PROBLEMS = {"aime24": 30, "aime25": 30, "math500": 500}  # data/<name>.jsonl
 STAGES = ("generate", "train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "general", "tables")
 STUDENT_STAGES = ("train_std", "train_mtd", "train_mot", "merge", "probe", "eval", "general")
@@ -96,8 +94,10 @@ def _model(config: dict, student: str) -> str:
     return config["students"][student].get("path", "").rstrip("/").split("/")[-1].lower()
 
 
-def params(config: dict, student: str, assumptions: dict | None = None) -> tuple[float, float]:
-    """(active, total) parameters of a student: from its arch (synthetic) or PARAMS (hub id)."""
+def params(config: dict, student: str, assumptions: dict | None = None) -> tuple[float, float] | None:
+    """(active, total) parameters of a student: from its arch (synthetic), mot.memory's figures of its
+    hub id or its local checkpoint; None when unknown (its training and merges are then costed at the
+    floor, and mot plan says so)."""
     s = config["students"][student]
     if student in (assumptions or {}).get("params", {}):
         return tuple(assumptions["params"][student])
@@ -107,11 +107,8 @@ def params(config: dict, student: str, assumptions: dict | None = None) -> tuple
         layer = 2 * h * hd * (a["num_heads"] + a["num_kv_heads"]) + 3 * h * a["intermediate_size"]
         n = config.get("world", {}).get("vocab_size", 512) * h + a["num_layers"] * layer
         return float(n), float(n)
-    key = _model(config, student)
-    if key not in PARAMS:
-        raise ValueError(f"students.{student}: unknown parameter count of '{s['path']}' "
-                         f"(known: {', '.join(PARAMS)}; or pass assumptions={{'params': {{...}}}})")
-    return PARAMS[key]
+    a = arch_of(s.get("path"))
+    return (a.active, a.params) if a else None
 
 
 def read_corpus_stats(paths: list[str]) -> dict:
@@ -211,13 +208,14 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
                 length = _trace(config, stats, so, t, A)
             steps = tr["steps_per_round"] if stage == "train_mot" else tr["std_steps"]
             tokens, gpus = steps * tr["batch_size"] * length, student_gpus(config, st)
-            add(u, gpus, tokens, 6 * sizes_of[st][0] * tokens / (A["mfu"] * A["peak_flops"]) if gpus else 0.0,
+            flops = 6 * sizes_of[st][0] * tokens if sizes_of[st] else 0.0  # unknown size: the floor
+            add(u, gpus, tokens, flops / (A["mfu"] * A["peak_flops"]) if gpus else 0.0,
                 A["train_start_s"])
         elif stage == "merge":
-            nbytes = (len(g.sets[u["tset"]]) + 1) * (2 if tr.get("bf16") else 4) * sizes_of[st][1]  # K in, one out
+            nbytes = (len(g.sets[u["tset"]]) + 1) * (2 if tr.get("bf16") else 4) * (sizes_of[st] or (0, 0))[1]  # K in, one out
             add(u, 0, wall_s=nbytes / A["merge_bytes_s"])
         elif stage == "probe":  # rule probe_point: one CPU merge per lambda, then its eval
-            add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * sizes_of[st][1] / A["merge_bytes_s"])
+            add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * (sizes_of[st] or (0, 0))[1] / A["merge_bytes_s"])
         elif stage == "eval":
             tokens = u["ckpts"] * (per_probe if probed(u["run"]) else per_ckpt)
             rate = throughput(ev, ev.get("backend", "hf"), A)
@@ -322,24 +320,19 @@ def _row(name, s) -> str:
             f"| {s['runtime_min']} |")
 
 
-def _memory_section(memory: list[dict], gpu_gib: float) -> list[str]:
-    """Each kind of GPU job's memory per GPU, by mot.memory's model, against resources.gpu_mem_gib."""
-    if not memory:
-        return []
-    out = ["## GPU memory per GPU", "",
-           f"mot.memory's model (its docstring states it), in GiB per GPU, against resources.gpu_mem_gib = {gpu_gib:g} "
-           "(a vLLM engine: against its gpu_memory_utilization share; `sequences`: how many max-length sequences "
-           "the rest of that share holds). The config check refuses a job over its limit.", "",
-           "| job | model | shape | per GPU (GiB) | limit | fits |", "|---|---|---|---|---|---|"]
-    for j in memory:
-        if not j["parts"]:
-            out.append(f"| {j['job']} | {j['model']} | {j['shape']} | unknown (no figures for this model) | | |")
-            continue
-        parts = " + ".join(f"{k} {v:.1f}" for k, v in j["parts"].items() if k not in ("total", "limit", "sequences"))
-        seqs = f"; sequences {j['parts']['sequences']:.1f}" if "sequences" in j["parts"] else ""
-        out.append(f"| {j['job']} | {j['model']} | {j['shape']} | {parts} = **{j['total']:.1f}**{seqs} "
-                   f"| {j['limit']:.1f} | {'yes' if j['total'] <= j['limit'] else '**no**'} |")
-    return out
+PLAN_START, PLAN_END = "<!-- paper-plan:start -->", "<!-- paper-plan:end -->"
+
+
+def readme_block(result: dict) -> str:
+    """README's paper figures (mot plan --readme): the time limits of the sampling jobs and each GPU
+    job's memory per GPU."""
+    A = result["assumptions"]
+    out = [f"Sampling jobs' time limits, at {A['engine_tok_s']:,} generated tokens/s per vLLM job "
+           f"({A['endpoint_tok_s']:,} per endpoint), x{A['safety']:g}, with {A['engine_start_s']} s of engine start:", "",
+           "| teacher | jobs | GPUs/job | tokens | limit/job (min) |", "|---|---|---|---|---|"]
+    out += [f"| {t} | {s['jobs']} | {s['gpus_per_job']} | {s['tokens'] / 1e6:,.1f}M | {s['runtime_min']:,} |"
+            for t, s in result["generate"].items()]
+    return "\n".join(out + [""] + render_memory(result["memory"], result["gpu_mem_gib"])[2:])
 
 
 def render(result: dict) -> str:
@@ -366,7 +359,7 @@ def render(result: dict) -> str:
     out += ["", "## Totals", "", "| stage | jobs | GPU-hours |", "|---|---|---|"]
     out += [f"| {LABELS[k]} | {v['jobs']} | {v['gpu_hours']:,.1f} |" for k, v in result["stages"].items()]
     out += [f"| **total** | {result['jobs']} | **{result['gpu_hours']:,.1f}** |", ""]
-    out += _memory_section(result["memory"], result["gpu_mem_gib"])
+    out += render_memory(result["memory"], result["gpu_mem_gib"])
     out += ["",
             "## Lower bound: one student's MoT result", "",
             "The MoT of `report.mot` for one student on the first source: its teachers' samples on that "

@@ -46,14 +46,19 @@ def write_summary(tables: str, out: str, readme: str | None = None) -> str:
     text = summary(tables)
     write_text(out, text)
     if readme:
-        doc = Path(readme).read_text()
-        if doc.count(SUMMARY_START) != 1 or doc.count(SUMMARY_END) != 1:
-            raise MotError(f"{readme}: expected one '{SUMMARY_START}' and one '{SUMMARY_END}' line "
-                           "(config key report.readme)")
-        head, rest = doc.split(SUMMARY_START + "\n", 1) if SUMMARY_START + "\n" in doc else (None, None)
-        if head is None or SUMMARY_END not in rest:
-            raise MotError(f"{readme}: '{SUMMARY_START}' must be on its own line, before '{SUMMARY_END}'")
-        new = head + SUMMARY_START + "\n" + text + "\n" + SUMMARY_END + rest.split(SUMMARY_END, 1)[1]
-        if new != doc:
-            write_text(readme, new)
+        write_block(readme, SUMMARY_START, SUMMARY_END, text, "config key report.readme")
     return text
+
+
+def write_block(readme: str, start: str, end: str, text: str, where: str) -> None:
+    """Replace what lies between the `start` and `end` marker lines of a Markdown file with `text`
+    (the file is left as it is when nothing changes). `where`: what named the file, for errors."""
+    doc = Path(readme).read_text()
+    if doc.count(start) != 1 or doc.count(end) != 1:
+        raise MotError(f"{readme}: expected one '{start}' and one '{end}' line ({where})")
+    head, rest = doc.split(start + "\n", 1) if start + "\n" in doc else (None, None)
+    if head is None or end not in rest:
+        raise MotError(f"{readme}: '{start}' must be on its own line, before '{end}'")
+    new = head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1]
+    if new != doc:
+        write_text(readme, new)
