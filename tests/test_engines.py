@@ -332,7 +332,7 @@ def test_lm_eval_vllm_backend_agrees_with_its_hf_backend_at_temperature_0(vllm_m
         r = subprocess.run([sys.executable, "-m", "mot", "general", "--model", str(vllm_model), "--tasks", json.dumps(tasks),
                             "--include", str(tmp_path / "harness"), "--backend", backend, "--model-args", json.dumps(args),
                             "--batch-size", "4", "--samples", str(tmp_path / f"{backend}.samples.jsonl"), "--out", str(out)],
-                           capture_output=True, text=True, cwd=ROOT, env=env)
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)  # its exit once hung (vLLM)
         assert r.returncode == 0, r.stderr[-3000:]
         assert json.loads(out.read_text())["tasks"]["SYN-LONG"]["n"] == 4
         answers[backend] = [json.loads(x)["response"] for x in (tmp_path / f"{backend}.samples.jsonl").read_text().splitlines()]
@@ -401,3 +401,35 @@ def test_vision_packages_built_for_another_torch_are_hidden_in_mot_processes_and
     r = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.strip().splitlines()[-1] == str(sorted(foreign_torch_builds()))
+
+
+@pytest.mark.slow
+def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engines(vllm_model, tiny_world, tmp_path):
+    """mot evaluate runs one vLLM engine per job: each further checkpoint's weights are loaded into it
+    (vLLM's reload_weights), its prefix cache dropped and, on CPU, its generators seeded again. Its
+    samples of a checkpoint are those of an engine started for that checkpoint alone."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    other = tmp_path / "other"  # the same architecture, other weights
+    shutil.copytree(vllm_model, other)
+    weights = load_file(str(other / "model.safetensors"))
+    weights = {k: v + 0.05 * (i % 3 - 1) if v.is_floating_point() else v for i, (k, v) in enumerate(weights.items())}
+    save_file(weights, str(other / "model.safetensors"), metadata={"format": "pt"})
+    spec = json.dumps({"backend": "vllm", "params": {"dtype": "float32", "engine": ENGINE},
+                       "sampling": {"n": 2, "temperature": 1.0, "top_p": 1.0, "max_tokens": 16}})
+
+    def evaluate(name, *checkpoints):
+        r = run_mot("--log", tmp_path / f"{name}.log", "evaluate", *[a for c in checkpoints for a in ("--checkpoint", c)],
+                    "--benchmark", f"syn-aime24={tiny_world}", "--spec", spec,
+                    "--samples", tmp_path / f"{name}.samples.jsonl", "--out", tmp_path / f"{name}.json")
+        assert r.returncode == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+        rows = [json.loads(x) for x in (tmp_path / f"{name}.samples.jsonl").read_text().splitlines()]
+        return {step: [[s["text"] for s in r["samples"]] for r in rows if r["step"] == step]
+                for step in sorted({r["step"] for r in rows})}
+
+    both = evaluate("both", f"1={vllm_model}", f"2={other}")
+    assert both[1] != both[2]  # the second checkpoint's own weights, not the first's
+    assert evaluate("alone", f"2={other}")[2] == both[2]
+    assert "Reloading weights inplace" in (tmp_path / "both.log").read_text()  # one engine did both

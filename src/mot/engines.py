@@ -15,8 +15,11 @@ killed job resumes prompt by prompt. A prompt already answered is never requeste
 from __future__ import annotations
 
 import asyncio
+import atexit
+import json
 import os
 import random
+from pathlib import Path
 
 from .backends import register
 from .io import MotError, require_model, stable_hash
@@ -66,6 +69,7 @@ class VLLMTeacher:
     is seeded instead. Both are recorded in each output row."""
 
     required = ("model",)  # params the config check asks for (mot.config)
+    local_weights = True  # params.model is loaded here (a local path is a rule's input)
 
     def __init__(self, params: dict, sampling: dict):
         self.params, self.sampling, self.llm = params, sampling, None
@@ -77,6 +81,8 @@ class VLLMTeacher:
     def _engine(self, seed: int):
         from vllm import LLM
 
+        if llm := self._reused(seed):
+            return llm
         engine = dict(self.params.get("engine", {}))
         if self.params.get("nodes", 1) > 1:
             engine.setdefault("distributed_executor_backend", "ray")
@@ -92,7 +98,7 @@ class VLLMTeacher:
         from vllm import SamplingParams
         from vllm.platforms import current_platform
 
-        engine_seed = seed % SEED_RANGE
+        engine_seed = self._seed = seed % SEED_RANGE
         self.llm = self.llm or self._engine(engine_seed)
         tok = self.llm.get_tokenizer()
         per_request = not current_platform.is_cpu()
@@ -116,11 +122,52 @@ class VLLMTeacher:
                              for c in sorted(out.outputs, key=lambda c: c.index)],
                          {"seed": {"request": seeds[i], "engine": engine_seed}})
 
+    def _key(self, seed: int) -> str:
+        """What an engine is, but for its weights: the same key, config and tokenizer take new weights."""
+        p = self.params
+        return json.dumps([p.get("dtype", "auto"), self.tp, self.pp, p.get("nodes", 1), p.get("engine", {}), seed],
+                          sort_keys=True)
+
+    def _reused(self, seed: int):
+        """The engine that the last checkpoint of this process ran on, with this checkpoint's weights in
+        place of its own: one engine start per `mot evaluate` job, not one per checkpoint (on a cluster,
+        minutes each). Only for a local checkpoint of the same key, config and tokenizer files (one
+        run's checkpoints); anything else stops the idle engine first. The prefix cache (KV of the
+        old weights) is dropped; on CPU, where the engine is seeded rather than each request, its
+        generators are seeded again, as a fresh engine's are after warm-up, so that the samples are
+        those of a fresh engine (tests/test_engines.py)."""
+        import gc
+
+        from vllm.platforms import current_platform
+
+        from .hub import CONFIG_FILES, TOKENIZER_FILES
+        from .merge import same_files
+
+        model, key = self.params["model"], self._key(seed)
+        while _IDLE:
+            idle_key, idle_model, llm = _IDLE.pop()
+            if idle_key == key and os.path.isdir(model) and same_files(Path(idle_model), Path(model),
+                                                                        CONFIG_FILES + TOKENIZER_FILES):
+                llm.collective_rpc("reload_weights", kwargs={"weights_path": os.path.abspath(model)})
+                llm.reset_prefix_cache()
+                if current_platform.is_cpu():  # the CPU worker's warm-up step with a KV cache: the seed only
+                    llm.collective_rpc("compile_or_warm_up_model")
+                return llm
+            del llm
+            gc.collect()  # the engine's __del__ stops its worker processes
+        return None
+
     def close(self) -> None:
         import gc
 
+        if self.llm is not None and os.path.isdir(self.params["model"]):  # kept for the next checkpoint
+            _IDLE.append((self._key(self._seed), self.params["model"], self.llm))
         self.llm = None
-        gc.collect()  # the engine's __del__ stops its worker processes
+        gc.collect()
+
+
+_IDLE: list = []  # (key, model directory, engine): at most one, the last checkpoint's (VLLMTeacher._reused)
+atexit.register(_IDLE.clear)
 
 
 def message_trace(message: dict, finish_reason: str | None, opener: str | None, url: str) -> str:
