@@ -196,3 +196,27 @@ def test_tables_3_and_4_through_make_table(tmp_path):
         t = make_table(name, spec, [], [], str(tmp_path / name), files)
         assert (tmp_path / f"{name}.md").read_text().startswith(f"**{t.title}**")
         assert [r[-1] for r in t.cells()] == ["-", "+0.00", "+0.00"]
+
+
+def test_local_task_files_name_lm_evals_own_tasks_and_data_beside_them(tmp_path):
+    """config general.include: a task file may include one of the installed lm-eval's by `lm_eval/...`
+    and name its data beside it; both are resolved, and the task is lm-eval's own over that data (the
+    rehearsal's data/rehearsal/harness); other task files are passed as they are."""
+    from pathlib import Path
+
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+
+    from mot.general import resolve_includes
+
+    out = resolve_includes([str(ROOT / "data/rehearsal/harness")], tmp_path)
+    resolved = yaml.safe_load((Path(out[0]) / "ifeval.yaml").read_text())
+    assert resolved["include"] == str(Path(lm_eval.tasks.__file__).parent / "ifeval/ifeval.yaml")
+    assert resolved["dataset_kwargs"]["data_files"]["train"] == str(ROOT / "data/rehearsal/harness/ifeval.jsonl")
+    manager = TaskManager(include_path=out)
+    for name in ("ifeval", "gpqa_diamond_cot_zeroshot", "ceval-valid", "mmlu_pro", "mmlu_redux_generative"):
+        assert Path(manager.task_index[name].yaml_path).is_relative_to(out[0]), name  # ours, not the built-in
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "t.yaml").write_text("task: t\ndataset_path: json\ndataset_kwargs: {data_files: {test: results/x.jsonl}}\n")
+    assert resolve_includes([str(plain)], tmp_path / "other") == [str(plain)]

