@@ -69,3 +69,8 @@ rule all:
         rules.all_analyses.input,
         rules.models.input,
         rules.base_models.input,
+
+
+# The paper's run rehearsed on CPU with tiny models of its architectures (config/rehearsal.yaml):
+# their rule, and target `rehearsal` (all_analyses and the checks on its files).
+include: "rules/rehearsal.smk"

@@ -9,9 +9,10 @@ import re
 
 from mot import layout as L
 from mot.config import validate_config
-from mot.io import MotError
+from mot.io import MotError, is_hub_id
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args
+from mot.generate import BACKENDS
 from mot.grid import Grid
 from mot.methods import METHODS
 from mot import catalog
@@ -19,6 +20,7 @@ from mot.catalog import report_category
 from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import schedule
+from mot.rehearsal import hub_id as rehearsal_hub_id
 from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
 from mot.train import SFT_KEYS
@@ -154,6 +156,14 @@ def teacher_sampling(name):
     return {**config["sampling"], **(st_pair(name).get("sampling", {}) if name in AS_TEACHERS else {})}
 
 
+def teacher_model_input(name):
+    """A teacher's weights as an input, when its backend loads them here (mot.backends' local_weights)
+    from a local path."""
+    t = config["teachers"][name]
+    local = getattr(BACKENDS[t["backend"]], "local_weights", False)
+    return model_input(t["params"]["model"]) if local else []
+
+
 def teacher_spec(name, source):
     """What shapes a teacher's samples of `source` (not its label or shard count)."""
     t = teacher_cfg(name, source)
@@ -210,7 +220,13 @@ def base_model(student):
 
 
 def base_input(student):
-    return [base_model(student)] if config["students"][student]["init"] == "synthetic" else []
+    """The base as an input: a local path (built by a rule: the synthetic world's, the rehearsal's tiny
+    models; or the user's directory), not a hub id (fetched by the job)."""
+    return model_input(base_model(student))
+
+
+def model_input(path):
+    return [] if is_hub_id(path) else [path]
 
 
 def launch(student):

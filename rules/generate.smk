@@ -12,7 +12,9 @@ GENERATE_PARAMS = dict(
 rule generate:
     input:
         prompts=rules.prompts.output.prompts,
-        model=lambda w: as_teacher_model(w.teacher, w.source)[1] if w.teacher in AS_TEACHERS else [],  # Table 9
+        # Table 9's teachers are trained students; a teacher's local model may be a rule's (the rehearsal)
+        model=lambda w: as_teacher_model(w.teacher, w.source)[1] if w.teacher in AS_TEACHERS
+        else teacher_model_input(w.teacher),
     output:
         samples=L.SAMPLES,
     wildcard_constraints:

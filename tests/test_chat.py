@@ -1,6 +1,6 @@
 """The one trace format against the real chat templates of the paper's models (issue 19).
 
-tests/fixtures/templates/ holds the published templates of Qwen3 (the students and the Qwen3
+data/templates/ holds the published templates of Qwen3 (the students and the Qwen3
 teachers), QwQ-32B and DeepSeek-R1 (see its README.md). Each is put on a tiny tokenizer carrying
 that family's special tokens and settings (DeepSeek-R1's adds a BOS to every tokenization, as the
 real one does), beside a tiny random Qwen3 of that vocabulary, and checked end to end: the rendered
@@ -31,7 +31,7 @@ from mot.io import MotError, write_jsonl
 
 from conftest import ROOT
 
-TEMPLATES = ROOT / "tests" / "fixtures" / "templates"
+TEMPLATES = ROOT / "data" / "templates"
 BASE = sorted((ROOT / "data" / "bases").glob("*/tokenizer.json"))[0].parent  # the shipped tiny tokenizer
 BOS_R1, EOS_R1 = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 

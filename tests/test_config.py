@@ -141,7 +141,7 @@ def test_each_stage_has_one_name_for_its_rules_module_and_command():
     commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     stages = sorted(p.stem for p in (ROOT / "rules").glob("*.smk") if p.stem != "common")
     assert stages == ["corpus", "diagnostics", "evaluate", "figures", "general", "generate", "merge", "plan", "prompts",
-                      "provenance", "seeds", "tables", "train", "world"]
+                      "provenance", "rehearsal", "seeds", "tables", "train", "world"]
     for stage in stages:
         assert (ROOT / "src" / "mot" / f"{stage}.py").is_file(), stage
         assert stage in commands, stage

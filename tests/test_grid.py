@@ -18,7 +18,8 @@ from test_workflow import planned
 # diagnostics, the provenance page, the general tasks' files, the aggregate targets).
 TABLE_RULES = {"table", "table10", "figure", "corpus_figure", "general_table", "summary"}
 BOOKKEEPING = {"world", "world_student", "prompts", "corpus", "mtd_corpus", "corpus_stats", "join_samples",
-               "best_std_model", "diagnostics_set", "provenance", "general_tasks", "all_tables", "all_analyses"}
+               "best_std_model", "diagnostics_set", "provenance", "general_tasks", "all_tables", "all_analyses",
+               "rehearsal_model"}
 
 
 def from_snakemake(jobs) -> Counter:

@@ -280,7 +280,7 @@ def test_the_hub_fixture_keeps_the_hubs_layout(hub_base):
     assert {"vocab.json", "merges.txt", "tokenizer.json"} <= {p.name for p in hub.iterdir()}
     assert not (hub / "chat_template.jinja").exists() and (saved / "chat_template.jinja").is_file()
     tc = json.loads((hub / "tokenizer_config.json").read_text())
-    assert tc["chat_template"] == (ROOT / "tests/fixtures/templates/Qwen-Qwen3-0.6B.jinja").read_text()
+    assert tc["chat_template"] == (ROOT / "data/templates/Qwen-Qwen3-0.6B.jinja").read_text()
     assert tc["tokenizer_class"] == "Qwen2Tokenizer" and tc["added_tokens_decoder"]
     assert "chat_template" not in json.loads((saved / "tokenizer_config.json").read_text())
 

@@ -61,6 +61,20 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--pretrain", type=_json, required=True)
     sp.add_argument("--out", required=True)
 
+    sp = add("rehearsal", c.cmd_rehearsal, "the paper's run rehearsed on CPU (mot.rehearsal): a tiny model of one of "
+             "its models in the hub's layout, or the checks on the rehearsal's files",
+             outputs={"out": "dir", "checks": "file"})
+    sp.add_argument("action", choices=["model", "check"])
+    sp.add_argument("--model", help="model: the paper model's hub id (mot.rehearsal.MODELS)")
+    sp.add_argument("--prompts", nargs="+", default=[], help="model: the prompts it is imprinted with (results/prompts/)")
+    sp.add_argument("--steps", type=int, default=150, help="model: imprinting steps (SFT on the prompts' answers)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", help="model: its directory")
+    sp.add_argument("--results", help="check: the results directory")
+    sp.add_argument("--student", action="append", default=[], metavar="NAME=BASE", help="check: a student, its base")
+    sp.add_argument("--boba", action="append", default=[], metavar="SOURCE", help="check: a source of BOBA's rows")
+    sp.add_argument("--checks", help="check: what was checked, as JSON")
+
     sp = add("prompts", c.cmd_prompts, "sample N prompts of a source with a seed")
     sp.add_argument("--source", required=True)
     sp.add_argument("--spec", type=_json, required=True, help="the config's block for this source, as JSON")

@@ -18,6 +18,21 @@ def cmd_world_student(a):
     print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
 
 
+def cmd_rehearsal(a):
+    from .io import MotError
+    from .rehearsal import build, check
+
+    need = ("model", "prompts", "out") if a.action == "model" else ("results", "checks")
+    if missing := [f for f in need if not getattr(a, f)]:
+        raise MotError(f"mot rehearsal {a.action} needs --{', --'.join(missing)}")
+    if a.action == "model":
+        r = build(a.model, a.prompts, a.out, a.seed, a.steps)
+        print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts (greedy right on {r['greedy_right']}) -> {a.out}")
+        return
+    for what, n in check(a.results, dict(x.split("=", 1) for x in a.student), a.boba, a.checks).items():
+        print(f"{n:>6}  {what}")
+
+
 def cmd_prompts(a):
     from .prompts import sample_prompts
 

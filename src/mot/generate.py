@@ -71,6 +71,7 @@ class HFTeacher:
     """transformers generate, batched, with the model's own chat template (thinking on)."""
 
     required = ("model",)
+    local_weights = True  # params.model is loaded here (a local path is a rule's input)
 
     def __init__(self, params: dict, sampling: dict):
         import torch

@@ -137,3 +137,50 @@ def write_qwen2_tokenizer(out: str | Path, vocab: list[str], merges: list[tuple[
         "tokenizer_class": "Qwen2Tokenizer", "unk_token": None,
     }
     (out / "tokenizer_config.json").write_text(hub_json(config), encoding="utf-8")
+
+
+def write_deepseek_tokenizer(out: str | Path, vocab: list[str], merges: list[tuple[str, str]],
+                             added: list[tuple[str, bool]], chat_template: str, model_max_length: int) -> None:
+    """A byte-level BPE tokenizer in the files DeepSeek-V3 and R1 ship on the hub: tokenizer.json whose
+    first three ids are <｜begin▁of▁sentence｜>, <｜end▁of▁sentence｜> and <｜▁pad▁｜>, whose
+    post-processor puts the BOS in front (add_bos_token: a template that writes its own BOS gets a
+    second one from a plain tokenization), and tokenizer_config.json (LlamaTokenizerFast) with the chat
+    template inline; no vocab.json or merges.txt. `added` (content, special) get the ids after `vocab`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bos, eos, pad = DEEPSEEK_SPECIALS
+    ids = {w: i for i, w in enumerate([bos, eos, pad, *vocab])}
+    first = [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False, "normalized": True,
+              "special": True} for i, c in enumerate(DEEPSEEK_SPECIALS)]
+    rest = [{"id": len(ids) + i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": True, "special": s} for i, (c, s) in enumerate(added)]
+    byte_level = {"add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    doc = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": first + rest, "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": r"\p{N}{1,3}"}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "[一-龥぀-ゟ゠-ヿ]+"}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": QWEN2_SPLIT}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", **byte_level}]},
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {bos: {"id": bos, "ids": [0], "tokens": [bos]}}},
+        "decoder": {"type": "ByteLevel", **byte_level},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "vocab": ids, "merges": [f"{a} {b}" for a, b in merges]},
+    }
+    (out / "tokenizer.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    token = lambda c: {"__type": "AddedToken", "content": c, "lstrip": False, "normalized": True,  # noqa: E731
+                       "rstrip": False, "single_word": False}
+    config = {"add_bos_token": True, "add_eos_token": False, "bos_token": token(bos),
+              "clean_up_tokenization_spaces": False, "eos_token": token(eos), "legacy": True,
+              "model_max_length": model_max_length, "pad_token": token(eos), "sp_model_kwargs": {},
+              "unk_token": None, "tokenizer_class": "LlamaTokenizerFast", "chat_template": chat_template}
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+
+
+DEEPSEEK_SPECIALS = ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>")

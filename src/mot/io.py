@@ -297,6 +297,12 @@ def registry(table: dict):
     return register
 
 
+def is_hub_id(path: str) -> bool:
+    """A model named by its hub id (org/name, not a directory here); anything else is a local path,
+    which a rule may make (the rehearsal's tiny models) or the user holds."""
+    return not os.path.isdir(path) and path.count("/") == 1 and not path.startswith((".", "/"))
+
+
 def require_model(path: str) -> None:
     """A local model directory must hold a config.json; anything else must look like a hub id."""
     if os.path.isdir(path) and not (Path(path) / "config.json").is_file():

@@ -21,6 +21,8 @@ SYNTHETIC_BASE = f"{BASES}/{{student}}-{{key}}"
 
 # data: prompts, teacher samples, verified corpora
 PROMPTS = f"{RESULTS}/prompts/{{source}}.jsonl"
+REHEARSAL_MODEL = f"{RESULTS}/rehearsal/models/{{name}}"  # a tiny model of a paper model (config/rehearsal.yaml)
+REHEARSAL_CHECKS = f"{RESULTS}/rehearsal/checks.json"
 SAMPLES = f"{RESULTS}/samples/{{source}}/{{teacher}}.jsonl"
 SAMPLES_SHARD = f"{RESULTS}/samples/{{source}}/{{teacher}}/shard-{{shard}}-of-{{shards}}.jsonl"
 CORPUS = f"{RESULTS}/corpora/{{source}}/{{corpus}}.jsonl"  # corpus: a teacher, or `mtd` (their union)

@@ -51,10 +51,11 @@ def short_answer(reference) -> str | None:
     return None
 
 
-# How BOBA's rows arrive (inclusionAI/AReaL-boba-Data, AReaL-boba-106k.jsonl): the prompt field is
-# already a DeepSeek-R1 chat turn with the instruction inside,
-#   "<｜User｜>\n<problem> Please reason step by step, and put your final answer within
-#    \\boxed{}.<｜Assistant｜><think>\n",
+# How BOBA's rows arrive (inclusionAI/AReaL-boba-Data, AReaL-boba-106k.jsonl; data/rehearsal/boba.jsonl
+# holds ten of AReaL's own rows): the prompt field is already a DeepSeek-R1 chat turn with the
+# instruction inside,
+#   "<｜User｜><problem>\nPlease reason step by step, and put your final answer within
+#    \\boxed{}.<｜Assistant｜><think>",
 # and the answer is solutions: ["\\boxed{<answer>}"]. The problem is unwrapped, so the config's own
 # template adds the instruction once and each model's own chat template adds its own markup.
 CHAT_WRAPPERS = (

@@ -1,0 +1,75 @@
+"""The rehearsal of the paper's run (config/rehearsal.yaml over config/paper.yaml, mot.rehearsal):
+the overlay changes only what a rehearsal may change; its tiny models are the paper's architectures in
+the hub's layout, with their real templates, and they run where the paper's do (vLLM, training)."""
+import fnmatch
+import json
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+# What the overlay may change, as dotted key patterns: model paths; sizes (prompts, samples, tokens,
+# steps, rounds, checkpoints, probe points); GPU and process counts; engine memory settings; data
+# paths; resources. Anything else must stay config/paper.yaml's.
+ENGINE_MEMORY = ("gpu_memory_utilization", "enforce_eager", "max_model_len")
+ALLOWED = [
+    "students.*.path", "students.*.launch.processes", "students.*.launch.nodes",
+    "sources.*.n", "sources.*.path",
+    "sampling.n", "sampling.max_tokens",
+    "teachers.*.params.model", "teachers.*.params.tensor_parallel_size", "teachers.*.params.pipeline_parallel_size",
+    "teachers.*.params.nodes", *(f"teachers.*.params.engine.{k}" for k in ENGINE_MEMORY),
+    "train.std_steps", "train.save_every", "train.rounds", "train.steps_per_round",
+    "eval.n", "eval.max_tokens", "eval.params.tensor_parallel_size", *(f"eval.params.engine.{k}" for k in ENGINE_MEMORY),
+    "general.include", "general.gen_kwargs.max_gen_toks", "general.model_args.tensor_parallel_size",
+    *(f"general.model_args.{k}" for k in ENGINE_MEMORY),
+    "analyses.probe.lambdas", "analyses.probe.n",
+    "analyses.student_teacher.*.params.tensor_parallel_size",
+    *(f"analyses.student_teacher.*.params.engine.{k}" for k in ENGINE_MEMORY),
+    "resources.*",
+]
+
+
+def merged(*overlays: str) -> tuple[dict, dict]:
+    """paper.yaml, and paper.yaml with the overlays merged as Snakemake merges --configfile files."""
+    from snakemake.utils import update_config
+
+    paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    both = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    for name in overlays or ("rehearsal.yaml",):
+        update_config(both, yaml.safe_load((ROOT / "config" / name).read_text()))
+    return paper, both
+
+
+def leaves(node, path=""):
+    """{dotted key: value} of every leaf (a list's items by index)."""
+    if isinstance(node, dict):
+        return {k: v for key, sub in node.items() for k, v in leaves(sub, f"{path}.{key}" if path else str(key)).items()}
+    if isinstance(node, list) and node and all(isinstance(x, dict) for x in node):
+        return {k: v for i, sub in enumerate(node) for k, v in leaves(sub, f"{path}.{i}").items()}
+    return {path: node}
+
+
+@pytest.mark.parametrize("overlays", [("rehearsal.yaml",), ("rehearsal.yaml", "rehearsal-gpus.yaml")])
+def test_the_overlay_changes_only_what_a_rehearsal_may(overlays):
+    paper, both = merged(*overlays)
+    before, after = leaves(paper), leaves(both)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k, "absent") != after.get(k, "absent"))
+    assert changed, "the overlay changes nothing"
+    wrong = [k for k in changed if not any(fnmatch.fnmatchcase(k, p) for p in ALLOWED)]
+    assert not wrong, f"the overlay changes keys a rehearsal must keep: {wrong}"
+    assert both["train"]["rounds"] >= 2 and both["mot"]["jobs"] == "per_branch"
+    # the merged config is a valid paper config, its models the tiny ones of rule rehearsal_model
+    from mot.config import validate_config
+    from mot.rehearsal import MODELS, hub_id
+
+    config = validate_config(both, ROOT / "config/schema.yaml", "paper.yaml + rehearsal.yaml")
+    tiny = [s["path"] for s in config["students"].values()] + [t["params"]["model"] for t in config["teachers"].values()]
+    originals = [s["path"] for s in paper["students"].values()] + [t["params"]["model"] for t in paper["teachers"].values()]
+    assert [hub_id(p.rsplit("/", 1)[1]) for p in tiny] == originals and set(originals) == set(MODELS)
+
+
+def test_the_key_check_can_fail():
+    assert not any(fnmatch.fnmatchcase("teachers.qwq.params.dtype", p) for p in ALLOWED)
+    assert not any(fnmatch.fnmatchcase("train.lr", p) for p in ALLOWED)
+    assert not any(fnmatch.fnmatchcase("general.think_end_token", p) for p in ALLOWED)
