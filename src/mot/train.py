@@ -307,7 +307,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
                 _log(log_path, {"step": step, "loss": f"{step_loss:.6f}", "lr": f"{lr:.6e}", "tokens": n_tokens,
                                 "grad_norm": f"{float(grad_norm):.6f}", "elapsed_s": f"{time.perf_counter() - t0:.2f}"})
             if spec.save_every and step % spec.save_every == 0 and step < end:
-                _save(acc, model, tok, work / STEP.format(step=step))
+                _save(acc, model, tok, work / STEP.format(step=step), hp.bf16)
             if stop.requested and step < end:
                 _save_resume(acc, resume, step)
                 acc.print(f"stop requested: saved a resumable state at step {step}")
@@ -318,7 +318,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
                 last_state = time.perf_counter()
     bar.close()
     tracking.finish(acc)
-    _save(acc, model, tok, work / "final")
+    _save(acc, model, tok, work / "final", hp.bf16)
     record = {"model": final_path(model_path), "corpus": corpus, "hparams": asdict(hp), "start_step": start_step,
               "steps": steps, "total_steps": total_steps,
               **({"schedule_start": spec.schedule_start} if spec.schedule_start else {}),
@@ -372,13 +372,14 @@ def _log(path: Path, row: dict) -> None:
         w.writerow(row)
 
 
-def _save(acc, model, tok, path: Path) -> None:
+def _save(acc, model, tok, path: Path, bf16: bool) -> None:
     """save_pretrained (safetensors, weights only), written to a temporary name, then renamed. Under
-    bf16 the float32 master weights are saved in bf16, as the checkpoints a bf16 model ships in."""
+    train.bf16 the float32 master weights are saved in bf16, as the checkpoints a bf16 model ships
+    in, whichever device trained them: a CPU rehearsal's checkpoints are the cluster's (and merge
+    with a base as the hub ships it, in bf16)."""
     import torch
 
     state = acc.get_state_dict(model)
-    bf16 = acc.mixed_precision == "bf16"
     if bf16 and state is not None:
         state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
     if acc.is_main_process:
