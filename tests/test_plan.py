@@ -143,12 +143,13 @@ def test_paper_plan_counts_table9s_second_pair_and_the_probes_64_samples():
     for t in ("as-qwen3-14b-base", "as-qwen3-14b-best-std", "as-qwen3-30b-a3b-mot"):
         assert job_runtime_minutes(paper, "generate", teacher=t, source="boba") == \
             math.ceil(2 * (200 * 16 * 11_000 / 2_000 + 300) / 60)
+    # its 5 checkpoints in one engine: one start, then 4 loads of 14.8B bf16 parameters at 1 GB/s
     assert job_runtime_minutes(paper, "eval", student="qwen3-14b", source="boba", run="sft-as-qwen3-30b-a3b-mot") \
-        == math.ceil(2 * 5 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
+        == math.ceil(2 * (5 * 60 * 16 * 14_000 / 2_000 + 300 + 4 * 2 * 14.8e9 / 1e9) / 60)
     # the probe: the 8B only; each point 64 samples of AIME24's 30 problems, not 16 of AIME24/25's 60
     assert (s8["probe"]["jobs"], s14["probe"]["jobs"], s30["probe"]["jobs"]) == (2 * 2 * 6, 0, 0)
     assert job_runtime_minutes(paper, "eval", student="qwen3-8b", source="boba", run="probe-mot-all") == \
-        math.ceil(2 * (6 * 30 * 64 * 14_000 / 2_000 + 6 * 300) / 60)
+        math.ceil(2 * (6 * 30 * 64 * 14_000 / 2_000 + 300 + 5 * 2 * 8.2e9 / 1e9) / 60)
     assert s8["eval"]["tokens"] - s14["eval"]["tokens"] == pytest.approx(2 * 2 * 6 * 30 * 64 * 14_000)
     assert r["students"]["qwen3-8b"]["ckpts"] == 1 + 2 * (4 * 5 + 5 + 3 * 5 + 2 * 6) + 3 * 5
 
@@ -184,11 +185,12 @@ def test_runtime_minutes():
     hosted = {**paper, "teachers": {**paper["teachers"], "deepseek-r1": {
         "backend": "openai", "params": {"model": "deepseek-reasoner", "base_url": "https://api.deepseek.com/v1"}}}}
     assert job_runtime_minutes(hosted, "generate", teacher="deepseek-r1") == math.ceil(2 * 200 * 16 * 11_000 / 1_000 / 60)
-    # eval: base + 5 x 60 problems x 16 samples x 14k tokens at 2,000 tokens/s on 1 GPU, 300 s per engine, x2
+    # eval: 60 problems x 16 samples x 14k tokens per checkpoint at 2,000 tokens/s on 1 GPU, one 300 s engine start
+    # per job, x2
     assert job_runtime_minutes(paper, "eval", student="qwen3-8b", run="base") == \
         math.ceil(2 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
     assert job_runtime_minutes(paper, "eval", student="qwen3-8b", source="boba", run="sft-qwq") == \
-        math.ceil(2 * 5 * (60 * 16 * 14_000 / 2_000 + 300) / 60)
+        math.ceil(2 * (5 * 60 * 16 * 14_000 / 2_000 + 300 + 4 * 2 * 8.2e9 / 1e9) / 60)  # one engine, 4 reloads
     assert job_runtime_minutes(paper, "tables") == 10
     assert job_runtime_minutes(paper, "merge", student="qwen3-8b") == 10  # 5 x 16.4 GB at 0.64 GB/s, x2: 7 min
     assert job_runtime_minutes(paper, "eval", student="qwen3-14b") > job_runtime_minutes(paper, "train_std")

@@ -61,7 +61,8 @@ ASSUMPTIONS = dict(
     # teacher, eval, general or a Table-9 pair may state its own (`throughput`, tokens/s of the job).
     engine_tok_s=2_000,   # a vLLM engine's generated tokens/s, the whole job (any TP x PP)
     endpoint_tok_s=1_000,  # an OpenAI-style endpoint at its concurrency (a hosted R1: rate limits)
-    engine_start_s=300,  # vLLM: weights from a shared filesystem, CUDA graphs; per engine (checkpoint)
+    engine_start_s=300,  # vLLM: weights from a shared filesystem, CUDA graphs; per engine (one per eval job)
+    weights_load_bytes_s=1e9,  # each further checkpoint of an eval job, loaded into its engine (reload_weights)
     train_start_s=600,   # accelerate/FSDP start, model load, one consolidated save per save_every
     merge_bytes_s=0.64e9,  # mot merge moves (K+1) checkpoints at ~0.64 GB/s (benchmarks/README.md)
     safety=2.0,          # the throughputs are optimistic (above): 2x before a job hits its limit
@@ -180,6 +181,9 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
     per_probe = ckpt_tokens(g.probe["benchmarks"] + ev.get("validation", []), g.probe["n"]) if g.probe else 0
     general = config.get("general") or {}
     sizes_of = {st: params(config, st, A) for st in g.students}
+    def sizes_of_eval(u):  # parameters of the checkpoints an eval job loads (bf16 bytes: x2)
+        return (sizes_of.get(u.get("student")) or (0, 0))[1]
+
     for u in g.units():
         stage, so, t, st = u["stage"], u.get("source"), u.get("teacher"), u.get("student")
         if stage == "generate":
@@ -220,7 +224,8 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
             tokens = u["ckpts"] * (per_probe if probed(u["run"]) else per_ckpt)
             rate = throughput(ev, ev.get("backend", "hf"), A)
             add(u, eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0,
-                u["ckpts"] * A["engine_start_s"], sampled_s=tokens / rate if rate else None)
+                A["engine_start_s"] + (u["ckpts"] - 1) * 2 * sizes_of_eval(u) / A["weights_load_bytes_s"],
+                sampled_s=tokens / rate if rate else None)
         elif stage == "general":
             gpus = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
             size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
@@ -347,7 +352,8 @@ def render(result: dict) -> str:
            "GPU-hours are compute only; runtime/job (the SLURM limit) of a sampling job is its tokens at its "
            f"engine's throughput as a whole ({A['engine_tok_s']:,} generated tokens/s per vLLM job, "
            f"{A['endpoint_tok_s']:,} per OpenAI-style endpoint, unless the config states a `throughput`), and adds start-up "
-           f"({A['engine_start_s']} s per vLLM engine, {A['train_start_s']} s per training job) and is "
+           f"({A['engine_start_s']} s per vLLM engine, one per job; an eval job loads each further checkpoint into it at "
+           f"{A['weights_load_bytes_s'] / 1e9:g} GB/s; {A['train_start_s']} s per training job) and is "
            f"x{A['safety']:g}, at least {A['floor_min']} min; for MoT it is per branch (with `mot.jobs: per_set` "
            "one job trains several). CPU jobs count 0 GPU-hours.", "",
            "## Teacher sampling (shared by all students)", "", head.replace("| |", "| teacher |")]
