@@ -94,7 +94,8 @@ rule summary:
 
 
 # Table 9's "Best STD" teacher: the final weights of the STD run with the best AVG (chosen as the
-# tables choose it), copied where the generation rule of teacher as-best-std finds them.
+# tables choose it), copied where the generation rule of teacher as-best-std finds them: from the
+# one of --runs that its eval summary records as evaluated (never a path rebuilt by mot).
 rule best_std_model:
     input:
         evals=lambda w: [eval_summary(w.student, w.source, r) for r in STD],
@@ -111,5 +112,5 @@ rule best_std_model:
     conda:
         "../envs/report.yaml"
     shell:
-        "python3 -m mot --log {log} best-std --spec {params.spec:q} --evals {input.evals}"
+        "python3 -m mot --log {log} best-std --spec {params.spec:q} --evals {input.evals} --runs {input.runs}"
         " --student {wildcards.student} --source {wildcards.source} --out {output.model}"

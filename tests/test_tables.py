@@ -410,17 +410,18 @@ def test_best_std_copies_the_best_runs_final_weights(tmp_path, evals, monkeypatc
     """`mot best-std` (rule best_std_model): the STD run with the best AVG, chosen as the tables choose it."""
     import json as _json
 
-    from mot import layout
     from mot.cli import main
 
     monkeypatch.chdir(tmp_path)
+    runs = []
     for t in ("t1", "t2", "r1"):
-        d = tmp_path / layout.run_dir("s", "a", f"sft-{t}")
+        d = tmp_path / f"m/sft-{t}/10"  # the final checkpoint its eval summary records
         (d / "step-00005").mkdir(parents=True)
         (d / "model.safetensors").write_text(t)
         (d / ".mot-output").write_text("")
+        runs.append(f"m/sft-{t}/10")
     assert main(["best-std", "--spec", _json.dumps(SPEC), "--evals", *map(str, evals), "--student", "s",
-                 "--source", "a", "--out", "best"]) == 0
+                 "--source", "a", "--runs", *runs, "--out", "best"]) == 0
     assert capsys.readouterr().out == "best STD run of s on a: sft-t2 -> best\n"
     assert sorted(p.name for p in (tmp_path / "best").iterdir() if not p.name.startswith(".")) == [
         "model.safetensors", "mot_best_std.json"]  # not its step checkpoints

@@ -10,6 +10,8 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from . import commands as c
 from . import layout
@@ -32,6 +34,39 @@ def _config(text: str):
     return _json(text)
 
 
+@dataclass(frozen=True)
+class Out:
+    """An output argument: what it names and everything a command writes for it.
+
+    kind: file; dir (a directory written whole and marked as mot's, mot.io.MARKER: one that mot did
+    not write is replaced only with --force); workdir (a directory the command works in without
+    owning it: `mot seeds run --dir`, a Snakemake working directory whose files are the seed's run's
+    outputs, never marked, so the ownership rule would refuse every rerun); stem (the files
+    <out><ext> for each of `exts`). md: also <out> with the suffix .md (mot stats). work: also
+    <out>.partial/, where a resumable job works (mot.io.start_work)."""
+    kind: str
+    exts: tuple[str, ...] = ()
+    md: bool = False
+    work: bool = False
+
+    def targets(self, value: str, flag: str) -> list[tuple[str, str, str]]:
+        """(path, kind, what names it) for everything written for `value`; kind: file, dir, workdir,
+        or work (a resumable job's work directory: placement only)."""
+        if self.kind == "stem":
+            paths = [(f"{value}{ext}", "file", f"{flag} (its {ext})") for ext in self.exts]
+        else:
+            paths = [(value, self.kind, flag)]
+        if self.md:
+            paths.append((str(Path(value).with_suffix(".md")), "file", f"{flag} (its .md)"))
+        if self.work:
+            paths.append((f"{value}.partial", "work", f"{flag} (its .partial work directory)"))
+        return paths
+
+
+TABLE_FILES = (".csv", ".md", ".tex", ".html")  # mot.render.Table.write
+FIGURE_FILES = (".png", ".pdf")
+
+
 def parser() -> argparse.ArgumentParser:
     from .catalog import OUTPUTS
     from .methods import METHODS, methods_help  # the registries (no torch at import)
@@ -43,11 +78,19 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help, outputs=None):
-        """A subcommand; `outputs`: its output arguments and what each is (file, dir, or stem: the
-        prefix of <stem>.csv, .md, ...), checked by check_outputs before it runs."""
+    def add(name, fn, help, outputs=None, roots=()):
+        """A subcommand; `outputs`: its output arguments and what each is (an Out, or its kind: file,
+        dir), checked by check_outputs before it runs; every other argument may name an input.
+        `roots`: input arguments naming a tree that the command reads selectively, inside which an
+        output may lie (declared one by one, with the reason). A command with a dir output gets
+        --force, to replace such a directory that mot did not write."""
         sp = sub.add_parser(name, help=help)
-        sp.set_defaults(fn=fn, outputs=outputs or {"out": "file"})
+        outputs = {k: v if isinstance(v, Out) else Out(v)
+                   for k, v in ({"out": "file"} if outputs is None else outputs).items()}
+        sp.set_defaults(fn=fn, outputs=outputs, roots=tuple(roots))
+        if any(o.kind == "dir" for o in outputs.values()):
+            sp.add_argument("--force", action="store_true",
+                            help="replace an existing output directory that mot did not write")
         return sp
 
     sp = add("world", c.cmd_world, "draw the synthetic world's problem splits")
@@ -61,9 +104,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--pretrain", type=_json, required=True)
     sp.add_argument("--out", required=True)
 
+    # roots: the checks read results/ selectively (its samples, corpora, models) and write their
+    # record (results/rehearsal/checks.json) and the rule's log (results/logs/) inside it, where
+    # nothing they read lies
     sp = add("rehearsal", c.cmd_rehearsal, "the paper's run rehearsed on CPU (mot.rehearsal): a tiny model of one of "
              "its models in the hub's layout, or the checks on the rehearsal's files",
-             outputs={"out": "dir", "checks": "file"})
+             outputs={"out": "dir", "checks": "file"}, roots=("results",))
     sp.add_argument("action", choices=["model", "check"])
     sp.add_argument("--model", help="model: the paper model's hub id (mot.rehearsal.MODELS)")
     sp.add_argument("--prompts", nargs="+", default=[], help="model: the prompts it is imprinted with (results/prompts/)")
@@ -82,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", help="the world file (synthetic sources)")
     sp.add_argument("--out", required=True)
 
-    sp = add("generate", c.cmd_generate, "sample teacher responses, resumable")
+    sp = add("generate", c.cmd_generate, "sample teacher responses, resumable", outputs={"out": Out("file", work=True)})
     sp.add_argument("--prompts", required=True)
     sp.add_argument("--teacher", type=_json, required=True, help='{"name", "backend", "params"}')
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
@@ -110,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
-    sp = add("stats", c.cmd_stats, "corpus statistics per teacher (paper Table 10)")
+    sp = add("stats", c.cmd_stats, "corpus statistics per teacher (paper Table 10)",
+             outputs={"out": Out("file", md=True)})
     sp.add_argument("--tokenizer", required=True)
     sp.add_argument("--grades", nargs="+", required=True)
     sp.add_argument("--corpora", nargs="+", required=True)
@@ -125,13 +172,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="a parameter of the method (see --method), or state=<dir> (outer: the last round's merge)")
     sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
-    sp.add_argument("--force", action="store_true",
-                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
     sp = add("train", c.cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
-                 outputs={"out": "dir"})
+                 outputs={"out": Out("dir", work=True)})
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
     sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
@@ -140,12 +185,10 @@ def parser() -> argparse.ArgumentParser:
                          "(length of the lr schedule; default start_step + steps), \"schedule_start\" (global step "
                          "where the lr schedule starts), \"save_every\", \"seed\", \"init_optimizer\" (a directory "
                          "with optimizer.pt), \"save_optimizer\"}")
-    sp.add_argument("--force", action="store_true",
-                    help="replace an existing output directory that mot did not write")
     sp.add_argument("--out", required=True)
 
     sp = add("evaluate", c.cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
-             outputs={"out": "file", "samples": "dir"})
+             outputs={"out": "file", "samples": Out("file", work=True)})
     sp.add_argument("--checkpoint", action="append", required=True, metavar="STEP=PATH",
                     help="a checkpoint and its training step (repeat)")
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
@@ -166,17 +209,15 @@ def parser() -> argparse.ArgumentParser:
                              "\"steps_per_round\"; optional: \"method\" (merge method, mot merge --help), "
                              "\"merge_params\", \"seed\", \"schedule\" (global | round), \"optimizer_state\" "
                              "(reset | carry)}")
-        sp.add_argument("--force", action="store_true",
-                        help="replace an existing output directory that mot did not write")
         sp.add_argument("--out", required=True)
 
     sp = add("branches", c.cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
-                 outputs={"out": "dir"})
+                 outputs={"out": Out("dir", work=True)})
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
     mot_args(sp)
 
     sp = add("rounds", c.cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
-                 outputs={"out": "dir"})
+                 outputs={"out": Out("dir", work=True)})
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
@@ -207,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     sp = add("tables", c.cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
-             outputs={"out": "stem"})
+             outputs={"out": Out("stem", TABLE_FILES), "readme": "file"})
     sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
                     + " | summary; mot.catalog")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
@@ -224,9 +265,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--evals", nargs="+", required=True, help="the eval summaries of the student's STD runs")
     sp.add_argument("--student", required=True)
     sp.add_argument("--source", required=True)
+    sp.add_argument("--runs", nargs="+", required=True,
+                    help="the STD runs' directories: the best run's final checkpoint, as its eval summary records it, "
+                         "is copied from among them")
     sp.add_argument("--out", required=True, help="the model directory")
 
-    sp = add("figures", c.cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn", outputs={"out": "stem"})
+    sp = add("figures", c.cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn",
+             outputs={"out": Out("stem", FIGURE_FILES)})
     sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
@@ -235,7 +280,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="output stem: <out>.png, <out>.pdf")
 
     sp = add("seeds", c.cmd_seeds, "the default grid over several world seeds (mot.seeds): run one seed's grid in "
-             "its own directory, or tabulate the seeds", outputs={"out": "stem", "dir": "dir"})
+             "its own directory, or tabulate the seeds", outputs={"out": Out("stem", TABLE_FILES), "dir": "workdir"})
     sp.add_argument("action", choices=["run", "table"])
     sp.add_argument("--seed", type=int, help="run: the world seed")
     sp.add_argument("--config", type=_json, help="run: the resolved config (JSON), of which the seed's is made")
@@ -255,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--rst", help="also as reStructuredText (the first page of snakemake --report)")
 
     sp = add("diagnostics", c.cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
-             "every teacher's corpus (CSV and plot)", outputs={"out": "stem"})
+             "every teacher's corpus (CSV and plot)", outputs={"out": Out("stem", (".csv", *FIGURE_FILES))})
     sp.add_argument("--student", required=True)
     sp.add_argument("--source", required=True)
     sp.add_argument("--tset", required=True, help="the teacher set (its rounds live under mot-<tset>)")
@@ -267,16 +312,25 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-examples", type=int, default=64, help="examples per corpus")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.png, <out>.pdf")
 
-    sp = add("plan", c.cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)")
+    sp = add("plan", c.cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)",
+             outputs={"out": "file", "readme": "file"})
     sp.add_argument("--config", type=_config, required=True, help="the resolved config, as JSON, or a config file")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics (stats.csv): measured trace lengths")
     sp.add_argument("--out", required=True)
     sp.add_argument("--readme", help="also write the GPU memory and time-limit figures between this Markdown "
                                      "file's paper-plan markers (README.md, for config/paper.yaml)")
 
-    sp = add("check-config", c.cmd_check_config, "validate config files against the schema")
+    sp = add("check-config", c.cmd_check_config, "validate config files against the schema", outputs={})
     sp.add_argument("configs", nargs="+")
     sp.add_argument("--schema", default="config/schema.yaml")
+
+    # What may name an input (check_outputs): every argument of a subcommand but its outputs, its
+    # flags and those that take a number or one of fixed choices (--truncation drop is no path,
+    # even where a file of that name lies).
+    for sp in sub.choices.values():
+        outputs = sp.get_default("outputs")
+        sp.set_defaults(reads=tuple(a.dest for a in sp._actions if a.dest not in outputs and a.dest != "help"
+                                    and a.nargs != 0 and a.choices is None and a.type in (None, _json, _config)))
     return p
 
 
@@ -299,33 +353,73 @@ def _redirect(log: str):
     return console
 
 
-def _paths(value) -> list[str]:
-    """The paths an argument names: a path, each of a list, the PATH of KEY=PATH, or those of a spec's
-    values (--spec: init_optimizer)."""
+def _paths(value, setting: bool = False) -> list[str]:
+    """The paths an argument may name: a path, each of a list, the PATH of KEY=PATH, or the strings
+    of a JSON setting, at any depth (--spec: init_optimizer, --teacher: a local model, --config:
+    data files). A setting's string that names the file system's root is an operator, not a path
+    (world.held_out_op "//"): every output lies inside the root."""
     if isinstance(value, dict):
-        return [p for v in value.values() for p in _paths(v)]
-    values = value if isinstance(value, list) else [value]
-    return [v.partition("=")[2] if "=" in v and not os.path.exists(v) else v for v in values if isinstance(v, str)]
+        return [p for v in value.values() for p in _paths(v, True)]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths(v, setting)]
+    if not isinstance(value, str) or not value:
+        return []
+    if setting and Path(value).resolve() == Path(value).resolve().parent:
+        return []
+    return [value.partition("=")[2] if "=" in value and not os.path.exists(value) else value]
+
+
+def _reads(args) -> tuple[list[str], list[str]]:
+    """The command's inputs (every argument but its outputs that names an existing path) and, of
+    them, its roots (trees read selectively: an output may lie inside one)."""
+    keys = getattr(args, "reads", None)
+    if keys is None:  # a namespace not made by parser(): every argument but the outputs and the log
+        keys = [k for k in vars(args) if k not in args.outputs and k not in ("fn", "outputs", "roots", "log", "cmd")]
+    inputs, roots = [], []
+    for key in keys:
+        paths = [p for p in _paths(getattr(args, key, None)) if os.path.exists(p)]
+        (roots if key in getattr(args, "roots", ()) else inputs).extend(paths)
+    return inputs, roots
+
+
+def _writes(args) -> list[tuple[str, str, str]]:
+    """Everything the command writes, as (path, kind, the argument that names it): each output
+    argument's targets (Out.targets) and the log (--log, read after main adds a process's .rankN)."""
+    targets = [t for key, out in args.outputs.items() if getattr(args, key, None)
+               for t in out.targets(str(getattr(args, key)), f"--{key.replace('_', '-')}")]
+    if getattr(args, "log", None):
+        targets.append((str(args.log), "file", "--log"))
+    return targets
 
 
 def check_outputs(args) -> None:
-    """One check for every command, before it runs: an output may not be, nor hold, one of the
-    command's inputs (any other argument naming an existing path), and may not be a file where a
-    directory is written or the other way round."""
-    from pathlib import Path
+    """One check for every command, before it runs and before its log is opened (it writes
+    nothing): no output (--log included) may be, hold or lie inside one of the command's inputs
+    (any other argument naming an existing path; mot.io.check_placement), nor be a file where a
+    directory is written or the other way round, nor a directory that mot did not write (unless
+    --force); and no two outputs may be one path, or one lie inside the other."""
+    from .io import MotError, check_out, check_placement
 
-    from .io import MotError, check_out
-
-    outs = {k: kind for k, kind in args.outputs.items() if getattr(args, k, None)}
-    inputs = [p for k, v in vars(args).items() if k not in outs and k not in ("fn", "outputs", "log")
-              for p in _paths(v) if p and os.path.exists(p)]
-    for key, kind in outs.items():
-        out = getattr(args, key)
-        targets = [out] if kind != "stem" else [f"{out}{ext}" for ext in (".csv", ".md", ".tex", ".png", ".pdf")]
-        for target in targets:
-            check_out(target, inputs, force=True, is_dir=kind == "dir", flag=f"--{key.replace('_', '-')}")
-        if kind == "dir" and Path(out).is_file():
-            raise MotError(f"--{key.replace('_', '-')} {out}: is a file, expected a directory")
+    inputs, roots = _reads(args)
+    force = bool(getattr(args, "force", False))
+    targets = _writes(args)
+    for path, kind, flag in targets:
+        if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
+            check_placement(path, inputs, flag, roots)
+        else:
+            check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
+        if kind in ("dir", "workdir") and Path(path).is_file():
+            raise MotError(f"{flag} {path}: is a file, expected a directory")
+    resolved = [Path(path).resolve() for path, _, _ in targets]
+    for j, (path, _, flag) in enumerate(targets):
+        for i in range(j):
+            if resolved[j] == resolved[i]:
+                raise MotError(f"{flag} {path}: the same path as {targets[i][2]} {targets[i][0]} (two outputs, "
+                               "one file)")
+            inner, outer = (j, i) if resolved[i] in resolved[j].parents else (i, j)
+            if resolved[outer] in resolved[inner].parents:
+                raise MotError(f"{targets[inner][2]} {targets[inner][0]}: lies inside the output "
+                               f"{targets[outer][2]} {targets[outer][0]}")
 
 
 def _os_error(e: OSError, args) -> str:
@@ -358,9 +452,16 @@ def main(argv=None) -> int:
             os.environ[var] = str(args.threads)
     if args.log and int(os.environ.get("RANK", "0")) > 0:  # under accelerate launch: one log per process
         args.log = f"{args.log}.rank{os.environ['RANK']}"
+    try:  # before the log is opened (it truncates its file): a refusal goes to stderr alone
+        check_outputs(args)
+    except MotError as e:
+        print(f"mot: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"mot: error: {_os_error(e, args)}", file=sys.stderr)
+        return 1
     console = _redirect(args.log) if args.log else sys.stderr
     try:
-        check_outputs(args)
         args.fn(args)
     except MotError as e:
         msg = f"mot: error: {e}"

@@ -14,7 +14,7 @@ def cmd_world(a):
 def cmd_world_student(a):
     from .student import build_base
 
-    acc = build_base(a.world, a.arch, a.pretrain, a.out)
+    acc = build_base(a.world, a.arch, a.pretrain, a.out, a.force)
     print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
 
 
@@ -155,7 +155,7 @@ def cmd_table(a):
 def cmd_best_std(a):
     from .results import copy_best_std
 
-    teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out)
+    teacher = copy_best_std(a.spec, a.evals, a.student, a.source, a.out, a.runs, a.force)
     print(f"best STD run of {a.student} on {a.source}: sft-{teacher} -> {a.out}")
 
 
@@ -169,7 +169,7 @@ def cmd_figure(a):
 def cmd_general_tasks(a):
     from .general import write_tasks
 
-    print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out))} -> {a.out}")
+    print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out, a.force))} -> {a.out}")
 
 
 def cmd_general(a):

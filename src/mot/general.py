@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from .io import MotError, atomic_path, write_json, write_jsonl, write_text
+from .io import MotError, atomic_path, check_out, write_json, write_jsonl, write_text
 
 GROUPS = ("forgetting", "reasoning", "pure")  # Table 3 left, Table 3 right, Table 4
 
@@ -56,17 +56,19 @@ metadata:
   version: 1.0
 """
 
-def write_tasks(world_path: str, sampling: dict, out: str) -> list[str]:
-    """One lm-eval task (YAML and JSONL) per synthetic general task of the world file."""
+def write_tasks(world_path: str, sampling: dict, out: str, force: bool = False) -> list[str]:
+    """One lm-eval task (YAML and JSONL) per synthetic general task of the world file, in the
+    directory `out` (one that mot did not write is replaced only with `force`)."""
     from .world import GENERAL_TASKS, load_world
 
+    check_out(out, [world_path], force)
     world = load_world(world_path)
     missing = [t for t in GENERAL_TASKS if not world.get(f"general-{t}")]
     if missing:
         raise MotError(f"{world_path}: no problems for the general tasks {', '.join(missing)} "
                        "(set world.held_out_op and world.general_size)")
     written = []
-    with atomic_path(out, is_dir=True) as tmp:
+    with atomic_path(out, is_dir=True, force=force) as tmp:
         for task in GENERAL_TASKS:
             rows = world[f"general-{task}"]
             write_text(Path(tmp) / f"{task}.jsonl", "".join(

@@ -58,10 +58,15 @@ def share_modes(root: Path) -> None:
                 os.chmod(os.path.join(d, f), 0o666 & ~mask)
 
 
-def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False) -> None:
     """Move a finished directory into place (marked as mot's, readable as the umask allows),
-    replacing an older `path`."""
+    replacing an older `path`: one that mot wrote (it holds MARKER), an empty one, or one the caller
+    was allowed to replace (`force`, or check_out with force=True). Anything else is refused even
+    if no check ran before, or the directory appeared while the command ran."""
     tmp, path = Path(tmp), Path(path)
+    if path.is_dir() and not (force or replaceable(path)):
+        raise MotError(f"{path}: an existing directory that mot did not write (no {MARKER} in it); "
+                       "remove it or pass --force")
     (tmp / MARKER).touch()
     share_modes(tmp)
     old = None
@@ -74,8 +79,9 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; move it into place only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; move it into place only if the block succeeds (a
+    directory: through publish, which never replaces one that mot did not write unless `force`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
@@ -86,7 +92,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
     try:
         yield tmp
         if is_dir:
-            publish(tmp, path)
+            publish(tmp, path, force)
         else:
             os.replace(tmp, path)
     except BaseException:
@@ -100,24 +106,52 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
             release_output(path)
 
 
-def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True, flag: str = "--out") -> None:
-    """Refuse an output that would destroy an input, or a directory that mot did not write.
+# The directories this process was allowed to replace although mot did not write them (the user's
+# --force, through check_out): publish, the last step of every command, consults it.
+_FORCED: set[str] = set()
 
-    `out` may not be an input, nor contain one (replacing it would delete the input). An existing
-    directory is replaced only if it is empty or holds MARKER, unless `force`."""
-    path = Path(out)
-    resolved = path.resolve()
-    for i in inputs:
+
+def replaceable(path: str | os.PathLike) -> bool:
+    """Whether a directory output may be replaced: it is absent or empty, mot wrote it (MARKER), or
+    the user allowed it (check_out with force=True)."""
+    path = Path(path)
+    if not path.is_dir():
+        return True
+    return (path / MARKER).is_file() or not any(path.iterdir()) or str(path.resolve()) in _FORCED
+
+
+def check_placement(out: str | os.PathLike, inputs=(), flag: str = "--out", roots=()) -> None:
+    """Refuse an output that would destroy or write into an input: `out` may not be an input, nor
+    contain one (replacing it would delete the input), nor lie inside one (writing there changes
+    what the command reads: a checkpoint, a tokenizer). `roots`: inputs that are trees read
+    selectively (mot rehearsal check --results), which an output may lie inside but not be or hold."""
+    resolved = Path(out).resolve()
+    for i, is_root in [*((i, False) for i in inputs), *((r, True) for r in roots)]:
         if not i:
             continue
         ri = Path(i).resolve()
         if resolved == ri or resolved in ri.parents:
             raise MotError(f"{flag} {out}: would replace the input {i}")
+        if ri in resolved.parents and not is_root:
+            raise MotError(f"{flag} {out}: lies inside the input {i} (a command never writes into what it reads)")
+
+
+def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True, flag: str = "--out",
+              roots=()) -> None:
+    """Refuse an output that would destroy an input (check_placement), or a directory that mot did
+    not write.
+
+    An existing directory is replaced only if it is empty or holds MARKER, unless `force`, which
+    also allows publish to replace it later in this process."""
+    check_placement(out, inputs, flag, roots)
+    path = Path(out)
     if not path.is_dir():
         return
     if not is_dir:
         raise MotError(f"{flag} {out}: is a directory, expected a file")
-    if not force and not (path / MARKER).is_file() and any(path.iterdir()):
+    if force:
+        _FORCED.add(str(path.resolve()))
+    elif not replaceable(path):
         raise MotError(f"{flag} {out}: an existing directory that mot did not write (no {MARKER} in it); "
                        "remove it or pass --force")
 

@@ -22,6 +22,7 @@ class Results:
         have been sampled with, since the tables' note states it (a probe run: its own n)."""
         self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
         self.select_on, self.selection = select_on or benchmarks, {}
+        self.models, self.files = {}, {}  # key -> {step: the checkpoint's path as evaluated}; key -> summary
         for path in eval_files:
             rec = read_json(path, "eval summary")
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
@@ -47,6 +48,8 @@ class Results:
                 self.se.setdefault(key, {})[c["step"]] = {b: 100 * c["benchmarks"][b]["se_problems"] for b in benchmarks}
                 self.per_problem.setdefault(key, {})[c["step"]] = {
                     b: c["benchmarks"][b].get("per_problem") for b in benchmarks}
+                self.models.setdefault(key, {})[c["step"]] = c.get("model")
+            self.files[key] = path
 
     def steps(self, student, source, run) -> dict:
         key = (student, None if run == "base" else source, run)
@@ -88,6 +91,15 @@ class Results:
     def base(self, student) -> list[float]:
         return self.scores(student, None, "base", 0)
 
+    def final_model(self, student, source, run) -> tuple[str | None, str]:
+        """The path of a run's final (last step's) checkpoint as its eval summary records it, and
+        that summary."""
+        key = (student, None if run == "base" else source, run)
+        models = self.models.get(key) or {}
+        if key not in self.files or not models:
+            raise MotError(f"no eval summary for student '{student}', source '{source}', run '{run}'")
+        return models[max(models)], self.files[key]
+
 
 def best_std(res: Results, spec: dict, student: str, source: str) -> tuple[str, float]:
     avgs = {k: res.best(student, source, f"sft-{k}")[1][-1] for k in spec["teachers"]}
@@ -120,19 +132,48 @@ def in_order(spec: dict) -> dict:
     return {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
 
 
-def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: str) -> str:
+def same_checkpoint(given: str, recorded: str) -> bool:
+    """Whether a directory named by an argument is the checkpoint an eval summary records: the same
+    path, the same directory, or (a relative record: the evaluation ran elsewhere, the rules' case)
+    a path that ends with the recorded one."""
+    import os
+
+    if os.path.normpath(given) == os.path.normpath(recorded):
+        return True
+    if os.path.exists(given) and os.path.exists(recorded) and os.path.samefile(given, recorded):
+        return True
+    parts = Path(os.path.normpath(recorded)).parts
+    return (not os.path.isabs(recorded) and ".." not in parts
+            and Path(os.path.abspath(given)).parts[-len(parts):] == parts)
+
+
+def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: str, runs: list[str],
+                  force: bool = False) -> str:
     """Copy the final weights of `student`'s best STD run on `source` to `out` (its step-N
-    checkpoints and logs stay behind); returns the teacher."""
+    checkpoints and logs stay behind); returns the teacher. The weights are read from the one of
+    `runs` (the STD runs' directories) that is the final checkpoint the best run's eval summary
+    records, never from a path rebuilt from the working directory. A directory `out` that mot did
+    not write is replaced only with `force`."""
     import os
     import shutil
 
-    from . import layout
-    from .io import atomic_path, write_json
+    from .io import atomic_path, check_out, write_json
 
+    check_out(out, [*evals, *runs], force)
     spec = in_order(spec)
-    teacher, avg = best_std(results(evals, spec), spec, student, source)
-    src = Path(layout.run_dir(student, source, layout.sft_run(teacher)))
-    with atomic_path(out, is_dir=True) as tmp:
+    res = results(evals, spec)
+    teacher, avg = best_std(res, spec, student, source)
+    run = layout.sft_run(teacher)
+    model, summary = res.final_model(student, source, run)
+    found = [d for d in runs if model and same_checkpoint(d, model)]
+    if len(found) != 1:
+        raise MotError(f"the best STD run {run} of {student} on {source}: its eval summary {summary} evaluated {model} "
+                       f"as its final checkpoint, which is {'more than one' if found else 'none'} of --runs "
+                       f"({' '.join(found or runs)})")
+    src = Path(found[0])
+    if not src.is_dir():
+        raise MotError(f"--runs {found[0]}: no such run directory (the final checkpoint of {run})")
+    with atomic_path(out, is_dir=True, force=force) as tmp:
         for f in sorted(src.iterdir()):
             if f.is_file() and not f.name.startswith("."):
                 try:

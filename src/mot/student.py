@@ -21,7 +21,7 @@ import math
 import random
 from pathlib import Path
 
-from .io import MotError, atomic_path, stable_hash, write_json
+from .io import MotError, atomic_path, check_out, stable_hash, write_json
 from .world import BASE_WORLD_KEYS, RAMBLES, STYLES, direct_answer, load_world, teacher_trace, world_from_spec
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
@@ -92,9 +92,11 @@ def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: flo
 
 
 def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dict, out: str,
-                  record: dict | None = None) -> float:
+                  record: dict | None = None, force: bool = False) -> float:
     """Create and pre-train the tiny Qwen3 base, save it (with `record` in BASE_RECORD), and return
-    its greedy accuracy on held-out pool problems."""
+    its greedy accuracy on held-out pool problems. A directory `out` that mot did not write is
+    refused before pre-training (replaced only with `force`)."""
+    check_out(out, [world_path, tokenizer_dir], force)
     import torch
     from tqdm import tqdm
     from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM
@@ -158,7 +160,7 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
     accuracy = greedy_accuracy(model, eval_tok, world["pool"][:200])
     if accuracy <= 0.0 and pretrain.get("require_nonzero", True):
         raise MotError(f"base student scores 0 on held-out pool problems; raise pretrain.steps")
-    with atomic_path(out, is_dir=True) as tmp:
+    with atomic_path(out, is_dir=True, force=force) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         write_json(Path(tmp) / BASE_RECORD, {"greedy_accuracy_pool": accuracy, "pretrain": pretrain,
@@ -191,15 +193,17 @@ def base_key(world: dict, arch: dict, pretrain: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def build_base(world: dict, arch: dict, pretrain: dict, out: str) -> float:
+def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = False) -> float:
     """The rule world_student: world, tokenizer and pre-trained base from the config's settings,
-    with a record of them and of the package versions that built it."""
+    with a record of them and of the package versions that built it (in `out`: a directory that
+    mot did not write is replaced only with `force`)."""
     import tempfile
 
     import tokenizers
     import torch
     import transformers
 
+    check_out(out, force=force)
     spec = base_spec(world, arch, pretrain)
     with tempfile.TemporaryDirectory() as tmp:
         write_json(f"{tmp}/world.json", world_from_spec(world, held_out=False))
@@ -208,7 +212,7 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str) -> float:
             "world": spec["world"], "styles": spec["styles"], "key": base_key(world, arch, pretrain),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "tokenizers": tokenizers.__version__},
-            "rebuild": "snakemake --forcerun world_student (CPU, 2 threads: the same bytes)"})
+            "rebuild": "snakemake --forcerun world_student (CPU, 2 threads: the same bytes)"}, force=force)
 
 
 def greedy_accuracy(model, tok, rows: list[dict], max_new_tokens: int = 192) -> float:

@@ -1,0 +1,436 @@
+"""Where outputs go and who owns them (issue 33, items 1-5 and 17c): no command writes on, over or
+into one of its inputs (its log included), none replaces a directory that mot did not write unless
+told to (--force), no two outputs share a path, and best-std copies the model its summaries name.
+
+The cases come from the parser's declared outputs (mot.cli.parser: each subcommand's `outputs`),
+so a new command or output flag is covered without a new test."""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mot.cli import check_outputs, main, parser
+from mot.io import MARKER, MotError, atomic_path, check_out, publish
+
+from conftest import ROOT, run_mot
+
+SUBS = parser()._subparsers._group_actions[0].choices
+
+
+def _kind(out) -> str:
+    return getattr(out, "kind", out)
+
+
+def _outputs(name) -> dict:
+    return {k: _kind(v) for k, v in SUBS[name].get_default("outputs").items()
+            if any(a.dest == k for a in SUBS[name]._actions)}
+
+
+def _input_actions(name):
+    """Every argument that may name a path: not an output, a flag, a number or a choice."""
+    outs = _outputs(name)
+    return [a for a in SUBS[name]._actions if a.dest not in outs and a.dest != "help" and a.nargs != 0
+            and a.choices is None and a.type not in (int, float)]
+
+
+def _is_json(action) -> bool:
+    return action.type is not None
+
+
+def _value(action, path) -> list[str]:
+    """argv words giving `action` the path `path` (a JSON setting holds it; KEY=PATH carries it)."""
+    if _is_json(action):
+        text = json.dumps({"path": str(path)})
+    elif action.metavar and "=" in action.metavar:
+        text = f"k={path}"
+    else:
+        text = str(path)
+    return [text] if not action.option_strings else [action.option_strings[-1], text]
+
+
+def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str]:
+    """A parseable command line of `name`: every output (declared) at a fresh path under tmp/o,
+    every required input a fresh file under tmp/i; `set_inputs` {dest: path}, `set_outputs`
+    {dest: path} override them."""
+    set_inputs, set_outputs = set_inputs or {}, set_outputs or {}
+    (tmp / "i").mkdir(exist_ok=True)
+    words = ["--log", str(log)] if log else []
+    words.append(name)
+    outs = _outputs(name)
+    for a in SUBS[name]._actions:
+        if a.dest == "help" or a.nargs == 0:
+            continue
+        if a.dest in outs:
+            words += [a.option_strings[-1], str(set_outputs.get(a.dest, tmp / "o" / a.dest))]
+        elif a.dest in set_inputs:
+            words += _value(a, set_inputs[a.dest])
+        elif a.choices is not None and not a.option_strings:
+            words.append(a.choices[0])
+        elif a.required or not a.option_strings:
+            if a.type in (int, float):
+                words += [a.option_strings[-1], "1"]
+            elif a.choices is not None:
+                words += [a.option_strings[-1], a.choices[0]]
+            else:
+                f = tmp / "i" / a.dest
+                f.write_text("{}\n")
+                words += _value(a, f)
+    return words
+
+
+def check(argv):
+    check_outputs(parser().parse_args(argv))
+
+
+def _roots(name) -> tuple:
+    return SUBS[name].get_default("roots") or ()
+
+
+WRITES = [(name, flag) for name in SUBS for flag in [*_outputs(name), "log"]]
+
+
+# --------------------------------------------------------------------------- 1: output in an input
+@pytest.mark.parametrize("name,flag", WRITES, ids=[f"{n}--{f}" for n, f in WRITES])
+def test_no_output_lands_in_or_on_an_input(tmp_path, name, flag):
+    """Every output flag of every command (and --log), against every argument that may name an
+    input: an output inside an input directory (a checkpoint, a tokenizer), the input itself, or a
+    directory holding it, is refused in one line naming the flag; nothing is written."""
+    inside = 0
+    stem = flag != "log" and _outputs(name)[flag] == "stem"  # <out>.csv, ...: never the input d itself
+    for action in _input_actions(name):
+        if action.dest in _roots(name):
+            continue
+        d = tmp_path / action.dest
+        d.mkdir()
+        (d / "f").write_text("mine")
+        for target, message in [(d / "f", "lies inside the input"), (d, "would replace the input"),
+                                (tmp_path, "would replace the input")][:1 if stem else 3]:
+            outs = {} if flag == "log" else {flag: target}
+            argv = argv_for(name, tmp_path, {action.dest: d}, outs, log=target if flag == "log" else None)
+            with pytest.raises(MotError) as e:
+                check(argv)
+            assert str(e.value).startswith(f"--{flag.replace('_', '-')}") and message in str(e.value), \
+                (argv, str(e.value))
+        assert (d / "f").read_text() == "mine"
+        shutil.rmtree(d)
+        inside += 1
+    assert inside or name == "check-config"
+
+
+def test_the_issues_examples_are_refused(tmp_path):
+    """mot evaluate --checkpoint 4=CK --out CK/config.json (it destroyed the checkpoint), and its log there."""
+    ck = tmp_path / "CK"
+    ck.mkdir()
+    (ck / "config.json").write_text("{}")
+    ev = ["evaluate", "--checkpoint", f"4={ck}", "--benchmark", f"syn-aime24={ck}/config.json", "--spec", "{}",
+          "--samples", str(tmp_path / "s.jsonl")]
+    with pytest.raises(MotError, match=f"--out {ck}/config.json: lies inside the input {ck}"):
+        check([*ev, "--out", f"{ck}/config.json"])
+    with pytest.raises(MotError, match=f"--log {ck}/config.json: lies inside the input {ck}"):
+        check(["--log", f"{ck}/config.json", *ev, "--out", str(tmp_path / "e.json")])
+
+
+def test_corpus_into_the_tokenizer_it_reads_is_refused(tmp_path):
+    """The reproduction: mot corpus --tokenizer TOK --out TOK/tokenizer_config.json exited 0 and the
+    tokenizer's config became corpus JSONL."""
+    tok = tmp_path / "TOK"
+    shutil.copytree(next((ROOT / "data" / "bases").iterdir()), tok)
+    before = (tok / "tokenizer_config.json").read_bytes()
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"id": "p0", "prompt": "1+1?", "answer": "2", "teacher": "t", "source": "s",
+                                   "samples": [{"text": "\\boxed{2}", "finish_reason": "stop"}]}) + "\n")
+    r = run_mot("corpus", "--samples", samples, "--tokenizer", tok, "--max-length", 512,
+                "--out", tok / "tokenizer_config.json", "--grades", tmp_path / "g.json")
+    assert r.returncode == 1 and r.stderr.strip() == (
+        f"mot: error: --out {tok}/tokenizer_config.json: lies inside the input {tok} (a command never writes "
+        "into what it reads)"), r.stderr
+    assert (tok / "tokenizer_config.json").read_bytes() == before and not (tmp_path / "g.json").exists()
+
+
+def test_a_root_is_read_selectively_an_output_may_lie_inside_it(tmp_path):
+    """The one declared exemption: mot rehearsal check --results DIR writes DIR/rehearsal/checks.json
+    (and the rule's log under DIR/logs); the root itself, or a directory holding it, is still refused."""
+    assert {n: _roots(n) for n in SUBS if _roots(n)} == {"rehearsal": ("results",)}
+    res = tmp_path / "results"
+    res.mkdir()
+    base = ["rehearsal", "check", "--results", str(res)]
+    check(["--log", str(res / "logs/checks.log"), *base, "--checks", str(res / "rehearsal/checks.json")])
+    for target in (res, tmp_path):
+        with pytest.raises(MotError, match="would replace the input"):
+            check([*base, "--checks", str(target)])
+
+
+def test_a_setting_that_names_the_root_is_no_input(tmp_path):
+    """world.held_out_op "//" (integer division) names the file system's root as a path: it is a
+    setting, not an input, or every output would lie inside it."""
+    check(["world-student", "--world", json.dumps({"held_out_op": "//"}), "--arch", "{}", "--pretrain", "{}",
+           "--out", str(tmp_path / "base")])
+
+
+def test_a_seeds_working_directory_is_placed_but_not_owned(tmp_path):
+    """mot seeds run --dir is a Snakemake working directory (its files are the seed's run's
+    outputs, unmarked): a rerun over it is no foreign directory; inside an input it is refused."""
+    d = tmp_path / "seed-1"
+    (d / "results").mkdir(parents=True)
+    (d / "results" / "x.json").write_text("{}")
+    run = ["seeds", "run", "--seed", "1", "--config", "{}", "--snakefile", str(tmp_path / "Snakefile")]
+    (tmp_path / "Snakefile").write_text("")
+    check([*run, "--dir", str(d)])
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(MotError, match="--dir .*: lies inside the input"):
+        check([*run, "--data", str(data), "--dir", str(data / "seed-1")])
+
+
+# --------------------------------------------------------------------------- 2: ownership
+DIRS = [(name, flag) for name in SUBS for flag, kind in _outputs(name).items() if kind == "dir"]
+
+
+@pytest.mark.parametrize("name,flag", DIRS, ids=[f"{n}--{f}" for n, f in DIRS])
+def test_no_command_replaces_a_directory_mot_did_not_write(tmp_path, name, flag):
+    """Every directory output: an existing directory holding a user's file is refused (unless
+    --force, which every such command has); one that mot wrote, or an empty one, is not."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    argv = argv_for(name, tmp_path, set_outputs={flag: mine})
+    with pytest.raises(MotError, match=f"--{flag} {mine}: an existing directory that mot did not write"):
+        check(argv)
+    assert "--force" in SUBS[name]._option_string_actions
+    check([*argv, "--force"])
+    (mine / MARKER).touch()
+    check(argv)
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_publish_never_replaces_a_directory_mot_did_not_write(tmp_path):
+    """The backstop under every directory output (mot.io.publish, through atomic_path): whatever
+    checked or did not check before, a directory that mot did not write is not replaced, unless
+    the caller was allowed to (force, or check_out with force=True); mot's own and empty ones are."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(MotError, match=f"{mine}: an existing directory that mot did not write"):
+        with atomic_path(mine, is_dir=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert (mine / "notes.txt").read_text() == "keep me" and not (mine / "new.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # its temporary directory is gone too
+    tmp = tmp_path / "work"
+    tmp.mkdir()
+    with pytest.raises(MotError, match="did not write"):
+        publish(tmp, mine)
+    publish(tmp, tmp_path / "empty")  # absent
+    (tmp_path / "empty2").mkdir()
+    tmp.mkdir()
+    publish(tmp, tmp_path / "empty2")  # empty
+    tmp.mkdir()
+    (tmp / "a").write_text("a")
+    publish(tmp, tmp_path / "empty2")  # mot's own
+    assert (tmp_path / "empty2" / "a").read_text() == "a"
+    with atomic_path(mine, is_dir=True, force=True) as t:
+        (t / "new.txt").write_text("new")
+    assert (mine / "new.txt").is_file() and not (mine / "notes.txt").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("theirs")
+    check_out(other, force=True)  # the user's --force, checked once at the start
+    with atomic_path(other, is_dir=True) as t:
+        (t / "new.txt").write_text("new")
+    assert not (other / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("command", ["general-tasks", "best-std"])
+def test_a_users_directory_survives_the_commands_that_deleted_it(tmp_path, command, monkeypatch):
+    """The reproductions: general-tasks and best-std --out mine (mine/notes.txt) exited 0 with the
+    notes gone."""
+    from mot.world import make_world
+
+    from conftest import TINY_WORLD
+
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    if command == "general-tasks":
+        world = tmp_path / "world.json"
+        world.write_text(json.dumps(make_world(**TINY_WORLD, held_out_op="//", held_out_pretrain=10, general_size=4)))
+        argv = ["general-tasks", "--world", str(world), "--sampling",
+                json.dumps({"temperature": 0.6, "top_p": 0.95, "max_tokens": 48}), "--out", str(mine)]
+    else:
+        evals, runs = _std_tree(tmp_path / "A")
+        argv = ["best-std", "--spec", json.dumps(_SPEC), "--evals", *evals, "--runs", *runs,
+                "--student", "s", "--source", "a", "--out", str(mine)]
+    assert main(argv) == 1
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert main([*argv, "--force"]) == 0
+    assert not (mine / "notes.txt").exists() and (mine / MARKER).is_file()
+    assert main(argv) == 0  # its own output now
+
+
+# --------------------------------------------------------------------------- 3: the log
+@pytest.mark.parametrize("case", ["log_is_the_input", "log_inside_an_input", "log_is_an_output"])
+def test_the_log_never_truncates_an_input_or_an_output(tmp_path, case):
+    """--log is opened (truncated) only after the check: a log on an input, inside one, or on an
+    output is one line on stderr, and every file is as it was."""
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"id": "p0", "prompt": "1+1?", "answer": "2", "teacher": "t", "source": "s",
+                                   "samples": [{"text": "\\boxed{2}", "finish_reason": "stop"}]}) + "\n")
+    tok = tmp_path / "TOK"
+    shutil.copytree(next((ROOT / "data" / "bases").iterdir()), tok)
+    out = tmp_path / "c.jsonl"
+    out.write_text("an earlier corpus\n")
+    log, message = {"log_is_the_input": (samples, f"--log {samples}: would replace the input {samples}"),
+                    "log_inside_an_input": (tok / "tokenizer_config.json",
+                                            f"--log {tok}/tokenizer_config.json: lies inside the input {tok}"),
+                    "log_is_an_output": (out, f"--log {out}: the same path as --out {out}")}[case]
+    before = {p: p.read_bytes() for p in [samples, out, *tok.iterdir()]}
+    r = run_mot("--log", log, "corpus", "--samples", samples, "--tokenizer", tok, "--max-length", 512,
+                "--out", out, "--grades", tmp_path / "g.json")
+    assert r.returncode == 1 and r.stderr.startswith(f"mot: error: {message}"), r.stderr
+    assert {p: p.read_bytes() for p in before} == before and not (tmp_path / "g.json").exists()
+
+
+# --------------------------------------------------------------------------- 4: two outputs, one path
+FLAGS = {name: ["log", *_outputs(name)] for name in SUBS}
+PAIRS = [(name, a, b) for name, flags in FLAGS.items() for i, a in enumerate(flags) for b in flags[i + 1:]]
+
+
+@pytest.mark.parametrize("name,a,b", PAIRS, ids=[f"{n}--{a}--{b}" for n, a, b in PAIRS])
+def test_two_outputs_never_name_one_path(tmp_path, name, a, b):
+    """Any two of a command's outputs (its log included) on one path, or one inside the other, are
+    refused: `--out X --grades X` left the grades where the corpus should be."""
+    declared = SUBS[name].get_default("outputs")
+    stems = [declared[k] for k in (a, b) if k != "log" and _kind(declared[k]) == "stem"]
+    ext = getattr(stems[0], "exts", (".csv",))[0] if stems else ""  # a stem X writes X.csv, ...
+    paths = {k: tmp_path / ("X" if k != "log" and _kind(declared[k]) == "stem" else f"X{ext}") for k in (a, b)}
+    outs = {k: v for k, v in paths.items() if k != "log"}
+    argv = argv_for(name, tmp_path, set_outputs=outs, log=paths.get("log"))
+    with pytest.raises(MotError, match=r"the same path as|lies inside the output"):
+        check(argv)
+
+
+@pytest.mark.parametrize("name,flag", DIRS, ids=[f"{n}--{f}" for n, f in DIRS])
+def test_no_output_lies_inside_another(tmp_path, name, flag):
+    """A log inside a directory output would be deleted when the directory is published."""
+    d = tmp_path / "D"
+    with pytest.raises(MotError, match=f"--log {d}/x.log: lies inside the output --{flag} {d}"):
+        check(argv_for(name, tmp_path, set_outputs={flag: d}, log=d / "x.log"))
+
+
+def test_corpus_out_and_grades_on_one_file_is_refused(tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"id": "p0", "prompt": "1+1?", "answer": "2", "teacher": "t", "source": "s",
+                                   "samples": [{"text": "\\boxed{2}", "finish_reason": "stop"}]}) + "\n")
+    x = tmp_path / "X"
+    r = run_mot("corpus", "--samples", samples, "--out", x, "--grades", x)
+    assert r.returncode == 1 and r.stderr.strip() == f"mot: error: --grades {x}: the same path as --out {x} (two " \
+                                                     "outputs, one file)", r.stderr
+    assert not x.exists()
+
+
+def test_stats_markdown_beside_its_csv_is_an_output(tmp_path):
+    """mot stats writes <out> and <out>.md: its .md may not be an input either."""
+    a, md = tmp_path / "g.json", tmp_path / "s.md"
+    a.write_text("{}")
+    md.write_text("mine")
+    with pytest.raises(MotError, match=f"--out \\(its .md\\) {md}: would replace the input {md}"):
+        check(["stats", "--tokenizer", str(a), "--grades", str(a), "--corpora", str(md),
+               "--out", str(tmp_path / "s.csv")])
+
+
+# --------------------------------------------------------------------------- 5: best-std reads what it is given
+_SPEC = {"students": {"s": "STU"}, "sources": {"a": "SRC-A"},
+         "teachers": {"t1": {"label": "T1", "shifted": False}, "t2": {"label": "T2", "shifted": False}},
+         "sets": {"all": ["t1", "t2"]}, "roles": {"mot": "all", "no_shifted": "all", "peers": "all"},
+         "benchmarks": ["b"], "steps_per_round": 5, "rounds": 2, "published": None}
+
+
+def _std_tree(root: Path, weights: str = "A", absolute: bool = False) -> tuple[list[str], list[str]]:
+    """A tree as the rules leave it: results/models/s/a/sft-<t> (final weights) and their eval
+    summaries, recording the final checkpoint as the rule passed it (relative to `root`), or
+    absolute (a by-hand evaluation). t2 is the best."""
+    from mot import layout
+
+    evals, runs = [], []
+    for t, v in (("t1", 0.2), ("t2", 0.4)):
+        run = layout.run_dir("s", "a", f"sft-{t}")
+        d = root / run
+        (d / "step-00005").mkdir(parents=True)
+        (d / "model.safetensors").write_text(f"{weights} {t}")
+        (d / MARKER).touch()
+        score = {"pass@1": v, "se": 0.01, "se_problems": 0.02}
+        rec = {"student": "s", "source": "a", "run": f"sft-{t}", "checkpoints": [
+            {"step": 5, "model": f"{d if absolute else run}/step-00005", "benchmarks": {"b": score}},
+            {"step": 10, "model": str(d) if absolute else run, "benchmarks": {"b": score}}]}
+        (root / "evals").mkdir(exist_ok=True)
+        (root / "evals" / f"sft-{t}.json").write_text(json.dumps(rec))
+        evals.append(str(root / "evals" / f"sft-{t}.json"))
+        runs.append(str(d))
+    return evals, runs
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["rule_relative_records", "absolute_records"])
+def test_best_std_copies_the_evaluated_model_not_one_under_the_working_directory(tmp_path, monkeypatch, absolute):
+    """Run from another tree B (the same layout, other weights) with A's summaries and A's runs,
+    best-std copies A's weights; given B's runs where A's summaries name A's by absolute path, it
+    refuses; it never rebuilds a path from the working directory."""
+    a_evals, a_runs = _std_tree(tmp_path / "A", "A", absolute)
+    _, b_runs = _std_tree(tmp_path / "B", "B", absolute)
+    monkeypatch.chdir(tmp_path / "B")
+    argv = ["best-std", "--spec", json.dumps(_SPEC), "--evals", *a_evals, "--student", "s", "--source", "a"]
+    rel = [os.path.relpath(r) for r in a_runs]  # ../A/results/models/s/a/sft-t<i>
+    assert main([*argv, "--runs", *rel, "--out", "../best"]) == 0
+    assert (tmp_path / "best" / "model.safetensors").read_text() == "A t2"
+    assert json.loads((tmp_path / "best" / "mot_best_std.json").read_text())["run"] == rel[1]
+    if absolute:
+        with pytest.raises(MotError, match=r"evaluated .*/A/results/models/s/a/sft-t2 as its final checkpoint, "
+                                           r"which is none of --runs"):
+            from mot.results import copy_best_std
+
+            copy_best_std(_SPEC, a_evals, "s", "a", str(tmp_path / "best2"), b_runs)
+        assert not (tmp_path / "best2").exists()
+
+
+# --------------------------------------------------------------------------- 17c: declared kinds
+def test_evaluate_reruns_by_hand_over_its_own_outputs(tmp_path):
+    """A by-hand rerun of mot evaluate over its earlier summary and samples (files) passes the
+    check: --samples is a JSONL file, not a directory."""
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (tmp_path / "prev_samples.jsonl").write_text("{}\n")
+    (tmp_path / "prev.json").write_text("{}\n")
+    (tmp_path / "b.jsonl").write_text("{}\n")
+    check(["evaluate", "--checkpoint", f"0={ck}", "--benchmark", f"syn-aime24={tmp_path / 'b.jsonl'}", "--spec", "{}",
+           "--samples", str(tmp_path / "prev_samples.jsonl"), "--out", str(tmp_path / "prev.json")])
+
+
+def test_declared_output_kinds_match_the_rules(workdir):
+    """For every rule whose shell runs `mot <command> --<flag> {output.<name>}`: the flag is
+    declared a directory (dir, workdir) exactly when the rule's output is a directory()."""
+    import re
+
+    from snakemake.api import SnakemakeApi
+    from snakemake.io import is_flagged
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    seen = []
+    with SnakemakeApi(OutputSettings()) as api:
+        wf = api.workflow(resource_settings=ResourceSettings(cores=1), storage_settings=StorageSettings(),
+                          config_settings=ConfigSettings(configfiles=[workdir / "config/test.yaml"]),
+                          snakefile=ROOT / "Snakefile", workdir=workdir)
+        workflow = wf._get_workflow()  # the rules as parsed (Snakemake has no public API for them)
+        workflow.include(wf.snakefile, overwrite_default_target=True)
+        for rule in workflow.rules:
+            shell = rule.shellcmd or ""
+            m = re.search(r"(?:-m mot|\{params\.launch\}) (?:--log \{log\} )?(?:--threads \{[\w.]+\} )?([\w-]+)", shell)
+            if not m:
+                continue
+            name = m.group(1)
+            for flag, out in re.findall(r"--([\w-]+) \{output\.(\w+)\}", shell):
+                kind = _outputs(name)[flag.replace("-", "_")]
+                assert (kind in ("dir", "workdir")) == is_flagged(getattr(rule.output, out), "directory"), \
+                    (rule.name, name, flag, kind)
+                seen.append((rule.name, flag))
+    assert ("eval_run", "samples") in seen and ("sft", "out") in seen and ("general_tasks", "out") in seen
