@@ -686,3 +686,16 @@ def report_targets(analyses=False):
         + [L.FIGURE.format(figure=o.name) + ext for o in outputs if o.kind == "figure" for ext in (".png", ".pdf")]
         + ([] if analyses else [f"{L.SUMMARY}.md"])
     )
+
+
+# One job of every kind the paper's run has, for a rehearsal through a cluster in minutes (CI runs it
+# through SLURM on two nodes): sampling from each teacher architecture (vLLM; the data-parallel shards
+# and their join), the per-branch MoT rounds of the MoE student with their merges, the vLLM evaluation
+# of its merged checkpoints, and lm-eval on a dense student.
+def rehearsal_kinds():
+    source = SOURCES[0]
+    moe = next((st for st in STUDENTS if "a3b" in st or "moe" in st.lower()), STUDENTS[-1])
+    dense = STUDENTS[0]
+    peers = REPORT["peers"] or CONFIG_SETS[-1]
+    return ([L.SAMPLES.format(source=source, teacher=t) for t in TEACHERS]
+            + [eval_summary(moe, source, L.mot_run(peers)), f"{L.GENERAL_BASE.format(student=dense)}.json"])

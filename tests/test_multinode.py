@@ -307,6 +307,7 @@ def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.rehearsal
 @needs_cluster
 def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, checkout, tmp_path):
     """Target rehearsal_kinds of the paper's rehearsal (config/rehearsal.yaml over config/paper.yaml,
@@ -349,3 +350,20 @@ def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_n
     checks = json.loads((tmp_path / "checks.json").read_text())
     assert checks["merged MoE checkpoints, every expert, sampled by vLLM"] == 2 and \
         checks["general answers scored after </think>"] > 0, checks
+
+
+def test_a_job_s_ray_cluster_has_its_own_token_unless_the_user_set_one(monkeypatch):
+    """Ray 2.60 turns token authentication on by default for a head started without RAY_AUTH_MODE, and
+    a client without it then fails to connect: each job's cluster gets token mode and a fresh token,
+    passed by the environment only; a user's own RAY_AUTH_MODE or RAY_AUTH_TOKEN is left as it is."""
+    from mot.multinode import ray_auth
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    a, b = ray_auth(), ray_auth()
+    assert a["RAY_AUTH_MODE"] == "token" and len(a["RAY_AUTH_TOKEN"]) == 64 and a["RAY_AUTH_TOKEN"] != b["RAY_AUTH_TOKEN"]
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    assert ray_auth() == {}
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "x" * 32)
+    assert ray_auth() == {}

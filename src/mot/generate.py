@@ -195,7 +195,9 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     write_jsonl(work / "records.jsonl", records)  # the good prefix, without a torn line
     if done:  # a retry of a job that was stopped (a time limit, a preemption): only the rest is sampled
         print(f"resuming: {len(done)} of {len(mine)} prompts were sampled by an earlier attempt")
-    with _stopped_on_sigterm(lambda: f"{len(done)} of {len(mine)} prompts are saved in {work}; a rerun resumes them"):
+    # what is saved is counted on disk: the signal may come between a chunk's write and `done`'s update
+    saved = lambda: len({x["id"] for rec in _read_records(work / "records.jsonl") for x in rec["rows"]})  # noqa: E731
+    with _stopped_on_sigterm(lambda: f"{saved()} of {len(mine)} prompts are saved in {work}; a rerun resumes them"):
         _sample(make, params, sampling, seed, teacher, streaming, mine, chunks, first, last, done, work)
     missing = [r["id"] for r in mine if r["id"] not in done]
     if missing:

@@ -192,6 +192,20 @@ class RayStartFailed(MotError):
     """A node's raylet ended before every node joined (on a busy node: its agents started too slowly)."""
 
 
+def ray_auth() -> dict[str, str]:
+    """Token authentication for the job's Ray cluster, the same for its head, its workers and every
+    client (the waiter below, vLLM's driver): a fresh random token per job, passed by the environment
+    (srun hands it to each node's step), never written to a file or printed. Ray 2.60 turns token
+    authentication on by default for a head started without RAY_AUTH_MODE, while a client without it
+    fails to connect ("Failed to connect to Ray cluster"). A user's own RAY_AUTH_MODE or RAY_AUTH_TOKEN
+    is kept."""
+    if os.environ.get("RAY_AUTH_MODE") or os.environ.get("RAY_AUTH_TOKEN"):
+        return {}
+    import secrets
+
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
 @contextlib.contextmanager
 def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S, tries: int = RAY_START_TRIES):
     """A Ray cluster over the job's `nodes` nodes: the head on this node, a worker on each other one,
@@ -199,8 +213,9 @@ def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S, tries:
     A start whose raylet ends before every node joined is stopped and started again, `tries` in all."""
     alloc = allocation(nodes)
     ip = head_ip(alloc)
-    env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # nothing to drain on the way out
-    saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "VLLM_HOST_IP")}
+    auth = ray_auth()
+    env = {**os.environ, **auth, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # nothing to drain on the way out
+    saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "VLLM_HOST_IP", *auth)}
     procs = []
     with _stopping_on_signals():
         try:
@@ -218,7 +233,7 @@ def ray_cluster(nodes: int | None = None, timeout: float = RAY_TIMEOUT_S, tries:
             print(f"multinode: Ray cluster at {address}: head on {alloc.head} ({head}), workers on "
                   f"{', '.join(alloc.nodes[1:])}", file=sys.stderr, flush=True)
             # vLLM finds its driver's node among Ray's nodes by this address
-            os.environ.update(RAY_ADDRESS=address, VLLM_HOST_IP=head)
+            os.environ.update(RAY_ADDRESS=address, VLLM_HOST_IP=head, **auth)
             yield address
         finally:
             for k, v in saved.items():
