@@ -54,6 +54,21 @@ def test_uniform_is_the_float32_mean_rounded_to_the_input_dtype_exactly(tiny_mod
         assert torch.equal(t, expected), name
 
 
+def test_a_merged_model_takes_no_training_state_or_other_weights_from_its_inputs(tiny_model, tmp_path):
+    """Under optimizer_state: carry, each branch holds its optimizer.pt (tens of GB on an 8B student):
+    none belongs to the merged model, nor would a pickled weights file (not the merge's weights).
+    The config, generation config and tokenizer files are the first input's."""
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    for p in ins:
+        torch.save({"state": {}}, p / "optimizer.pt")
+        (p / "pytorch_model.bin").write_bytes(b"not the merge's weights")
+    merge([str(p) for p in ins], str(tmp_path / "out"), "uniform")
+    got = {f.name for f in (tmp_path / "out").iterdir()}
+    assert not {"optimizer.pt", "pytorch_model.bin"} & got, got
+    side = {f.name for f in ins[0].iterdir() if f.suffix in (".json", ".jinja", ".txt") and not f.name.startswith("mot_")}
+    assert side <= got and all((tmp_path / "out" / f).read_bytes() == (ins[0] / f).read_bytes() for f in side), side - got
+
+
 def test_chunked_streaming_gives_the_same_bytes(tiny_model, tmp_path, monkeypatch):
     import mot.merge
 

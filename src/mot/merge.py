@@ -390,10 +390,16 @@ def _finite(x: torch.Tensor, name: str, path: Path) -> None:
         raise MotError(f"{path}: tensor '{name}' has NaN or Inf values")
 
 
+# What a merged model never takes from its first input: its weights (written here), any other weights
+# or training state in pickle form (optimizer.pt under optimizer_state carry: tens of GB on an 8B
+# student, and no merged model's; a pytorch_model.bin would be weights that are not the merge's), its
+# records and training log (mot_*, train log), hidden files.
+_NOT_SIDE_FILES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
+
+
 def _copy_side_files(src: Path, dst: Path) -> None:
-    """config, generation config, tokenizer and chat template of the first input (not its training
-    log, records or hidden files: a merged model has no training log of its own)."""
+    """config, generation config, tokenizer and chat template of the first input."""
     for f in src.iterdir():
-        if f.is_file() and not f.name.endswith(".safetensors") and f.name != "model.safetensors.index.json" \
+        if f.is_file() and not f.name.endswith(_NOT_SIDE_FILES) and f.name != "model.safetensors.index.json" \
                 and not f.name.startswith(("mot_", ".")) and f.name != TRAIN_LOG:
             shutil.copy2(f, dst / f.name)
