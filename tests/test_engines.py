@@ -4,6 +4,7 @@ here on 127.0.0.1 as the OpenAI-compatible endpoint (killed and restarted midway
 Without vllm installed these tests are skipped, except in CI (CI=true), where that is a failure.
 The only stand-in is a forwarding proxy between client and server that counts requests; it
 answers 502 while the server is down, as a load balancer does."""
+import base64
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -350,6 +352,12 @@ class Misbehaving(BaseHTTPRequestHandler):
         kind = self.path.split("/")[1]
         if kind == "echo":
             status, body = 400, json.dumps({"error": f"invalid header: {self.headers['Authorization']}"})
+        elif kind == "encoded":  # the key as gateways echo it: URL-encoded, base64 of user:key, \uXXXX, hex
+            key = self.headers["Authorization"].removeprefix("Bearer ")
+            status, body = 400, json.dumps({"error": "bad key", "url": urllib.parse.quote(f"/v1?key={key}", safe="/?="),
+                                            "basic": base64.b64encode(f"user:{key}".encode()).decode(),
+                                            "hex": key.encode().hex(), "cut": key[:-3]}, ensure_ascii=True)
+            body = body.replace('"bad key"', '"' + "".join(f"\\u{ord(c):04x}" for c in key) + '"')
         elif kind == "text":
             status, body = 200, json.dumps({"choices": [{"index": 0, "text": "5", "finish_reason": "stop"}] * 2})
         else:
@@ -364,7 +372,7 @@ class Misbehaving(BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize("kind,message", [
-    ("echo", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
+    ("echo", "HTTP 400: "), ("encoded", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
 def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors(tmp_path, kind, message):
     """A key echoed in an error body never reaches the log or stderr; a 200 that is not a chat
     completion (completions-style `text`, or not JSON) is an error, not empty samples."""
@@ -381,9 +389,14 @@ def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "mot: error: teacher 'served': " in r.stderr and message in r.stderr
     assert SECRET not in r.stderr and not (tmp_path / "a.jsonl").exists()
-    if kind == "echo":
+    if kind in ("echo", "encoded"):
         assert "[API key]" in r.stderr
     no_secret_in(tmp_path)
+    encoded = [base64.b64encode(f"user:{SECRET}".encode()).decode()[8:-4], SECRET.encode().hex()[:24], SECRET[:-3],
+               "".join(f"\\u{ord(c):04x}" for c in SECRET)[:24]]
+    for f in [None, *Path(tmp_path).rglob("*")]:
+        text = r.stderr if f is None else f.read_text(errors="replace") if f.is_file() else ""
+        assert not [e for e in encoded if e in text], f
 
 
 def test_vision_packages_built_for_another_torch_are_hidden_in_mot_processes_and_their_children(tiny_model):

@@ -476,7 +476,10 @@ def main(argv=None) -> int:
             msg += f" (traceback in {args.log})"
     else:
         return 0
-    if console is not sys.stderr:
+    from .redaction import redact
+
+    msg = redact(msg)  # an API key an error quotes, in any encoding (mot.redaction)
+    if args.log:  # the line in the log as well (sys.stderr: the log; console: the terminal)
         print(msg, file=sys.stderr)
     print(msg, file=console, flush=True)
     return 1

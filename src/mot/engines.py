@@ -220,6 +220,9 @@ class OpenAITeacher:
         self.key = os.environ.get(env) if env else None
         if env and not self.key:
             raise MotError(f"params.api_key_env: the environment variable {env} is not set")
+        from .redaction import register
+
+        register(self.key)  # from here on, in every encoding, out of the console, the log and errors
         # What the served model's template pre-fills, rendered here from its tokenizer (a local path or
         # hub id): known, not guessed. None: the server must return the reasoning apart.
         self.tokenizer = None
@@ -229,9 +232,11 @@ class OpenAITeacher:
             self.tokenizer = load_tokenizer(params["tokenizer"])
 
     def redact(self, text: str) -> str:
-        """`text` without the API key (a server may echo the request's headers in an error body).
-        Applied before any truncation, so no part of the key survives a cut either."""
-        return text.replace(self.key, "[API key]") if self.key else text
+        """`text` without the API key in any encoding (a server may echo the request's headers in an
+        error body: mot.redaction). Applied before any truncation, so that a cut cannot hide an echo."""
+        from .redaction import redact
+
+        return redact(text)
 
     def stream(self, rows: list[dict], n: int, seed: int, emit) -> None:
         try:

@@ -1,0 +1,92 @@
+"""Secrets (an OpenAI-compatible endpoint's API key) never reach stderr, a log or an output, in any
+encoding a server or a library may echo them in: a gateway quotes the request's Authorization
+header in an error body JSON-escaped, URL-encoded, HTML-escaped or as the base64 of `user:key`, and
+may cut it off. A backend registers its key when it reads it; from then on this process's Python
+streams (the console, the --log file) and its error line carry `[API key]` in its place.
+
+What is replaced: every run of 12 or more characters (the whole of a shorter form) that also occurs
+in one of the key's forms: raw; JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX);
+URL-encoded (quote and quote_plus, either case of hex); HTML-escaped; hex; and the base64 (standard
+and URL-safe) of any text that holds it, at each of the three byte alignments. A cut-off echo longer
+than 12 characters is caught too. Not covered: what a C library writes to the file descriptors
+itself, and a key split across two writes of a stream (a traceback and the error line are one
+write per line)."""
+import base64
+import html
+import json
+import re
+import sys
+import urllib.parse
+
+MIN_RUN = 12  # a run this long of a key's form is taken for a (cut-off) echo of the key
+MARK = "[API key]"
+_GRAMS: set[str] = set()  # every MIN_RUN-character substring of every form of every key
+_WHOLE: set[str] = set()  # forms shorter than MIN_RUN, replaced whole
+
+
+def forms(key: str) -> set[str]:
+    """The key as a server may echo it (see the module's docstring)."""
+    j = json.dumps(key)[1:-1]
+    out = {key, j, json.dumps(key, ensure_ascii=False)[1:-1], j.replace("/", "\\/"),
+           "".join(f"\\u{ord(c):04x}" for c in key), "".join(f"\\u{ord(c):04X}" for c in key),
+           html.escape(key), html.escape(key, quote=False), key.encode().hex(), key.encode().hex().upper()}
+    for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
+        out |= {q, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), q)}
+    raw = key.encode()
+    for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
+        first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            out.add(enc(b"\0" * pad + raw + b"\0\0").decode()[first:last])
+    return {f for f in out if f}
+
+
+def register(key: str | None) -> None:
+    """Redact `key` from now on, in this process's Python streams and its error line."""
+    if not key:
+        return
+    for f in forms(key):
+        if len(f) < MIN_RUN:
+            _WHOLE.add(f)
+        else:
+            _GRAMS.update(f[i:i + MIN_RUN] for i in range(len(f) - MIN_RUN + 1))
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, Redacting):
+            setattr(sys, name, Redacting(stream))
+
+
+def redact(text: str) -> str:
+    """`text` with every echo of a registered key replaced by [API key]."""
+    if not (_GRAMS or _WHOLE) or not isinstance(text, str):
+        return text
+    for f in sorted(_WHOLE, key=len, reverse=True):
+        text = text.replace(f, MARK)
+    if not _GRAMS or len(text) < MIN_RUN:
+        return text
+    spans, i = [], 0
+    for i in range(len(text) - MIN_RUN + 1):
+        if text[i:i + MIN_RUN] in _GRAMS:
+            if spans and spans[-1][1] >= i:
+                spans[-1][1] = i + MIN_RUN
+            else:
+                spans.append([i, i + MIN_RUN])
+    for a, b in reversed(spans):
+        text = text[:a] + MARK + text[b:]
+    return text
+
+
+class Redacting:
+    """A text stream whose writes are redacted; everything else is the stream's own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(redact(text))
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

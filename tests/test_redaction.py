@@ -1,0 +1,73 @@
+"""mot.redaction: an API key never leaves a mot process, in any encoding a server may echo it in."""
+import base64
+import html
+import json
+import sys
+import urllib.parse
+
+import pytest
+
+from mot import redaction
+
+KEY = 'sk-ab/cd+ef=gh"ij<kl>&mn 0123456789ÄÖ'
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setattr(redaction, "_GRAMS", set())
+    monkeypatch.setattr(redaction, "_WHOLE", set())
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    redaction.register(KEY)
+    return KEY
+
+
+ECHOES = {  # how servers and gateways quote a request's key, written here without mot.redaction
+    "raw": KEY,
+    "json": json.dumps({"error": KEY}),
+    "json, non-ASCII kept": json.dumps({"error": KEY}, ensure_ascii=False),
+    "json, slashes escaped": json.dumps({"error": KEY}).replace("/", "\\/"),
+    "\\u escapes": "".join(f"\\u{ord(c):04x}" for c in KEY),
+    "url, quote": urllib.parse.quote(f"https://h/v1?key={KEY}", safe=":/?="),
+    "url, quote_plus": urllib.parse.urlencode({"key": KEY}),
+    "url, lower-case hex": urllib.parse.quote(KEY, safe="").lower(),
+    "html": f"<p>{html.escape(KEY)}</p>",
+    "basic auth": "Authorization: Basic " + base64.b64encode(f"user:{KEY}".encode()).decode(),
+    "bearer, base64": base64.b64encode(f"Bearer {KEY}".encode()).decode(),
+    "url-safe base64": base64.urlsafe_b64encode(f"x{KEY}yz".encode()).decode(),
+    "hex": KEY.encode().hex(),
+    "cut off": f"invalid key {KEY[:14]}…",
+    "cut off at the front": f"key …{KEY[-13:]} refused",
+}
+
+
+@pytest.mark.parametrize("how", ECHOES)
+def test_every_echo_of_the_key_is_replaced(registered, how):
+    text = f"HTTP 400: {ECHOES[how]} (request 7)"
+    out = redaction.redact(text)
+    assert "[API key]" in out and out.startswith("HTTP 400: ") and out.endswith(" (request 7)"), out
+    # no 12 characters of any encoding of the key survive
+    assert not any(out[i:i + 12] in redaction._GRAMS for i in range(len(out) - 11)), out
+
+
+def test_text_without_the_key_is_left_as_it_is(registered):
+    text = "HTTP 400: {\"error\": \"model 'qwen' not found\", \"request\": \"0123456\"} " + base64.b64encode(b"x" * 40).decode()
+    assert redaction.redact(text) == text
+
+
+def test_the_process_streams_are_redacted_once_a_key_is_registered(capsys, monkeypatch):
+    monkeypatch.setattr(redaction, "_GRAMS", set())
+    monkeypatch.setattr(redaction, "_WHOLE", set())
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # capsys's streams, wrapped by register
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    redaction.register(KEY)
+    print(f"echo: {json.dumps(KEY)}")
+    print(f"echo: {urllib.parse.quote(KEY)}", file=sys.stderr)
+    out, err = capsys.readouterr()
+    assert out == 'echo: "[API key]"\n' and err == "echo: [API key]\n", (out, err)
+
+
+def test_nothing_is_redacted_before_a_key_is_registered(monkeypatch):
+    monkeypatch.setattr(redaction, "_GRAMS", set())
+    monkeypatch.setattr(redaction, "_WHOLE", set())
+    assert redaction.redact(KEY) == KEY
