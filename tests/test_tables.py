@@ -1,6 +1,9 @@
 """Tables from fixture eval summaries: exact cells, best-checkpoint choice, published columns."""
 import csv
 import json
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -218,6 +221,8 @@ def paper_spec_and_evals(tmp_path):
     for st in spec["students"]:
         for so in spec["sources"]:
             for run in runs:
+                if run == "base" and so != next(iter(spec["sources"])):
+                    continue  # the base is evaluated once, on every source's benchmarks
                 p = tmp_path / f"{st}-{so}-{run}.json"
                 steps = [0] if run == "base" else [50, 100, 150, 200, 250]
                 p.write_text(json.dumps({"student": st, "source": None if run == "base" else so, "run": run,
@@ -482,3 +487,29 @@ def test_every_table_is_declared_once_in_the_catalog_with_its_runs_and_category(
     assert catalog.eval_runs(config, "table")["mtd_vs_mot"] == ["sft-mtd", "mot-all"]
     assert plan(config)["stages"]["tables"]["jobs"] == jobs + 1
     assert "mtd_vs_mot" in parser()._subparsers._group_actions[0].choices["tables"].format_help()
+
+
+def test_a_run_summarised_twice_is_refused_naming_both_files(evals, tmp_path):
+    """Two eval summaries of one run (or one step twice in a summary): the tables would have shown
+    whichever came last."""
+    copy = tmp_path / "again.json"
+    shutil.copy(evals[0], copy)
+    with pytest.raises(MotError, match=rf"{re.escape(str(copy))}: a second eval summary of run .*the first is "
+                                       rf"{re.escape(evals[0])}"):
+        Results([*evals, str(copy)], SPEC["benchmarks"])
+    rec = json.loads(Path(evals[0]).read_text())
+    rec["checkpoints"].append(rec["checkpoints"][0])
+    copy.write_text(json.dumps(rec))
+    with pytest.raises(MotError, match=rf"{re.escape(str(copy))}: step \d+ is evaluated twice"):
+        Results([str(copy)], SPEC["benchmarks"])
+
+
+def test_a_model_with_two_general_summaries_is_refused(tmp_path):
+    from mot.tables import load_general
+
+    d = {"student": "s", "source": "a", "model": "sft-t1", "tasks": {"IFEval": {"score": 0.5, "se": 0.01}}}
+    files = [tmp_path / "one.json", tmp_path / "two.json"]
+    for f in files:
+        f.write_text(json.dumps(d))
+    with pytest.raises(MotError, match=rf"two.json: a second general-benchmark summary .*the first is .*one.json"):
+        load_general([str(f) for f in files])

@@ -28,6 +28,11 @@ class Results:
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
             if None in (key[0], key[2]):
                 raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")
+            if key in self.files:  # the tables would show whichever came last
+                raise MotError(f"{path}: a second eval summary of run '{key[2]}' (student '{key[0]}', source "
+                               f"'{key[1]}'); the first is {self.files[key]}")
+            if len(steps := [c["step"] for c in rec["checkpoints"]]) != len(set(steps)):
+                raise MotError(f"{path}: step {next(x for x in steps if steps.count(x) > 1)} is evaluated twice")
             for k, v in (protocol or {}).items():
                 got = (rec.get("sampling") or {}).get(k)
                 if got != v and not (k == "n" and layout.probed(key[2])):

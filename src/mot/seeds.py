@@ -103,6 +103,8 @@ def parse_evals(values: list[str]) -> dict[int, list[str]]:
         seed, sep, path = v.partition("=")
         if not sep or not seed.isdigit():
             raise MotError(f"--evals {v}: expected SEED=PATH")
+        if path in out.get(int(seed), []):
+            raise MotError(f"--evals {v}: given twice")
         out.setdefault(int(seed), []).append(path)
     return out
 

@@ -302,8 +302,11 @@ def load_general(files: list[str]) -> dict:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise MotError(f"{path}: cannot read the general-benchmark summary ({e})") from None
-        out[(d["student"], d.get("source"), d["model"])] = {
-            col: Score(100 * r["score"], 100 * (r["se"] or 0.0)) for col, r in d["tasks"].items()}
+        key = (d["student"], d.get("source"), d["model"])
+        if key in out:  # the tables would show whichever came last
+            raise MotError(f"{path}: a second general-benchmark summary of model '{key[2]}' (student '{key[0]}', "
+                           f"source '{key[1]}'); the first is {files[list(out).index(key)]}")
+        out[key] = {col: Score(100 * r["score"], 100 * (r["se"] or 0.0)) for col, r in d["tasks"].items()}
     return out
 
 
