@@ -44,8 +44,10 @@ def test_unequal_sample_counts_are_an_error():
 
 def test_grade_samples(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [
-        {"id": "a", "answer": "12", "samples": [{"text": "<think>..</think> \\boxed{12}"}, {"text": "\\boxed{13}"}]},
-        {"id": "b", "answer": "\\frac{1}{2}", "samples": [{"text": "\\boxed{0.5}"}, {"text": "no answer"}]},
+        {"id": "a", "answer": "12", "samples": [{"text": "<think>..</think> \\boxed{12}", "finish_reason": "stop"},
+                                                {"text": "\\boxed{13}", "finish_reason": "stop"}]},
+        {"id": "b", "answer": "\\frac{1}{2}", "samples": [{"text": "\\boxed{0.5}", "finish_reason": "stop"},
+                                                        {"text": "no answer", "finish_reason": "stop"}]},
     ])
     rows, correct = grade_samples(str(tmp_path / "s.jsonl"))
     assert correct == [[True, False], [True, False]]

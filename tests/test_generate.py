@@ -1,5 +1,6 @@
 """Teacher generation: the synthetic and hf backends, incremental writing and resume."""
 import json
+import re
 import os
 
 import pytest
@@ -104,10 +105,45 @@ def test_a_resumed_run_never_keeps_samples_for_old_prompt_text(tmp_path, prompts
 
 
 def test_a_sample_without_text_is_named(tmp_path):
-    write_jsonl(tmp_path / "s.jsonl", [{"id": "a", "answer": "1", "samples": [{"text": "x"}]},
+    write_jsonl(tmp_path / "s.jsonl", [{"id": "a", "answer": "1", "samples": [{"text": "x", "finish_reason": "stop"}]},
                                        {"id": "b", "answer": "1", "samples": [{"finish_reason": "stop"}]}])
     with pytest.raises(MotError, match=r"s.jsonl:2: sample 0 of 'b' has no 'text'"):
         gen.read_samples(str(tmp_path / "s.jsonl"))
+
+
+@pytest.mark.parametrize("reason", [None, "abort", "eos_token"])
+def test_a_stored_sample_that_did_not_end_by_stop_or_length_is_refused_by_corpus_and_evaluate_alike(tmp_path, reason):
+    """Stored samples say stop or length (engines map their own words: mot.engines.FINISH_REASONS).
+    Any other, or none, is refused naming the file and line, by the corpus and by evaluation alike (the
+    corpus counted a missing reason wrong, evaluation counted it right)."""
+    from mot.corpus import build_corpus
+    from mot.evaluate import grade_samples
+
+    sample = {"text": "<think>x</think> \\boxed{1}", **({"finish_reason": reason} if reason else {})}
+    write_jsonl(tmp_path / "s.jsonl", [{"id": "a", "prompt": "p", "answer": "1", "teacher": "t",
+                                        "samples": [{"text": "y", "finish_reason": "stop"}, sample]}])
+    pattern = rf"s.jsonl:1: sample 1 of 'a' has finish_reason {reason!r}, not stop or length"
+    with pytest.raises(MotError, match=re.escape(pattern)):
+        grade_samples(str(tmp_path / "s.jsonl"))
+    with pytest.raises(MotError, match=re.escape(pattern)):
+        build_corpus(str(tmp_path / "s.jsonl"), 0, str(tmp_path / "c.jsonl"), str(tmp_path / "g.json"))
+    assert not (tmp_path / "c.jsonl").exists()
+
+
+@pytest.mark.parametrize("said,stored", [("stop", "stop"), ("eos_token", "stop"), ("stop_sequence", "stop"),
+                                         ("end_turn", "stop"), ("length", "length"), ("max_tokens", "length")])
+def test_each_engines_finish_reasons_are_stored_as_stop_or_length(said, stored):
+    from mot.engines import sample
+
+    assert sample("t", said) == {"text": "t", "finish_reason": stored}
+
+
+@pytest.mark.parametrize("said", [None, "abort", "content_filter", "tool_calls", "bogus"])
+def test_an_unknown_finish_reason_is_refused_in_one_line(said):
+    from mot.engines import sample
+
+    with pytest.raises(MotError, match=rf"a sample ended with finish reason {re.escape(repr(said))}, which is not one of"):
+        sample("t", said)
 
 
 def test_an_unknown_synthetic_style_names_the_teacher(tmp_path, prompts):

@@ -50,7 +50,7 @@ def select(rows: list[dict], seed: int, fits=None) -> tuple[list[dict], dict]:
     the grade counts of one teacher's samples, with what was lost and why."""
     corpus, n_samples, n_correct, n_long, no_correct, too_long = [], 0, 0, 0, 0, 0
     for row in rows:
-        correct = [s["text"] for s in row["samples"] if is_correct(s["text"], row["answer"], s.get("finish_reason"))]
+        correct = [s["text"] for s in row["samples"] if is_correct(s["text"], row["answer"], s["finish_reason"])]
         n_samples += len(row["samples"])
         n_correct += len(correct)
         usable = [t for t in correct if fits(row["prompt"], t)] if fits else correct

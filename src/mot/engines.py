@@ -51,11 +51,22 @@ def cutoffs(sampling: dict) -> dict:
     return {k: sampling[k] for k in ("top_k", "min_p") if sampling.get(k) is not None}
 
 
+# Why a sample ended, as each engine says it, and as it is stored: "stop" (a natural end: grading
+# counts it) or "length" (cut at max_tokens: never counted). vLLM (offline and `vllm serve`), SGLang
+# and OpenAI say stop | length; TGI eos_token | stop_sequence | length; Anthropic-style gateways
+# end_turn | stop_sequence | max_tokens. Anything else (vLLM's "abort", OpenAI's "content_filter" or
+# "tool_calls", a missing reason) is refused in one line: a sample that did not end as asked is no
+# trace, and counted wrong it would turn into "zero correct samples" without a word.
+FINISH_REASONS = {"stop": "stop", "eos_token": "stop", "stop_sequence": "stop", "end_turn": "stop",
+                  "length": "length", "max_tokens": "length"}
+
+
 def sample(text: str, finish_reason: str | None) -> dict:
-    """A sample as stored: its text and why it ended ("stop" only for a natural end: an aborted, filtered
-    or unexplained end is kept as such, and grading never counts it)."""
-    return {"text": text, "finish_reason": finish_reason if finish_reason in ("stop", "length") else
-            str(finish_reason or "unknown")}
+    """A sample as stored: its text and why it ended (FINISH_REASONS)."""
+    if finish_reason not in FINISH_REASONS:
+        raise MotError(f"a sample ended with finish reason {finish_reason!r}, which is not one of "
+                       f"{', '.join(FINISH_REASONS)} (stop or length as stored)")
+    return {"text": text, "finish_reason": FINISH_REASONS[finish_reason]}
 
 
 @register("vllm")

@@ -88,8 +88,8 @@ def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[di
         if source is not None and row.get("source") != source:
             continue
         graded = [{"text": s["text"], "answer": extract_answer(s["text"]),
-                   "correct": is_correct(s["text"], row["answer"], s.get("finish_reason", "stop")),
-                   "finish_reason": s.get("finish_reason")} for s in row["samples"]]
+                   "correct": is_correct(s["text"], row["answer"], s["finish_reason"]),
+                   "finish_reason": s["finish_reason"]} for s in row["samples"]]
         rows.append({"id": row["id"], "reference": row["answer"], "samples": graded})
         correct.append([g["correct"] for g in graded])
     return rows, correct

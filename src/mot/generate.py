@@ -115,7 +115,8 @@ class HFTeacher:
 
 def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "samples")) -> list[dict]:
     """Rows of a samples file (the output of generate_samples); a row without a required key, or a
-    sample without its text, is an error naming the file and line."""
+    sample without its text or why it ended (stop or length: mot.engines.FINISH_REASONS), is an error
+    naming the file and line."""
     rows = []
     for lineno, row in iter_jsonl(path):
         for key in required:
@@ -127,6 +128,9 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
         for k, s in enumerate(samples):
             if not isinstance(s, dict) or not isinstance(s.get("text"), str):
                 raise MotError(f"{path}:{lineno}: sample {k} of '{row.get('id')}' has no 'text'")
+            if s.get("finish_reason") not in ("stop", "length"):
+                raise MotError(f"{path}:{lineno}: sample {k} of '{row.get('id')}' has finish_reason "
+                               f"{s.get('finish_reason')!r}, not stop or length")
         rows.append(row)
     return rows
 
