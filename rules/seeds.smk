@@ -47,6 +47,9 @@ rule seeds_table:
         "python3 -m mot --log {log} seeds table --spec {params.spec:q} --evals {params.evals} --out {params.out}"
 
 
+# The table and every seed's eval summaries it reads: a deleted summary is rebuilt (Snakemake rebuilds
+# a missing file only when a target lists it, not when only a finished table below it does).
 rule seeds:
     input:
         rules.seeds_table.output,
+        seeds_evals,
