@@ -569,6 +569,6 @@ def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
     # a deleted eval summary of another seed is rebuilt by the target (as the main job's are by all)
-    next((seed1 / "results/evals").rglob("*.json")).unlink()
+    next((seed1 / "results/eval").rglob("*.json")).unlink()
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
     assert r.returncode == 0 and "seed_run" in {rule for rule, _ in planned(r)}, r.stdout[-2000:]
