@@ -534,3 +534,29 @@ def test_a_full_disk_is_one_line_and_publishes_nothing(tiny_model, tmp_path):
         assert "Traceback" in log.read_text() and os.listdir(disk) == []
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_path):
+    """SIGTERM (Snakemake cancelling the job, SLURM's time limit) while a merge writes: one line, exit
+    128 + 15, and nothing of it beside the output: no `.out.tmp-*` (model-sized) and no `.out.lock`."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    for p in ins:  # a merge long enough to be stopped while it writes (2 x 120 MB)
+        tensors_ = load_file(p / "model.safetensors")
+        tensors_["extra.weight"] = torch.randn(30_000_000, dtype=torch.float32)
+        save_file(tensors_, p / "model.safetensors", metadata={"format": "pt"})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "mot", "merge", "--method", "uniform", "--out", str(out),
+                             *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    while not list(tmp_path.glob(".out.tmp-*")):
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.splitlines()[-1].startswith("mot: error: stopped by SIGTERM"), err
+    assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]

@@ -436,7 +436,27 @@ def _os_error(e: OSError, args) -> str:
             "a rerun resumes from the kept work, if any")
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP (Snakemake cancelling a job, SLURM's time limit or scancel, a closed terminal):
+    raised where the command is, so that every `finally` and atomic_path's cleanup runs (no `.tmp-*`
+    work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
+    A stage with its own way to stop (train saves its state, generate its samples) installs its own
+    handler over this one while it runs."""
+
+
+def _stop_on_signals() -> None:
+    import signal
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, stop)
+
+
 def main(argv=None) -> int:
+    import signal
     import traceback
 
     from .io import MotError
@@ -461,8 +481,16 @@ def main(argv=None) -> int:
         print(f"mot: error: {_os_error(e, args)}", file=sys.stderr)
         return 1
     console = _redirect(args.log) if args.log else sys.stderr
+    _stop_on_signals()
     try:
         args.fn(args)
+    except Stopped as e:
+        name = signal.Signals(e.args[0]).name
+        print(msg := f"mot: error: stopped by {name}; an output not yet in place was not written, and its "
+              "temporary files are removed", file=console, flush=True)
+        if args.log:
+            print(msg, file=sys.stderr, flush=True)
+        return 128 + e.args[0]
     except MotError as e:
         msg = f"mot: error: {e}"
     except OSError as e:  # the machine's, not a bug: the traceback only to the log
