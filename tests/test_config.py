@@ -82,7 +82,20 @@ BAD = [
         "teacher": "tiny", "student": "tiny", "source": "syn-s1k", "sampling": {"n": 2}}]),
      r"^cfg: analyses\.student_teacher\.1: teacher 'tiny' samples with other backend, params or sampling"),
     (lambda c: c["analyses"].update(student_teacher=[]), r"^cfg: analyses\.student_teacher: "),
+    # a path the jobs' shell commands would split (issue 33 item 14): refused, not half-quoted
+    (lambda c: c["students"]["tiny"].update(init="pretrained", path="/data/my models/Qwen3-8B"),
+     r"^cfg: students\.tiny\.path: '/data/my models/Qwen3-8B' has a character that the jobs' shell commands would split"),
+    (lambda c: c["teachers"]["concise"].update(backend="vllm", params={"model": "/m/$HOME"}),
+     r"^cfg: teachers\.concise\.params\.model: '/m/\$HOME' has a character"),
+    (lambda c: c["report"].update(published="data/paper results.yaml"), r"^cfg: report\.published: 'data/paper results"),
 ]
+
+
+def test_a_served_models_name_is_no_path():
+    """An openai teacher's params.model is the name the server serves, not a path on a command line."""
+    c = mutate(lambda c: c["teachers"]["concise"].update(
+        backend="openai", params={"model": "my model", "base_url": "http://127.0.0.1:8000/v1"}))
+    validate_config(c, SCHEMA, "cfg")
 
 
 @pytest.mark.parametrize("fn,pattern", BAD)

@@ -34,12 +34,36 @@ def schema_errors(config: dict, schema: dict) -> str | None:
     return f"{_key(err.absolute_path)}: {err.message}"
 
 
+# Config keys whose value is a path (or a hub id) that the rules put on a job's command line.
+PATH_KEYS = ("path", "model", "tokenizer", "include", "published", "readme", "hub_file")
+
+
+def _shell_unsafe_path(node, where: str = "", served: bool = False) -> str | None:
+    """The first path-valued key whose value a shell would split or expand (a space, a quote, `$`, `*`):
+    the jobs' command lines take paths as they are. A served model's name (an openai teacher's
+    params.model) is no path."""
+    import shlex
+
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        key = f"{where}.{k}" if where else str(k)
+        if isinstance(v, str) and k in PATH_KEYS and shlex.quote(v) != v and not (served and k == "model"):
+            return (f"{key}: '{v}' has a character that the jobs' shell commands would split or expand "
+                    "(a space, a quote, $, *, ...): use a path without it (a symlink to it, say)")
+        inner = served if k != "params" else isinstance(node, dict) and node.get("backend") == "openai"
+        if isinstance(v, (dict, list)) and (err := _shell_unsafe_path(v, key, inner)):
+            return err
+    return None
+
+
 def cross_errors(config: dict) -> str | None:
     from .evaluate import BENCHMARKS
     from .generate import BACKENDS
     from .prompts import check_template
     from .world import STYLES
 
+    if err := _shell_unsafe_path(config):
+        return err
     try:  # rendered once here, so a template that cannot be used fails before any job runs
         check_template(config["prompt_template"])
     except MotError as e:
