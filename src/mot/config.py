@@ -214,6 +214,11 @@ def _gpu_layout_errors(config: dict) -> str | None:
     engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if t["backend"] == "vllm"]
     if config["eval"].get("backend") == "vllm":
         engines.append(("eval.params", config["eval"].get("params", {})))
+    pairs = config.get("analyses", {}).get("student_teacher")  # Table 9's teachers: trained students on vLLM
+    engines += [(f"analyses.student_teacher{'' if isinstance(pairs, dict) else f'.{i}'}.params", p.get("params", {}))
+                for i, p in enumerate(student_teacher_pairs(config)) if p.get("backend") == "vllm"]
+    if config.get("general", {}).get("backend") == "vllm":  # lm-eval's vLLM (its model_args)
+        engines.append(("general.model_args", config["general"].get("model_args", {})))
     for key, p in engines:
         tp, pp, nodes = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1), p.get("nodes", 1)
         if (tp * pp) % nodes:
