@@ -8,7 +8,9 @@ The rules write the spec from the config; by hand, a spec names only what differ
 fields' defaults."""
 from __future__ import annotations
 
+import functools
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Callable
 
 from .io import MotError
@@ -56,3 +58,38 @@ def from_json(cls, d, where: str, nested: dict[str, Callable] | None = None, nam
             value = tuple(value)
         values[f.name] = value
     return cls(**values)
+
+
+# config/schema.yaml, found from the package (a checkout or `pip install -e`), whatever the working
+# directory: the ranges of the config keys that a --spec field carries, declared there once.
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+
+@functools.cache
+def _schema() -> dict:
+    from .config import load_schema
+
+    for path in (SCHEMA, Path("config/schema.yaml")):
+        if path.is_file():
+            return load_schema(path)
+    raise MotError(f"{SCHEMA}: the config schema (the range of every config key a --spec carries) is missing")
+
+
+def check_ranges(spec, where: str, block: str) -> None:
+    """Each field of `spec` that is a key of the config's `block` (train, eval, ...) within that key's
+    range or choices in config/schema.yaml: a --spec written by hand is held to what the config check
+    holds the config to (a negative grad_clip would train by gradient ascent; an unknown truncation
+    would truncate). One line: the field, its value, what is wrong, the config key."""
+    import jsonschema
+
+    schema = _schema()
+    keys = schema["properties"][block]["properties"]
+    validator = jsonschema.Draft202012Validator(schema)
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if f.name not in keys or value is None:
+            continue
+        value = list(value) if isinstance(value, tuple) else value
+        err = jsonschema.exceptions.best_match(validator.evolve(schema=keys[f.name]).iter_errors(value))
+        if err is not None:
+            raise MotError(f"{where}: {f.name} = {value!r}: {err.message} (config key {block}.{f.name})")

@@ -42,7 +42,7 @@ from .io import (MotError, atomic_path, check_out, file_xxh3, final_path, load_c
                  release_output, stage_code, start_work, write_json)
 from .layout import STEP, TRAIN_LOG
 from .loss import chunked_loss, plain_loss
-from .spec import from_json
+from .spec import check_ranges, from_json
 
 
 
@@ -108,6 +108,7 @@ class HParams:
         if hp.loss_chunk_tokens < 0:
             raise MotError(f"{where}: loss_chunk_tokens = {hp.loss_chunk_tokens} is negative "
                            f"(config key train.loss_chunk_tokens; 0: the plain loss)")
+        check_ranges(hp, where, "train")  # every other key's range or choices, as the config check has them
         return hp
 
 
@@ -134,6 +135,15 @@ class TrainSpec:
     def __post_init__(self):
         if not isinstance(self.steps, int) or self.steps < 1:
             raise MotError(f"steps {self.steps}: a training run needs at least one optimizer step")
+        for key in ("start_step", "save_every", "schedule_start", "seed"):
+            if getattr(self, key) < 0:
+                raise MotError(f"--spec: {key} = {getattr(self, key)} is negative")
+        if self.schedule_start > self.start_step:
+            raise MotError(f"--spec: schedule_start = {self.schedule_start} is after start_step = {self.start_step}")
+        if self.total_steps is not None and self.total_steps < self.start_step - self.schedule_start + self.steps:
+            raise MotError(f"--spec: total_steps = {self.total_steps} ends the lr schedule (from schedule_start "
+                           f"{self.schedule_start}) before the run's last step (start_step {self.start_step} + steps "
+                           f"{self.steps})")
 
     @classmethod
     def of(cls, d: dict) -> "TrainSpec":

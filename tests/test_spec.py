@@ -1,0 +1,71 @@
+"""A --spec written by hand is held to the config's ranges (issue 33 item 7): config/schema.yaml
+declares each train key's range or choices once, and HParams, RoundsSpec and TrainSpec check
+against it, in one line naming the config key."""
+import pytest
+import yaml
+
+from mot.io import MotError
+from mot.rounds import RoundsSpec
+from mot.train import HParams, TrainSpec
+
+from conftest import ROOT
+
+BASE = dict(lr=1e-5, betas=[0.9, 0.95], weight_decay=0.0, warmup_ratio=0.1, grad_clip=1.0, batch_size=16,
+            micro_batch_size=4, max_length=512)
+TRAIN = yaml.safe_load((ROOT / "config/schema.yaml").read_text())["properties"]["train"]["properties"]
+
+
+def out_of_range(entry):
+    """A value outside a schema entry (its first bound or choice), or None."""
+    entry = {"$ref": None, **entry}
+    ref = {"#/$defs/posint": 0, "#/$defs/prob": 1.5}
+    if entry["$ref"] in ref:
+        return ref[entry["$ref"]]
+    if "enum" in entry:
+        return "bogus"
+    if "exclusiveMinimum" in entry:
+        return entry["exclusiveMinimum"]
+    if "minimum" in entry:
+        return entry["minimum"] - 1
+    if entry.get("type") == "array" and "items" in entry and "exclusiveMaximum" in entry["items"]:
+        return [entry["items"]["exclusiveMaximum"]] * entry.get("minItems", 1)
+    return None
+
+
+HPARAM_CASES = [(k, out_of_range(TRAIN[k])) for k in HParams.__dataclass_fields__
+                if k in TRAIN and out_of_range(TRAIN[k]) is not None]
+
+
+def test_the_cases_come_from_the_schema_and_name_the_issues_examples():
+    keys = {k for k, _ in HPARAM_CASES}
+    assert {"grad_clip", "truncation", "betas", "warmup_ratio", "weight_decay", "attn_implementation",
+            "save_state_minutes", "loss_chunk_tokens", "lr", "batch_size"} <= keys, keys
+
+
+@pytest.mark.parametrize("key,value", HPARAM_CASES)
+def test_an_out_of_range_hyper_parameter_is_refused_naming_its_config_key(key, value):
+    with pytest.raises(MotError, match=rf"^--spec hparams: {key} = .*\(config key train\.{key}[;)]"):
+        HParams.of({**BASE, key: value})
+
+
+@pytest.mark.parametrize("change", [{"rounds": 0}, {"steps_per_round": 0}, {"schedule": "bogus"},
+                                    {"optimizer_state": "bogus"}])
+def test_a_rounds_spec_out_of_range_is_refused(change):
+    key = next(iter(change))
+    with pytest.raises(MotError, match=rf"{key}"):
+        RoundsSpec.of({"hparams": BASE, "rounds": 2, "steps_per_round": 5, **change})
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"save_every": -1}, r"save_every = -1 is negative"), ({"start_step": -5}, r"start_step = -5 is negative"),
+    ({"total_steps": 1}, r"total_steps = 1 ends the lr schedule \(from schedule_start 0\) before the run.s last step"),
+    ({"schedule_start": 3}, r"schedule_start = 3 is after start_step = 0")])
+def test_a_train_spec_out_of_range_is_refused(change, pattern):
+    with pytest.raises(MotError, match=pattern):
+        TrainSpec.of({"hparams": BASE, "steps": 5, **change})
+
+
+def test_the_defaults_and_the_shipped_configs_train_keys_pass():
+    for name in ("config.yaml", "paper.yaml", "test.yaml"):
+        train = yaml.safe_load((ROOT / "config" / name).read_text())["train"]
+        HParams.of({**BASE, **{k: v for k, v in train.items() if k in HParams.__dataclass_fields__}})
