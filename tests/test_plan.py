@@ -261,3 +261,41 @@ def test_a_student_of_unknown_size_is_planned_at_the_floor_and_a_local_one_is_re
     with safe_open(str(tiny_model / "model.safetensors"), "pt") as f:
         assert a.params == sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     assert (a.layers, a.hidden) == (1, 32) and arch_of("Qwen/Qwen3-4B") is None
+
+
+QWEN3_4B = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 2560,
+            "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+            "intermediate_size": 9728, "vocab_size": 151936, "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16"}  # Qwen/Qwen3-4B's config.json, the keys that size it
+
+
+def test_an_unlisted_pretrained_student_is_sized_from_its_cached_config_or_refused(tmp_path, monkeypatch):
+    """A student that mot.memory does not list (Qwen/Qwen3-4B): with its config.json in the Hugging Face
+    cache (as `huggingface-cli download Qwen/Qwen3-4B config.json` leaves it) its parameters are counted
+    from it (4.02B, the release's count), and its jobs get time limits above the floor and a memory
+    check; without it the config check refuses it in one line that says how to fetch the config."""
+    import json
+
+    from mot.config import validate_config
+    from mot.io import MotError
+    from mot.memory import arch_of
+
+    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    config["students"]["qwen3-8b"]["path"] = "Qwen/Qwen3-4B"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(MotError, match=r"^cfg: students\.qwen3-8b\.path: the training of qwen3-8b runs Qwen/Qwen3-4B, "
+                                       r"whose size mot does not know .*huggingface-cli download Qwen/Qwen3-4B config\.json"):
+        validate_config(config, ROOT / "config/schema.yaml", "cfg")
+    repo = tmp_path / "hub" / "models--Qwen--Qwen3-4B"
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123" / "config.json").write_text(json.dumps(QWEN3_4B))
+    a = arch_of("Qwen/Qwen3-4B")
+    assert a is not None and round(a.params / 1e6) == 4022 and a.layers == 36
+    validate_config(config, ROOT / "config/schema.yaml", "cfg")
+    assert params(config, "qwen3-8b") == (a.active, a.params)
+    from mot.plan import ASSUMPTIONS
+
+    assert job_runtime_minutes(config, "train_std", student="qwen3-8b", source="boba") > ASSUMPTIONS["floor_min"]

@@ -92,13 +92,78 @@ ARCHS = {
 
 
 def arch_of(model: str | None) -> Arch | None:
-    """The figures of a hub id or path: listed by its last component, else read off a local checkpoint
-    (its config.json and its tensors' shapes); None when neither is known (a hub id not listed here,
-    a local model not built yet)."""
+    """The figures of a hub id or path: listed here by its last component, else read off its
+    config.json (and its weights' shapes, when present): at a local path, or in the Hugging Face
+    cache for a hub id (no network: `huggingface-cli download <id> config.json` puts it there). None
+    when none of these knows it (a hub id neither listed nor cached; a local model not built yet)."""
     listed = ARCHS.get(str(model or "").rstrip("/").split("/")[-1].lower())
-    if listed or not model or not (Path(model) / "config.json").is_file():
+    if listed or not model:
         return listed
-    return arch_from_checkpoint(Path(model))
+    if (Path(model) / "config.json").is_file():
+        return arch_from_checkpoint(Path(model))
+    cached = cached_config(model)
+    return arch_from_checkpoint(cached.parent) if cached else None
+
+
+def cached_config(model: str) -> Path | None:
+    """A hub id's config.json in the Hugging Face cache (HF_HUB_CACHE / HF_HOME), without the network;
+    None when it is not there (or `model` is no hub id)."""
+    from .io import is_hub_id
+
+    if not is_hub_id(str(model)):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(str(model), "config.json")
+    except Exception:  # not a valid repo id: not known here
+        return None
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+def count_params(cfg: dict) -> tuple[float, float]:
+    """(total, active) parameters of a decoder from its config.json alone, the way transformers builds
+    it: embeddings (and an untied head), per layer attention (grouped-query, or DeepSeek's MLA), the MLP
+    (dense, or an MoE's experts, router and shared experts: active counts its experts per token) and
+    the norms. Biases only where the architecture has them (Qwen2's q, k, v)."""
+    cfg = {**cfg, **cfg.get("text_config", {})}
+    h, layers, vocab = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
+    heads = cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads") or heads
+    if cfg.get("kv_lora_rank"):  # MLA
+        nope, rope, v = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"]
+        qr, kvr = cfg.get("q_lora_rank"), cfg["kv_lora_rank"]
+        q = h * qr + qr + qr * heads * (nope + rope) if qr else h * heads * (nope + rope)
+        attn = q + h * (kvr + rope) + kvr + kvr * heads * (nope + v) + heads * v * h
+    else:
+        hd = cfg.get("head_dim") or h // heads
+        attn = h * hd * (heads + 2 * kv) + heads * hd * h
+        if cfg.get("attention_bias") or cfg.get("model_type", "").startswith("qwen2"):
+            attn += hd * (heads + 2 * kv)
+        if cfg.get("model_type", "").startswith("qwen3"):
+            attn += 2 * hd  # q_norm, k_norm
+    n_exp = cfg.get("num_experts") or cfg.get("n_routed_experts") or cfg.get("num_local_experts") or 0
+    per_token = cfg.get("num_experts_per_tok") or 0
+    dense = 3 * h * cfg.get("intermediate_size", 0)
+    expert = 3 * h * (cfg.get("moe_intermediate_size") or cfg.get("intermediate_size", 0))
+    shared = 3 * h * ((cfg.get("n_shared_experts") or 0) * (cfg.get("moe_intermediate_size") or 0)
+                      + (cfg.get("shared_expert_intermediate_size") or 0))
+    shared += h if cfg.get("shared_expert_intermediate_size") else 0  # Qwen2-MoE's shared expert gate
+    router = h * n_exp + (n_exp if cfg.get("topk_method") == "noaux_tc" else 0)  # DeepSeek-V3's score bias
+
+    def is_moe(i):
+        if not n_exp or i in (cfg.get("mlp_only_layers") or []) or i < (cfg.get("first_k_dense_replace") or 0):
+            return False
+        return (i + 1) % (cfg.get("decoder_sparse_step") or 1) == 0 if "decoder_sparse_step" in cfg \
+            else i % (cfg.get("moe_layer_freq") or 1) == 0
+
+    total = active = float(vocab * h * (1 if cfg.get("tie_word_embeddings") else 2) + h)  # and the final norm
+    for i in range(layers):
+        mlp = (n_exp * expert, per_token * expert) if is_moe(i) else (dense, dense)
+        extra = attn + 2 * h + ((router + shared) if is_moe(i) else 0)
+        total += extra + mlp[0]
+        active += extra + mlp[1]
+    return total, active
 
 
 def arch_from_checkpoint(path: Path) -> Arch | None:
@@ -112,20 +177,26 @@ def arch_from_checkpoint(path: Path) -> Arch | None:
 
     cfg = json.loads((path / "config.json").read_text())
     cfg = {**cfg, **cfg.get("text_config", {})}
-    try:
-        tensors = Checkpoint.open(path).tensors
-    except Exception:  # no weights (yet): not enough to plan with
-        return None
-    sizes = {name: math.prod(shape) for name, (_, _, shape, _) in tensors.items()}
-    total = float(sum(sizes.values()))
-    experts = sum(n for name, n in sizes.items() if ".experts." in name)
     n_exp = cfg.get("num_experts") or cfg.get("n_routed_experts") or 0
     per_token = cfg.get("num_experts_per_tok") or 0
-    active = total - experts + (experts * per_token / n_exp if n_exp else experts)
+    try:
+        tensors = Checkpoint.open(path).tensors
+    except Exception:  # no weights (a hub snapshot of its config.json alone): counted from the config
+        tensors = None
+    if tensors:
+        sizes = {name: math.prod(shape) for name, (_, _, shape, _) in tensors.items()}
+        total = float(sum(sizes.values()))
+        experts = sum(n for name, n in sizes.items() if ".experts." in name)
+        active = total - experts + (experts * per_token / n_exp if n_exp else experts)
+    else:
+        try:
+            total, active = count_params(cfg)
+        except (KeyError, TypeError):  # not a decoder's config that count_params knows
+            return None
     heads = cfg["num_attention_heads"]
     head_dim = cfg.get("head_dim") or cfg.get("v_head_dim") or cfg["hidden_size"] // heads
     mlp = per_token * (cfg.get("moe_intermediate_size") or 0) if n_exp else cfg.get("intermediate_size", 0)
-    dtype = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}.get(next(iter(tensors.values()))[1], 2)
+    dtype = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}.get(next(iter(tensors.values()))[1], 2) if tensors else 2
     return Arch(total, active, layers=cfg["num_hidden_layers"], hidden=cfg["hidden_size"], heads=heads,
                 kv_heads=cfg.get("num_key_value_heads", heads), head_dim=head_dim, vocab=cfg["vocab_size"],
                 mlp_width=mlp, tied=bool(cfg.get("tie_word_embeddings")), weight_bytes=dtype,
@@ -210,8 +281,18 @@ def job_memory(config: dict) -> list[dict]:
 
 
 def memory_error(config: dict) -> str | None:
-    """The first GPU job whose memory per GPU exceeds its limit, in one line with the figures."""
+    """The first GPU job whose memory per GPU exceeds its limit, in one line with the figures; or the
+    first whose model is a hub id of unknown size (neither listed in ARCHS nor cached): its memory
+    would go unchecked, and `mot plan` would give its jobs the floor's time limit. A local model a
+    rule builds (the rehearsal's) is sized once it exists."""
+    from .io import is_hub_id
+
     for j in job_memory(config):
+        if not j["parts"] and is_hub_id(str(j["model"] or "")) and not Path(str(j["model"])).exists():
+            key = f"{j['key'].rsplit('.', 1)[0]}.path" if j["job"].startswith("training") else j["key"]
+            return (f"{key}: the {j['job']} runs {j['model']}, whose size mot does not know (not listed in "
+                    f"mot.memory.ARCHS, no config.json in the Hugging Face cache): fetch its config with "
+                    f"`huggingface-cli download {j['model']} config.json` (no weights), then check again")
         if j["parts"] and j["total"] > j["limit"]:
             figures = ", ".join(f"{k} {v:.1f}" for k, v in j["parts"].items() if k not in ("total", "limit", "sequences"))
             fix = ("chunk the loss (train.loss_chunk_tokens) or spread it over more GPUs (launch.processes, nodes)"
