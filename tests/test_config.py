@@ -259,3 +259,24 @@ def test_a_config_without_cluster_keys_or_schema_defaults_validates_and_gets_the
     partial["resources"]["cpus"] = 0
     with pytest.raises(MotError, match=r"resources\.cpus: 0 is less than the minimum of 1"):
         validate_config(partial, SCHEMA)
+
+
+def test_an_alias_bomb_is_refused_by_the_config_check_in_a_second(tmp_path):
+    """11 KB of nested YAML aliases (9 levels of 10) in a free-form key (eval.params.engine) would be
+    80 GB once the rules write the config as JSON: the check counts the expanded values in linear
+    time and refuses, naming the key."""
+    import time
+
+    from mot.config import load_config
+
+    text = (ROOT / "config/config.yaml").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("  params: {batch_size: 64}"))
+    bomb = ["      x0: &x0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    bomb += [f"      x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text.replace(line, "  params:\n    batch_size: 64\n    engine:\n" + "\n".join(bomb)))
+    start = time.time()
+    with pytest.raises(MotError, match=r"eval\.params\.engine\.x9: expands to [\d,]+ values with its YAML aliases "
+                                       r"\(more than 100,000\)"):
+        load_config(path, ROOT / "config/schema.yaml")
+    assert time.time() - start < 5

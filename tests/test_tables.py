@@ -513,3 +513,13 @@ def test_a_model_with_two_general_summaries_is_refused(tmp_path):
         f.write_text(json.dumps(d))
     with pytest.raises(MotError, match=rf"two.json: a second general-benchmark summary .*the first is .*one.json"):
         load_general([str(f) for f in files])
+
+
+def test_a_seeds_table_without_evals_is_one_line(tmp_path):
+    """`mot seeds table` with no --evals divided by the number of seeds (ZeroDivisionError)."""
+    from conftest import run_mot
+
+    r = run_mot("seeds", "table", "--spec", json.dumps(SPEC), "--out", tmp_path / "seeds")
+    assert r.returncode == 1 and r.stderr.strip() == (
+        "mot: error: mot seeds table needs --evals SEED=PATH for each seed's eval summaries"), r.stderr
+    assert not list(tmp_path.iterdir())

@@ -228,6 +228,8 @@ def cmd_seeds(a):
         return
     if a.spec is None or a.out is None:
         raise MotError("mot seeds table needs --spec and --out")
+    if not a.evals:  # the spread is over seeds: none given would divide by zero
+        raise MotError("mot seeds table needs --evals SEED=PATH for each seed's eval summaries")
     t = seeds_table(parse_evals(a.evals), a.spec)
     t.write(a.out)
     print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")

@@ -286,11 +286,40 @@ def load_schema(schema_path: str | Path) -> dict:
     return schema
 
 
+MAX_NODES = 100_000  # a config's values, its YAML aliases expanded (the paper's: about 1,000)
+
+
+def _expanded_size_error(config) -> str | None:
+    """A config whose YAML aliases expand to more than MAX_NODES values (an "alias bomb": 11 KB of
+    nested aliases is 80 GB once the rules write the config out as JSON) is refused, naming the key
+    that holds most of it. Counted in linear time: each shared node once, at its expanded size."""
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        sizes[id(node)] = n = 1 + sum(size(c) for c in children)  # children are finished before node
+        return n
+
+    if size(config) <= MAX_NODES:
+        return None
+    where, node = [], config
+    while isinstance(node, dict) and node:  # down the mapping keys that hold most of it
+        k, child = max(node.items(), key=lambda kv: size(kv[1]))
+        if size(child) <= MAX_NODES // 10:
+            break
+        where.append(str(k))
+        node = child
+    return (f"{'.'.join(where) or 'the config'}: expands to {size(config):,} values with its YAML aliases "
+            f"(more than {MAX_NODES:,}); write it out without nested aliases")
+
+
 def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:
     """Raise MotError with a one-line message if the config is invalid; otherwise fill in the
     schema's defaults (in place) and return it."""
     schema = load_schema(schema_path)
-    msg = schema_errors(config, schema)
+    msg = _expanded_size_error(config) or schema_errors(config, schema)
     if not msg:
         fill_defaults(config, schema)
         msg = cross_errors(config)
