@@ -44,7 +44,7 @@ def test_the_cases_come_from_the_schema_and_name_the_issues_examples():
 
 @pytest.mark.parametrize("key,value", HPARAM_CASES)
 def test_an_out_of_range_hyper_parameter_is_refused_naming_its_config_key(key, value):
-    with pytest.raises(MotError, match=rf"^--spec hparams: {key} = .*\(config key train\.{key}[;)]"):
+    with pytest.raises(MotError, match=rf"^--spec hparams: {key}(\.\d+)? = .*\(config key train\.{key}(\.\d+)?[;)]"):
         HParams.of({**BASE, key: value})
 
 
@@ -69,3 +69,17 @@ def test_the_defaults_and_the_shipped_configs_train_keys_pass():
     for name in ("config.yaml", "paper.yaml", "test.yaml"):
         train = yaml.safe_load((ROOT / "config" / name).read_text())["train"]
         HParams.of({**BASE, **{k: v for k, v in train.items() if k in HParams.__dataclass_fields__}})
+
+
+@pytest.mark.parametrize("sampling,params,pattern", [
+    ({"n": 0}, {}, r"--spec sampling: n = 0: .*\(config key eval\.n\)"),
+    ({"temperature": -1}, {}, r"--spec sampling: temperature = -1: .*\(config key eval\.temperature\)"),
+    ({"top_p": 2}, {}, r"--spec sampling: top_p = 2: .*\(config key eval\.top_p\)"),
+    ({"n": "4"}, {}, r"--spec sampling: n = '4': '4' is not of type 'integer'"),
+    ({}, {"batch_size": 0}, r"--spec: params\.batch_size = 0: .*\(config key eval\.params\.batch_size\)")])
+def test_an_eval_spec_out_of_range_is_refused_before_any_model_loads(sampling, params, pattern):
+    from mot.evaluate import EvalSpec
+
+    base = {"n": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 256}
+    with pytest.raises(MotError, match=pattern):
+        EvalSpec.of({"sampling": {**base, **sampling}, "params": params})

@@ -29,7 +29,7 @@ from .io import (MotError, check_out, model_fingerprint, read_jsonl, registry, s
                  stage_code, start_work, write_json, write_jsonl)
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
-from .spec import from_json
+from .spec import check_values, from_json
 from .generate import generate_samples, read_samples
 from .world import split_rows
 
@@ -120,6 +120,8 @@ class EvalSpec:
             raise MotError(f"--spec sampling: missing {', '.join(missing)}")
         if self.backend not in ("hf", "vllm"):
             raise MotError(f"eval backend '{self.backend}': expected hf or vllm (config key eval.backend)")
+        check_values(self.sampling, "--spec sampling", "eval")  # n 0, top_p 2: as the config check has them
+        check_values({"params": self.params}, "--spec", "eval")
 
     @classmethod
     def of(cls, d: dict) -> "EvalSpec":

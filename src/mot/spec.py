@@ -80,16 +80,21 @@ def check_ranges(spec, where: str, block: str) -> None:
     range or choices in config/schema.yaml: a --spec written by hand is held to what the config check
     holds the config to (a negative grad_clip would train by gradient ascent; an unknown truncation
     would truncate). One line: the field, its value, what is wrong, the config key."""
+    check_values({f.name: getattr(spec, f.name) for f in fields(spec)}, where, block)
+
+
+def check_values(values: dict, where: str, block: str) -> None:
+    """check_ranges for a mapping of the config block's keys (a spec's `sampling`, say)."""
     import jsonschema
 
     schema = _schema()
     keys = schema["properties"][block]["properties"]
     validator = jsonschema.Draft202012Validator(schema)
-    for f in fields(spec):
-        value = getattr(spec, f.name)
-        if f.name not in keys or value is None:
+    for name, value in values.items():
+        if name not in keys or value is None:
             continue
         value = list(value) if isinstance(value, tuple) else value
-        err = jsonschema.exceptions.best_match(validator.evolve(schema=keys[f.name]).iter_errors(value))
+        err = jsonschema.exceptions.best_match(validator.evolve(schema=keys[name]).iter_errors(value))
         if err is not None:
-            raise MotError(f"{where}: {f.name} = {value!r}: {err.message} (config key {block}.{f.name})")
+            inner = "".join(f".{p}" for p in err.absolute_path)
+            raise MotError(f"{where}: {name}{inner} = {err.instance!r}: {err.message} (config key {block}.{name}{inner})")
