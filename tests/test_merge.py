@@ -560,3 +560,30 @@ def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_p
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.splitlines()[-1].startswith("mot: error: stopped by SIGTERM"), err
     assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_full_disk_is_named_as_the_machines_not_as_a_bug(tiny_model, tmp_path):
+    """A write that the machine refuses inside a library's own writer (safetensors raises
+    "I/O error: File too large (os error 27)", no OSError and no path) is one line that names the
+    output being written and that nothing was published there, not a "bug"; no temporary output is
+    left. A file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes the library's write fail (the tmpfs
+    test above fills the disk in a write of mot's own)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2, dtype=torch.float32)
+    out = tmp_path / "out"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    log = tmp_path / "merge.log"  # as the rules run it: the traceback goes to the log
+    r = subprocess.run([sys.executable, "-m", "mot", "--log", str(log), "merge", "--method", "uniform", "--out", str(out),
+                        *map(str, ins)], cwd=ROOT, capture_output=True, text=True, preexec_fn=limit)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("mot: error: file too large (a file size limit)") and f"(writing {out})" in r.stderr, r.stderr
+    assert "nothing was published there" in r.stderr
+    assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]

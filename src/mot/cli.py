@@ -422,6 +422,30 @@ def check_outputs(args) -> None:
                                f"{targets[outer][2]} {targets[outer][0]}")
 
 
+def _machine_error(e: BaseException) -> OSError | None:
+    """The machine's I/O error behind an exception, if any: an OSError in its chain, or a library's
+    message for one (safetensors: "I/O error: No space left on device (os error 28)"; torch.save:
+    "[enforce fail at inline_container.cc] ... file write failed"), as an OSError with its errno."""
+    import errno
+    import re
+
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError):
+            return e
+        text = str(e)
+        if m := re.search(r"os error (\d+)", text):
+            return OSError(int(m[1]), os.strerror(int(m[1])))
+        for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+            if os.strerror(code) in text:
+                return OSError(code, os.strerror(code))
+        if "file write failed" in text or "PytorchStreamWriter failed" in text:
+            return OSError(errno.EIO, "a file write failed (a full disk or a quota, most likely)")
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _os_error(e: OSError, args) -> str:
     """One line for an error of the machine (a full disk, a quota, a read-only file system, a
     permission): what failed, the file when Python names it, and where the command writes."""
@@ -430,7 +454,8 @@ def _os_error(e: OSError, args) -> str:
     outs = [str(getattr(args, k)) for k in args.outputs if getattr(args, k, None)]
     where = f" (writing {', '.join(outs)})" if outs else ""
     what = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-            errno.EROFS: "read-only file system"}.get(e.errno, e.strerror or type(e).__name__)
+            errno.EROFS: "read-only file system", errno.EFBIG: "file too large (a file size limit)"}.get(
+        e.errno, e.strerror or type(e).__name__)
     path = f": {e.filename}" if e.filename else ""
     return (f"{what}{path}{where}; nothing was published there (outputs appear whole or not at all), and "
             "a rerun resumes from the kept work, if any")
@@ -499,7 +524,10 @@ def main(argv=None) -> int:
         msg = f"mot: error: {_os_error(e, args)}" + (f" (traceback in {args.log})" if args.log else "")
     except Exception as e:  # a bug, not bad input: full traceback to the log, one line to the console
         traceback.print_exc()
-        msg = f"mot: error: {type(e).__name__}: {e}".splitlines()[0]
+        if (machine := _machine_error(e)) is not None:  # a library's I/O error: the machine's, named so
+            msg = f"mot: error: {_os_error(machine, args)}"
+        else:
+            msg = f"mot: error: {type(e).__name__}: {e}".splitlines()[0]
         if args.log:
             msg += f" (traceback in {args.log})"
     else:
