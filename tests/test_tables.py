@@ -523,3 +523,49 @@ def test_a_seeds_table_without_evals_is_one_line(tmp_path):
     assert r.returncode == 1 and r.stderr.strip() == (
         "mot: error: mot seeds table needs --evals SEED=PATH for each seed's eval summaries"), r.stderr
     assert not list(tmp_path.iterdir())
+
+
+def _drop(path, *keys):
+    """Rewrite a JSON file without the key at `keys` (a path of keys and indices)."""
+    d = json.loads(Path(path).read_text())
+    node = d
+    for k in keys[:-1]:
+        node = node[k]
+    del node[keys[-1]]
+    Path(path).write_text(json.dumps(d))
+
+
+@pytest.mark.parametrize("case", ["no checkpoints", "no pass@1", "general without tasks", "spec without benchmarks",
+                                  "best-std spec without teachers"])
+def test_an_input_missing_a_key_is_one_line_naming_the_input_and_the_key(evals, tmp_path, case):
+    """Untyped stage inputs (issue 33 item 17e): an eval summary, a general summary or a --spec without
+    a key the command reads ended in a KeyError's traceback, reported as a bug. Every JSON input's
+    objects now name their file (or flag) and place when a key is missing."""
+    from conftest import run_mot
+
+    spec, files, args = dict(SPEC), list(evals), []
+    if case == "no checkpoints":
+        _drop(files[0], "checkpoints")
+        want = rf"{re.escape(files[0])}: no key 'checkpoints'"
+    elif case == "no pass@1":
+        _drop(files[1], "checkpoints", 0, "benchmarks", "syn-aime24", "pass@1")
+        want = rf"{re.escape(files[1])}: checkpoints\[0\]\.benchmarks\.syn-aime24: no key 'pass@1'"
+    elif case == "general without tasks":
+        g = tmp_path / "general.json"
+        g.write_text(json.dumps({"student": "s", "source": None, "model": "base"}))
+        args = ["--general", str(g)]
+        want = rf"{re.escape(str(g))}: no key 'tasks'"
+    elif case == "spec without benchmarks":
+        del spec["benchmarks"]
+        want = r"--spec: no key 'benchmarks'"
+    if case.startswith("best-std"):
+        del spec["teachers"]
+        r = run_mot("best-std", "--spec", json.dumps(spec), "--evals", *files, "--student", "s", "--source", "a",
+                    "--runs", tmp_path / "runs", "--out", tmp_path / "best")
+        want = r"--spec: no key 'teachers'"
+    else:
+        name = "table3" if case.startswith("general") else "table1"
+        r = run_mot("tables", "--name", name, "--spec", json.dumps(spec), "--evals", *files, *args,
+                    "--out", tmp_path / "t")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.fullmatch(rf"mot: error: {want}", r.stderr.strip()), r.stderr

@@ -487,6 +487,11 @@ def main(argv=None) -> int:
     from .io import MotError
 
     args = parser().parse_args(argv)
+    from .io import records
+
+    for key, value in vars(args).items():  # a JSON argument's missing key: one line naming the flag
+        if isinstance(value, dict) and key != "outputs":
+            setattr(args, key, records(value, f"--{key.replace('_', '-')}"))
     if args.cmd != "general":
         # transformers imports scikit-learn whenever it is installed (lm-eval brings it), for assisted
         # decoding alone, which no stage uses: about 1.2 s of CPU, a fifth of a job's start-up, in

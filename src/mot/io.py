@@ -297,10 +297,35 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             yield lineno, row
 
 
+class Record(dict):
+    """A JSON object read from an input (a file, or a JSON argument): a key it lacks is one line
+    naming the input and the place in it, not a KeyError's traceback ("a bug")."""
+
+    where = "input"
+
+    def __missing__(self, key):
+        raise MotError(f"{self.where}: no key {key!r}")
+
+
+def records(node, where: str):
+    """`node` (parsed JSON) with every object a Record that knows where it is ("FILE: a.b[0]")."""
+    if isinstance(node, dict):
+        out = Record()
+        out.where = where
+        sep = ": " if ": " not in where else "."
+        for k, v in node.items():
+            out[k] = records(v, f"{where}{sep}{k}")
+        return out
+    if isinstance(node, list):
+        return [records(v, f"{where}[{i}]" if ": " in where else f"{where}: [{i}]") for i, v in enumerate(node)]
+    return node
+
+
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """A whole JSON file; a missing, truncated or non-UTF-8 one is one line naming it."""
+    """A whole JSON file (its objects Records: a missing key names the file and the place); a missing,
+    truncated or non-UTF-8 one is one line naming it."""
     try:
-        return json.loads(Path(path).read_bytes().decode("utf-8"))
+        return records(json.loads(Path(path).read_bytes().decode("utf-8")), str(path))
     except FileNotFoundError:
         raise MotError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as e:

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from . import layout
-from .io import MotError, read_json, stable_hash
+from .io import MotError, Record, read_json, records, stable_hash
 from .render import Score
 
 class Results:
@@ -134,7 +134,8 @@ def in_order(spec: dict) -> dict:
     """The spec with students/sources/teachers/sets in the config's order (spec["order"]), which
     the sorted-key JSON of a Snakemake param loses."""
     order = spec.get("order", {})
-    return {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
+    out = {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
+    return records(out, spec.where) if isinstance(spec, Record) else out  # a missing key still names --spec
 
 
 def same_checkpoint(given: str, recorded: str) -> bool:

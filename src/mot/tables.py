@@ -18,11 +18,9 @@ steps_per_round, published (path or null).
 from __future__ import annotations
 
 import csv
-import json
-from pathlib import Path
 
 from . import layout
-from .io import MotError, registry
+from .io import MotError, read_json, registry
 from .render import BENCH_LABELS, Score, Table, best_note, gain, protocol_note
 from .results import N_BOOT, Results, best_std, in_order, load_published, paired_difference, results
 
@@ -298,10 +296,7 @@ def load_general(files: list[str]) -> dict:
     source None)."""
     out = {}
     for path in files:
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise MotError(f"{path}: cannot read the general-benchmark summary ({e})") from None
+        d = read_json(path, "general-benchmark summary")
         key = (d["student"], d.get("source"), d["model"])
         if key in out:  # the tables would show whichever came last
             raise MotError(f"{path}: a second general-benchmark summary of model '{key[2]}' (student '{key[0]}', "
