@@ -742,3 +742,23 @@ def test_fsdp2_two_gloo_processes_chunked_loss_and_gradient_sync(tiny_model, cor
         loss, ref_loss = report[chunk]["loss"]
         assert loss == pytest.approx(ref_loss, rel=1e-6), chunk
         assert report[chunk]["max_error"] <= 1e-5 * report[chunk]["grad_scale"], (chunk, report[chunk])
+
+
+def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_checkpoint(tiny_model, corpus, tmp_path):
+    """A checkpoint save that the machine refuses (a file size limit stands in for a full disk: RLIMIT_FSIZE,
+    SIGXFSZ ignored) is one line naming the output, the machine's error, not a bug's traceback; the
+    model-sized temporary copy it was writing is removed (the finished steps' work stays for a rerun)."""
+    import resource
+
+    out = tmp_path / "out"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))  # the weights: 77 KB
+
+    r = subprocess.run([sys.executable, "-m", "mot", "--log", str(tmp_path / "train.log"), "train", "--model",
+                        str(tiny_model), "--corpus", str(corpus), "--spec", json.dumps({"hparams": HP, "steps": 2}),
+                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True, preexec_fn=limit)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("mot: error: file too large (a file size limit)") and f"writing {out}" in r.stderr
+    assert not out.exists() and not [p for p in tmp_path.rglob("*.tmp")], list(tmp_path.rglob("*"))

@@ -396,12 +396,16 @@ def _save(acc, model, tok, path: Path, bf16: bool) -> None:
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         core = acc.unwrap_model(model)
-        core.save_pretrained(tmp, state_dict=state, safe_serialization=True)
-        if bf16:  # save_pretrained writes the dtype of the float32 model; a dtype="auto" load reads it
-            config = copy.deepcopy(core.config)
-            config.dtype = "bfloat16"
-            config.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        try:
+            core.save_pretrained(tmp, state_dict=state, safe_serialization=True)
+            if bf16:  # save_pretrained writes the dtype of the float32 model; a dtype="auto" load reads it
+                config = copy.deepcopy(core.config)
+                config.dtype = "bfloat16"
+                config.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        except BaseException:  # a full disk: the model-sized partial copy does not stay behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
     acc.wait_for_everyone()
@@ -415,7 +419,12 @@ def _save_resume(acc, path: Path, step: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp / "accelerate"))
+    try:
+        acc.save_state(str(tmp / "accelerate"))
+    except BaseException:  # a full disk: the partial state (weights and optimizer) does not stay behind
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if acc.is_main_process:
         write_json(tmp / "state.json", {"step": step})
         shutil.rmtree(path, ignore_errors=True)
