@@ -24,6 +24,7 @@ from mot.rehearsal import hub_id as rehearsal_hub_id
 from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
 from mot.train import SFT_KEYS
+from mot.codeversion import version as command_version
 from mot.workflow import code_version, tracking_environment
 from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
@@ -88,12 +89,18 @@ def recorded_versions():
     from mot.provenance import git_revision, versions
 
     written = tuple(filter(None, [config["report"]["readme"]]))  # README's block: the run's own output
-    return {"git_revision": git_revision(workflow.basedir, written), "code": code(*ALL_MODULES), "packages": versions()}
+    return {"git_revision": git_revision(workflow.basedir, written), "code": all_code(), "packages": versions()}
 
 
-def code(*modules):
-    """A param that changes when a stage's code does (its modules and what they import)."""
-    return code_version(SRC, *modules)
+def code(*entries):
+    """A param that changes when the code a rule's job runs does: the definitions that its mot
+    command (or `mot.<module>` run with -m) reaches (mot.codeversion)."""
+    return command_version(SRC, *entries)
+
+
+def all_code():
+    """Every module of the package (a seed's whole run, the provenance page)."""
+    return code_version(SRC, *ALL_MODULES)
 
 
 def as_json(obj):

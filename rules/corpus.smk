@@ -11,7 +11,7 @@ rule corpus:
         corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
         grades=L.GRADES,
     params:
-        code=code("corpus.py", "grading.py", "chat.py"),
+        code=code("corpus"),
         seed=config["seed"],
         tokenizer=stats_tokenizer(),
         max_length=TRAIN["max_length"],
@@ -34,7 +34,7 @@ rule mtd_corpus:
     output:
         corpus=L.CORPUS.replace("{corpus}", L.MTD),
     params:
-        code=code("corpus.py"),
+        code=code("union"),
     resources:
         **cpu_resources("mtd_corpus"),
     log:
@@ -54,7 +54,7 @@ rule corpus_stats:
         csv=L.STATS_CSV,
         md=L.STATS_MD,
     params:
-        code=code("corpus.py"),
+        code=code("stats"),
         tokenizer=stats_tokenizer(),
     resources:
         **cpu_resources("corpus_stats"),

@@ -21,7 +21,7 @@ rule diagnostics_set:
         ),
         pdf=f"{L.DIAGNOSTICS}.pdf",
     params:
-        code=code("diagnostics.py", "figures.py"),
+        code=code("diagnostics"),
         base=lambda w: base_model(w.student),
         rounds=TRAIN["rounds"],
         max_length=TRAIN["max_length"],

@@ -9,7 +9,7 @@ rule eval_base:
         summary=L.EVAL_BASE_SUMMARY,
         samples=L.EVAL_BASE + L.EVAL_SAMPLES,
     params:
-        code=code("evaluate.py", "generate.py", "engines.py", "grading.py"),
+        code=code("evaluate"),
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1

@@ -23,7 +23,7 @@ rule figure:
     wildcard_constraints:
         figure="|".join(FIGURE_RUNS),
     params:
-        code=code("figures.py", "tables.py"),
+        code=code("figures"),
         spec=lambda w: as_json(figure_spec(w.figure)),  # Figure 5: the probe's students, benchmarks and n
         caption=report_caption(
             lambda w: f"{w.figure}: {FIGURE_WHAT[w.figure]} Error bars: standard errors over problems.",
@@ -54,7 +54,7 @@ rule corpus_figure:
         ),
         pdf=f"{L.FIGURE.format(figure='corpus')}.pdf",
     params:
-        code=code("figures.py"),
+        code=code("figures"),
         caption=lambda w: "corpus: Table 10 as bars (prompts kept, teacher pass rate, mean trace tokens).",
         spec=json_param(corpus_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],

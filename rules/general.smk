@@ -8,7 +8,7 @@ rule general_tasks:
     output:
         tasks=directory(L.GENERAL_TASKS),
     params:
-        code=code("general.py"),
+        code=code("general-tasks"),
         sampling=json_param({k: EVAL[k] for k in ("temperature", "top_p", "max_tokens")}),
     resources:
         **cpu_resources("general_tasks"),
@@ -29,7 +29,7 @@ rule general_base:
         summary=f"{L.GENERAL_BASE}.json",
         samples=f"{L.GENERAL_BASE}.samples.jsonl",
     params:
-        code=code("general.py"),
+        code=code("general"),
         model=general_model,
         tasks=json_param(GENERAL.get("tasks", {})),
         include=general_include(),
@@ -82,7 +82,7 @@ rule general_table:
     wildcard_constraints:
         table="table3|table4",
     params:
-        code=code("tables.py"),
+        code=code("tables"),
         spec=json_param(general_spec()),
         caption=lambda w: f"{w.table}: general capability of the base, best STD and MoT final models (lm-evaluation-harness).",
         out=lambda w, output: os.path.splitext(output[0])[0],

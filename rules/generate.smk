@@ -2,7 +2,7 @@
 # with `shards: K` runs K data-parallel jobs over runs of its prompts, joined in prompt order.
 
 GENERATE_PARAMS = dict(
-    code=code("generate.py", "engines.py", "world.py"),
+    code=code("generate", "mot.multinode"),
     teacher=lambda w: teacher_spec(w.teacher, w.source),
     sampling=lambda w: as_json(teacher_sampling(w.teacher)),
     seed=config["seed"],
@@ -57,7 +57,7 @@ rule join_samples:
     wildcard_constraints:
         teacher=alternatives(t for t in TEACHERS if teacher_shards(t) > 1),
     params:
-        code=code("generate.py"),
+        code=code("join-samples"),
     resources:
         **cpu_resources("join_samples"),
     log:

@@ -13,7 +13,7 @@ rule plan:
     output:
         plan=L.PLAN,
     params:
-        code=code("plan.py"),
+        code=code("plan"),
         config=json_param(config),
     log:
         f"{LOGS}/plan.log",

@@ -7,7 +7,7 @@ rule prompts:
     output:
         prompts=L.PROMPTS,
     params:
-        code=code("prompts.py"),
+        code=code("prompts"),
         spec=lambda w: as_json(config["sources"][w.source]),
         template=lambda w: config["prompt_template"],
         world=lambda w, input: f"--world {input.world}" if input.world else "",

@@ -10,7 +10,7 @@ rule rehearsal_model:
     wildcard_constraints:
         name=r"tiny-[A-Za-z0-9.-]+",
     params:
-        code=code("rehearsal.py", "train.py", "hub.py"),
+        code=code("rehearsal"),
         model=lambda w: rehearsal_hub_id(w.name),
         seed=config["seed"],
         torch_threads=1,  # fixed, not {threads}: the same bytes under any --cores
@@ -32,7 +32,7 @@ rule rehearsal_checks:
     output:
         checks=L.REHEARSAL_CHECKS,
     params:
-        code=code("rehearsal.py", "chat.py"),
+        code=code("rehearsal"),
         students=lambda w: " ".join(f"--student {st}={base_model(st)}" for st in STUDENTS),
         boba=" ".join(f"--boba {so}" for so in SOURCES if config["sources"][so]["type"] == "boba"),
         results=lambda w, output: os.path.dirname(os.path.dirname(output.checks)),  # results/

@@ -6,7 +6,7 @@ rule seed_run:
     output:
         evals=[f"{L.SEED_DIR}/{e}" for e in SEED_EVALS],
     params:
-        code=code(*ALL_MODULES),
+        code=all_code(),
         config=json_param(config),
         dir=L.SEED_DIR,
         targets=SEED_EVALS,
@@ -33,7 +33,7 @@ rule seeds_table:
         tex=f"{L.TABLE.format(table='seeds')}.tex",
         html=f"{L.TABLE.format(table='seeds')}.html",
     params:
-        code=code("seeds.py"),
+        code=code("seeds"),
         spec=lambda w: as_json(table_spec("seeds")),
         evals=lambda w: " ".join(f"{s}={e}" for s in SEEDS for e in seed_evals(s)),
         out=lambda w, output: os.path.splitext(output.csv)[0],

@@ -17,7 +17,7 @@ rule table:
     wildcard_constraints:
         table="|".join(TABLE_RUNS),
     params:
-        code=code("tables.py"),
+        code=code("tables"),
         spec=lambda w: as_json(table_spec(w.table)),
         caption=report_caption(lambda w: f"{w.table}: the table, its note, and its CSV, LaTeX and Markdown."),
         out=lambda w, output: os.path.splitext(output[0])[0],
@@ -47,7 +47,7 @@ rule table10:
             labels={"output": "table10", "kind": "table"},
         ),
     params:
-        code=code("tables.py"),
+        code=code("tables"),
         spec=json_param(corpus_spec()),
         caption=lambda w: "table10: the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.",
         out=lambda w, output: os.path.splitext(output[0])[0],
@@ -76,7 +76,7 @@ rule summary:
             labels={"output": "summary", "kind": "text"},
         ),
     params:
-        code=code("summary.py"),
+        code=code("tables"),
         caption=report_caption("What the run shows: table 2 and the paired differences, with a verdict read off "
                                "each 95% interval."),
         tables=lambda w, input: os.path.dirname(input.table2),
@@ -103,7 +103,7 @@ rule best_std_model:
     output:
         model=directory(L.BEST_STD),
     params:
-        code=code("results.py"),
+        code=code("best-std"),
         spec=lambda w: as_json(table_spec("best-std")),  # not the merge-method variants
     resources:
         **cpu_resources("tables"),

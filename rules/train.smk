@@ -12,7 +12,7 @@ rule sft:
     output:
         model=directory(L.RUN.replace("{run}", "sft-{corpus}")),
     params:
-        code=code("train.py"),
+        code=code("train", "mot.multinode"),
         launch=lambda w: launch(w.student),
         model=lambda w: base_model(w.student),
         spec=json_param(dict(hparams=sft_hparams(), steps=TRAIN["std_steps"], save_every=TRAIN["save_every"],
@@ -38,7 +38,7 @@ if PER_BRANCH:
         output:
             model=directory(f"{L.FIRST_ROUND}/{L.BRANCH}"),
         params:
-            code=code("train.py"),
+            code=code("train", "mot.multinode"),
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
             spec=json_param(branch_spec(1)),  # mot.train.TrainSpec
@@ -63,7 +63,7 @@ if PER_BRANCH:
         wildcard_constraints:
             round=r"[2-9]|[1-9]\d+",  # round 1's branches: rule mot_first_branch
         params:
-            code=code("train.py"),
+            code=code("train", "mot.multinode"),
             launch=lambda w: launch(w.student),
             spec=lambda w, input: as_json(branch_spec(int(w.round), input.optimizer)),  # mot.train.TrainSpec
         threads: 1
@@ -85,7 +85,7 @@ if PER_BRANCH:
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.MERGED}"),
         params:
-            code=code("merge.py"),
+            code=code("merge"),
             method=lambda w: merge_method(w.tset)[0],
             base=lambda w: f"--base {round_init(w)}" if METHODS[merge_method(w.tset)[0]].needs_base else "",
             params=merge_params,
@@ -108,7 +108,7 @@ else:
         output:
             model=directory(L.FIRST_ROUND),
         params:
-            code=code("train.py", "rounds.py"),
+            code=code("branches", "mot.multinode"),
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
@@ -132,7 +132,7 @@ else:
         output:
             model=directory(L.RUN.replace("{run}", "mot-{tset}")),
         params:
-            code=code("train.py", "merge.py", "rounds.py"),
+            code=code("rounds", "mot.multinode"),
             launch=lambda w: launch(w.student),
             base=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(

@@ -6,7 +6,7 @@ rule world:
     output:
         world=L.WORLD,
     params:
-        code=code("world.py"),
+        code=code("world"),
         spec=json_param(config.get("world", {})),
     resources:
         **cpu_resources("world"),
@@ -25,7 +25,7 @@ rule world_student:
     output:
         model=directory(L.SYNTHETIC_BASE),
     params:
-        code=code("student.py", "grading.py"),
+        code=code("world-student"),
         world=json_param(config.get("world", {})),
         arch=lambda w: as_json(config["students"][w.student]["arch"]),
         pretrain=lambda w: as_json(config["students"][w.student]["pretrain"]),

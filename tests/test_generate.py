@@ -228,8 +228,10 @@ def test_a_code_change_discards_work_the_old_code_started(tmp_path, prompts, mon
         gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     edited = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "mot", edited / "mot", ignore=shutil.ignore_patterns("__pycache__"))
-    with open(edited / "mot" / "world.py", "a") as f:
-        f.write("\nEDITED_BY_THE_TEST = 1  # an edit to code the stage runs (a comment alone is no code change)\n")
+    world = edited / "mot" / "world.py"  # an edit to code the stage runs (a comment alone is no code change)
+    text = world.read_text()
+    assert "quirk_rate: float = 1.0) -> str:" in text
+    world.write_text(text.replace("quirk_rate: float = 1.0) -> str:", "quirk_rate: float = 1.0, _edited: int = 1) -> str:", 1))
     run = lambda src: subprocess.run(
         [sys.executable, "-m", "mot", "generate", "--prompts", str(prompts), "--teacher", json.dumps(SYN),
          "--sampling", json.dumps(SAMPLING), "--out", str(out)], capture_output=True, text=True,

@@ -502,8 +502,8 @@ def test_provenance_reruns_when_the_code_changes(checkout):
 def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checkout):
     """Code hashes follow what runs: a comment or a docstring in the grader plans nothing, nor does a
     change to how it compares answers (the prompt sources do not compare answers: at paper scale a
-    rerun of the prompts would re-sample every teacher); a change to the boxed-answer reader they
-    share reruns the prompts, not the world before them."""
+    rerun of the prompts would re-sample every teacher), nor a new definition that nothing calls; a
+    change to the boxed-answer reader they share reruns the prompts, not the world before them."""
     target = ["results/prompts/syn-boba.jsonl", *TEST[:2], "--cores", "1"]
     r = snakemake_in(checkout, *target)
     assert r.returncode == 0, r.stderr
@@ -516,8 +516,13 @@ def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checko
     grading.write_text(text + "\nEDITED = True\n")
     r = snakemake_in(checkout, "-n", *target)
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr
+    # a new definition that nothing runs: no stage's code (mot.codeversion: the definitions a command reaches)
     with open(checkout / "src" / "mot" / "answers.py", "a") as f:
         f.write("\nEDITED = True\n")
+    r = snakemake_in(checkout, "-n", *target)
+    assert "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr
+    answers = checkout / "src" / "mot" / "answers.py"
+    answers.write_text(answers.read_text().replace("def clean(ans: str)", "def clean(ans: str, _edited=True)", 1))
     jobs = {rule for rule, _ in planned(snakemake_in(checkout, "-n", *target))}
     assert "prompts" in jobs and "world" not in jobs
 

@@ -191,7 +191,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     # Everything that shapes the samples: a resumed run never mixes in samples drawn for other
     # prompt text, other settings or other weights.
     model = params.get("model")
-    fingerprint = ["generate", stage_code("generate.py", "engines.py", "world.py"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
+    fingerprint = ["generate", stage_code("generate"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
                    model_fingerprint(model) if model else None]
     work = start_work(out, fingerprint)
     records = _read_records(work / "records.jsonl")

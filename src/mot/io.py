@@ -192,13 +192,13 @@ def release_output(out: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def stage_code(*modules: str) -> str:
-    """The version of a stage's code (mot.workflow.code_version over this package: its modules and
-    what they import), for work fingerprints: a rerun after a code change never resumes work that
-    the old code started (Snakemake reruns the job, and the job would otherwise continue it)."""
-    from .workflow import code_version
+def stage_code(*entries: str) -> str:
+    """The version of the code a command runs (mot.codeversion, as its rule's `code` param), for
+    work fingerprints: a rerun after a code change never resumes work that the old code started
+    (Snakemake reruns the job, and the job would otherwise continue it)."""
+    from .codeversion import version
 
-    return code_version(str(Path(__file__).resolve().parents[1]), *modules)
+    return version(str(Path(__file__).resolve().parents[1]), *entries)
 
 
 def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:

@@ -12,9 +12,8 @@ output file, whose header is known up front. Peak memory is about one tensor per
 output buffer. The result is written to a temporary directory and renamed at the end, so a failed
 merge (a NaN, a mismatch) leaves nothing behind.
 
-One module though over 400 lines: the rules hash each stage's module files
-(mot.workflow.code_version), so moving code out of it into a new module would rerun every merge and MoT job
-of a finished run (on the paper's cluster, hundreds of GPU-hours) for no change in what it computes.
+One module though over 400 lines. The rules' code versions are by definition (mot.codeversion), so
+code moved out of it into a new module, its importers updated, reruns nothing: it may be split.
 """
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def _processes():
 
 
 def _start(ps, out: Path, fingerprint: list) -> Path:
-    fingerprint = [stage_code("rounds.py", "train.py", "merge.py"), *fingerprint]
+    fingerprint = [stage_code("branches", "rounds"), *fingerprint]
     work = start_work(out, fingerprint) if ps.is_main_process else Path(f"{out}.partial")
     ps.wait_for_everyone()
     return work

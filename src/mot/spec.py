@@ -67,11 +67,14 @@ SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 @functools.cache
 def _schema() -> dict:
-    from .config import load_schema
+    """The schema as written (not mot.config.load_schema's, which fills in the teacher backends and
+    merge methods from their registries: no train or eval key needs them, and reaching them would
+    make every engine's code part of training's code version, mot.codeversion)."""
+    import yaml
 
     for path in (SCHEMA, Path("config/schema.yaml")):
         if path.is_file():
-            return load_schema(path)
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
     raise MotError(f"{SCHEMA}: the config schema (the range of every config key a --spec carries) is missing")
 
 

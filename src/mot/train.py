@@ -249,7 +249,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
     out = Path(out)
     # A saved state is reused only by the same run: the same weights, corpus contents, settings
     # and processes (the fingerprint of `<out>.partial`).
-    fingerprint = ["train", stage_code("train.py"), model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
+    fingerprint = ["train", stage_code("train"), model_fingerprint(model_path), file_xxh3(corpus), asdict(hp), start_step, steps, total_steps,
                    *([spec.schedule_start] if spec.schedule_start else []), seed, acc.num_processes, spec.save_every,
                    spec.save_optimizer,
                    file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]

@@ -1,0 +1,285 @@
+"""A stage's code version: a hash of exactly the code its command runs, as definitions, not files.
+
+A rule's job is `python3 -m mot <command>` (or a module's `main`, `python3 -m mot.multinode`). Its
+version is a hash over every package definition that command reaches by name from its entry point:
+`cli.main` (without the parser of the other commands), the command's block of `cli.parser` (which
+names its `commands.cmd_<x>`), `mot/__init__.py`'s import-time code, and, transitively, every
+function, class, module-level assignment or import-time statement those name, lazily imported or
+not, in any module. A registry brings every entry filed into it (a `@register(...)` class, a
+`TABLE[key] = ...`), wherever it is filed.
+
+So an edit reruns the stages whose commands reach it and nothing else: a change to the corpus
+command's argument default reruns corpora; a new helper nothing calls, a comment or a docstring
+reruns nothing; a definition moved to another module, its importers updated, reruns nothing (the
+module is not part of the key). Over-inclusion is safe, under-inclusion is not: a class is hashed
+whole (a method called on an instance is not resolved), and a name that could mean a global counts.
+Data files a stage reads (templates, the schema) are its rules' inputs, not code.
+
+Normalization: docstrings and package-internal import statements dropped, `module.attr` of a
+package module written as `attr`; the hash of each statement is that of its `ast.dump` (a Python
+upgrade that changes the AST's fields may rerun everything once)."""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import os
+
+PKG = "mot"
+
+
+class Index:
+    """The package's modules, parsed once: per module, its global names and the top-level statements
+    that bind them, its package-internal imports, its import-time statements, and every registration."""
+
+    def __init__(self, src: str):
+        self.mods, self._refs, self._digests = {}, {}, {}
+        d = os.path.join(src, PKG)
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".py"):
+                with open(os.path.join(d, f), encoding="utf-8") as fh:
+                    self.mods[f[:-3]] = ast.parse(fh.read())
+        self.defs, self.imports, self.side = {}, {}, {}
+        for m, tree in self.mods.items():
+            defs, imps, side = {}, {}, []
+            for st in tree.body:
+                for n in bound(st):
+                    defs.setdefault(n, []).append(st)
+                if isinstance(st, ast.ImportFrom) and internal(st):
+                    imps.update(import_map(st))
+                elif not bound(st) and not is_doc(st) and not isinstance(st, (ast.Import, ast.ImportFrom)):
+                    side.append(st)  # import-time statements: X[...] = ..., X.update(...), if/try blocks
+            self.defs[m], self.imports[m], self.side[m] = defs, imps, side
+        self.registrations = self._registrations()
+        # A registrar files into what its definition names (`figure = registry(FIGURES)`, `def
+        # method(...): METHODS[name] = ...`): reaching the registry reaches every entry filed through
+        # any registrar of it. Only data (an assignment) is a registry, never a helper function.
+        for r in list(self.registrations):
+            for st in self.defs.get(r[0], {}).get(r[1], []):
+                for t in self.refs(r[0], st):
+                    data = all(isinstance(s, (ast.Assign, ast.AnnAssign)) for s in self.defs[t[0]].get(t[1], [None]))
+                    if t != r and data:
+                        self.registrations.setdefault(t, []).extend(self.registrations[r])
+
+    def _registrations(self) -> dict:
+        """(module, registry name) -> the top-level statements, anywhere, that file into it: a def or
+        class decorated by a registrar, `TABLE[key] = ...`."""
+        regs = {}
+        for m, tree in self.mods.items():
+            for st in tree.body:
+                targets = []
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    for dec in st.decorator_list:
+                        call = dec.func if isinstance(dec, ast.Call) else dec
+                        if isinstance(call, ast.Name):
+                            targets.append(self.resolve(m, call.id))
+                elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Subscript) \
+                        and isinstance(st.targets[0].value, ast.Name):
+                    targets.append(self.resolve(m, st.targets[0].value.id))
+                for t in filter(None, targets):
+                    regs.setdefault(t, []).append((m, st))
+        return regs
+
+    def resolve(self, m: str, name: str, depth: int = 0):
+        """(module, name) of the definition `name` means among module m's globals, through its
+        imports; (module, None) for a package module; None for anything outside the package."""
+        if depth > 10:
+            return None
+        if name in self.defs.get(m, {}):
+            return (m, name)
+        if name in self.imports.get(m, {}):
+            mod, attr = self.imports[m][name]
+            if attr is None:
+                return (mod, None) if mod in self.mods else None
+            if attr in self.defs.get(mod, {}):
+                return (mod, attr)
+            return self.resolve(mod, attr, depth + 1) if mod in self.mods else None
+        return None
+
+    def refs(self, m: str, node) -> set:
+        """The package definitions a statement names: m's globals, the names its own `from . import`
+        statements bind (lazy imports), and `module.attr` of package modules."""
+        key = (m, id(node))
+        if key not in self._refs:
+            self._refs[key] = self._find_refs(m, node)
+        return self._refs[key]
+
+    def digest(self, st) -> tuple[str, str]:
+        """A top-level statement's (name, hash of its normalized AST)."""
+        if id(st) not in self._digests:
+            text = _dump(st, set(self.mods))
+            self._digests[id(st)] = (",".join(bound(st)) or type(st).__name__,
+                                     hashlib.sha256(text.encode()).hexdigest()[:16])
+        return self._digests[id(st)]
+
+    def _find_refs(self, m: str, node) -> set:
+        local = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.ImportFrom) and internal(n):
+                local.update(import_map(n))
+        out = set()
+        for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id not in self.defs.get(m, {}):
+                mod = local.get(n.value.id) or ((self.resolve(m, n.value.id) or (None, None))[0], None)
+                if mod and mod[1] is None and mod[0] in self.mods and (r := self.resolve(mod[0], n.attr)):
+                    out.add(r)
+            if isinstance(n, ast.Name):
+                if n.id in local:
+                    mod, attr = local[n.id]
+                    r = self.resolve(mod, attr) if attr else None
+                else:
+                    r = self.resolve(m, n.id)
+                if r and r[1] is not None:
+                    out.add(r)
+        return out
+
+
+def is_doc(st) -> bool:
+    return isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str)
+
+
+def internal(st: ast.ImportFrom) -> bool:
+    return st.level >= 1 or (st.module or "").split(".")[0] == PKG
+
+
+def import_map(st: ast.ImportFrom) -> dict:
+    """The names a package-internal `from ... import ...` binds: name -> (module, attr), or (module,
+    None) for `from . import module`."""
+    base = (st.module or "").removeprefix(PKG).lstrip(".") if st.level == 0 else (st.module or "")
+    return {a.asname or a.name: (base.split(".")[0], a.name) if base else (a.name, None) for a in st.names}
+
+
+def bound(st) -> list[str]:
+    if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [st.name]
+    if isinstance(st, ast.Assign):
+        return [t.id for t in st.targets if isinstance(t, ast.Name)]
+    if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
+        return [st.target.id]
+    return []
+
+
+def _dump(node, modules: set) -> str:
+    """ast.dump of a statement, normalized: no docstrings, no package-internal imports, `module.attr`
+    of a package module as the name `attr`, no expression contexts and no positions."""
+    if isinstance(node, list):
+        return "[" + ",".join(_dump(x, modules) for x in node) + "]"
+    if not isinstance(node, ast.AST):
+        return repr(node)
+    if isinstance(node, ast.ImportFrom) and internal(node):
+        return ""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+        return f"Name(id={node.attr!r})"
+    fields = []
+    for name, value in ast.iter_fields(node):
+        if name == "ctx":
+            continue
+        if name == "body" and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and value and is_doc(value[0]):
+            value = value[1:]
+        fields.append(f"{name}={_dump(value, modules)}")
+    return f"{type(node).__name__}({','.join(fields)})"
+
+
+def _entry(ix: Index, entry: str) -> list:
+    """The roots of an entry: a mot command (`corpus`: cli.main, the command's block of cli.parser
+    and the parser's own helpers) or a module run with -m (`mot.multinode`: its main and import-time
+    code); mot/__init__.py's import-time code either way."""
+    roots = [("__init__", s) for s in ix.mods["__init__"].body if not is_doc(s)] if "__init__" in ix.mods else []
+    if entry.startswith(f"{PKG}."):
+        mod = entry.split(".", 1)[1]
+        return roots + [(mod, s) for s in ix.defs[mod].get("main", [])] + [(mod, s) for s in ix.side[mod]]
+    roots += [("cli", s) for s in ix.defs["cli"]["main"]]
+    block, inside, found = [], False, False
+    for st in ix.defs["cli"]["parser"][0].body:
+        call = st.value if isinstance(st, ast.Assign) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "add":
+            inside = isinstance(call.args[0], ast.Constant) and call.args[0].value == entry
+            found |= inside
+        if inside or isinstance(st, ast.FunctionDef):  # add() and the parser's other helpers
+            block.append(st)
+    if not found:
+        raise ValueError(f"mot has no command '{entry}'")
+    return roots + [("cli", s) for s in block]
+
+
+def _reach(ix: Index, roots: list) -> list:
+    """Every statement reachable from roots [(module, statement)]."""
+    seen, seen_mods, stmts, todo = set(), set(), [], list(roots)
+    while todo:
+        m, st = todo.pop()
+        if (m, id(st)) in seen:
+            continue
+        seen.add((m, id(st)))
+        stmts.append((m, st))
+        for rm, rn in ix.refs(m, st):
+            if rm not in seen_mods:  # the import-time code of every module the command touches
+                seen_mods.add(rm)
+                todo += [(rm, s) for s in ix.side[rm]]
+            todo += [(rm, s) for s in ix.defs[rm].get(rn, [])]
+            todo += ix.registrations.get((rm, rn), [])
+    return stmts
+
+
+@functools.lru_cache(maxsize=None)
+def _index(src: str) -> Index:
+    return Index(src)
+
+
+@functools.lru_cache(maxsize=None)
+def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
+    """The (name, digest) of every definition `entry` reaches, sorted (what `version` hashes)."""
+    ix = _index(src)
+    roots = _entry(ix, entry)
+    # main's call of parser() parses every command's arguments: the command's own block stands for it
+    saved = ix.defs["cli"].pop("parser")
+    try:
+        stmts = _reach(ix, roots)
+    finally:
+        ix.defs["cli"]["parser"] = saved
+    return tuple(sorted({ix.digest(st) for _, st in stmts}))
+
+
+def _version(src: str, entry: str) -> str:
+    return hashlib.sha256("\n".join(f"{a} {b}" for a, b in definitions(src, entry)).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def _sources_key(src: str) -> str:
+    """A hash of the package's source text: the disk cache's key."""
+    h = hashlib.sha256()
+    d = os.path.join(src, PKG)
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".py"):
+            with open(os.path.join(d, f), "rb") as fh:
+                h.update(f.encode() + b"\0" + fh.read() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def version(src: str, *entries: str) -> str:
+    """The code version of a rule whose job runs `entries` (mot commands, or `mot.<module>` mains).
+    Cached on disk by the package's source text (in its __pycache__): every Snakemake process (a
+    SLURM job's included) would otherwise parse the package again, about a second."""
+    import json
+
+    cache = os.path.join(src, PKG, "__pycache__", f"mot-code-versions-{_sources_key(src)}.json")
+    try:
+        with open(cache, encoding="utf-8") as fh:
+            known = json.load(fh)
+    except (OSError, ValueError):
+        known = {}
+    missing = [e for e in entries if e not in known]
+    if missing:
+        known.update({e: _version(src, e) for e in missing})
+        try:  # written whole or not at all; a read-only checkout just computes it each time
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = f"{cache}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(known, fh, sort_keys=True)
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    h = hashlib.sha256()
+    for entry in sorted(entries):
+        h.update(f"{entry} {known[entry]}\n".encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,110 @@
+"""A stage's code version is exactly the code its command runs (mot.codeversion; issue 33 item 6):
+the definitions `python -m mot <command>` reaches, in any module, the command layer included. Each
+test edits a copy of the package and compares every command's version before and after."""
+import re
+import shutil
+
+import pytest
+
+from mot import codeversion
+
+from conftest import ROOT
+
+COMMANDS = re.findall(r'add\("([a-z-]+)"', (ROOT / "src/mot/cli.py").read_text())
+ENTRIES = [*COMMANDS, "mot.multinode"]
+
+
+@pytest.fixture
+def src(tmp_path):
+    shutil.copytree(ROOT / "src" / "mot", tmp_path / "mot", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def versions(src):
+    codeversion._index.cache_clear()
+    codeversion.definitions.cache_clear()
+    codeversion._sources_key.cache_clear()
+    return {e: codeversion.version(str(src), e) for e in ENTRIES}
+
+
+def edit(src, module, old, new):
+    path = src / "mot" / module
+    text = path.read_text()
+    assert old in text, (module, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def changed(src, module, old, new):
+    before = versions(src)
+    edit(src, module, old, new)
+    after = versions(src)
+    return {e for e in ENTRIES if before[e] != after[e]}
+
+
+def test_every_command_has_a_version():
+    assert {"corpus", "train", "generate", "evaluate", "merge", "tables", "world-student"} <= set(COMMANDS)
+    assert len(set(versions(ROOT / "src").values())) == len(ENTRIES)
+
+
+def test_the_command_layer_counts_for_its_own_command_only(src):
+    """The corpus command's length rule (commands.py) and its --seed default (cli.py) were in no
+    stage's version: they rerun corpora, and nothing else."""
+    assert changed(src, "commands.py", "rule = LengthRule(a.tokenizer, a.max_length, a.truncation) if a.tokenizer",
+                   "rule = LengthRule(a.tokenizer, a.max_length + 0, a.truncation) if a.tokenizer") == {"corpus"}
+    assert changed(src, "cli.py", 'sp.add_argument("--truncation", default="drop", choices=("drop", "truncate"), '
+                   'help="train.truncation")', 'sp.add_argument("--truncation", default="truncate", choices=("drop", '
+                   '"truncate"), help="train.truncation")') == {"corpus"}
+
+
+def test_a_comment_a_docstring_or_a_helper_nothing_calls_reruns_nothing(src):
+    assert changed(src, "grading.py", '"""The one grader', '"""The one grader (reworded)') == set()
+    assert changed(src, "grading.py", "\ndef is_correct(", "\n# a comment\ndef is_correct(") == set()
+    assert changed(src, "grading.py", "\ndef is_correct(", "\ndef unused_helper():\n    return 1\n\n\ndef is_correct(") == set()
+
+
+def test_a_grading_change_reruns_what_grades(src):
+    """is_correct: corpora, evaluation and the base's build (its record holds a graded accuracy), and
+    what reaches them; not sampling or training."""
+    got = changed(src, "grading.py", "def is_correct(response: str, reference: str,",
+                  "def is_correct(response: str, reference: str, _edited=None,")
+    assert {"corpus", "evaluate", "world-student"} <= got and not {"generate", "train", "merge", "prompts"} & got, got
+
+
+def test_a_registry_entry_reruns_the_commands_that_dispatch_through_it(src):
+    """A teacher backend filed by @register in engines.py: sampling and evaluation, which look it up."""
+    got = changed(src, "engines.py", 'class OpenAITeacher:\n', 'class OpenAITeacher:\n    EDITED = 1\n')
+    assert {"generate", "evaluate"} <= got and not {"train", "merge", "tables", "corpus"} & got, got
+
+
+def test_the_multinode_launcher_counts_for_what_it_runs(src):
+    """mot.multinode starts a teacher's Ray cluster (mot generate) and runs accelerate over nodes (the
+    training rules' `python3 -m mot.multinode accelerate`)."""
+    got = changed(src, "multinode.py", "def teacher_cluster(spec: dict):", "def teacher_cluster(spec: dict, _edited=1):")
+    assert "generate" in got and "mot.multinode" not in got and "train" not in got, got
+    got = changed(src, "multinode.py", "def accelerate(", "def accelerate(_edited=None, *, ")
+    assert "mot.multinode" in got and "train" not in got, got  # generate reaches the module's __main__ too
+
+
+def test_a_definition_moved_to_another_module_reruns_nothing(src):
+    """clean() moved from answers.py to a new module, its importers updated: the same code runs."""
+    before = versions(src)
+    answers = (src / "mot" / "answers.py").read_text()
+    start = answers.index("def clean(")
+    end = answers.index("\ndef ", start + 1) if "\ndef " in answers[start + 1:] else len(answers)
+    body = answers[start:end]
+    (src / "mot" / "answers.py").write_text(answers[:start] + answers[end:] + "\nfrom .cleaning import clean  # noqa\n")
+    (src / "mot" / "cleaning.py").write_text("import re\n\nfrom .answers import *  # noqa\n\n\n" + body)
+    after = versions(src)
+    assert {e for e in ENTRIES if before[e] != after[e]} == set()
+
+
+def test_the_rules_name_the_command_their_job_runs():
+    """Each rule's `code` param names the mot command its shell runs (the rules' one declaration)."""
+    for path in sorted((ROOT / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=[ ]*(?:use )?rule )", path.read_text()):
+            codes = re.findall(r"code=code\(([^)]*)\)", block)
+            runs = re.findall(r"-m mot --log \{log\}(?: --threads \{[^}]+\})? ([a-z-]+)", block) \
+                + re.findall(r"\{params\.launch\} --log \{log\} --threads \{threads\} ([a-z-]+)", block)
+            for code in codes:
+                named = set(re.findall(r'"([a-z-]+)"', code))
+                assert not runs or set(runs) <= named, (path.name, block.split("\n")[0], named, runs)
