@@ -179,6 +179,10 @@ def test_each_stage_has_one_name_for_its_rules_module_and_command():
      r"^cfg: analyses\.student_teacher\.1\.params: tensor_parallel_size 64 x pipeline_parallel_size 1 over 1 node"),
     (lambda c: c["general"]["model_args"].update(tensor_parallel_size=16),  # lm-eval's vLLM
      r"^cfg: general\.model_args: tensor_parallel_size 16 x pipeline_parallel_size 1 over 1 node\(s\) needs 16"),
+    (lambda c: c["general"]["model_args"].update(tensor_parallel_size="2"),  # free-form: no schema type
+     r"^cfg: general\.model_args\.tensor_parallel_size: '2' is not a positive integer$"),
+    (lambda c: c["analyses"]["student_teacher"][0]["params"].update(tensor_parallel_size=0),
+     r"^cfg: analyses\.student_teacher\.0\.params\.tensor_parallel_size: 0 is not a positive integer$"),
     (lambda c: c["resources"].update(gpus_per_node=4),  # H100 x 4 nodes: the 8-GPU teachers no longer fit
      r"^cfg: teachers\.qwen3-235b\.params: tensor_parallel_size 8 x pipeline_parallel_size 1 over 1 node\(s\) "
      r"needs 8 GPUs per node; resources\.gpus_per_node is 4$"),

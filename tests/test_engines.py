@@ -352,6 +352,10 @@ class Misbehaving(BaseHTTPRequestHandler):
         kind = self.path.split("/")[1]
         if kind == "echo":
             status, body = 400, json.dumps({"error": f"invalid header: {self.headers['Authorization']}"})
+        elif kind == "answer":  # a 200 whose answer quotes the request's key
+            key = self.headers["Authorization"].removeprefix("Bearer ")
+            status, body = 200, json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": f"<think>the key is {key}</think> \\boxed{{5}}"}}] * 2})
         elif kind == "encoded":  # the key as gateways echo it: URL-encoded, base64 of user:key, \uXXXX, hex
             key = self.headers["Authorization"].removeprefix("Bearer ")
             status, body = 400, json.dumps({"error": "bad key", "url": urllib.parse.quote(f"/v1?key={key}", safe="/?="),
@@ -446,3 +450,22 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
     assert both[1] != both[2]  # the second checkpoint's own weights, not the first's
     assert evaluate("alone", f"2={other}")[2] == both[2]
     assert "Reloading weights inplace" in (tmp_path / "both.log").read_text()  # one engine did both
+
+
+def test_a_key_echoed_in_an_answer_is_not_stored(tmp_path):
+    """A server that answers 200 with the request's key inside the completion: the stored samples,
+    the log and stderr carry [API key], never the key."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        teacher = {"name": "served", "backend": "openai",
+                   "params": {"base_url": f"http://127.0.0.1:{httpd.server_port}/answer/v1", "model": "m",
+                              "api_key_env": "MOT_TEST_KEY", "max_retries": 0}}
+        sampling = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 64}
+        r = generate(tmp_path, teacher, sampling, tmp_path / "a.jsonl", prompts_file(tmp_path / "p.jsonl", 1),
+                     env={"MOT_TEST_KEY": SECRET})
+    finally:
+        httpd.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert "[API key]" in (tmp_path / "a.jsonl").read_text()
+    no_secret_in(tmp_path)

@@ -404,3 +404,22 @@ def test_a_sigterm_stops_sampling_with_one_line_and_a_rerun_samples_only_the_res
     r = run_mot(*args, out)
     assert r.returncode == 0 and f"resuming: {kept} of 7 prompts were sampled by an earlier attempt" in r.stdout + r.stderr
     assert out.read_bytes() == (tmp_path / "full.jsonl").read_bytes()
+
+
+def test_a_users_own_partial_directory_is_never_deleted(tmp_path, prompts):
+    """`<out>.partial` is where mot works; one that mot did not start (no fingerprint in it) is a
+    user's, and is refused, not discarded as an earlier attempt's work."""
+    out = tmp_path / "s.jsonl"
+    mine = tmp_path / "s.jsonl.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    assert (mine / "notes.txt").read_text() == "mine" and not out.exists()
+
+
+@pytest.mark.parametrize("sampling,pattern", [({"n": 0}, r"--sampling: n = 0"), ({"top_p": 2}, r"--sampling: top_p = 2")])
+def test_sampling_out_of_range_is_refused_before_any_sample(tmp_path, prompts, sampling, pattern):
+    with pytest.raises(MotError, match=pattern):
+        gen.generate_samples(str(prompts), SYN, {**SAMPLING, **sampling}, 0, str(tmp_path / "s.jsonl"))
+    assert not (tmp_path / "s.jsonl").exists()

@@ -434,3 +434,20 @@ def test_declared_output_kinds_match_the_rules(workdir):
                     (rule.name, name, flag, kind)
                 seen.append((rule.name, flag))
     assert ("eval_run", "samples") in seen and ("sft", "out") in seen and ("general_tasks", "out") in seen
+
+
+def test_a_config_file_is_an_input_of_the_command_that_reads_it(tmp_path):
+    """mot plan --config X --out X replaced the user's config with the plan: --config's file, read
+    while the arguments are parsed, is an input like any other; a broken one is one line."""
+    from conftest import ROOT, run_mot
+
+    mine = tmp_path / "my.yaml"
+    shutil.copy(ROOT / "config/test.yaml", mine)
+    for flag in ("--out", "--readme"):
+        args = ["--out", tmp_path / "p.md", "--readme", mine] if flag == "--readme" else ["--out", mine]
+        r = run_mot("plan", "--config", mine, *args)
+        assert r.returncode == 1 and f"{flag} {mine}" in r.stderr, r.stderr
+        assert mine.read_bytes() == (ROOT / "config/test.yaml").read_bytes()
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    r = run_mot("plan", "--config", tmp_path / "bad.yaml", "--out", tmp_path / "p.md")
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "bad.yaml" in r.stderr, r.stderr

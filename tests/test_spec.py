@@ -83,3 +83,18 @@ def test_an_eval_spec_out_of_range_is_refused_before_any_model_loads(sampling, p
     base = {"n": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 256}
     with pytest.raises(MotError, match=pattern):
         EvalSpec.of({"sampling": {**base, **sampling}, "params": params})
+
+
+def test_nan_and_infinity_are_refused_as_json_lets_them_through_every_bound():
+    with pytest.raises(MotError, match=r"grad_clip = nan: not a finite number \(config key train\.grad_clip\)"):
+        HParams.of({**BASE, "grad_clip": float("nan")})
+    with pytest.raises(MotError, match=r"warmup_ratio = inf: not a finite number"):
+        HParams.of({**BASE, "warmup_ratio": float("inf")})
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"method": "bogus"}, r"--spec: method 'bogus' is not a merge method \(known: uniform, "),
+    ({"method": "uniform", "merge_params": {"x": 1}}, r"--spec merge_params: merge method 'uniform' does not take 'x'")])
+def test_a_rounds_spec_names_its_merge_before_any_work(change, pattern):
+    with pytest.raises(MotError, match=pattern):
+        RoundsSpec.of({"hparams": BASE, "rounds": 2, "steps_per_round": 5, **change})

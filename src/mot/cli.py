@@ -29,9 +29,18 @@ def _config(text: str):
     against config/schema.yaml (from the repository root, as mot check-config)."""
     if not text.lstrip().startswith("{") and os.path.isfile(text):
         from .config import load_config
+        from .spec import SCHEMA
 
-        return load_config(text, "config/schema.yaml")
+        config = ConfigFile(load_config(text, SCHEMA if SCHEMA.is_file() else "config/schema.yaml"))
+        config.source = text  # an input: no output may replace it (mot plan --config X --out X)
+        return config
     return _json(text)
+
+
+class ConfigFile(dict):
+    """A config read from a file given on the command line; `source`: that file."""
+
+    source = None
 
 
 @dataclass(frozen=True)
@@ -359,7 +368,7 @@ def _paths(value, setting: bool = False) -> list[str]:
     data files). A setting's string that names the file system's root is an operator, not a path
     (world.held_out_op "//"): every output lies inside the root."""
     if isinstance(value, dict):
-        return [p for v in value.values() for p in _paths(v, True)]
+        return [*filter(None, [getattr(value, "source", None)]), *(p for v in value.values() for p in _paths(v, True))]
     if isinstance(value, list):
         return [p for v in value for p in _paths(v, setting)]
     if not isinstance(value, str) or not value:
@@ -484,14 +493,18 @@ def main(argv=None) -> int:
     import signal
     import traceback
 
-    from .io import MotError
+    from .io import MotError, records
 
-    args = parser().parse_args(argv)
-    from .io import records
-
+    try:  # a --config file is read and checked while the arguments are parsed
+        args = parser().parse_args(argv)
+    except MotError as e:
+        print(f"mot: error: {e}", file=sys.stderr)
+        return 1
     for key, value in vars(args).items():  # a JSON argument's missing key: one line naming the flag
         if isinstance(value, dict) and key != "outputs":
-            setattr(args, key, records(value, f"--{key.replace('_', '-')}"))
+            rec = records(value, f"--{key.replace('_', '-')}")
+            rec.source = getattr(value, "source", None)
+            setattr(args, key, rec)
     if args.cmd != "general":
         # transformers imports scikit-learn whenever it is installed (lm-eval brings it), for assisted
         # decoding alone, which no stage uses: about 1.2 s of CPU, a fifth of a job's start-up, in

@@ -221,6 +221,9 @@ def _gpu_layout_errors(config: dict) -> str | None:
         engines.append(("general.model_args", config["general"].get("model_args", {})))
     for key, p in engines:
         tp, pp, nodes = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1), p.get("nodes", 1)
+        for name, v in (("tensor_parallel_size", tp), ("pipeline_parallel_size", pp), ("nodes", nodes)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:  # free-form blocks: no schema type
+                return f"{key}.{name}: {v!r} is not a positive integer"
         if (tp * pp) % nodes:
             return (f"{key}: tensor_parallel_size {tp} x pipeline_parallel_size {pp} = {tp * pp} GPUs do not split "
                     f"evenly over nodes = {nodes}")

@@ -276,7 +276,8 @@ class OpenAITeacher:
                     raise Refused(f"{self.url}: asked for {n} samples of '{row['id']}', got {len(choices)} "
                                   "(set n_per_request: false for servers that ignore n)")
                 opener = prefill(chat_prompt(self.tokenizer, row["prompt"])) if self.tokenizer else None
-                emit(i, [sample(message_trace(c.get("message"), c.get("finish_reason"), opener, self.url),
+                # a key the server echoes in an answer is no more stored than one in an error (redact)
+                emit(i, [sample(self.redact(message_trace(c.get("message"), c.get("finish_reason"), opener, self.url)),
                                 c.get("finish_reason")) for c in choices],
                      {"seed": seeds if p.get("send_seed", True) else None})
 

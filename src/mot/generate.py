@@ -180,6 +180,11 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     if teacher["backend"] not in BACKENDS:
         raise MotError(f"unknown backend '{teacher['backend']}' (known: {', '.join(BACKENDS)})")
     make, params = BACKENDS[teacher["backend"]], teacher.get("params", {})
+    from .spec import check_values
+
+    check_values(sampling, "--sampling", "sampling")  # n 0 would publish no samples: the config's ranges
+    if "batch_size" in params and (not isinstance(params["batch_size"], int) or params["batch_size"] < 1):
+        raise MotError(f"params.batch_size = {params['batch_size']!r} is not a positive integer")
     streaming = hasattr(make, "stream")
     # Chunks are the unit of a chunked backend's random stream and of sharding (a shard is a run of
     # whole chunks, so the joined shards equal an unsharded run byte for byte).

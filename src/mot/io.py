@@ -211,6 +211,11 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     work = Path(f"{out}.partial")
     stamp = work / "fingerprint.json"
     fp = f"{stable_hash(fingerprint):016x}"
+    if work.exists() and not stamp.is_file() and (work.is_file() or any(work.iterdir())):
+        # not work of mot's (it stamps its work first): a user's file or directory is never deleted
+        release_output(out)
+        raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} in it); "
+                       "mot works there: move it away, then rerun")
     if work.is_dir():
         try:
             if json.loads(stamp.read_text()).get("fingerprint") == fp:
@@ -219,8 +224,6 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
             pass
         log(f"{work}: discarding the work of an earlier attempt with other inputs or settings")
         shutil.rmtree(work)
-    elif work.exists():  # a file left by an older version
-        work.unlink()
     work.mkdir(parents=True)
     write_json(stamp, {"fingerprint": fp})
     return work

@@ -238,8 +238,17 @@ class ShardWriter:
         """Wait for the writer thread and close the files; `abort` (the merge failed) raises
         nothing, so the error that stopped the merge is the one reported."""
         if self.queue is not None:
-            self.queue.put(None)
-            self.thread.join()
+            if abort:  # the writer (a daemon thread) is left to end with the process: a stop (SIGTERM,
+                # mot.cli.Stopped) raised inside queue.put may leave the queue unable to wake it, and
+                # joining it would hang; the temporary output is removed by the caller either way
+                try:
+                    self.queue.put_nowait(None)
+                except Exception:
+                    pass
+                self.thread.join(timeout=5)
+            else:
+                self.queue.put(None)
+                self.thread.join()
         for f in self.handles.values():
             f.close()
         if abort:

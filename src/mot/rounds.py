@@ -73,6 +73,12 @@ class RoundsSpec:
 
     def __post_init__(self):
         check_ranges(self, "--spec", "train")  # rounds: 0 would publish a run of no model
+        from .merge import METHODS, params_error
+
+        if self.method not in METHODS:
+            raise MotError(f"--spec: method '{self.method}' is not a merge method (known: {', '.join(METHODS)})")
+        if msg := params_error(self.method, self.merge_params):
+            raise MotError(f"--spec merge_params: {msg}")
         schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
         if self.optimizer_state not in ("reset", "carry"):
             raise MotError(f"train.optimizer_state: unknown value '{self.optimizer_state}' (reset | carry)")

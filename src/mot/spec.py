@@ -97,7 +97,21 @@ def check_values(values: dict, where: str, block: str) -> None:
         if name not in keys or value is None:
             continue
         value = list(value) if isinstance(value, tuple) else value
+        if not _finite(value):  # JSON's NaN and Infinity pass every bound of a schema
+            raise MotError(f"{where}: {name} = {value!r}: not a finite number (config key {block}.{name})")
         err = jsonschema.exceptions.best_match(validator.evolve(schema=keys[name]).iter_errors(value))
         if err is not None:
             inner = "".join(f".{p}" for p in err.absolute_path)
             raise MotError(f"{where}: {name}{inner} = {err.instance!r}: {err.message} (config key {block}.{name}{inner})")
+
+
+def _finite(value) -> bool:
+    import math
+
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(map(_finite, value))
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    return True
