@@ -501,10 +501,8 @@ def main(argv=None) -> int:
         print(f"mot: error: {e}", file=sys.stderr)
         return 1
     for key, value in vars(args).items():  # a JSON argument's missing key: one line naming the flag
-        if isinstance(value, dict) and key != "outputs":
-            rec = records(value, f"--{key.replace('_', '-')}")
-            rec.source = getattr(value, "source", None)
-            setattr(args, key, rec)
+        if isinstance(value, dict) and key not in ("outputs", "config"):  # a config is checked by its schema
+            setattr(args, key, records(value, f"--{key.replace('_', '-')}"))
     if args.cmd != "general":
         # transformers imports scikit-learn whenever it is installed (lm-eval brings it), for assisted
         # decoding alone, which no stage uses: about 1.2 s of CPU, a fifth of a job's start-up, in

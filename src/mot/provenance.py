@@ -1,6 +1,7 @@
 """Provenance of a run: the resolved config, package versions, seed and git revision."""
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from importlib import metadata
@@ -47,7 +48,7 @@ def write_provenance(config: dict, out: str, rst: str | None = None) -> None:
 
         import yaml
 
-        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=110)
+        text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False, default_flow_style=None, width=110)
         lines = ["- **seed**: {}".format(record["seed"]), "- **git revision**: ``{}``".format(record["git_revision"]),
                  "- **python**: {}".format(record["python"]),
                  "- **packages**: " + ", ".join(f"{k} {v}" for k, v in record["packages"].items()), "",

@@ -20,6 +20,7 @@ above 0, below 0, or could not tell the two apart.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import subprocess
@@ -85,7 +86,7 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
     d.mkdir(parents=True, exist_ok=True)
     link_data(data, d)
     with atomic_path(d / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(seed_config(cfg, seed), sort_keys=False), encoding="utf-8")
+        tmp.write_text(yaml.safe_dump(json.loads(json.dumps(seed_config(cfg, seed))), sort_keys=False), encoding="utf-8")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(snakefile).resolve()), "--directory", str(d),
            "--configfile", str((d / "config.yaml").resolve()), "--cores", str(cores), "--rerun-incomplete",
            *targets]
