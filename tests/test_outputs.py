@@ -451,3 +451,15 @@ def test_a_config_file_is_an_input_of_the_command_that_reads_it(tmp_path):
     (tmp_path / "bad.yaml").write_text("a: [\n")
     r = run_mot("plan", "--config", tmp_path / "bad.yaml", "--out", tmp_path / "p.md")
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "bad.yaml" in r.stderr, r.stderr
+
+
+def test_an_output_that_is_another_outputs_lock_file_is_refused(tmp_path):
+    """--log .OUT.lock: the lock that mot holds beside OUT while it writes, and removes at the end."""
+    from conftest import run_mot
+
+    (tmp_path / "p.jsonl").write_text("")
+    out = tmp_path / "s.jsonl"
+    r = run_mot("--log", tmp_path / ".s.jsonl.lock", "generate", "--prompts", tmp_path / "p.jsonl", "--teacher",
+                json.dumps({"name": "t", "backend": "synthetic", "params": {}}), "--sampling",
+                json.dumps({"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8}), "--out", out)
+    assert r.returncode == 1 and f"--log {tmp_path / '.s.jsonl.lock'}: the lock file of --out {out}" in r.stderr, r.stderr

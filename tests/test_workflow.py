@@ -182,10 +182,16 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
         f.write("\n# a comment\n")
     r = snakemake_in(workdir, "all_analyses", *TEST, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout[-3000:]
-    with open(workdir / "src/mot/summary.py", "a") as f:
+    with open(workdir / "src/mot/summary.py", "a") as f:  # a definition nothing runs: no stage's code
         f.write("\nEDITED = True\n")
     assert {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))} == {
-        "summary", "all_analyses", "provenance"}  # provenance: any code edit
+        "all_analyses", "provenance"}  # provenance: any code edit
+    summary = workdir / "src/mot/summary.py"  # code the summary runs
+    summary.write_text(summary.read_text().replace("readme: str | None = None) -> str:",
+                                                   "readme: str | None = None, _edited=None) -> str:", 1))
+    # every rule whose job runs `mot tables` (its command writes the summary too), and nothing else
+    assert {rule for rule, _ in planned(snakemake_in(workdir, "all_analyses", *TEST, "-n"))} == {
+        "summary", "table", "table10", "general_table", "all_analyses", "provenance"}
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
 

@@ -420,7 +420,10 @@ def check_outputs(args) -> None:
         if kind in ("dir", "workdir") and Path(path).is_file():
             raise MotError(f"{flag} {path}: is a file, expected a directory")
     resolved = [Path(path).resolve() for path, _, _ in targets]
+    locks = {(r.parent / f".{r.name}.lock"): targets[i] for i, r in enumerate(resolved)}  # mot.io.lock_output's
     for j, (path, _, flag) in enumerate(targets):
+        if resolved[j] in locks:  # removed when the command ends
+            raise MotError(f"{flag} {path}: the lock file of {locks[resolved[j]][2]} {locks[resolved[j]][0]}")
         for i in range(j):
             if resolved[j] == resolved[i]:
                 raise MotError(f"{flag} {path}: the same path as {targets[i][2]} {targets[i][0]} (two outputs, "
