@@ -375,21 +375,26 @@ class Misbehaving(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("echo", "HTTP 400: "), ("encoded", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
-def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors(tmp_path, kind, message):
-    """A key echoed in an error body never reaches the log or stderr; a 200 that is not a chat
-    completion (completions-style `text`, or not JSON) is an error, not empty samples."""
+def generate_from_misbehaving(tmp_path, kind, sampling):
+    """`mot generate` of one prompt from the Misbehaving server's `kind` answers, with an API key."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         teacher = {"name": "served", "backend": "openai",
                    "params": {"base_url": f"http://127.0.0.1:{httpd.server_port}/{kind}/v1", "model": "m",
                               "api_key_env": "MOT_TEST_KEY", "max_retries": 0}}
-        r = generate(tmp_path, teacher, SAMPLED, tmp_path / "a.jsonl", prompts_file(tmp_path / "p.jsonl", 1),
-                     env={"MOT_TEST_KEY": SECRET})
+        return generate(tmp_path, teacher, sampling, tmp_path / "a.jsonl", prompts_file(tmp_path / "p.jsonl", 1),
+                        env={"MOT_TEST_KEY": SECRET})
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("echo", "HTTP 400: "), ("encoded", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
+def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors(tmp_path, kind, message):
+    """A key echoed in an error body never reaches the log or stderr; a 200 that is not a chat
+    completion (completions-style `text`, or not JSON) is an error, not empty samples."""
+    r = generate_from_misbehaving(tmp_path, kind, SAMPLED)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "mot: error: teacher 'served': " in r.stderr and message in r.stderr
     assert SECRET not in r.stderr and not (tmp_path / "a.jsonl").exists()
@@ -455,17 +460,7 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
 def test_a_key_echoed_in_an_answer_is_not_stored(tmp_path):
     """A server that answers 200 with the request's key inside the completion: the stored samples,
     the log and stderr carry [API key], never the key."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        teacher = {"name": "served", "backend": "openai",
-                   "params": {"base_url": f"http://127.0.0.1:{httpd.server_port}/answer/v1", "model": "m",
-                              "api_key_env": "MOT_TEST_KEY", "max_retries": 0}}
-        sampling = {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 64}
-        r = generate(tmp_path, teacher, sampling, tmp_path / "a.jsonl", prompts_file(tmp_path / "p.jsonl", 1),
-                     env={"MOT_TEST_KEY": SECRET})
-    finally:
-        httpd.shutdown()
+    r = generate_from_misbehaving(tmp_path, "answer", {"n": 2, "temperature": 0.6, "top_p": 0.95, "max_tokens": 64})
     assert r.returncode == 0, r.stderr
     assert "[API key]" in (tmp_path / "a.jsonl").read_text()
     no_secret_in(tmp_path)
