@@ -336,7 +336,9 @@ def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_n
     ran = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", out, re.M))
     assert {"rehearsal_model", "generate", "generate_shard", "join_samples", "corpus", "mot_first_branch", "mot_branch",
             "mot_merge", "eval_run", "general_base"} <= ran, sorted(ran)
-    nodes = set(re.findall(r"sched: Allocate JobId=\d+ NodeList=(n\d)", (d / "slurmctld.log").read_text()))
+    # the main scheduler logs "sched: Allocate JobId=N NodeList=n1 ...", the backfill one "Started JobId=N in cpu on n1"
+    nodes = set(re.findall(r"(?:sched: Allocate JobId=\d+ NodeList=|Started JobId=\d+ in \S+ on )(n\d)",
+                           (d / "slurmctld.log").read_text()))
     assert nodes == {"n1", "n2"}, nodes  # both nodes took jobs
     for teacher in ("qwq", "qwen3-32b", "qwen3-235b", "deepseek-r1"):  # each architecture sampled by vLLM
         row = json.loads((checkout / f"results/samples/boba/{teacher}.jsonl").read_text().splitlines()[0])
