@@ -179,10 +179,22 @@ def test_each_stage_has_one_name_for_its_rules_module_and_command():
      r"^cfg: analyses\.student_teacher\.1\.params: tensor_parallel_size 64 x pipeline_parallel_size 1 over 1 node"),
     (lambda c: c["general"]["model_args"].update(tensor_parallel_size=16),  # lm-eval's vLLM
      r"^cfg: general\.model_args: tensor_parallel_size 16 x pipeline_parallel_size 1 over 1 node\(s\) needs 16"),
-    (lambda c: c["general"]["model_args"].update(tensor_parallel_size="2"),  # free-form: no schema type
-     r"^cfg: general\.model_args\.tensor_parallel_size: '2' is not a positive integer$"),
+    (lambda c: c["general"]["model_args"].update(tensor_parallel_size="2"),  # open, its common keys typed
+     r"^cfg: general\.model_args\.tensor_parallel_size: '2' is not of type 'integer'$"),
     (lambda c: c["analyses"]["student_teacher"][0]["params"].update(tensor_parallel_size=0),
-     r"^cfg: analyses\.student_teacher\.0\.params\.tensor_parallel_size: 0 is not a positive integer$"),
+     r"^cfg: analyses\.student_teacher\.0\.params\.tensor_parallel_size: 0 is less than the minimum of 1$"),
+    # issue 33, probe #16: the open blocks (Table 9's params, vLLM's engine, lm-eval's model_args and
+    # gen_kwargs) check their common keys' types and ranges
+    (lambda c: c["analyses"]["student_teacher"][0]["params"].update(batch_size=0),
+     r"^cfg: analyses\.student_teacher\.0\.params\.batch_size: 0 is less than the minimum of 1$"),
+    (lambda c: c["analyses"]["student_teacher"][0]["params"].update(batchsize=8),
+     r"^cfg: analyses\.student_teacher\.0\.params\.batchsize: unknown key$"),
+    (lambda c: c["teachers"]["qwq"]["params"]["engine"].update(gpu_memory_utilization=0),
+     r"^cfg: teachers\.qwq\.params\.engine\.gpu_memory_utilization: 0 is less than or equal to the minimum of 0$"),
+    (lambda c: c["general"]["model_args"].update(gpu_memory_utilization=1.5),
+     r"^cfg: general\.model_args\.gpu_memory_utilization: 1\.5 is greater than the maximum of 1$"),
+    (lambda c: c["general"].setdefault("gen_kwargs", {}).update(max_gen_toks=0),
+     r"^cfg: general\.gen_kwargs\.max_gen_toks: 0 is less than the minimum of 1$"),
     (lambda c: c["resources"].update(gpus_per_node=4),  # H100 x 4 nodes: the 8-GPU teachers no longer fit
      r"^cfg: teachers\.qwen3-235b\.params: tensor_parallel_size 8 x pipeline_parallel_size 1 over 1 node\(s\) "
      r"needs 8 GPUs per node; resources\.gpus_per_node is 4$"),

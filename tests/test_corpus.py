@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mot import shapes
 from mot.corpus import build_corpus, select, union
 from mot.io import MotError, write_jsonl
 
@@ -82,6 +83,7 @@ def test_build_corpus_is_byte_identical_across_runs(tmp_path):
         build_corpus(str(tmp_path / "s.jsonl"), 0, str(tmp_path / f"c{i}.jsonl"), str(tmp_path / f"g{i}.json"))
     assert (tmp_path / "c1.jsonl").read_bytes() == (tmp_path / "c2.jsonl").read_bytes()
     assert json.loads((tmp_path / "g1.json").read_text())["prompts_kept"] == 2
+    shapes.check(json.loads((tmp_path / "g1.json").read_text()), shapes.GRADE_COUNTS, "g1.json")  # what Table 10 reads
 
 
 def test_zero_correct_teacher_is_an_error_and_writes_nothing(tmp_path):
@@ -98,6 +100,14 @@ def test_malformed_samples_line_names_file_and_line(tmp_path):
     path.write_text(path.read_text() + "{not json\n")
     with pytest.raises(MotError, match=r"s\.jsonl:4: malformed JSON"):
         build_corpus(str(path), 0, str(tmp_path / "c.jsonl"), str(tmp_path / "g.json"))
+
+
+def test_a_corpus_row_whose_text_is_not_text_names_file_and_line(tmp_path):
+    """Issue 33, probe #29, for JSONL inputs: a value of the wrong type is one line, not a TypeError."""
+    write_jsonl(tmp_path / "c.jsonl", [{"prompt": "p", "response": "r"}, {"prompt": ["p"], "response": "r"}])
+    with pytest.raises(MotError, match=r"c\.jsonl:2: 'prompt' is list \[\"p\"\], not text$"):
+        union([str(tmp_path / "c.jsonl")], str(tmp_path / "u.jsonl"))
+    assert not (tmp_path / "u.jsonl").exists()
 
 
 def test_union(tmp_path):

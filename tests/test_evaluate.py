@@ -69,6 +69,9 @@ def test_evaluate_every_checkpoint_of_a_run_on_two_benchmarks(tiny_model, tiny_w
                                                                  ("syn-aime25", str(tiny_world))],
                    EvalSpec(sampling), str(out), str(samples), tag={"student": "s", "source": "a", "run": "sft-x"})
     assert json.loads(out.read_text()) == rec
+    from mot import shapes
+
+    shapes.check(rec, shapes.EVAL_SUMMARY, str(out))  # the shape the tables read it in
     assert (rec["student"], rec["run"], [c["step"] for c in rec["checkpoints"]]) == ("s", "sft-x", [0, 5])
     graded = [json.loads(x) for x in open(rec["samples_file"])]
     assert rec["samples_file"] == str(samples) and len(graded) == 2 * 2 * 4  # checkpoints x benchmarks x problems

@@ -60,6 +60,9 @@ def test_lm_eval_scores_a_tiny_saved_model(general_world, tiny_model, tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
     assert summary["harness"].startswith("lm-eval 0.4") and summary["model"] == "base"
+    from mot import shapes
+
+    shapes.check(summary, shapes.GENERAL_SUMMARY, str(out))  # the shape the tables read it in
     rows = [json.loads(x) for x in samples.read_text().splitlines()]
     for col, spec in TASKS.items():
         got = summary["tasks"][col]

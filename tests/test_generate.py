@@ -183,6 +183,17 @@ def test_hf_backend_rejects_a_directory_without_a_model(tmp_path, prompts):
         gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
 
 
+@pytest.mark.parametrize("device, message", [
+    ("cuda:7", "this job sees 0 cuda device(s)"),  # issue 33, probe #14: a traceback deep in loading before
+    ("gpu", "not a torch device"),
+])
+def test_hf_backend_refuses_a_device_this_job_does_not_see(tmp_path, prompts, tiny_model, device, message):
+    spec = {"name": "tiny", "backend": "hf", "params": {"model": str(tiny_model), "device": device}}
+    with pytest.raises(MotError, match=f"^teacher 'tiny': params.device = '{device}': {re.escape(message)}"):
+        gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
+    assert not (tmp_path / "s.jsonl").exists()
+
+
 def test_a_second_writer_of_the_same_output_is_refused(tmp_path, prompts):
     """Two `mot generate --out X` at once (an orphaned job and its rerun): the second refuses at once,
     one line naming X, and leaves the first's work alone; the lock leaves no file behind."""

@@ -504,6 +504,40 @@ def test_a_run_summarised_twice_is_refused_naming_both_files(evals, tmp_path):
         Results([str(copy)], SPEC["benchmarks"])
 
 
+@pytest.mark.parametrize("change, place", [
+    (lambda r: r["checkpoints"][0]["benchmarks"]["syn-aime24"].update({"pass@1": "0.5"}),
+     r"checkpoints\[0\]\.benchmarks\.syn-aime24\.pass@1: '0\.5' is not of type 'number'"),
+    (lambda r: r["checkpoints"][1].update(step="10"), r"checkpoints\[1\]\.step: '10' is not of type 'integer'"),
+    (lambda r: r["checkpoints"][0]["benchmarks"]["syn-aime25"].update(se_problems=None),
+     r"checkpoints\[0\]\.benchmarks\.syn-aime25\.se_problems: None is not of type 'number'"),
+    (lambda r: r.update(checkpoints={}), r"checkpoints: \{\} is not of type 'array'"),
+])
+def test_an_eval_summary_with_a_value_of_the_wrong_type_is_one_line(evals, tmp_path, change, place):
+    """Issue 33, probe #29: a summary edited by hand or written by another tool ("pass@1": "0.5") was a
+    TypeError's traceback in the tables; it is one line naming the file and the place (mot.shapes)."""
+    rec = json.loads(Path(evals[1]).read_text())
+    change(rec)
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(rec))
+    with pytest.raises(MotError, match=rf"^{re.escape(str(bad))}: {place}$"):
+        Results([str(bad)], SPEC["benchmarks"])
+    from conftest import run_mot
+
+    r = run_mot("tables", "--name", "table2", "--spec", json.dumps(SPEC), "--evals", bad, "--out", tmp_path / "t2")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.fullmatch(rf"mot: error: {re.escape(str(bad))}: {place}", r.stderr.strip()), r.stderr
+    assert not list(tmp_path.glob("t2*"))
+
+
+def test_a_general_summary_with_a_score_of_the_wrong_type_is_one_line(tmp_path):
+    from mot.tables import load_general
+
+    d = {"student": "s", "source": "a", "model": "sft-t1", "tasks": {"IFEval": {"score": "0.5", "se": 0.01}}}
+    (tmp_path / "g.json").write_text(json.dumps(d))
+    with pytest.raises(MotError, match=r"g\.json: tasks\.IFEval\.score: '0\.5' is not of type"):
+        load_general([str(tmp_path / "g.json")])
+
+
 def test_a_model_with_two_general_summaries_is_refused(tmp_path):
     from mot.tables import load_general
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from .grading import is_correct
 from .io import MotError, check_out, read_json, read_jsonl, stable_hash, write_json, write_jsonl, write_text
 from .generate import read_samples
+from .shapes import GRADE_COUNTS
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     tok = AutoTokenizer.from_pretrained(tokenizer)
     table, kept_total, lengths_total = [], 0, []
     for gpath, cpath in zip(grades_paths, corpus_paths):
-        g = read_json(gpath, "grade counts")
+        g = read_json(gpath, "grade counts", GRADE_COUNTS)
         responses = [r["response"] for r in read_jsonl(cpath)]
         lengths = [len(ids) for ids in tok(responses, add_special_tokens=False)["input_ids"]]
         kept_total += g["prompts_kept"]

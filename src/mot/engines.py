@@ -34,6 +34,26 @@ def visible_gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def torch_device(value) -> str:
+    """params.device as torch names it, refused in one line unless this job sees that device: torch's
+    own error comes at the first tensor moved, as a traceback deep in loading ("cuda:7" on a node of 4
+    GPUs, or on a CPU node)."""
+    import torch
+
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, TypeError) as e:
+        raise MotError(f"params.device = {value!r}: not a torch device ({e})") from None
+    if dev.type == "cpu":
+        return str(dev)
+    backend = getattr(torch, dev.type, None)
+    have = backend.device_count() if backend is not None and backend.is_available() else 0
+    if (dev.index or 0) >= have:
+        seen = f" (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})" if dev.type == "cuda" else ""
+        raise MotError(f"params.device = {value!r}: this job sees {have} {dev.type} device(s){seen}")
+    return str(dev)
+
+
 def check_gpus(tp: int, pp: int, nodes: int) -> None:
     """Tensor x pipeline parallel must fit the GPUs this job was given (per node)."""
     if (tp * pp) % nodes:

@@ -76,11 +76,13 @@ class HFTeacher:
     def __init__(self, params: dict, sampling: dict):
         import torch
 
-        path = params["model"]
+        from .engines import torch_device
+
+        path, device = params["model"], torch_device(params.get("device", "cpu"))
         dtype = getattr(torch, params.get("dtype", "float32"))
         self.tok = load_tokenizer(path)
         self.tok.padding_side = "left"
-        self.model = load_causal_lm(path, dtype=dtype).to(params.get("device", "cpu")).eval()
+        self.model = load_causal_lm(path, dtype=dtype).to(device).eval()
         self.sampling, self.batch_size = sampling, params.get("batch_size", 8)
 
     def generate(self, rows, n, seed):

@@ -324,11 +324,11 @@ def records(node, where: str):
     return node
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+def read_json(path: str | os.PathLike, what: str = "JSON file", shape: dict | None = None) -> Any:
     """A whole JSON file (its objects Records: a missing key names the file and the place); a missing,
-    truncated or non-UTF-8 one is one line naming it."""
+    truncated or non-UTF-8 one is one line naming it, and so is one without its `shape` (mot.shapes)."""
     try:
-        return records(json.loads(Path(path).read_bytes().decode("utf-8")), str(path))
+        obj = json.loads(Path(path).read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise MotError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as e:
@@ -336,15 +336,24 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     except json.JSONDecodeError as e:
         raise MotError(f"{path}: {what} is malformed or truncated ({e.msg} at line {e.lineno}, column {e.colno})") \
             from None
+    if shape is not None:
+        from .shapes import check
+
+        check(obj, shape, str(path))
+    return records(obj, str(path))
 
 
 def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[dict]:
-    """Read a JSONL file; a malformed line or a missing key is an error naming file and line."""
+    """Read a JSONL file; a malformed line, or a required key missing, empty or not text (a string or
+    a number: an id, a prompt, an answer, a response), is an error naming file and line."""
     rows = []
     for lineno, row in iter_jsonl(path):
         for key in required:
             if row.get(key) in (None, ""):
                 raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
+            if isinstance(row[key], (bool, list, dict)):
+                raise MotError(f"{path}:{lineno}: '{key}' is {type(row[key]).__name__} {json.dumps(row[key])[:40]}, "
+                               "not text")
         rows.append(row)
     return rows
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import layout
 from .io import MotError, Record, read_json, records, stable_hash
 from .render import Score
+from .shapes import EVAL_SUMMARY
 
 class Results:
     """Eval summaries indexed by (student, source, run) -> {step: {benchmark: pass@1 x 100}}."""
@@ -24,7 +25,7 @@ class Results:
         self.select_on, self.selection = select_on or benchmarks, {}
         self.models, self.files = {}, {}  # key -> {step: the checkpoint's path as evaluated}; key -> summary
         for path in eval_files:
-            rec = read_json(path, "eval summary")
+            rec = read_json(path, "eval summary", EVAL_SUMMARY)
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
             if None in (key[0], key[2]):
                 raise MotError(f"{path}: not a tagged eval summary (student/source/run missing)")

@@ -22,6 +22,7 @@ import csv
 from . import layout
 from .io import MotError, read_json, registry
 from .render import BENCH_LABELS, Score, Table, best_note, gain, protocol_note
+from .shapes import GENERAL_SUMMARY
 from .results import N_BOOT, Results, best_std, in_order, load_published, paired_difference, results
 
 TABLES: dict = {}
@@ -296,7 +297,7 @@ def load_general(files: list[str]) -> dict:
     source None)."""
     out = {}
     for path in files:
-        d = read_json(path, "general-benchmark summary")
+        d = read_json(path, "general-benchmark summary", GENERAL_SUMMARY)
         key = (d["student"], d.get("source"), d["model"])
         if key in out:  # the tables would show whichever came last
             raise MotError(f"{path}: a second general-benchmark summary of model '{key[2]}' (student '{key[0]}', "

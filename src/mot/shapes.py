@@ -1,0 +1,65 @@
+"""The shape of each JSON file that one command writes and another reads: checked where it is read.
+
+A summary edited by hand, or written by an older or another tool, is then one line naming the file
+and the place ("FILE: checkpoints[0].benchmarks.aime24.pass@1: '0.5' is not of type 'number'"), not
+a TypeError deep in a table. Each shape is what its writer writes (its writer's test checks its own
+file against it); keys a reader does not use are left open.
+"""
+from __future__ import annotations
+
+from .io import MotError
+
+_STR = {"type": "string"}
+_COUNT = {"type": "integer", "minimum": 0}
+_RATE = {"type": "number", "minimum": 0, "maximum": 1}
+_SE = {"type": "number", "minimum": 0}
+
+# mot evaluate --out: a run's checkpoints, each with its benchmarks' pass@1 (results.Results reads it)
+EVAL_SUMMARY = {
+    "type": "object",
+    "required": ["checkpoints"],
+    "properties": {
+        "student": _STR, "source": {"type": ["string", "null"]}, "run": _STR, "sampling": {"type": "object"},
+        "checkpoints": {"type": "array", "items": {
+            "type": "object",
+            "required": ["step", "benchmarks"],
+            "properties": {
+                "step": _COUNT, "model": {"type": ["string", "null"]},
+                "benchmarks": {"type": "object", "additionalProperties": {
+                    "type": "object",
+                    "required": ["pass@1"],
+                    "properties": {"pass@1": _RATE, "se_problems": _SE,
+                                   "per_problem": {"type": ["array", "null"], "items": _RATE}}}}}}}}}
+
+# mot general --out: one model's lm-eval scores, per table column (tables.load_general reads it)
+GENERAL_SUMMARY = {
+    "type": "object",
+    "required": ["student", "model", "tasks"],
+    "properties": {
+        "student": _STR, "source": {"type": ["string", "null"]}, "model": _STR,
+        "tasks": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "required": ["score", "se"],
+            "properties": {"score": {"type": "number"}, "se": {"type": ["number", "null"], "minimum": 0}}}}}}
+
+# mot corpus --grades: a teacher's kept prompts and pass rate (corpus.corpus_stats reads it: Table 10)
+GRADE_COUNTS = {
+    "type": "object",
+    "required": ["teacher", "source", "prompts", "prompts_kept", "pass_rate", "lost_no_correct", "lost_too_long"],
+    "properties": {"teacher": _STR, "source": _STR, "prompts": _COUNT, "prompts_kept": _COUNT, "pass_rate": _RATE,
+                   "lost_no_correct": _COUNT, "lost_too_long": _COUNT}}
+
+
+def check(obj, shape: dict, where: str) -> None:
+    """`obj` (a file's parsed JSON) has `shape`, or one line naming `where` and the first place that
+    does not."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(shape).iter_errors(obj))
+    if error is None:
+        return
+    place = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    message = error.message
+    if error.validator == "required":  # as io.Record says it
+        message = f"no key {next(k for k in error.validator_value if k not in error.instance)!r}"
+    raise MotError(f"{where}: {place + ': ' if place else ''}{message}")
