@@ -147,16 +147,16 @@ def test_a_config_whose_job_cannot_fit_is_refused_in_one_line(change, message):
     assert "\n" not in str(e.value) and str(e.value).startswith("config/paper.yaml: ")
 
 
-def test_readmes_paper_figures_are_the_current_codes(tmp_path):
-    """README's memory and time-limit figures are mot plan's of config/paper.yaml, as the code computes
-    them now (rewrite them with the command this failure names)."""
+def test_paper_figures_that_plan_readme_writes_into_docs_paper_are_the_current_codes(tmp_path):
+    """docs/paper.md's memory and time-limit figures (mot plan --readme) are mot plan's of
+    config/paper.yaml, as the code computes them now (rewrite them with the command this failure names)."""
     import shutil
 
-    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "docs/paper.md", tmp_path / "paper.md")
     r = subprocess.run([sys.executable, "-m", "mot", "plan", "--config", "config/paper.yaml", "--out",
-                        str(tmp_path / "plan.md"), "--readme", str(tmp_path / "README.md")], cwd=ROOT,
+                        str(tmp_path / "plan.md"), "--readme", str(tmp_path / "paper.md")], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text(), (
-        "README's paper-plan figures are stale: python3 -m mot plan --config config/paper.yaml "
-        "--out results/plan.md --readme README.md")
+    assert (tmp_path / "paper.md").read_text() == (ROOT / "docs/paper.md").read_text(), (
+        "docs/paper.md's paper-plan figures are stale: python3 -m mot plan --config config/paper.yaml "
+        "--out results/plan.md --readme docs/paper.md")

@@ -253,7 +253,7 @@ def test_a_code_change_discards_work_the_old_code_started(tmp_path, prompts, mon
 
 
 def test_a_new_teacher_backend_is_one_registered_class(tmp_path, prompts, monkeypatch):
-    """README's worked example: a backend is a class filed with @register (mot.backends) that declares
+    """docs/extending.md's worked example: a backend is a class filed with @register (mot.backends) that declares
     its own params and those it needs; the config schema then offers it, the config check asks for them,
     and generation runs it like any other (written incrementally, one row per prompt)."""
     import yaml

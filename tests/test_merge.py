@@ -477,7 +477,7 @@ def test_the_config_schema_offers_exactly_the_registered_round_merges():
 
 
 def test_a_new_merge_method_is_one_registry_entry_and_its_parameters_are_checked(monkeypatch, tiny_model, tmp_path):
-    """A method declared in mot.methods (README's worked example) is offered by the config schema and
+    """A method declared in mot.methods (docs/extending.md's worked example) is offered by the config schema and
     `mot merge --help`, validated with its own parameters (type, range, required), and merges;
     a parameter that a method does not declare is refused by the config check and by `mot merge`."""
     import yaml

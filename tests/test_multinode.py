@@ -311,7 +311,7 @@ def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
 @needs_cluster
 def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, checkout, tmp_path):
     """Target rehearsal_kinds of the paper's rehearsal (config/rehearsal.yaml over config/paper.yaml,
-    README: "Before the cluster run") through snakemake --profile slurm on two nodes of two GPUs each
+    docs/paper.md: "Before the cluster run") through snakemake --profile slurm on two nodes of two GPUs each
     (declared, not real): tiny models of the paper's architectures built by their rule; vLLM sampling
     from each teacher's (Qwen2, Qwen3 dense, Qwen3-MoE, DeepSeek-V3 with MLA), two data-parallel shards
     and their join; the MoE student's per-branch rounds, two processes each under FSDP, and their

@@ -457,7 +457,7 @@ def test_a_summary_sampled_under_another_protocol_is_refused(tmp_path, evals):
 
 def test_every_table_is_declared_once_in_the_catalog_with_its_runs_and_category(monkeypatch):
     """mot.catalog is the one list of tables and figures: each table made from eval summaries has a
-    function in mot.tables and the reverse; each output has a report category; a new table (README's
+    function in mot.tables and the reverse; each output has a report category; a new table (docs/extending.md's
     worked example) is one function and one catalog entry, and the grid, the targets' count in
     `mot plan` and `mot tables --help` then know it."""
     import yaml

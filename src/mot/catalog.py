@@ -5,7 +5,7 @@ config has it at all. Rules (TABLE_RUNS, FIGURE_RUNS, the targets), `mot plan`'s
 report's categories and `mot tables --help` read this; nothing else lists them.
 
 Adding a table: a function in mot.tables filed with `@table("name")` and an entry here
-(README, "Extending the workflow").
+(docs/extending.md).
 """
 from __future__ import annotations
 

@@ -327,7 +327,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics (stats.csv): measured trace lengths")
     sp.add_argument("--out", required=True)
     sp.add_argument("--readme", help="also write the GPU memory and time-limit figures between this Markdown "
-                                     "file's paper-plan markers (README.md, for config/paper.yaml)")
+                                     "file's paper-plan markers (docs/paper.md, for config/paper.yaml)")
 
     sp = add("check-config", c.cmd_check_config, "validate config files against the schema", outputs={})
     sp.add_argument("configs", nargs="+")

@@ -329,7 +329,7 @@ PLAN_START, PLAN_END = "<!-- paper-plan:start -->", "<!-- paper-plan:end -->"
 
 
 def readme_block(result: dict) -> str:
-    """README's paper figures (mot plan --readme): the time limits of the sampling jobs and each GPU
+    """The paper figures of docs/paper.md (mot plan --readme): the time limits of the sampling jobs and each GPU
     job's memory per GPU."""
     A = result["assumptions"]
     out = [f"Sampling jobs' time limits, at {A['engine_tok_s']:,} generated tokens/s per vLLM job "
