@@ -19,7 +19,7 @@ from mot import catalog
 from mot.catalog import report_category
 from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
-from mot.rounds import schedule
+from mot.rounds import RoundsSpec, plan as plan_rounds
 from mot.rehearsal import hub_id as rehearsal_hub_id
 from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
@@ -200,15 +200,15 @@ def sft_hparams():
     return {k: TRAIN[k] for k in SFT_KEYS if k in TRAIN}
 
 
-def branch_spec(round_, optimizer=()):
-    """mot train's spec for a MoT branch of round `round_` (optimizer: the teacher's branch of the
-    round before, whose AdamW state it continues under train.optimizer_state: carry)."""
-    start, total, lr_start = mot_schedule(round_)
-    carry = {"save_optimizer": True} if CARRY else {}
-    if CARRY and optimizer:
-        carry["init_optimizer"] = optimizer[0]
-    return dict(hparams=sft_hparams(), steps=TRAIN["steps_per_round"], start_step=start, total_steps=total,
-                schedule_start=lr_start, seed=config["seed"], **carry)
+def branch_arg(spec):
+    """mot train's --spec for a MoT branch (a mot.rounds.BranchJob's TrainSpec): the run's SFT keys,
+    its steps and lr schedule, and under train.optimizer_state: carry the AdamW state it saves and the
+    one (the teacher's branch of the round before) it continues."""
+    carry = {"save_optimizer": True} if spec.save_optimizer else {}
+    if spec.init_optimizer:
+        carry["init_optimizer"] = spec.init_optimizer
+    return dict(hparams=sft_hparams(), steps=spec.steps, start_step=spec.start_step, total_steps=spec.total_steps,
+                schedule_start=spec.schedule_start, seed=spec.seed, **carry)
 
 
 def rounds_spec(method=None, params=None):
@@ -326,29 +326,25 @@ def cpu_resources(stage):
 MOT_TEACHERS = G.mot_teachers  # round-1 branches are shared by all teacher sets: every teacher any set uses
 MOT_CFG = config["mot"]
 PER_BRANCH = MOT_CFG["jobs"] == "per_branch"
-CARRY = TRAIN["optimizer_state"] == "carry"
 
 
-def mot_schedule(round_):
-    """(first global step, schedule length, global step where the schedule starts) of round `round_`'s
-    branches."""
-    return schedule(int(round_), TRAIN["steps_per_round"], TRAIN["rounds"], TRAIN["schedule"])
+@functools.cache
+def mot_plan(student, source, tset):
+    """mot.rounds.plan of a teacher set's MoT with the paths of mot.layout: the jobs that rules
+    mot_first_branch, mot_branch and mot_merge run, the one plan that `mot branches` and `mot rounds`
+    run in one process each (mot.jobs: per_set)."""
+    return plan_rounds(RoundsSpec.of(rounds_spec(*merge_method(tset))), SETS[tset], base_model(student),
+                       lambda t, k: L.branch_dir(student, source, tset, t, k),
+                       lambda t: L.merged_dir(student, source, tset, t))
 
 
-def round_init(w):
-    """A round's common init: the base for round 1, else the previous round's merged model."""
-    t = int(w.round)
-    return base_model(w.student) if t == 1 else L.merged_dir(w.student, w.source, w.tset, t - 1)
-
-
-def merge_params(w):
-    """The config's merge params; a stateful method (outer with momentum) also reads the state
-    saved beside the previous round's merge."""
-    method, params = merge_method(w.tset)
-    params = dict(params)
-    if METHODS[method].stateful and int(w.round) > 1:
-        params["state"] = L.merged_dir(w.student, w.source, w.tset, int(w.round) - 1)
-    return " ".join(f"--param {k}={as_json(v)}" for k, v in sorted(params.items()))
+def mot_job(w):
+    """The planned job that a MoT rule's wildcards name: a teacher's branch of a round, or its merge.
+    Round 1's branches are the same in every teacher set (mot_first_branch has no tset): any set's."""
+    teacher, round_ = getattr(w, "teacher", None), int(getattr(w, "round", 1))
+    tset = getattr(w, "tset", None) or next(s for s in SETS if teacher in SETS[s])
+    return next(j for j in mot_plan(w.student, w.source, tset)
+                if j.round == round_ and getattr(j, "teacher", None) == teacher)
 
 
 def sft_models():

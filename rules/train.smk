@@ -2,7 +2,7 @@
 # MoT runs either one job per branch and one per merge (mot.jobs: per_branch; a cluster trains a
 # round's K branches at once, and every round's merged model is a target of its own), or one job
 # per teacher set (per_set; on a laptop the ~6 s of imports per job cost more than a 5-step
-# branch). Both call the same train and merge functions and write the same files.
+# branch). Both run the jobs of one plan (mot.rounds.plan: mot_plan below) and write the same files.
 
 
 rule sft:
@@ -41,7 +41,7 @@ if PER_BRANCH:
             code=code("train", "mot.multinode"),
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
-            spec=json_param(branch_spec(1)),  # mot.train.TrainSpec
+            spec=lambda w: as_json(branch_arg(mot_job(w).spec)),  # mot.train.TrainSpec
         threads: 1
         resources:
             **train_resources("train_mot"),
@@ -56,8 +56,8 @@ if PER_BRANCH:
     rule mot_branch:
         input:
             corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
-            model=round_init,
-            optimizer=lambda w: [L.branch_dir(w.student, w.source, w.tset, int(w.round) - 1, w.teacher)] if CARRY else [],
+            model=lambda w: mot_job(w).init,
+            optimizer=lambda w: list(filter(None, [mot_job(w).spec.init_optimizer])),
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.BRANCH}"),
         wildcard_constraints:
@@ -65,7 +65,7 @@ if PER_BRANCH:
         params:
             code=code("train", "mot.multinode"),
             launch=lambda w: launch(w.student),
-            spec=lambda w, input: as_json(branch_spec(int(w.round), input.optimizer)),  # mot.train.TrainSpec
+            spec=lambda w: as_json(branch_arg(mot_job(w).spec)),  # mot.train.TrainSpec
         threads: 1
         resources:
             **train_resources("train_mot"),
@@ -79,16 +79,15 @@ if PER_BRANCH:
 
     rule mot_merge:
         input:
-            branches=lambda w: [L.branch_dir(w.student, w.source, w.tset, w.round, k)
-                                for k in SETS[w.tset]],
-            base=lambda w: base_input(w.student) if int(w.round) == 1 else [round_init(w)],
+            branches=lambda w: mot_job(w).branches,
+            base=lambda w: base_input(w.student) if int(w.round) == 1 else [mot_job(w).init],
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.MERGED}"),
         params:
             code=code("merge"),
-            method=lambda w: merge_method(w.tset)[0],
-            base=lambda w: f"--base {round_init(w)}" if METHODS[merge_method(w.tset)[0]].needs_base else "",
-            params=merge_params,
+            method=lambda w: mot_job(w).method,
+            base=lambda w: f"--base {mot_job(w).base}" if mot_job(w).base else "",
+            params=lambda w: " ".join(f"--param {k}={as_json(v)}" for k, v in sorted(mot_job(w).params.items())),
         resources:
             **cpu_resources("merge"),
         log:

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from mot.io import MotError, write_jsonl
-from mot.rounds import RoundsSpec, branches, parse_corpora, rounds, schedule
+from mot.rounds import BranchJob, MergeJob, RoundsSpec, branches, parse_corpora, plan, rounds, schedule
 from mot.train import lr_at
 from mot.train import HParams
 
@@ -43,6 +43,31 @@ def test_the_rounds_spec_is_one_json_checked_by_its_constructor():
 
 
 @pytest.mark.slow
+def test_one_plan_of_rounds_branches_from_the_last_merge_and_carries_the_merge_state():
+    """mot.rounds.plan, which both job modes run (the rules per job, mot branches/rounds per set): round
+    t's branches start from round t-1's merge and continue the teacher's AdamW state (carry); a
+    method with a base gets the round's init; a stateful one the last merge as its state."""
+    hp = HParams.of(HP)
+    spec = RoundsSpec(hparams=hp, rounds=3, steps_per_round=5, method="outer", merge_params={"lr": 0.7, "momentum": 0.5},
+                      optimizer_state="carry")
+    jobs = plan(spec, ["a", "b"], "BASE", lambda t, k: f"r{t}/{k}", lambda t: f"r{t}/merged")
+    assert [(type(j).__name__, j.round, getattr(j, "teacher", None)) for j in jobs] == [
+        (kind, t, k) for t in (1, 2, 3) for kind, k in (("BranchJob", "a"), ("BranchJob", "b"), ("MergeJob", None))]
+    branch = {(j.round, j.teacher): j for j in jobs if isinstance(j, BranchJob)}
+    merge = {j.round: j for j in jobs if isinstance(j, MergeJob)}
+    assert [branch[t, "a"].init for t in (1, 2, 3)] == ["BASE", "r1/merged", "r2/merged"]
+    assert [branch[t, "b"].spec.init_optimizer for t in (1, 2, 3)] == [None, "r1/b", "r2/b"]
+    assert [branch[t, "a"].spec.start_step for t in (1, 2, 3)] == [0, 5, 10]
+    assert all(b.spec.save_optimizer and b.spec.steps == 5 for b in branch.values())
+    assert [(m.branches, m.out, m.base) for m in merge.values()] == [
+        ((f"r{t}/a", f"r{t}/b"), f"r{t}/merged", "BASE" if t == 1 else f"r{t - 1}/merged") for t in (1, 2, 3)]
+    assert [m.params.get("state") for m in merge.values()] == [None, "r1/merged", "r2/merged"]
+    uniform = plan(RoundsSpec(hparams=hp, rounds=2, steps_per_round=5), ["a"], "BASE", lambda t, k: f"r{t}/{k}",
+                   lambda t: f"r{t}/merged")
+    assert [(j.base, j.params) for j in uniform if isinstance(j, MergeJob)] == [(None, {}), (None, {})]
+    assert [j.spec.init_optimizer for j in uniform if isinstance(j, BranchJob)] == [None, None]  # reset
+
+
 def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, tmp_path):
     corpora = {}
     for t, word in (("a", "Now"), ("b", "Then")):
@@ -63,10 +88,10 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
 
     out, real_merge = tmp_path / "again", mot.rounds._merge
 
-    def crash(ps, dirs, base, merged, *a):
-        if merged.parent.name == "round-3":
+    def crash(ps, job):
+        if job.round == 3:
             raise RuntimeError("killed")
-        real_merge(ps, dirs, base, merged, *a)
+        real_merge(ps, job)
 
     mot.rounds._merge = crash
     try:

@@ -331,10 +331,13 @@ def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_m
     cfg["mot"]["merge_params"]["momentum"] = 0.5
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     models = workdir / "results/models/tiny/syn-boba"
-    per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/*.safetensors")}
+    # every file of every round (weights, tokenizer, train logs, mot_train.json, mot_merge.json)
+    per_branch = {p.relative_to(models): p.read_bytes() for p in models.glob("mot-*/**/*")
+                  if p.is_file() and p.name != ".snakemake_timestamp"}  # Snakemake's mark on a directory output
     assert len([p for p in per_branch if p.name == "model.safetensors"]) == 2 + 2 + 2  # round 1's two
     # branches, round 2's two, two merges; and each merge's momentum
     assert len([p for p in per_branch if p.name.startswith("outer_state")]) == 2
+    assert len([p for p in per_branch if p.name == "mot_merge.json"]) == 2
 
     shutil.rmtree(models / "mot-peers")
     shutil.rmtree(models / "mot-round-1")
@@ -343,9 +346,19 @@ def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_m
     (workdir / "config/test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = snakemake(workdir, "results/models/tiny/syn-boba/mot-peers", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert all((models / p).read_bytes() == b for p, b in per_branch.items())
-    assert (sorted(p.relative_to(models) for p in models.glob("mot-peers/**/*.safetensors"))
-            == sorted(p for p in per_branch if p.parts[0] == "mot-peers"))
+    # one plan (mot.rounds.plan), two ways of running it: the same files, byte for byte; per_set adds
+    # only its run's own record and mot's mark on the directory it wrote
+    def kept(p, b):  # a train log's wall-clock column (elapsed_s) is the one thing that may differ
+        if p.name != "train_log.csv":
+            return b
+        return [line.rsplit(b",", 1)[0] for line in b.splitlines()]
+
+    differ = [str(p) for p, b in per_branch.items() if kept(p, (models / p).read_bytes()) != kept(p, b)]
+    assert not differ, differ
+    assert (sorted(p.relative_to(models) for p in models.glob("mot-peers/**/*")
+                   if p.is_file() and p.name != ".snakemake_timestamp")
+            == sorted([*(p for p in per_branch if p.parts[0] == "mot-peers"), Path("mot-peers/mot_rounds.json"),
+                       Path("mot-peers/.mot-output")]))
     meta = json.loads((models / "mot-peers/round-2/merged/mot_merge.json").read_text())
     assert [i["path"] for i in meta["inputs"]] == [  # final paths, not those of the job's .partial work
         f"results/models/tiny/syn-boba/mot-peers/round-2/branch-{t}" for t in ("deliberate", "concise")]

@@ -96,6 +96,61 @@ class RoundsSpec:
                          str(optimizer_from) if carry and optimizer_from else None, carry, lr_start)
 
 
+@dataclass(frozen=True)
+class BranchJob:
+    """Train teacher `teacher`'s branch of round `round` from `init` into `out`."""
+    round: int
+    teacher: str
+    init: str
+    out: str
+    spec: TrainSpec
+
+
+@dataclass(frozen=True)
+class MergeJob:
+    """Merge round `round`'s branches into `out` (`init`: the round's init, which the branches started
+    from; `params`: the method's, with the `state` that a stateful method carries from the last merge)."""
+    round: int
+    branches: tuple[str, ...]
+    out: str
+    method: str
+    init: str
+    params: dict
+
+    @property
+    def base(self) -> str | None:
+        """What `mot merge --base` gets: the round's init, for a method that needs one."""
+        from .methods import METHODS
+
+        return self.init if METHODS[self.method].needs_base else None
+
+
+def plan(spec: RoundsSpec, teachers: list[str], base: str, branch_dir, merged_dir) -> list[BranchJob | MergeJob]:
+    """The MoT rounds as jobs, in an order that runs them: round t's branches, then its merge. Both job
+    modes execute this one plan: the rules (mot.jobs: per_branch) run each job as a job of its own, with
+    the paths of mot.layout; `mot branches` and `mot rounds` (per_set) run them in one process each,
+    in their work directories. branch_dir(t, teacher) and merged_dir(t) place each model.
+
+    Round 1's branches start from the base; round t's from round t-1's merged model, continuing the
+    teacher's AdamW state of round t-1 under optimizer_state: carry. A merge gets the round's init as
+    its base when its method needs one, and a stateful method the previous merge as its `state`."""
+    from .methods import METHODS
+
+    stateful = METHODS[spec.method].stateful
+    jobs: list[BranchJob | MergeJob] = []
+    for t in range(1, spec.rounds + 1):
+        init = base if t == 1 else str(merged_dir(t - 1))
+        for k in teachers:
+            previous = Path(branch_dir(t - 1, k)) if t > 1 else None
+            jobs.append(BranchJob(t, k, init, str(branch_dir(t, k)), spec.branch(t, previous)))
+        params = dict(spec.merge_params)
+        if stateful and t > 1:
+            params["state"] = str(merged_dir(t - 1))
+        jobs.append(MergeJob(t, tuple(str(branch_dir(t, k)) for k in teachers), str(merged_dir(t)), spec.method,
+                             init, params))
+    return jobs
+
+
 def _processes():
     """The processes of an `accelerate launch` (a single one otherwise): all of them train each
     branch together; the main one alone does the file work and the merges."""
@@ -141,22 +196,19 @@ def _branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, f
     branch = spec.branch(1)
     work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()},
                             asdict(branch)])
-    for teacher, corpus in corpora.items():
-        _train_branch(model, corpus, branch, work / BRANCH.format(teacher=teacher))
+    jobs = plan(spec, list(corpora), model, lambda t, k: work / BRANCH.format(teacher=k), lambda t: work / MERGED)
+    for job in [j for j in jobs if isinstance(j, BranchJob) and j.round == 1]:
+        _train_branch(job.init, corpora[job.teacher], job.spec, Path(job.out))
     record = {"model": model, "corpora": corpora, "train": asdict(branch)}
     _finish(ps, work, out, record)
     return record
 
 
-def _merge(ps, branch_dirs: list[Path], base: str, out: Path, method: str, params: dict, prev_merged: Path | None):
+def _merge(ps, job: MergeJob):
     from .merge import merge
-    from .methods import METHODS, param
 
-    if ps.is_main_process and not out.is_dir():
-        params = dict(params)
-        if METHODS[method].stateful and param(method, params, "momentum") and prev_merged is not None:
-            params["state"] = str(prev_merged)  # the momentum saved beside the previous merge
-        merge([str(b) for b in branch_dirs], str(out), method, None, base if METHODS[method].needs_base else None, params)
+    if ps.is_main_process and not Path(job.out).is_dir():
+        merge(list(job.branches), job.out, job.method, None, job.base, job.params)
     ps.wait_for_everyone()
 
 
@@ -182,23 +234,14 @@ def _rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSp
     ps = _processes()
     work = _start(ps, out, ["rounds", {t: model_fingerprint(first / BRANCH.format(teacher=t)) for t in corpora},
                             model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, asdict(spec)])
-    prev_merged = None
+    where = lambda t, k: (first if t == 1 else work / ROUND.format(round=t)) / BRANCH.format(teacher=k)  # noqa: E731
     bar = tqdm(total=spec.rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
-    for t in range(1, spec.rounds + 1):
-        rdir = work / ROUND.format(round=t)
-        if t == 1:
-            dirs = [first / BRANCH.format(teacher=k) for k in corpora]
-        else:
-            dirs = []
-            for k, corpus in corpora.items():
-                prev_branch = (first if t == 2 else work / ROUND.format(round=t - 1)) / BRANCH.format(teacher=k)
-                _train_branch(str(prev_merged), corpus, spec.branch(t, prev_branch), rdir / BRANCH.format(teacher=k))
-                dirs.append(rdir / BRANCH.format(teacher=k))
-                bar.update(1)
-        _merge(ps, dirs, base if t == 1 else str(prev_merged), rdir / MERGED, spec.method, spec.merge_params,
-               prev_merged)
-        bar.update(1 if t > 1 else len(corpora) + 1)
-        prev_merged = rdir / MERGED
+    for job in plan(spec, list(corpora), base, where, lambda t: work / ROUND.format(round=t) / MERGED):
+        if isinstance(job, MergeJob):
+            _merge(ps, job)
+        elif job.round > 1:  # round 1's branches: mot branches trained them
+            _train_branch(job.init, corpora[job.teacher], job.spec, Path(job.out))
+        bar.update(1)
     bar.close()
     record = {"first_round": str(first), "base": base, "teachers": list(corpora), "corpora": corpora, **asdict(spec),
               "steps": {ROUND.format(round=t): t * spec.steps_per_round for t in range(1, spec.rounds + 1)}}
