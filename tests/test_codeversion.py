@@ -56,6 +56,22 @@ def test_the_command_layer_counts_for_its_own_command_only(src):
                    '"truncate"), help="train.truncation")') == {"corpus"}
 
 
+def test_what_every_command_shares_counts_for_every_command(src):
+    """Issue 33, third probe, cases 12-14: the parser's own options (before the first command), what it
+    does after the last (which arguments are inputs) and `python -m mot`'s entry were in no command's
+    version, or in the last command's (check-config) only."""
+    every = set(COMMANDS)
+    assert changed(src, "cli.py", 'p.add_argument("--threads", type=int,', 'p.add_argument("--threads", type=int, '
+                   'default=4,') == every
+    assert changed(src, "cli.py", "and a.nargs != 0 and a.choices is None", "and a.nargs != 0 and a.choices is None "
+                   "and a.dest != 'tokenizer'") == every
+    assert changed(src, "__main__.py", "sys.exit(main())", 'sys.exit(main(["--threads", "1", *sys.argv[1:]]))') \
+        >= every
+    # a command's own block is still its own
+    assert changed(src, "cli.py", 'sp.add_argument("--schema", help=', 'sp.add_argument("--schema", default=None, '
+                   'help=') == {"check-config"}
+
+
 def test_a_comment_a_docstring_or_a_helper_nothing_calls_reruns_nothing(src):
     assert changed(src, "grading.py", '"""The one grader', '"""The one grader (reworded)') == set()
     assert changed(src, "grading.py", "\ndef is_correct(", "\n# a comment\ndef is_correct(") == set()

@@ -1,5 +1,6 @@
 """Config schema: the shipped configs validate; bad keys and types fail with one line naming them."""
 
+import re
 import pytest
 import yaml
 
@@ -58,6 +59,14 @@ BAD = [
      r"^cfg: report\.select_on: 'validation' needs eval\.validation \(the benchmarks to choose on\)$"),
     (lambda c: c["world"].update(val_size=0),
      r"^cfg: eval\.validation: 'syn-val' needs world\.val_size > 0$"),
+    # issue 33, third probe: what the schema cannot say, and integers written as 1.0 (a job's --seed 1.0)
+    (lambda c: c.update(seed=1.0), r"^cfg: seed: 1\.0 is not of type 'integer'$"),
+    (lambda c: c["world"].update(ops=[3, 1]), r"^cfg: world\.ops = \[3, 1\]: the fewest operations \(3\) are more "),
+    (lambda c: c["students"]["tiny"]["arch"].update(num_kv_heads=3),
+     r"^cfg: students\.tiny\.arch: num_heads 4 is not a multiple of num_kv_heads 3 "),
+    (lambda c: c["students"]["tiny"]["arch"].update(hidden_size=130),
+     r"^cfg: students\.tiny\.arch: hidden_size 130 is not a multiple of num_heads 4$"),
+    (lambda c: c["sources"]["syn-boba"].update(min_ops=3, max_ops=2), r"^cfg: sources\.syn-boba: min_ops 3 is more than max_ops 2$"),
     (lambda c: c["students"]["tiny"].update(launch={"processes": 3}),
      r"^cfg: students\.tiny\.launch\.processes: train\.batch_size=16 cannot be split into micro-batches of "),
     (lambda c: c["teachers"]["concise"].update(backend="openai", params={"model": "x"}),
@@ -134,6 +143,24 @@ def test_check_config_cli(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip() == f"mot: error: {tmp_path / 'bad.yaml'}: world.max_operand: 'nine' is not of type 'integer'"
     assert run_mot("check-config", "config/config.yaml", "config/paper.yaml").returncode == 0
+
+
+def test_a_config_that_is_not_utf8_is_one_line_and_check_config_finds_its_schema_anywhere(tmp_path):
+    """Issue 33, third probe, cases 5 and 6, and check-config run outside the checkout."""
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes((ROOT / "config/test.yaml").read_bytes().replace(b"label: SYN-BOBA", b"label: SYN-BOBA-\xe9", 1))
+    r = run_mot("check-config", bad)
+    assert r.returncode == 1 and re.fullmatch(rf"mot: error: {re.escape(str(bad))}: not UTF-8 text \(byte \d+ is 0xe9\)",
+                                              r.stderr.strip()), r.stderr
+    r = run_mot("plan", "--config", bad, "--out", tmp_path / "plan.md")
+    assert r.returncode == 1 and r.stderr.startswith(f"mot: error: {bad}: not UTF-8 text"), r.stderr
+    assert not (tmp_path / "plan.md").exists()
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mot", "check-config", str(ROOT / "config/test.yaml")], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().endswith("test.yaml: ok"), r.stderr
 
 
 def test_the_paper_template_renders_its_latex_as_written():

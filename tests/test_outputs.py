@@ -463,3 +463,75 @@ def test_an_output_that_is_another_outputs_lock_file_is_refused(tmp_path):
                 json.dumps({"name": "t", "backend": "synthetic", "params": {}}), "--sampling",
                 json.dumps({"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8}), "--out", out)
     assert r.returncode == 1 and f"--log {tmp_path / '.s.jsonl.lock'}: the lock file of --out {out}" in r.stderr, r.stderr
+
+
+def test_an_output_given_as_a_link_is_replaced_and_what_it_named_kept(tmp_path):
+    """Issue 33, third probe, case 27: publishing over a symbolic link to mot's own directory failed after
+    publishing (rmtree refuses a link) and said that nothing was published; a stale link stayed."""
+    target = tmp_path / "scratch"
+    with atomic_path(target, is_dir=True) as t:
+        (t / "a.txt").write_text("old")
+    (tmp_path / "link").symlink_to(target)
+    with atomic_path(tmp_path / "link", is_dir=True) as t:
+        (t / "a.txt").write_text("new")
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link" / "a.txt").read_text() == "new"
+    assert (target / "a.txt").read_text() == "old"  # the directory the link named is the user's to remove
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "scratch"]  # no .link.old-* left
+
+
+def test_a_users_file_of_a_lock_files_name_is_kept(tmp_path):
+    """Issue 33, third probe, case 28: mot's lock beside OUT (.OUT.lock) is an empty file that it removes
+    at the end; a file of that name with content is the user's, and the command refuses."""
+    from mot.io import lock_output, release_output
+
+    (tmp_path / ".out.lock").write_text("my notes")
+    with pytest.raises(MotError, match=r"out: .*\.out\.lock exists and is not mot's lock file \(it has content\)"):
+        lock_output(tmp_path / "out")
+    release_output(tmp_path / "out")
+    assert (tmp_path / ".out.lock").read_text() == "my notes"
+    lock_output(tmp_path / "other")  # an empty one, as a killed writer leaves it, is taken and removed
+    release_output(tmp_path / "other")
+    assert not (tmp_path / ".other.lock").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tables", "--name", "table2", "--spec", "[]"], "argument --spec: expected a JSON object {...}, got list []"),
+    (["tables", "--name", "table2", "--spec", '{"benchmarks": NaN}'], "argument --spec: NaN is no number JSON has"),
+    (["prompts", "--source", "syn-boba", "--spec", '{"type": "synthetic", "n": "4", "seed": 0}', "--template",
+      "{problem}"], r"--spec: n: '4' is not of type 'integer' (config key sources.*.n)"),
+    (["prompts", "--source", "syn-boba", "--spec", '{"type": "synthetic", "n": 4, "seed": 0, "min_ops": 3, '
+      '"max_ops": 2}', "--template", "{problem}"], "sources.syn-boba: min_ops 3 is more than max_ops 2"),
+    (["world", "--spec", '{"seed": 0, "pool_size": 9, "pretrain_size": 9, "test_size": 2, "ops": [3, 1], "test_ops": '
+      '[1, 3], "max_operand": 9, "max_value": 99, "vocab_size": 320}'], "--spec.ops = [3, 1]: the fewest operations"),
+])
+def test_a_json_argument_of_the_wrong_shape_is_one_line(tmp_path, args, message):
+    """Issue 33, third probe, cases 1, 24 and 30: a JSON argument that is not an object, holds NaN, or is a
+    config block with a wrong type or a range that runs backwards, was a traceback."""
+    r = run_mot(*args, "--out", tmp_path / "out")
+    last = r.stderr.strip().splitlines()[-1]  # argparse's usage lines come before its one error line
+    assert r.returncode in (1, 2) and "error: " in last and message in last, r.stderr
+    assert "Traceback" not in r.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_summary_with_nan_or_a_missing_run_and_an_empty_union_are_one_line(tmp_path):
+    """Issue 33, third probe, cases 17-19: NaN in an eval summary (JSON has none; it won best-std's max()),
+    a table whose base run has no summary (a KeyError), and an MTD corpus of nothing (exit 0)."""
+    from mot.corpus import union
+    from mot.results import Results
+
+    rec = {"student": "s", "source": "a", "run": "sft-t", "checkpoints": [
+        {"step": 5, "model": "m", "benchmarks": {"b": {"pass@1": float("nan"), "se_problems": 0.1}}}]}
+    (tmp_path / "nan.json").write_text(json.dumps(rec))  # Python writes NaN, as a careless tool would
+    with pytest.raises(MotError, match=r"nan\.json: NaN is no number JSON has"):
+        Results([str(tmp_path / "nan.json")], ["b"])
+    rec["checkpoints"][0]["benchmarks"]["b"]["pass@1"] = 0.5
+    (tmp_path / "ok.json").write_text(json.dumps(rec))
+    res = Results([str(tmp_path / "ok.json")], ["b"])
+    with pytest.raises(MotError, match=r"^no eval summary for student 's', source 'None', run 'base'$"):
+        res.base_scored("s")
+    with pytest.raises(MotError, match=r"ok\.json: no step 10 of run 'sft-t' \(evaluated: 5\)$"):
+        res.scored("s", "a", "sft-t", 10)
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(MotError, match=r"empty\.jsonl: no samples to join"):
+        union([str(tmp_path / "empty.jsonl")], str(tmp_path / "mtd.jsonl"))
+    assert not (tmp_path / "mtd.jsonl").exists()

@@ -18,10 +18,18 @@ from . import layout
 
 
 def _json(text: str):
+    """A JSON object (every JSON argument of mot is one), with no NaN or Infinity (JSON has none)."""
+    from .io import MotError, strict_json
+
     try:
-        return json.loads(text)
+        value = strict_json(text)
     except json.JSONDecodeError as e:
         raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
+    except MotError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object {{...}}, got {type(value).__name__} {text[:40]}")
+    return value
 
 
 def _config(text: str):
@@ -31,6 +39,8 @@ def _config(text: str):
         from .config import load_config
         from .spec import SCHEMA
 
+        # a MotError (never a ValueError, which argparse would turn into "invalid _config value") goes
+        # through to main's one line
         config = ConfigFile(load_config(text, SCHEMA if SCHEMA.is_file() else "config/schema.yaml"))
         config.source = text  # an input: no output may replace it (mot plan --config X --out X)
         return config
@@ -331,7 +341,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("check-config", c.cmd_check_config, "validate config files against the schema", outputs={})
     sp.add_argument("configs", nargs="+")
-    sp.add_argument("--schema", default="config/schema.yaml")
+    sp.add_argument("--schema", help="default: the schema beside this mot (config/schema.yaml of its checkout)")
 
     # What may name an input (check_outputs): every argument of a subcommand but its outputs, its
     # flags and those that take a number or one of fixed choices (--truncation drop is no path,
@@ -339,7 +349,7 @@ def parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         outputs = sp.get_default("outputs")
         sp.set_defaults(reads=tuple(a.dest for a in sp._actions if a.dest not in outputs and a.dest != "help"
-                                    and a.nargs != 0 and a.choices is None and a.type in (None, _json, _config)))
+                                    and a.nargs != 0 and a.choices is None and a.type not in (int, float)))
     return p
 
 

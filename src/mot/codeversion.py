@@ -190,17 +190,34 @@ def _entry(ix: Index, entry: str) -> list:
         mod = entry.split(".", 1)[1]
         return roots + [(mod, s) for s in ix.defs[mod].get("main", [])] + [(mod, s) for s in ix.side[mod]]
     roots += [("cli", s) for s in ix.defs["cli"]["main"]]
+    roots += [("__main__", s) for s in ix.side.get("__main__", [])]  # python -m mot's own entry
+    # cli.parser: a command's block (from its `sp = add("<command>", ...)` through the statements on
+    # `sp`), and what every command shares: the parser's own options and helpers, and what it does
+    # after the blocks (which arguments are inputs, for every command)
     block, inside, found = [], False, False
     for st in ix.defs["cli"]["parser"][0].body:
         call = st.value if isinstance(st, ast.Assign) else None
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "add":
             inside = isinstance(call.args[0], ast.Constant) and call.args[0].value == entry
             found |= inside
-        if inside or isinstance(st, ast.FunctionDef):  # add() and the parser's other helpers
+            if inside:
+                block.append(st)
+        elif _on_subparser(st) and not isinstance(st, ast.FunctionDef):
+            if inside:
+                block.append(st)
+        else:
             block.append(st)
     if not found:
         raise ValueError(f"mot has no command '{entry}'")
     return roots + [("cli", s) for s in block]
+
+
+def _on_subparser(st: ast.stmt) -> bool:
+    """A statement of a command's block in cli.parser: one on that command's subparser `sp` (a loop
+    over every subparser, `for sp in ...`, is every command's)."""
+    if isinstance(st, ast.For):
+        return False
+    return any(isinstance(n, ast.Name) and n.id == "sp" for n in ast.walk(st))
 
 
 def _reach(ix: Index, roots: list) -> list:

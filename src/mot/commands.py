@@ -6,14 +6,23 @@ from __future__ import annotations
 
 def cmd_world(a):
     from .io import write_json
-    from .world import world_from_spec
+    from .spec import check_block
+    from .world import check_spec, world_from_spec
 
+    check_block(a.spec, "--spec", "world")
+    check_spec(a.spec, "--spec")
     write_json(a.out, world_from_spec(a.spec))
 
 
 def cmd_world_student(a):
+    from .spec import check_block
     from .student import build_base
+    from .world import check_spec
 
+    for value, flag, key in ((a.world, "--world", "world"), (a.arch, "--arch", "students.*.arch"),
+                             (a.pretrain, "--pretrain", "students.*.pretrain")):
+        check_block(value, flag, key)  # the config's blocks, as the rule passes them
+    check_spec(a.world, "--world")
     acc = build_base(a.world, a.arch, a.pretrain, a.out, a.force)
     print(f"base student greedy accuracy on held-out pool problems: {acc:.3f}")
 
@@ -81,8 +90,10 @@ def cmd_stats(a):
 def cmd_check_config(a):
     from .config import load_config
 
+    from .spec import SCHEMA
+
     for path in a.configs:
-        load_config(path, a.schema)
+        load_config(path, a.schema or SCHEMA)
         print(f"{path}: ok")
 
 

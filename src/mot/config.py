@@ -21,8 +21,9 @@ def _key(path) -> str:
 def schema_errors(config: dict, schema: dict) -> str | None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    from .shapes import validator
+
+    errors = sorted(validator(schema).iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if not errors:
         return None
     err = jsonschema.exceptions.best_match(errors)
@@ -112,6 +113,21 @@ def cross_errors(config: dict) -> str | None:
     needs_world += [f"students.{n}" for n, s in config["students"].items() if s["init"] == "synthetic"]
     if needs_world and "world" not in config:
         return f"{needs_world[0]}: needs the 'world' block"
+    from .prompts import check_range
+    from .student import check_arch
+    from .world import check_spec
+
+    try:  # what the schema cannot say: ranges that run low to high, heads that split evenly
+        if "world" in config:
+            check_spec(config["world"])
+        for name, s in config["sources"].items():
+            if s["type"] == "synthetic":
+                check_range(s, f"sources.{name}")
+        for name, s in config["students"].items():
+            if s["init"] == "synthetic":
+                check_arch(s["arch"], f"students.{name}.arch")
+    except MotError as e:
+        return str(e)
     for name, s in config["students"].items():
         if s["init"] == "synthetic" and not ("arch" in s and "pretrain" in s):
             return f"students.{name}: init 'synthetic' needs 'arch' and 'pretrain'"
@@ -333,7 +349,9 @@ def validate_config(config: dict, schema_path: str | Path, origin: str = "config
 
 def load_config(path: str | Path, schema_path: str | Path) -> dict:
     try:
-        config = yaml.safe_load(Path(path).read_text())
+        config = yaml.safe_load(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
     except (OSError, yaml.YAMLError) as e:
         raise MotError(f"{path}: cannot read config ({str(e).splitlines()[0]})") from None
     if not isinstance(config, dict):

@@ -91,6 +91,8 @@ def build_corpus(samples_path: str, seed: int, out: str, grades_out: str, rule: 
 
 def union(paths: list[str], out: str) -> int:
     rows = [row for p in paths for row in read_jsonl(p, required=("prompt", "response"))]
+    if not rows:  # an MTD run on nothing would train no step
+        raise MotError(f"{', '.join(map(str, paths))}: no samples to join (the corpora are empty)")
     write_jsonl(out, rows)
     return len(rows)
 

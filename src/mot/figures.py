@@ -64,7 +64,7 @@ def curve(res: Results, student: str, source: str, run: str) -> list[tuple[int, 
 
 
 def _se(res, student, source, run, step) -> float:
-    se = res.se[(student, None if run == "base" else source, run)][step]
+    se = res.at(res.se, student, source, run, step)
     return math.sqrt(sum(v * v for v in se.values())) / len(se)  # SE of a mean of independent benchmarks
 
 

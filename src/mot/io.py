@@ -75,7 +75,16 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
         os.replace(path, old)
     os.replace(tmp, path)
     if old is not None:
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+        _remove(old)
+
+
+def _remove(path: Path, ignore_errors: bool = False) -> None:
+    """Remove a file, a directory tree, or a symbolic link itself (never what it points to: an output
+    given as a link to a directory is replaced by the new directory, and the directory it named kept)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=ignore_errors)
+    else:
+        shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 @contextlib.contextmanager
@@ -87,7 +96,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
     if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
         lock_output(path)
         for stale in [*path.parent.glob(f".{path.name}.tmp-*"), *path.parent.glob(f".{path.name}.old-*")]:
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+            _remove(stale, ignore_errors=True)
     tmp = _sibling(path, "tmp", is_dir)
     try:
         yield tmp
@@ -171,7 +180,13 @@ def lock_output(out: str | os.PathLike) -> None:
     if str(lock) in _LOCKS:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError:  # a link, or a directory, of that name: the user's
+        raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun") from None
+    if os.fstat(fd).st_size:  # mot's lock files are empty: this one is the user's (release would delete it)
+        os.close(fd)
+        raise MotError(f"{out}: {lock} exists and is not mot's lock file (it has content); move it away, then rerun")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -292,9 +307,11 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = strict_json(line)
             except json.JSONDecodeError as e:
                 raise MotError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+            except MotError as e:
+                raise MotError(f"{path}:{lineno}: {e}") from None
             if not isinstance(row, dict):
                 raise MotError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
             yield lineno, row
@@ -324,11 +341,23 @@ def records(node, where: str):
     return node
 
 
+def _no_constant(name: str):
+    raise MotError(f"{name} is no number JSON has (a value that was not computed: rerun what wrote it)")
+
+
+def strict_json(text: str) -> Any:
+    """json.loads without Python's extensions NaN, Infinity and -Infinity, which JSON does not have: a
+    NaN score would win every max() it is in."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def read_json(path: str | os.PathLike, what: str = "JSON file", shape: dict | None = None) -> Any:
     """A whole JSON file (its objects Records: a missing key names the file and the place); a missing,
     truncated or non-UTF-8 one is one line naming it, and so is one without its `shape` (mot.shapes)."""
     try:
-        obj = json.loads(Path(path).read_bytes().decode("utf-8"))
+        obj = strict_json(Path(path).read_bytes().decode("utf-8"))
+    except MotError as e:
+        raise MotError(f"{path}: {e}") from None
     except FileNotFoundError:
         raise MotError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as e:

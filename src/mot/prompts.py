@@ -140,6 +140,12 @@ def boba_file(name: str, spec: dict) -> Path:
                        f"download it and set config key sources.{name}.path") from None
 
 
+def check_range(spec: dict, where: str) -> None:
+    """A synthetic source's range of operation counts runs low to high (else it has no problem)."""
+    if spec.get("min_ops", 1) > spec.get("max_ops", 99):
+        raise MotError(f"{where}: min_ops {spec['min_ops']} is more than max_ops {spec['max_ops']}")
+
+
 def synthetic_rows(world_path: str, spec: dict) -> list[dict]:
     lo, hi = spec.get("min_ops", 1), spec.get("max_ops", 99)
     return [r for r in split_rows(world_path, "pool") if lo <= len(r["spec"]["ops"]) <= hi]
@@ -159,7 +165,11 @@ def load_source(name: str, spec: dict, world_path: str | None = None) -> list[di
 
 
 def sample_prompts(name: str, spec: dict, template: str, world_path: str | None, out: str) -> list[dict]:
+    from .spec import check_block
+
     check_template(template, "--template")
+    check_block(spec, "--spec", "sources.*")
+    check_range(spec, f"sources.{name}")
     rows = load_source(name, spec, world_path)
     n = spec["n"]
     if n > len(rows):

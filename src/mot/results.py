@@ -63,14 +63,24 @@ class Results:
             raise MotError(f"no eval summary for student '{student}', source '{source}', run '{run}'")
         return self.runs[key]
 
+    def at(self, table: dict, student, source, run, step):
+        """`table`'s entry (self.runs, self.se, self.per_problem) for a run's step: a run without a
+        summary, or a step its summary lacks, is one line naming them."""
+        steps = self.steps(student, source, run)
+        key = (student, None if run == "base" else source, run)
+        if step not in steps:
+            raise MotError(f"{self.files[key]}: no step {step} of run '{run}' (evaluated: "
+                           f"{', '.join(map(str, sorted(steps)))})")
+        return table[key][step]
+
     def scores(self, student, source, run, step) -> list[float]:
-        s = self.steps(student, source, run)[step]
+        s = self.at(self.runs, student, source, run, step)
         vals = [s[b] for b in self.benchmarks]
         return vals + [sum(vals) / len(vals)]
 
     def scored(self, student, source, run, step) -> list[Score]:
         """scores() with their SEs; the AVG's SE treats the benchmarks as independent samples."""
-        se = self.se[(student, None if run == "base" else source, run)][step]
+        se = self.at(self.se, student, source, run, step)
         ses = [se[b] for b in self.benchmarks]
         avg_se = math.sqrt(sum(x * x for x in ses)) / len(ses)
         return [Score(v, e) for v, e in zip(self.scores(student, source, run, step), ses + [avg_se])]
@@ -83,7 +93,7 @@ class Results:
 
     def problems(self, student, source, run, step) -> dict[str, list[float]]:
         """Each benchmark's per-problem pass rates (x 100) at this checkpoint."""
-        rates = self.per_problem[(student, None if run == "base" else source, run)][step]
+        rates = self.at(self.per_problem, student, source, run, step)
         if any(v is None for v in rates.values()):
             raise MotError(f"the eval summary of {student}/{source}/{run} has no per-problem results "
                            "(written by an older mot evaluate): rerun its evaluation")

@@ -50,12 +50,22 @@ GRADE_COUNTS = {
                    "lost_no_correct": _COUNT, "lost_too_long": _COUNT}}
 
 
+def validator(schema: dict):
+    """A JSON Schema validator whose `integer` is an integer as written (1, not 1.0): JSON Schema counts
+    1.0 an integer, and the rules would put "1.0" on a command line that takes an int (--seed)."""
+    import jsonschema
+
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(schema)
+
+
 def check(obj, shape: dict, where: str) -> None:
     """`obj` (a file's parsed JSON) has `shape`, or one line naming `where` and the first place that
     does not."""
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(shape).iter_errors(obj))
+    error = jsonschema.exceptions.best_match(validator(shape).iter_errors(obj))
     if error is None:
         return
     place = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")

@@ -90,9 +90,11 @@ def check_values(values: dict, where: str, block: str) -> None:
     """check_ranges for a mapping of the config block's keys (a spec's `sampling`, say)."""
     import jsonschema
 
+    from .shapes import validator as strict
+
     schema = _schema()
     keys = schema["properties"][block]["properties"]
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = strict(schema)
     for name, value in values.items():
         if name not in keys or value is None:
             continue
@@ -103,6 +105,27 @@ def check_values(values: dict, where: str, block: str) -> None:
         if err is not None:
             inner = "".join(f".{p}" for p in err.absolute_path)
             raise MotError(f"{where}: {name}{inner} = {err.instance!r}: {err.message} (config key {block}.{name}{inner})")
+
+
+def check_block(values, where: str, key: str) -> None:
+    """A command's JSON argument that is a config block (`mot world --spec`: the world block) against
+    that block's schema; `key`: its config key, `*` for any name ("sources.*", "students.*.arch")."""
+    import jsonschema
+
+    from .shapes import validator as strict
+
+    schema = node = _schema()
+    for part in key.split("."):
+        node = node["additionalProperties"] if part == "*" else node["properties"][part]
+    err = jsonschema.exceptions.best_match(strict(schema).evolve(schema=node).iter_errors(values))
+    if err is not None:
+        inner = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            inner, message = ".".join(filter(None, [inner, sorted(set(err.instance) - set(err.schema.get(
+                "properties", {})))[0]])), "unknown key"
+        else:
+            message = err.message
+        raise MotError(f"{where}: {inner + ': ' if inner else ''}{message} (config key {key}{'.' + inner if inner else ''})")
 
 
 def _finite(value) -> bool:

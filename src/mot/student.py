@@ -171,6 +171,16 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
 BASE_RECORD = "mot_base.json"  # inside the base: what built it, and its greedy sanity check
 
 
+def check_arch(arch: dict, where: str = "arch") -> None:
+    """What the schema cannot say of a synthetic student's arch: its heads split its width, and its
+    query heads share its key-value heads evenly (grouped-query attention)."""
+    if arch["hidden_size"] % arch["num_heads"]:
+        raise MotError(f"{where}: hidden_size {arch['hidden_size']} is not a multiple of num_heads {arch['num_heads']}")
+    if arch["num_heads"] % arch["num_kv_heads"]:
+        raise MotError(f"{where}: num_heads {arch['num_heads']} is not a multiple of num_kv_heads "
+                       f"{arch['num_kv_heads']} (each key-value head serves the same number of query heads)")
+
+
 def base_spec(world: dict, arch: dict, pretrain: dict) -> dict:
     """What shapes the base's weights: the world keys it is built from, its arch and pretraining."""
     # The styles' phrasings (mot.world.STYLES) shape the weights as much as the keys do: the
@@ -203,6 +213,7 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = 
     import torch
     import transformers
 
+    check_arch(arch, "--arch")
     check_out(out, force=force)
     spec = base_spec(world, arch, pretrain)
     with tempfile.TemporaryDirectory() as tmp:

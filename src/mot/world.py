@@ -115,6 +115,14 @@ BASE_WORLD_KEYS = ("seed", "pretrain_size", "pool_size", "ops", "max_operand", "
                    "held_out_op", "held_out_pretrain")
 
 
+def check_spec(spec: dict, where: str = "world") -> None:
+    """What the schema cannot say of a world block: each range of operation counts runs low to high."""
+    for key in ("ops", "test_ops"):
+        if key in spec and spec[key][0] > spec[key][1]:
+            raise MotError(f"{where}.{key} = {list(spec[key])}: the fewest operations ({spec[key][0]}) are more "
+                           f"than the most ({spec[key][1]})")
+
+
 def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
     """The world of the config's world block; held_out=False leaves the test and validation sets
     empty (all the base student needs)."""
