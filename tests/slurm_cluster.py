@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
+
 NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
 HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
 MARK = "# written by the project's tests"  # (tests/slurm_cluster.py): the first line of the file
@@ -27,12 +29,6 @@ def job_info(env, job: str) -> dict:
     """`scontrol show job -o` as {key: value} (empty once SLURM has forgotten the job)."""
     out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
     return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", out))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_busy(port: int) -> bool:

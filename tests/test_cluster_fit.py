@@ -13,7 +13,7 @@ import yaml
 
 from conftest import ROOT, snakemake
 from mot.config import validate_config
-from test_workflow import resources
+from helpers import resources
 
 
 def sbatch_line(res: dict) -> str:

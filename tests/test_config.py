@@ -8,12 +8,9 @@ from mot.config import validate_config
 from mot.io import MotError
 
 from conftest import ROOT, run_mot
+from helpers import load_config as load
 
 SCHEMA = ROOT / "config" / "schema.yaml"
-
-
-def load(name):
-    return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])

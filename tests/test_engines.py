@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,11 @@ from mot.engines import Refused, message_trace
 from mot.generate import _read_records
 from mot.io import write_jsonl
 
+from helpers import free_port
 from conftest import ROOT, run_mot
+
+# xdist starts the groups by this mark (tests/conftest.py): the longest chains first
+pytestmark = pytest.mark.early(2)
 
 if not os.environ.get("CI"):
     pytest.importorskip("vllm")
@@ -134,12 +137,6 @@ def test_vllm_refuses_more_gpus_than_the_job_has(tiny_model, tmp_path):
 
 
 # --------------------------------------------------------------------------- the OpenAI endpoint
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """`vllm serve` on 127.0.0.1, with an API key; start() waits for /health."""
 

@@ -11,6 +11,9 @@ from mot.world import GENERAL_TASKS, make_world
 
 from conftest import ROOT, TINY_WORLD, run_mot
 
+# xdist starts the groups by this mark (tests/conftest.py): the longest chains first
+pytestmark = pytest.mark.early(8)
+
 SAMPLING = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 48}
 TASKS = {"SYN-DIV": {"task": "syn_div", "metric": "exact_match,boxed", "group": "forgetting"},
          "SYN-LONG": {"task": "syn_long", "metric": "exact_match,boxed", "group": "reasoning"},

@@ -11,7 +11,7 @@ from mot import catalog
 from mot.config import validate_config
 from mot.grid import Grid
 from mot.plan import costed_jobs
-from test_workflow import planned
+from helpers import planned
 
 # Snakemake's rules -> the grid's stages. The rest are bookkeeping that neither mot plan nor the grid
 # counts (the world, prompts, corpora and their statistics, joins of shards, the best-STD copy, the

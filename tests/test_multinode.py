@@ -27,7 +27,7 @@ import yaml
 import slurm_cluster
 from conftest import ROOT, snakemake_in
 from slurm_cluster import job_info, status
-from test_train import HP, corpus  # noqa: F401 (corpus: test_train's fixture, a few of the world's traces)
+from helpers import HP
 
 try:
     import ray  # noqa: F401
@@ -37,6 +37,8 @@ except ImportError:
     HAVE_RAY = False
 if os.environ.get("CI") and not (slurm_cluster.HAVE_SLURM and HAVE_RAY):
     raise RuntimeError("CI needs a local SLURM (.ci/run installs slurmctld, slurmd, slurm-client and munge) and ray")
+# xdist starts the groups by this mark (tests/conftest.py): the longest chains first
+pytestmark = pytest.mark.early(0)  # one group with test_slurm (one cluster at a time)
 needs_cluster = pytest.mark.skipif(not (slurm_cluster.HAVE_SLURM and HAVE_RAY),
                                    reason="no local SLURM (root, slurmctld, slurmd, munge) or no ray")
 NODES = ("n1", "n2")

@@ -9,13 +9,7 @@ import yaml
 from mot.plan import job_runtime_minutes, lower_bound, params, plan, read_corpus_stats, render
 
 from conftest import ROOT
-
-
-def load(name):
-    """A shipped config as the workflow hands it to mot plan: validated, defaults filled in."""
-    from mot.config import validate_config
-
-    return validate_config(yaml.safe_load((ROOT / "config" / name).read_text()), ROOT / "config/schema.yaml", name)
+from helpers import load_config as load
 
 
 def jobs(result):

@@ -21,7 +21,8 @@ import slurm_cluster
 from conftest import snakemake_in
 from slurm_cluster import job_info
 
-pytestmark = pytest.mark.slow
+# xdist starts the groups by this mark (tests/conftest.py): the longest chains first
+pytestmark = [pytest.mark.slow, pytest.mark.early(0)]
 if not slurm_cluster.HAVE_SLURM:
     if os.environ.get("CI"):
         raise RuntimeError("CI needs a local SLURM: .ci/run installs slurmctld, slurmd, slurm-client and munge")

@@ -18,28 +18,14 @@ from mot.chat import IGNORE, sft_example
 from mot.train import HParams, TrainSpec, lr_at, train
 
 from conftest import ROOT
+from helpers import HP
 
-HP = {"lr": 1e-3, "betas": [0.9, 0.95], "weight_decay": 0.1, "warmup_ratio": 0.1, "grad_clip": 1.0,
-      "batch_size": 4, "micro_batch_size": 2, "max_length": 256, "bf16": False, "attn_implementation": "sdpa"}
-
+# xdist starts the groups by this mark (tests/conftest.py): the longest chains first
+pytestmark = pytest.mark.early(4)
 
 def fit(model, corpus, hp, out, force=False, **run):
     """train() with the spec of a hyper-parameter dict and run settings (steps, start_step, ...)."""
     return train(model, corpus, TrainSpec(HParams.of(hp), **run), out, force)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, tiny_world):
-    from mot.world import teacher_trace
-    import random
-
-    world = json.loads(tiny_world.read_text())
-    rng = random.Random(0)
-    rows = [{"prompt": r["problem"], "response": teacher_trace(r["spec"], style, rng, 0.6, 0.0)}
-            for r in world["pool"][:12] for style in ("concise", "structured")]
-    path = tmp_path_factory.mktemp("corpus") / "c.jsonl"
-    write_jsonl(path, rows)
-    return path
 
 
 def test_prompt_tokens_are_masked_and_the_response_is_learned(tiny_model):

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_run, make_checkout, snakemake, snakemake_in
+from helpers import planned, resources
 from mot.student import base_key
 
 pytestmark = pytest.mark.slow
@@ -18,33 +19,7 @@ TEST_CONFIG = yaml.safe_load((ROOT / "config/test.yaml").read_text())
 TEST_STUDENT = {k: TEST_CONFIG["students"]["tiny"][k] for k in ("arch", "pretrain")}
 
 
-def planned(result) -> set[tuple[str, str]]:
-    """(rule, wildcards) of every job a dry run plans."""
-    jobs, rule = set(), None
-    for line in (result.stdout + result.stderr).splitlines():
-        if m := re.match(r"^(?:local)?rule (\w+):", line.strip()):
-            rule = m.group(1)
-            jobs.add((rule, ""))
-        elif rule and (m := re.match(r"^wildcards: (.*)$", line.strip())):
-            jobs.discard((rule, ""))
-            jobs.add((rule, m.group(1)))
-    return jobs
-
-
-def resources(result) -> dict[tuple[str, str], dict]:
-    """(rule, wildcards) -> the resources a dry run prints for that job."""
-    out, rule, wc = {}, None, ""
-    for line in (result.stdout + result.stderr).splitlines():
-        line = line.strip()
-        if m := re.match(r"^(?:local)?rule (\w+):", line):
-            rule, wc = m.group(1), ""
-        elif m := re.match(r"^wildcards: (.*)$", line):
-            wc = m.group(1)
-        elif rule and line.startswith("resources: "):
-            out[(rule, wc)] = dict(kv.split("=", 1) for kv in line.removeprefix("resources: ").split(", "))
-    return out
-
-
+@pytest.mark.early(5)
 def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "checkout")  # the session's finished run (its corpora)
     for source in ("syn-boba",):
@@ -97,6 +72,7 @@ TABLES = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", 
           "table12", "table13", "differences", "merge_methods"]
 
 
+@pytest.mark.early(1)
 def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
     """all_analyses: the main job's tables and figures and the analyses (the merge methods, Figure
     5's probe, the MoT diagnostics). The run is the session's shared one (conftest.tiny_run); this
@@ -266,6 +242,7 @@ def torch_ids():
     return torch.tensor([[1, 2]])
 
 
+@pytest.mark.early(7)
 def test_rules_launch_two_training_processes_and_shard_generation(workdir):
     """The training rules start `accelerate launch` themselves when the student asks for several
     processes (gloo on CPU), MoT's branches too; a teacher with `shards: 2` runs two generation jobs
@@ -305,6 +282,7 @@ def torch_allclose(a, b):
     return torch.allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.early(6)
 def test_a_rounds_merged_model_is_a_target_and_one_job_per_set_writes_the_same_models(workdir):
     """Issue 11: `snakemake <round t's merged model>` builds exactly that round and what it needs;
     mot.jobs: per_set (one process per teacher set, the CPU default) writes the same bytes: models
@@ -546,6 +524,7 @@ def test_a_comment_or_docstring_reruns_nothing_and_code_reruns_its_stages(checko
     assert "prompts" in jobs and "world" not in jobs
 
 
+@pytest.mark.early(3)
 def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path):
     """Target seeds (analyses.seeds: [0, 1] in the test config): seed 0 is the config's own run, read from
     results/; seed 1 gets its own config, world and pre-trained base in results/seeds/seed-1/ (the
