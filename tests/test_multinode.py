@@ -1,7 +1,7 @@
 """Jobs that span nodes (issue 19, item 10): mot.multinode on a real two-node SLURM cluster.
 
 The SLURM plugin runs a job's command once, on the first node of its allocation. A rule over several
-nodes gets the `mpi` resource (rules/common.smk), so the plugin runs the command as is in the batch
+nodes gets the `mpi` resource (rules/common/resources.smk), so the plugin runs the command as is in the batch
 script rather than as `srun -n1`, and the command starts the other nodes' processes by srun: a Ray
 head here and a worker per further node for a vLLM teacher (mot generate), one `accelerate launch`
 per node for a student (rules' launch).

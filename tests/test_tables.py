@@ -199,7 +199,7 @@ def test_missing_run_and_untagged_file_are_one_line_errors(tmp_path, evals):
 
 
 def paper_spec_and_evals(tmp_path):
-    """The table spec of config/paper.yaml (as rules/common.smk's report_spec makes it) and an eval
+    """The table spec of config/paper.yaml (as rules/common/report.smk's report_spec makes it) and an eval
     summary (pass@1 0.5 at every checkpoint) of every run its tables read, Table 9's included."""
     import yaml
 

@@ -2,7 +2,7 @@
 and one `accelerate launch` per node (a student with launch.nodes > 1).
 
 The SLURM executor plugin starts a job's command once, on the first node of its allocation: as
-`srun -n1 ...`, or, for a rule with the `mpi` resource (rules/common.smk gives it to every job over
+`srun -n1 ...`, or, for a rule with the `mpi` resource (rules/common/resources.smk gives it to every job over
 several nodes), as is in the batch script, leaving the other nodes to the command. This module
 starts what runs there, by `srun` inside the allocation, and tears it down when the command ends:
 

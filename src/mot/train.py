@@ -116,7 +116,7 @@ class HParams:
 POSITIVE = ("lr", "batch_size", "micro_batch_size", "max_length")
 
 
-SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common.smk)
+SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common/train.smk)
 
 
 @dataclass(frozen=True)
