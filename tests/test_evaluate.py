@@ -175,7 +175,7 @@ def test_the_eval_spec_is_checked_once_with_one_line():
     with pytest.raises(MotError, match=r"^--spec: seed = '0' is not int \(seed\)$"):
         EvalSpec.of({"sampling": SAMPLING, "seed": "0"})
     assert EvalSpec.of({"sampling": SAMPLING, "backend": "vllm"}) == EvalSpec(SAMPLING, backend="vllm")
-    with pytest.raises(MotError, match=r"^eval backend 'tgi': expected hf or vllm \(config key eval.backend\)$"):
+    with pytest.raises(MotError, match=r"^eval backend 'tgi': expected one of hf, vllm \(config key eval.backend\)$"):
         EvalSpec(SAMPLING, backend="tgi")
     with pytest.raises(MotError, match="--spec template"):
         EvalSpec(SAMPLING, template="no placeholder")

@@ -290,6 +290,41 @@ def test_a_new_teacher_backend_is_one_registered_class(tmp_path, prompts, monkey
     assert len(rows) == 7 and all(s["text"].endswith("\\boxed{7}") for r in rows for s in r["samples"])
 
 
+def test_a_backend_declares_its_gpus_its_layout_and_whether_it_evaluates(monkeypatch):
+    """Issue 34, item 3: a teacher backend is whole in its registry entry: the GPUs it holds (mot plan and
+    SLURM's request), whether the config check places its params over GPUs and nodes, and whether
+    eval.backend may name it; no other list of backends exists."""
+    import yaml
+
+    from mot.backends import BACKENDS, register
+    from mot.config import validate_config
+    from mot.plan import engine_gpus
+
+    from conftest import ROOT
+
+    monkeypatch.setitem(BACKENDS, "sglang", None)  # restored after the test
+
+    @register("sglang")
+    class SGLangTeacher:
+        required = ("model",)
+        evaluates, parallel = True, True
+
+        @staticmethod
+        def gpus(params):
+            return params.get("tensor_parallel_size", 1) * params.get("data_parallel_size", 1)
+
+    assert engine_gpus("sglang", {"tensor_parallel_size": 2, "data_parallel_size": 2}) == 4
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config["eval"].update(backend="sglang", params={"tensor_parallel_size": 16})
+    with pytest.raises(MotError, match=r"eval\.params: tensor_parallel_size 16 x pipeline_parallel_size 1 over 1 "):
+        validate_config(config, ROOT / "config/schema.yaml")
+    config["eval"]["params"] = {"tensor_parallel_size": 2}
+    validate_config(config, ROOT / "config/schema.yaml")
+    config["eval"]["backend"] = "openai"  # an endpoint cannot load a student's checkpoint
+    with pytest.raises(MotError, match=r"eval\.backend: 'openai' is not one of \['hf', 'sglang', 'vllm'\]"):
+        validate_config(config, ROOT / "config/schema.yaml")
+
+
 # --------------------------------------------------------------------------- top_k and min_p
 CUTOFFS = {"top_k": 20, "min_p": 0.05}
 

@@ -14,7 +14,14 @@ class Backend(Protocol):
     """A backend implements `generate` (a chunk of rows in, their samples out) or `stream` (every
     row of the job submitted at once; `emit(i, samples, extra)` called as row i completes).
     `required`: the params the config check asks for; `params` (optional): JSON schemas of params
-    of its own, which mot.config adds to the config schema's teacher params."""
+    of its own, which mot.config adds to the config schema's teacher params.
+
+    What the cluster and the config check need to know, declared here too: `gpus(params)` (optional,
+    default none), the GPUs one engine of these params holds (the rules ask SLURM for them);
+    `parallel` (optional), whether its params lay the engine out over GPUs and nodes
+    (tensor_parallel_size x pipeline_parallel_size over `nodes`: the config check places it);
+    `evaluates` (optional), whether it can sample a student's checkpoints (eval.backend and Table 9's
+    teachers: the config schema offers those that can)."""
 
     required: tuple[str, ...]
 
@@ -26,3 +33,14 @@ BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
 
 
 register = registry(BACKENDS)
+
+
+def gpus(backend: str, params: dict) -> int:
+    """GPUs one engine of this backend and these params holds (0: a CPU backend, or an endpoint)."""
+    make = BACKENDS[backend]
+    return make.gpus(params) if hasattr(make, "gpus") else 0
+
+
+def evaluating() -> list[str]:
+    """The backends that can sample a student's checkpoints."""
+    return sorted(name for name, make in BACKENDS.items() if getattr(make, "evaluates", False))

@@ -227,13 +227,16 @@ def _gpu_layout_errors(config: dict) -> str | None:
     tensor x pipeline parallel GPUs must split evenly over its nodes and fit a node's GPUs, and so
     must a student's training processes."""
     per_node = config["resources"]["gpus_per_node"]
-    engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if t["backend"] == "vllm"]
-    if config["eval"].get("backend") == "vllm":
+    from .generate import BACKENDS  # every backend filed
+
+    laid_out = lambda backend: getattr(BACKENDS.get(backend), "parallel", False)  # noqa: E731 (mot.backends)
+    engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if laid_out(t["backend"])]
+    if laid_out(config["eval"].get("backend")):
         engines.append(("eval.params", config["eval"].get("params", {})))
     pairs = config.get("analyses", {}).get("student_teacher")  # Table 9's teachers: trained students on vLLM
     engines += [(f"analyses.student_teacher{'' if isinstance(pairs, dict) else f'.{i}'}.params", p.get("params", {}))
-                for i, p in enumerate(student_teacher_pairs(config)) if p.get("backend") == "vllm"]
-    if config.get("general", {}).get("backend") == "vllm":  # lm-eval's vLLM (its model_args)
+                for i, p in enumerate(student_teacher_pairs(config)) if laid_out(p.get("backend"))]
+    if laid_out(config.get("general", {}).get("backend")):  # lm-eval's vLLM (its model_args)
         engines.append(("general.model_args", config["general"].get("model_args", {})))
     for key, p in engines:
         tp, pp, nodes = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1), p.get("nodes", 1)
@@ -296,6 +299,11 @@ def load_schema(schema_path: str | Path) -> dict:
     schema = yaml.safe_load(Path(schema_path).read_text())
     teacher = schema["properties"]["teachers"]["additionalProperties"]["properties"]
     teacher["backend"] = {**teacher["backend"], "enum": sorted(BACKENDS)}
+    from .backends import evaluating
+
+    for block in (schema["properties"]["eval"]["properties"],  # the backends that sample a student's checkpoints
+                  schema["properties"]["analyses"]["properties"]["student_teacher"]["anyOf"][0]["properties"]):
+        block["backend"] = {**block["backend"], "enum": evaluating()}
     for backend in BACKENDS.values():  # params of a backend's own, beside the shared ones listed there
         for key, spec in getattr(backend, "params", {}).items():
             teacher["params"]["properties"].setdefault(key, spec)

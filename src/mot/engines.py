@@ -100,6 +100,12 @@ class VLLMTeacher:
     is seeded instead. Both are recorded in each output row."""
 
     required = ("model",)  # params the config check asks for (mot.config)
+    evaluates, parallel = True, True
+
+    @staticmethod
+    def gpus(params: dict) -> int:
+        """The whole engine: tensor x pipeline parallel (over params.nodes nodes)."""
+        return params.get("tensor_parallel_size", 1) * params.get("pipeline_parallel_size", 1)
     local_weights = True  # params.model is loaded here (a local path is a rule's input)
 
     def __init__(self, params: dict, sampling: dict):

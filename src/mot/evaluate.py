@@ -118,8 +118,12 @@ class EvalSpec:
         check_template(self.template, "--spec template")
         if missing := [k for k in ("n", "temperature", "top_p", "max_tokens") if k not in self.sampling]:
             raise MotError(f"--spec sampling: missing {', '.join(missing)}")
-        if self.backend not in ("hf", "vllm"):
-            raise MotError(f"eval backend '{self.backend}': expected hf or vllm (config key eval.backend)")
+        from .backends import evaluating
+        from .generate import BACKENDS  # noqa: F401  (mot.generate files every backend)
+
+        if self.backend not in evaluating():
+            raise MotError(f"eval backend '{self.backend}': expected one of {', '.join(evaluating())} "
+                           "(config key eval.backend)")
         check_values(self.sampling, "--spec sampling", "eval")  # n 0, top_p 2: as the config check has them
         check_values({"params": self.params}, "--spec", "eval")
 

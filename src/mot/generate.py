@@ -72,6 +72,11 @@ class HFTeacher:
 
     required = ("model",)
     local_weights = True  # params.model is loaded here (a local path is a rule's input)
+    evaluates = True
+
+    @staticmethod
+    def gpus(params: dict) -> int:
+        return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
 
     def __init__(self, params: dict, sampling: dict):
         import torch

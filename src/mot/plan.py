@@ -125,11 +125,13 @@ def read_corpus_stats(paths: list[str]) -> dict:
 
 
 def engine_gpus(backend: str, p: dict) -> int:
-    """GPUs a sampling job holds (a teacher's or eval's): TP x PP for vllm (the whole engine), 1 for
-    hf on CUDA. The rules ask SLURM for this many (rules/common/resources.smk)."""
-    if backend == "vllm":
-        return p.get("tensor_parallel_size", 1) * p.get("pipeline_parallel_size", 1)
-    return 1 if backend == "hf" and str(p.get("device", "cpu")).startswith("cuda") else 0
+    """GPUs a sampling job holds (a teacher's or eval's), as its backend declares them (mot.backends:
+    TP x PP for vllm, the whole engine; 1 for hf on CUDA). The rules ask SLURM for this many
+    (rules/common/resources.smk). lm-eval's model types (general.backend) go by the same names."""
+    from .backends import gpus
+    from .generate import BACKENDS  # noqa: F401  (mot.generate files every backend)
+
+    return gpus(backend, p)
 
 
 def student_gpus(config: dict, student: str) -> int:
