@@ -8,7 +8,7 @@ import json
 import re
 
 from mot import layout as L
-from mot.config import validate_config
+from mot.config import check_files as check_config_files, validate_config
 from mot.io import MotError, is_hub_id
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args
@@ -29,6 +29,7 @@ from mot.workflow import code_version, tracking_environment
 from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
 try:
+    check_config_files(workflow.configfiles)
     validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"),
                     ", ".join(map(str, workflow.configfiles)) or "config")
 except MotError as e:

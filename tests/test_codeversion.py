@@ -67,6 +67,11 @@ def test_what_every_command_shares_counts_for_every_command(src):
                    "and a.dest != 'tokenizer'") == every
     assert changed(src, "__main__.py", "sys.exit(main())", 'sys.exit(main(["--threads", "1", *sys.argv[1:]]))') \
         >= every
+    # the code every Python process that mot starts runs first (vLLM's workers, accelerate's, lm-eval's)
+    assert changed(src, "startup/sitecustomize.py", "sys.modules.setdefault(_name, None)",
+                   "sys.modules[_name] = None") >= every
+    # a helper of the parser counts for the commands whose blocks call it
+    assert changed(src, "cli.py", 'metavar="TEACHER=PATH"', 'metavar="T=PATH"') == {"branches", "rounds"}
     # a command's own block is still its own
     assert changed(src, "cli.py", 'sp.add_argument("--schema", help=', 'sp.add_argument("--schema", default=None, '
                    'help=') == {"check-config"}

@@ -58,6 +58,8 @@ BAD = [
      r"^cfg: eval\.validation: 'syn-val' needs world\.val_size > 0$"),
     # issue 33, third probe: what the schema cannot say, and integers written as 1.0 (a job's --seed 1.0)
     (lambda c: c.update(seed=1.0), r"^cfg: seed: 1\.0 is not of type 'integer'$"),
+    (lambda c: c["train"].update(lr=float("nan")), r"^cfg: train\.lr: nan is not a finite number$"),  # YAML's .nan
+    (lambda c: c["sampling"].update(temperature=float("inf")), r"^cfg: sampling\.temperature: inf is not a finite"),
     (lambda c: c["world"].update(ops=[3, 1]), r"^cfg: world\.ops = \[3, 1\]: the fewest operations \(3\) are more "),
     (lambda c: c["students"]["tiny"]["arch"].update(num_kv_heads=3),
      r"^cfg: students\.tiny\.arch: num_heads 4 is not a multiple of num_kv_heads 3 "),
@@ -158,6 +160,20 @@ def test_a_config_that_is_not_utf8_is_one_line_and_check_config_finds_its_schema
     r = subprocess.run([sys.executable, "-m", "mot", "check-config", str(ROOT / "config/test.yaml")], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip().endswith("test.yaml: ok"), r.stderr
+
+
+def test_a_key_given_twice_and_a_broken_schema_are_one_line(tmp_path):
+    """Issue 33, second probe, cases 15 and 29: YAML keeps the last of two equal keys without a word;
+    an empty or non-YAML schema was a traceback."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text((ROOT / "config/test.yaml").read_text() + "seed: 7\n")
+    r = run_mot("check-config", twice)
+    assert r.returncode == 1 and re.fullmatch(rf"mot: error: {re.escape(str(twice))}: cannot read config \(the key "
+                                              r"'seed' is given twice \(line \d+\)\)", r.stderr.strip()), r.stderr
+    for text in ("", "a: [\n"):
+        (tmp_path / "schema.yaml").write_text(text)
+        r = run_mot("check-config", "--schema", tmp_path / "schema.yaml", ROOT / "config/test.yaml")
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "schema.yaml: " in r.stderr, r.stderr
 
 
 def test_the_paper_template_renders_its_latex_as_written():

@@ -194,6 +194,28 @@ def test_hf_backend_refuses_a_device_this_job_does_not_see(tmp_path, prompts, ti
     assert not (tmp_path / "s.jsonl").exists()
 
 
+@pytest.mark.parametrize("case, message", [
+    ("topk", r"^teacher 'c': --sampling: unknown key 'topk' \(config key sampling: n, temperature"),
+    ("error_rate", r"^teacher 'c': --teacher: params\.error_rate: 'high' is not of type 'number'"),
+    ("duplicate id", r"p\.jsonl: prompt id '1' is in rows 1 and 2 \(one id, one prompt\)$"),
+])
+def test_generate_checks_its_sampling_teacher_and_prompt_ids(tmp_path, case, message):
+    """Issue 33, second probe, cases 18-20: a misspelt sampling key was ignored, a teacher param of the
+    wrong type was a TypeError mid-run, and one prompt id twice was sampled and kept twice."""
+    rows = [{"id": "1", "prompt": "Compute 1 + 2.", "answer": "3"}, {"id": "2", "prompt": "Compute 2 + 2.", "answer": "4"}]
+    sampling, teacher = dict(SAMPLING), {"name": "c", "backend": "synthetic", "params": {"style": "concise"}}
+    if case == "topk":
+        sampling["topk"] = 5
+    elif case == "error_rate":
+        teacher["params"]["error_rate"] = "high"
+    else:
+        rows[1]["id"] = "1"
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    with pytest.raises(MotError, match=message):
+        gen.generate_samples(str(tmp_path / "p.jsonl"), teacher, sampling, 0, str(tmp_path / "s.jsonl"))
+    assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "s.jsonl.partial").exists()
+
+
 def test_a_second_writer_of_the_same_output_is_refused(tmp_path, prompts):
     """Two `mot generate --out X` at once (an orphaned job and its rerun): the second refuses at once,
     one line naming X, and leaves the first's work alone; the lock leaves no file behind."""

@@ -535,3 +535,116 @@ def test_a_summary_with_nan_or_a_missing_run_and_an_empty_union_are_one_line(tmp
     with pytest.raises(MotError, match=r"empty\.jsonl: no samples to join"):
         union([str(tmp_path / "empty.jsonl")], str(tmp_path / "mtd.jsonl"))
     assert not (tmp_path / "mtd.jsonl").exists()
+
+
+def test_a_log_that_is_a_hard_link_of_an_input_is_refused(tmp_path):
+    """Issue 33, second probe, case 1: --log opened with O_TRUNC emptied an input it was a hard link
+    of, and the command went on with what was left (exit 0, a wrong result)."""
+    (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    os.link(tmp_path / "a.jsonl", tmp_path / "log.txt")
+    r = run_mot("--log", tmp_path / "log.txt", "union", "--out", tmp_path / "u.jsonl", tmp_path / "a.jsonl")
+    assert r.returncode == 1 and f"--log {tmp_path / 'log.txt'}: would replace the input" in r.stderr, r.stderr
+    assert (tmp_path / "a.jsonl").read_text() == '{"prompt": "p", "response": "r"}\n'
+
+
+def test_the_schema_and_mots_own_code_are_inputs_of_every_command(tmp_path):
+    """Issue 33, second probe, cases 2-3: what mot reads without an argument naming it."""
+    from mot.spec import SCHEMA
+
+    r = run_mot("plan", "--config", ROOT / "config/test.yaml", "--out", SCHEMA)
+    assert r.returncode == 1 and "would replace the input" in r.stderr, r.stderr
+    r = run_mot("--log", ROOT / "src/mot/new.log", "check-config", ROOT / "config/test.yaml")
+    assert r.returncode == 1 and "lies inside the input" in r.stderr and not (ROOT / "src/mot/new.log").exists()
+
+
+def test_a_readme_block_is_written_through_a_link_and_keeps_crlf(tmp_path):
+    """Issue 33, second probe, cases 4 and 8: the file a link names is edited in place; CRLF stays."""
+    from mot.summary import write_block
+
+    (tmp_path / "docs").mkdir()
+    real = tmp_path / "docs/real.md"
+    real.write_bytes(b"# x\r\n<!-- s -->\r\nold\r\n<!-- e -->\r\ntail\r\n")
+    (tmp_path / "R.md").symlink_to("docs/real.md")
+    write_block(str(tmp_path / "R.md"), "<!-- s -->", "<!-- e -->", "new\nlines", "test")
+    assert (tmp_path / "R.md").is_symlink()
+    assert real.read_bytes() == b"# x\r\n<!-- s -->\r\nnew\r\nlines\r\n<!-- e -->\r\ntail\r\n"
+
+
+def test_a_users_files_beside_a_directory_output_are_kept(tmp_path):
+    """Issue 33, second probe, cases 5-7: mot's leftovers beside an output have names of its own
+    (.OUT.tmp-<8 hex>, .OUT.old-<8 hex>); a user's .OUT.old-mine is not one. A link as OUT.partial is
+    the user's, and so is a config.yaml in a seed's --dir that mot did not write."""
+    import yaml
+
+    from mot.io import start_work
+    from mot.seeds import run_seed
+
+    (tmp_path / ".gt.old-mine").mkdir()
+    (tmp_path / ".gt.old-mine/notes.txt").write_text("x")
+    (tmp_path / ".gt.tmp-keep").write_text("y")
+    (tmp_path / ".gt.tmp-0123abcd").mkdir()  # a killed attempt's
+    with atomic_path(tmp_path / "gt", is_dir=True) as t:
+        (t / "a").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gt.old-mine", ".gt.tmp-keep", "gt"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "s.jsonl.partial").symlink_to(tmp_path / "mine")
+    with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
+        start_work(tmp_path / "s.jsonl", ["x"])
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj/config.yaml").write_text("foo: 1\n")
+    cfg = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    with pytest.raises(MotError, match=r"proj/config\.yaml: a config that mot did not write"):
+        run_seed(1, cfg, str(tmp_path / "proj"), str(ROOT / "Snakefile"), 1, [], str(ROOT / "data"))
+    assert (tmp_path / "proj/config.yaml").read_text() == "foo: 1\n"
+
+
+@pytest.mark.parametrize("case", ["stats nan", "stats word", "table2 bom", "empty corpus", "lone surrogate",
+                                  "empty per_problem", "world ops"])
+def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
+    """Issue 33, second probe, cases 21-24, 27, 28, 30: tracebacks, or a NaN in a plan, from inputs that
+    mot wrote and a user or another tool changed."""
+    from mot.corpus import corpus_stats, union
+    from mot.plan import read_corpus_stats
+    from mot.results import Results
+    from mot.summary import summary
+    from mot.tables import corpus_table
+    from mot.world import split_rows
+
+    stats = tmp_path / "stats.csv"
+    head = "source,teacher,prompts,kept,pass_rate,mean_tokens,lost_no_correct,lost_too_long\n"
+    if case == "stats nan":
+        stats.write_text(head + "a,t,8,8,0.5,nan,0,0\n")
+        with pytest.raises(MotError, match=r"stats\.csv:2: mean_tokens = 'nan' is not a finite number"):
+            read_corpus_stats([str(stats)])
+    elif case == "stats word":
+        stats.write_text(head + "a,t,8,eight,0.5,9.5,0,0\n")
+        with pytest.raises(MotError, match=r"stats\.csv:2: kept = 'eight' is not a whole number"):
+            corpus_table([str(stats)], {"sources": {"a": "A"}, "teachers": {"t": {"label": "T"}}})
+    elif case == "table2 bom":
+        (tmp_path / "table2.csv").write_bytes(b"\xef\xbb\xbfMethod,s AVG\r\nSTD,1\r\n")
+        (tmp_path / "differences.csv").write_text("Dataset\n")
+        with pytest.raises(MotError, match=r"table2\.csv: table has no column 'Dataset'"):
+            summary(str(tmp_path))
+    elif case == "empty corpus":
+        (tmp_path / "g.json").write_text(json.dumps({"teacher": "t", "source": "a", "prompts": 1, "prompts_kept": 0,
+                                                     "pass_rate": 0, "lost_no_correct": 1, "lost_too_long": 0}))
+        (tmp_path / "c.jsonl").write_text("")
+        with pytest.raises(MotError, match=r"c\.jsonl: an empty corpus"):
+            corpus_stats(str(ROOT / "tests/fixtures/hub/Qwen3-8B-tiny"), [str(tmp_path / "g.json")],
+                         [str(tmp_path / "c.jsonl")], str(stats))
+    elif case == "lone surrogate":
+        (tmp_path / "c.jsonl").write_text('{"prompt": "bad \\ud800 x", "response": "r"}\n')
+        with pytest.raises(MotError, match=r"c\.jsonl:1: a lone surrogate"):
+            union([str(tmp_path / "c.jsonl")], str(tmp_path / "u.jsonl"))
+    elif case == "empty per_problem":
+        rec = {"student": "s", "source": "a", "run": "r", "checkpoints": [
+            {"step": 1, "benchmarks": {"b": {"pass@1": 0.5, "se_problems": 0.1, "per_problem": []}}}]}
+        (tmp_path / "e.json").write_text(json.dumps(rec))
+        with pytest.raises(MotError, match=r"e\.json: checkpoints\[0\]\.benchmarks\.b\.per_problem: \[\] should be non-empty"):
+            Results([str(tmp_path / "e.json")], ["b"])
+    else:
+        w = {"pool": [{"id": "p1", "problem": "Compute 1 + 2.", "answer": "3", "spec": {"start": 1, "ops": 5}}]}
+        (tmp_path / "w.json").write_text(json.dumps(w))
+        with pytest.raises(MotError, match=r"w\.json: pool\[0\]\.spec\.ops: 5 is not of type 'array'"):
+            split_rows(str(tmp_path / "w.json"), "pool")
+    assert not (tmp_path / "u.jsonl").exists()

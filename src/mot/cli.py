@@ -418,8 +418,12 @@ def check_outputs(args) -> None:
     directory is written or the other way round, nor a directory that mot did not write (unless
     --force); and no two outputs may be one path, or one lie inside the other."""
     from .io import MotError, check_out, check_placement
+    from .spec import SCHEMA
 
     inputs, roots = _reads(args)
+    # what every command may read without an argument naming it: the config schema (the checks of
+    # --spec and --sampling, check-config's default) and mot's own code
+    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent) if p.exists()]
     force = bool(getattr(args, "force", False))
     targets = _writes(args)
     for path, kind, flag in targets:

@@ -194,21 +194,29 @@ def _entry(ix: Index, entry: str) -> list:
     # cli.parser: a command's block (from its `sp = add("<command>", ...)` through the statements on
     # `sp`), and what every command shares: the parser's own options and helpers, and what it does
     # after the blocks (which arguments are inputs, for every command)
-    block, inside, found = [], False, False
+    block, inside, found, helpers = [], False, False, {}
     for st in ix.defs["cli"]["parser"][0].body:
         call = st.value if isinstance(st, ast.Assign) else None
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "add":
+        if isinstance(st, ast.FunctionDef):  # the parser's own helpers: where a statement kept calls them
+            helpers[st.name] = st
+        elif isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "add":
             inside = isinstance(call.args[0], ast.Constant) and call.args[0].value == entry
             found |= inside
             if inside:
                 block.append(st)
-        elif _on_subparser(st) and not isinstance(st, ast.FunctionDef):
+        elif _on_subparser(st):
             if inside:
                 block.append(st)
         else:
             block.append(st)
     if not found:
         raise ValueError(f"mot has no command '{entry}'")
+    todo = list(block)
+    while todo:  # helpers named by what is kept, and by those helpers
+        for n in ast.walk(todo.pop()):
+            if isinstance(n, ast.Name) and n.id in helpers:
+                block.append(helper := helpers.pop(n.id))
+                todo.append(helper)
     return roots + [("cli", s) for s in block]
 
 
@@ -257,8 +265,23 @@ def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({ix.digest(st) for _, st in stmts}))
 
 
+def _startup(src: str) -> list[tuple[str, str]]:
+    """mot/startup/*.py (its sitecustomize): run at the start of every Python process that a mot process
+    starts (mot/__init__.py puts it on PYTHONPATH), so part of every command's code; by its AST without
+    docstrings, as the definitions are."""
+    d = os.path.join(src, PKG, "startup")
+    out = []
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if f.endswith(".py"):
+            with open(os.path.join(d, f), encoding="utf-8") as fh:
+                body = [st for st in ast.parse(fh.read()).body if not is_doc(st)]
+            out.append((f"startup/{f}", hashlib.sha256(ast.dump(ast.Module(body, [])).encode()).hexdigest()[:16]))
+    return out
+
+
 def _version(src: str, entry: str) -> str:
-    return hashlib.sha256("\n".join(f"{a} {b}" for a, b in definitions(src, entry)).encode()).hexdigest()[:16]
+    parts = [*definitions(src, entry), *_startup(src)]
+    return hashlib.sha256("\n".join(f"{a} {b}" for a, b in parts).encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=None)
@@ -266,7 +289,8 @@ def _sources_key(src: str) -> str:
     """A hash of the package's source text: the disk cache's key."""
     h = hashlib.sha256()
     d = os.path.join(src, PKG)
-    for f in sorted(os.listdir(d)):
+    for f in [*sorted(os.listdir(d)), *(f"startup/{s}" for s in sorted(os.listdir(os.path.join(d, "startup")))
+                                       if os.path.isdir(os.path.join(d, "startup")))]:
         if f.endswith(".py"):
             with open(os.path.join(d, f), "rb") as fh:
                 h.update(f.encode() + b"\0" + fh.read() + b"\0")

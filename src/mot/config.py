@@ -296,7 +296,12 @@ def load_schema(schema_path: str | Path) -> dict:
     from .generate import BACKENDS  # mot.generate imports every backend's module
     from .methods import merge_params_schema, round_methods
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    try:
+        schema = yaml.safe_load(Path(schema_path).read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise MotError(f"{schema_path}: cannot read the config schema ({str(e).splitlines()[0]})") from None
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        raise MotError(f"{schema_path}: not a config schema (a mapping with 'properties')")
     teacher = schema["properties"]["teachers"]["additionalProperties"]["properties"]
     teacher["backend"] = {**teacher["backend"], "enum": sorted(BACKENDS)}
     from .backends import evaluating
@@ -311,6 +316,21 @@ def load_schema(schema_path: str | Path) -> dict:
     mot["merge_method"] = {**mot["merge_method"], "enum": round_methods()}
     mot["merge_params"] = {**merge_params_schema(), **{k: v for k, v in mot["merge_params"].items() if k != "type"}}
     return schema
+
+
+def _not_finite(node, where: str = "") -> str | None:
+    """The first value that is NaN or infinite (YAML's .nan and .inf): every bound of a schema lets it
+    through, and a NaN learning rate trains nothing without a word."""
+    import math
+
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        key = f"{where}.{k}" if where else str(k)
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{key}: {v} is not a finite number"
+        if msg := _not_finite(v, key) if isinstance(v, (dict, list)) else None:
+            return msg
+    return None
 
 
 MAX_NODES = 100_000  # a config's values, its YAML aliases expanded (the paper's: about 1,000)
@@ -346,7 +366,7 @@ def validate_config(config: dict, schema_path: str | Path, origin: str = "config
     """Raise MotError with a one-line message if the config is invalid; otherwise fill in the
     schema's defaults (in place) and return it."""
     schema = load_schema(schema_path)
-    msg = _expanded_size_error(config) or schema_errors(config, schema)
+    msg = _expanded_size_error(config) or _not_finite(config) or schema_errors(config, schema)
     if not msg:
         fill_defaults(config, schema)
         msg = cross_errors(config)
@@ -355,9 +375,40 @@ def validate_config(config: dict, schema_path: str | Path, origin: str = "config
     return config
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (yaml keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice (line {key_node.start_mark.line + 1})",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_UniqueKeys)
+
+
+def check_files(paths) -> None:
+    """What Snakemake's own reading of the config files lets through: a key given twice (the last
+    wins), text that is not UTF-8."""
+    for path in paths:
+        try:
+            load_yaml(Path(path).read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise MotError(f"{path}: cannot read config ({str(e).splitlines()[0]})") from None
+
+
 def load_config(path: str | Path, schema_path: str | Path) -> dict:
     try:
-        config = yaml.safe_load(Path(path).read_bytes().decode("utf-8"))
+        config = load_yaml(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError as e:
         raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
     except (OSError, yaml.YAMLError) as e:

@@ -107,6 +107,16 @@ def _format_table(header: list[str], rows: list[list]) -> tuple[str, str]:
     return buf.getvalue(), "\n".join(md) + "\n"
 
 
+STATS_COLUMNS = ("source", "teacher", "prompts", "kept", "pass_rate", "mean_tokens", "lost_no_correct", "lost_too_long")
+
+
+def read_stats(path: str):
+    """A stats.csv that corpus_stats wrote (Table 10 and mot plan read it), its rows typed on request."""
+    from .io import read_csv
+
+    return read_csv(path, STATS_COLUMNS, "corpus statistics")
+
+
 def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str], out: str) -> list[list]:
     """Per teacher: prompts kept, pass rate over all samples, mean trace length, prompts lost for want
     of a correct sample and for length (paper Table 10)."""
@@ -116,7 +126,9 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     table, kept_total, lengths_total = [], 0, []
     for gpath, cpath in zip(grades_paths, corpus_paths):
         g = read_json(gpath, "grade counts", GRADE_COUNTS)
-        responses = [r["response"] for r in read_jsonl(cpath)]
+        responses = [r["response"] for r in read_jsonl(cpath, required=("response",))]
+        if not responses:  # a corpus of nothing has no mean length (mot corpus never writes one)
+            raise MotError(f"{cpath}: an empty corpus")
         lengths = [len(ids) for ids in tok(responses, add_special_tokens=False)["input_ids"]]
         kept_total += g["prompts_kept"]
         lengths_total += lengths
@@ -125,8 +137,7 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     source = table[0][0] if table else ""
     table.append([source, "ALL TEACHERS (MTD)", table[0][2] if table else 0, kept_total, "",
                   f"{sum(lengths_total) / max(1, len(lengths_total)):.1f}", "", ""])
-    csv_text, md = _format_table(["source", "teacher", "prompts", "kept", "pass_rate", "mean_tokens", "lost_no_correct",
-                                  "lost_too_long"], table)
+    csv_text, md = _format_table(list(STATS_COLUMNS), table)
     write_text(out, csv_text)
     write_text(Path(out).with_suffix(".md"), md)
     return table

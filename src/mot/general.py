@@ -67,6 +67,9 @@ def write_tasks(world_path: str, sampling: dict, out: str, force: bool = False) 
     if missing:
         raise MotError(f"{world_path}: no problems for the general tasks {', '.join(missing)} "
                        "(set world.held_out_op and world.general_size)")
+    from .shapes import check, world_file
+
+    check(world, world_file([f"general-{t}" for t in GENERAL_TASKS]), str(world_path))
     written = []
     with atomic_path(out, is_dir=True, force=force) as tmp:
         for task in GENERAL_TASKS:

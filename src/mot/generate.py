@@ -187,9 +187,17 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     if teacher["backend"] not in BACKENDS:
         raise MotError(f"unknown backend '{teacher['backend']}' (known: {', '.join(BACKENDS)})")
     make, params = BACKENDS[teacher["backend"]], teacher.get("params", {})
-    from .spec import check_values
+    from .spec import check_block, check_values
 
-    check_values(sampling, "--sampling", "sampling")  # n 0 would publish no samples: the config's ranges
+    check_values(sampling, "--sampling", "sampling", unknown=True)  # n 0 would publish no samples: the config's ranges
+    # the teacher's params as the config check has them (error_rate "high" was a TypeError mid-run)
+    check_block({k: v for k, v in teacher.items() if k in ("backend", "params")}, "--teacher", "teachers.*",
+                extend=lambda node: [node["properties"]["params"]["properties"].setdefault(k, v)
+                                     for k, v in getattr(make, "params", {}).items()])
+    seen = {}
+    for i, r in enumerate(rows, 1):  # one id twice would be sampled, and kept, twice
+        if (first := seen.setdefault(r["id"], i)) != i:
+            raise MotError(f"{prompts_path}: prompt id {r['id']!r} is in rows {first} and {i} (one id, one prompt)")
     if "batch_size" in params and (not isinstance(params["batch_size"], int) or params["batch_size"] < 1):
         raise MotError(f"params.batch_size = {params['batch_size']!r} is not a positive integer")
     streaming = hasattr(make, "stream")

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -23,6 +24,15 @@ class MotError(Exception):
 
 # Every directory a mot command writes holds this file: it marks what a later command may replace.
 MARKER = ".mot-output"
+
+
+STALE = re.compile(r"(tmp|old)-[0-9a-f]{8}")  # the names _sibling gives: <tag>-<4 random bytes in hex>
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def _sibling(path: Path, tag: str, is_dir: bool) -> Path:
@@ -95,8 +105,9 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
         lock_output(path)
-        for stale in [*path.parent.glob(f".{path.name}.tmp-*"), *path.parent.glob(f".{path.name}.old-*")]:
-            _remove(stale, ignore_errors=True)
+        for stale in path.parent.glob(f".{glob_escape(path.name)}.[to][ml][pd]-*"):
+            if STALE.fullmatch(stale.name.removeprefix(f".{path.name}.")):  # _sibling's names: a user's
+                _remove(stale, ignore_errors=True)  # .out.old-mine is theirs
     tmp = _sibling(path, "tmp", is_dir)
     try:
         yield tmp
@@ -139,10 +150,18 @@ def check_placement(out: str | os.PathLike, inputs=(), flag: str = "--out", root
         if not i:
             continue
         ri = Path(i).resolve()
-        if resolved == ri or resolved in ri.parents:
+        if resolved == ri or resolved in ri.parents or _same_file(resolved, ri):
             raise MotError(f"{flag} {out}: would replace the input {i}")
         if ri in resolved.parents and not is_root:
             raise MotError(f"{flag} {out}: lies inside the input {i} (a command never writes into what it reads)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file under two names (a hard link): writing one truncates the other."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is absent
+        return False
 
 
 def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bool = True, flag: str = "--out",
@@ -226,7 +245,7 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     work = Path(f"{out}.partial")
     stamp = work / "fingerprint.json"
     fp = f"{stable_hash(fingerprint):016x}"
-    if work.exists() and not stamp.is_file() and (work.is_file() or any(work.iterdir())):
+    if work.is_symlink() or (work.exists() and not stamp.is_file() and (work.is_file() or any(work.iterdir()))):
         # not work of mot's (it stamps its work first): a user's file or directory is never deleted
         release_output(out)
         raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} in it); "
@@ -346,9 +365,17 @@ def _no_constant(name: str):
 
 
 def strict_json(text: str) -> Any:
-    """json.loads without Python's extensions NaN, Infinity and -Infinity, which JSON does not have: a
-    NaN score would win every max() it is in."""
-    return json.loads(text, parse_constant=_no_constant)
+    """json.loads without Python's extensions NaN, Infinity and -Infinity, which JSON does not have (a
+    NaN score would win every max() it is in), and without lone surrogates (an escaped half of a
+    character, "\\ud800", which no output could then be written with)."""
+    value = json.loads(text, parse_constant=_no_constant)
+    if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text):  # an escaped surrogate: a pair, or alone?
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise MotError(f"a lone surrogate {e.object[e.start:e.end]!r} (half of a character, escaped), which no "
+                           "UTF-8 output can hold") from None
+    return value
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file", shape: dict | None = None) -> Any:
@@ -370,6 +397,56 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", shape: dict | No
 
         check(obj, shape, str(path))
     return records(obj, str(path))
+
+
+class CsvRow(dict):
+    """A row of a CSV that mot wrote and reads back (a table, corpus statistics): its values typed on
+    request, a bad one one line naming the file, the line and the column."""
+
+    where = "csv"
+
+    def num(self, column: str, kind=float, empty: bool = False):
+        """The column's value as `kind` (float or int), finite; None for an empty one if `empty`."""
+        import math
+
+        value = self[column]
+        if value == "" and empty:
+            return None
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if number is None or (kind is float and not math.isfinite(number)):
+            raise MotError(f"{self.where}: {column} = {value!r} is not a{' whole' if kind is int else ' finite'} number")
+        return number
+
+
+def read_csv(path: str | os.PathLike, columns: tuple[str, ...], what: str = "CSV file") -> list[CsvRow]:
+    """The rows of a CSV that a mot command wrote (a BOM and CRLF line ends, as a spreadsheet saves
+    it, are read too); a missing, empty or non-UTF-8 file, or one without one of `columns`, is one
+    line naming it."""
+    import csv
+    import io as _io
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise MotError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as e:
+        raise MotError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
+    reader = csv.DictReader(_io.StringIO(text, newline=""))
+    if missing := [c for c in columns if c not in (reader.fieldnames or [])]:
+        raise MotError(f"{path}: {what} has no column {missing[0]!r}")
+    rows = []
+    for row in reader:
+        r = CsvRow(row)
+        r.where = f"{path}:{reader.line_num}"
+        if missing := [c for c in columns if row.get(c) is None]:
+            raise MotError(f"{r.where}: no value in column {missing[0]!r}")
+        rows.append(r)
+    if not rows:
+        raise MotError(f"{path}: {what} has no rows")
+    return rows
 
 
 def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> list[dict]:

@@ -13,7 +13,6 @@ CPU-only bookkeeping jobs (world, prompts, corpus, join, stats) are left out: mi
 """
 from __future__ import annotations
 
-import csv
 import math
 
 from . import catalog
@@ -114,13 +113,14 @@ def params(config: dict, student: str, assumptions: dict | None = None) -> tuple
 
 def read_corpus_stats(paths: list[str]) -> dict:
     """results/corpora/<source>/stats.csv files (mot stats) -> {source: {teacher: {n, mean_tokens}}}."""
+    from .io import read_csv
+
     out = {}
     for path in paths:
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                if not row["teacher"].startswith("ALL TEACHERS"):  # the MTD row is recomputed from these
-                    out.setdefault(row["source"], {})[row["teacher"]] = {
-                        "n": int(row["kept"]), "mean_tokens": float(row["mean_tokens"])}
+        for row in read_csv(path, ("source", "teacher", "kept", "mean_tokens"), "corpus statistics"):
+            if not row["teacher"].startswith("ALL TEACHERS"):  # the MTD row is recomputed from these
+                out.setdefault(row["source"], {})[row["teacher"]] = {
+                    "n": row.num("kept", int), "mean_tokens": row.num("mean_tokens")}
     return out
 
 

@@ -75,6 +75,9 @@ def link_data(data: str, directory: Path) -> None:
             link.symlink_to(entry)
 
 
+SEED_CONFIG_HEAD = "# written by mot seeds run: this seed's config (a rerun replaces it)\n"
+
+
 def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, targets: list[str],
              data: str = "data") -> None:
     """One seed's grid: its config in <directory>/config.yaml, then Snakemake in that directory."""
@@ -83,10 +86,15 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
     if is_own(cfg, seed):
         raise MotError(f"seed {seed} is the config's own run: its results are the main job's (results/)")
     d = Path(directory)
+    mine = d / "config.yaml"
+    if mine.exists() and not mine.read_bytes().startswith(SEED_CONFIG_HEAD.encode()):
+        raise MotError(f"{mine}: a config that mot did not write (a seed's begins '{SEED_CONFIG_HEAD.strip()}'); "
+                       "give --dir a directory of its own, or move it away")
     d.mkdir(parents=True, exist_ok=True)
     link_data(data, d)
-    with atomic_path(d / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(json.loads(json.dumps(seed_config(cfg, seed))), sort_keys=False), encoding="utf-8")
+    with atomic_path(mine) as tmp:
+        tmp.write_text(SEED_CONFIG_HEAD + yaml.safe_dump(json.loads(json.dumps(seed_config(cfg, seed))), sort_keys=False),
+                       encoding="utf-8")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(snakefile).resolve()), "--directory", str(d),
            "--configfile", str((d / "config.yaml").resolve()), "--cores", str(cores), "--rerun-incomplete",
            *targets]

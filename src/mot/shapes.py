@@ -29,7 +29,7 @@ EVAL_SUMMARY = {
                     "type": "object",
                     "required": ["pass@1"],
                     "properties": {"pass@1": _RATE, "se_problems": _SE,
-                                   "per_problem": {"type": ["array", "null"], "items": _RATE}}}}}}}}}
+                                   "per_problem": {"type": ["array", "null"], "items": _RATE, "minItems": 1}}}}}}}}}
 
 # mot general --out: one model's lm-eval scores, per table column (tables.load_general reads it)
 GENERAL_SUMMARY = {
@@ -41,6 +41,24 @@ GENERAL_SUMMARY = {
             "type": "object",
             "required": ["score", "se"],
             "properties": {"score": {"type": "number"}, "se": {"type": ["number", "null"], "minimum": 0}}}}}}
+
+# mot world --out: each split a list of problems (mot.world.load_world checks the splits it reads)
+WORLD_ROW = {
+    "type": "object",
+    "required": ["id", "problem", "answer", "spec"],
+    "properties": {
+        "id": _STR, "problem": _STR, "answer": {"type": ["string", "integer"]},
+        "spec": {"type": "object", "required": ["start", "ops"], "properties": {
+            "start": {"type": "integer"},
+            "ops": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                               "prefixItems": [_STR, {"type": "integer"}]}}}}}}
+
+
+def world_file(splits) -> dict:
+    """The shape of a world file's `splits` (each must be there)."""
+    return {"type": "object", "required": list(splits),
+            "properties": {s: {"type": "array", "items": WORLD_ROW} for s in splits}}
+
 
 # mot corpus --grades: a teacher's kept prompts and pass rate (corpus.corpus_stats reads it: Table 10)
 GRADE_COUNTS = {

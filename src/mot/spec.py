@@ -86,8 +86,9 @@ def check_ranges(spec, where: str, block: str) -> None:
     check_values({f.name: getattr(spec, f.name) for f in fields(spec)}, where, block)
 
 
-def check_values(values: dict, where: str, block: str) -> None:
-    """check_ranges for a mapping of the config block's keys (a spec's `sampling`, say)."""
+def check_values(values: dict, where: str, block: str, unknown: bool = False) -> None:
+    """check_ranges for a mapping of the config block's keys (a spec's `sampling`, say); with
+    `unknown`, a key the block does not have is refused too (a misspelt `topk` would be ignored)."""
     import jsonschema
 
     from .shapes import validator as strict
@@ -96,6 +97,8 @@ def check_values(values: dict, where: str, block: str) -> None:
     keys = schema["properties"][block]["properties"]
     validator = strict(schema)
     for name, value in values.items():
+        if name not in keys and unknown:
+            raise MotError(f"{where}: unknown key {name!r} (config key {block}: {', '.join(keys)})")
         if name not in keys or value is None:
             continue
         value = list(value) if isinstance(value, tuple) else value
@@ -107,9 +110,12 @@ def check_values(values: dict, where: str, block: str) -> None:
             raise MotError(f"{where}: {name}{inner} = {err.instance!r}: {err.message} (config key {block}.{name}{inner})")
 
 
-def check_block(values, where: str, key: str) -> None:
+def check_block(values, where: str, key: str, extend=None) -> None:
     """A command's JSON argument that is a config block (`mot world --spec`: the world block) against
-    that block's schema; `key`: its config key, `*` for any name ("sources.*", "students.*.arch")."""
+    that block's schema; `key`: its config key, `*` for any name ("sources.*", "students.*.arch").
+    `extend(node)`: adds what the code declares to the block's schema (a backend's own params)."""
+    import copy
+
     import jsonschema
 
     from .shapes import validator as strict
@@ -117,6 +123,9 @@ def check_block(values, where: str, key: str) -> None:
     schema = node = _schema()
     for part in key.split("."):
         node = node["additionalProperties"] if part == "*" else node["properties"][part]
+    if extend:
+        node = copy.deepcopy(node)
+        extend(node)
     err = jsonschema.exceptions.best_match(strict(schema).evolve(schema=node).iter_errors(values))
     if err is not None:
         inner = ".".join(str(p) for p in err.absolute_path)

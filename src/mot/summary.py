@@ -2,10 +2,9 @@
 also written between README's default-run markers."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from .io import MotError, write_text
+from .io import MotError, read_csv, write_text
 
 # ----------------------------------------------------------------------------- what the run shows
 SUMMARY_START, SUMMARY_END = "<!-- default-run:start -->", "<!-- default-run:end -->"
@@ -19,12 +18,12 @@ def summary(tables: str) -> str:
     """What a run shows, in Markdown, from its own tables: table 2 (every method at its best
     checkpoint, ± SE) and the paired differences with their 95% intervals and a verdict read off
     the interval (above 0: higher; below 0: lower; containing 0: not told apart)."""
-    def read(name):
-        with open(Path(tables) / f"{name}.csv", newline="") as f:
-            return list(csv.DictReader(f))
-
-    ablation, diffs = read("table2"), read("differences")
+    ablation = read_csv(Path(tables) / "table2.csv", ("Dataset", "Method"), "table")
+    diffs = read_csv(Path(tables) / "differences.csv", ("Dataset", "Base model", "Comparison", "AVG difference",
+                                                        "95% low", "95% high"), "table")
     students = [c.removesuffix(" AVG") for c in ablation[0] if c.endswith(" AVG")]
+    if not students or any(f"{st} AVG SE" not in ablation[0] for st in students):
+        raise MotError(f"{Path(tables) / 'table2.csv'}: no '<student> AVG' and '<student> AVG SE' columns")
     out = []
     for st in students:
         for dataset in dict.fromkeys(r["Dataset"] for r in ablation):
@@ -34,8 +33,8 @@ def summary(tables: str) -> str:
             out += [f"| {r['Method']} | {r[st + ' AVG']} ± {r[st + ' AVG SE']} |" for r in rows]
             out += ["", "| Paired difference | AVG | 95% interval | |", "|---|---:|---:|---|"]
             for d in (d for d in diffs if d["Base model"] == st and d["Dataset"] == dataset):
-                lo, hi = float(d["95% low"]), float(d["95% high"])
-                out.append(f"| {d['Comparison']} | {float(d['AVG difference']):+.2f} | [{lo:+.2f}, {hi:+.2f}] "
+                lo, hi = d.num("95% low"), d.num("95% high")
+                out.append(f"| {d['Comparison']} | {d.num('AVG difference'):+.2f} | [{lo:+.2f}, {hi:+.2f}] "
                            f"| {verdict(lo, hi)} |")
             out.append("")
     return "\n".join(out)
@@ -52,8 +51,16 @@ def write_summary(tables: str, out: str, readme: str | None = None) -> str:
 
 def write_block(readme: str, start: str, end: str, text: str, where: str) -> None:
     """Replace what lies between the `start` and `end` marker lines of a Markdown file with `text`
-    (the file is left as it is when nothing changes). `where`: what named the file, for errors."""
-    doc = Path(readme).read_text()
+    (the file is left as it is when nothing changes). `where`: what named the file, for errors. The
+    file is edited where it is (through a symbolic link, the file it names) and keeps its line
+    endings (a CRLF file stays CRLF)."""
+    readme = str(Path(readme).resolve())
+    try:
+        raw = Path(readme).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MotError(f"{readme}: not UTF-8 text (byte {e.start}; {where})") from None
+    crlf = "\r\n" in raw
+    doc = raw.replace("\r\n", "\n")
     if doc.count(start) != 1 or doc.count(end) != 1:
         raise MotError(f"{readme}: expected one '{start}' and one '{end}' line ({where})")
     head, rest = doc.split(start + "\n", 1) if start + "\n" in doc else (None, None)
@@ -61,4 +68,4 @@ def write_block(readme: str, start: str, end: str, text: str, where: str) -> Non
         raise MotError(f"{readme}: '{start}' must be on its own line, before '{end}'")
     new = head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1]
     if new != doc:
-        write_text(readme, new)
+        write_text(readme, new.replace("\n", "\r\n") if crlf else new)

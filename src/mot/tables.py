@@ -17,7 +17,6 @@ steps_per_round, published (path or null).
 """
 from __future__ import annotations
 
-import csv
 
 from . import layout
 from .io import MotError, read_json, registry
@@ -274,16 +273,20 @@ def corpus_table(stats_files: list[str], spec: dict) -> Table:
                    "max_tokens is never correct); tokens of the kept traces, counted with the student's "
                    "tokenizer. Lost: prompts without a correct sample, and prompts whose correct samples are "
                    "all longer than train.max_length (truncation: drop).")
+    from .corpus import read_stats
+
     for path in stats_files:
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                so_label = spec["sources"][r["source"]]
-                mtd = r["teacher"] not in spec["teachers"]
-                label = "ALL TEACHERS" if mtd else spec["teachers"][r["teacher"]]["label"]
-                short = "MTD" if mtd else label
-                t.rows.append([so_label, label, f"{so_label}-{short}", int(r["kept"]),
-                               100 * float(r["pass_rate"]) if r["pass_rate"] else None, float(r["mean_tokens"]),
-                               *(int(r[k]) if r[k] else None for k in ("lost_no_correct", "lost_too_long"))])
+        for r in read_stats(path):
+            if r["source"] not in spec["sources"]:
+                raise MotError(f"{r.where}: source {r['source']!r} is not one of the spec's")
+            so_label = spec["sources"][r["source"]]
+            mtd = r["teacher"] not in spec["teachers"]
+            label = "ALL TEACHERS" if mtd else spec["teachers"][r["teacher"]]["label"]
+            short = "MTD" if mtd else label
+            rate = r.num("pass_rate", empty=True)
+            t.rows.append([so_label, label, f"{so_label}-{short}", r.num("kept", int),
+                           100 * rate if rate is not None else None, r.num("mean_tokens"),
+                           *(r.num(k, int, empty=True) for k in ("lost_no_correct", "lost_too_long"))])
     return t
 
 

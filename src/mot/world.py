@@ -132,15 +132,18 @@ def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
                       spec.get("held_out_op"), spec.get("held_out_pretrain", 0), sizes[2])
 
 
-def load_world(path: str) -> dict:
-    """The world file written by `mot world`."""
-    return read_json(path, "world file")
+def load_world(path: str, splits: tuple[str, ...] = ()) -> dict:
+    """The world file written by `mot world`; the `splits` it is read for are checked (mot.shapes:
+    a problem of the wrong shape is one line naming the file and the place)."""
+    from .shapes import world_file
+
+    return read_json(path, "world file", world_file(splits) if splits else None)
 
 
 def split_rows(path: str, split: str) -> list[dict]:
     """One split as problem rows {id, problem, answer, spec}."""
     return [{"id": r["id"], "problem": r["problem"], "answer": r["answer"], "spec": r["spec"]}
-            for r in load_world(path)[split]]
+            for r in load_world(path, (split,))[split]]
 
 
 # --------------------------------------------------------------------------- teachers
