@@ -1,4 +1,4 @@
-# What every rule file shares: the config's check, the grid's names and wildcards, code versions, JSON
+# Shared by the stages' rules, the config's check, the grid's names and wildcards, code versions, JSON
 # params and the targets. Each stage's helpers are in rules/common/<stage>.smk (included below), the
 # jobs' resources in rules/common/resources.smk; the grid itself, the defaults and the costs live in
 # mot (grid, config, plan).
@@ -20,7 +20,7 @@ from mot.catalog import report_category
 from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import RoundsSpec, plan as plan_rounds
-from mot.rehearsal import hub_id as rehearsal_hub_id
+from mot.rehearsal import data_files as rehearsal_data, hub_id as rehearsal_hub_id
 from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
 from mot.train import SFT_KEYS

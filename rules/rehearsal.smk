@@ -5,6 +5,7 @@
 rule rehearsal_model:
     input:
         prompts=expand(L.PROMPTS, source=SOURCES),  # each model is imprinted with their answers
+        data=lambda w: rehearsal_data(rehearsal_hub_id(w.name)),  # its chat template and the tiny tokenizer
     output:
         model=directory(L.REHEARSAL_MODEL),
     wildcard_constraints:

@@ -61,7 +61,7 @@ def test_what_every_command_shares_counts_for_every_command(src):
     does after the last (which arguments are inputs) and `python -m mot`'s entry were in no command's
     version, or in the last command's (check-config) only."""
     every = set(COMMANDS)
-    assert changed(src, "cli.py", 'p.add_argument("--threads", type=int,', 'p.add_argument("--threads", type=int, '
+    assert changed(src, "cli.py", 'p.add_argument("--threads", type=_positive(int),', 'p.add_argument("--threads", type=_positive(int), '
                    'default=4,') == every
     assert changed(src, "cli.py", "and a.nargs != 0 and a.choices is None", "and a.nargs != 0 and a.choices is None "
                    "and a.dest != 'tokenizer'") == every
@@ -75,6 +75,13 @@ def test_what_every_command_shares_counts_for_every_command(src):
     # a command's own block is still its own
     assert changed(src, "cli.py", 'sp.add_argument("--schema", help=', 'sp.add_argument("--schema", default=None, '
                    'help=') == {"check-config"}
+
+
+def test_a_local_variable_named_like_a_module_is_no_module(src):
+    """Issue 33, third probe, case 13: `world.get(...)` on a local `world` was hashed as the name `get`
+    (as `module.attr` is), so swapping it for `config.get(...)` changed no version, and mot plan's
+    figures changed without a rerun."""
+    assert "plan" in changed(src, "plan.py", 'world.get("val_size", 0)', 'config.get("val_size", 0)')
 
 
 def test_a_comment_a_docstring_or_a_helper_nothing_calls_reruns_nothing(src):

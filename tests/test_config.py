@@ -59,6 +59,9 @@ BAD = [
     # issue 33, third probe: what the schema cannot say, and integers written as 1.0 (a job's --seed 1.0)
     (lambda c: c.update(seed=1.0), r"^cfg: seed: 1\.0 is not of type 'integer'$"),
     (lambda c: c["train"].update(lr=float("nan")), r"^cfg: train\.lr: nan is not a finite number$"),  # YAML's .nan
+    (lambda c: c["eval"].update(benchmarks=["syn-aime24", "syn-aime24"]), r"^cfg: eval\.benchmarks: .* has non-unique"),
+    (lambda c: c["students"]["tiny"]["arch"].update(hidden_size=68, num_heads=4),  # head_dim 17: RoPE needs pairs
+     r"^cfg: students\.tiny\.arch: head_dim = hidden_size / num_heads = 17 is odd"),
     (lambda c: c["sampling"].update(temperature=float("inf")), r"^cfg: sampling\.temperature: inf is not a finite"),
     (lambda c: c["world"].update(ops=[3, 1]), r"^cfg: world\.ops = \[3, 1\]: the fewest operations \(3\) are more "),
     (lambda c: c["students"]["tiny"]["arch"].update(num_kv_heads=3),

@@ -29,14 +29,17 @@ def _outputs(name) -> dict:
 
 
 def _input_actions(name):
-    """Every argument that may name a path: not an output, a flag, a number or a choice."""
-    outs = _outputs(name)
-    return [a for a in SUBS[name]._actions if a.dest not in outs and a.dest != "help" and a.nargs != 0
-            and a.choices is None and a.type not in (int, float)]
+    """Every argument that may name a path: not an output, a flag, a number or a choice (the parser's
+    own list, `reads`)."""
+    return [a for a in SUBS[name]._actions if a.dest in SUBS[name].get_default("reads")]
+
+
+def _number(action) -> bool:
+    return getattr(action.type, "__name__", None) in ("int", "float")
 
 
 def _is_json(action) -> bool:
-    return action.type is not None
+    return action.type is not None and not _number(action)
 
 
 def _value(action, path) -> list[str]:
@@ -69,7 +72,7 @@ def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str
         elif a.choices is not None and not a.option_strings:
             words.append(a.choices[0])
         elif a.required or not a.option_strings:
-            if a.type in (int, float):
+            if _number(a):
                 words += [a.option_strings[-1], "1"]
             elif a.choices is not None:
                 words += [a.option_strings[-1], a.choices[0]]
@@ -648,3 +651,94 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
         with pytest.raises(MotError, match=r"w\.json: pool\[0\]\.spec\.ops: 5 is not of type 'array'"):
             split_rows(str(tmp_path / "w.json"), "pool")
     assert not (tmp_path / "u.jsonl").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["merge", "--method", "uniform", "--max-shard-gb", "nan", "--out", "{t}/m", "{t}/a", "{t}/b"],
+     "argument --max-shard-gb: 'nan' is not a positive finite number"),
+    (["--threads", "0", "check-config", str(ROOT / "config/test.yaml")], "argument --threads: '0' is not a positive"),
+    (["union", "--out", "", "{t}/a.jsonl"], "--out '': names no file or directory to write"),
+    (["stats", "--tokenizer", "x", "--grades", "g", "--corpora", "c", "--out", "/"], "--out '/': names no file"),
+    (["corpus", "--samples", "{t}/a.jsonl", "--max-length", "5", "--out", "{t}/c.jsonl", "--grades", "{t}/g.json"],
+     "--tokenizer and --max-length go together"),
+    (["rehearsal", "check", "--results", "{t}", "--checks", "{t}/checks.json", "--student", "tiny"],
+     "--student tiny: expected NAME=BASE"),
+    (["general-tasks", "--world", "{t}/a.jsonl", "--sampling", '{"temperature": "hot", "top_p": 0.95, "max_tokens": 8}',
+      "--out", "{t}/G"], "--sampling: temperature"),
+])
+def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
+    """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
+    empty --out, a length limit ignored without its tokenizer, OMP_NUM_THREADS=0."""
+    (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    r = run_mot(*[a.replace("{t}", str(tmp_path)) for a in args])
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode in (1, 2) and "error: " in last and message in last and "Traceback" not in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]
+
+
+def test_an_input_with_the_name_of_an_outputs_leftovers_is_refused(tmp_path):
+    """Issue 33, third probe, case 4: mot removes .OUT.tmp-<8 hex> beside a directory output it writes;
+    an input of that name was removed with them."""
+    (tmp_path / ".G.tmp-0123abcd").write_text("{}")
+    r = run_mot("general-tasks", "--world", tmp_path / ".G.tmp-0123abcd", "--sampling",
+                json.dumps({"temperature": 0.6, "top_p": 0.95, "max_tokens": 8}), "--out", tmp_path / "G")
+    assert r.returncode == 1 and "has the name of its leftovers" in r.stderr, r.stderr
+    assert (tmp_path / ".G.tmp-0123abcd").read_text() == "{}"
+
+
+def test_outputs_through_links_and_a_readme_edited_in_place(tmp_path):
+    """Issue 33, third probe, cases 17, 18, 25 and 28: a link as --log is replaced and the file it named
+    kept; a file output through a link writes the file it names, and one that is a pipe or a device is
+    refused; a README block keeps the file's other line endings, its mode and its hard links."""
+    from mot.summary import write_block
+
+    (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    (tmp_path / "precious.txt").write_text("mine")
+    (tmp_path / "run.log").symlink_to(tmp_path / "precious.txt")
+    r = run_mot("--log", tmp_path / "run.log", "union", "--out", tmp_path / "u.jsonl", tmp_path / "a.jsonl")
+    assert r.returncode == 0 and (tmp_path / "precious.txt").read_text() == "mine", r.stderr
+    os.mkfifo(tmp_path / "fifo")
+    r = run_mot("union", "--out", tmp_path / "fifo", tmp_path / "a.jsonl")
+    assert r.returncode == 1 and "exists and is not a file" in r.stderr, r.stderr
+    readme = tmp_path / "README.md"
+    readme.write_bytes(b"# T\nline two\r\n<!-- s -->\nold\n<!-- e -->\ntail\n")
+    readme.chmod(0o600)
+    os.link(readme, tmp_path / "again.md")
+    write_block(str(readme), "<!-- s -->", "<!-- e -->", "new", "test")
+    assert readme.read_bytes() == b"# T\nline two\r\n<!-- s -->\nnew\n<!-- e -->\ntail\n"
+    assert (tmp_path / "again.md").read_bytes() == readme.read_bytes() and (readme.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("case", ["index", "answer", "problem", "stats", "rehearsal data"])
+def test_the_third_probes_inputs_are_one_line(tmp_path, case):
+    """Issue 33, third probe, cases 2, 3, 8, 9, 11 and 27: inputs of the wrong shape, and what the
+    rehearsal's model reads without an argument naming it."""
+    if case == "index":
+        for d in ("a", "b"):
+            (tmp_path / d).mkdir()
+            (tmp_path / d / "model.safetensors.index.json").write_bytes(b"\xef\xbb\xbf{}" if d == "b" else b'{"metadata": {}}')
+            (tmp_path / d / "config.json").write_text('{"model_type": "qwen3"}')
+        r = run_mot("merge", "--method", "uniform", "--out", tmp_path / "m", tmp_path / "a", tmp_path / "b")
+        want = "model.safetensors.index.json: no key 'weight_map'"
+    elif case == "answer":
+        (tmp_path / "s.jsonl").write_text(json.dumps({"id": "1", "prompt": "p", "source": "a", "teacher": "t", "answer": 28, "samples": [
+            {"text": "\\boxed{28}", "finish_reason": "stop"}]}) + "\n")
+        r = run_mot("corpus", "--samples", tmp_path / "s.jsonl", "--out", tmp_path / "c.jsonl", "--grades", tmp_path / "g.json")
+        want = "s.jsonl:1: 'answer' is int 28, not text"
+    elif case == "problem":
+        (tmp_path / "src.jsonl").write_text(json.dumps({"id": "a", "problem": 123, "answer": "3"}) + "\n")
+        r = run_mot("prompts", "--source", "mine", "--spec", json.dumps({"type": "jsonl", "path": str(tmp_path / "src.jsonl"),
+                    "n": 1, "seed": 0}), "--template", "Q: {problem}", "--out", tmp_path / "p.jsonl")
+        want = "src.jsonl:1: the problem is int 123, not text"
+    elif case == "stats":
+        (tmp_path / "st.csv").write_text("source,teacher,prompts,kept,pass_rate,mean_tokens\nsyn-s1K,deliberate,8,8,0.5,9\n")
+        r = run_mot("plan", "--config", ROOT / "config/test.yaml", "--stats", tmp_path / "st.csv", "--out", tmp_path / "p.md")
+        want = "--stats: source 'syn-s1K' is not one of the config's"
+    else:
+        from mot.rehearsal import TEMPLATES
+
+        (tmp_path / "p.jsonl").write_text("")
+        r = run_mot("rehearsal", "model", "--model", "Qwen/Qwen3-8B", "--prompts", tmp_path / "p.jsonl", "--out",
+                    TEMPLATES / "x")
+        want = "lies inside the input"
+    assert r.returncode == 1 and want in r.stderr.strip().splitlines()[-1] and "Traceback" not in r.stderr, r.stderr

@@ -47,6 +47,23 @@ def _config(text: str):
     return _json(text)
 
 
+def _positive(kind):
+    """An argument that is a positive, finite number of `kind` (int or float)."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive{' finite' if kind is float else ''} number")
+        return value
+
+    parse.__name__ = kind.__name__  # what-may-name-an-input check (parser): a number is no path
+    return parse
+
+
 class ConfigFile(dict):
     """A config read from a file given on the command line; `source`: that file."""
 
@@ -83,6 +100,16 @@ class Out:
 
 
 TABLE_FILES = (".csv", ".md", ".tex", ".html")  # mot.render.Table.write
+
+
+def _rehearsal_data():
+    from .rehearsal import data_files
+
+    return data_files()
+
+
+# What a command reads besides its arguments, the config schema and mot's own code (check_outputs)
+IMPLICIT = {"rehearsal": _rehearsal_data}
 FIGURE_FILES = (".png", ".pdf")
 
 
@@ -93,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mot", description=__doc__.splitlines()[0])
     p.add_argument("--log", help="write all output (progress, warnings, tracebacks) to this file; "
                                  "errors are also printed to stderr as one line")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (the rule's threads); a fixed count "
+    p.add_argument("--threads", type=_positive(int), help="CPU threads for torch (the rule's threads); a fixed count "
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -168,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--grades", required=True)
     sp.add_argument("--tokenizer", help="the student's tokenizer: choose among correct responses that fit its "
                                         "--max-length (none: no length rule)")
-    sp.add_argument("--max-length", type=int, help="train.max_length, in tokens of the student's SFT example")
+    sp.add_argument("--max-length", type=_positive(int), help="train.max_length, in tokens of the student's SFT example")
     sp.add_argument("--truncation", default="drop", choices=("drop", "truncate"), help="train.truncation")
 
     sp = add("union", c.cmd_union, "the MTD corpus: the union of teacher corpora")
@@ -190,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--base", help="the base checkpoint (the methods marked 'needs --base')")
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="a parameter of the method (see --method), or state=<dir> (outer: the last round's merge)")
-    sp.add_argument("--max-shard-gb", type=float, default=5.0, help="shard the output above this size")
+    sp.add_argument("--max-shard-gb", type=_positive(float), default=5.0, help="shard the output above this size")
     sp.add_argument("--out", required=True)
     sp.add_argument("inputs", nargs="+")
 
@@ -266,7 +293,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, model), as JSON")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
-    sp = add("tables", c.cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX) from eval summaries",
+    sp = add("tables", c.cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX, HTML) from eval summaries",
              outputs={"out": Out("stem", TABLE_FILES), "readme": "file"})
     sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
                     + " | summary; mot.catalog")
@@ -349,7 +376,8 @@ def parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         outputs = sp.get_default("outputs")
         sp.set_defaults(reads=tuple(a.dest for a in sp._actions if a.dest not in outputs and a.dest != "help"
-                                    and a.nargs != 0 and a.choices is None and a.type not in (int, float)))
+                                    and a.nargs != 0 and a.choices is None
+                                    and getattr(a.type, "__name__", None) not in ("int", "float")))
     return p
 
 
@@ -363,7 +391,9 @@ def _redirect(log: str):
     sys.stdout.flush()
     sys.stderr.flush()
     console = os.fdopen(os.dup(2), "w")
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    if os.path.islink(log) or (os.path.isfile(log) and os.stat(log).st_nlink > 1):
+        os.unlink(log)  # as an output's link is replaced: the file it named, or shares its data with, is kept
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -404,8 +434,16 @@ def _reads(args) -> tuple[list[str], list[str]]:
 def _writes(args) -> list[tuple[str, str, str]]:
     """Everything the command writes, as (path, kind, the argument that names it): each output
     argument's targets (Out.targets) and the log (--log, read after main adds a process's .rankN)."""
-    targets = [t for key, out in args.outputs.items() if getattr(args, key, None)
-               for t in out.targets(str(getattr(args, key)), f"--{key.replace('_', '-')}")]
+    from .io import MotError
+
+    targets = []
+    for key, out in args.outputs.items():
+        value, flag = getattr(args, key, None), f"--{key.replace('_', '-')}"
+        if value is None:
+            continue
+        if str(value) in ("", ".", "..") or not Path(value).resolve().name:  # "", "/", "..": no file's name
+            raise MotError(f"{flag} {str(value)!r}: names no file or directory to write")
+        targets += out.targets(str(value), flag)
     if getattr(args, "log", None):
         targets.append((str(args.log), "file", "--log"))
     return targets
@@ -423,10 +461,18 @@ def check_outputs(args) -> None:
     inputs, roots = _reads(args)
     # what every command may read without an argument naming it: the config schema (the checks of
     # --spec and --sampling, check-config's default) and mot's own code
-    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent) if p.exists()]
+    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *IMPLICIT.get(args.cmd, lambda: [])())
+               if p.exists()]
     force = bool(getattr(args, "force", False))
     targets = _writes(args)
+    from .io import STALE
+
     for path, kind, flag in targets:
+        if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
+            for i in inputs:
+                ri, ro = Path(i).resolve(), Path(path).resolve()
+                if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
+                    raise MotError(f"{flag} {path}: the input {i} has the name of its leftovers, which mot removes")
         if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
             check_placement(path, inputs, flag, roots)
         else:

@@ -104,10 +104,14 @@ class Index:
             self._refs[key] = self._find_refs(m, node)
         return self._refs[key]
 
-    def digest(self, st) -> tuple[str, str]:
+    def digest(self, m: str, st) -> tuple[str, str]:
         """A top-level statement's (name, hash of its normalized AST)."""
         if id(st) not in self._digests:
-            text = _dump(st, set(self.mods))
+            # `X.attr` is normalized only where X names a package module here (`from . import layout
+            # as L`, module-wide or in the statement itself): a local variable `world` is no module
+            imported = {**self.imports.get(m, {}), **{k: v for n in ast.walk(st) if isinstance(n, ast.ImportFrom)
+                                                       and internal(n) for k, v in import_map(n).items()}}
+            text = _dump(st, {name for name, (mod, attr) in imported.items() if attr is None and mod in self.mods})
             self._digests[id(st)] = (",".join(bound(st)) or type(st).__name__,
                                      hashlib.sha256(text.encode()).hexdigest()[:16])
         return self._digests[id(st)]
@@ -262,7 +266,7 @@ def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
         stmts = _reach(ix, roots)
     finally:
         ix.defs["cli"]["parser"] = saved
-    return tuple(sorted({ix.digest(st) for _, st in stmts}))
+    return tuple(sorted({ix.digest(m, st) for m, st in stmts}))
 
 
 def _startup(src: str) -> list[tuple[str, str]]:

@@ -38,6 +38,8 @@ def cmd_rehearsal(a):
         r = build(a.model, a.prompts, a.out, a.seed, a.steps)
         print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts (greedy right on {r['greedy_right']}) -> {a.out}")
         return
+    if bad := [x for x in a.student if not x.partition("=")[0] or not x.partition("=")[2]]:
+        raise MotError(f"--student {bad[0]}: expected NAME=BASE (a student and its base model's directory)")
     for what, n in check(a.results, dict(x.split("=", 1) for x in a.student), a.boba, a.checks).items():
         print(f"{n:>6}  {what}")
 
@@ -66,6 +68,11 @@ def cmd_join_samples(a):
 def cmd_corpus(a):
     from .corpus import LengthRule, build_corpus
 
+    from .io import MotError
+
+    if bool(a.tokenizer) != (a.max_length is not None):  # the length rule needs both, or neither
+        raise MotError("mot corpus: --tokenizer and --max-length go together (the student's length rule), "
+                       f"given only {'--tokenizer' if a.tokenizer else '--max-length'}")
     rule = LengthRule(a.tokenizer, a.max_length, a.truncation) if a.tokenizer else None
     g = build_corpus(a.samples, a.seed, a.out, a.grades, rule)
     print(f"{g['teacher']} on {g['source']}: kept {g['prompts_kept']}/{g['prompts']} prompts, "
@@ -160,7 +167,7 @@ def cmd_table(a):
     if a.spec is None:
         raise MotError(f"mot tables --name {a.name} needs --spec")
     t = make_table(a.name, a.spec, a.evals, a.stats, a.out, a.general)
-    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex")
+    print(f"{t.title}: {len(t.rows)} rows -> {a.out}.csv/.md/.tex/.html")
 
 
 def cmd_best_std(a):
@@ -180,6 +187,7 @@ def cmd_figure(a):
 def cmd_general_tasks(a):
     from .general import write_tasks
 
+    _check_sampling(a.sampling)  # the config's sampling block's types and ranges (temperature "hot", top_p 7)
     print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out, a.force))} -> {a.out}")
 
 
@@ -209,11 +217,24 @@ def cmd_diagnostics(a):
     print(f"{len(rows)} diagnostics of {a.tset} -> {a.out}.csv/.png/.pdf")
 
 
+def _check_sampling(sampling: dict) -> None:
+    from .spec import check_values
+
+    check_values(sampling, "--sampling", "sampling", unknown=True)
+
+
 def cmd_plan(a):
     from .io import atomic_path
     from .plan import plan, read_corpus_stats, render
 
+    from .io import MotError
+
     stats = read_corpus_stats(a.stats) if a.stats else None
+    for source, teachers in (stats or {}).items():  # a row of another config would be dropped without a word
+        if source not in a.config["sources"]:
+            raise MotError(f"--stats: source {source!r} is not one of the config's ({', '.join(a.config['sources'])})")
+        if unknown := [t for t in teachers if t not in a.config["teachers"]]:
+            raise MotError(f"--stats: teacher {unknown[0]!r} (source {source}) is not one of the config's")
     result = plan(a.config, stats)
     with atomic_path(a.out) as tmp:
         tmp.write_text(render(result), encoding="utf-8")

@@ -120,9 +120,9 @@ def read_stats(path: str):
 def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str], out: str) -> list[list]:
     """Per teacher: prompts kept, pass rate over all samples, mean trace length, prompts lost for want
     of a correct sample and for length (paper Table 10)."""
-    from transformers import AutoTokenizer
+    from .io import load_tokenizer
 
-    tok = AutoTokenizer.from_pretrained(tokenizer)
+    tok = load_tokenizer(tokenizer)
     table, kept_total, lengths_total = [], 0, []
     for gpath, cpath in zip(grades_paths, corpus_paths):
         g = read_json(gpath, "grade counts", GRADE_COUNTS)

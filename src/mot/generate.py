@@ -129,6 +129,8 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
         for key in required:
             if row.get(key) in (None, ""):
                 raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
+        if "answer" in required and not isinstance(row["answer"], str):  # what grading compares against
+            raise MotError(f"{path}:{lineno}: 'answer' is {type(row['answer']).__name__} {row['answer']!r}, not text")
         samples = row.get("samples")
         if not isinstance(samples, list):
             raise MotError(f"{path}:{lineno}: 'samples' must be a list")

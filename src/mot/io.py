@@ -108,6 +108,11 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
         for stale in path.parent.glob(f".{glob_escape(path.name)}.[to][ml][pd]-*"):
             if STALE.fullmatch(stale.name.removeprefix(f".{path.name}.")):  # _sibling's names: a user's
                 _remove(stale, ignore_errors=True)  # .out.old-mine is theirs
+    if not is_dir and path.is_symlink():  # a link to a file: the file it names is written (the link stays)
+        path = path.resolve()
+    if not is_dir and path.exists() and not path.is_file():
+        raise MotError(f"{path}: exists and is not a file (a device, a pipe or a directory): mot writes files; "
+                       "name another path")
     tmp = _sibling(path, "tmp", is_dir)
     try:
         yield tmp

@@ -50,7 +50,11 @@ class Checkpoint:
         path = local_model(str(path))  # a hub id (MoT round 1 of a pretrained student): its snapshot
         index = path / "model.safetensors.index.json"
         if index.is_file():
-            files = sorted({path / f for f in json.loads(index.read_text())["weight_map"].values()})
+            from .io import read_json
+
+            shape = {"type": "object", "required": ["weight_map"],
+                     "properties": {"weight_map": {"type": "object", "additionalProperties": {"type": "string"}}}}
+            files = sorted({path / f for f in read_json(index, "safetensors index", shape)["weight_map"].values()})
         elif (path / "model.safetensors").is_file():
             files = [path / "model.safetensors"]
         else:

@@ -99,6 +99,8 @@ def read_problem_file(path: str | Path, keep_long: bool = False, unwrap: bool = 
         reference = next((raw[k] for k in ANSWER_KEYS if raw.get(k) not in (None, "", [])), None)
         if not problem:
             raise MotError(f"{path}:{lineno}: row has no problem text (keys {', '.join(PROBLEM_KEYS)})")
+        if not isinstance(problem, str):
+            raise MotError(f"{path}:{lineno}: the problem is {type(problem).__name__} {str(problem)[:40]}, not text")
         if reference is None:
             raise MotError(f"{path}:{lineno}: prompt without a reference answer (keys {', '.join(ANSWER_KEYS)})")
         if unwrap:

@@ -136,6 +136,17 @@ def write_hub_files(model: str, out: Path) -> None:
     (out / "generation_config.json").write_text(hub_json(generation))
 
 
+def data_files(model: str | None = None) -> list[Path]:
+    """What building a rehearsal model reads besides its prompts: the chat template of `model` (None:
+    the templates' directory) and the tiny tokenizer (its rule's inputs; no output may be or replace
+    them, or lie in the templates' directory)."""
+    templates = [TEMPLATES / MODELS[model][1]] if model else [TEMPLATES]
+    try:
+        return [*templates, _tiny_tokenizer()]
+    except MotError:
+        return templates
+
+
 def _tiny_tokenizer() -> Path:
     """The project's tiny byte-level BPE (the shipped synthetic base's tokenizer)."""
     found = sorted((Path(__file__).resolve().parents[2] / "data" / "bases").glob("*/tokenizer.json"))

@@ -176,6 +176,9 @@ def check_arch(arch: dict, where: str = "arch") -> None:
     query heads share its key-value heads evenly (grouped-query attention)."""
     if arch["hidden_size"] % arch["num_heads"]:
         raise MotError(f"{where}: hidden_size {arch['hidden_size']} is not a multiple of num_heads {arch['num_heads']}")
+    if (arch["hidden_size"] // arch["num_heads"]) % 2:
+        raise MotError(f"{where}: head_dim = hidden_size / num_heads = {arch['hidden_size'] // arch['num_heads']} is "
+                       "odd (rotary embeddings rotate pairs of dimensions)")
     if arch["num_heads"] % arch["num_kv_heads"]:
         raise MotError(f"{where}: num_heads {arch['num_heads']} is not a multiple of num_kv_heads "
                        f"{arch['num_kv_heads']} (each key-value head serves the same number of query heads)")

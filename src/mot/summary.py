@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io import MotError, read_csv, write_text
+from .io import MotError, atomic_path, read_csv, write_text
 
 # ----------------------------------------------------------------------------- what the run shows
 SUMMARY_START, SUMMARY_END = "<!-- default-run:start -->", "<!-- default-run:end -->"
@@ -52,20 +52,31 @@ def write_summary(tables: str, out: str, readme: str | None = None) -> str:
 def write_block(readme: str, start: str, end: str, text: str, where: str) -> None:
     """Replace what lies between the `start` and `end` marker lines of a Markdown file with `text`
     (the file is left as it is when nothing changes). `where`: what named the file, for errors. The
-    file is edited where it is (through a symbolic link, the file it names) and keeps its line
-    endings (a CRLF file stays CRLF)."""
-    readme = str(Path(readme).resolve())
+    file is edited in place, as an editor would: through a link, the file it names; its other lines,
+    their endings (the block's lines take the start marker's), its mode and its hard links kept."""
+    path = Path(readme).resolve()
     try:
-        raw = Path(readme).read_bytes().decode("utf-8")
+        raw = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:
         raise MotError(f"{readme}: not UTF-8 text (byte {e.start}; {where})") from None
-    crlf = "\r\n" in raw
-    doc = raw.replace("\r\n", "\n")
-    if doc.count(start) != 1 or doc.count(end) != 1:
-        raise MotError(f"{readme}: expected one '{start}' and one '{end}' line ({where})")
-    head, rest = doc.split(start + "\n", 1) if start + "\n" in doc else (None, None)
-    if head is None or end not in rest:
-        raise MotError(f"{readme}: '{start}' must be on its own line, before '{end}'")
-    new = head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1]
-    if new != doc:
-        write_text(readme, new.replace("\n", "\r\n") if crlf else new)
+    lines = raw.splitlines(keepends=True)
+    at = lambda marker: [i for i, line in enumerate(lines) if line.rstrip("\r\n") == marker]  # noqa: E731
+    if raw.count(start) != 1 or raw.count(end) != 1 or len(at(start)) != 1 or len(at(end)) != 1:
+        raise MotError(f"{readme}: expected one '{start}' and one '{end}' line, each on its own line ({where})")
+    (s,), (e,) = at(start), at(end)
+    if e < s:
+        raise MotError(f"{readme}: '{start}' must come before '{end}' ({where})")
+    eol = lines[s][len(start):] or "\n"
+    new = "".join(lines[:s + 1]) + "".join(line + eol for line in text.split("\n")) + "".join(lines[e:])
+    if new == raw:
+        return
+    if path.stat().st_nlink > 1:  # other names share its data: edited in place, as they expect
+        with open(path, "r+b") as f:
+            f.write(new.encode("utf-8"))
+            f.truncate()
+        return
+    import shutil
+
+    with atomic_path(path) as tmp:  # whole or not at all, with the file's own mode
+        tmp.write_bytes(new.encode("utf-8"))
+        shutil.copymode(path, tmp)
