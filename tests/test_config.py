@@ -339,3 +339,14 @@ def test_an_alias_bomb_is_refused_by_the_config_check_in_a_second(tmp_path):
                                        r"\(more than 100,000\)"):
         load_config(path, ROOT / "config/schema.yaml")
     assert time.time() - start < 5
+
+
+def test_every_teacher_param_the_backends_read_is_in_the_schema():
+    """A param a backend reads but the schema lacks (the openai backend's tokenizer was) is refused by
+    the config check and by mot generate's check of --teacher, so no config could set it."""
+    keys = set(yaml.safe_load(SCHEMA.read_text())["properties"]["teachers"]["additionalProperties"]["properties"]
+               ["params"]["properties"])
+    read = set()
+    for f in ("engines.py", "generate.py", "multinode.py"):
+        read |= set(re.findall(r'params(?:\.get\(|\[)"([a-z_]+)"', (ROOT / "src/mot" / f).read_text()))
+    assert read and read <= keys, sorted(read - keys)
