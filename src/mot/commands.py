@@ -186,8 +186,9 @@ def cmd_figure(a):
 
 def cmd_general_tasks(a):
     from .general import write_tasks
+    from .spec import check_values
 
-    _check_sampling(a.sampling)  # the config's sampling block's types and ranges (temperature "hot", top_p 7)
+    check_values(a.sampling, "--sampling", "sampling", unknown=True)  # temperature "hot", top_p 7
     print(f"lm-eval tasks {', '.join(write_tasks(a.world, a.sampling, a.out, a.force))} -> {a.out}")
 
 
@@ -215,12 +216,6 @@ def cmd_diagnostics(a):
     rows = diagnose(a.student, a.source, a.tset, a.rounds, a.base, parse_corpora(a.corpus), a.max_length, a.out,
                     a.max_examples)
     print(f"{len(rows)} diagnostics of {a.tset} -> {a.out}.csv/.png/.pdf")
-
-
-def _check_sampling(sampling: dict) -> None:
-    from .spec import check_values
-
-    check_values(sampling, "--sampling", "sampling", unknown=True)
 
 
 def cmd_plan(a):

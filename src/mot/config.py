@@ -318,21 +318,6 @@ def load_schema(schema_path: str | Path) -> dict:
     return schema
 
 
-def _not_finite(node, where: str = "") -> str | None:
-    """The first value that is NaN or infinite (YAML's .nan and .inf): every bound of a schema lets it
-    through, and a NaN learning rate trains nothing without a word."""
-    import math
-
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for k, v in items:
-        key = f"{where}.{k}" if where else str(k)
-        if isinstance(v, float) and not math.isfinite(v):
-            return f"{key}: {v} is not a finite number"
-        if msg := _not_finite(v, key) if isinstance(v, (dict, list)) else None:
-            return msg
-    return None
-
-
 MAX_NODES = 100_000  # a config's values, its YAML aliases expanded (the paper's: about 1,000)
 
 
@@ -360,6 +345,13 @@ def _expanded_size_error(config) -> str | None:
         node = child
     return (f"{'.'.join(where) or 'the config'}: expands to {size(config):,} values with its YAML aliases "
             f"(more than {MAX_NODES:,}); write it out without nested aliases")
+
+
+def _not_finite(config: dict) -> str | None:
+    from .shapes import not_finite
+
+    where = not_finite(config)
+    return f"{where} is not a finite number" if where else None
 
 
 def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:

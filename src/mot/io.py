@@ -6,6 +6,7 @@ never leaves a half-written output that Snakemake (or a user) could mistake for 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -27,12 +28,6 @@ MARKER = ".mot-output"
 
 
 STALE = re.compile(r"(tmp|old)-[0-9a-f]{8}")  # the names _sibling gives: <tag>-<4 random bytes in hex>
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def _sibling(path: Path, tag: str, is_dir: bool) -> Path:
@@ -105,7 +100,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
         lock_output(path)
-        for stale in path.parent.glob(f".{glob_escape(path.name)}.[to][ml][pd]-*"):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*-*"):
             if STALE.fullmatch(stale.name.removeprefix(f".{path.name}.")):  # _sibling's names: a user's
                 _remove(stale, ignore_errors=True)  # .out.old-mine is theirs
     if not is_dir and path.is_symlink():  # a link to a file: the file it names is written (the link stays)

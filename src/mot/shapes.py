@@ -68,6 +68,20 @@ GRADE_COUNTS = {
                    "lost_no_correct": _COUNT, "lost_too_long": _COUNT}}
 
 
+def not_finite(node, where: str = "") -> str | None:
+    """The first value in `node` that is NaN or infinite, as "key.path: nan" (None if there is none):
+    every bound of a schema lets it through, and a NaN learning rate trains nothing without a word."""
+    import math
+
+    if isinstance(node, float) and not math.isfinite(node):
+        return f"{where}: {node}" if where else str(node)
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for k, v in items:
+        if msg := not_finite(v, f"{where}.{k}" if where else str(k)):
+            return msg
+    return None
+
+
 def validator(schema: dict):
     """A JSON Schema validator whose `integer` is an integer as written (1, not 1.0): JSON Schema counts
     1.0 an integer, and the rules would put "1.0" on a command line that takes an int (--seed)."""

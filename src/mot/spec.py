@@ -91,7 +91,7 @@ def check_values(values: dict, where: str, block: str, unknown: bool = False) ->
     `unknown`, a key the block does not have is refused too (a misspelt `topk` would be ignored)."""
     import jsonschema
 
-    from .shapes import validator as strict
+    from .shapes import not_finite, validator as strict
 
     schema = _schema()
     keys = schema["properties"][block]["properties"]
@@ -102,7 +102,7 @@ def check_values(values: dict, where: str, block: str, unknown: bool = False) ->
         if name not in keys or value is None:
             continue
         value = list(value) if isinstance(value, tuple) else value
-        if not _finite(value):  # JSON's NaN and Infinity pass every bound of a schema
+        if not_finite(value):  # JSON's NaN and Infinity pass every bound of a schema
             raise MotError(f"{where}: {name} = {value!r}: not a finite number (config key {block}.{name})")
         err = jsonschema.exceptions.best_match(validator.evolve(schema=keys[name]).iter_errors(value))
         if err is not None:
@@ -135,15 +135,3 @@ def check_block(values, where: str, key: str, extend=None) -> None:
         else:
             message = err.message
         raise MotError(f"{where}: {inner + ': ' if inner else ''}{message} (config key {key}{'.' + inner if inner else ''})")
-
-
-def _finite(value) -> bool:
-    import math
-
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, (list, tuple)):
-        return all(map(_finite, value))
-    if isinstance(value, dict):
-        return all(map(_finite, value.values()))
-    return True
