@@ -1,16 +1,9 @@
 # The paper's figures, each from result files by its own rule.
 
-FIGURE_WHAT = {
-    "fig3": "training loss on the best STD teacher's corpus and AVG score against step, MoT vs that STD run (Figure 3).",
-    "fig4": "MoT with and without the distribution-shifted teacher, loss and score against step (Figure 4).",
-    "fig5": "the reverse-merge probe, AVG along lambda * base + (1 - lambda) * final checkpoint (Figure 5).",
-    "rounds": "every MoT teacher set's AVG per round, with MTD and the STD runs at the same steps.",
-}
-
 
 rule figure:
     input:
-        evals=lambda w: figure_evals(w.figure),
+        evals=lambda w: FIGURE_EVALS[w.figure],
         models=lambda w: run_models(FIGURE_RUNS[w.figure]),
     output:
         png=report(
@@ -21,12 +14,12 @@ rule figure:
         ),
         pdf=f"{L.FIGURE}.pdf",
     wildcard_constraints:
-        figure="|".join(FIGURE_RUNS),
+        figure="|".join(FIGURE_EVALS),
     params:
         code=code("figures"),
         spec=lambda w: as_json(figure_spec(w.figure)),  # Figure 5: the probe's students, benchmarks and n
         caption=report_caption(
-            lambda w: f"{w.figure}: {FIGURE_WHAT[w.figure]} Error bars: standard errors over problems.",
+            lambda w: f"{output_caption(w.figure)} Error bars: standard errors over problems.",
             lambda w: figure_spec(w.figure),
         ),
         models=L.MODELS,
@@ -55,7 +48,7 @@ rule corpus_figure:
         pdf=f"{L.FIGURE.format(figure='corpus')}.pdf",
     params:
         code=code("figures"),
-        caption=lambda w: "corpus: Table 10 as bars (prompts kept, teacher pass rate, mean trace tokens).",
+        caption=lambda w: output_caption("corpus"),
         spec=json_param(corpus_spec()),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:

@@ -84,7 +84,7 @@ rule general_table:
     params:
         code=code("tables"),
         spec=json_param(general_spec()),
-        caption=lambda w: f"{w.table}: general capability of the base, best STD and MoT final models (lm-evaluation-harness).",
+        caption=lambda w: output_caption(w.table),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),

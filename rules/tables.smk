@@ -2,7 +2,7 @@
 
 rule table:
     input:
-        evals=lambda w: student_teacher_evals() if w.table == "table9" else evals_of(*TABLE_RUNS[w.table]),
+        evals=lambda w: TABLE_EVALS[w.table],
         published=published_input(),
     output:
         csv=f"{L.TABLE}.csv",
@@ -15,11 +15,11 @@ rule table:
             labels=report_labels("table"),
         ),
     wildcard_constraints:
-        table="|".join(TABLE_RUNS),
+        table="|".join(TABLE_EVALS),
     params:
         code=code("tables"),
         spec=lambda w: as_json(table_spec(w.table)),
-        caption=report_caption(lambda w: f"{w.table}: the table, its note, and its CSV, LaTeX and Markdown."),
+        caption=report_caption(lambda w: output_caption(w.table)),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),
@@ -49,7 +49,7 @@ rule table10:
     params:
         code=code("tables"),
         spec=json_param(corpus_spec()),
-        caption=lambda w: "table10: the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.",
+        caption=lambda w: output_caption("table10"),
         out=lambda w, output: os.path.splitext(output[0])[0],
     resources:
         **cpu_resources("tables"),
@@ -77,8 +77,7 @@ rule summary:
         ),
     params:
         code=code("tables"),
-        caption=report_caption("What the run shows: table 2 and the paired differences, with a verdict read off "
-                               "each 95% interval."),
+        caption=report_caption(catalog.OUTPUTS["summary"].caption),
         tables=lambda w, input: os.path.dirname(input.table2),
         readme=lambda w: f"--readme {config['report']['readme']}" if config["report"]["readme"] else "",
         out=lambda w, output: os.path.splitext(output.md)[0],

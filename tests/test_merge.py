@@ -153,6 +153,31 @@ def test_outer_momentum_state_is_saved_and_used_next_round(tiny_model, tmp_path)
     assert torch.allclose(state2[name], 0.9 * g + g)
 
 
+def test_a_stateful_method_is_whole_in_its_registry_entry(tiny_model, tmp_path, monkeypatch):
+    """A new stateful method needs only its entry: merge() saves and reads back the state the entry
+    declares (its step, when it is carried, its file), with nothing spelled elsewhere."""
+    from mot.methods import Method, Param, State
+
+    def step(tensors, base, weights, params, name, state):  # running sum of the branches' means
+        mean = sum(t.float() for t in tensors) / len(tensors)
+        s = mean if state is None else state.add_(mean)
+        return s.clone(), s
+
+    monkeypatch.setitem(METHODS, "running", Method(lambda *a: step(*a, None)[0], needs_base=True,
+                                                   params=(Param("on", "boolean", True),),
+                                                   state=State(step, lambda p: p.get("on", True), "running_sum")))
+    ins = make_ckpts(tiny_model, tmp_path, n=2, dtype=torch.float32)
+    merge([str(x) for x in ins], str(tmp_path / "r1"), "running", base=str(ins[0]))
+    merge([str(x) for x in ins], str(tmp_path / "r2"), "running", base=str(ins[0]),
+          params={"state": str(tmp_path / "r1")})
+    a, b = tensors(ins[0]), tensors(ins[1])
+    name = next(iter(a))
+    assert torch.allclose(load_file(tmp_path / "r2" / "running_sum.safetensors")[name], a[name] + b[name])
+    assert torch.allclose(tensors(tmp_path / "r2")[name], a[name] + b[name])
+    merge([str(x) for x in ins], str(tmp_path / "r3"), "running", base=str(ins[0]), params={"on": False})
+    assert not (tmp_path / "r3" / "running_sum.safetensors").exists()
+
+
 def test_merged_checkpoint_loads_and_generates(tiny_model, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -76,6 +76,14 @@ def seeds_evals(w):
 
 
 FIGURE_RUNS = catalog.eval_runs(config, "figure")  # mot.catalog
+# table or figure -> the eval summaries it reads (so that a change reruns only what shows it)
+TABLE_EVALS, FIGURE_EVALS = ({name: sorted({eval_summary(*e) for e in evals}) for name, evals in
+                              catalog.eval_inputs(config, kind).items()} for kind in ("table", "figure"))
+
+
+def output_caption(name):
+    """'<name>: <what it shows>' (mot.catalog)."""
+    return f"{name}: {catalog.OUTPUTS[name].caption}"
 
 
 def run_models(runs):
@@ -100,11 +108,6 @@ def figure_spec(figure):
     return {**spec, "students": {k: v for k, v in spec["students"].items() if k in PROBE_STUDENTS},
             "order": {**spec["order"], "students": [s for s in STUDENTS if s in PROBE_STUDENTS]},
             "benchmarks": PROBE["benchmarks"], "protocol": {**spec["protocol"], "n": PROBE["n"]}}
-
-
-def figure_evals(figure):
-    """The eval summaries a figure reads (Figure 5: of the probe's students only)."""
-    return evals_of(*FIGURE_RUNS[figure], students=PROBE_STUDENTS if figure == "fig5" else None)
 
 
 def published_input():

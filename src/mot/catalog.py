@@ -4,8 +4,8 @@ filed under, whether it is an analysis (target all_analyses, not the main job) a
 config has it at all. Rules (TABLE_RUNS, FIGURE_RUNS, the targets), `mot plan`'s job count, the
 report's categories and `mot tables --help` read this; nothing else lists them.
 
-Adding a table: a function in mot.tables filed with `@table("name")` and an entry here
-(docs/extending.md).
+Adding a table or a figure: a function in mot.tables filed with `@table("name")` (mot.figures:
+`@figure("name")`) and an entry here, with its caption (docs/extending.md).
 """
 from __future__ import annotations
 
@@ -32,8 +32,11 @@ class Runs:
     peers: str | None  # MoT of the peer-level teachers (report.peers)
     variants: list[str]  # MoT runs of the merge-method variants (analyses.merge_methods)
     probe: list[str]  # the reverse-merge probe's runs (analyses.probe)
-    student_teacher: bool  # analyses.student_teacher is set (Table 9)
+    student_teacher: list[tuple[str, str, str]]  # Table 9's (student, source, run): analyses.student_teacher
     general_groups: set[str]  # the groups of the general tasks (Tables 3 and 4)
+    students: list[str]
+    sources: list[str]
+    probe_students: list[str]  # the students of Figure 5's probe (analyses.probe.students)
 
     @classmethod
     def of(cls, config: dict) -> "Runs":
@@ -44,9 +47,14 @@ class Runs:
             config_sets=[L.mot_run(t) for t in g.config_sets],
             no_shifted=L.mot_run(rep["no_shifted"]) if rep.get("no_shifted") else None,
             peers=L.mot_run(rep["peers"]) if rep.get("peers") else None,
-            variants=[L.mot_run(t) for t in g.variant_sets], probe=g.probe_runs, student_teacher=bool(g.pairs),
+            variants=[L.mot_run(t) for t in g.variant_sets], probe=g.probe_runs,
+            student_teacher=g.student_teacher_runs() if g.pairs else [],
             general_groups={t["group"] for t in ((config.get("general") or {}).get("tasks") or {}).values()},
+            students=g.students, sources=g.sources, probe_students=g.probe_students,
         )
+
+
+TABLE_CAPTION = "the table, its note, and its CSV, LaTeX and Markdown."
 
 
 @dataclass(frozen=True)
@@ -57,14 +65,31 @@ class Output:
     runs: Callable[[Runs], list[str]] | None = None  # the eval runs it reads; None: other inputs
     when: Callable[[Runs], bool] = lambda r: True
     analysis: bool = False  # made by all_analyses, not the main job (all_tables)
+    caption: str = ""  # what it shows: its caption in the report, after its name
+    students: Callable[[Runs], list[str]] | None = None  # whose evals of `runs` it reads (None: every student's)
+    evals: Callable[[Runs], list[tuple[str, str, str]]] | None = None  # its (student, source, run)s, where
+    # they are not `runs` for every student and source (Table 9: each pair's own student)
+    needs: str | None = None  # the report role (report.<needs>, a teacher set) it shows; without one
+    # the config has no such output, and `mot tables` refuses to make it
+
+    def reads(self, r: Runs) -> list[tuple[str, str, str]]:
+        """The (student, source, run) of every eval summary it reads."""
+        if self.evals is not None:
+            return self.evals(r)
+        students = self.students(r) if self.students else r.students
+        return [(st, so, run) for st in students for so in r.sources for run in self.runs(r)]
 
 
 OUTPUTS: dict[str, Output] = {}
 
 
-def declare(name, kind, category, runs=None, when=lambda r: True, analysis=False) -> None:
+def declare(name, kind, category, runs=None, when=None, analysis=False, caption="", students=None, evals=None,
+            needs=None) -> None:
     assert category in CATEGORIES, category
-    OUTPUTS[name] = Output(name, kind, category, runs, when, analysis)
+    if when is None:
+        when = (lambda r: bool(getattr(r, needs))) if needs else (lambda r: True)
+    OUTPUTS[name] = Output(name, kind, category, runs, when, analysis,
+                           caption or (TABLE_CAPTION if kind == "table" else ""), students, evals, needs)
 
 
 # Tables computed from eval summaries (rule table), in the order the targets list them.
@@ -76,28 +101,38 @@ declare("table11", "table", "Per-round curves", lambda r: ["base", r.mtd, *r.std
 # best STD against the base; MoT against the best STD teacher, MTD and MoT without the shifted teacher
 declare("differences", "table", "Main results",
         lambda r: ["base", r.mot, r.mtd, *r.std] + ([r.no_shifted] if r.no_shifted else []))
-declare("table7", "table", "Teacher sets", lambda r: [r.mot, r.no_shifted], when=lambda r: bool(r.no_shifted))
-declare("table12", "table", "Teacher sets", lambda r: ["base", r.no_shifted], when=lambda r: bool(r.no_shifted))
-declare("table9", "table", "Analyses", lambda r: [],  # its own evals (rules: student_teacher_evals)
-        when=lambda r: r.student_teacher, analysis=True)
+declare("table7", "table", "Teacher sets", lambda r: [r.mot, r.no_shifted], needs="no_shifted")
+declare("table12", "table", "Teacher sets", lambda r: ["base", r.no_shifted], needs="no_shifted")
+declare("table9", "table", "Analyses", lambda r: [], evals=lambda r: r.student_teacher,
+        when=lambda r: bool(r.student_teacher), analysis=True)
 declare("merge_methods", "table", "Ablations", lambda r: [r.mot, *r.variants], when=lambda r: bool(r.variants),
         analysis=True)
-declare("table8", "table", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.peers], when=lambda r: bool(r.peers))
-declare("table13", "table", "Teacher sets", lambda r: ["base", r.peers], when=lambda r: bool(r.peers))
+declare("table8", "table", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.peers], needs="peers")
+declare("table13", "table", "Teacher sets", lambda r: ["base", r.peers], needs="peers")
 # Tables from other inputs: the corpus statistics (rule corpus_table), lm-eval (rule general_table).
-declare("table10", "table", "Corpora")
+declare("table10", "table", "Corpora",
+        caption="the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.")
+GENERAL = "general capability of the base, best STD and MoT final models (lm-evaluation-harness)."
 declare("table3", "table", "General capability", when=lambda r: bool(r.general_groups & {"forgetting", "reasoning"}),
-        analysis=True)
-declare("table4", "table", "General capability", when=lambda r: "pure" in r.general_groups, analysis=True)
+        analysis=True, caption=GENERAL)
+declare("table4", "table", "General capability", when=lambda r: "pure" in r.general_groups, analysis=True,
+        caption=GENERAL)
 # Figures from eval summaries and train logs (rule figure), and the corpus figure (rule corpus_figure).
-declare("fig3", "figure", "Per-round curves", lambda r: ["base", *r.std, r.mot])
-declare("rounds", "figure", "Per-round curves", lambda r: ["base", r.mtd, *r.std, *r.config_sets])
-declare("fig4", "figure", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.no_shifted],
-        when=lambda r: bool(r.no_shifted))
-declare("fig5", "figure", "Analyses", lambda r: ["base", *r.probe], when=lambda r: bool(r.probe), analysis=True)
-declare("corpus", "figure", "Corpora")
+declare("fig3", "figure", "Per-round curves", lambda r: ["base", *r.std, r.mot],
+        caption="training loss on the best STD teacher's corpus and AVG score against step, MoT vs that STD run "
+                "(Figure 3).")
+declare("rounds", "figure", "Per-round curves", lambda r: ["base", r.mtd, *r.std, *r.config_sets],
+        caption="every MoT teacher set's AVG per round, with MTD and the STD runs at the same steps.")
+declare("fig4", "figure", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.no_shifted], needs="no_shifted",
+        caption="MoT with and without the distribution-shifted teacher, loss and score against step (Figure 4).")
+declare("fig5", "figure", "Analyses", lambda r: ["base", *r.probe], students=lambda r: r.probe_students,
+        when=lambda r: bool(r.probe), analysis=True,
+        caption="the reverse-merge probe, AVG along lambda * base + (1 - lambda) * final checkpoint (Figure 5).")
+declare("corpus", "figure", "Corpora",
+        caption="Table 10 as bars (prompts kept, teacher pass rate, mean trace tokens).")
 # The README summary (rule summary) and the MoT diagnostics (rule diagnostics)
-declare("summary", "other", "Main results")
+declare("summary", "other", "Main results",
+        caption="What the run shows: table 2 and the paired differences, with a verdict read off each 95% interval.")
 declare("diagnostics", "other", "Analyses")
 
 
@@ -112,6 +147,13 @@ def eval_runs(config_or_runs, kind: str) -> dict[str, list[str]]:
     """name -> runs, for the tables or figures of this config that read eval summaries."""
     r = config_or_runs if isinstance(config_or_runs, Runs) else Runs.of(config_or_runs)
     return {o.name: o.runs(r) for o in present(r, kind) if o.runs is not None}
+
+
+def eval_inputs(config_or_runs, kind: str) -> dict[str, list[tuple[str, str, str]]]:
+    """name -> the (student, source, run) of each eval summary it reads, for the tables or figures of
+    this config that read eval summaries (the rules' inputs)."""
+    r = config_or_runs if isinstance(config_or_runs, Runs) else Runs.of(config_or_runs)
+    return {o.name: o.reads(r) for o in present(r, kind) if o.runs is not None}
 
 
 def report_category(name: str) -> str:

@@ -295,10 +295,10 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
     base_ck = Checkpoint.open(base) if base else None
     check_inputs(cks, base_ck)
     fn = METHODS[method_name]
-    carry_momentum = fn.stateful and bool(param(method_name, params, "momentum"))
+    carried = fn.state if fn.state and fn.state.carried(params) else None
     state = None
-    if carry_momentum and params.get("state"):  # momentum saved beside the previous round's merge
-        state_file = Path(params["state"]) / "outer_state.safetensors"
+    if carried and params.get("state"):  # the state saved beside the previous round's merge
+        state_file = Path(params["state"]) / f"{carried.stem}.safetensors"
         if not state_file.is_file():
             raise MotError(f"--param state: {state_file} not found")
         state = Reader(Checkpoint(state_file.parent, [state_file],
@@ -314,7 +314,7 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
     with atomic_path(Path(out), is_dir=True) as tmp:
         writer = ShardWriter(tmp, entries, max_shard_bytes)
         state_writer = ShardWriter(tmp, [(n, "F32", s) for n, d, s in entries if DTYPES[d].is_floating_point],
-                                   1 << 62, stem="outer_state") if carry_momentum else None
+                                   1 << 62, stem=carried.stem) if carried else None
         try:
             for name, dtype_name, _ in tqdm(entries, desc=f"merge {method_name}", unit="tensor",
                                                 mininterval=2):
@@ -334,9 +334,9 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                 for i in range(0, max(1, flat[0].numel()), step):
                     part = [x[i:i + step] for x in flat] if step != flat[0].numel() else xs
                     bpart = (bflat[i:i + step] if step != flat[0].numel() else b) if b is not None else None
-                    if carry_momentum:
+                    if carried:
                         st = sflat[i:i + step].to(torch.float32, copy=True) if sflat is not None else None  # mmap views are read-only
-                        result, m = outer_step(part, bpart, weights, params, name, state=st)
+                        result, m = carried.step(part, bpart, weights, params, name, st)
                         state_writer.write(name, m)
                     else:
                         result = fn(part, bpart, weights, params, name)

@@ -46,17 +46,33 @@ class Param:
 
 
 @dataclass(frozen=True)
+class State:
+    """What a stateful method carries from one round's merge to the next, declared by the method:
+    `step(tensors, base, weights, params, name, state) -> (result, new_state)` (state None in the
+    first round, new_state None when the params carry nothing), `carried(params)` whether these
+    params carry a state at all, and the stem of the safetensors file it is saved in beside the
+    merged model, where the next round's merge (`--param state=DIR`) reads it."""
+    step: Callable
+    carried: Callable[[dict], bool]
+    stem: str
+
+
+@dataclass(frozen=True)
 class Method:
     fn: Callable[..., torch.Tensor]
     needs_base: bool = False  # combines deltas from --base (the round's start model in MoT)
     elementwise: bool = True  # each output element depends on the same element of the inputs only
     params: tuple[Param, ...] = ()  # what it reads of --param / merge params; nothing else is accepted
-    stateful: bool = False  # carries a state (momentum) from one round's merge to the next
+    state: State | None = None  # a stateful method's state, carried from one round's merge to the next
     max_inputs: int | None = None  # None: any number (a method that can merge a round's branches)
     weighted: bool = False  # reads one weight per input (--weights); the others refuse weights
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
+
+    @property
+    def stateful(self) -> bool:
+        return self.state is not None
 
     @property
     def defaults(self) -> dict:
@@ -230,9 +246,10 @@ def outer_step(tensors, base, weights, params, name, state=None):
     return base - lr * (g + mu * m), m
 
 
-@method("outer", needs_base=True, stateful=True,
+@method("outer", needs_base=True,
         params=(Param("lr", "number", 1.0, exclusive_minimum=0, description="The outer learning rate."),
-                Param("momentum", "number", 0.0, minimum=0, exclusive_maximum=1, description="Nesterov momentum.")))
+                Param("momentum", "number", 0.0, minimum=0, exclusive_maximum=1, description="Nesterov momentum.")),
+        state=State(outer_step, lambda params: bool(param("outer", params, "momentum")), "outer_state"))
 def outer(tensors, base, weights, params, name):
     return outer_step(tensors, base, weights, params, name)[0]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 
 from . import layout
+from .catalog import OUTPUTS
 from .io import MotError, read_json, registry
 from .render import BENCH_LABELS, Score, Table, best_note, gain, protocol_note
 from .shapes import GENERAL_SUMMARY
@@ -354,9 +355,7 @@ def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: s
     elif name in ("table3", "table4"):
         t = general_table(name, general or [], spec)
     elif name in TABLES:
-        roles = {"table7": "no_shifted", "table8": "peers", "table12": "no_shifted",
-                 "table13": "peers"}
-        role = roles.get(name)
+        role = OUTPUTS[name].needs
         if role and not spec["roles"].get(role):
             raise MotError(f"{name} needs report.{role} (a teacher set name) in the config")
         t = TABLES[name](results(evals, spec), spec)
