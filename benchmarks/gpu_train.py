@@ -112,7 +112,7 @@ def run_bare(model_dir: Path, corpus: Path, steps: int, seq: int) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mot.io import read_jsonl
+    from mot.readers import read_jsonl
     from mot.chat import end_of_turn, sft_example
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"

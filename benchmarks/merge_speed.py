@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from mot.merge import Checkpoint, Reader, ShardWriter  # noqa: E402
+from mot.checkpoints import Checkpoint, Reader  # noqa: E402
+from mot.merge import ShardWriter  # noqa: E402
 
 QWEN3_06B = dict(vocab_size=151936, hidden_size=1024, num_hidden_layers=28, num_attention_heads=16,
                  num_key_value_heads=8, head_dim=128, intermediate_size=3072, max_position_embeddings=40960,

@@ -119,7 +119,7 @@ def test_bad_config_is_one_line_naming_the_key(fn, pattern):
 def test_paper_config_has_table9s_two_pairs_and_figure5s_probe():
     """Issue 19: Table 9's pairs and Figure 5's protocol (AIME24, a 64-sample average, the 8B) as
     the paper has them; the synthetic configs keep one pair and eval's protocol for the probe."""
-    from mot.config import probe_settings, student_teacher_pairs
+    from mot.grid import probe_settings, student_teacher_pairs
     from mot.layout import as_teachers
 
     paper = load("paper.yaml")

@@ -119,7 +119,7 @@ def test_union(tmp_path):
 
 @pytest.mark.parametrize("case", ["union", "corpus_grades", "stats", "train_file", "prompts_world"])
 def test_no_command_overwrites_its_own_input_or_a_file_where_a_directory_goes(tmp_path, case):
-    """One check (mot.cli.check_outputs) before every command: an output that is one of its inputs,
+    """One check (mot.placement.check_outputs) before every command: an output that is one of its inputs,
     or a regular file where a directory is written, is one line and leaves every file as it was."""
     from conftest import run_mot
 
@@ -146,7 +146,7 @@ def test_no_command_overwrites_its_own_input_or_a_file_where_a_directory_goes(tm
 
 def test_non_utf8_and_truncated_files_are_one_line_naming_them(tmp_path):
     """Bytes that are not UTF-8 in a JSONL file name its line; a truncated JSON summary names the file."""
-    from mot.io import read_json, read_jsonl
+    from mot.readers import read_json, read_jsonl
 
     f = tmp_path / "s.jsonl"
     f.write_bytes(b'{"id": "a", "prompt": "p"}\n{"id": "b", "prompt": "caf\xe9"}\n')

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from mot.io import MotError, read_jsonl
+from mot.io import MotError
+
+from mot.readers import read_jsonl
 from mot.prompts import load_source, read_problem_file, sample_prompts, short_answer
 
 from conftest import ROOT

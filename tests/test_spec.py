@@ -98,3 +98,32 @@ def test_nan_and_infinity_are_refused_as_json_lets_them_through_every_bound():
 def test_a_rounds_spec_names_its_merge_before_any_work(change, pattern):
     with pytest.raises(MotError, match=pattern):
         RoundsSpec.of({"hparams": BASE, "rounds": 2, "steps_per_round": 5, **change})
+
+
+@pytest.mark.parametrize("module, cls, command", [("train", "TrainSpec", "train"), ("evaluate", "EvalSpec", "evaluate"),
+                                                  ("rounds", "RoundsSpec", "rounds")])
+def test_each_spec_help_is_made_from_its_dataclass(module, cls, command):
+    """`mot <command> --help` shows each field of the spec's dataclass with its default (as JSON) and
+    its comment, and the keys of a spec inside it: a field added there is in the help, written nowhere else."""
+    import dataclasses
+    import importlib
+    import json
+
+    from mot.cli import parser
+
+    spec = getattr(importlib.import_module(f"mot.{module}"), cls)
+    sub = next(a for a in parser()._actions if a.dest == "cmd").choices[command]
+    text = next(a for a in sub._actions if a.dest == "spec").help
+    for f in dataclasses.fields(spec):
+        if f.default is not dataclasses.MISSING:
+            assert f'"{f.name}" (' in text and f"default {json.dumps(f.default)}" in text, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert f'"{f.name}" (' in text and f"default {json.dumps(f.default_factory())}" in text, f.name
+        else:
+            assert f'"{f.name}" (' in text, f.name
+        if f.name == "hparams":
+            from mot.train import HParams
+
+            assert ", ".join(g.name for g in dataclasses.fields(HParams)) in text
+    if cls == "TrainSpec":
+        assert '"save_every" (int, default 0: also save out/step-N every this many steps)' in text

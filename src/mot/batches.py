@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 
 from .chat import IGNORE, end_of_turn, sft_example
-from .io import MotError, read_jsonl, stable_hash
+from .io import MotError, stable_hash
+from .readers import read_jsonl
 
 
 def load_examples(tok, corpus: str, max_length: int, truncation: str) -> tuple[list[tuple], dict]:

@@ -7,110 +7,16 @@ arguments. A user-facing error prints one line (`mot: error: ...`) and exits wit
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 from . import commands as c
 from . import layout
-
-
-def _json(text: str):
-    """A JSON object (every JSON argument of mot is one), with no NaN or Infinity (JSON has none)."""
-    from .io import MotError, strict_json
-
-    try:
-        value = strict_json(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
-    except MotError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object {{...}}, got {type(value).__name__} {text[:40]}")
-    return value
-
-
-def _config(text: str):
-    """A resolved config as JSON (what the rules pass), or a config file's path, checked and completed
-    against config/schema.yaml (from the repository root, as mot check-config)."""
-    if not text.lstrip().startswith("{") and os.path.isfile(text):
-        from .config import load_config
-        from .spec import SCHEMA
-
-        # a MotError (never a ValueError, which argparse would turn into "invalid _config value") goes
-        # through to main's one line
-        config = ConfigFile(load_config(text, SCHEMA if SCHEMA.is_file() else "config/schema.yaml"))
-        config.source = text  # an input: no output may replace it (mot plan --config X --out X)
-        return config
-    return _json(text)
-
-
-def _positive(kind):
-    """An argument that is a positive, finite number of `kind` (int or float)."""
-    import math
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a positive{' finite' if kind is float else ''} number")
-        return value
-
-    parse.__name__ = kind.__name__  # what-may-name-an-input check (parser): a number is no path
-    return parse
-
-
-class ConfigFile(dict):
-    """A config read from a file given on the command line; `source`: that file."""
-
-    source = None
-
-
-@dataclass(frozen=True)
-class Out:
-    """An output argument: what it names and everything a command writes for it.
-
-    kind: file; dir (a directory written whole and marked as mot's, mot.io.MARKER: one that mot did
-    not write is replaced only with --force); workdir (a directory the command works in without
-    owning it: `mot seeds run --dir`, a Snakemake working directory whose files are the seed's run's
-    outputs, never marked, so the ownership rule would refuse every rerun); stem (the files
-    <out><ext> for each of `exts`). md: also <out> with the suffix .md (mot stats). work: also
-    <out>.partial/, where a resumable job works (mot.io.start_work)."""
-    kind: str
-    exts: tuple[str, ...] = ()
-    md: bool = False
-    work: bool = False
-
-    def targets(self, value: str, flag: str) -> list[tuple[str, str, str]]:
-        """(path, kind, what names it) for everything written for `value`; kind: file, dir, workdir,
-        or work (a resumable job's work directory: placement only)."""
-        if self.kind == "stem":
-            paths = [(f"{value}{ext}", "file", f"{flag} (its {ext})") for ext in self.exts]
-        else:
-            paths = [(value, self.kind, flag)]
-        if self.md:
-            paths.append((str(Path(value).with_suffix(".md")), "file", f"{flag} (its .md)"))
-        if self.work:
-            paths.append((f"{value}.partial", "work", f"{flag} (its .partial work directory)"))
-        return paths
-
-
-TABLE_FILES = (".csv", ".md", ".tex", ".html")  # mot.render.Table.write
-
-
-def _rehearsal_data():
-    from .rehearsal import data_files
-
-    return data_files()
-
-
-# What a command reads besides its arguments, the config schema and mot's own code (check_outputs)
-IMPLICIT = {"rehearsal": _rehearsal_data}
-FIGURE_FILES = (".png", ".pdf")
+from .io import MotError
+from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _positive
+from .placement import check_outputs
+from .spec import spec_help
+from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
 
 
 def parser() -> argparse.ArgumentParser:
@@ -226,11 +132,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
     sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
-                    help="mot.train.TrainSpec: {\"hparams\": the config's train block's SFT keys, \"steps\": optimizer "
-                         "steps to run; optional: \"start_step\" (global step of the first one), \"total_steps\" "
-                         "(length of the lr schedule; default start_step + steps), \"schedule_start\" (global step "
-                         "where the lr schedule starts), \"save_every\", \"seed\", \"init_optimizer\" (a directory "
-                         "with optimizer.pt), \"save_optimizer\"}")
+                    help=spec_help("train", "TrainSpec", {"hparams": ("train", "HParams")}))
     sp.add_argument("--out", required=True)
 
     sp = add("evaluate", c.cmd_eval, "sample, grade and summarise a run's checkpoints on benchmarks",
@@ -240,10 +142,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--benchmark", action="append", required=True, metavar="NAME=DATA",
                     help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25, and its file (data/<name>.jsonl "
                          "or the world file) (repeat)")
-    sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
-                    help="mot.evaluate.EvalSpec: {\"sampling\": {n, temperature, top_p, max_tokens}; optional: "
-                         "\"backend\" (hf | vllm), \"params\" (backend params: batch_size, dtype, device, "
-                         "tensor_parallel_size, engine), \"template\" (user message with {problem}), \"seed\"}")
+    sp.add_argument("--spec", type=_json, required=True, metavar="JSON", help=spec_help("evaluate", "EvalSpec"))
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
     sp.add_argument("--samples", required=True, help="the graded samples of every checkpoint (JSONL)")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
@@ -251,10 +150,7 @@ def parser() -> argparse.ArgumentParser:
     def mot_args(sp):  # shared by `mot branches` and `mot rounds`
         sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH")
         sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
-                        help="mot.rounds.RoundsSpec: {\"hparams\": the config's train block's SFT keys, \"rounds\", "
-                             "\"steps_per_round\"; optional: \"method\" (merge method, mot merge --help), "
-                             "\"merge_params\", \"seed\", \"schedule\" (global | round), \"optimizer_state\" "
-                             "(reset | carry)}")
+                        help=spec_help("rounds", "RoundsSpec", {"hparams": ("train", "HParams")}))
         sp.add_argument("--out", required=True)
 
     sp = add("branches", c.cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
@@ -381,182 +277,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _redirect(log: str):
-    """Send stdout/stderr (Python and C level: tqdm, transformers, torch) to the log file and
-    return a handle on the original stderr, where the one-line error still goes."""
-    import os
-    from pathlib import Path
-
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    console = os.fdopen(os.dup(2), "w")
-    if os.path.islink(log) or (os.path.isfile(log) and os.stat(log).st_nlink > 1):
-        os.unlink(log)  # as an output's link is replaced: the file it named, or shares its data with, is kept
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stdout = os.fdopen(1, "w", buffering=1)
-    sys.stderr = os.fdopen(2, "w", buffering=1)
-    return console
-
-
-def _paths(value, setting: bool = False) -> list[str]:
-    """The paths an argument may name: a path, each of a list, the PATH of KEY=PATH, or the strings
-    of a JSON setting, at any depth (--spec: init_optimizer, --teacher: a local model, --config:
-    data files). A setting's string that names the file system's root is an operator, not a path
-    (world.held_out_op "//"): every output lies inside the root."""
-    if isinstance(value, dict):
-        return [*filter(None, [getattr(value, "source", None)]), *(p for v in value.values() for p in _paths(v, True))]
-    if isinstance(value, list):
-        return [p for v in value for p in _paths(v, setting)]
-    if not isinstance(value, str) or not value:
-        return []
-    if setting and Path(value).resolve() == Path(value).resolve().parent:
-        return []
-    return [value.partition("=")[2] if "=" in value and not os.path.exists(value) else value]
-
-
-def _reads(args) -> tuple[list[str], list[str]]:
-    """The command's inputs (every argument but its outputs that names an existing path) and, of
-    them, its roots (trees read selectively: an output may lie inside one)."""
-    keys = getattr(args, "reads", None)
-    if keys is None:  # a namespace not made by parser(): every argument but the outputs and the log
-        keys = [k for k in vars(args) if k not in args.outputs and k not in ("fn", "outputs", "roots", "log", "cmd")]
-    inputs, roots = [], []
-    for key in keys:
-        paths = [p for p in _paths(getattr(args, key, None)) if os.path.exists(p)]
-        (roots if key in getattr(args, "roots", ()) else inputs).extend(paths)
-    return inputs, roots
-
-
-def _writes(args) -> list[tuple[str, str, str]]:
-    """Everything the command writes, as (path, kind, the argument that names it): each output
-    argument's targets (Out.targets) and the log (--log, read after main adds a process's .rankN)."""
-    from .io import MotError
-
-    targets = []
-    for key, out in args.outputs.items():
-        value, flag = getattr(args, key, None), f"--{key.replace('_', '-')}"
-        if value is None:
-            continue
-        if str(value) in ("", ".", "..") or not Path(value).resolve().name:  # "", "/", "..": no file's name
-            raise MotError(f"{flag} {str(value)!r}: names no file or directory to write")
-        targets += out.targets(str(value), flag)
-    if getattr(args, "log", None):
-        targets.append((str(args.log), "file", "--log"))
-    return targets
-
-
-def check_outputs(args) -> None:
-    """One check for every command, before it runs and before its log is opened (it writes
-    nothing): no output (--log included) may be, hold or lie inside one of the command's inputs
-    (any other argument naming an existing path; mot.io.check_placement), nor be a file where a
-    directory is written or the other way round, nor a directory that mot did not write (unless
-    --force); and no two outputs may be one path, or one lie inside the other."""
-    from .io import MotError, check_out, check_placement
-    from .spec import SCHEMA
-
-    inputs, roots = _reads(args)
-    # what every command may read without an argument naming it: the config schema (the checks of
-    # --spec and --sampling, check-config's default) and mot's own code
-    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *IMPLICIT.get(args.cmd, lambda: [])())
-               if p.exists()]
-    force = bool(getattr(args, "force", False))
-    targets = _writes(args)
-    from .io import STALE
-
-    for path, kind, flag in targets:
-        if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
-            for i in inputs:
-                ri, ro = Path(i).resolve(), Path(path).resolve()
-                if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
-                    raise MotError(f"{flag} {path}: the input {i} has the name of its leftovers, which mot removes")
-        if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
-            check_placement(path, inputs, flag, roots)
-        else:
-            check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
-        if kind in ("dir", "workdir") and Path(path).is_file():
-            raise MotError(f"{flag} {path}: is a file, expected a directory")
-    resolved = [Path(path).resolve() for path, _, _ in targets]
-    locks = {(r.parent / f".{r.name}.lock"): targets[i] for i, r in enumerate(resolved)}  # mot.io.lock_output's
-    for j, (path, _, flag) in enumerate(targets):
-        if resolved[j] in locks:  # removed when the command ends
-            raise MotError(f"{flag} {path}: the lock file of {locks[resolved[j]][2]} {locks[resolved[j]][0]}")
-        for i in range(j):
-            if resolved[j] == resolved[i]:
-                raise MotError(f"{flag} {path}: the same path as {targets[i][2]} {targets[i][0]} (two outputs, "
-                               "one file)")
-            inner, outer = (j, i) if resolved[i] in resolved[j].parents else (i, j)
-            if resolved[outer] in resolved[inner].parents:
-                raise MotError(f"{targets[inner][2]} {targets[inner][0]}: lies inside the output "
-                               f"{targets[outer][2]} {targets[outer][0]}")
-
-
-def _machine_error(e: BaseException) -> OSError | None:
-    """The machine's I/O error behind an exception, if any: an OSError in its chain, or a library's
-    message for one (safetensors: "I/O error: No space left on device (os error 28)"; torch.save:
-    "[enforce fail at inline_container.cc] ... file write failed"), as an OSError with its errno."""
-    import errno
-    import re
-
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, OSError):
-            return e
-        text = str(e)
-        if m := re.search(r"os error (\d+)", text):
-            return OSError(int(m[1]), os.strerror(int(m[1])))
-        for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
-            if os.strerror(code) in text:
-                return OSError(code, os.strerror(code))
-        if "file write failed" in text or "PytorchStreamWriter failed" in text:
-            return OSError(errno.EIO, "a file write failed (a full disk or a quota, most likely)")
-        e = e.__cause__ or e.__context__
-    return None
-
-
-def _os_error(e: OSError, args) -> str:
-    """One line for an error of the machine (a full disk, a quota, a read-only file system, a
-    permission): what failed, the file when Python names it, and where the command writes."""
-    import errno
-
-    outs = [str(getattr(args, k)) for k in args.outputs if getattr(args, k, None)]
-    where = f" (writing {', '.join(outs)})" if outs else ""
-    what = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-            errno.EROFS: "read-only file system", errno.EFBIG: "file too large (a file size limit)"}.get(
-        e.errno, e.strerror or type(e).__name__)
-    path = f": {e.filename}" if e.filename else ""
-    return (f"{what}{path}{where}; nothing was published there (outputs appear whole or not at all), and "
-            "a rerun resumes from the kept work, if any")
-
-
-class Stopped(BaseException):
-    """SIGTERM or SIGHUP (Snakemake cancelling a job, SLURM's time limit or scancel, a closed terminal):
-    raised where the command is, so that every `finally` and atomic_path's cleanup runs (no `.tmp-*`
-    work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
-    A stage with its own way to stop (train saves its state, generate its samples) installs its own
-    handler over this one while it runs."""
-
-
-def _stop_on_signals() -> None:
-    import signal
-
-    def stop(signum, frame):
-        raise Stopped(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, stop)
-
-
 def main(argv=None) -> int:
     import signal
     import traceback
 
-    from .io import MotError, records
+    from .readers import records
 
     try:  # a --config file is read and checked while the arguments are parsed
         args = parser().parse_args(argv)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .grid import student_teacher_pairs
 from .io import MotError
 
 
@@ -162,23 +163,6 @@ def cross_errors(config: dict) -> str | None:
             return (f"students.{name}.launch.processes: train.batch_size={tr['batch_size']} cannot be split into "
                     f"micro-batches of {tr['micro_batch_size']} on {procs} processes")
     return None
-
-
-def student_teacher_pairs(config: dict) -> list[dict]:
-    """analyses.student_teacher as a list of pairs (paper Table 9): one mapping is one pair."""
-    st = config.get("analyses", {}).get("student_teacher") or []
-    return [st] if isinstance(st, dict) else list(st)
-
-
-def probe_settings(config: dict) -> dict:
-    """analyses.probe with its defaults ({} without a probe): eval's n and benchmarks, every student.
-    Each probe point is also sampled on eval.validation, as every evaluated checkpoint is."""
-    p = config.get("analyses", {}).get("probe") or {}
-    if not p:
-        return {}
-    return {"runs": list(p["runs"]), "lambdas": list(p["lambdas"]), "n": p.get("n", config["eval"]["n"]),
-            "benchmarks": list(p.get("benchmarks", config["eval"]["benchmarks"])),
-            "students": list(p.get("students", config["students"]))}
 
 
 def _student_teacher_errors(config: dict) -> str | None:

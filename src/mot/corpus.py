@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .grading import is_correct
-from .io import MotError, check_out, read_json, read_jsonl, stable_hash, write_json, write_jsonl, write_text
+from .io import MotError, check_out, stable_hash, write_json, write_jsonl, write_text
+from .readers import read_json, read_jsonl
 from .generate import read_samples
 from .shapes import GRADE_COUNTS
 
@@ -112,7 +113,7 @@ STATS_COLUMNS = ("source", "teacher", "prompts", "kept", "pass_rate", "mean_toke
 
 def read_stats(path: str):
     """A stats.csv that corpus_stats wrote (Table 10 and mot plan read it), its rows typed on request."""
-    from .io import read_csv
+    from .readers import read_csv
 
     return read_csv(path, STATS_COLUMNS, "corpus statistics")
 

@@ -14,7 +14,7 @@ The paper's claim is that merging keeps what the teachers agree on and averages 
 one teacher teaches: then the merged model's loss on each corpus sits between the branches', its
 own branch lowest, and task vectors are far from parallel. Written as `<out>.csv` (round,
 quantity, a, b, value) and plotted as `<out>.png`/`.pdf`. Tensors are streamed one at a time
-(mot.merge.Reader), so the geometry of 8B checkpoints needs no more memory than one tensor each.
+(mot.checkpoints.Reader), so the geometry of 8B checkpoints needs no more memory than one tensor each.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def geometry(start: str, branches: dict[str, str]) -> list[tuple[str, str, str, 
     """Distances from the branch mean and pairwise task-vector cosines, one tensor at a time."""
     import torch
 
-    from .merge import Checkpoint, Reader
+    from .checkpoints import Checkpoint, Reader
 
     names = list(branches)
     readers = {k: Reader(Checkpoint.open(p)) for k, p in branches.items()}

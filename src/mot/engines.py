@@ -178,7 +178,7 @@ class VLLMTeacher:
         from vllm.platforms import current_platform
 
         from .hub import CONFIG_FILES, TOKENIZER_FILES
-        from .merge import same_files
+        from .checkpoints import same_files
 
         model, key = self.params["model"], self._key(seed)
         while _IDLE:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
-from .io import (MotError, check_out, model_fingerprint, read_jsonl, registry, stable_hash, release_output,
-                 stage_code, start_work, write_json, write_jsonl)
+from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, release_output, stage_code,
+                 start_work, write_json, write_jsonl)
+from .readers import read_jsonl
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
 from .spec import check_values, from_json

@@ -17,8 +17,24 @@ set's later branches and merges), else None.
 """
 from __future__ import annotations
 
-from .config import probe_settings, student_teacher_pairs
 from .layout import GENERAL_MODELS, MTD, as_teachers, mot_run, mot_set, probe_run, probed, sft_run
+
+
+def student_teacher_pairs(config: dict) -> list[dict]:
+    """analyses.student_teacher as a list of pairs (paper Table 9): one mapping is one pair."""
+    st = config.get("analyses", {}).get("student_teacher") or []
+    return [st] if isinstance(st, dict) else list(st)
+
+
+def probe_settings(config: dict) -> dict:
+    """analyses.probe with its defaults ({} without a probe): eval's n and benchmarks, every student.
+    Each probe point is also sampled on eval.validation, as every evaluated checkpoint is."""
+    p = config.get("analyses", {}).get("probe") or {}
+    if not p:
+        return {}
+    return {"runs": list(p["runs"]), "lambdas": list(p["lambdas"]), "n": p.get("n", config["eval"]["n"]),
+            "benchmarks": list(p.get("benchmarks", config["eval"]["benchmarks"])),
+            "students": list(p.get("students", config["students"]))}
 
 
 class Grid:

@@ -116,7 +116,7 @@ def eval_dir(student: str, source: str | None, run: str) -> str:
 
 
 def as_teachers(pairs: list[dict]) -> dict[str, tuple[str, str]]:
-    """Table 9's teachers of analyses.student_teacher's pairs (mot.config.student_teacher_pairs):
+    """Table 9's teachers of analyses.student_teacher's pairs (mot.grid.student_teacher_pairs):
     name -> (the student whose model teaches, one of AS_CONFIGS). 'as-<config>' while every pair has
     the same teacher (as-base, as-best-std, as-mot), 'as-<teacher>-<config>' once they differ. A
     teacher's models sample each source of its pairs once, whichever students learn from them."""

@@ -173,7 +173,7 @@ def arch_from_checkpoint(path: Path) -> Arch | None:
     import json
     import math
 
-    from .merge import Checkpoint
+    from .checkpoints import Checkpoint
 
     cfg = json.loads((path / "config.json").read_text())
     cfg = {**cfg, **cfg.get("text_config", {})}
@@ -232,7 +232,7 @@ def job_memory(config: dict) -> list[dict]:
     """Every kind of GPU job of a config with its memory per GPU: {"job", "key" (the config key that
     shapes it), "model", "gpus", "shape" (a short description), "parts" (GiB), "total", "limit"}.
     A model without figures (not in ARCHS) is listed with parts None."""
-    from .config import student_teacher_pairs
+    from .grid import student_teacher_pairs
 
     gpu_gib = config["resources"]["gpu_mem_gib"]
     tr = config["train"]

@@ -113,7 +113,7 @@ def params(config: dict, student: str, assumptions: dict | None = None) -> tuple
 
 def read_corpus_stats(paths: list[str]) -> dict:
     """results/corpora/<source>/stats.csv files (mot stats) -> {source: {teacher: {n, mean_tokens}}}."""
-    from .io import read_csv
+    from .readers import read_csv
 
     out = {}
     for path in paths:

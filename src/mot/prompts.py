@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 
 from .answers import boxed_spans, clean
-from .io import MotError, iter_jsonl, stable_hash, write_jsonl
+from .io import MotError, stable_hash, write_jsonl
+from .readers import iter_jsonl
 from .world import split_rows
 
 PROBLEM_KEYS = ("problem", "question", "prompt")

@@ -30,7 +30,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .io import MotError, atomic_path, read_jsonl, write_jsonl
+from .io import MotError, atomic_path, write_jsonl
+
+from .readers import iter_jsonl, read_jsonl
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "data" / "templates"
 QWEN3, QWQ, R1 = "Qwen-Qwen3-0.6B.jinja", "Qwen-QwQ-32B.jinja", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
@@ -234,8 +236,8 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
     - the general benchmarks ran with think_end_token and scored no reasoning.
     `students`: name -> base model directory."""
     from .chat import IGNORE, THINK_CLOSE, THINK_OPEN, sft_example
-    from .io import iter_jsonl, load_tokenizer, write_json
-    from .merge import Checkpoint
+    from .io import load_tokenizer, write_json
+    from .checkpoints import Checkpoint
     from .prompts import BUILT_IN_INSTRUCTIONS, MARKUP
 
     root, counts = Path(results), {}

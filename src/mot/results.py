@@ -9,7 +9,8 @@ import random
 from pathlib import Path
 
 from . import layout
-from .io import MotError, Record, read_json, records, stable_hash
+from .io import MotError, stable_hash
+from .readers import Record, read_json, records
 from .render import Score
 from .shapes import EVAL_SUMMARY
 

@@ -135,3 +135,59 @@ def check_block(values, where: str, key: str, extend=None) -> None:
         else:
             message = err.message
         raise MotError(f"{where}: {inner + ': ' if inner else ''}{message} (config key {key}{'.' + inner if inner else ''})")
+
+
+def spec_help(module: str, cls: str, nested: dict[str, tuple[str, str]] | None = None) -> str:
+    """A command's `--spec` help, made from the spec's dataclass in mot/<module>.py: each field, its
+    type, its default (as JSON) and the comment beside it; `nested`: field -> (module, class) of a spec
+    inside this one, shown by its keys. Read from the source (ast), not imported: building the parser
+    imports no stage."""
+    def item(name, kind, default, comment):
+        what = _summary(*nested[name]) if nested and name in nested else kind
+        return f'"{name}" ({what}{"" if default is None else ", default " + default}{": " + comment if comment else ""})'
+
+    fields_ = _fields(module, cls)
+    required = [item(*f) for f in fields_ if f[2] is None]
+    optional = [item(*f) for f in fields_ if f[2] is not None]
+    return (f"mot.{module}.{cls} as JSON, {_summary(module, cls, keys=False)}. Required: {'; '.join(required)}."
+            + (f" Optional: {'; '.join(optional)}." if optional else ""))
+
+
+@functools.cache
+def _class(module: str, cls: str):
+    import ast
+
+    text = (Path(__file__).resolve().parent / f"{module}.py").read_text(encoding="utf-8")
+    return next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls), text.splitlines()
+
+
+def _fields(module: str, cls: str) -> list[tuple[str, str, str | None, str]]:
+    """(name, type, default as JSON or None when required, the comment on its line) of each field."""
+    import ast
+    import json
+
+    node, lines = _class(module, cls)
+    out = []
+    for st in node.body:
+        if not (isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name)):
+            continue
+        default = None
+        if st.value is not None:
+            default = ast.unparse(st.value)
+            factory = {"field(default_factory=dict)": "{}", "field(default_factory=list)": "[]"}
+            try:
+                default = factory.get(default) or json.dumps(ast.literal_eval(st.value))
+            except ValueError:
+                pass
+        comment = lines[st.end_lineno - 1].partition("  # ")[2].strip()
+        out.append((st.target.id, ast.unparse(st.annotation), default, comment))
+    return out
+
+
+def _summary(module: str, cls: str, keys: bool = True) -> str:
+    """A spec's docstring's first clause, lower-cased; with its keys (a spec inside another)."""
+    import ast
+
+    doc = (ast.get_docstring(_class(module, cls)[0]) or cls).split("(")[0].strip().rstrip(".:")
+    doc = doc[0].lower() + doc[1:]
+    return f"{doc}: {', '.join(f[0] for f in _fields(module, cls))}" if keys else doc

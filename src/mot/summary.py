@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io import MotError, atomic_path, read_csv, write_text
+from .io import MotError, atomic_path, write_text
+
+from .readers import read_csv
 
 # ----------------------------------------------------------------------------- what the run shows
 SUMMARY_START, SUMMARY_END = "<!-- default-run:start -->", "<!-- default-run:end -->"

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from . import layout
 from .catalog import OUTPUTS
-from .io import MotError, read_json, registry
+from .io import MotError, registry
+from .readers import read_json
 from .render import BENCH_LABELS, Score, Table, best_note, gain, protocol_note
 from .shapes import GENERAL_SUMMARY
 from .results import N_BOOT, Results, best_std, in_order, load_published, paired_difference, results

@@ -11,7 +11,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from .io import MotError, read_json, stable_hash
+from .io import MotError, stable_hash
+
+from .readers import read_json
 
 OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "//": lambda a, b: a // b}
 WORDS = {"+": "plus", "-": "minus", "*": "times", "//": "divided by"}

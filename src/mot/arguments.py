@@ -1,0 +1,97 @@
+"""The types of mot's arguments: JSON objects, config files, _positive numbers, and what an output
+argument names (Out: the files and directories a command writes for it, mot.placement checks)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .io import MotError
+
+
+def _json(text: str):
+    """A JSON object (every JSON argument of mot is one), with no NaN or Infinity (JSON has none)."""
+    from .readers import strict_json
+
+    try:
+        value = strict_json(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e.msg}") from None
+    except MotError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object {{...}}, got {type(value).__name__} {text[:40]}")
+    return value
+
+
+def _config(text: str):
+    """A resolved config as JSON (what the rules pass), or a config file's path, checked and completed
+    against config/schema.yaml (from the repository root, as mot check-config)."""
+    if not text.lstrip().startswith("{") and os.path.isfile(text):
+        from .config import load_config
+        from .spec import SCHEMA
+
+        # a MotError (never a ValueError, which argparse would turn into "invalid _config value") goes
+        # through to main's one line
+        config = ConfigFile(load_config(text, SCHEMA if SCHEMA.is_file() else "config/schema.yaml"))
+        config.source = text  # an input: no output may replace it (mot plan --config X --out X)
+        return config
+    return _json(text)
+
+
+def _positive(kind):
+    """An argument that is a positive, finite number of `kind` (int or float)."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive{' finite' if kind is float else ''} number")
+        return value
+
+    parse.__name__ = kind.__name__  # what-may-name-an-input check (parser): a number is no path
+    return parse
+
+
+class ConfigFile(dict):
+    """A config read from a file given on the command line; `source`: that file."""
+
+    source = None
+
+
+@dataclass(frozen=True)
+class Out:
+    """An output argument: what it names and everything a command writes for it.
+
+    kind: file; dir (a directory written whole and marked as mot's, mot.io.MARKER: one that mot did
+    not write is replaced only with --force); workdir (a directory the command works in without
+    owning it: `mot seeds run --dir`, a Snakemake working directory whose files are the seed's run's
+    outputs, never marked, so the ownership rule would refuse every rerun); stem (the files
+    <out><ext> for each of `exts`). md: also <out> with the suffix .md (mot stats). work: also
+    <out>.partial/, where a resumable job works (mot.io.start_work)."""
+    kind: str
+    exts: tuple[str, ...] = ()
+    md: bool = False
+    work: bool = False
+
+    def targets(self, value: str, flag: str) -> list[tuple[str, str, str]]:
+        """(path, kind, what names it) for everything written for `value`; kind: file, dir, workdir,
+        or work (a resumable job's work directory: placement only)."""
+        if self.kind == "stem":
+            paths = [(f"{value}{ext}", "file", f"{flag} (its {ext})") for ext in self.exts]
+        else:
+            paths = [(value, self.kind, flag)]
+        if self.md:
+            paths.append((str(Path(value).with_suffix(".md")), "file", f"{flag} (its .md)"))
+        if self.work:
+            paths.append((f"{value}.partial", "work", f"{flag} (its .partial work directory)"))
+        return paths
+
+
+TABLE_FILES = (".csv", ".md", ".tex", ".html")  # mot.render.Table.write
+FIGURE_FILES = (".png", ".pdf")

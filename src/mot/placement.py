@@ -1,0 +1,109 @@
+"""Where a command may write: every output argument's targets (Out), checked once before any
+command runs (check_outputs): no output is, holds or lies inside an input, no two outputs are one
+path, and a directory that mot did not write is not replaced (mot.io.check_out)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _rehearsal_data():
+    from .rehearsal import data_files
+
+    return data_files()
+
+
+# What a command reads besides its arguments, the config schema and mot's own code (check_outputs)
+IMPLICIT = {"rehearsal": _rehearsal_data}
+
+
+def _paths(value, setting: bool = False) -> list[str]:
+    """The paths an argument may name: a path, each of a list, the PATH of KEY=PATH, or the strings
+    of a JSON setting, at any depth (--spec: init_optimizer, --teacher: a local model, --config:
+    data files). A setting's string that names the file system's root is an operator, not a path
+    (world.held_out_op "//"): every output lies inside the root."""
+    if isinstance(value, dict):
+        return [*filter(None, [getattr(value, "source", None)]), *(p for v in value.values() for p in _paths(v, True))]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths(v, setting)]
+    if not isinstance(value, str) or not value:
+        return []
+    if setting and Path(value).resolve() == Path(value).resolve().parent:
+        return []
+    return [value.partition("=")[2] if "=" in value and not os.path.exists(value) else value]
+
+
+def _reads(args) -> tuple[list[str], list[str]]:
+    """The command's inputs (every argument but its outputs that names an existing path) and, of
+    them, its roots (trees read selectively: an output may lie inside one)."""
+    keys = getattr(args, "reads", None)
+    if keys is None:  # a namespace not made by parser(): every argument but the outputs and the log
+        keys = [k for k in vars(args) if k not in args.outputs and k not in ("fn", "outputs", "roots", "log", "cmd")]
+    inputs, roots = [], []
+    for key in keys:
+        paths = [p for p in _paths(getattr(args, key, None)) if os.path.exists(p)]
+        (roots if key in getattr(args, "roots", ()) else inputs).extend(paths)
+    return inputs, roots
+
+
+def _writes(args) -> list[tuple[str, str, str]]:
+    """Everything the command writes, as (path, kind, the argument that names it): each output
+    argument's targets (Out.targets) and the log (--log, read after main adds a process's .rankN)."""
+    from .io import MotError
+
+    targets = []
+    for key, out in args.outputs.items():
+        value, flag = getattr(args, key, None), f"--{key.replace('_', '-')}"
+        if value is None:
+            continue
+        if str(value) in ("", ".", "..") or not Path(value).resolve().name:  # "", "/", "..": no file's name
+            raise MotError(f"{flag} {str(value)!r}: names no file or directory to write")
+        targets += out.targets(str(value), flag)
+    if getattr(args, "log", None):
+        targets.append((str(args.log), "file", "--log"))
+    return targets
+
+
+def check_outputs(args) -> None:
+    """One check for every command, before it runs and before its log is opened (it writes
+    nothing): no output (--log included) may be, hold or lie inside one of the command's inputs
+    (any other argument naming an existing path; mot.io.check_placement), nor be a file where a
+    directory is written or the other way round, nor a directory that mot did not write (unless
+    --force); and no two outputs may be one path, or one lie inside the other."""
+    from .io import MotError, check_out, check_placement
+    from .spec import SCHEMA
+
+    inputs, roots = _reads(args)
+    # what every command may read without an argument naming it: the config schema (the checks of
+    # --spec and --sampling, check-config's default) and mot's own code
+    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *IMPLICIT.get(args.cmd, lambda: [])())
+               if p.exists()]
+    force = bool(getattr(args, "force", False))
+    targets = _writes(args)
+    from .io import STALE
+
+    for path, kind, flag in targets:
+        if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
+            for i in inputs:
+                ri, ro = Path(i).resolve(), Path(path).resolve()
+                if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
+                    raise MotError(f"{flag} {path}: the input {i} has the name of its leftovers, which mot removes")
+        if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
+            check_placement(path, inputs, flag, roots)
+        else:
+            check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
+        if kind in ("dir", "workdir") and Path(path).is_file():
+            raise MotError(f"{flag} {path}: is a file, expected a directory")
+    resolved = [Path(path).resolve() for path, _, _ in targets]
+    locks = {(r.parent / f".{r.name}.lock"): targets[i] for i, r in enumerate(resolved)}  # mot.io.lock_output's
+    for j, (path, _, flag) in enumerate(targets):
+        if resolved[j] in locks:  # removed when the command ends
+            raise MotError(f"{flag} {path}: the lock file of {locks[resolved[j]][2]} {locks[resolved[j]][0]}")
+        for i in range(j):
+            if resolved[j] == resolved[i]:
+                raise MotError(f"{flag} {path}: the same path as {targets[i][2]} {targets[i][0]} (two outputs, "
+                               "one file)")
+            inner, outer = (j, i) if resolved[i] in resolved[j].parents else (i, j)
+            if resolved[outer] in resolved[inner].parents:
+                raise MotError(f"{targets[inner][2]} {targets[inner][0]}: lies inside the output "
+                               f"{targets[outer][2]} {targets[outer][0]}")
