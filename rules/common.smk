@@ -8,7 +8,8 @@ import json
 import re
 
 from mot import layout as L
-from mot.config import check_files as check_config_files, validate_config
+from mot.config import validate_config
+from mot.configfile import check_files as check_config_files
 from mot.io import MotError, is_hub_id
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args

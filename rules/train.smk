@@ -9,6 +9,7 @@ rule sft:
     input:
         corpus=L.CORPUS,
         model=lambda w: base_input(w.student),
+        accelerate=lambda w: launch_files(w.student),  # its FSDP or DeepSpeed settings
     output:
         model=directory(L.RUN.replace("{run}", "sft-{corpus}")),
     params:
@@ -35,6 +36,7 @@ if PER_BRANCH:
         input:
             corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
             model=lambda w: base_input(w.student),
+            accelerate=lambda w: launch_files(w.student),
         output:
             model=directory(f"{L.FIRST_ROUND}/{L.BRANCH}"),
         params:
@@ -58,6 +60,7 @@ if PER_BRANCH:
             corpus=L.CORPUS.replace("{corpus}", "{teacher}"),
             model=lambda w: mot_job(w).init,
             optimizer=lambda w: list(filter(None, [mot_job(w).spec.init_optimizer])),
+            accelerate=lambda w: launch_files(w.student),
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.BRANCH}"),
         wildcard_constraints:
@@ -104,6 +107,7 @@ else:
         input:
             corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in MOT_TEACHERS],
             model=lambda w: base_input(w.student),
+            accelerate=lambda w: launch_files(w.student),
         output:
             model=directory(L.FIRST_ROUND),
         params:
@@ -128,6 +132,7 @@ else:
             first_round=L.FIRST_ROUND,
             corpora=lambda w: [L.CORPUS.format(source=w.source, corpus=t) for t in SETS[w.tset]],
             model=lambda w: base_input(w.student),
+            accelerate=lambda w: launch_files(w.student),
         output:
             model=directory(L.RUN.replace("{run}", "mot-{tset}")),
         params:

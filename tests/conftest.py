@@ -168,9 +168,9 @@ def corpus(  # a few of the world's traces (tests/test_train.py, test_multinode.
     return path
 
 
-def run_mot(*args, check=False):
+def run_mot(*args, check=False, timeout=None):
     return subprocess.run([sys.executable, "-m", "mot", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, check=check)
+                          cwd=ROOT, check=check, timeout=timeout)
 
 
 def snakemake(workdir, *args):
@@ -182,8 +182,9 @@ def snakemake(workdir, *args):
 
 @pytest.fixture
 def workdir(tmp_path):
-    """A working directory with the workflow's config and data, as a user's checkout has."""
-    for name in ("config", "data"):
+    """A working directory with the workflow's config, data and environments (the accelerate configs:
+    inputs of the training jobs that launch with them), as a user's checkout has."""
+    for name in ("config", "data", "envs"):
         shutil.copytree(ROOT / name, tmp_path / name)
     return tmp_path
 

@@ -136,3 +136,13 @@ def test_the_rules_name_the_command_their_job_runs():
             for code in codes:
                 named = set(re.findall(r'"([a-z-]+)"', code))
                 assert not runs or set(runs) <= named, (path.name, block.split("\n")[0], named, runs)
+
+
+def test_the_rehearsals_models_are_the_rehearsal_commands_code_only(src):
+    """Issue 33, fourth probe, case 26: every command's check of its outputs lists the rehearsal's data
+    files for `mot rehearsal`, which reached the tiny models' configs, so an edit of one reran every
+    stage; and `A, B = ...` was import-time code of every command that imports its module."""
+    assert changed(src, "rehearsal.py", "hidden_size=1024, initializer_range", "hidden_size=512, initializer_range") \
+        == {"rehearsal"}
+    assert changed(src, "rehearsal.py", 'QWEN3, QWQ, R1 = "Qwen-Qwen3-0.6B.jinja"', 'QWEN3, QWQ, R1 = "Qwen-Qwen3-8B.jinja"') \
+        == {"rehearsal"}

@@ -99,6 +99,16 @@ BAD = [
     (lambda c: c["teachers"]["concise"].update(backend="vllm", params={"model": "/m/$HOME"}),
      r"^cfg: teachers\.concise\.params\.model: '/m/\$HOME' has a character"),
     (lambda c: c["report"].update(published="data/paper results.yaml"), r"^cfg: report\.published: 'data/paper results"),
+    # issue 33, fourth probe: probe points that are one directory (cases 21), prompts beyond the pool
+    # (22), a seed no library takes (23), a lone surrogate that every job writing it would fail on (24)
+    (lambda c: c["analyses"]["probe"].update(lambdas=[0.0, 0.5, 0.504, 1.0]),
+     r"^cfg: analyses\.probe\.lambdas\.2: 0\.504 is not a hundredth$"),
+    (lambda c: c["analyses"]["probe"].update(lambdas=[0.0, 0.5, 0.5, 1.0]), r"^cfg: analyses\.probe\.lambdas: .* non-unique"),
+    (lambda c: c["sources"]["syn-boba"].update(n=5000), r"^cfg: sources\.syn-boba\.n: 5000 prompts from a pool of "),
+    (lambda c: c.update(seed=2 ** 64), r"^cfg: seed: 18446744073709551616 is greater than the maximum of 4294967295$"),
+    (lambda c: c["students"]["tiny"]["pretrain"].update(seed=2 ** 63),
+     r"^cfg: students\.tiny\.pretrain\.seed: 9223372036854775808 is greater than the maximum"),
+    (lambda c: c.update(prompt_template="{problem} \ud800"), r"^cfg: prompt_template: '{problem} \\ud800' holds a lone "),
 ]
 
 
@@ -171,8 +181,8 @@ def test_a_key_given_twice_and_a_broken_schema_are_one_line(tmp_path):
     twice = tmp_path / "twice.yaml"
     twice.write_text((ROOT / "config/test.yaml").read_text() + "seed: 7\n")
     r = run_mot("check-config", twice)
-    assert r.returncode == 1 and re.fullmatch(rf"mot: error: {re.escape(str(twice))}: cannot read config \(the key "
-                                              r"'seed' is given twice \(line \d+\)\)", r.stderr.strip()), r.stderr
+    assert r.returncode == 1 and re.fullmatch(rf"mot: error: {re.escape(str(twice))}, line \d+, column 1: cannot read "
+                                              r"config \(the key 'seed' is given twice\)", r.stderr.strip()), r.stderr
     for text in ("", "a: [\n"):
         (tmp_path / "schema.yaml").write_text(text)
         r = run_mot("check-config", "--schema", tmp_path / "schema.yaml", ROOT / "config/test.yaml")
@@ -326,7 +336,7 @@ def test_an_alias_bomb_is_refused_by_the_config_check_in_a_second(tmp_path):
     time and refuses, naming the key."""
     import time
 
-    from mot.config import load_config
+    from mot.configfile import load_config
 
     text = (ROOT / "config/config.yaml").read_text()
     line = next(x for x in text.splitlines() if x.startswith("  params: {batch_size: 64}"))
@@ -350,3 +360,23 @@ def test_every_teacher_param_the_backends_read_is_in_the_schema():
     for f in ("engines.py", "generate.py", "multinode.py"):
         read |= set(re.findall(r'params(?:\.get\(|\[)"([a-z_]+)"', (ROOT / "src/mot" / f).read_text()))
     assert read and read <= keys, sorted(read - keys)
+
+
+def test_yaml_merge_keys_are_read_and_a_tab_is_named_by_its_line(tmp_path):
+    """Issue 33, fourth probe, cases 16 and 17: a merge key (`<<: *anchor`, standard YAML that
+    yaml.safe_load reads) was refused as "could not determine a constructor"; a tab was "cannot read
+    config (while scanning for the next token)", without its line or the character."""
+    from mot.configfile import check_files, load_yaml
+
+    assert load_yaml("a: &d {b: 1, c: 2}\ne:\n  <<: *d\n  c: 3\n") == {"a": {"b": 1, "c": 2}, "e": {"b": 1, "c": 3}}
+    with pytest.raises(Exception, match="given twice"):  # an explicit key twice is still refused
+        load_yaml("e:\n  <<: {b: 1}\n  c: 3\n  c: 4\n")
+    text = (ROOT / "config/test.yaml").read_text()
+    merged = tmp_path / "merged.yaml"  # the teachers' shared params through an anchor
+    merged.write_text(text.replace("eval:", "eval: &ev", 1).rstrip() + "\n")
+    check_files([merged])
+    tab = tmp_path / "tab.yaml"
+    tab.write_text("seed: 0\nworld:\n\tseed: 1\n")
+    with pytest.raises(MotError, match=r"tab\.yaml, line 3, column 1: cannot read config \(found character '\\t' "
+                                       r"that cannot start any token\)$"):
+        check_files([tab])

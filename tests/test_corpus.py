@@ -158,3 +158,36 @@ def test_non_utf8_and_truncated_files_are_one_line_naming_them(tmp_path):
         read_json(g, "eval summary")
     with pytest.raises(MotError, match=r"nowhere\.json: eval summary not found"):
         read_json(tmp_path / "nowhere.json", "eval summary")
+
+
+def grades(teacher):
+    return {"teacher": teacher, "source": "s", "prompts": 3, "prompts_kept": 2, "samples": 9, "correct": 4,
+            "pass_rate": 0.4444, "lost_no_correct": 1, "lost_too_long": 0, "correct_too_long": 0}
+
+
+@pytest.mark.parametrize("case", ["union twice", "union by another name", "union same trace", "stats swapped",
+                                  "stats twice", "stats counts"])
+def test_the_fourth_probes_corpus_inputs_are_one_line(tmp_path, case):
+    """Issue 33, fourth probe, cases 8 and 9: `mot union` of one corpus twice (by any name) wrote each
+    trace twice, an MTD corpus weighing it double; `mot stats` with the grades and corpora in other
+    orders, or a teacher twice, wrote a wrong Table 10 without a word."""
+    from mot.corpus import corpus_stats
+
+    for t in ("a", "b"):
+        write_jsonl(tmp_path / f"{t}.jsonl", select(rows(t), 0)[0])
+        (tmp_path / f"{t}.grades.json").write_text(json.dumps(grades(t)))
+    a, b, ga, gb = (str(tmp_path / n) for n in ("a.jsonl", "b.jsonl", "a.grades.json", "b.grades.json"))
+    base = str(next((ROOT / "data" / "bases").iterdir()))
+    out = str(tmp_path / "out")
+    call, message = {
+        "union twice": (lambda: union([a, b, a], out), "the same file as"),
+        "union by another name": (lambda: union([a, str(tmp_path / "." / "b.jsonl"), b], out), "the same file as"),
+        "union same trace": (lambda: (write_jsonl(tmp_path / "c.jsonl", select(rows("a"), 0)[0]),
+                                      union([a, str(tmp_path / "c.jsonl")], out)), "teacher 'a' has prompt 'p1' in"),
+        "stats swapped": (lambda: corpus_stats(base, [ga, gb], [b, a], out + ".csv"), "give --grades and --corpora in"),
+        "stats twice": (lambda: corpus_stats(base, [ga, ga], [a, a], out + ".csv"), "the same file as"),
+        "stats counts": (lambda: corpus_stats(base, [ga, gb], [a], out + ".csv"), "--grades has 2 files and --corpora 1"),
+    }[case]
+    with pytest.raises(MotError, match=message):
+        call()
+    assert not list(tmp_path.glob("out*"))

@@ -561,9 +561,11 @@ def test_a_full_disk_is_one_line_and_publishes_nothing(tiny_model, tmp_path):
         subprocess.run(["umount", str(disk)], check=True)
 
 
-def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_path):
-    """SIGTERM (Snakemake cancelling the job, SLURM's time limit) while a merge writes: one line, exit
-    128 + 15, and nothing of it beside the output: no `.out.tmp-*` (model-sized) and no `.out.lock`."""
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_path, signame):
+    """SIGTERM (Snakemake cancelling the job, SLURM's time limit) or SIGINT (Ctrl-C: a traceback, issue
+    33's fourth probe, case 4) while a merge writes: one line, exit 128 + the signal, and nothing of it
+    beside the output: no `.out.tmp-*` (model-sized) and no `.out.lock`."""
     import signal
     import subprocess
     import sys
@@ -580,10 +582,11 @@ def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_p
     while not list(tmp_path.glob(".out.tmp-*")):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.005)
-    proc.send_signal(signal.SIGTERM)
+    sig = getattr(signal, signame)
+    proc.send_signal(sig)
     err = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    assert err.splitlines()[-1].startswith("mot: error: stopped by SIGTERM"), err
+    assert proc.returncode == 128 + sig, err
+    assert err.splitlines()[-1].startswith(f"mot: error: stopped by {signame}") and "Traceback" not in err, err
     assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 

@@ -665,6 +665,19 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
      "--student tiny: expected NAME=BASE"),
     (["general-tasks", "--world", "{t}/a.jsonl", "--sampling", '{"temperature": "hot", "top_p": 0.95, "max_tokens": 8}',
       "--out", "{t}/G"], "--sampling: temperature"),
+    # the fourth probe, cases 11, 12 and 14: a step evaluated twice or a negative one (a summary with two
+    # "step 4"), a benchmark twice (refused late, quoting an internal file), a merge param twice (the last won)
+    (["evaluate", "--checkpoint", "4={t}/A", "--checkpoint", "4={t}/B", "--benchmark", "syn-aime24={t}/a.jsonl",
+      "--spec", "{}", "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"], "--checkpoint 4: given twice"),
+    (["evaluate", "--checkpoint", "4={t}/A", "--checkpoint", "04={t}/B", "--benchmark", "syn-aime24={t}/a.jsonl",
+      "--spec", "{}", "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"], "each step once, none negative"),
+    (["evaluate", "--checkpoint=-3={t}/A", "--benchmark", "syn-aime24={t}/a.jsonl",
+      "--spec", "{}", "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"], "each step once, none negative"),
+    (["evaluate", "--checkpoint", "4={t}/A", "--benchmark", "syn-aime24={t}/a.jsonl", "--benchmark",
+      "syn-aime24={t}/a.jsonl", "--spec", "{}", "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"],
+     "--benchmark syn-aime24: given twice"),
+    (["merge", "--method", "interpolate", "--param", "lambda=0.5", "--param", "lambda=0.7", "--base", "{t}/A",
+      "--out", "{t}/m", "{t}/B"], "--param lambda: given twice"),
 ])
 def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
     """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
@@ -742,3 +755,33 @@ def test_the_third_probes_inputs_are_one_line(tmp_path, case):
                     TEMPLATES / "x")
         want = "lies inside the input"
     assert r.returncode == 1 and want in r.stderr.strip().splitlines()[-1] and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("case", ["log under a file", "log a pipe", "log a link to a pipe", "out a broken link"])
+def test_the_fourth_probes_log_and_link_targets_are_one_line(tmp_path, case):
+    """Issue 33, fourth probe, cases 1, 2, 3 and 6: a --log whose directory is a file (a traceback), a
+    --log that is a named pipe (the command hung on opening it), a --log that is a link to a pipe or
+    a device (the link, /dev/stdout as root, was deleted), an --out that is a link to nothing (the
+    whole merge ran, then failed on publishing): each is refused up front in one line, the link kept."""
+    (tmp_path / "f").write_text("x")
+    args = ["check-config", str(ROOT / "config/test.yaml")]
+    if case == "log under a file":
+        args = ["--log", str(tmp_path / "f" / "x.log"), *args]
+        message = "cannot write it"
+    elif case == "log a pipe":
+        os.mkfifo(tmp_path / "p")
+        args, message = ["--log", str(tmp_path / "p"), *args], "is not a file or a directory"
+    elif case == "log a link to a pipe":
+        (tmp_path / "l").symlink_to("/proc/self/fd/1")  # the process's stdout: a pipe here
+        args, message = ["--log", str(tmp_path / "l"), *args], "is not a file or a directory"
+    else:
+        (tmp_path / "l").symlink_to(tmp_path / "nowhere")
+        (tmp_path / "a").mkdir()
+        args = ["merge", "--method", "uniform", "--out", str(tmp_path / "l"), str(tmp_path / "a"), str(tmp_path / "a")]
+        message = "a symbolic link to"
+    r = run_mot(*args, timeout=60)
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith("mot: error: ") and message in last, r.stderr
+    assert "Traceback" not in r.stderr
+    if case in ("log a link to a pipe", "out a broken link"):
+        assert (tmp_path / "l").is_symlink()

@@ -416,6 +416,10 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     job = r"\n(?:    [^\n]*\n)*?Shell command: ([^\n]*)"  # a job's lines after its output, then its command
     gen = re.search(r"output: results/samples/boba/as-qwen3-30b-a3b-mot.jsonl" + job, text)
     assert gen and '"model": "results/models/qwen3-30b-a3b/boba/mot-all/round-5/merged"' in gen.group(1)
+    # Issue 33, fourth probe, case 27: the accelerate config (FSDP's settings) is an input of every
+    # training job launched with it, so that an edit of it reruns the training
+    trains = re.findall(r"\nrule (sft|mot_first_branch|mot_branch):\n    input: ([^\n]*)", text)
+    assert trains and all("envs/accelerate/fsdp.yaml" in inputs.split(", ") for _, inputs in trains)
     probe = re.search(r"output: results/eval/qwen3-8b/boba/probe-mot-all.json, [^\n]*" + job, text)
     assert probe and "--benchmark aime24=data/aime24.jsonl --spec" in probe.group(1) and '"n": 64' in probe.group(1)
     assert "aime25" not in probe.group(1)

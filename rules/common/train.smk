@@ -45,6 +45,13 @@ def model_input(path):
     return [] if is_hub_id(path) else [path]
 
 
+def launch_files(student):
+    """The accelerate config a training job of this student launches with (an input: editing its FSDP
+    or DeepSpeed settings reruns the training), if any."""
+    spec = config["students"][student].get("launch", {})
+    return [spec["accelerate_config"]] if spec.get("processes", 1) > 1 and spec.get("accelerate_config") else []
+
+
 def launch(student):
     """How a training job of this student starts: one process, or `accelerate launch` over the
     student's processes (GPUs) with its accelerate config (FSDP, DeepSpeed ZeRO-3); over launch.nodes

@@ -30,7 +30,7 @@ def _config(text: str):
     """A resolved config as JSON (what the rules pass), or a config file's path, checked and completed
     against config/schema.yaml (from the repository root, as mot check-config)."""
     if not text.lstrip().startswith("{") and os.path.isfile(text):
-        from .config import load_config
+        from .configfile import load_config
         from .spec import SCHEMA
 
         # a MotError (never a ValueError, which argparse would turn into "invalid _config value") goes

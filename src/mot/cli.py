@@ -309,7 +309,11 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"mot: error: {_os_error(e, args)}", file=sys.stderr)
         return 1
-    console = _redirect(args.log) if args.log else sys.stderr
+    try:
+        console = _redirect(args.log) if args.log else sys.stderr
+    except OSError as e:  # its directory is a file, or cannot be made (/proc)
+        print(f"mot: error: --log {args.log}: cannot write it: {e.strerror or e}", file=sys.stderr)
+        return 1
     _stop_on_signals()
     try:
         args.fn(args)

@@ -156,8 +156,9 @@ def import_map(st: ast.ImportFrom) -> dict:
 def bound(st) -> list[str]:
     if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [st.name]
-    if isinstance(st, ast.Assign):
-        return [t.id for t in st.targets if isinstance(t, ast.Name)]
+    if isinstance(st, ast.Assign):  # `A = ...`, `A = B = ...`, `A, B = ...`
+        return [n.id for t in st.targets for n in ([t] if isinstance(t, ast.Name) else getattr(t, "elts", []))
+                if isinstance(n, ast.Name)]
     if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
         return [st.target.id]
     return []

@@ -95,7 +95,7 @@ def cmd_stats(a):
 
 
 def cmd_check_config(a):
-    from .config import load_config
+    from .configfile import load_config
 
     from .spec import SCHEMA
 
@@ -147,6 +147,8 @@ def cmd_eval(a):
         checkpoints = [(int(k), v) for k, v in parse_pairs(a.checkpoint, "checkpoint")]
     except ValueError:
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
+    if len({k for k, _ in checkpoints}) < len(checkpoints) or any(k < 0 for k, _ in checkpoints):
+        raise MotError(f"--checkpoint {a.checkpoint}: each step once, none negative (a training step)")
     rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), EvalSpec.of(a.spec), a.out, a.samples, a.tag)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"

@@ -80,6 +80,10 @@ def cross_errors(config: dict) -> str | None:
         return "report.select_on: 'validation' needs eval.validation (the benchmarks to choose on)"
     if "syn-val" in config["eval"].get("validation", []) and not config.get("world", {}).get("val_size"):
         return "eval.validation: 'syn-val' needs world.val_size > 0"
+    pool = (config.get("world") or {}).get("pool_size")
+    for name, s in config["sources"].items():  # the exact count of usable problems is the prompts job's
+        if s["type"] == "synthetic" and pool and s["n"] > pool:
+            return f"sources.{name}.n: {s['n']} prompts from a pool of {pool} problems (world.pool_size)"
     teachers = config["teachers"]
     for name, members in config["teacher_sets"].items():
         for t in members:
@@ -95,6 +99,11 @@ def cross_errors(config: dict) -> str | None:
     for run in probe.get("runs", []):
         if run not in runs:
             return f"analyses.probe.runs: unknown run '{run}' (known: {', '.join(runs)})"
+    pcts = [round(100 * x) for x in probe.get("lambdas", [])]  # each names its point's directory
+    for i, x in enumerate(probe.get("lambdas", [])):
+        if abs(100 * x - pcts[i]) > 1e-6 or pcts.index(pcts[i]) < i:
+            return (f"analyses.probe.lambdas.{i}: {x} is not a hundredth"
+                    if abs(100 * x - pcts[i]) > 1e-6 else f"analyses.probe.lambdas.{i}: {x} twice")
     for i, name in enumerate(probe.get("students", [])):
         if name not in config["students"]:
             return f"analyses.probe.students.{i}: unknown student '{name}' (known: {', '.join(config['students'])})"
@@ -338,11 +347,30 @@ def _not_finite(config: dict) -> str | None:
     return f"{where} is not a finite number" if where else None
 
 
+def _not_text(node, where: str = "") -> str | None:
+    """The first key or string that UTF-8 cannot write (a lone surrogate: "\\ud800" in double-quoted
+    YAML), as "key.path: what": every job that writes it (a prompt, a JSON param) would fail late."""
+    def bad(s):
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return f"{where or 'a value'}: {s[max(0, e.start - 10):e.start + 10]!r} holds a lone surrogate, not text"
+        return None
+
+    if isinstance(node, str):
+        return bad(node)
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for k, v in items:
+        if msg := (bad(k) if isinstance(k, str) else None) or _not_text(v, f"{where}.{k}" if where else str(k)):
+            return msg
+    return None
+
+
 def validate_config(config: dict, schema_path: str | Path, origin: str = "config") -> dict:
     """Raise MotError with a one-line message if the config is invalid; otherwise fill in the
     schema's defaults (in place) and return it."""
     schema = load_schema(schema_path)
-    msg = _expanded_size_error(config) or _not_finite(config) or schema_errors(config, schema)
+    msg = _expanded_size_error(config) or _not_finite(config) or _not_text(config) or schema_errors(config, schema)
     if not msg:
         fill_defaults(config, schema)
         msg = cross_errors(config)
@@ -351,44 +379,3 @@ def validate_config(config: dict, schema_path: str | Path, origin: str = "config
     return config
 
 
-class _UniqueKeys(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (yaml keeps the last silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice (line {key_node.start_mark.line + 1})",
-                    key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def load_yaml(text: str):
-    return yaml.load(text, Loader=_UniqueKeys)
-
-
-def check_files(paths) -> None:
-    """What Snakemake's own reading of the config files lets through: a key given twice (the last
-    wins), text that is not UTF-8."""
-    for path in paths:
-        try:
-            load_yaml(Path(path).read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
-        except (OSError, yaml.YAMLError) as e:
-            raise MotError(f"{path}: cannot read config ({str(e).splitlines()[0]})") from None
-
-
-def load_config(path: str | Path, schema_path: str | Path) -> dict:
-    try:
-        config = load_yaml(Path(path).read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
-    except (OSError, yaml.YAMLError) as e:
-        raise MotError(f"{path}: cannot read config ({str(e).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise MotError(f"{path}: config must be a mapping")
-    return validate_config(config, schema_path, str(path))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,28 @@ def build_corpus(samples_path: str, seed: int, out: str, grades_out: str, rule: 
     return grades
 
 
+def _one_each(paths: list[str], flag: str) -> None:
+    """No file given twice (by any name): its rows would count twice."""
+    seen = {}
+    for p in paths:
+        st = os.stat(p)
+        if (key := (st.st_dev, st.st_ino)) in seen:
+            raise MotError(f"{flag} {p}: the same file as {seen[key]}, given twice")
+        seen[key] = p
+
+
 def union(paths: list[str], out: str) -> int:
-    rows = [row for p in paths for row in read_jsonl(p, required=("prompt", "response"))]
+    """The MTD corpus: every teacher's corpus, each trace once (a corpus given twice, or a trace of one
+    teacher for one prompt twice, would weigh it double)."""
+    _one_each(paths, "mot union:")
+    rows, seen = [], {}
+    for p in paths:
+        for row in read_jsonl(p, required=("prompt", "response")):
+            if "id" in row and "teacher" in row:
+                if (key := (row["id"], row["teacher"])) in seen:
+                    raise MotError(f"{p}: teacher '{row['teacher']}' has prompt '{row['id']}' in {seen[key]} too")
+                seen[key] = p
+            rows.append(row)
     if not rows:  # an MTD run on nothing would train no step
         raise MotError(f"{', '.join(map(str, paths))}: no samples to join (the corpora are empty)")
     write_jsonl(out, rows)
@@ -123,13 +144,27 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     of a correct sample and for length (paper Table 10)."""
     from .io import load_tokenizer
 
+    if len(grades_paths) != len(corpus_paths):
+        raise MotError(f"--grades has {len(grades_paths)} files and --corpora {len(corpus_paths)}: one of each a teacher")
+    _one_each(grades_paths, "--grades")
+    _one_each(corpus_paths, "--corpora")
     tok = load_tokenizer(tokenizer)
-    table, kept_total, lengths_total = [], 0, []
+    table, kept_total, lengths_total, teachers = [], 0, [], {}
     for gpath, cpath in zip(grades_paths, corpus_paths):
         g = read_json(gpath, "grade counts", GRADE_COUNTS)
-        responses = [r["response"] for r in read_jsonl(cpath, required=("response",))]
+        rows = read_jsonl(cpath, required=("response",))
+        responses = [r["response"] for r in rows]
         if not responses:  # a corpus of nothing has no mean length (mot corpus never writes one)
             raise MotError(f"{cpath}: an empty corpus")
+        for key in ("teacher", "source"):  # the grades and the corpus of one teacher, given in the same order
+            if (other := {r[key] for r in rows if key in r} - {g[key]}):
+                raise MotError(f"{cpath}: its rows' {key} '{sorted(other)[0]}' is not {gpath}'s '{g[key]}' (give "
+                               "--grades and --corpora in the same order)")
+        if g["teacher"] in teachers:
+            raise MotError(f"{gpath}: teacher '{g['teacher']}' again (also {teachers[g['teacher']]})")
+        if teachers and g["source"] != table[0][0]:
+            raise MotError(f"{gpath}: source '{g['source']}', not '{table[0][0]}' as the other teachers'")
+        teachers[g["teacher"]] = gpath
         lengths = [len(ids) for ids in tok(responses, add_special_tokens=False)["input_ids"]]
         kept_total += g["prompts_kept"]
         lengths_total += lengths

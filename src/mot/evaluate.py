@@ -97,11 +97,15 @@ def grade_samples(samples_path: str, source: str | None = None) -> tuple[list[di
 
 
 def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
-    out = []
+    """KEY=VALUE arguments, each KEY once (a step evaluated twice, a benchmark sampled twice)."""
+    out, seen = [], set()
     for p in pairs:
         key, sep, val = p.partition("=")
         if not sep or not key or not val:
             raise MotError(f"--{what} {p!r}: expected KEY=VALUE")
+        if key in seen:
+            raise MotError(f"--{what} {key}: given twice")
+        seen.add(key)
         out.append((key, val))
     return out
 

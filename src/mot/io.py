@@ -173,6 +173,11 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
     also allows publish to replace it later in this process."""
     check_placement(out, inputs, flag, roots)
     path = Path(out)
+    if path.is_symlink() and not path.exists():  # publish would replace the link, or fail at the very end
+        raise MotError(f"{flag} {out}: a symbolic link to {os.readlink(path)}, which does not exist")
+    if path.exists() and not (path.is_file() or path.is_dir()):  # a pipe would block, a device be written to
+        raise MotError(f"{flag} {out}: exists and is not a file or a directory (a pipe, a device or a socket); "
+                       "mot writes files")
     if not path.is_dir():
         return
     if not is_dir:

@@ -121,6 +121,8 @@ def parse_params(items: list[str]) -> dict:
         if "=" not in item:
             raise MotError(f"--param {item!r}: expected key=value")
         k, v = item.split("=", 1)
+        if k in params:  # the last would win, silently
+            raise MotError(f"--param {k}: given twice")
         try:
             params[k] = json.loads(v)
         except json.JSONDecodeError:

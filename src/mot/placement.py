@@ -7,14 +7,19 @@ import os
 from pathlib import Path
 
 
-def _rehearsal_data():
-    from .rehearsal import data_files
+# What a command reads besides its arguments, the config schema and mot's own code (check_outputs):
+# the function that lists it, named by a string, so that only that command's code version holds it
+# (mot.codeversion follows names: every command runs check_outputs)
+IMPLICIT = {"rehearsal": "mot.rehearsal:data_files"}
 
-    return data_files()
 
+def _implicit(cmd: str) -> list:
+    import importlib
 
-# What a command reads besides its arguments, the config schema and mot's own code (check_outputs)
-IMPLICIT = {"rehearsal": _rehearsal_data}
+    if cmd not in IMPLICIT:
+        return []
+    module, name = IMPLICIT[cmd].split(":")
+    return getattr(importlib.import_module(module), name)()
 
 
 def _paths(value, setting: bool = False) -> list[str]:
@@ -76,7 +81,7 @@ def check_outputs(args) -> None:
     inputs, roots = _reads(args)
     # what every command may read without an argument naming it: the config schema (the checks of
     # --spec and --sampling, check-config's default) and mot's own code
-    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *IMPLICIT.get(args.cmd, lambda: [])())
+    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *_implicit(args.cmd))
                if p.exists()]
     force = bool(getattr(args, "force", False))
     targets = _writes(args)

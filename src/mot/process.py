@@ -67,9 +67,9 @@ def _os_error(e: OSError, args) -> str:
 
 
 class Stopped(BaseException):
-    """SIGTERM or SIGHUP (Snakemake cancelling a job, SLURM's time limit or scancel, a closed terminal):
-    raised where the command is, so that every `finally` and atomic_path's cleanup runs (no `.tmp-*`
-    work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
+    """SIGTERM, SIGHUP or SIGINT (Snakemake cancelling a job, SLURM's time limit or scancel, a closed
+    terminal, Ctrl-C): raised where the command is, so that every `finally` and atomic_path's cleanup
+    runs (no `.tmp-*` work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
     A stage with its own way to stop (train saves its state, generate its samples) installs its own
     handler over this one while it runs."""
 
@@ -80,6 +80,6 @@ def _stop_on_signals() -> None:
     def stop(signum, frame):
         raise Stopped(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # SIGINT: Ctrl-C, one line and no traceback
+        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
             signal.signal(sig, stop)

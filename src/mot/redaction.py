@@ -4,11 +4,14 @@ header in an error body JSON-escaped, URL-encoded, HTML-escaped or as the base64
 may cut it off. A backend registers its key when it reads it; from then on this process's Python
 streams (the console, the --log file) and its error line carry `[API key]` in its place.
 
-What is replaced: every run of 12 or more characters (the whole of a shorter form) that also occurs
-in one of the key's forms: raw; JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX);
-URL-encoded (quote and quote_plus, either case of hex); HTML-escaped; hex; and the base64 (standard
-and URL-safe) of any text that holds it, at each of the three byte alignments. A cut-off echo longer
-than 12 characters is caught too. Not covered: what a C library writes to the file descriptors
+What is replaced, in any letter case (a gateway may upper-case a header it quotes): every run of 12
+or more characters (the whole of a shorter form) that also occurs in one of the key's forms: raw;
+JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encoded (quote and
+quote_plus); HTML-escaped; hex, bare or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73
+0x6b`); and the base64 (standard and URL-safe) of any text that holds it, at each of the three byte
+alignments. A cut-off echo longer than 12 characters is caught too. A key shorter than 8 characters
+("EMPTY", "0": what a local server without authentication is given) is no secret and is left alone:
+replacing so short a text would change the samples a teacher returns ("10" would lose its "0"). Not covered: what a C library writes to the file descriptors
 itself, and a key split across two writes of a stream (a traceback and the error line are one
 write per line)."""
 import base64
@@ -19,6 +22,7 @@ import sys
 import urllib.parse
 
 MIN_RUN = 12  # a run this long of a key's form is taken for a (cut-off) echo of the key
+MIN_KEY = 8  # a shorter key is a placeholder, not a secret (see above); no form this short is replaced
 MARK = "[API key]"
 _GRAMS: set[str] = set()  # every MIN_RUN-character substring of every form of every key
 _WHOLE: set[str] = set()  # forms shorter than MIN_RUN, replaced whole
@@ -29,20 +33,29 @@ def forms(key: str) -> set[str]:
     j = json.dumps(key)[1:-1]
     out = {key, j, json.dumps(key, ensure_ascii=False)[1:-1], j.replace("/", "\\/"),
            "".join(f"\\u{ord(c):04x}" for c in key), "".join(f"\\u{ord(c):04X}" for c in key),
-           html.escape(key), html.escape(key, quote=False), key.encode().hex(), key.encode().hex().upper()}
+           html.escape(key), html.escape(key, quote=False), key.encode().hex()}
+    pairs = [f"{b:02x}" for b in key.encode()]
+    out |= {" ".join(pairs), ":".join(pairs), "-".join(pairs), "".join(f"\\x{p}" for p in pairs),
+            " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs)}
     for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
-        out |= {q, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), q)}
+        out.add(q)
     raw = key.encode()
     for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
         first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
             out.add(enc(b"\0" * pad + raw + b"\0\0").decode()[first:last])
-    return {f for f in out if f}
+    return {_lower(f) for f in out if len(f) >= MIN_KEY}
+
+
+def _lower(text: str) -> str:
+    """Lower case, one character for one (so that a match's place is the same in the text)."""
+    low = text.lower()
+    return low if len(low) == len(text) else "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
 def register(key: str | None) -> None:
     """Redact `key` from now on, in this process's Python streams and its error line."""
-    if not key:
+    if not key or len(key) < MIN_KEY:
         return
     for f in forms(key):
         if len(f) < MIN_RUN:
@@ -59,13 +72,14 @@ def redact(text: str) -> str:
     """`text` with every echo of a registered key replaced by [API key]."""
     if not (_GRAMS or _WHOLE) or not isinstance(text, str):
         return text
-    for f in sorted(_WHOLE, key=len, reverse=True):
-        text = text.replace(f, MARK)
+    if _WHOLE:
+        text = re.sub("|".join(re.escape(f) for f in sorted(_WHOLE, key=len, reverse=True)), MARK, text,
+                      flags=re.IGNORECASE)
     if not _GRAMS or len(text) < MIN_RUN:
         return text
-    spans, i = [], 0
+    spans, i, low = [], 0, _lower(text)
     for i in range(len(text) - MIN_RUN + 1):
-        if text[i:i + MIN_RUN] in _GRAMS:
+        if low[i:i + MIN_RUN] in _GRAMS:
             if spans and spans[-1][1] >= i:
                 spans[-1][1] = i + MIN_RUN
             else:

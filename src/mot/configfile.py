@@ -1,0 +1,64 @@
+"""Config files as YAML gives them: read as UTF-8 text, each key once in a mapping (merge keys `<<`
+allowed, as YAML has them), an unreadable file one line with its line and column; then checked
+against the schema (mot.config.validate_config)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .config import validate_config
+from .io import MotError
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (yaml keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: keys given beside it override its
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_UniqueKeys)
+
+
+def _yaml_error(path, e: Exception) -> MotError:
+    """One line for a file YAML cannot read: the file, its line and column, and YAML's reason."""
+    mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+    if mark is not None and problem:
+        return MotError(f"{path}, line {mark.line + 1}, column {mark.column + 1}: cannot read config ({problem})")
+    return MotError(f"{path}: cannot read config ({' '.join(str(e).split())})")
+
+
+def check_files(paths) -> None:
+    """What Snakemake's own reading of the config files lets through: a key given twice (the last
+    wins), text that is not UTF-8."""
+    for path in paths:
+        try:
+            load_yaml(Path(path).read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise _yaml_error(path, e) from None
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict:
+    try:
+        config = load_yaml(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise _yaml_error(path, e) from None
+    if not isinstance(config, dict):
+        raise MotError(f"{path}: config must be a mapping")
+    return validate_config(config, schema_path, str(path))
