@@ -167,8 +167,9 @@ def bound(st) -> list[str]:
 def _dump(node, modules: set) -> str:
     """ast.dump of a statement, normalized: no docstrings, no package-internal imports, `module.attr`
     of a package module as the name `attr`, no expression contexts and no positions."""
-    if isinstance(node, list):
-        return "[" + ",".join(_dump(x, modules) for x in node) + "]"
+    if isinstance(node, list):  # a package-internal import leaves no trace (not even a place in the list)
+        return "[" + ",".join(_dump(x, modules) for x in node
+                              if not (isinstance(x, ast.ImportFrom) and internal(x))) + "]"
     if not isinstance(node, ast.AST):
         return repr(node)
     if isinstance(node, ast.ImportFrom) and internal(node):
