@@ -13,6 +13,7 @@ from mot.configfile import check_files as check_config_files
 from mot.io import MotError, is_hub_id
 from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
 from mot.general import thinking_args
+from mot.backends import layout
 from mot.generate import BACKENDS
 from mot.grid import Grid
 from mot.methods import METHODS
@@ -61,7 +62,7 @@ def merge_method(tset):
     """(method, params) that merge a teacher set's rounds: mot.merge_method, or its variant's."""
     variant = tset.partition("@")[2]
     if variant:
-        return MERGE_VARIANTS[variant]["method"], MERGE_VARIANTS[variant].get("params", {})
+        return MERGE_VARIANTS[variant]["method"], MERGE_VARIANTS[variant]["params"]
     return config["mot"]["merge_method"], config["mot"]["merge_params"]
 
 

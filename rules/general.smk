@@ -31,18 +31,18 @@ rule general_base:
     params:
         code=code("general"),
         model=general_model,
-        tasks=json_param(GENERAL.get("tasks", {})),
+        tasks=lambda w: as_json(GENERAL["tasks"]),
         include=general_include(),
-        backend=GENERAL.get("backend", "hf"),
-        model_args=json_param(GENERAL.get("model_args", {})),
-        batch_size=GENERAL.get("batch_size", "auto"),
+        backend=lambda w: GENERAL["backend"],
+        model_args=lambda w: as_json(GENERAL["model_args"]),
+        batch_size=lambda w: GENERAL["batch_size"],
         options=general_options(),
         seed=config["seed"],
         tag=lambda w: as_json({"student": w.student, "source": getattr(w, "source", None),
                                "model": getattr(w, "model", "base")}),
     threads: 1
     resources:
-        **job_resources("general", gpu=lambda w: engine_gpus(GENERAL.get("backend", "hf"), GENERAL.get("model_args", {}))),
+        **job_resources("general", gpu=lambda w: engine_gpus(GENERAL["backend"], GENERAL["model_args"])),
     log:
         f"{LOGS}/general/{{student}}/base.log",
     conda:

@@ -80,8 +80,8 @@ def test_what_every_command_shares_counts_for_every_command(src):
 def test_a_local_variable_named_like_a_module_is_no_module(src):
     """Issue 33, third probe, case 13: `world.get(...)` on a local `world` was hashed as the name `get`
     (as `module.attr` is), so swapping it for `config.get(...)` changed no version, and mot plan's
-    figures changed without a rerun."""
-    assert "plan" in changed(src, "plan.py", 'world.get("val_size", 0)', 'config.get("val_size", 0)')
+    figures changed without a rerun (here a local `general`, as mot.general is named)."""
+    assert "plan" in changed(src, "plan.py", 'general.get("gen_kwargs")', 'config.get("gen_kwargs")')
 
 
 def test_a_comment_a_docstring_or_a_helper_nothing_calls_reruns_nothing(src):

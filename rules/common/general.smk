@@ -1,6 +1,6 @@
 # --------------------------------------------------------------------------- general benchmarks
 # Paper Tables 3 and 4 (config general): lm-evaluation-harness on the base, best STD and MoT models.
-GENERAL = config.get("general") or {}
+GENERAL = config.get("general") or {}  # as validated, its defaults filled in; none: its rules have no job
 GENERAL_TABLES = [o.name for o in catalog.present(config, "table") if o.category == "General capability"]
 
 

@@ -17,16 +17,16 @@ def teacher_cfg(name, source=None):
     (with the model it samples `source` with)."""
     if name in AS_TEACHERS:
         pair = st_pair(name)
-        params = {"batch_size": EVAL_BATCH_SIZE, **pair.get("params", {})}
+        params = {"batch_size": EVAL_BATCH_SIZE, **pair["params"]}
         if source is not None:
             params["model"] = as_teacher_model(name, source)[0]
-        return {"backend": pair.get("backend", "hf"), "params": params}
+        return {"backend": pair["backend"], "params": params}
     return config["teachers"][name]
 
 
 def teacher_sampling(name):
     """The config's sampling; a Table-9 teacher's with its pair's sampling over it."""
-    return {**config["sampling"], **(st_pair(name).get("sampling", {}) if name in AS_TEACHERS else {})}
+    return {**config["sampling"], **(st_pair(name)["sampling"] if name in AS_TEACHERS else {})}
 
 
 def teacher_model_input(name):
@@ -48,7 +48,8 @@ def teacher_shards(name):
 
 
 def teacher_nodes(name):
-    return teacher_cfg(name)["params"].get("nodes", 1)
+    t = teacher_cfg(name)
+    return layout(t["backend"], t["params"])[2]
 
 
 def teacher_gpus(name):

@@ -5,7 +5,7 @@ RESOURCES = config["resources"]
 
 
 def student_nodes(student):
-    return config["students"][student].get("launch", {}).get("nodes", 1)
+    return config["students"][student]["launch"]["nodes"]
 
 
 def job_resources(stage, gpu=lambda w: 0, nodes=lambda w: 1, jobs=lambda w: 1):

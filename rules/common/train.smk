@@ -48,20 +48,20 @@ def model_input(path):
 def launch_files(student):
     """The accelerate config a training job of this student launches with (an input: editing its FSDP
     or DeepSpeed settings reruns the training), if any."""
-    spec = config["students"][student].get("launch", {})
-    return [spec["accelerate_config"]] if spec.get("processes", 1) > 1 and spec.get("accelerate_config") else []
+    spec = config["students"][student]["launch"]
+    return [spec["accelerate_config"]] if spec["processes"] > 1 and spec.get("accelerate_config") else []
 
 
 def launch(student):
     """How a training job of this student starts: one process, or `accelerate launch` over the
     student's processes (GPUs) with its accelerate config (FSDP, DeepSpeed ZeRO-3); over launch.nodes
     > 1 nodes, one per node (mot.multinode adds each node's --machine_rank and the first node's address)."""
-    spec = config["students"][student].get("launch", {})
-    n = spec.get("processes", 1)
+    spec = config["students"][student]["launch"]
+    n = spec["processes"]
     if n == 1:
         return "python3 -m mot"
-    args = [f"--num_processes {n}", f"--num_machines {spec.get('nodes', 1)}"]
-    if spec.get("nodes", 1) == 1:  # a free port: two training jobs on one node must not meet on 29500
+    args = [f"--num_processes {n}", f"--num_machines {spec['nodes']}"]
+    if spec["nodes"] == 1:  # a free port: two training jobs on one node must not meet on 29500
         args.append("--main_process_port $(python3 -c 'import socket; s = socket.socket(); "
                     "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])')")
     if spec.get("accelerate_config"):
@@ -70,7 +70,7 @@ def launch(student):
         args.append("--multi_gpu --mixed_precision no --dynamo_backend no")
     if spec.get("fsdp_wrap"):
         args.append(f"--fsdp_transformer_layer_cls_to_wrap {spec['fsdp_wrap']}")
-    if spec.get("nodes", 1) > 1:  # one accelerate launch per node, with its machine rank and the first node's address
+    if spec["nodes"] > 1:  # one accelerate launch per node, with its machine rank and the first node's address
         return f"python3 -m mot.multinode accelerate -- {' '.join(args)} -m mot"
     return f"python3 -m accelerate.commands.launch {' '.join(args)} -m mot"
 

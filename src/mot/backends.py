@@ -16,6 +16,9 @@ class Backend(Protocol):
     `required`: the params the config check asks for; `params` (optional): JSON schemas of params
     of its own, which mot.config adds to the config schema's teacher params.
 
+    `defaults` (optional): the value of each param the teacher leaves out, the one place it is
+    written (params_of fills them in; the config keeps what the user wrote).
+
     What the cluster and the config check need to know, declared here too: `gpus(params)` (optional,
     default none), the GPUs one engine of these params holds (the rules ask SLURM for them);
     `parallel` (optional), whether its params lay the engine out over GPUs and nodes
@@ -33,6 +36,26 @@ BACKENDS: dict[str, Callable[[dict, dict], Backend]] = {}
 
 
 register = registry(BACKENDS)
+
+
+BATCH = 8  # prompts per call of a backend with `generate` whose params (and defaults) give no batch_size
+
+# One engine on one device: the layout a backend's params give when they leave it out (a `parallel`
+# backend's defaults include it).
+SINGLE = {"tensor_parallel_size": 1, "pipeline_parallel_size": 1, "nodes": 1}
+
+
+def params_of(backend: str, params: dict) -> dict:
+    """A teacher's params over its backend's declared `defaults`."""
+    import copy
+
+    return {**copy.deepcopy(getattr(BACKENDS[backend], "defaults", {})), **params}
+
+
+def layout(backend: str, params: dict) -> tuple[int, int, int]:
+    """(tensor parallel, pipeline parallel, nodes) of one engine of this backend and these params."""
+    p = {**SINGLE, **params_of(backend, params)}
+    return p["tensor_parallel_size"], p["pipeline_parallel_size"], p["nodes"]
 
 
 def gpus(backend: str, params: dict) -> int:

@@ -52,9 +52,10 @@ def cmd_prompts(a):
 
 
 def cmd_generate(a):
-    from .generate import generate_samples, parse_shard
+    from .generate import check_teacher, generate_samples, parse_shard
     from .multinode import teacher_cluster
 
+    check_teacher(a.teacher)  # before a cluster is started for it
     with teacher_cluster(a.teacher):  # params.nodes > 1: a Ray cluster over the job's nodes (vLLM's backend)
         generate_samples(a.prompts, a.teacher, a.sampling, a.seed, a.out, shard=parse_shard(a.shard))
 

@@ -71,14 +71,14 @@ def cross_errors(config: dict) -> str | None:
     except MotError as e:
         return str(e)
     for key in ("benchmarks", "validation"):
-        for i, name in enumerate(config["eval"].get(key, [])):
+        for i, name in enumerate(config["eval"][key]):
             if name not in BENCHMARKS:
                 return f"eval.{key}.{i}: unknown benchmark '{name}' (known: {', '.join(sorted(BENCHMARKS))})"
             if key == "validation" and name in config["eval"]["benchmarks"]:
                 return f"eval.validation.{i}: '{name}' is also a test benchmark (a validation set is kept apart)"
     if config["report"].get("select_on") == "validation" and not config["eval"].get("validation"):
         return "report.select_on: 'validation' needs eval.validation (the benchmarks to choose on)"
-    if "syn-val" in config["eval"].get("validation", []) and not config.get("world", {}).get("val_size"):
+    if "syn-val" in config["eval"]["validation"] and not config.get("world", {}).get("val_size"):
         return "eval.validation: 'syn-val' needs world.val_size > 0"
     pool = (config.get("world") or {}).get("pool_size")
     for name, s in config["sources"].items():  # the exact count of usable problems is the prompts job's
@@ -167,7 +167,7 @@ def cross_errors(config: dict) -> str | None:
     if tr["batch_size"] % tr["micro_batch_size"]:
         return "train.batch_size: must be a multiple of train.micro_batch_size"
     for name, s in config["students"].items():
-        procs = s.get("launch", {}).get("processes", 1)
+        procs = s["launch"]["processes"]
         if tr["batch_size"] % (tr["micro_batch_size"] * procs):
             return (f"students.{name}.launch.processes: train.batch_size={tr['batch_size']} cannot be split into "
                     f"micro-batches of {tr['micro_batch_size']} on {procs} processes")
@@ -192,7 +192,7 @@ def _student_teacher_errors(config: dict) -> str | None:
             return f"{at}: the pair (teacher {pair[0]}, student {pair[1]}, source {pair[2]}) is listed twice"
         seen.add(pair)
         # one teacher's models sample once per source, for every pair that it teaches in
-        sampling = (st.get("backend", "hf"), st.get("params", {}), st.get("sampling", {}))
+        sampling = (st["backend"], st["params"], st["sampling"])
         if how.setdefault(st["teacher"], sampling) != sampling:
             return (f"{at}: teacher '{st['teacher']}' samples with other backend, params or sampling than in an "
                     "earlier pair (its models sample once, for every pair it teaches in)")
@@ -208,7 +208,7 @@ def _merge_errors(config: dict) -> str | None:
 
     merges = [("mot.merge_params", config["mot"]["merge_method"], config["mot"]["merge_params"])]
     for name, v in (config.get("analyses", {}).get("merge_methods") or {}).items():
-        merges.append((f"analyses.merge_methods.{name}.params", v["method"], v.get("params", {})))
+        merges.append((f"analyses.merge_methods.{name}.params", v["method"], v["params"]))
     for key, method, params in merges:
         if msg := params_error(method, params):
             return f"{key}: {msg}"
@@ -220,19 +220,21 @@ def _gpu_layout_errors(config: dict) -> str | None:
     tensor x pipeline parallel GPUs must split evenly over its nodes and fit a node's GPUs, and so
     must a student's training processes."""
     per_node = config["resources"]["gpus_per_node"]
+    from .backends import layout
     from .generate import BACKENDS  # every backend filed
 
     laid_out = lambda backend: getattr(BACKENDS.get(backend), "parallel", False)  # noqa: E731 (mot.backends)
-    engines = [(f"teachers.{n}.params", t["params"]) for n, t in config["teachers"].items() if laid_out(t["backend"])]
-    if laid_out(config["eval"].get("backend")):
-        engines.append(("eval.params", config["eval"].get("params", {})))
+    engines = [(f"teachers.{n}.params", t["backend"], t["params"]) for n, t in config["teachers"].items()
+               if laid_out(t["backend"])]
+    if laid_out(config["eval"]["backend"]):
+        engines.append(("eval.params", config["eval"]["backend"], config["eval"]["params"]))
     pairs = config.get("analyses", {}).get("student_teacher")  # Table 9's teachers: trained students on vLLM
-    engines += [(f"analyses.student_teacher{'' if isinstance(pairs, dict) else f'.{i}'}.params", p.get("params", {}))
-                for i, p in enumerate(student_teacher_pairs(config)) if laid_out(p.get("backend"))]
-    if laid_out(config.get("general", {}).get("backend")):  # lm-eval's vLLM (its model_args)
-        engines.append(("general.model_args", config["general"].get("model_args", {})))
-    for key, p in engines:
-        tp, pp, nodes = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1), p.get("nodes", 1)
+    engines += [(f"analyses.student_teacher{'' if isinstance(pairs, dict) else f'.{i}'}.params", p["backend"],
+                 p["params"]) for i, p in enumerate(student_teacher_pairs(config)) if laid_out(p["backend"])]
+    if "general" in config and laid_out(config["general"]["backend"]):  # lm-eval's vLLM (its model_args)
+        engines.append(("general.model_args", config["general"]["backend"], config["general"]["model_args"]))
+    for key, backend, p in engines:
+        tp, pp, nodes = layout(backend, p)
         for name, v in (("tensor_parallel_size", tp), ("pipeline_parallel_size", pp), ("nodes", nodes)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:  # free-form blocks: no schema type
                 return f"{key}.{name}: {v!r} is not a positive integer"
@@ -246,8 +248,7 @@ def _gpu_layout_errors(config: dict) -> str | None:
             return (f"{key}: tensor_parallel_size {tp} spans nodes (resources.gpus_per_node is {per_node}); "
                     "use pipeline_parallel_size across nodes")
     for name, s in config["students"].items():
-        launch = s.get("launch", {})
-        procs, nodes = launch.get("processes", 1), launch.get("nodes", 1)
+        procs, nodes = s["launch"]["processes"], s["launch"]["nodes"]
         if procs % nodes or procs // nodes > per_node:
             return (f"students.{name}.launch: {procs} processes over {nodes} node(s) must split evenly, at most "
                     f"resources.gpus_per_node = {per_node} per node")
@@ -257,21 +258,26 @@ def _gpu_layout_errors(config: dict) -> str | None:
 def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
     """Fill in the schema's `default` of every key left out, in place: an object's own default
     first, then its keys' (so `resources: {}` and a missing `resources` both get every default),
-    down every object present, a map's values (additionalProperties) included. Defaults are
-    copied, never shared."""
+    down every object present, a map's values (additionalProperties), a list's items and the
+    alternative of an `anyOf` that is of the value's kind (a pair, or a list of pairs) included.
+    Defaults are copied, never shared."""
     import copy
 
     root = schema if root is None else root
-    while "$ref" in schema:  # "#/$defs/x" or "#/properties/a/properties/b"
-        node = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    if not isinstance(config, dict):
+    schema = _resolved(schema, root)
+    kind = {dict: "object", list: "array"}.get(type(config))
+    for alt in schema.get("anyOf", []):
+        if _resolved(alt, root).get("type") == kind:
+            fill_defaults(config, alt, root)
+            break
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        for item in config:
+            fill_defaults(item, schema["items"], root)
+    if kind != "object":
         return config
     for key, sub in schema.get("properties", {}).items():
-        if key not in config and "default" in sub:
-            config[key] = copy.deepcopy(sub["default"])
+        if key not in config and ("default" in sub or "default" in _resolved(sub, root)):  # its own, or its $ref's
+            config[key] = copy.deepcopy(sub["default"] if "default" in sub else _resolved(sub, root)["default"])
         if key in config:
             fill_defaults(config[key], sub, root)
     extra = schema.get("additionalProperties")
@@ -280,6 +286,15 @@ def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
             if key not in schema.get("properties", {}):
                 fill_defaults(config[key], extra, root)
     return config
+
+
+def _resolved(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:  # "#/$defs/x" or "#/properties/a/properties/b"
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[int(part)] if isinstance(node, list) else node[part]  # .../anyOf/0
+        schema = node
+    return schema
 
 
 def load_schema(schema_path: str | Path) -> dict:

@@ -21,7 +21,7 @@ import os
 import random
 from pathlib import Path
 
-from .backends import register
+from .backends import SINGLE, layout, params_of, register
 from .io import MotError, require_model, stable_hash
 from .chat import THINK_CLOSE, THINK_OPEN, chat_prompt, prefill, prompt_ids, split_trace, trace
 
@@ -100,31 +100,33 @@ class VLLMTeacher:
     is seeded instead. Both are recorded in each output row."""
 
     required = ("model",)  # params the config check asks for (mot.config)
+    defaults = {**SINGLE, "dtype": "auto", "engine": {}}
     evaluates, parallel = True, True
 
     @staticmethod
     def gpus(params: dict) -> int:
         """The whole engine: tensor x pipeline parallel (over params.nodes nodes)."""
-        return params.get("tensor_parallel_size", 1) * params.get("pipeline_parallel_size", 1)
+        tp, pp, _ = layout("vllm", params)
+        return tp * pp
     local_weights = True  # params.model is loaded here (a local path is a rule's input)
 
     def __init__(self, params: dict, sampling: dict):
-        self.params, self.sampling, self.llm = params, sampling, None
+        self.params, self.sampling, self.llm = params_of("vllm", params), sampling, None
         if os.path.isdir(params["model"]) or params["model"].startswith((".", "/")):
             require_model(params["model"])
-        self.tp, self.pp = params.get("tensor_parallel_size", 1), params.get("pipeline_parallel_size", 1)
-        check_gpus(self.tp, self.pp, params.get("nodes", 1))
+        self.tp, self.pp, nodes = layout("vllm", params)
+        check_gpus(self.tp, self.pp, nodes)
 
     def _engine(self, seed: int):
         from vllm import LLM
 
         if llm := self._reused(seed):
             return llm
-        engine = dict(self.params.get("engine", {}))
-        if self.params.get("nodes", 1) > 1:
+        engine = dict(self.params["engine"])
+        if self.params["nodes"] > 1:
             engine.setdefault("distributed_executor_backend", "ray")
         try:
-            return LLM(model=self.params["model"], dtype=self.params.get("dtype", "auto"), seed=seed,
+            return LLM(model=self.params["model"], dtype=self.params["dtype"], seed=seed,
                        tensor_parallel_size=self.tp, pipeline_parallel_size=self.pp, **engine)
         except Exception as e:  # vLLM's start-up errors rarely name the model
             lines = [x.strip() for x in str(e).splitlines() if x.strip()] or [""]
@@ -162,7 +164,7 @@ class VLLMTeacher:
     def _key(self, seed: int) -> str:
         """What an engine is, but for its weights: the same key, config and tokenizer take new weights."""
         p = self.params
-        return json.dumps([p.get("dtype", "auto"), self.tp, self.pp, p.get("nodes", 1), p.get("engine", {}), seed],
+        return json.dumps([p["dtype"], self.tp, self.pp, p["nodes"], p["engine"], seed],
                           sort_keys=True)
 
     def _reused(self, seed: int):
@@ -247,11 +249,13 @@ class OpenAITeacher:
     and dropped connections. Not retried: 401/403 and other 4xx."""
 
     required = ("model", "base_url")  # params the config check asks for (mot.config)
+    defaults = {"concurrency": 16, "max_retries": 8, "backoff_s": 1.0, "max_backoff_s": 60.0, "timeout_s": 3600,
+                "n_per_request": True, "send_seed": True, "extra_body": {}}
 
     RETRY_STATUS = {408, 409, 429}
 
     def __init__(self, params: dict, sampling: dict):
-        self.params, self.sampling = params, sampling
+        self.params, self.sampling = params_of("openai", params), sampling
         self.url = params["base_url"].rstrip("/") + "/chat/completions"
         env = params.get("api_key_env")
         self.key = os.environ.get(env) if env else None
@@ -286,12 +290,12 @@ class OpenAITeacher:
 
         p = self.params
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        limits = httpx.Limits(max_connections=p.get("concurrency", 16))
-        sem = asyncio.Semaphore(p.get("concurrency", 16))
-        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=p.get("timeout_s", 3600)) as client:
+        limits = httpx.Limits(max_connections=p["concurrency"])
+        sem = asyncio.Semaphore(p["concurrency"])
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=p["timeout_s"]) as client:
             async def prompt(i):
                 row = rows[i]
-                if p.get("n_per_request", True):
+                if p["n_per_request"]:
                     seeds = [stable_hash(seed, row["id"]) % SEED_RANGE]
                     choices = await self._request(client, sem, row["prompt"], n, seeds[0])
                 else:
@@ -305,7 +309,7 @@ class OpenAITeacher:
                 # a key the server echoes in an answer is no more stored than one in an error (redact)
                 emit(i, [sample(self.redact(message_trace(c.get("message"), c.get("finish_reason"), opener, self.url)),
                                 c.get("finish_reason")) for c in choices],
-                     {"seed": seeds if p.get("send_seed", True) else None})
+                     {"seed": seeds if p["send_seed"] else None})
 
             tasks = [asyncio.create_task(prompt(i)) for i in range(len(rows))]
             try:
@@ -321,8 +325,8 @@ class OpenAITeacher:
         p, s = self.params, self.sampling
         body = {"model": p["model"], "messages": [{"role": "user", "content": prompt}], "n": n,
                 "temperature": s["temperature"], "top_p": s["top_p"], "max_tokens": s["max_tokens"], **cutoffs(s),
-                **({"seed": seed} if p.get("send_seed", True) else {}), **p.get("extra_body", {})}
-        retries, jitter = p.get("max_retries", 8), random.Random()
+                **({"seed": seed} if p["send_seed"] else {}), **p["extra_body"]}
+        retries, jitter = p["max_retries"], random.Random()
         for attempt in range(retries + 1):
             wait = 0.0
             try:
@@ -347,7 +351,7 @@ class OpenAITeacher:
                 wait = _retry_after(r.headers.get("retry-after"))
             if attempt == retries:
                 raise MotError(f"{self.url}: no answer after {retries} retries (last: {last})")
-            backoff = min(p.get("max_backoff_s", 60.0), p.get("backoff_s", 1.0) * 2 ** attempt)
+            backoff = min(p["max_backoff_s"], p["backoff_s"] * 2 ** attempt)
             await asyncio.sleep(max(wait, jitter.uniform(0, backoff)))  # full jitter
         raise AssertionError("unreachable")
 

@@ -30,7 +30,7 @@ from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, 
 from .readers import read_jsonl
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
-from .spec import check_values, from_json
+from .spec import check_values, default, from_json
 from .generate import generate_samples, read_samples
 from .world import split_rows
 
@@ -114,7 +114,7 @@ def parse_pairs(pairs: list[str], what: str) -> list[tuple[str, str]]:
 class EvalSpec:
     """How a run's checkpoints are sampled and graded (the config's eval block), checked once."""
     sampling: dict  # n, temperature, top_p, max_tokens
-    backend: str = "hf"  # hf | vllm: how the student generates
+    backend: str = default("eval.backend")  # how the student generates: a backend that evaluates
     params: dict = field(default_factory=dict)  # backend params: batch_size, dtype, tensor_parallel_size, engine
     template: str = "{problem}"  # the user message, with {problem}
     seed: int = 0

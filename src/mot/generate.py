@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import engines  # noqa: F401  registers the vllm and openai backends
 from .engines import cutoffs
-from .backends import BACKENDS, register
+from .backends import BACKENDS, BATCH, params_of, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, load_causal_lm, load_tokenizer, model_fingerprint, release_output,
                  stable_hash, stage_code, start_work, write_jsonl)
@@ -36,6 +36,7 @@ class SyntheticTeacher:
     """A procedural teacher of the synthetic world (see world.STYLES)."""
 
     required = ("style",)  # params the config check asks for (mot.config)
+    defaults = {"error_rate": 0.0, "format_error_rate": 0.0, "quirk_rate": 1.0}
 
     def __init__(self, params: dict, sampling: dict):
         from .world import OPS, QUIRKS, STYLES
@@ -46,7 +47,7 @@ class SyntheticTeacher:
             raise MotError(f"synthetic teacher: params.quirk must be one of {', '.join(QUIRKS)}")
         if params.get("weak_op") not in (None, *OPS):
             raise MotError(f"synthetic teacher: params.weak_op must be one of {', '.join(OPS)}")
-        self.params, self.temperature = params, sampling["temperature"]
+        self.params, self.temperature = params_of("synthetic", params), sampling["temperature"]
 
     def generate(self, rows, n, seed):
         from .world import teacher_trace
@@ -58,10 +59,9 @@ class SyntheticTeacher:
             samples = []
             for k in range(n):
                 rng = random.Random(stable_hash(seed, row["id"], k))
-                text = teacher_trace(row["spec"], self.params["style"], rng, self.temperature,
-                                     self.params.get("error_rate", 0.0), self.params.get("format_error_rate", 0.0),
-                                     self.params.get("quirk"), self.params.get("weak_op"),
-                                     self.params.get("quirk_rate", 1.0))
+                p = self.params
+                text = teacher_trace(row["spec"], p["style"], rng, self.temperature, p["error_rate"],
+                                     p["format_error_rate"], p.get("quirk"), p.get("weak_op"), p["quirk_rate"])
                 samples.append({"text": text, "finish_reason": "stop"})
             out.append(samples)
         return out
@@ -72,24 +72,26 @@ class HFTeacher:
     """transformers generate, batched, with the model's own chat template (thinking on)."""
 
     required = ("model",)
+    defaults = {"device": "cpu", "dtype": "float32", "batch_size": BATCH}
     local_weights = True  # params.model is loaded here (a local path is a rule's input)
     evaluates = True
 
     @staticmethod
     def gpus(params: dict) -> int:
-        return 1 if str(params.get("device", "cpu")).startswith("cuda") else 0
+        return 1 if str(params_of("hf", params)["device"]).startswith("cuda") else 0
 
     def __init__(self, params: dict, sampling: dict):
         import torch
 
         from .engines import torch_device
 
-        path, device = params["model"], torch_device(params.get("device", "cpu"))
-        dtype = getattr(torch, params.get("dtype", "float32"))
+        params = params_of("hf", params)
+        path, device = params["model"], torch_device(params["device"])
+        dtype = getattr(torch, params["dtype"])
         self.tok = load_tokenizer(path)
         self.tok.padding_side = "left"
         self.model = load_causal_lm(path, dtype=dtype).to(device).eval()
-        self.sampling, self.batch_size = sampling, params.get("batch_size", 8)
+        self.sampling, self.batch_size = sampling, params["batch_size"]
 
     def generate(self, rows, n, seed):
         import torch
@@ -184,19 +186,28 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
         release_output(out)
 
 
-def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> None:
-    check_out(out, [prompts_path], is_dir=False)
-    rows = read_jsonl(prompts_path, required=("id", "prompt", "answer"))
-    if teacher["backend"] not in BACKENDS:
-        raise MotError(f"unknown backend '{teacher['backend']}' (known: {', '.join(BACKENDS)})")
-    make, params = BACKENDS[teacher["backend"]], teacher.get("params", {})
-    from .spec import check_block, check_values
+def check_teacher(teacher: dict):
+    """The teacher's backend and params as the config check has them (error_rate "high" was a
+    TypeError mid-run); its backend's class."""
+    from .spec import check_block
 
-    check_values(sampling, "--sampling", "sampling", unknown=True)  # n 0 would publish no samples: the config's ranges
-    # the teacher's params as the config check has them (error_rate "high" was a TypeError mid-run)
+    if teacher.get("backend") not in BACKENDS:
+        raise MotError(f"--teacher: unknown backend {teacher.get('backend')!r} (known: {', '.join(BACKENDS)})")
+    make = BACKENDS[teacher["backend"]]
     check_block({k: v for k, v in teacher.items() if k in ("backend", "params")}, "--teacher", "teachers.*",
                 extend=lambda node: [node["properties"]["params"]["properties"].setdefault(k, v)
                                      for k, v in getattr(make, "params", {}).items()])
+    return make
+
+
+def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> None:
+    check_out(out, [prompts_path], is_dir=False)
+    rows = read_jsonl(prompts_path, required=("id", "prompt", "answer"))
+    from .spec import check_values
+
+    check_values(sampling, "--sampling", "sampling", unknown=True)  # n 0 would publish no samples: the config's ranges
+    make = check_teacher(teacher)
+    params = params_of(teacher["backend"], teacher["params"])
     seen = {}
     for i, r in enumerate(rows, 1):  # one id twice would be sampled, and kept, twice
         if (first := seen.setdefault(r["id"], i)) != i:
@@ -206,7 +217,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     streaming = hasattr(make, "stream")
     # Chunks are the unit of a chunked backend's random stream and of sharding (a shard is a run of
     # whole chunks, so the joined shards equal an unsharded run byte for byte).
-    chunk_size = 1 if streaming else chunk_size or params.get("batch_size", 8)
+    chunk_size = 1 if streaming else chunk_size or params.get("batch_size", BATCH)
     chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
     j, k = shard
     first, last = j * len(chunks) // k, (j + 1) * len(chunks) // k

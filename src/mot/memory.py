@@ -239,9 +239,11 @@ def job_memory(config: dict) -> list[dict]:
     out = []
 
     def engine(job, key, model, p, max_tokens):
-        tp, pp = p.get("tensor_parallel_size", 1), p.get("pipeline_parallel_size", 1)
+        from .backends import layout
+
+        tp, pp, _ = layout("vllm", p)
         e = {**p.get("engine", {}), **{k: v for k, v in p.items() if k in ("max_model_len", "gpu_memory_utilization")}}
-        length, util = e.get("max_model_len") or max_tokens, e.get("gpu_memory_utilization", 0.9)
+        length, util = e.get("max_model_len") or max_tokens, e.get("gpu_memory_utilization", 0.9)  # vLLM's default
         a = arch_of(model)
         parts = engine_memory(a, tp, pp, length, util, gpu_gib) if a else None
         out.append({"job": job, "key": key, "model": model, "gpus": tp * pp,
@@ -250,11 +252,11 @@ def job_memory(config: dict) -> list[dict]:
 
     if tr.get("bf16"):  # bf16 training is GPU training (mot.plan.student_gpus)
         for name, s in config["students"].items():
-            gpus = s.get("launch", {}).get("processes", 1)
+            gpus = s["launch"]["processes"]
             tokens = tr["micro_batch_size"] * tr["max_length"]
-            chunk = tr.get("loss_chunk_tokens", 0)
+            chunk = tr["loss_chunk_tokens"]
             a = arch_of(s.get("path")) if s["init"] == "pretrained" else None
-            parts = train_memory(a, gpus, tokens, chunk, tr.get("gradient_checkpointing", False)) if a else None
+            parts = train_memory(a, gpus, tokens, chunk, tr["gradient_checkpointing"]) if a else None
             out.append({"job": f"training of {name}", "key": f"students.{name}.launch", "model": s.get("path"),
                         "gpus": gpus, "shape": f"{gpus} GPUs, {tokens:,} tokens per micro-batch, "
                         + (f"loss in chunks of {chunk:,}" if chunk else "plain loss"),
@@ -265,18 +267,17 @@ def job_memory(config: dict) -> list[dict]:
             engine(f"sampling of teacher {name}", f"teachers.{name}.params", t["params"]["model"], t["params"],
                    max_tokens)
     for i, pair in enumerate(student_teacher_pairs(config)):
-        if pair.get("backend") == "vllm":
+        if pair["backend"] == "vllm":
             model = config["students"][pair["teacher"]].get("path")
             engine(f"sampling of Table 9's teacher {pair['teacher']}", f"analyses.student_teacher.{i}.params", model,
-                   pair.get("params", {}), {**config["sampling"], **pair.get("sampling", {})}["max_tokens"])
+                   pair["params"], {**config["sampling"], **pair["sampling"]}["max_tokens"])
     ev, general = config["eval"], config.get("general") or {}
     for name, s in config["students"].items():
-        if ev.get("backend") == "vllm":
-            engine(f"evaluation of {name}", "eval.params", s.get("path"), ev.get("params", {}), ev["max_tokens"])
+        if ev["backend"] == "vllm":
+            engine(f"evaluation of {name}", "eval.params", s.get("path"), ev["params"], ev["max_tokens"])
         if general.get("backend") == "vllm":
             gen = (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"])
-            engine(f"general benchmarks of {name}", "general.model_args", s.get("path"), general.get("model_args", {}),
-                   gen)
+            engine(f"general benchmarks of {name}", "general.model_args", s.get("path"), general["model_args"], gen)
     return out
 
 

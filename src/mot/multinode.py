@@ -199,7 +199,9 @@ def _wait_for_port(ip: str, port: int, proc: subprocess.Popen, timeout: float) -
 
 def teacher_cluster(spec: dict):
     """The Ray cluster a teacher that spans nodes samples on (params.nodes > 1), else nothing."""
-    nodes = int(spec.get("params", {}).get("nodes", 1))
+    from .backends import layout
+
+    nodes = layout(spec["backend"], spec["params"])[2]
     return ray_cluster(nodes) if nodes > 1 else contextlib.nullcontext()
 
 

@@ -105,7 +105,7 @@ def params(config: dict, student: str, assumptions: dict | None = None) -> tuple
         a = s["arch"]
         h, hd = a["hidden_size"], a["hidden_size"] // a["num_heads"]
         layer = 2 * h * hd * (a["num_heads"] + a["num_kv_heads"]) + 3 * h * a["intermediate_size"]
-        n = config.get("world", {}).get("vocab_size", 512) * h + a["num_layers"] * layer
+        n = config["world"]["vocab_size"] * h + a["num_layers"] * layer  # a synthetic student has a world
         return float(n), float(n)
     a = arch_of(s.get("path"))
     return (a.active, a.params) if a else None
@@ -136,7 +136,7 @@ def engine_gpus(backend: str, p: dict) -> int:
 
 def student_gpus(config: dict, student: str) -> int:
     """GPUs a training job of this student holds: its launch's processes (bf16 training is GPU training)."""
-    return config["students"][student].get("launch", {}).get("processes", 1) if config["train"].get("bf16") else 0
+    return config["students"][student]["launch"]["processes"] if config["train"]["bf16"] else 0
 
 
 def throughput(spec: dict, backend: str, A: dict) -> float | None:
@@ -168,10 +168,12 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
         jobs.append(dict(key, gpus=gpus, tokens=tokens, gpu_s=gpu_s, job=job,
                          runtime_min=max(A["floor_min"], math.ceil(A["safety"] * wall / 60))))
 
-    eval_gpus = engine_gpus(ev.get("backend", "hf"), ev.get("params", {}))
-    world = config.get("world", {})
-    sizes = {"syn-val": world.get("val_size", 0), "syn-aime24": world.get("test_size", 30),
-             "syn-aime25": world.get("test_size", 30)}
+    eval_gpus = engine_gpus(ev["backend"], ev["params"])
+    from .world import OPTIONAL
+
+    world = {**OPTIONAL, **config["world"]} if "world" in config else None  # no world: no synthetic benchmark
+    sizes = {"syn-val": world["val_size"], "syn-aime24": world["test_size"], "syn-aime25": world["test_size"]} \
+        if world else {}
 
     def ckpt_tokens(benchmarks, n):
         return sum(sizes.get(b, BENCHMARK_PROBLEMS.get(b, 30)) for b in benchmarks) * n \
@@ -179,8 +181,8 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
 
     # every checkpoint is sampled on the test benchmarks and on the validation ones (report.select_on);
     # a probe point on the probe's benchmarks (default: eval's) and the validation ones, n times (default: eval's)
-    per_ckpt = ckpt_tokens(ev["benchmarks"] + ev.get("validation", []), ev["n"])
-    per_probe = ckpt_tokens(g.probe["benchmarks"] + ev.get("validation", []), g.probe["n"]) if g.probe else 0
+    per_ckpt = ckpt_tokens(ev["benchmarks"] + ev["validation"], ev["n"])
+    per_probe = ckpt_tokens(g.probe["benchmarks"] + ev["validation"], g.probe["n"]) if g.probe else 0
     general = config.get("general") or {}
     sizes_of = {st: params(config, st, A) for st in g.students}
     def sizes_of_eval(u):  # parameters of the checkpoints an eval job loads (bf16 bytes: x2)
@@ -192,15 +194,14 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
             n, k, i = config["sources"][so]["n"], u["shards"], u["shard"]
             if t in g.as_teachers:  # Table 9: a trained student samples with its pair's engine and sampling
                 spec = g.st_pair(t)
-                gpus = engine_gpus(spec.get("backend", "hf"), spec.get("params", {}))
-                tokens = n * {**samp, **spec.get("sampling", {})}["n"] * min(
-                    A["seq_tokens"], {**samp, **spec.get("sampling", {})}["max_tokens"])
+                gpus = engine_gpus(spec["backend"], spec["params"])
+                tokens = n * {**samp, **spec["sampling"]}["n"] * min(A["seq_tokens"], {**samp, **spec["sampling"]}["max_tokens"])
             else:
                 spec = config["teachers"][t]
                 gpus = engine_gpus(spec["backend"], spec["params"])
                 length = min(_trace(config, stats, so, t, A), samp["max_tokens"])  # kept traces: a low mean
                 tokens = (n * (i + 1) // k - n * i // k) * samp["n"] * length
-            rate = throughput(spec, spec.get("backend", "hf"), A)
+            rate = throughput(spec, spec["backend"], A)
             add(u, gpus, tokens, tokens / A["gen_tok_s"] if gpus else 0.0, A["engine_start_s"] if gpus else 0.0,
                 sampled_s=tokens / rate if rate else None)
         elif stage in ("train_std", "train_mtd", "train_mot"):
@@ -224,18 +225,18 @@ def _jobs(config: dict, stats: dict | None, A: dict) -> list[dict]:
             add(u, 0, wall_s=3 * (2 if tr.get("bf16") else 4) * (sizes_of[st] or (0, 0))[1] / A["merge_bytes_s"])
         elif stage == "eval":
             tokens = u["ckpts"] * (per_probe if probed(u["run"]) else per_ckpt)
-            rate = throughput(ev, ev.get("backend", "hf"), A)
+            rate = throughput(ev, ev["backend"], A)
             add(u, eval_gpus, tokens, tokens / A["eval_tok_s"] if eval_gpus else 0.0,
                 A["engine_start_s"] + (u["ckpts"] - 1) * 2 * sizes_of_eval(u) / A["weights_load_bytes_s"],
                 sampled_s=tokens / rate if rate else None)
         elif stage == "general":
-            gpus = engine_gpus(general.get("backend", "hf"), general.get("model_args", {}))
+            gpus = engine_gpus(general["backend"], general["model_args"])
             size = (config.get("world") or {}).get("general_size", GENERAL_DEFAULT_PROBLEMS)
             per_answer = min(A["eval_tokens"], (general.get("gen_kwargs") or {}).get("max_gen_toks", ev["max_tokens"]))
             tokens = sum(0 if x["task"] in GENERAL_LOGLIKELIHOOD else GENERAL_PROBLEMS.get(
                 x["task"], size if x["task"].startswith("syn_") else GENERAL_DEFAULT_PROBLEMS)
                 for x in general["tasks"].values()) * per_answer
-            rate = throughput(general, general.get("backend", "hf"), A)
+            rate = throughput(general, general["backend"], A)
             add(u, gpus, tokens, tokens / A["eval_tok_s"] if gpus else 0.0, A["engine_start_s"],
                 sampled_s=tokens / rate if rate else None)
     # every table and figure of this config (mot.catalog) and the README summary: one job each
@@ -311,7 +312,7 @@ def plan(config: dict, corpus_stats: dict | None = None, assumptions: dict | Non
                         "lower_bound": _lower_bound(config, jobs, st)}
     stages = {stage: _sum(of(stage=stage)) for stage in STAGES}
     return {"assumptions": A, "stages": stages, "students": students, "memory": job_memory(config),
-            "gpu_mem_gib": config.get("resources", {}).get("gpu_mem_gib", 80),
+            "gpu_mem_gib": config["resources"]["gpu_mem_gib"],
             "generate": {t: _sum(of(stage="generate", teacher=t)) for t in config["teachers"]},
             "gpu_hours": sum(v["gpu_hours"] for v in stages.values()), "jobs": sum(v["jobs"] for v in stages.values()),
             "counts": {"sources": len(config["sources"]), "teachers": len(config["teachers"]),

@@ -29,7 +29,7 @@ from pathlib import Path
 from .io import (MotError, check_out, file_xxh3, finish_work, model_fingerprint, release_output, stage_code, start_work,
                  write_json)
 from .layout import BRANCH, MERGED, ROUND
-from .spec import check_ranges, from_json
+from .spec import check_ranges, default, from_json
 from .train import HParams, TrainSpec
 
 
@@ -68,8 +68,8 @@ class RoundsSpec:
     method: str = "uniform"
     merge_params: dict = field(default_factory=dict)
     seed: int = 0
-    schedule: str = "global"  # global | round (the lr schedule of a branch)
-    optimizer_state: str = "reset"  # reset | carry (AdamW state from a teacher's branch to the next)
+    schedule: str = default("train.schedule")  # global | round (the lr schedule of a branch)
+    optimizer_state: str = default("train.optimizer_state")  # reset | carry (AdamW state from a teacher's branch to the next)
 
     def __post_init__(self):
         check_ranges(self, "--spec", "train")  # rounds: 0 would publish a run of no model
@@ -80,8 +80,6 @@ class RoundsSpec:
         if msg := params_error(self.method, self.merge_params):
             raise MotError(f"--spec merge_params: {msg}")
         schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
-        if self.optimizer_state not in ("reset", "carry"):
-            raise MotError(f"train.optimizer_state: unknown value '{self.optimizer_state}' (reset | carry)")
 
     @classmethod
     def of(cls, d: dict) -> "RoundsSpec":

@@ -36,8 +36,8 @@ from .tables import method_rows
 
 def seed_values(cfg: dict) -> dict:
     """The seeds that a world seed sets, as the config has them."""
-    return {"seed": cfg.get("seed", 0), **({"world.seed": cfg["world"].get("seed", 0)} if "world" in cfg else {}),
-            **{f"students.{k}.pretrain.seed": st["pretrain"].get("seed", 0)
+    return {"seed": cfg["seed"], **({"world.seed": cfg["world"]["seed"]} if "world" in cfg else {}),
+            **{f"students.{k}.pretrain.seed": st["pretrain"]["seed"]
                for k, st in cfg["students"].items() if st.get("init") == "synthetic"}}
 
 

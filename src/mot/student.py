@@ -221,7 +221,7 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = 
     spec = base_spec(world, arch, pretrain)
     with tempfile.TemporaryDirectory() as tmp:
         write_json(f"{tmp}/world.json", world_from_spec(world, held_out=False))
-        build_tokenizer(f"{tmp}/world.json", f"{tmp}/tokenizer", world.get("vocab_size", 512), world["seed"])
+        build_tokenizer(f"{tmp}/world.json", f"{tmp}/tokenizer", world["vocab_size"], world["seed"])
         return build_student(f"{tmp}/world.json", f"{tmp}/tokenizer", arch, pretrain, out, record={
             "world": spec["world"], "styles": spec["styles"], "key": base_key(world, arch, pretrain),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,

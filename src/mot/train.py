@@ -41,7 +41,7 @@ from .io import (MotError, check_out, file_xxh3, final_path, load_causal_lm, loa
 from .layout import STEP, TRAIN_LOG
 from .loss import chunked_loss, plain_loss
 from .saving import _cut_log, _log, _save, _save_resume
-from .spec import check_ranges, from_json
+from .spec import check_ranges, default, from_json
 
 
 def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float) -> float:
@@ -86,13 +86,13 @@ class HParams:
     batch_size: int
     micro_batch_size: int
     max_length: int
-    bf16: bool = False
-    attn_implementation: str = "sdpa"
-    gradient_checkpointing: bool = False
-    truncation: str = "drop"
-    packing: bool | None = None  # None: on with flash_attention_2
-    save_state_minutes: float = 0
-    loss_chunk_tokens: int = 0  # > 0: the loss over this many response tokens at a time (mot.loss); 0: all at once
+    bf16: bool = default("train.bf16")  # the defaults: config/schema.yaml's
+    attn_implementation: str = default("train.attn_implementation")
+    gradient_checkpointing: bool = default("train.gradient_checkpointing")
+    truncation: str = default("train.truncation")
+    packing: bool | None = default("train.packing")  # None: on with flash_attention_2
+    save_state_minutes: float = default("train.save_state_minutes")
+    loss_chunk_tokens: int = default("train.loss_chunk_tokens")  # > 0: the loss over this many response tokens at a time (mot.loss); 0: all at once
 
     @classmethod
     def of(cls, d: dict, where: str = "--spec hparams") -> "HParams":

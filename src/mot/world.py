@@ -125,13 +125,20 @@ def check_spec(spec: dict, where: str = "world") -> None:
                            f"than the most ({spec[key][1]})")
 
 
+# The world keys a config may leave out, and what they are then (config/schema.yaml describes each;
+# not schema defaults: a key filled in would change the base's key, mot.student.base_key)
+OPTIONAL = {"val_size": 0, "general_size": 0, "held_out_op": None, "held_out_pretrain": 0}
+
+
 def world_from_spec(spec: dict, held_out: bool = True) -> dict[str, list[dict]]:
     """The world of the config's world block; held_out=False leaves the test and validation sets
     empty (all the base student needs)."""
-    sizes = (spec["test_size"], spec.get("val_size", 0), spec.get("general_size", 0)) if held_out else (0, 0, 0)
+    spec = {**OPTIONAL, **spec}
+    sizes = (spec["test_size"], spec["val_size"], spec["general_size"]) if held_out else (0, 0, 0)
     return make_world(spec["seed"], spec["pool_size"], sizes[0], spec["pretrain_size"], spec["ops"],
-                      spec.get("test_ops", spec["ops"]), spec["max_operand"], spec["max_value"], sizes[1],
-                      spec.get("held_out_op"), spec.get("held_out_pretrain", 0), sizes[2])
+                      spec.get("test_ops", spec["ops"]), spec["max_operand"], spec["max_value"], sizes[1],  # the
+                      # base's block (BASE_WORLD_KEYS) has no test sets
+                      spec["held_out_op"], spec["held_out_pretrain"], sizes[2])
 
 
 def load_world(path: str, splits: tuple[str, ...] = ()) -> dict:
