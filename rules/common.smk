@@ -10,8 +10,9 @@ import re
 from mot import layout as L
 from mot.config import validate_config
 from mot.configfile import check_files as check_config_files
-from mot.io import MotError, is_hub_id
-from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE
+from mot.io import MotError
+from mot.models import is_hub_id
+from mot.evaluate import BATCH_SIZE as EVAL_BATCH_SIZE, eval_values
 from mot.general import thinking_args
 from mot.backends import layout
 from mot.generate import BACKENDS
@@ -21,11 +22,11 @@ from mot import catalog
 from mot.catalog import report_category
 from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
-from mot.rounds import RoundsSpec, plan as plan_rounds
+from mot.rounds import RoundsSpec, plan as plan_rounds, rounds_values
 from mot.rehearsal import data_files as rehearsal_data, hub_id as rehearsal_hub_id
 from mot.seeds import is_own as is_own_seed
 from mot.student import base_key
-from mot.train import SFT_KEYS
+from mot.train import hparams_values, sft_values
 from mot.codeversion import version as command_version
 from mot.workflow import code_version, tracking_environment
 from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
@@ -58,12 +59,7 @@ AS_TEACHERS = list(AS)
 st_pair, pair_teachers = G.st_pair, G.pair_teachers
 
 
-def merge_method(tset):
-    """(method, params) that merge a teacher set's rounds: mot.merge_method, or its variant's."""
-    variant = tset.partition("@")[2]
-    if variant:
-        return MERGE_VARIANTS[variant]["method"], MERGE_VARIANTS[variant]["params"]
-    return config["mot"]["merge_method"], config["mot"]["merge_params"]
+merge_method = G.merge_method  # (method, params) of a teacher set's merges
 
 
 wildcard_constraints:

@@ -16,8 +16,7 @@ rule sft:
         code=code("train", "mot.multinode"),
         launch=lambda w: launch(w.student),
         model=lambda w: base_model(w.student),
-        spec=json_param(dict(hparams=sft_hparams(), steps=TRAIN["std_steps"], save_every=TRAIN["save_every"],
-                             seed=config["seed"])),  # mot.train.TrainSpec
+        spec=json_param(sft_values(config)),  # mot.train.TrainSpec
     threads: 1
     resources:
         **train_resources(lambda w: "train_mtd" if w.corpus == L.MTD else "train_std"),
@@ -115,7 +114,7 @@ else:
             launch=lambda w: launch(w.student),
             model=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(f"--corpus {t}={c}" for t, c in zip(MOT_TEACHERS, input.corpora)),
-            spec=json_param(rounds_spec()),  # mot.rounds.RoundsSpec (the merge method: not in round 1)
+            spec=json_param(rounds_values(config)),  # mot.rounds.RoundsSpec (the merge method: not in round 1)
         threads: 1
         resources:
             **train_resources("train_mot", jobs=lambda w: len(MOT_TEACHERS)),
@@ -142,7 +141,7 @@ else:
             corpora=lambda w, input: " ".join(
                 f"--corpus {t}={c}" for t, c in zip(SETS[w.tset], input.corpora)
             ),
-            spec=lambda w: as_json(rounds_spec(*merge_method(w.tset))),  # mot.rounds.RoundsSpec
+            spec=lambda w: as_json(rounds_values(config, *merge_method(w.tset))),  # mot.rounds.RoundsSpec
         threads: 1
         resources:
             # every branch of rounds 2..T, one after another

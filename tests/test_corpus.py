@@ -59,7 +59,7 @@ def test_length_rule_measures_the_students_sft_example(tmp_path):
     """LengthRule counts the student's whole SFT example (chat template, trace, end-of-turn token)."""
     from mot.chat import sft_example
     from mot.corpus import LengthRule
-    from mot.io import load_tokenizer
+    from mot.models import load_tokenizer
 
     base = next((ROOT / "data" / "bases").iterdir())
     tok = load_tokenizer(str(base))

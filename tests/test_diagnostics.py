@@ -56,7 +56,7 @@ def test_the_gpu_loss_one_example_and_one_chunk_at_a_time_is_the_batched_loss(tm
     batched loss of the CPU path."""
     import mot.diagnostics as d
     from mot.batches import load_examples
-    from mot.io import load_causal_lm, load_tokenizer
+    from mot.models import load_causal_lm, load_tokenizer
 
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"prompt": f"Compute {a} + 2.", "response":

@@ -369,7 +369,7 @@ def test_top_k_and_min_p_reach_every_backend_and_stay_off_unset(tiny_model, monk
             self.llm_engine = types.SimpleNamespace(has_unfinished_requests=lambda: False)
 
         def get_tokenizer(self):
-            from mot.io import load_tokenizer
+            from mot.models import load_tokenizer
             return load_tokenizer(str(tiny_model))
 
         def enqueue(self, prompts, params, use_tqdm=False):

@@ -297,7 +297,7 @@ def hub_base(tmp_path):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     hub = tmp_path / "Qwen3-8B"
-    shutil.copytree(HUB_QWEN3, hub, ignore=shutil.ignore_patterns("*.md"))  # what mot.io.local_model fetches
+    shutil.copytree(HUB_QWEN3, hub, ignore=shutil.ignore_patterns("*.md"))  # what mot.models.local_model fetches
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(hub)).to(torch.bfloat16)
     with torch.no_grad():

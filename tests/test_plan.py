@@ -6,7 +6,8 @@ import math
 import pytest
 import yaml
 
-from mot.plan import job_runtime_minutes, lower_bound, params, plan, read_corpus_stats, render
+from mot.plan import job_runtime_minutes, lower_bound, params, plan, read_corpus_stats
+from mot.planview import render
 
 from conftest import ROOT
 from helpers import load_config

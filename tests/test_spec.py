@@ -127,3 +127,29 @@ def test_each_spec_help_is_made_from_its_dataclass(module, cls, command):
             assert ", ".join(g.name for g in dataclasses.fields(HParams)) in text
     if cls == "TrainSpec":
         assert '"save_every" (int, default 0: also save out/step-N every this many steps)' in text
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+def test_each_stages_spec_is_built_from_the_config_next_to_its_dataclass(name):
+    """What the rules pass as --spec is built beside each dataclass (mot.train.sft_values,
+    mot.rounds.rounds_values, mot.evaluate.eval_values, mot.catalog.report_spec), so a unit test
+    reaches it: every shipped config gives specs that their dataclasses take."""
+    from helpers import load_config
+    from mot import catalog
+    from mot.config import validate_config
+    from mot.evaluate import EvalSpec, eval_values
+    from mot.grid import Grid, probe_settings
+    from mot.rounds import rounds_values
+    from mot.train import sft_values
+
+    c = validate_config(load_config(name), ROOT / "config/schema.yaml", name)
+    assert TrainSpec.of(sft_values(c)).steps == c["train"]["std_steps"]
+    for tset in Grid(c).sets:
+        spec = RoundsSpec.of(rounds_values(c, *Grid(c).merge_method(tset)))
+        assert spec.rounds == c["train"]["rounds"] and spec.method == Grid(c).merge_method(tset)[0]
+    assert EvalSpec.of(eval_values(c)).sampling["n"] == c["eval"]["n"]
+    if probe := probe_settings(c):
+        assert EvalSpec.of(eval_values(c, probe["n"])).sampling["n"] == probe["n"]
+    report = catalog.report_spec(c)
+    assert list(report["order"]["students"]) == list(c["students"])
+    assert "variants" in catalog.table_spec(report, "merge_methods") and "variants" not in catalog.table_spec(report, "table2")

@@ -87,17 +87,11 @@ def eval_benchmarks(w):
     return EVAL_BENCHMARKS
 
 
-def eval_sampling(w):
-    """eval's sampling; a probe run's with the probe's n."""
-    return {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens", "top_k", "min_p") if k in EVAL} | (
-        {"n": PROBE["n"]} if L.probed(run_of(w)) else {})
-
-
 EVAL_PARAMS = dict(
     checkpoints=lambda w: " ".join(f"--checkpoint {s}={p}" for s, p in run_checkpoints(w)),
     benchmarks=lambda w: " ".join(f"--benchmark {b}={benchmark_data(b)}" for b in eval_benchmarks(w)),
-    spec=lambda w: as_json(dict(sampling=eval_sampling(w), backend=EVAL["backend"], params=EVAL["params"],
-                                template=config["prompt_template"], seed=config["seed"])),  # mot.evaluate.EvalSpec
+    # mot.evaluate.EvalSpec; a probe run's with the probe's samples per problem
+    spec=lambda w: as_json(eval_values(config, PROBE["n"] if L.probed(run_of(w)) else None)),
 )
 
 

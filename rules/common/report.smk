@@ -2,38 +2,11 @@
 REPORT = config["report"]
 
 
-def student_teacher_spec():
-    """Table 9's pairs for the table code, in the config's form: one mapping, or a list."""
-    if not ST_PAIRS:
-        return None
-    pairs = [{k: p[k] for k in ("teacher", "student", "source")} for p in ST_PAIRS]
-    return pairs[0] if isinstance(config["analyses"]["student_teacher"], dict) else pairs
+REPORT_SPEC = catalog.report_spec(config)  # what the table and figure code reads of the config
 
 
 def report_spec():
-    """What the table and figure code needs to know of the config: labels, sets, roles."""
-    return {
-        "students": {k: v.get("label", k) for k, v in config["students"].items()},
-        "sources": {k: v.get("label", k) for k, v in config["sources"].items()},
-        "teachers": {
-            k: {"label": v.get("label", k), "shifted": bool(v.get("distribution_shifted"))}
-            for k, v in config["teachers"].items()
-        },
-        "sets": config["teacher_sets"],
-        "variants": {t: merge_method(t)[0] for t in [REPORT["mot"], *VARIANT_SETS]},
-        "roles": {r: REPORT[r] for r in ("mot", "no_shifted", "peers")},
-        "benchmarks": EVAL["benchmarks"],
-        "validation": EVAL["validation"],
-        "select_on": REPORT["select_on"],
-        "steps_per_round": TRAIN["steps_per_round"],
-        "rounds": TRAIN["rounds"],
-        "published": REPORT["published"],
-        "probe": PROBE.get("runs", []),
-        "protocol": {k: EVAL[k] for k in ("n", "temperature", "top_p", "max_tokens")},
-        "student_teacher": student_teacher_spec(),
-        # JSON params are written with sorted keys: the config's order travels separately
-        "order": {"students": STUDENTS, "sources": SOURCES, "teachers": TEACHERS, "sets": CONFIG_SETS},
-    }
+    return REPORT_SPEC
 
 
 def evals_of(*runs, students=None):
@@ -101,13 +74,7 @@ def run_models(runs):
 
 
 def figure_spec(figure):
-    """report_spec; Figure 5's with the probe's students, benchmarks and samples per problem."""
-    spec = report_spec()
-    if figure != "fig5" or not PROBE:
-        return spec
-    return {**spec, "students": {k: v for k, v in spec["students"].items() if k in PROBE_STUDENTS},
-            "order": {**spec["order"], "students": [s for s in STUDENTS if s in PROBE_STUDENTS]},
-            "benchmarks": PROBE["benchmarks"], "protocol": {**spec["protocol"], "n": PROBE["n"]}}
+    return catalog.figure_spec(REPORT_SPEC, figure, PROBE)
 
 
 def published_input():
@@ -115,19 +82,11 @@ def published_input():
 
 
 def table_spec(table):
-    """report_spec, with the merge-method variants only for the table that shows them: a change of
-    mot.merge_method must not rerun the tables without MoT in them."""
-    spec = report_spec()
-    if table != "merge_methods":
-        spec.pop("variants")
-    return spec
+    return catalog.table_spec(REPORT_SPEC, table)
 
 
 def corpus_spec():
-    """What the corpus table and figure show of the config (labels, order, published numbers): a
-    change of eval or merge settings must not rerun them."""
-    keep = ("students", "sources", "teachers", "sets", "order", "published")
-    return {k: v for k, v in report_spec().items() if k in keep}
+    return catalog.corpus_spec(REPORT_SPEC)
 
 
 def report_caption(what, spec=lambda w: report_spec()):

@@ -3,12 +3,6 @@ TEACHER_SETS = list(SETS)  # with the merge-method variants
 CONFIG_SETS = G.config_sets  # the paper's tables and figures show these
 TRAIN = config["train"]
 ROUNDS = G.rounds
-def sft_hparams():
-    """The train keys that shape one SFT run (mot.train.HParams); MoT-only keys stay out, so that
-    changing them reruns MoT jobs only."""
-    return {k: TRAIN[k] for k in SFT_KEYS if k in TRAIN}
-
-
 def branch_arg(spec):
     """mot train's --spec for a MoT branch (a mot.rounds.BranchJob's TrainSpec): the run's SFT keys,
     its steps and lr schedule, and under train.optimizer_state: carry the AdamW state it saves and the
@@ -16,15 +10,8 @@ def branch_arg(spec):
     carry = {"save_optimizer": True} if spec.save_optimizer else {}
     if spec.init_optimizer:
         carry["init_optimizer"] = spec.init_optimizer
-    return dict(hparams=sft_hparams(), steps=spec.steps, start_step=spec.start_step, total_steps=spec.total_steps,
+    return dict(hparams=hparams_values(TRAIN), steps=spec.steps, start_step=spec.start_step, total_steps=spec.total_steps,
                 schedule_start=spec.schedule_start, seed=spec.seed, **carry)
-
-
-def rounds_spec(method=None, params=None):
-    """mot branches' and mot rounds' spec (the merge method: rounds only)."""
-    merge = {"method": method, "merge_params": params} if method else {}
-    return dict(hparams=sft_hparams(), rounds=TRAIN["rounds"], steps_per_round=TRAIN["steps_per_round"],
-                schedule=TRAIN["schedule"], optimizer_state=TRAIN["optimizer_state"], seed=config["seed"], **merge)
 
 
 def base_model(student):
@@ -86,7 +73,7 @@ def mot_plan(student, source, tset):
     """mot.rounds.plan of a teacher set's MoT with the paths of mot.layout: the jobs that rules
     mot_first_branch, mot_branch and mot_merge run, the one plan that `mot branches` and `mot rounds`
     run in one process each (mot.jobs: per_set)."""
-    return plan_rounds(RoundsSpec.of(rounds_spec(*merge_method(tset))), SETS[tset], base_model(student),
+    return plan_rounds(RoundsSpec.of(rounds_values(config, *merge_method(tset))), SETS[tset], base_model(student),
                        lambda t, k: L.branch_dir(student, source, tset, t, k),
                        lambda t: L.merged_dir(student, source, tset, t))
 

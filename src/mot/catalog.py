@@ -161,3 +161,53 @@ def report_category(name: str) -> str:
     if name not in OUTPUTS:
         raise KeyError(f"'{name}' is not a declared output (mot.catalog)")
     return f"{CATEGORIES.index(OUTPUTS[name].category) + 1}. {OUTPUTS[name].category}"
+
+
+# --------------------------------------------------------------------------- what they read of the config
+def report_spec(config: dict) -> dict:
+    """What the table and figure code needs to know of the config (each rule's --spec): labels,
+    sets, roles, the protocol, and the config's order (JSON params are written with sorted keys)."""
+    g, rep, ev, tr = Grid(config), config["report"], config["eval"], config["train"]
+    pairs = [{k: p[k] for k in ("teacher", "student", "source")} for p in g.pairs]
+    single = isinstance((config.get("analyses") or {}).get("student_teacher"), dict)
+    return {
+        "students": {k: v.get("label", k) for k, v in config["students"].items()},
+        "sources": {k: v.get("label", k) for k, v in config["sources"].items()},
+        "teachers": {k: {"label": v.get("label", k), "shifted": bool(v.get("distribution_shifted"))}
+                     for k, v in config["teachers"].items()},
+        "sets": config["teacher_sets"],
+        "variants": {t: g.merge_method(t)[0] for t in [rep["mot"], *g.variant_sets]},
+        "roles": {r: rep[r] for r in ("mot", "no_shifted", "peers")},
+        "benchmarks": ev["benchmarks"],
+        "validation": ev["validation"],
+        "select_on": rep["select_on"],
+        "steps_per_round": tr["steps_per_round"],
+        "rounds": tr["rounds"],
+        "published": rep["published"],
+        "probe": g.probe.get("runs", []),
+        "protocol": {k: ev[k] for k in ("n", "temperature", "top_p", "max_tokens")},
+        "student_teacher": (pairs[0] if single else pairs) if pairs else None,
+        "order": {"students": g.students, "sources": g.sources, "teachers": g.teachers, "sets": g.config_sets},
+    }
+
+
+def table_spec(spec: dict, name: str) -> dict:
+    """report_spec, with the merge-method variants only for the table that shows them: a change of
+    mot.merge_method must not rerun the tables without MoT in them."""
+    return spec if name == "merge_methods" else {k: v for k, v in spec.items() if k != "variants"}
+
+
+def figure_spec(spec: dict, name: str, probe: dict) -> dict:
+    """report_spec; Figure 5's with the probe's (mot.grid.probe_settings) students, benchmarks and
+    samples per problem."""
+    if name != "fig5" or not probe:
+        return spec
+    return {**spec, "students": {k: v for k, v in spec["students"].items() if k in probe["students"]},
+            "order": {**spec["order"], "students": [s for s in spec["order"]["students"] if s in probe["students"]]},
+            "benchmarks": probe["benchmarks"], "protocol": {**spec["protocol"], "n": probe["n"]}}
+
+
+def corpus_spec(spec: dict) -> dict:
+    """What the corpus table and figure show of the config (labels, order, published numbers): a
+    change of eval or merge settings must not rerun them."""
+    return {k: v for k, v in spec.items() if k in ("students", "sources", "teachers", "sets", "order", "published")}

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from . import hub
-from .io import MotError, local_model
+from .io import MotError
+from .models import local_model
 
 
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,

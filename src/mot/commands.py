@@ -223,7 +223,8 @@ def cmd_diagnostics(a):
 
 def cmd_plan(a):
     from .io import atomic_path
-    from .plan import plan, read_corpus_stats, render
+    from .plan import plan, read_corpus_stats
+    from .planview import render
 
     from .io import MotError
 
@@ -238,7 +239,7 @@ def cmd_plan(a):
         tmp.write_text(render(result), encoding="utf-8")
     print(f"plan ({'corpus statistics' if stats else 'config limits'}) -> {a.out}")
     if a.readme:
-        from .plan import PLAN_END, PLAN_START, readme_block
+        from .planview import PLAN_END, PLAN_START, readme_block
         from .summary import write_block
 
         write_block(a.readme, PLAN_START, PLAN_END, readme_block(result), "mot plan --readme")

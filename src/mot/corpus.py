@@ -41,7 +41,7 @@ class LengthRule:
         if self.truncation != "drop":
             return None
         from .chat import end_of_turn, sft_example
-        from .io import load_tokenizer
+        from .models import load_tokenizer
 
         tok = load_tokenizer(self.tokenizer)
         eot = end_of_turn(tok)
@@ -142,7 +142,7 @@ def read_stats(path: str):
 def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str], out: str) -> list[list]:
     """Per teacher: prompts kept, pass rate over all samples, mean trace length, prompts lost for want
     of a correct sample and for length (paper Table 10)."""
-    from .io import load_tokenizer
+    from .models import load_tokenizer
 
     if len(grades_paths) != len(corpus_paths):
         raise MotError(f"--grades has {len(grades_paths)} files and --corpora {len(corpus_paths)}: one of each a teacher")

@@ -67,7 +67,7 @@ def corpus_loss(model_dir: str, corpus: str, max_length: int, max_examples: int,
     """Mean token loss of a model on a corpus's responses (the first max_examples examples)."""
     import torch
 
-    from .io import load_causal_lm, load_tokenizer
+    from .models import load_causal_lm, load_tokenizer
     from .batches import collate, load_examples
     from .chat import IGNORE
 

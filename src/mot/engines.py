@@ -22,7 +22,8 @@ import random
 from pathlib import Path
 
 from .backends import SINGLE, layout, params_of, register
-from .io import MotError, require_model, stable_hash
+from .io import MotError, stable_hash
+from .models import require_model
 from .chat import THINK_CLOSE, THINK_OPEN, chat_prompt, prefill, prompt_ids, split_trace, trace
 
 SEED_RANGE = 2 ** 31  # vLLM and OpenAI-style servers take a 32-bit signed seed
@@ -268,7 +269,7 @@ class OpenAITeacher:
         # hub id): known, not guessed. None: the server must return the reasoning apart.
         self.tokenizer = None
         if params.get("tokenizer"):
-            from .io import load_tokenizer
+            from .models import load_tokenizer
 
             self.tokenizer = load_tokenizer(params["tokenizer"])
 

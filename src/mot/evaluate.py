@@ -138,6 +138,14 @@ class EvalSpec:
         return from_json(cls, d, "--spec")
 
 
+def eval_values(config: dict, n: int | None = None) -> dict:
+    """mot evaluate's --spec (EvalSpec.of takes it), from the config; `n`: a probe's samples per problem."""
+    ev = config["eval"]
+    sampling = {k: ev[k] for k in ("n", "temperature", "top_p", "max_tokens", "top_k", "min_p") if k in ev}
+    return dict(sampling=sampling | ({"n": n} if n else {}), backend=ev["backend"], params=ev["params"],
+                template=config["prompt_template"], seed=config["seed"])
+
+
 BATCH_SIZE = 64  # problems per generate call unless the backend params say (a student model sampling)
 
 

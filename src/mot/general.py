@@ -242,7 +242,7 @@ def _evaluate(model, tasks, out, names, include, backend, model_args, batch_size
     from lm_eval.api.registry import get_model
     from lm_eval.tasks import TaskManager
 
-    from .io import local_model
+    from .models import local_model
 
     manager = TaskManager(include_path=include) if include else TaskManager()
     unknown = [n for n in names if n not in manager.all_tasks]

@@ -26,8 +26,9 @@ from . import engines  # noqa: F401  registers the vllm and openai backends
 from .engines import cutoffs
 from .backends import BACKENDS, BATCH, params_of, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
-from .io import (MotError, check_out, dumps, load_causal_lm, load_tokenizer, model_fingerprint, release_output,
-                 stable_hash, stage_code, start_work, write_jsonl)
+from .io import (MotError, check_out, dumps, model_fingerprint, release_output, stable_hash, stage_code,
+                 start_work, write_jsonl)
+from .models import load_causal_lm, load_tokenizer
 from .readers import iter_jsonl, read_jsonl
 
 

@@ -95,6 +95,13 @@ class Grid:
         return [(st, so, r) for st in self.students for so in self.sources for r in self.eval_runs(analyses)
                 if not probed(r) or st in self.probe_students]
 
+    def merge_method(self, tset: str) -> tuple[str, dict]:
+        """(method, params) that merge a teacher set's rounds: mot.merge_method, or its variant's."""
+        variant = tset.partition("@")[2]
+        if variant:
+            return self.variants[variant]["method"], self.variants[variant]["params"]
+        return self.config["mot"]["merge_method"], self.config["mot"]["merge_params"]
+
     def student_teacher_runs(self) -> list[tuple[str, str, str]]:
         """Table 9's evaluated runs: each pair's student's STD run on each of its teachers' corpora,
         and the teacher student's STD runs that choose its best STD run (the main job's own)."""

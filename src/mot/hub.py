@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .io import _loaded, load_tokenizer
+from .models import _loaded, load_tokenizer
 
 # Fields of a loaded config that name or run a checkpoint rather than define what it computes.
 NOT_ARCHITECTURE = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures", "use_cache"}

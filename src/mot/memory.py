@@ -108,7 +108,7 @@ def arch_of(model: str | None) -> Arch | None:
 def cached_config(model: str) -> Path | None:
     """A hub id's config.json in the Hugging Face cache (HF_HUB_CACHE / HF_HOME), without the network;
     None when it is not there (or `model` is no hub id)."""
-    from .io import is_hub_id
+    from .models import is_hub_id
 
     if not is_hub_id(str(model)):
         return None
@@ -286,7 +286,7 @@ def memory_error(config: dict) -> str | None:
     first whose model is a hub id of unknown size (neither listed in ARCHS nor cached): its memory
     would go unchecked, and `mot plan` would give its jobs the floor's time limit. A local model a
     rule builds (the rehearsal's) is sized once it exists."""
-    from .io import is_hub_id
+    from .models import is_hub_id
 
     for j in job_memory(config):
         if not j["parts"] and is_hub_id(str(j["model"] or "")) and not Path(str(j["model"])).exists():

@@ -210,7 +210,7 @@ def _greedy_right(path: Path, rows: list[dict]) -> int:
 
     from .chat import chat_prompt, prefill, prompt_ids, trace
     from .grading import is_correct
-    from .io import load_causal_lm, load_tokenizer
+    from .models import load_causal_lm, load_tokenizer
 
     tok, model = load_tokenizer(str(path)), load_causal_lm(str(path), dtype=torch.float32).eval()
     right = 0
@@ -236,7 +236,8 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
     - the general benchmarks ran with think_end_token and scored no reasoning.
     `students`: name -> base model directory."""
     from .chat import IGNORE, THINK_CLOSE, THINK_OPEN, sft_example
-    from .io import load_tokenizer, write_json
+    from .io import write_json
+    from .models import load_tokenizer
     from .checkpoints import Checkpoint
     from .prompts import BUILT_IN_INSTRUCTIONS, MARKUP
 

@@ -94,6 +94,16 @@ class RoundsSpec:
                          str(optimizer_from) if carry and optimizer_from else None, carry, lr_start)
 
 
+def rounds_values(config: dict, method: str | None = None, params: dict | None = None) -> dict:
+    """mot branches' and mot rounds' --spec (RoundsSpec.of takes it), from the config; the merge
+    method (and its params) only for rounds, as round 1 merges nothing."""
+    from .train import hparams_values
+
+    tr, merge = config["train"], {"method": method, "merge_params": params} if method else {}
+    return dict(hparams=hparams_values(tr), rounds=tr["rounds"], steps_per_round=tr["steps_per_round"],
+                schedule=tr["schedule"], optimizer_state=tr["optimizer_state"], seed=config["seed"], **merge)
+
+
 @dataclass(frozen=True)
 class BranchJob:
     """Train teacher `teacher`'s branch of round `round` from `init` into `out`."""

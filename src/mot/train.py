@@ -36,8 +36,9 @@ from pathlib import Path
 from . import tracking
 from .batches import collate, collate_packed, load_examples, micro_batches, step_indices
 from .chat import IGNORE
-from .io import (MotError, check_out, file_xxh3, final_path, load_causal_lm, load_tokenizer, model_fingerprint, publish,
-                 release_output, stage_code, start_work, write_json)
+from .io import (MotError, check_out, file_xxh3, final_path, model_fingerprint, publish, release_output,
+                 stage_code, start_work, write_json)
+from .models import load_causal_lm, load_tokenizer
 from .layout import STEP, TRAIN_LOG
 from .loss import chunked_loss, plain_loss
 from .saving import _cut_log, _log, _save, _save_resume
@@ -115,6 +116,18 @@ POSITIVE = ("lr", "batch_size", "micro_batch_size", "max_length")
 
 
 SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common/train.smk)
+
+
+def hparams_values(train: dict) -> dict:
+    """The config's train keys that shape one SFT run (HParams.of takes them); MoT-only keys stay
+    out, so that changing them reruns MoT jobs only."""
+    return {k: train[k] for k in SFT_KEYS if k in train}
+
+
+def sft_values(config: dict) -> dict:
+    """An STD or MTD run's --spec (TrainSpec.of takes it), from the config."""
+    tr = config["train"]
+    return dict(hparams=hparams_values(tr), steps=tr["std_steps"], save_every=tr["save_every"], seed=config["seed"])
 
 
 @dataclass(frozen=True)
