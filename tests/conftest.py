@@ -186,6 +186,7 @@ def workdir(tmp_path):
     inputs of the training jobs that launch with them), as a user's checkout has."""
     for name in ("config", "data", "envs"):
         shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "README.md", tmp_path)  # the default config's report.readme
     return tmp_path
 
 
@@ -199,6 +200,7 @@ def checkout(tmp_path):
 def make_checkout(root: Path) -> Path:
     root.mkdir(parents=True)
     shutil.copy(ROOT / "Snakefile", root)
+    shutil.copy(ROOT / "README.md", root)  # the default config's report.readme
     for name in ("rules", "src", "envs", "config", "data", "profiles", "report"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("slurm", "local"):

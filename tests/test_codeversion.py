@@ -91,11 +91,14 @@ def test_a_comment_a_docstring_or_a_helper_nothing_calls_reruns_nothing(src):
 
 
 def test_a_grading_change_reruns_what_grades(src):
-    """is_correct: corpora, evaluation and the base's build (its record holds a graded accuracy), and
-    what reaches them; not sampling or training."""
+    """is_correct: corpora and evaluation, and what reaches them; not sampling, training (which reruns
+    only because a corpus is a new file), or the base's build (issue 33, fifth probe, case 14: its sanity check graded with the grader, so a grader edit
+    rebuilt the base and reran every stage after it, training included)."""
     got = changed(src, "grading.py", "def is_correct(response: str, reference: str,",
                   "def is_correct(response: str, reference: str, _edited=None,")
-    assert {"corpus", "evaluate", "world-student"} <= got and not {"generate", "train", "merge", "prompts"} & got, got
+    assert {"corpus", "evaluate"} <= got and not {"generate", "train", "merge", "prompts", "world-student"} & got, got
+    got = changed(src, "grading.py", "def _normalize(ans: str) -> str:", "def _normalize(ans: str, _e=0) -> str:")
+    assert {"corpus", "evaluate"} <= got and not {"world-student", "train", "branches", "rounds"} & got, got
 
 
 def test_a_registry_entry_reruns_the_commands_that_dispatch_through_it(src):
@@ -153,3 +156,30 @@ def test_an_import_split_or_moved_into_a_function_changes_no_version(src):
     split in two, or written inside the function, is no change of the code that runs."""
     assert changed(src, "cli.py", "    from .readers import records\n",
                    "    from .readers import records\n    from .io import MotError\n") == set()
+
+
+def test_a_merge_methods_code_is_no_part_of_round_one(src):
+    """Issue 33, fifth probe, case 15: `mot branches` (round 1, which merges nothing) checked the merge
+    method, so an edit of any method (TIES' trim, unused by the config) reran every round 1."""
+    got = changed(src, "methods.py", "def _trim(", "def _trim(_edited=None, *, ")
+    assert {"merge", "rounds"} <= got and "branches" not in got and "train" not in got, got
+
+
+def test_a_parameter_or_local_named_like_a_global_reads_no_global():
+    """Issue 33, fifth probe, case 15, how it came about: `def schedule(round_, steps, rounds, kind)`
+    read its parameter `rounds`, which was taken for the module's function `rounds` (and through it
+    every merge method). Python's scopes decide: a parameter, a local assignment or a comprehension
+    target is no global; a name that only a nested function binds still is."""
+    import ast
+
+    def free(src):
+        tree = ast.parse(src)
+        ids = codeversion._free_loads(tree.body[0])
+        return sorted({n.id for n in ast.walk(tree.body[0]) if isinstance(n, ast.Name) and id(n) in ids})
+
+    assert free("def f(rounds):\n    return rounds + g(rounds)") == ["g"]
+    assert free("def f():\n    rounds = 1\n    return rounds") == []
+    assert free("def f():\n    y = rounds\n    def h():\n        rounds = 2\n    return y") == ["rounds"]
+    assert free("def f(xs):\n    return [rounds for rounds in xs] + [rounds]") == ["rounds"]
+    assert free("def f():\n    global rounds\n    rounds = 1\n    return rounds") == ["rounds"]
+    assert free("def f(a=rounds):\n    return a") == ["rounds"]

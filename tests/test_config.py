@@ -109,6 +109,18 @@ BAD = [
     (lambda c: c["students"]["tiny"]["pretrain"].update(seed=2 ** 63),
      r"^cfg: students\.tiny\.pretrain\.seed: 9223372036854775808 is greater than the maximum"),
     (lambda c: c.update(prompt_template="{problem} \ud800"), r"^cfg: prompt_template: '{problem} \\ud800' holds a lone "),
+    # the fifth probe: a label that breaks a Markdown row (7), two teachers shown as one (8), a name
+    # ending in a line break (9: `$` matches before one), a source of no world problem (21), a README
+    # without the summary's markers (22: refused by the last job, after the summary was written)
+    (lambda c: c["teachers"]["concise"].update(label="CON|CISE"), r"^cfg: teachers\.concise\.label: 'CON\|CISE' does not match"),
+    (lambda c: c["teachers"]["concise"].update(label="A\nB"), r"^cfg: teachers\.concise\.label: 'A\\nB' does not match"),
+    (lambda c: c["teachers"]["concise"].update(label="DELIBERATE"),
+     r"^cfg: teachers\.concise\.label: 'DELIBERATE' is teachers\.deliberate's label too"),
+    (lambda c: c["teachers"].update({"late\n": c["teachers"]["concise"]}), r"^cfg: teachers: invalid name 'late\\n'$"),
+    (lambda c: c["sources"]["syn-boba"].update(min_ops=5, max_ops=9),
+     r"^cfg: sources\.syn-boba: min_ops 5 \.\. max_ops 9 leaves none of the world's problems \(world\.ops: 1 \.\. 4\)$"),
+    (lambda c: c["report"].update(readme="config/schema.yaml"),
+     r"^cfg: report\.readme: config/schema\.yaml: expected one '<!-- default-run:start -->'"),
 ]
 
 
@@ -380,3 +392,14 @@ def test_yaml_merge_keys_are_read_and_a_tab_is_named_by_its_line(tmp_path):
     with pytest.raises(MotError, match=r"tab\.yaml, line 3, column 1: cannot read config \(found character '\\t' "
                                        r"that cannot start any token\)$"):
         check_files([tab])
+
+
+def test_an_integer_yaml_1_1_reads_otherwise_is_refused_by_its_line():
+    """Issue 33, fifth probe, case 23: YAML 1.1 reads `n: 010` as 8 and `seed: 1:30` as 90 (octal,
+    base 60), silently; mot refuses them, naming the text, and reads 10, 0, -3, 0x1f and 1_000 as written."""
+    from mot.configfile import load_yaml
+
+    assert load_yaml("a: 10\nb: 0\nc: -3\nd: 0x1f\ne: 1_000\n") == {"a": 10, "b": 0, "c": -3, "d": 31, "e": 1000}
+    for text, read in (("n: 010", 8), ("seed: 1:30", 90), ("n: -017", -15)):
+        with pytest.raises(Exception, match=rf"'{text.split(': ')[1]}' is {read} to YAML 1.1"):
+            load_yaml(text)

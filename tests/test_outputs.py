@@ -678,6 +678,22 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
      "--benchmark syn-aime24: given twice"),
     (["merge", "--method", "interpolate", "--param", "lambda=0.5", "--param", "lambda=0.7", "--base", "{t}/A",
       "--out", "{t}/m", "{t}/B"], "--param lambda: given twice"),
+    # the fifth probe, cases 1, 26, 27 and 28: a --log with the name of a directory output's leftovers
+    # (deleted by the cleanup), weights whose sum overflows (a RuntimeError), diagnostics of 0 rounds (an
+    # empty CSV) or 0 examples (ZeroDivisionError), a misspelt sampling key (refused late, by the teacher)
+    (["--log", "{t}/.m.tmp-0badf00d", "merge", "--method", "uniform", "--out", "{t}/m", "{t}/A", "{t}/B"],
+     "has the name of its leftovers"),
+    (["merge", "--method", "weighted", "--weights", "1e300,1e300", "--out", "{t}/m", "{t}/A", "{t}/B"],
+     "every weight must be a finite number, and so must their sum in float32"),
+    (["diagnostics", "--student", "s", "--source", "o", "--tset", "t", "--rounds", "0", "--base", "{t}/A",
+      "--corpus", "a={t}/a.jsonl", "--out", "{t}/d"], "argument --rounds: '0' is not a positive"),
+    (["diagnostics", "--student", "s", "--source", "o", "--tset", "t", "--rounds", "1", "--max-examples", "0",
+      "--base", "{t}/A", "--corpus", "a={t}/a.jsonl", "--out", "{t}/d"], "argument --max-examples: '0' is not a"),
+    (["evaluate", "--checkpoint", "4={t}/A", "--benchmark", "syn-aime24={t}/a.jsonl", "--spec",
+      '{"sampling": {"n": 1, "temperature": 0.6, "top_p": 0.9, "max_tokens": 8, "topk": 3}}',
+      "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"], "--spec sampling: unknown key 'topk'"),
+    (["generate", "--prompts", "{t}/a.jsonl", "--teacher", "{}", "--sampling", "{}", "--seed", "4294967296",
+      "--out", "{t}/s.jsonl"], "argument --seed: '4294967296' is not a seed"),
 ])
 def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
     """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
@@ -785,3 +801,21 @@ def test_the_fourth_probes_log_and_link_targets_are_one_line(tmp_path, case):
     assert "Traceback" not in r.stderr
     if case in ("log a link to a pipe", "out a broken link"):
         assert (tmp_path / "l").is_symlink()
+
+
+def test_the_fifth_probes_paths_and_readme_are_one_line(tmp_path):
+    """Issue 33, fifth probe, cases 22 and 25: a summary with a README without its markers wrote the
+    summary, then failed; a path with a byte that is not UTF-8 made the log's stream fail on the
+    command's own message (a traceback in the log, nothing on the console, after the output was written)."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "table2.csv").write_text("x\n")
+    (tmp_path / "r.md").write_text("no markers\n")
+    r = run_mot("tables", "--name", "summary", "--tables", tmp_path / "t", "--readme", tmp_path / "r.md",
+                "--out", tmp_path / "sm")
+    assert r.returncode == 1 and "expected one '<!-- default-run:start -->'" in r.stderr, r.stderr
+    assert not (tmp_path / "sm.md").exists()
+    (tmp_path / "c.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    out = tmp_path / os.fsdecode(b"u\xfe.jsonl")
+    r = run_mot("--log", tmp_path / "lg.txt", "union", "--out", out, tmp_path / "c.jsonl")
+    assert r.returncode == 0 and out.is_file(), r.stderr
+    assert "\\udcfe" in (tmp_path / "lg.txt").read_text() and "Traceback" not in (tmp_path / "lg.txt").read_text()

@@ -40,6 +40,9 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "hex, bytes apart": " ".join(f"{b:02x}" for b in KEY.encode()),
     "hex, bytes apart, upper case": ":".join(f"{b:02X}" for b in KEY.encode()),
     "hex, \\x escapes": "".join(f"\\x{b:02x}" for b in KEY.encode()),
+    "url, every byte": "".join(f"%{b:02X}" for b in KEY.encode()),
+    "html, numeric entities": "".join(f"&#{ord(c)};" for c in KEY),
+    "html, hex entities": "".join(f"&#x{ord(c):X};" for c in KEY),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }

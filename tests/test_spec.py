@@ -96,8 +96,10 @@ def test_nan_and_infinity_are_refused_as_json_lets_them_through_every_bound():
     ({"method": "bogus"}, r"--spec: method 'bogus' is not a merge method \(known: uniform, "),
     ({"method": "uniform", "merge_params": {"x": 1}}, r"--spec merge_params: merge method 'uniform' does not take 'x'")])
 def test_a_rounds_spec_names_its_merge_before_any_work(change, pattern):
+    from mot.rounds import check_merge
+
     with pytest.raises(MotError, match=pattern):
-        RoundsSpec.of({"hparams": BASE, "rounds": 2, "steps_per_round": 5, **change})
+        check_merge(RoundsSpec.of({"hparams": BASE, "rounds": 2, "steps_per_round": 5, **change}))
 
 
 @pytest.mark.parametrize("module, cls, command", [("train", "TrainSpec", "train"), ("evaluate", "EvalSpec", "evaluate"),

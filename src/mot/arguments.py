@@ -58,6 +58,20 @@ def _positive(kind):
     return parse
 
 
+def _seed(text: str) -> int:
+    """A seed, as the config's seeds are (config/schema.yaml's $defs/seed: what every library takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed (0 to 2^32 - 1)")
+    return value
+
+
+_seed.__name__ = "int"  # what-may-name-an-input check (parser): a number is no path
+
+
 class ConfigFile(dict):
     """A config read from a file given on the command line; `source`: that file."""
 

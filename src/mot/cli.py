@@ -13,7 +13,7 @@ import sys
 from . import commands as c
 from . import layout
 from .io import MotError
-from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _positive
+from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _positive, _seed
 from .placement import check_outputs
 from .spec import spec_help
 from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
@@ -65,8 +65,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["model", "check"])
     sp.add_argument("--model", help="model: the paper model's hub id (mot.rehearsal.MODELS)")
     sp.add_argument("--prompts", nargs="+", default=[], help="model: the prompts it is imprinted with (results/prompts/)")
-    sp.add_argument("--steps", type=int, default=150, help="model: imprinting steps (SFT on the prompts' answers)")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--steps", type=_positive(int), default=150, help="model: imprinting steps (SFT on the prompts' answers)")
+    sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--out", help="model: its directory")
     sp.add_argument("--results", help="check: the results directory")
     sp.add_argument("--student", action="append", default=[], metavar="NAME=BASE", help="check: a student, its base")
@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--prompts", required=True)
     sp.add_argument("--teacher", type=_json, required=True, help='{"name", "backend", "params"}')
     sp.add_argument("--sampling", type=_json, required=True, help='{"n", "temperature", "top_p", "max_tokens"}')
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--shard", metavar="J/K", help="generate only shard J of K (a run of whole chunks of prompts)")
     sp.add_argument("--out", required=True)
 
@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("corpus", c.cmd_corpus, "grade samples and keep one correct response per prompt",
                  outputs={"out": "file", "grades": "file"})
     sp.add_argument("--samples", required=True)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--out", required=True)
     sp.add_argument("--grades", required=True)
     sp.add_argument("--tokenizer", help="the student's tokenizer: choose among correct responses that fit its "
@@ -183,8 +183,8 @@ def parser() -> argparse.ArgumentParser:
                          'lm-eval scores the text after think_end_token)')
     sp.add_argument("--batch-size", default="auto", help="problems per generate call, or auto")
     sp.add_argument("--gen-kwargs", type=_json, help="generation settings over the tasks' own, as JSON")
-    sp.add_argument("--limit", type=int, help="only the first N problems of each task")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--limit", type=_positive(int), help="only the first N problems of each task")
+    sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--samples", help="also write each problem's response and extracted answer here (JSONL)")
     sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, model), as JSON")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
@@ -224,11 +224,11 @@ def parser() -> argparse.ArgumentParser:
     sp = add("seeds", c.cmd_seeds, "the default grid over several world seeds (mot.seeds): run one seed's grid in "
              "its own directory, or tabulate the seeds", outputs={"out": Out("stem", TABLE_FILES), "dir": "workdir"})
     sp.add_argument("action", choices=["run", "table"])
-    sp.add_argument("--seed", type=int, help="run: the world seed")
+    sp.add_argument("--seed", type=_seed, help="run: the world seed")
     sp.add_argument("--config", type=_json, help="run: the resolved config (JSON), of which the seed's is made")
     sp.add_argument("--dir", help="run: the seed's directory (results/seeds/seed-<s>)")
     sp.add_argument("--snakefile", help="run: the workflow's Snakefile")
-    sp.add_argument("--cores", type=int, default=1, help="run: cores for the seed's Snakemake run")
+    sp.add_argument("--cores", type=_positive(int), default=1, help="run: cores for the seed's Snakemake run")
     sp.add_argument("--data", default="data", help="run: the checkout's data directory (linked into --dir)")
     sp.add_argument("--targets", nargs="*", default=[], help="run: what to build, relative to --dir")
     sp.add_argument("--spec", type=_json, help="table: labels, teacher sets and roles (see mot.tables)")
@@ -246,12 +246,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--student", required=True)
     sp.add_argument("--source", required=True)
     sp.add_argument("--tset", required=True, help="the teacher set (its rounds live under mot-<tset>)")
-    sp.add_argument("--rounds", type=int, required=True)
+    sp.add_argument("--rounds", type=_positive(int), required=True)
     sp.add_argument("--base", required=True, help="round 1's start: the base student")
     sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH",
                     help="each teacher's corpus, in the set's order (repeat)")
-    sp.add_argument("--max-length", type=int, default=512, help="longer examples are left out (train.max_length)")
-    sp.add_argument("--max-examples", type=int, default=64, help="examples per corpus")
+    sp.add_argument("--max-length", type=_positive(int), default=512, help="longer examples are left out (train.max_length)")
+    sp.add_argument("--max-examples", type=_positive(int), default=64, help="examples per corpus")
     sp.add_argument("--out", required=True, help="output stem: <out>.csv, <out>.png, <out>.pdf")
 
     sp = add("plan", c.cmd_plan, "jobs, GPU-hours and time limits per stage of a config (results/plan.md)",

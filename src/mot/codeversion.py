@@ -121,21 +121,85 @@ class Index:
         for n in ast.walk(node):
             if isinstance(n, ast.ImportFrom) and internal(n):
                 local.update(import_map(n))
-        out = set()
+        out, free = set(), _free_loads(node)
         for n in ast.walk(node):
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id not in self.defs.get(m, {}):
                 mod = local.get(n.value.id) or ((self.resolve(m, n.value.id) or (None, None))[0], None)
                 if mod and mod[1] is None and mod[0] in self.mods and (r := self.resolve(mod[0], n.attr)):
                     out.add(r)
-            if isinstance(n, ast.Name):
-                if n.id in local:
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):  # a name bound here (a field)
+                if n.id in local:  # a lazy `from .x import y`
                     mod, attr = local[n.id]
                     r = self.resolve(mod, attr) if attr else None
-                else:
-                    r = self.resolve(m, n.id)
+                else:  # a global, unless a parameter or a local variable of that name is what it reads
+                    r = self.resolve(m, n.id) if id(n) in free else None
                 if r and r[1] is not None:
                     out.add(r)
         return out
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+           ast.GeneratorExp)
+
+
+def _bound(scope) -> set[str]:
+    """The names a function (or lambda, or comprehension) binds in its own scope: its parameters and
+    what it assigns, imports from outside the package or catches (Python's rule: assigned anywhere in
+    a function, a name is its local throughout), less what it declares global."""
+    names, declared = set(), set()
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = scope.args
+        names |= {x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]}
+        body = scope.body if isinstance(scope.body, list) else [scope.body]
+    else:  # a comprehension: its targets
+        body = [g.target for g in scope.generators]
+
+    def walk(n):
+        for c in ast.iter_child_nodes(n):
+            if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(c.name)  # its own body is a scope of its own
+                continue
+            if isinstance(c, _SCOPES):
+                continue
+            if isinstance(c, ast.Global):
+                declared.update(c.names)
+            elif isinstance(c, ast.Name) and isinstance(c.ctx, (ast.Store, ast.Del)):
+                names.add(c.id)
+            elif isinstance(c, ast.Import) or (isinstance(c, ast.ImportFrom) and not internal(c)):
+                names.update((x.asname or x.name).split(".")[0] for x in c.names)
+            elif isinstance(c, ast.ExceptHandler) and c.name:
+                names.add(c.name)
+            walk(c)
+
+    walk(ast.Module(body=body, type_ignores=[]))  # its statements as a parent's children
+    return names - declared
+
+
+def _free_loads(node) -> set[int]:
+    """The ids of the Name loads in `node` that no function, lambda or comprehension around them
+    binds: those may read a module global of their name."""
+    free = set()
+
+    def visit(n, bound):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store) and n.id not in bound:
+            free.add(id(n))
+        if isinstance(n, _SCOPES):
+            outer = [*getattr(n, "decorator_list", []), *(n.args.defaults if hasattr(n, "args") else []),
+                     *filter(None, n.args.kw_defaults if hasattr(n, "args") else [])]
+            if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                outer = [n.generators[0].iter]  # a comprehension's first iterable: the enclosing scope's
+            for x in outer:
+                visit(x, bound)
+            inner = bound | _bound(n)
+            for c in ast.iter_child_nodes(n):
+                if not any(c is x for x in outer):
+                    visit(c, inner)
+            return
+        for c in ast.iter_child_nodes(n):
+            visit(c, bound)
+
+    visit(node, frozenset())
+    return free
 
 
 def is_doc(st) -> bool:

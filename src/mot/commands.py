@@ -133,9 +133,10 @@ def cmd_branches(a):
 
 
 def cmd_rounds(a):
-    from .rounds import RoundsSpec, parse_corpora, rounds
+    from .rounds import RoundsSpec, check_merge, parse_corpora, rounds
 
     spec = RoundsSpec.of(a.spec)
+    check_merge(spec)  # before any work
     rec = rounds(a.first_round, a.base, parse_corpora(a.corpus), spec, a.out, a.force)
     print(f"{rec['rounds']} MoT rounds over {', '.join(rec['teachers'])} ({spec.method}) -> {a.out}")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from .grid import student_teacher_pairs
 from .io import MotError
 
 
@@ -61,7 +60,8 @@ def _shell_unsafe_path(node, where: str = "", served: bool = False) -> str | Non
 def cross_errors(config: dict) -> str | None:
     from .evaluate import BENCHMARKS
     from .generate import BACKENDS
-    from .prompts import check_template
+    from .configchecks import _gpu_layout_errors, _merge_errors, _student_teacher_errors
+    from .prompts import check_template, ops_range
     from .world import STYLES
 
     if err := _shell_unsafe_path(config):
@@ -80,6 +80,20 @@ def cross_errors(config: dict) -> str | None:
         return "report.select_on: 'validation' needs eval.validation (the benchmarks to choose on)"
     if "syn-val" in config["eval"]["validation"] and not config.get("world", {}).get("val_size"):
         return "eval.validation: 'syn-val' needs world.val_size > 0"
+    for kind in ("students", "sources", "teachers"):  # one row or bar each in the tables and figures
+        seen = {}
+        for name, v in config[kind].items():
+            label = v.get("label", name)
+            if label in seen:
+                return f"{kind}.{name}.label: '{label}' is {kind}.{seen[label]}'s label too (one shows as the other)"
+            seen[label] = name
+    if config["report"]["readme"]:  # its markers, before the last job finds them missing
+        from .summary import SUMMARY_END, SUMMARY_START, block_at
+
+        try:
+            block_at(config["report"]["readme"], SUMMARY_START, SUMMARY_END, "config key report.readme")
+        except MotError as e:
+            return f"report.readme: {e}"
     pool = (config.get("world") or {}).get("pool_size")
     for name, s in config["sources"].items():  # the exact count of usable problems is the prompts job's
         if s["type"] == "synthetic" and pool and s["n"] > pool:
@@ -138,6 +152,12 @@ def cross_errors(config: dict) -> str | None:
                 check_arch(s["arch"], f"students.{name}.arch")
     except MotError as e:
         return str(e)
+    world = config.get("world") or {}
+    for name, s in config["sources"].items():  # its problems' operation counts must be the world's
+        lo, hi = ops_range(s)
+        if s["type"] == "synthetic" and world and (lo > world["ops"][1] or hi < world["ops"][0]):
+            return (f"sources.{name}: min_ops {lo} .. max_ops {hi} leaves none of the world's problems "
+                    f"(world.ops: {world['ops'][0]} .. {world['ops'][1]})")
     for name, s in config["students"].items():
         if s["init"] == "synthetic" and not ("arch" in s and "pretrain" in s):
             return f"students.{name}: init 'synthetic' needs 'arch' and 'pretrain'"
@@ -171,87 +191,6 @@ def cross_errors(config: dict) -> str | None:
         if tr["batch_size"] % (tr["micro_batch_size"] * procs):
             return (f"students.{name}.launch.processes: train.batch_size={tr['batch_size']} cannot be split into "
                     f"micro-batches of {tr['micro_batch_size']} on {procs} processes")
-    return None
-
-
-def _student_teacher_errors(config: dict) -> str | None:
-    from .layout import as_teachers
-
-    raw = config.get("analyses", {}).get("student_teacher")
-    pairs = student_teacher_pairs(config)
-    seen, how = set(), {}
-    for i, st in enumerate(pairs):
-        at = "analyses.student_teacher" + ("" if isinstance(raw, dict) else f".{i}")
-        for key, known in (("teacher", config["students"]), ("student", config["students"]),
-                           ("source", config["sources"])):
-            if st[key] not in known:
-                return f"{at}.{key}: unknown {'source' if key == 'source' else 'student'} " \
-                       f"'{st[key]}' (known: {', '.join(known)})"
-        pair = (st["teacher"], st["student"], st["source"])
-        if pair in seen:
-            return f"{at}: the pair (teacher {pair[0]}, student {pair[1]}, source {pair[2]}) is listed twice"
-        seen.add(pair)
-        # one teacher's models sample once per source, for every pair that it teaches in
-        sampling = (st["backend"], st["params"], st["sampling"])
-        if how.setdefault(st["teacher"], sampling) != sampling:
-            return (f"{at}: teacher '{st['teacher']}' samples with other backend, params or sampling than in an "
-                    "earlier pair (its models sample once, for every pair it teaches in)")
-    for name in as_teachers(pairs):
-        if name in config["teachers"]:
-            return f"teachers.{name}: reserved name (a teacher of analyses.student_teacher, Table 9)"
-    return None
-
-
-def _merge_errors(config: dict) -> str | None:
-    """Each merge method gets only the parameters it declares (mot.methods), and those it needs."""
-    from .methods import params_error
-
-    merges = [("mot.merge_params", config["mot"]["merge_method"], config["mot"]["merge_params"])]
-    for name, v in (config.get("analyses", {}).get("merge_methods") or {}).items():
-        merges.append((f"analyses.merge_methods.{name}.params", v["method"], v["params"]))
-    for key, method, params in merges:
-        if msg := params_error(method, params):
-            return f"{key}: {msg}"
-    return None
-
-
-def _gpu_layout_errors(config: dict) -> str | None:
-    """A layout that cannot be placed fails here, not when its job starts on the cluster: an engine's
-    tensor x pipeline parallel GPUs must split evenly over its nodes and fit a node's GPUs, and so
-    must a student's training processes."""
-    per_node = config["resources"]["gpus_per_node"]
-    from .backends import layout
-    from .generate import BACKENDS  # every backend filed
-
-    laid_out = lambda backend: getattr(BACKENDS.get(backend), "parallel", False)  # noqa: E731 (mot.backends)
-    engines = [(f"teachers.{n}.params", t["backend"], t["params"]) for n, t in config["teachers"].items()
-               if laid_out(t["backend"])]
-    if laid_out(config["eval"]["backend"]):
-        engines.append(("eval.params", config["eval"]["backend"], config["eval"]["params"]))
-    pairs = config.get("analyses", {}).get("student_teacher")  # Table 9's teachers: trained students on vLLM
-    engines += [(f"analyses.student_teacher{'' if isinstance(pairs, dict) else f'.{i}'}.params", p["backend"],
-                 p["params"]) for i, p in enumerate(student_teacher_pairs(config)) if laid_out(p["backend"])]
-    if "general" in config and laid_out(config["general"]["backend"]):  # lm-eval's vLLM (its model_args)
-        engines.append(("general.model_args", config["general"]["backend"], config["general"]["model_args"]))
-    for key, backend, p in engines:
-        tp, pp, nodes = layout(backend, p)
-        for name, v in (("tensor_parallel_size", tp), ("pipeline_parallel_size", pp), ("nodes", nodes)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:  # free-form blocks: no schema type
-                return f"{key}.{name}: {v!r} is not a positive integer"
-        if (tp * pp) % nodes:
-            return (f"{key}: tensor_parallel_size {tp} x pipeline_parallel_size {pp} = {tp * pp} GPUs do not split "
-                    f"evenly over nodes = {nodes}")
-        if tp * pp // nodes > per_node:
-            return (f"{key}: tensor_parallel_size {tp} x pipeline_parallel_size {pp} over {nodes} node(s) needs "
-                    f"{tp * pp // nodes} GPUs per node; resources.gpus_per_node is {per_node}")
-        if tp > per_node:
-            return (f"{key}: tensor_parallel_size {tp} spans nodes (resources.gpus_per_node is {per_node}); "
-                    "use pipeline_parallel_size across nodes")
-    for name, s in config["students"].items():
-        procs, nodes = s["launch"]["processes"], s["launch"]["nodes"]
-        if procs % nodes or procs // nodes > per_node:
-            return (f"students.{name}.launch: {procs} processes over {nodes} node(s) must split evenly, at most "
-                    f"resources.gpus_per_node = {per_node} per node")
     return None
 
 

@@ -12,7 +12,16 @@ from .io import MotError
 
 
 class _UniqueKeys(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (yaml keeps the last silently)."""
+    """YAML's safe loader, refusing a key given twice in one mapping (yaml keeps the last silently),
+    and an integer that YAML 1.1 reads otherwise than it looks (`010` is 8, `1:30` is 90)."""
+
+    def construct_yaml_int(self, node):
+        value, text = super().construct_yaml_int(node), node.value.replace("_", "").lstrip("+-")
+        if (len(text) > 1 and text[0] == "0" and text[1].isdigit()) or ":" in text:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is {value} to YAML 1.1 (octal or base 60): write the number you mean",
+                node.start_mark)
+        return value
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -26,6 +35,9 @@ class _UniqueKeys(yaml.SafeLoader):
                     key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+_UniqueKeys.add_constructor("tag:yaml.org,2002:int", _UniqueKeys.construct_yaml_int)
 
 
 def load_yaml(text: str):

@@ -130,6 +130,7 @@ class EvalSpec:
             raise MotError(f"eval backend '{self.backend}': expected one of {', '.join(evaluating())} "
                            "(config key eval.backend)")
         check_values(self.sampling, "--spec sampling", "eval")  # n 0, top_p 2: as the config check has them
+        check_values(self.sampling, "--spec sampling", "sampling", unknown=True)  # a misspelt key, up front
         check_values({"params": self.params}, "--spec", "eval")
 
     @classmethod

@@ -238,8 +238,9 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
     weights = weights or [1.0] * len(inputs)
     if len(weights) != len(inputs):
         raise MotError(f"--weights has {len(weights)} values for {len(inputs)} inputs")
-    if not all(math.isfinite(w) for w in weights):
-        raise MotError(f"--weights {weights}: every weight must be a finite number")
+    if not (math.isfinite(total := sum(abs(w) for w in weights)) and total <= torch.finfo(torch.float32).max):
+        raise MotError(f"--weights {weights}: every weight must be a finite number, and so must their sum in "
+                       "float32 (the merge's arithmetic)")
     if method_name == "weighted" and param("weighted", params, "normalize") and sum(weights) == 0:
         raise MotError("--weights sum to 0: method 'weighted' divides by their sum (or pass --param normalize=false)")
     return weights

@@ -89,10 +89,10 @@ def check_outputs(args) -> None:
 
     for path, kind, flag in targets:
         if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
-            for i in inputs:
+            for i, what in [*((i, "the input") for i in inputs), *((p, f"the output {f}") for p, _, f in targets)]:
                 ri, ro = Path(i).resolve(), Path(path).resolve()
                 if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
-                    raise MotError(f"{flag} {path}: the input {i} has the name of its leftovers, which mot removes")
+                    raise MotError(f"{flag} {path}: {what} {i} has the name of its leftovers, which mot removes")
         if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
             check_placement(path, inputs, flag, roots)
         else:

@@ -15,15 +15,16 @@ def _redirect(log: str):
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    console = os.fdopen(os.dup(2), "w")
+    # backslashreplace: a path's undecodable byte (surrogate-escaped) is written as \udcXX, not an error
+    console = os.fdopen(os.dup(2), "w", errors="backslashreplace")
     if os.path.islink(log) or (os.path.isfile(log) and os.stat(log).st_nlink > 1):
         os.unlink(log)  # as an output's link is replaced: the file it named, or shares its data with, is kept
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    sys.stdout = os.fdopen(1, "w", buffering=1)
-    sys.stderr = os.fdopen(2, "w", buffering=1)
+    sys.stdout = os.fdopen(1, "w", buffering=1, errors="backslashreplace")
+    sys.stderr = os.fdopen(2, "w", buffering=1, errors="backslashreplace")
     return console
 
 

@@ -143,14 +143,20 @@ def boba_file(name: str, spec: dict) -> Path:
                        f"download it and set config key sources.{name}.path") from None
 
 
+def ops_range(spec: dict) -> tuple[int, int]:
+    """A synthetic source's operation counts, (min_ops, max_ops); either left out: no bound."""
+    return spec.get("min_ops", 1), spec.get("max_ops", 99)
+
+
 def check_range(spec: dict, where: str) -> None:
     """A synthetic source's range of operation counts runs low to high (else it has no problem)."""
-    if spec.get("min_ops", 1) > spec.get("max_ops", 99):
-        raise MotError(f"{where}: min_ops {spec['min_ops']} is more than max_ops {spec['max_ops']}")
+    lo, hi = ops_range(spec)
+    if lo > hi:
+        raise MotError(f"{where}: min_ops {lo} is more than max_ops {hi}")
 
 
 def synthetic_rows(world_path: str, spec: dict) -> list[dict]:
-    lo, hi = spec.get("min_ops", 1), spec.get("max_ops", 99)
+    lo, hi = ops_range(spec)
     return [r for r in split_rows(world_path, "pool") if lo <= len(r["spec"]["ops"]) <= hi]
 
 

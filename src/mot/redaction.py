@@ -1,5 +1,5 @@
-"""Secrets (an OpenAI-compatible endpoint's API key) never reach stderr, a log or an output, in any
-encoding a server or a library may echo them in: a gateway quotes the request's Authorization
+"""Secrets (an OpenAI-compatible endpoint's API key) never reach stderr, a log or an output, in the
+encodings a server or a library echoes them in (listed below): a gateway quotes the request's Authorization
 header in an error body JSON-escaped, URL-encoded, HTML-escaped or as the base64 of `user:key`, and
 may cut it off. A backend registers its key when it reads it; from then on this process's Python
 streams (the console, the --log file) and its error line carry `[API key]` in its place.
@@ -7,13 +7,14 @@ streams (the console, the --log file) and its error line carry `[API key]` in it
 What is replaced, in any letter case (a gateway may upper-case a header it quotes): every run of 12
 or more characters (the whole of a shorter form) that also occurs in one of the key's forms: raw;
 JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encoded (quote and
-quote_plus); HTML-escaped; hex, bare or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73
-0x6b`); and the base64 (standard and URL-safe) of any text that holds it, at each of the three byte
-alignments. A cut-off echo longer than 12 characters is caught too. A key shorter than 8 characters
-("EMPTY", "0": what a local server without authentication is given) is no secret and is left alone:
-replacing so short a text would change the samples a teacher returns ("10" would lose its "0"). Not covered: what a C library writes to the file descriptors
-itself, and a key split across two writes of a stream (a traceback and the error line are one
-write per line)."""
+quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric entity); hex, bare
+or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
+URL-safe) of any text that holds it, at each of the three byte alignments. A cut-off echo longer
+than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
+without authentication is given) is no secret and is left alone: replacing so short a text would
+change the samples a teacher returns ("10" would lose its "0").
+Not covered: other encodings (base32, the base64 of UTF-16 text), what a C library writes to the file descriptors itself, and a key split across two
+writes of a stream (a traceback and the error line are one write per line)."""
 import base64
 import html
 import json
@@ -36,7 +37,8 @@ def forms(key: str) -> set[str]:
            html.escape(key), html.escape(key, quote=False), key.encode().hex()}
     pairs = [f"{b:02x}" for b in key.encode()]
     out |= {" ".join(pairs), ":".join(pairs), "-".join(pairs), "".join(f"\\x{p}" for p in pairs),
-            " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs)}
+            " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs), "".join(f"%{p}" for p in pairs),
+            "".join(f"&#{ord(c)};" for c in key), "".join(f"&#x{ord(c):x};" for c in key)}
     for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
         out.add(q)
     raw = key.encode()

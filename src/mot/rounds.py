@@ -71,14 +71,8 @@ class RoundsSpec:
     schedule: str = default("train.schedule")  # global | round (the lr schedule of a branch)
     optimizer_state: str = default("train.optimizer_state")  # reset | carry (AdamW state from a teacher's branch to the next)
 
-    def __post_init__(self):
+    def __post_init__(self):  # the merge method: check_merge (round 1 merges nothing)
         check_ranges(self, "--spec", "train")  # rounds: 0 would publish a run of no model
-        from .merge import METHODS, params_error
-
-        if self.method not in METHODS:
-            raise MotError(f"--spec: method '{self.method}' is not a merge method (known: {', '.join(METHODS)})")
-        if msg := params_error(self.method, self.merge_params):
-            raise MotError(f"--spec merge_params: {msg}")
         schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
 
     @classmethod
@@ -133,6 +127,23 @@ class MergeJob:
         return self.init if METHODS[self.method].needs_base else None
 
 
+def check_merge(spec: RoundsSpec) -> None:
+    """The spec's merge method is one, with the parameters it declares (mot.methods). Apart from
+    RoundsSpec, so that round 1's branches (`mot branches`), which merge nothing, run no merge
+    method's code (mot.codeversion: an edit of one reruns no round 1)."""
+    from .methods import METHODS, params_error
+
+    if spec.method not in METHODS:
+        raise MotError(f"--spec: method '{spec.method}' is not a merge method (known: {', '.join(METHODS)})")
+    if msg := params_error(spec.method, spec.merge_params):
+        raise MotError(f"--spec merge_params: {msg}")
+
+
+def first_branches(spec: RoundsSpec, teachers: list[str], base: str, branch_dir) -> list[BranchJob]:
+    """Round 1: each teacher's branch from the base (shared by every teacher set that has the teacher)."""
+    return [BranchJob(1, k, base, str(branch_dir(1, k)), spec.branch(1, None)) for k in teachers]
+
+
 def plan(spec: RoundsSpec, teachers: list[str], base: str, branch_dir, merged_dir) -> list[BranchJob | MergeJob]:
     """The MoT rounds as jobs, in an order that runs them: round t's branches, then its merge. Both job
     modes execute this one plan: the rules (mot.jobs: per_branch) run each job as a job of its own, with
@@ -144,13 +155,13 @@ def plan(spec: RoundsSpec, teachers: list[str], base: str, branch_dir, merged_di
     its base when its method needs one, and a stateful method the previous merge as its `state`."""
     from .methods import METHODS
 
+    check_merge(spec)
     stateful = METHODS[spec.method].stateful
     jobs: list[BranchJob | MergeJob] = []
     for t in range(1, spec.rounds + 1):
         init = base if t == 1 else str(merged_dir(t - 1))
-        for k in teachers:
-            previous = Path(branch_dir(t - 1, k)) if t > 1 else None
-            jobs.append(BranchJob(t, k, init, str(branch_dir(t, k)), spec.branch(t, previous)))
+        jobs += first_branches(spec, teachers, base, branch_dir) if t == 1 else [
+            BranchJob(t, k, init, str(branch_dir(t, k)), spec.branch(t, Path(branch_dir(t - 1, k)))) for k in teachers]
         params = dict(spec.merge_params)
         if stateful and t > 1:
             params["state"] = str(merged_dir(t - 1))
@@ -204,8 +215,7 @@ def _branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, f
     branch = spec.branch(1)
     work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()},
                             asdict(branch)])
-    jobs = plan(spec, list(corpora), model, lambda t, k: work / BRANCH.format(teacher=k), lambda t: work / MERGED)
-    for job in [j for j in jobs if isinstance(j, BranchJob) and j.round == 1]:
+    for job in first_branches(spec, list(corpora), model, lambda t, k: work / BRANCH.format(teacher=k)):
         _train_branch(job.init, corpora[job.teacher], job.spec, Path(job.out))
     record = {"model": model, "corpora": corpora, "train": asdict(branch)}
     _finish(ps, work, out, record)

@@ -230,10 +230,18 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = 
 
 
 def greedy_accuracy(model, tok, rows: list[dict], max_new_tokens: int = 192) -> float:
-    """Fraction of problems the model answers right with greedy decoding (a sanity check)."""
+    """Fraction of problems the model answers right with greedy decoding (a sanity check): its last
+    box after `</think>` is the world's integer answer, as written. Not the grader (mot.grading),
+    whose edits would otherwise rebuild the base and rerun every stage after it; the evaluations
+    grade the base as every run is graded."""
     import torch
 
-    from .grading import is_correct
+    from .answers import boxed_spans, clean
+
+    def is_correct(text, answer):
+        region = text.rsplit("</think>", 1)[1] if "</think>" in text else None
+        spans = boxed_spans(region) if region else []
+        return bool(spans) and clean(spans[-1][2]) == str(answer)
 
     tok.padding_side = "left"
     prompts = [chat_prompt(tok, r["problem"]) for r in rows]

@@ -44,11 +44,32 @@ def summary(tables: str) -> str:
 
 def write_summary(tables: str, out: str, readme: str | None = None) -> str:
     """Write the summary to `out` and, with `readme`, between its SUMMARY_START/END markers."""
+    if readme:  # before anything is written: a README without its markers leaves no summary behind
+        block_at(readme, SUMMARY_START, SUMMARY_END, "config key report.readme")
     text = summary(tables)
     write_text(out, text)
     if readme:
         write_block(readme, SUMMARY_START, SUMMARY_END, text, "config key report.readme")
     return text
+
+
+def block_at(readme: str, start: str, end: str, where: str) -> tuple[str, list[str], int, int]:
+    """A Markdown file's text, its lines and the lines of its `start` and `end` markers, or one line
+    saying what is wrong with it (`where`: what named the file)."""
+    try:
+        raw = Path(readme).resolve().read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MotError(f"{readme}: not UTF-8 text (byte {e.start}; {where})") from None
+    except OSError as e:
+        raise MotError(f"{readme}: cannot read it ({e.strerror}; {where})") from None
+    lines = raw.splitlines(keepends=True)
+    at = lambda marker: [i for i, line in enumerate(lines) if line.rstrip("\r\n") == marker]  # noqa: E731
+    if raw.count(start) != 1 or raw.count(end) != 1 or len(at(start)) != 1 or len(at(end)) != 1:
+        raise MotError(f"{readme}: expected one '{start}' and one '{end}' line, each on its own line ({where})")
+    (s,), (e,) = at(start), at(end)
+    if e < s:
+        raise MotError(f"{readme}: '{start}' must come before '{end}' ({where})")
+    return raw, lines, s, e
 
 
 def write_block(readme: str, start: str, end: str, text: str, where: str) -> None:
@@ -57,17 +78,7 @@ def write_block(readme: str, start: str, end: str, text: str, where: str) -> Non
     file is edited in place, as an editor would: through a link, the file it names; its other lines,
     their endings (the block's lines take the start marker's), its mode and its hard links kept."""
     path = Path(readme).resolve()
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise MotError(f"{readme}: not UTF-8 text (byte {e.start}; {where})") from None
-    lines = raw.splitlines(keepends=True)
-    at = lambda marker: [i for i, line in enumerate(lines) if line.rstrip("\r\n") == marker]  # noqa: E731
-    if raw.count(start) != 1 or raw.count(end) != 1 or len(at(start)) != 1 or len(at(end)) != 1:
-        raise MotError(f"{readme}: expected one '{start}' and one '{end}' line, each on its own line ({where})")
-    (s,), (e,) = at(start), at(end)
-    if e < s:
-        raise MotError(f"{readme}: '{start}' must come before '{end}' ({where})")
+    raw, lines, s, e = block_at(readme, start, end, where)
     eol = lines[s][len(start):] or "\n"
     new = "".join(lines[:s + 1]) + "".join(line + eol for line in text.split("\n")) + "".join(lines[e:])
     if new == raw:
