@@ -615,3 +615,19 @@ def test_a_full_disk_is_named_as_the_machines_not_as_a_bug(tiny_model, tmp_path)
     assert r.stderr.startswith("mot: error: file too large (a file size limit)") and f"(writing {out})" in r.stderr, r.stderr
     assert "nothing was published there" in r.stderr
     assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_the_finiteness_check_is_exact():
+    """all_finite takes the float32 sum first (no mask): a sum that overflows on finite values falls
+    back to the element check, so the answer is exactly torch.isfinite(x).all()'s."""
+    from mot.merge import all_finite
+
+    big = torch.full((8,), 3e38)  # finite, its sum is not
+    assert all_finite(big) and all_finite(torch.randn(1000).to(torch.bfloat16))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.randn(1000)
+        x[17] = bad
+        assert not all_finite(x) and not all_finite(x.to(torch.bfloat16))
+    x = torch.zeros(4)
+    x[0], x[1] = float("inf"), -float("inf")  # their sum is NaN, not a finite 0
+    assert not all_finite(x)
