@@ -315,6 +315,11 @@ def test_a_stage_code_hash_follows_both_forms_of_relative_import(tmp_path):
         (pkg / name).write_text((pkg / name).read_text() + "W = 2\n")
         assert code_version(str(tmp_path), "a.py") != before
         before = code_version(str(tmp_path), "a.py")
+    # issue 33, sixth probe, case 1: the startup code every job's processes run (the provenance page's
+    # and the seeds' code version)
+    (pkg / "startup").mkdir()
+    (pkg / "startup" / "sitecustomize.py").write_text("S = 1\n")
+    assert code_version(str(tmp_path), "a.py") != before
 
 
 def test_a_config_without_cluster_keys_or_schema_defaults_validates_and_gets_the_defaults():

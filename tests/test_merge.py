@@ -577,8 +577,11 @@ def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_p
         tensors_["extra.weight"] = torch.randn(30_000_000, dtype=torch.float32)
         save_file(tensors_, p / "model.safetensors", metadata={"format": "pt"})
     out = tmp_path / "out"
+    # SIGINT as a terminal's Ctrl-C has it (a process started in the background inherits it ignored,
+    # and mot keeps it so: pytest-xdist's workers, nohup)
     proc = subprocess.Popen([sys.executable, "-m", "mot", "merge", "--method", "uniform", "--out", str(out),
-                             *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                             *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while not list(tmp_path.glob(".out.tmp-*")):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.005)

@@ -87,8 +87,8 @@ def check(argv):
     check_outputs(parser().parse_args(argv))
 
 
-def _roots(name) -> tuple:
-    return SUBS[name].get_default("roots") or ()
+def _roots(name) -> dict:
+    return SUBS[name].get_default("roots") or {}
 
 
 WRITES = [(name, flag) for name in SUBS for flag in [*_outputs(name), "log"]]
@@ -154,15 +154,23 @@ def test_corpus_into_the_tokenizer_it_reads_is_refused(tmp_path):
 
 def test_a_root_is_read_selectively_an_output_may_lie_inside_it(tmp_path):
     """The one declared exemption: mot rehearsal check --results DIR writes DIR/rehearsal/checks.json
-    (and the rule's log under DIR/logs); the root itself, or a directory holding it, is still refused."""
-    assert {n: _roots(n) for n in SUBS if _roots(n)} == {"rehearsal": ("results",)}
+    (and the rule's log under DIR/logs); the root itself, or a directory holding it, is still refused,
+    and so is an output inside what it reads of the tree (issue 33, sixth probe, cases 9 and 10: the
+    checks or the log over a corpus the check reads)."""
+    assert list({n: _roots(n) for n in SUBS if _roots(n)}) == ["rehearsal"]
+    assert set(_roots("rehearsal")["results"]) >= {"samples", "corpora", "eval", "models"}
     res = tmp_path / "results"
-    res.mkdir()
+    (res / "corpora" / "s").mkdir(parents=True)
+    (res / "corpora" / "s" / "t.jsonl").write_text("{}\n")
     base = ["rehearsal", "check", "--results", str(res)]
     check(["--log", str(res / "logs/checks.log"), *base, "--checks", str(res / "rehearsal/checks.json")])
     for target in (res, tmp_path):
         with pytest.raises(MotError, match="would replace the input"):
             check([*base, "--checks", str(target)])
+    with pytest.raises(MotError, match="lies inside the input"):
+        check([*base, "--checks", str(res / "corpora" / "s" / "t.jsonl")])
+    with pytest.raises(MotError, match="lies inside the input"):
+        check(["--log", str(res / "corpora" / "s" / "t.jsonl"), *base, "--checks", str(res / "c.json")])
 
 
 def test_a_setting_that_names_the_root_is_no_input(tmp_path):
@@ -694,6 +702,17 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
       "--samples", "{t}/s.jsonl", "--out", "{t}/e.json"], "--spec sampling: unknown key 'topk'"),
     (["generate", "--prompts", "{t}/a.jsonl", "--teacher", "{}", "--sampling", "{}", "--seed", "4294967296",
       "--out", "{t}/s.jsonl"], "argument --seed: '4294967296' is not a seed"),
+    # the sixth probe, cases 15, 25, 26 and 27: a spec's seed past what torch takes (a late traceback), a
+    # JSON --config of the wrong shape (KeyError), a figure or table without the inputs it reads (a
+    # traceback, or a table of no row)
+    (["train", "--model", "{t}/A", "--corpus", "{t}/a.jsonl", "--spec",
+      '{"hparams": {"lr": 0.001, "betas": [0.9, 0.95], "weight_decay": 0, "warmup_ratio": 0, "grad_clip": 1, '
+      '"batch_size": 1, "micro_batch_size": 1, "max_length": 8}, "steps": 1, "seed": 100000000000000000000}',
+      "--out", "{t}/m"], "--spec: seed = 100000000000000000000: "),
+    (["plan", "--config", "{}", "--out", "{t}/p.md"], "--config: (top level): 'eval' is a required property"),
+    (["figures", "--name", "rounds", "--spec", "{}", "--out", "{t}/f"], "mot figures --name rounds needs --evals"),
+    (["figures", "--name", "corpus", "--spec", "{}", "--out", "{t}/f"], "mot figures --name corpus needs --stats"),
+    (["tables", "--name", "table10", "--spec", "{}", "--out", "{t}/t"], "mot tables --name table10 needs --stats"),
 ])
 def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
     """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
@@ -783,7 +802,7 @@ def test_the_fourth_probes_log_and_link_targets_are_one_line(tmp_path, case):
     args = ["check-config", str(ROOT / "config/test.yaml")]
     if case == "log under a file":
         args = ["--log", str(tmp_path / "f" / "x.log"), *args]
-        message = "cannot write it"
+        message = "is a file, not a directory to write into"
     elif case == "log a pipe":
         os.mkfifo(tmp_path / "p")
         args, message = ["--log", str(tmp_path / "p"), *args], "is not a file or a directory"
@@ -819,3 +838,60 @@ def test_the_fifth_probes_paths_and_readme_are_one_line(tmp_path):
     r = run_mot("--log", tmp_path / "lg.txt", "union", "--out", out, tmp_path / "c.jsonl")
     assert r.returncode == 0 and out.is_file(), r.stderr
     assert "\\udcfe" in (tmp_path / "lg.txt").read_text() and "Traceback" not in (tmp_path / "lg.txt").read_text()
+
+
+@pytest.mark.parametrize("case", ["stem with a slash", "file with a slash", "second output under a file",
+                                  "newline in a path", "log under /proc"])
+def test_the_sixth_probes_outputs_are_one_line_and_up_front(tmp_path, case):
+    """Issue 33, sixth probe, cases 8, 29 and 30: a stem output `x/` wrote the hidden files x/.csv,
+    x/.md, ...; a file output `u/` a file u; a second output under a file failed after the first was
+    published, saying nothing was; a line break in a path split the one-line error (or forged a second
+    `mot: error:` line). The --log under /proc: the machine's refusal, one line."""
+    (tmp_path / "c.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    (tmp_path / "afile").write_text("x")
+    args, message = {
+        "stem with a slash": (["tables", "--name", "table10", "--spec", "{}", "--stats", tmp_path / "c.jsonl",
+                               "--out", f"{tmp_path}/x/"], "ends in '/', a directory"),
+        "file with a slash": (["union", "--out", f"{tmp_path}/u/", tmp_path / "c.jsonl"], "ends in '/', a directory"),
+        "second output under a file": (["corpus", "--samples", tmp_path / "c.jsonl", "--out", tmp_path / "o.jsonl",
+                                        "--grades", tmp_path / "afile" / "g.json"], "is a file, not a directory"),
+        "newline in a path": (["union", "--out", tmp_path / "afile" / "x\nmot: error: fake", tmp_path / "c.jsonl"],
+                              "\\nmot: error: fake"),
+        "log under /proc": (["--log", "/proc/mot-test/x.log", "union", "--out", tmp_path / "u.jsonl",
+                             tmp_path / "c.jsonl"], "mot: error: "),
+    }[case]
+    r = run_mot(*args)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "c.jsonl"]
+
+
+def test_a_stopped_seed_run_leaves_its_directory_unlocked(tmp_path):
+    """Issue 33, sixth probe, case 24: SIGTERM to `mot seeds run` killed the seed's Snakemake
+    (subprocess.run sends SIGKILL), which left its directory locked, so every rerun failed; the seed's
+    Snakemake now gets the SIGTERM and unlocks. The seed's workflow here is a one-rule stand-in that
+    waits (the real grid takes minutes before it could be stopped mid-job)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from mot.config import validate_config
+
+    cfg = validate_config(yaml.safe_load((ROOT / "config/test.yaml").read_text()), ROOT / "config/schema.yaml")
+    (tmp_path / "Snakefile").write_text('rule wait:\n    output: "done"\n    shell: "sleep 120; touch {output}"\n')
+    d = tmp_path / "seed-1"
+    proc = subprocess.Popen([sys.executable, "-m", "mot", "seeds", "run", "--seed", "1", "--config", json.dumps(cfg),
+                             "--dir", str(d), "--snakefile", str(tmp_path / "Snakefile"), "--data", str(ROOT / "data"),
+                             "--targets", "done"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((d / ".snakemake" / "locks").glob("*.lock")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=150)
+    assert proc.returncode == 128 + signal.SIGTERM and "stopped by SIGTERM" in err, err
+    assert not list((d / ".snakemake" / "locks").glob("*.lock")), "the seed's directory is still locked"

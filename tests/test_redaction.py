@@ -16,6 +16,7 @@ KEY = 'sk-ab/cd+ef=gh"ij<kl>&mn 0123456789ÄÖ'
 def registered(monkeypatch):
     monkeypatch.setattr(redaction, "_GRAMS", set())
     monkeypatch.setattr(redaction, "_WHOLE", set())
+    monkeypatch.setattr(redaction, "_PATTERNS", [])
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
     redaction.register(KEY)
@@ -43,6 +44,9 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "url, every byte": "".join(f"%{b:02X}" for b in KEY.encode()),
     "html, numeric entities": "".join(f"&#{ord(c)};" for c in KEY),
     "html, hex entities": "".join(f"&#x{ord(c):X};" for c in KEY),
+    "html, padded entities": "".join(f"&#x{ord(c):04x};" for c in KEY),
+    "html, padded decimal entities": "".join(f"&#{ord(c):05d};" for c in KEY),
+    "\\x escapes in a JSON body": json.dumps({"m": "".join(f"\\x{b:02x}" for b in KEY.encode())}),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }
@@ -66,6 +70,7 @@ def test_text_without_the_key_is_left_as_it_is(registered):
 def test_the_process_streams_are_redacted_once_a_key_is_registered(capsys, monkeypatch):
     monkeypatch.setattr(redaction, "_GRAMS", set())
     monkeypatch.setattr(redaction, "_WHOLE", set())
+    monkeypatch.setattr(redaction, "_PATTERNS", [])
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # capsys's streams, wrapped by register
     monkeypatch.setattr(sys, "stderr", sys.stderr)
     redaction.register(KEY)

@@ -426,9 +426,11 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
 
     # Each job's cluster resources come from the config: GPUs and nodes from the engines, partitions,
     # CPUs and memory from `resources`, the time limit from mot plan.
+    from mot.config import validate_config
     from mot.plan import job_runtime_minutes
 
-    cfg = yaml.safe_load((workdir / "config/paper.yaml").read_text())
+    # as the rules have it: checked, with the schema's defaults
+    cfg = validate_config(yaml.safe_load((workdir / "config/paper.yaml").read_text()), ROOT / "config/schema.yaml")
     res = resources(r)
     r1 = res[("generate", "source=boba, teacher=deepseek-r1")]  # TP 8 x PP 2 over two nodes
     assert (r1["gpu"], r1["nodes"], r1["slurm_partition"], r1["cpus_per_task"], r1["mem_mb"]) == (

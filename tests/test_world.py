@@ -1,6 +1,8 @@
 """The synthetic world: splits, teachers' formats, temperature and error behaviour."""
 import random
 
+import pytest
+
 from mot.grading import extract_answer, is_correct
 from mot.world import QUIRKS, STYLES, evaluate, make_world, problem_text, teacher_trace
 
@@ -185,3 +187,18 @@ def test_base_key_covers_the_teacher_styles(monkeypatch):
     changed = {**world.STYLES, "shifted": dataclasses.replace(world.STYLES["shifted"], check_rate=0.9)}
     monkeypatch.setattr(student, "STYLES", changed)  # a style the base never pre-trains on: the tokenizer's
     assert student.base_key(w, arch, pretrain) != before
+
+
+def test_a_world_with_no_more_such_problems_stops_at_once():
+    """Issue 33, sixth probe, case 16: a split larger than the world's problems drew 200 x its size
+    times before giving up (hours for a size of millions); it stops once no new problem came in
+    mot.world.STALL draws (the default world's longest such run is 37)."""
+    import time
+
+    from mot.io import MotError
+    from mot.world import make_world
+
+    start = time.monotonic()
+    with pytest.raises(MotError, match="cannot draw 10000000 unique 'pretrain' problems"):
+        make_world(0, 10, 10, 10_000_000, [1, 1], [1, 1], 2, 20)
+    assert time.monotonic() - start < 30

@@ -38,7 +38,11 @@ def _config(text: str):
         config = ConfigFile(load_config(text, SCHEMA if SCHEMA.is_file() else "config/schema.yaml"))
         config.source = text  # an input: no output may replace it (mot plan --config X --out X)
         return config
-    return _json(text)
+    from .config import validate_config
+    from .spec import SCHEMA
+
+    # checked as a file is (a config of the wrong shape was a KeyError deep in the plan)
+    return validate_config(_json(text), SCHEMA if SCHEMA.is_file() else "config/schema.yaml", "--config")
 
 
 def _positive(kind):

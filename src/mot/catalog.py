@@ -71,6 +71,8 @@ class Output:
     # they are not `runs` for every student and source (Table 9: each pair's own student)
     needs: str | None = None  # the report role (report.<needs>, a teacher set) it shows; without one
     # the config has no such output, and `mot tables` refuses to make it
+    inputs: str = "evals"  # the argument of `mot tables`/`mot figures` that gives its inputs (evals, stats,
+    # general): without them, one line, not an empty table or a traceback
 
     def reads(self, r: Runs) -> list[tuple[str, str, str]]:
         """The (student, source, run) of every eval summary it reads."""
@@ -84,12 +86,12 @@ OUTPUTS: dict[str, Output] = {}
 
 
 def declare(name, kind, category, runs=None, when=None, analysis=False, caption="", students=None, evals=None,
-            needs=None) -> None:
+            needs=None, inputs="evals") -> None:
     assert category in CATEGORIES, category
     if when is None:
         when = (lambda r: bool(getattr(r, needs))) if needs else (lambda r: True)
     OUTPUTS[name] = Output(name, kind, category, runs, when, analysis,
-                           caption or (TABLE_CAPTION if kind == "table" else ""), students, evals, needs)
+                           caption or (TABLE_CAPTION if kind == "table" else ""), students, evals, needs, inputs)
 
 
 # Tables computed from eval summaries (rule table), in the order the targets list them.
@@ -110,13 +112,13 @@ declare("merge_methods", "table", "Ablations", lambda r: [r.mot, *r.variants], w
 declare("table8", "table", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.peers], needs="peers")
 declare("table13", "table", "Teacher sets", lambda r: ["base", r.peers], needs="peers")
 # Tables from other inputs: the corpus statistics (rule corpus_table), lm-eval (rule general_table).
-declare("table10", "table", "Corpora",
+declare("table10", "table", "Corpora", inputs="stats",
         caption="the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.")
 GENERAL = "general capability of the base, best STD and MoT final models (lm-evaluation-harness)."
 declare("table3", "table", "General capability", when=lambda r: bool(r.general_groups & {"forgetting", "reasoning"}),
-        analysis=True, caption=GENERAL)
+        analysis=True, caption=GENERAL, inputs="general")
 declare("table4", "table", "General capability", when=lambda r: "pure" in r.general_groups, analysis=True,
-        caption=GENERAL)
+        caption=GENERAL, inputs="general")
 # Figures from eval summaries and train logs (rule figure), and the corpus figure (rule corpus_figure).
 declare("fig3", "figure", "Per-round curves", lambda r: ["base", *r.std, r.mot],
         caption="training loss on the best STD teacher's corpus and AVG score against step, MoT vs that STD run "
@@ -128,7 +130,7 @@ declare("fig4", "figure", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.no
 declare("fig5", "figure", "Analyses", lambda r: ["base", *r.probe], students=lambda r: r.probe_students,
         when=lambda r: bool(r.probe), analysis=True,
         caption="the reverse-merge probe, AVG along lambda * base + (1 - lambda) * final checkpoint (Figure 5).")
-declare("corpus", "figure", "Corpora",
+declare("corpus", "figure", "Corpora", inputs="stats",
         caption="Table 10 as bars (prompts kept, teacher pass rate, mean trace tokens).")
 # The README summary (rule summary) and the MoT diagnostics (rule diagnostics)
 declare("summary", "other", "Main results",
@@ -147,6 +149,14 @@ def eval_runs(config_or_runs, kind: str) -> dict[str, list[str]]:
     """name -> runs, for the tables or figures of this config that read eval summaries."""
     r = config_or_runs if isinstance(config_or_runs, Runs) else Runs.of(config_or_runs)
     return {o.name: o.runs(r) for o in present(r, kind) if o.runs is not None}
+
+
+def check_inputs(name: str, command: str, **given) -> None:
+    """The inputs a table or figure reads were given (`given`: evals, stats, general -> the files)."""
+    from .io import MotError
+
+    if name in OUTPUTS and not given.get(OUTPUTS[name].inputs):
+        raise MotError(f"mot {command} --name {name} needs --{OUTPUTS[name].inputs}")
 
 
 def eval_inputs(config_or_runs, kind: str) -> dict[str, list[tuple[str, str, str]]]:

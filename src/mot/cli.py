@@ -33,13 +33,14 @@ def parser() -> argparse.ArgumentParser:
     def add(name, fn, help, outputs=None, roots=()):
         """A subcommand; `outputs`: its output arguments and what each is (an Out, or its kind: file,
         dir), checked by check_outputs before it runs; every other argument may name an input.
-        `roots`: input arguments naming a tree that the command reads selectively, inside which an
-        output may lie (declared one by one, with the reason). A command with a dir output gets
-        --force, to replace such a directory that mot did not write."""
+        `roots`: input arguments naming a tree that the command reads selectively -> the subtrees it
+        reads, inside which no output may lie; elsewhere in the tree one may (declared one by one,
+        with the reason). A command with a dir output gets --force, to replace such a directory
+        that mot did not write."""
         sp = sub.add_parser(name, help=help)
         outputs = {k: v if isinstance(v, Out) else Out(v)
                    for k, v in ({"out": "file"} if outputs is None else outputs).items()}
-        sp.set_defaults(fn=fn, outputs=outputs, roots=tuple(roots))
+        sp.set_defaults(fn=fn, outputs=outputs, roots=dict(roots or {}))
         if any(o.kind == "dir" for o in outputs.values()):
             sp.add_argument("--force", action="store_true",
                             help="replace an existing output directory that mot did not write")
@@ -56,12 +57,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--pretrain", type=_json, required=True)
     sp.add_argument("--out", required=True)
 
-    # roots: the checks read results/ selectively (its samples, corpora, models) and write their
-    # record (results/rehearsal/checks.json) and the rule's log (results/logs/) inside it, where
-    # nothing they read lies
+    # roots: the checks read results/ selectively (mot.rehearsal.check: these subtrees) and write
+    # their record (results/rehearsal/checks.json) and the rule's log (results/logs/) inside it
     sp = add("rehearsal", c.cmd_rehearsal, "the paper's run rehearsed on CPU (mot.rehearsal): a tiny model of one of "
              "its models in the hub's layout, or the checks on the rehearsal's files",
-             outputs={"out": "dir", "checks": "file"}, roots=("results",))
+             outputs={"out": "dir", "checks": "file"},
+             roots={"results": ("samples", "corpora", "prompts", "eval", "models", "general")})
     sp.add_argument("action", choices=["model", "check"])
     sp.add_argument("--model", help="model: the paper model's hub id (mot.rehearsal.MODELS)")
     sp.add_argument("--prompts", nargs="+", default=[], help="model: the prompts it is imprinted with (results/prompts/)")
@@ -277,6 +278,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _line(msg: str) -> str:
+    """The error as one line: a path's line break written as \\n (it could start a line of its own)."""
+    return msg.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv=None) -> int:
     import signal
     import traceback
@@ -286,7 +292,7 @@ def main(argv=None) -> int:
     try:  # a --config file is read and checked while the arguments are parsed
         args = parser().parse_args(argv)
     except MotError as e:
-        print(f"mot: error: {e}", file=sys.stderr)
+        print(_line(f"mot: error: {e}"), file=sys.stderr)
         return 1
     for key, value in vars(args).items():  # a JSON argument's missing key: one line naming the flag
         if isinstance(value, dict) and key not in ("outputs", "config"):  # a config is checked by its schema
@@ -304,15 +310,15 @@ def main(argv=None) -> int:
     try:  # before the log is opened (it truncates its file): a refusal goes to stderr alone
         check_outputs(args)
     except MotError as e:
-        print(f"mot: error: {e}", file=sys.stderr)
+        print(_line(f"mot: error: {e}"), file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"mot: error: {_os_error(e, args)}", file=sys.stderr)
+        print(_line(f"mot: error: {_os_error(e, args)}"), file=sys.stderr)
         return 1
     try:
         console = _redirect(args.log) if args.log else sys.stderr
     except OSError as e:  # its directory is a file, or cannot be made (/proc)
-        print(f"mot: error: --log {args.log}: cannot write it: {e.strerror or e}", file=sys.stderr)
+        print(_line(f"mot: error: --log {args.log}: cannot write it: {e.strerror or e}"), file=sys.stderr)
         return 1
     _stop_on_signals()
     try:
@@ -342,7 +348,7 @@ def main(argv=None) -> int:
         return 0
     from .redaction import redact
 
-    msg = redact(msg)  # an API key an error quotes, in any encoding (mot.redaction)
+    msg = _line(redact(msg))  # an API key an error quotes, in any encoding (mot.redaction)
     if args.log:  # the line in the log as well (sys.stderr: the log; console: the terminal)
         print(msg, file=sys.stderr)
     print(msg, file=console, flush=True)

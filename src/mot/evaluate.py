@@ -30,7 +30,7 @@ from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, 
 from .readers import read_jsonl
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
-from .spec import check_values, default, from_json
+from .spec import check_seed, check_values, default, from_json
 from .generate import generate_samples, read_samples
 from .world import split_rows
 
@@ -132,6 +132,7 @@ class EvalSpec:
         check_values(self.sampling, "--spec sampling", "eval")  # n 0, top_p 2: as the config check has them
         check_values(self.sampling, "--spec sampling", "sampling", unknown=True)  # a misspelt key, up front
         check_values({"params": self.params}, "--spec", "eval")
+        check_seed(self.seed, "--spec")
 
     @classmethod
     def of(cls, d: dict) -> "EvalSpec":

@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 from . import layout
+from .catalog import check_inputs
 from .io import MotError, atomic_path, registry
 from .results import Results, best_std, in_order, results
 from .tables import bench_columns
@@ -206,6 +207,7 @@ def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
 def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: list[str], out: str) -> None:
     if name not in FIGURES:
         raise MotError(f"unknown figure '{name}' (known: {', '.join(sorted(FIGURES))})")
+    check_inputs(name, "figures", evals=evals, stats=stats)
     spec = in_order(spec)
     res = results(evals, spec) if evals else None
     fig = FIGURES[name](res, spec, Path(models), stats)

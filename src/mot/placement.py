@@ -44,10 +44,12 @@ def _reads(args) -> tuple[list[str], list[str]]:
     keys = getattr(args, "reads", None)
     if keys is None:  # a namespace not made by parser(): every argument but the outputs and the log
         keys = [k for k in vars(args) if k not in args.outputs and k not in ("fn", "outputs", "roots", "log", "cmd")]
-    inputs, roots = [], []
+    inputs, roots, declared = [], [], getattr(args, "roots", {})
     for key in keys:
         paths = [p for p in _paths(getattr(args, key, None)) if os.path.exists(p)]
-        (roots if key in getattr(args, "roots", ()) else inputs).extend(paths)
+        (roots if key in declared else inputs).extend(paths)
+        for p in paths if key in declared else ():  # what it reads of the tree: inputs as any other
+            inputs += [str(Path(p) / sub) for sub in declared[key] if (Path(p) / sub).exists()]
     return inputs, roots
 
 
@@ -63,6 +65,9 @@ def _writes(args) -> list[tuple[str, str, str]]:
             continue
         if str(value) in ("", ".", "..") or not Path(value).resolve().name:  # "", "/", "..": no file's name
             raise MotError(f"{flag} {str(value)!r}: names no file or directory to write")
+        if str(value).endswith(os.sep) and getattr(out, "kind", out) not in ("dir", "workdir"):
+            # a stem "x/" would write the hidden files x/.csv, x/.md; a file "u/" a file u
+            raise MotError(f"{flag} {value}: ends in '{os.sep}', a directory; give the name of the file to write")
         targets += out.targets(str(value), flag)
     if getattr(args, "log", None):
         targets.append((str(args.log), "file", "--log"))
@@ -88,6 +93,11 @@ def check_outputs(args) -> None:
     from .io import STALE
 
     for path, kind, flag in targets:
+        parent = Path(path).resolve().parent  # its nearest existing directory: a file there fails late,
+        while not parent.exists():  # after another output may have been published
+            parent = parent.parent
+        if not parent.is_dir():
+            raise MotError(f"{flag} {path}: {parent} is a file, not a directory to write into")
         if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
             for i, what in [*((i, "the input") for i in inputs), *((p, f"the output {f}") for p, _, f in targets)]:
                 ri, ro = Path(i).resolve(), Path(path).resolve()

@@ -7,7 +7,8 @@ streams (the console, the --log file) and its error line carry `[API key]` in it
 What is replaced, in any letter case (a gateway may upper-case a header it quotes): every run of 12
 or more characters (the whole of a shorter form) that also occurs in one of the key's forms: raw;
 JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encoded (quote and
-quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric entity); hex, bare
+quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric reference, decimal or
+hex, zero-padded or not: replaced whole); each of these as a JSON string quotes it; hex, bare
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
 URL-safe) of any text that holds it, at each of the three byte alignments. A cut-off echo longer
 than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
@@ -27,6 +28,7 @@ MIN_KEY = 8  # a shorter key is a placeholder, not a secret (see above); no form
 MARK = "[API key]"
 _GRAMS: set[str] = set()  # every MIN_RUN-character substring of every form of every key
 _WHOLE: set[str] = set()  # forms shorter than MIN_RUN, replaced whole
+_PATTERNS: list = []  # forms of many spellings (HTML numeric references), replaced whole
 
 
 def forms(key: str) -> set[str]:
@@ -37,8 +39,7 @@ def forms(key: str) -> set[str]:
            html.escape(key), html.escape(key, quote=False), key.encode().hex()}
     pairs = [f"{b:02x}" for b in key.encode()]
     out |= {" ".join(pairs), ":".join(pairs), "-".join(pairs), "".join(f"\\x{p}" for p in pairs),
-            " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs), "".join(f"%{p}" for p in pairs),
-            "".join(f"&#{ord(c)};" for c in key), "".join(f"&#x{ord(c):x};" for c in key)}
+            " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs), "".join(f"%{p}" for p in pairs)}
     for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
         out.add(q)
     raw = key.encode()
@@ -46,7 +47,13 @@ def forms(key: str) -> set[str]:
         first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
             out.add(enc(b"\0" * pad + raw + b"\0\0").decode()[first:last])
+    out |= {json.dumps(f)[1:-1] for f in out}  # each as a JSON body quotes it (`\\x73` as `\\\\x73`)
     return {_lower(f) for f in out if len(f) >= MIN_KEY}
+
+
+def _entities(key: str) -> re.Pattern:
+    """The key as HTML numeric character references, decimal or hex, zero-padded or not."""
+    return re.compile("".join(f"&#(?:0*{ord(c)}|x0*{ord(c):x});" for c in key), re.IGNORECASE)
 
 
 def _lower(text: str) -> str:
@@ -59,6 +66,7 @@ def register(key: str | None) -> None:
     """Redact `key` from now on, in this process's Python streams and its error line."""
     if not key or len(key) < MIN_KEY:
         return
+    _PATTERNS.append(_entities(key))
     for f in forms(key):
         if len(f) < MIN_RUN:
             _WHOLE.add(f)
@@ -74,6 +82,8 @@ def redact(text: str) -> str:
     """`text` with every echo of a registered key replaced by [API key]."""
     if not (_GRAMS or _WHOLE) or not isinstance(text, str):
         return text
+    for pattern in _PATTERNS:
+        text = pattern.sub(MARK, text)
     if _WHOLE:
         text = re.sub("|".join(re.escape(f) for f in sorted(_WHOLE, key=len, reverse=True)), MARK, text,
                       flags=re.IGNORECASE)

@@ -29,7 +29,7 @@ from pathlib import Path
 from .io import (MotError, check_out, file_xxh3, finish_work, model_fingerprint, release_output, stage_code, start_work,
                  write_json)
 from .layout import BRANCH, MERGED, ROUND
-from .spec import check_ranges, default, from_json
+from .spec import check_ranges, check_seed, default, from_json
 from .train import HParams, TrainSpec
 
 
@@ -73,6 +73,7 @@ class RoundsSpec:
 
     def __post_init__(self):  # the merge method: check_merge (round 1 merges nothing)
         check_ranges(self, "--spec", "train")  # rounds: 0 would publish a run of no model
+        check_seed(self.seed, "--spec")
         schedule(1, self.steps_per_round, self.rounds, self.schedule)  # checks the kind
 
     @classmethod

@@ -23,6 +23,7 @@ import copy
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,9 +100,21 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
            "--configfile", str((d / "config.yaml").resolve()), "--cores", str(cores), "--rerun-incomplete",
            *targets]
     print(f"seed {seed}: {' '.join(cmd[1:])}", flush=True)
-    r = subprocess.run(cmd, stdout=sys.stdout, stderr=subprocess.STDOUT, env={**os.environ})
-    if r.returncode:
-        raise MotError(f"seed {seed}: the Snakemake run in {directory} failed (exit {r.returncode}; its log: "
+    # in a process group of its own, so that a stop reaches its jobs as well: Snakemake, signalled
+    # alone, waits for its running jobs to end (minutes) before it unlocks the seed's directory
+    proc = subprocess.Popen(cmd, stdout=sys.stdout, stderr=subprocess.STDOUT, env={**os.environ},
+                            start_new_session=True)
+    try:
+        code = proc.wait()
+    except BaseException:  # stopped (SIGTERM, Ctrl-C): its jobs end, and it unlocks the directory, as a
+        os.killpg(proc.pid, signal.SIGTERM)  # killed Snakemake would not (a rerun would find it locked)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    if code:
+        raise MotError(f"seed {seed}: the Snakemake run in {directory} failed (exit {code}; its log: "
                        f"{directory}/.snakemake/log/)")
 
 

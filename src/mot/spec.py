@@ -88,6 +88,19 @@ def default(key: str):
     return node["default"]
 
 
+def check_seed(value, where: str) -> None:
+    """A spec's seed in the config's range of seeds (config/schema.yaml's $defs/seed: what every
+    library takes; torch.manual_seed overflows past 2^63, numpy's past 2^32)."""
+    import jsonschema
+
+    from .shapes import validator as strict
+
+    schema = _schema()
+    err = jsonschema.exceptions.best_match(strict(schema).evolve(schema=schema["$defs"]["seed"]).iter_errors(value))
+    if err is not None:
+        raise MotError(f"{where}: seed = {value!r}: {err.message} (config key seed)")
+
+
 def check_ranges(spec, where: str, block: str) -> None:
     """Each field of `spec` that is a key of the config's `block` (train, eval, ...) within that key's
     range or choices in config/schema.yaml: a --spec written by hand is held to what the config check

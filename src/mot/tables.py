@@ -19,7 +19,7 @@ from __future__ import annotations
 
 
 from . import layout
-from .catalog import OUTPUTS
+from .catalog import OUTPUTS, check_inputs
 from .io import MotError, registry
 from .readers import read_json
 from .render import BENCH_LABELS, Score, Table, best_note, gain, protocol_note
@@ -350,6 +350,7 @@ def general_table(name: str, files: list[str], spec: dict) -> Table:
 
 def make_table(name: str, spec: dict, evals: list[str], stats: list[str], out: str,
                general: list[str] | None = None) -> Table:
+    check_inputs(name, "tables", evals=evals, stats=stats, general=general)
     spec = in_order(spec)
     if name == "table10":
         t = corpus_table(stats, spec)

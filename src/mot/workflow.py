@@ -48,6 +48,9 @@ def code_version(src: str, *modules: str) -> str:
             text = f.read()
         # `from .x import y` and `from . import x` (tracking, engines: a stage runs them too)
         todo += [f"{a or b}.py" for a, b in re.findall(r"^\s*from \.(\w+) import|^\s*from \. import (\w+)", text, re.M)]
+    # and mot/startup/*.py (its sitecustomize), which runs at the start of every process a job starts
+    startup = os.path.join(pkg, "startup")
+    seen |= {f"startup/{f}" for f in (os.listdir(startup) if os.path.isdir(startup) else []) if f.endswith(".py")}
     h = hashlib.sha256()
     for name in sorted(seen - {"layout.py"}):
         with open(os.path.join(pkg, name), encoding="utf-8") as f:

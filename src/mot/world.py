@@ -60,6 +60,9 @@ def random_problem(rng: random.Random, n_ops: int, max_operand: int, max_value: 
     return start, ops
 
 
+STALL = 100_000  # draws without a new problem after which a split is taken to be exhausted
+
+
 def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
                ops_range: list[int], test_ops_range: list[int], max_operand: int,
                max_value: int, val_size: int = 0, held_out_op: str | None = None,
@@ -90,10 +93,12 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
                          held_out_op if must else None))
     for name, size, (lo, hi), allowed, must in plan:
         rng = random.Random(stable_hash("world", seed, name))
-        rows, tries = [], 0
+        rows, tries, last_new = [], 0, 0
         while len(rows) < size:
             tries += 1
-            if tries > 200 * size + 10000:
+            # a world that has no more such problems: stop at once (the default's longest run of draws
+            # without a new problem is 37), not after 200 x size draws (hours for a size of millions)
+            if tries > 200 * size + 10000 or tries - last_new > STALL:
                 raise MotError(f"world: cannot draw {size} unique '{name}' problems; "
                                "raise world.max_operand or widen the ops range")
             made = random_problem(rng, rng.randint(lo, hi), max_operand, max_value, allowed)
@@ -103,6 +108,7 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
             text = problem_text(start, ops)
             if text in seen:
                 continue
+            last_new = tries
             seen.add(text)
             rows.append({"id": f"{name}-{len(rows):05d}", "problem": text,
                          "answer": str(evaluate(start, ops)[-1]),
