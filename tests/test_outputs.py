@@ -76,6 +76,10 @@ def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str
                 words += [a.option_strings[-1], "1"]
             elif a.choices is not None:
                 words += [a.option_strings[-1], a.choices[0]]
+            elif getattr(a.type, "__name__", "") == "_config":  # a config is checked as it is parsed: a real one
+                f = tmp / "i" / f"{a.dest}.yaml"
+                f.write_text((ROOT / "config/test.yaml").read_text())
+                words += [a.option_strings[-1], str(f)]
             else:
                 f = tmp / "i" / a.dest
                 f.write_text("{}\n")
@@ -103,8 +107,8 @@ def test_no_output_lands_in_or_on_an_input(tmp_path, name, flag):
     inside = 0
     stem = flag != "log" and _outputs(name)[flag] == "stem"  # <out>.csv, ...: never the input d itself
     for action in _input_actions(name):
-        if action.dest in _roots(name):
-            continue
+        if action.dest in _roots(name) or getattr(action.type, "__name__", "") == "_config":  # a config file:
+            continue  # test_a_config_file_is_an_input_of_the_command_that_reads_it
         d = tmp_path / action.dest
         d.mkdir()
         (d / "f").write_text("mine")
@@ -713,6 +717,18 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
     (["figures", "--name", "rounds", "--spec", "{}", "--out", "{t}/f"], "mot figures --name rounds needs --evals"),
     (["figures", "--name", "corpus", "--spec", "{}", "--out", "{t}/f"], "mot figures --name corpus needs --stats"),
     (["tables", "--name", "table10", "--spec", "{}", "--out", "{t}/t"], "mot tables --name table10 needs --stats"),
+    # the seventh probe, cases 6, 7, 14 and 15: DARE's seed out of a seed's range, a param JSON reads as
+    # inf, a report spec written by hand (no benchmark: ZeroDivisionError; a label that breaks a row),
+    # a seed of other digits (a traceback)
+    (["merge", "--method", "dare", "--param", "seed=-3", "--base", "{t}/A", "--out", "{t}/m", "{t}/B"],
+     "--param seed must be in [0, 4294967295], got -3"),
+    (["merge", "--method", "task_arithmetic", "--param", "scale=1e400", "--base", "{t}/A", "--out", "{t}/m", "{t}/B"],
+     "--param scale=1e400: not a finite number"),
+    (["tables", "--name", "table2", "--spec", '{"benchmarks": []}', "--evals", "{t}/a.jsonl", "--out", "{t}/t"],
+     "--spec: benchmarks: [] should be non-empty"),
+    (["tables", "--name", "table2", "--spec", '{"students": {"tiny": "A|B"}}', "--evals", "{t}/a.jsonl", "--out",
+      "{t}/t"], "--spec: students.tiny: 'A|B' does not match"),
+    (["seeds", "table", "--spec", "{}", "--evals", "\u00b2={t}/a.jsonl", "--out", "{t}/s"], "expected SEED=PATH"),
 ])
 def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
     """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
@@ -895,3 +911,23 @@ def test_a_stopped_seed_run_leaves_its_directory_unlocked(tmp_path):
     out, err = proc.communicate(timeout=150)
     assert proc.returncode == 128 + signal.SIGTERM and "stopped by SIGTERM" in err, err
     assert not list((d / ".snakemake" / "locks").glob("*.lock")), "the seed's directory is still locked"
+
+
+def test_diagnostics_never_writes_into_the_rounds_it_reads(tmp_path, monkeypatch):
+    """Issue 33, seventh probe, case 13: `mot diagnostics` reads the MoT run's round directories that
+    the results layout names from --student, --source and --tset (no argument names them), and its
+    --out inside one replaced a branch's train log; they are its inputs now."""
+    monkeypatch.chdir(tmp_path)
+    from mot import layout
+
+    branch = tmp_path / layout.branch_dir("tiny", "syn-boba", "peers", 2, "concise")
+    branch.mkdir(parents=True)
+    (branch / "train_log.csv").write_text("step,loss\n")
+    first = tmp_path / layout.branch_dir("tiny", "syn-boba", "peers", 1, "concise")
+    first.mkdir(parents=True)
+    base = ["diagnostics", "--student", "tiny", "--source", "syn-boba", "--tset", "peers", "--rounds", "2",
+            "--base", str(tmp_path / "base"), "--corpus", f"concise={tmp_path}/c.jsonl"]
+    for out in (branch / "train_log", first / "x"):
+        with pytest.raises(MotError, match="lies inside the input"):
+            check([*base, "--out", str(out)])
+    check([*base, "--out", str(tmp_path / "results" / "diagnostics" / "peers")])

@@ -127,6 +127,8 @@ def parse_params(items: list[str]) -> dict:
             params[k] = json.loads(v)
         except json.JSONDecodeError:
             params[k] = v
+        if isinstance(params[k], float) and not math.isfinite(params[k]):  # JSON reads 1e400 as inf
+            raise MotError(f"--param {k}={v}: not a finite number")
     return params
 
 

@@ -208,7 +208,8 @@ def ties(tensors, base, weights, params, name):
 
 @method("dare", needs_base=True, elementwise=False, weighted=True,
         params=(replace(DENSITY, default=0.5), SCALE,
-                Param("seed", "integer", 0, description="Seeds the drop masks (with the tensor and input).")))
+                Param("seed", "integer", 0, minimum=0, maximum=2 ** 32 - 1,  # a seed, as config/schema.yaml's
+                      description="Seeds the drop masks (with the tensor and input).")))
 def dare(tensors, base, weights, params, name):
     """DARE (Yu et al. 2024): drop each delta entry with p = 1 - density, rescale by 1/density,
     then task arithmetic. The mask is seeded by (seed, tensor name, input index)."""

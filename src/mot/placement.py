@@ -13,12 +13,20 @@ from pathlib import Path
 IMPLICIT = {"rehearsal": "mot.rehearsal:data_files"}
 
 
-def _implicit(cmd: str) -> list:
+def _implicit(args) -> list:
+    """What the command reads that no argument names: IMPLICIT's; for `mot diagnostics`, the rounds of
+    the MoT run its --student, --source and --tset name in the results layout (round 1's branches,
+    shared by the sets, and the set's own rounds)."""
     import importlib
 
-    if cmd not in IMPLICIT:
+    from . import layout
+
+    if args.cmd == "diagnostics":
+        return [Path(layout.FIRST_ROUND.format(student=args.student, source=args.source)),
+                Path(layout.run_dir(args.student, args.source, layout.mot_run(args.tset)))]
+    if args.cmd not in IMPLICIT:
         return []
-    module, name = IMPLICIT[cmd].split(":")
+    module, name = IMPLICIT[args.cmd].split(":")
     return getattr(importlib.import_module(module), name)()
 
 
@@ -86,7 +94,7 @@ def check_outputs(args) -> None:
     inputs, roots = _reads(args)
     # what every command may read without an argument naming it: the config schema (the checks of
     # --spec and --sampling, check-config's default) and mot's own code
-    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *_implicit(args.cmd))
+    inputs += [str(p) for p in (SCHEMA, Path(__file__).resolve().parent, *_implicit(args))
                if p.exists()]
     force = bool(getattr(args, "force", False))
     targets = _writes(args)

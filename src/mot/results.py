@@ -145,6 +145,9 @@ def results(evals: list[str], spec: dict) -> Results:
 def in_order(spec: dict) -> dict:
     """The spec with students/sources/teachers/sets in the config's order (spec["order"]), which
     the sorted-key JSON of a Snakemake param loses."""
+    from .shapes import check, report_spec
+
+    check(spec, report_spec(), "--spec")  # a spec written by hand: a label that breaks a row, no benchmark
     order = spec.get("order", {})
     out = {**spec, **{k: {name: spec[k][name] for name in order[k]} for k in order}}
     return records(out, spec.where) if isinstance(spec, Record) else out  # a missing key still names --spec

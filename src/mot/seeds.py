@@ -23,6 +23,7 @@ import copy
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,8 +124,8 @@ def parse_evals(values: list[str]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for v in values:
         seed, sep, path = v.partition("=")
-        if not sep or not seed.isdigit():
-            raise MotError(f"--evals {v}: expected SEED=PATH")
+        if not sep or not re.fullmatch(r"[0-9]+", seed) or int(seed) >= 2 ** 32:  # ASCII digits: a seed
+            raise MotError(f"--evals {v}: expected SEED=PATH, SEED a seed (0 to 2^32 - 1)")
         if path in out.get(int(seed), []):
             raise MotError(f"--evals {v}: given twice")
         out.setdefault(int(seed), []).append(path)

@@ -92,6 +92,26 @@ def validator(schema: dict):
     return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(schema)
 
 
+def report_spec() -> dict:
+    """The shape of the --spec that `mot tables`, `mot figures`, `mot best-std` and `mot seeds table`
+    read (mot.catalog.report_spec makes it from the config): its labels, sets, benchmarks, selection
+    and rounds as the config schema has them (a spec written by hand is held to the same)."""
+    from .spec import _schema
+
+    schema = _schema()
+    label, names = schema["$defs"]["label"], {"type": "array", "items": _STR}
+    labels = {"type": "object", "additionalProperties": label}
+    tr, rep = schema["properties"]["train"]["properties"], schema["properties"]["report"]["properties"]
+    return {"type": "object", "properties": {
+        "students": labels, "sources": labels,
+        "teachers": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["label"], "properties": {"label": label, "shifted": {"type": "boolean"}}}},
+        "sets": {"type": "object", "additionalProperties": {**names, "minItems": 1}},
+        "benchmarks": {**names, "minItems": 1}, "validation": names, "probe": names,
+        "select_on": rep["select_on"], "rounds": tr["rounds"], "steps_per_round": tr["steps_per_round"],
+        "order": {"type": "object", "additionalProperties": names}}, "$defs": schema["$defs"]}  # $refs resolve
+
+
 def check(obj, shape: dict, where: str) -> None:
     """`obj` (a file's parsed JSON) has `shape`, or one line naming `where` and the first place that
     does not."""
