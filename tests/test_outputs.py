@@ -88,7 +88,14 @@ def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str
 
 
 def check(argv):
-    check_outputs(parser().parse_args(argv))
+    import mot.io
+
+    args = parser().parse_args(argv)
+    mot.io.WRITER = args.writer  # as mot.cli.main sets it
+    try:
+        check_outputs(args)
+    finally:
+        mot.io.WRITER = ""
 
 
 def _roots(name) -> dict:
@@ -254,6 +261,59 @@ def test_publish_never_replaces_a_directory_mot_did_not_write(tmp_path):
     with atomic_path(other, is_dir=True) as t:
         (t / "new.txt").write_text("new")
     assert not (other / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("name,flag", WRITES, ids=[f"{n}--{f}" for n, f in WRITES])
+def test_no_output_lands_inside_another_commands_result(tmp_path, name, flag):
+    """Probe 7's case, for every output flag of every command (and --log): an output inside a
+    directory that another mot command wrote (a round's branch, a checkpoint) is refused in one line,
+    --force or not (it replaces a directory, it does not write into another's result); inside one
+    that the command itself, or one of its kind, wrote, it is not."""
+    other = tmp_path / "theirs"
+    other.mkdir()
+    (other / MARKER).write_text("some-other-command")
+    (other / "branch").mkdir()
+    target = other / "branch" / "x"
+    outs = {} if flag == "log" else {flag: target}
+    argv = argv_for(name, tmp_path, set_outputs=outs, log=target if flag == "log" else None)
+    forced = [*argv, "--force"] if "--force" in SUBS[name]._option_string_actions else argv
+    for line in (argv, forced):
+        with pytest.raises(MotError) as e:
+            check(line)
+        assert str(e.value).startswith(f"--{flag.replace('_', '-')} ") and f"{target}" in str(e.value) and \
+            f": lies inside {other}, the output of `mot some-other-command`" in str(e.value), str(e.value)
+    (other / MARKER).write_text(SUBS[name].get_default("writer"))  # its own kind's
+    check(argv)
+    (other / MARKER).write_text("")  # written before mot recorded its writer: any command's
+    check(argv)
+
+
+def test_best_std_never_replaces_or_writes_into_a_runs_models(tmp_path, monkeypatch):
+    """Probe 7's reproduction: `mot best-std --out` a round's branch replaced the trained branch
+    with a copy of another model (exit 0). A directory that another command wrote is replaced only
+    with --force; the per-set and per-branch MoT jobs (mot.jobs) write each other's paths."""
+    from mot.cli import MODEL_WRITER
+
+    monkeypatch.chdir(tmp_path)
+    evals, runs = _std_tree(tmp_path / "A")
+    run = tmp_path / "mot-round-1"
+    branch = run / "branch-x"
+    branch.mkdir(parents=True)
+    (branch / "model.safetensors").write_text("trained")
+    for d in (run, branch):
+        (d / MARKER).write_text(MODEL_WRITER)
+    argv = ["best-std", "--spec", json.dumps(_SPEC), "--evals", *evals, "--runs", *runs, "--student", "s",
+            "--source", "a"]
+    assert main([*argv, "--out", str(branch)]) == 1
+    assert main([*argv, "--out", str(run)]) == 1
+    assert (branch / "model.safetensors").read_text() == "trained"
+    check(["train", "--model", str(tmp_path / "A"), "--corpus", evals[0], "--spec", "{}", "--out", str(branch)])
+    check(["merge", "--method", "mean", "--out", str(branch), str(tmp_path / "A")])
+    with pytest.raises(MotError, match=f"--out {run}: an existing directory that `mot train/branches/rounds/merge`"
+                                       " wrote, not `mot best-std`; remove it or pass --force"):
+        check([*argv, "--out", str(run)])
+    assert main([*argv, "--out", str(run), "--force"]) == 0
+    assert (run / MARKER).read_text() == "best-std" and not branch.exists()
 
 
 @pytest.mark.parametrize("command", ["general-tasks", "best-std"])

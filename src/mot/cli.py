@@ -19,6 +19,12 @@ from .spec import spec_help
 from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
 
 
+# What a run's models record as their writer (mot.io.WRITER): the per-set jobs (mot branches, rounds)
+# and the per-branch ones (mot train, merge) write the same paths (config mot.jobs), a round's
+# branches inside round 1's or the run's directory, so each may replace or write inside the others'.
+MODEL_WRITER = "train/branches/rounds/merge"
+
+
 def parser() -> argparse.ArgumentParser:
     from .catalog import OUTPUTS
     from .methods import METHODS, methods_help  # the registries (no torch at import)
@@ -30,17 +36,18 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help, outputs=None, roots=()):
+    def add(name, fn, help, outputs=None, roots=(), writer=None):
         """A subcommand; `outputs`: its output arguments and what each is (an Out, or its kind: file,
         dir), checked by check_outputs before it runs; every other argument may name an input.
         `roots`: input arguments naming a tree that the command reads selectively -> the subtrees it
         reads, inside which no output may lie; elsewhere in the tree one may (declared one by one,
         with the reason). A command with a dir output gets --force, to replace such a directory
-        that mot did not write."""
+        that mot did not write. `writer`: what its directories record as their writer (mot.io.WRITER),
+        if not `name`: commands that write one kind of result, whose outputs each may replace."""
         sp = sub.add_parser(name, help=help)
         outputs = {k: v if isinstance(v, Out) else Out(v)
                    for k, v in ({"out": "file"} if outputs is None else outputs).items()}
-        sp.set_defaults(fn=fn, outputs=outputs, roots=dict(roots or {}))
+        sp.set_defaults(fn=fn, outputs=outputs, roots=dict(roots or {}), writer=writer or name)
         if any(o.kind == "dir" for o in outputs.values()):
             sp.add_argument("--force", action="store_true",
                             help="replace an existing output directory that mot did not write")
@@ -117,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
 
     sp = add("merge", c.cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
-                 outputs={"out": "dir"})
+                 outputs={"out": "dir"}, writer=MODEL_WRITER)
     sp.add_argument("--method", required=True, help="the method, with its parameters: " + methods_help())
     sp.add_argument("--weights", help="comma-separated, one per input (" +
                     ", ".join(n for n, m in METHODS.items() if m.weighted) + ")")
@@ -129,7 +136,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("inputs", nargs="+")
 
     sp = add("train", c.cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
-                 outputs={"out": Out("dir", work=True)})
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
     sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
@@ -155,12 +162,12 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", required=True)
 
     sp = add("branches", c.cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
-                 outputs={"out": Out("dir", work=True)})
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
     mot_args(sp)
 
     sp = add("rounds", c.cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
-                 outputs={"out": Out("dir", work=True)})
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
@@ -307,6 +314,9 @@ def main(argv=None) -> int:
             os.environ[var] = str(args.threads)
     if args.log and int(os.environ.get("RANK", "0")) > 0:  # under accelerate launch: one log per process
         args.log = f"{args.log}.rank{os.environ['RANK']}"
+    from . import io
+
+    io.WRITER = args.writer  # what its directories record (MARKER), and whose it may replace
     try:  # before the log is opened (it truncates its file): a refusal goes to stderr alone
         check_outputs(args)
     except MotError as e:

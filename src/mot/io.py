@@ -24,7 +24,13 @@ class MotError(Exception):
 
 
 # Every directory a mot command writes holds this file: it marks what a later command may replace.
+# It holds what wrote it (WRITER); empty (written before mot recorded it, or published by library
+# code that set no WRITER): any mot command's.
 MARKER = ".mot-output"
+# What the running command writes as (mot.cli sets it: the command's name, or the commands that
+# write one kind of result, as "train/merge"): publish records it in MARKER, and a command replaces,
+# or writes inside, only a directory that it (or a command of its kind) wrote (whose_output).
+WRITER = ""
 
 
 STALE = re.compile(r"(tmp|old)-[0-9a-f]{8}")  # the names _sibling gives: <tag>-<4 random bytes in hex>
@@ -70,9 +76,8 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
     if no check ran before, or the directory appeared while the command ran."""
     tmp, path = Path(tmp), Path(path)
     if path.is_dir() and not (force or replaceable(path)):
-        raise MotError(f"{path}: an existing directory that mot did not write (no {MARKER} in it); "
-                       "remove it or pass --force")
-    (tmp / MARKER).touch()
+        raise MotError(f"{path}: {_not_yours(path)}; remove it or pass --force")
+    (tmp / MARKER).write_text(WRITER, encoding="utf-8")
     share_modes(tmp)
     old = None
     if path.exists():
@@ -131,13 +136,47 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
 _FORCED: set[str] = set()
 
 
+def writer_of(path: str | os.PathLike) -> str | None:
+    """What wrote a directory, as its MARKER records it: None if it holds no MARKER (mot did not
+    write it), "" if any mot command may have."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return marker.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _mine(writer: str | None) -> bool:
+    return writer is not None and writer in ("", WRITER)
+
+
+def _not_yours(path: Path) -> str:
+    writer = writer_of(path)
+    if writer is None:
+        return f"an existing directory that mot did not write (no {MARKER} in it)"
+    return f"an existing directory that `mot {writer}` wrote, not `mot {WRITER}`"
+
+
 def replaceable(path: str | os.PathLike) -> bool:
-    """Whether a directory output may be replaced: it is absent or empty, mot wrote it (MARKER), or
-    the user allowed it (check_out with force=True)."""
+    """Whether a directory output may be replaced: it is absent or empty, this command (or its
+    family: WRITER) wrote it, or the user allowed it (check_out with force=True)."""
     path = Path(path)
     if not path.is_dir():
         return True
-    return (path / MARKER).is_file() or not any(path.iterdir()) or str(path.resolve()) in _FORCED
+    return _mine(writer_of(path)) or not any(path.iterdir()) or str(path.resolve()) in _FORCED
+
+
+def whose_output(path: str | os.PathLike) -> tuple[Path, str] | None:
+    """The nearest directory above `path` that another command (not WRITER's family) wrote, and
+    its writer: writing inside it would change that command's finished result (a model's files),
+    and a later run of it would replace what was written there."""
+    for parent in Path(path).resolve().parents:
+        writer = writer_of(parent)
+        if writer is not None and not _mine(writer):
+            return parent, writer
+    return None
 
 
 def check_placement(out: str | os.PathLike, inputs=(), flag: str = "--out", roots=()) -> None:
@@ -185,8 +224,7 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
     if force:
         _FORCED.add(str(path.resolve()))
     elif not replaceable(path):
-        raise MotError(f"{flag} {out}: an existing directory that mot did not write (no {MARKER} in it); "
-                       "remove it or pass --force")
+        raise MotError(f"{flag} {out}: {_not_yours(path)}; remove it or pass --force")
 
 
 # --------------------------------------------------------------------------- resumable work

@@ -87,8 +87,9 @@ def check_outputs(args) -> None:
     nothing): no output (--log included) may be, hold or lie inside one of the command's inputs
     (any other argument naming an existing path; mot.io.check_placement), nor be a file where a
     directory is written or the other way round, nor a directory that mot did not write (unless
-    --force); and no two outputs may be one path, or one lie inside the other."""
-    from .io import MotError, check_out, check_placement
+    --force), nor lie inside a directory that another command wrote (mot.io.whose_output); and no
+    two outputs may be one path, or one lie inside the other."""
+    from .io import MotError, check_out, check_placement, whose_output
     from .spec import SCHEMA
 
     inputs, roots = _reads(args)
@@ -111,6 +112,10 @@ def check_outputs(args) -> None:
                 ri, ro = Path(i).resolve(), Path(path).resolve()
                 if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
                     raise MotError(f"{flag} {path}: {what} {i} has the name of its leftovers, which mot removes")
+        inside = whose_output(path)
+        if inside:  # --force too: it lets a command replace a directory, not write into another's
+            raise MotError(f"{flag} {path}: lies inside {inside[0]}, the output of `mot {inside[1]}` (a command "
+                           "never writes into another's result: its next run would replace it); name a path outside it")
         if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
             check_placement(path, inputs, flag, roots)
         else:
