@@ -33,8 +33,12 @@ from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
 try:
     check_config_files(workflow.configfiles)
+    # where the values came from: the files, then `--config KEY=VALUE` over them (a bad value there is
+    # no fault of the files)
+    given = dict(workflow.config_settings.config or {})
     validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"),
-                    ", ".join(map(str, workflow.configfiles)) or "config")
+                    (", ".join(map(str, workflow.configfiles)) or "config")
+                    + ("".join(f" with --config {k}={v!r}" for k, v in given.items()) if given else ""))
 except MotError as e:
     raise WorkflowError(str(e)) from None
 

@@ -145,7 +145,7 @@ def test_the_rehearsals_models_are_the_rehearsal_commands_code_only(src):
     """Issue 33, fourth probe, case 26: every command's check of its outputs lists the rehearsal's data
     files for `mot rehearsal`, which reached the tiny models' configs, so an edit of one reran every
     stage; and `A, B = ...` was import-time code of every command that imports its module."""
-    assert changed(src, "rehearsal.py", "hidden_size=1024, initializer_range", "hidden_size=512, initializer_range") \
+    assert changed(src, "rehearsal.py", "hidden_size=256, initializer_range", "hidden_size=512, initializer_range") \
         == {"rehearsal"}
     assert changed(src, "rehearsal.py", 'QWEN3, QWQ, R1 = "Qwen-Qwen3-0.6B.jinja"', 'QWEN3, QWQ, R1 = "Qwen-Qwen3-8B.jinja"') \
         == {"rehearsal"}
@@ -183,3 +183,23 @@ def test_a_parameter_or_local_named_like_a_global_reads_no_global():
     assert free("def f(xs):\n    return [rounds for rounds in xs] + [rounds]") == ["rounds"]
     assert free("def f():\n    global rounds\n    rounds = 1\n    return rounds") == ["rounds"]
     assert free("def f(a=rounds):\n    return a") == ["rounds"]
+
+
+def test_a_renaming_import_is_part_of_what_the_name_means(src):
+    """Issue 33, eighth probe, case 29: `from .chat import THINK_CLOSE as THINK_OPEN, THINK_OPEN as
+    THINK_CLOSE` swaps what every use means while each statement's text and the reached set stay the
+    same: it reruns what the engines run, as an edit of those uses would."""
+    assert "generate" in changed(src, "engines.py", "from .chat import THINK_CLOSE, THINK_OPEN, chat_prompt",
+                                 "from .chat import THINK_CLOSE as THINK_OPEN, THINK_OPEN as THINK_CLOSE, chat_prompt")
+    assert "evaluate" in changed(src, "evaluate.py", "from .grading import extract_answer, is_correct",
+                                 "from .grading import extract_answer as is_correct, is_correct as extract_answer")
+
+
+def test_what_a_command_reads_implicitly_is_its_code(src):
+    """Issue 33, eighth probe, case 28: mot.placement.IMPLICIT names by a string the function that lists
+    what `mot rehearsal` (and `mot provenance`) read without an argument; an edit of that function
+    reran nothing. It is the command's own code, and no other's."""
+    assert changed(src, "rehearsal.py", "templates = [TEMPLATES / MODELS[model][1]] if model else [TEMPLATES]",
+                   "templates = [TEMPLATES / MODELS[model][1]] if model else [TEMPLATES, TEMPLATES]") == {"rehearsal"}
+    assert changed(src, "provenance.py", '["git", "rev-parse", "--absolute-git-dir"]',
+                   '["git", "rev-parse", "--absolute-git-dir", "--"]') == {"provenance"}

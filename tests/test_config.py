@@ -408,3 +408,14 @@ def test_an_integer_yaml_1_1_reads_otherwise_is_refused_by_its_line():
     for text, read in (("n: 010", 8), ("seed: 1:30", 90), ("n: -017", -15)):
         with pytest.raises(Exception, match=rf"'{text.split(': ')[1]}' is {read} to YAML 1.1"):
             load_yaml(text)
+
+
+def test_a_bad_value_given_by_config_on_the_command_line_is_blamed_on_it(tmp_path):
+    """Issue 33, eighth probe, case 6: `snakemake --config seed=-1` was blamed on config/test.yaml."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "corpora", "--configfile", "config/test.yaml",
+                        "--config", "seed=-1"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and "config/test.yaml with --config seed=-1: seed: -1 is less than the minimum of 0" \
+        in r.stdout + r.stderr, r.stdout + r.stderr

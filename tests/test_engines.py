@@ -361,6 +361,12 @@ class Misbehaving(BaseHTTPRequestHandler):
             body = body.replace('"bad key"', '"' + "".join(f"\\u{ord(c):04x}" for c in key) + '"')
         elif kind == "text":
             status, body = 200, json.dumps({"choices": [{"index": 0, "text": "5", "finish_reason": "stop"}] * 2})
+        elif kind == "listfinish":  # probe 8, case 14: a finish reason that is a list
+            status, body = 200, json.dumps({"choices": [{"index": 0, "finish_reason": ["stop"], "message": {
+                "role": "assistant", "content": "<think>x</think> 5"}}] * 2})
+        elif kind == "reasoningdict":  # probe 8, case 15: reasoning that is an object
+            status, body = 200, json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": "5", "reasoning_content": {"text": "x"}}}] * 2})
         else:
             status, body = 200, "<html>gateway</html>"
         self.send_response(status)
@@ -387,7 +393,10 @@ def generate_from_misbehaving(tmp_path, kind, sampling):
 
 
 @pytest.mark.parametrize("kind,message", [
-    ("echo", "HTTP 400: "), ("encoded", "HTTP 400: "), ("text", "a choice without a chat message"), ("garbage", "HTTP 200 without a list of choices")])
+    ("echo", "HTTP 400: "), ("encoded", "HTTP 400: "), ("text", "a choice without a chat message"),
+    ("garbage", "HTTP 200 without a list of choices"),
+    ("listfinish", "/listfinish/v1/chat/completions: a sample ended with finish reason ['stop'], which is not one of"),
+    ("reasoningdict", "/reasoningdict/v1/chat/completions: the message's reasoning is a dict, not text")])
 def test_openai_server_answers_that_are_not_chat_completions_are_one_line_errors(tmp_path, kind, message):
     """A key echoed in an error body never reaches the log or stderr; a 200 that is not a chat
     completion (completions-style `text`, or not JSON) is an error, not empty samples."""

@@ -565,7 +565,7 @@ def test_a_full_disk_is_one_line_and_publishes_nothing(tiny_model, tmp_path):
 def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_path, signame):
     """SIGTERM (Snakemake cancelling the job, SLURM's time limit) or SIGINT (Ctrl-C: a traceback, issue
     33's fourth probe, case 4) while a merge writes: one line, exit 128 + the signal, and nothing of it
-    beside the output: no `.out.tmp-*` (model-sized) and no `.out.lock`."""
+    beside the output: no `.out.mot-tmp-*` (model-sized) and no `.out.lock`."""
     import signal
     import subprocess
     import sys
@@ -582,7 +582,7 @@ def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "mot", "merge", "--method", "uniform", "--out", str(out),
                              *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    while not list(tmp_path.glob(".out.tmp-*")):
+    while not list(tmp_path.glob(".out.mot-tmp-*")):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.005)
     sig = getattr(signal, signame)

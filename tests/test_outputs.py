@@ -267,8 +267,9 @@ def test_publish_never_replaces_a_directory_mot_did_not_write(tmp_path):
 def test_no_output_lands_inside_another_commands_result(tmp_path, name, flag):
     """Probe 7's case, for every output flag of every command (and --log): an output inside a
     directory that another mot command wrote (a round's branch, a checkpoint) is refused in one line,
-    --force or not (it replaces a directory, it does not write into another's result); inside one
-    that the command itself, or one of its kind, wrote, it is not."""
+    --force or not (it replaces a directory, it does not write into another's result); a directory
+    output inside one that the command itself, or one of its kind, wrote, is not (probe 8, case 19:
+    a file, the log included, is)."""
     other = tmp_path / "theirs"
     other.mkdir()
     (other / MARKER).write_text("some-other-command")
@@ -282,10 +283,14 @@ def test_no_output_lands_inside_another_commands_result(tmp_path, name, flag):
             check(line)
         assert str(e.value).startswith(f"--{flag.replace('_', '-')} ") and f"{target}" in str(e.value) and \
             f": lies inside {other}, the output of `mot some-other-command`" in str(e.value), str(e.value)
-    (other / MARKER).write_text(SUBS[name].get_default("writer"))  # its own kind's
-    check(argv)
-    (other / MARKER).write_text("")  # written before mot recorded its writer: any command's
-    check(argv)
+    nests = flag != "log" and _outputs(name)[flag] == "dir"  # a round's branch inside the round: its own kind's
+    for writer in (SUBS[name].get_default("writer"), ""):  # its own kind's; an earlier version's (any command's)
+        (other / MARKER).write_text(writer)
+        if nests:
+            check(argv)
+        else:  # a file (a log over a model's weights) or a working directory: inside no result of mot's
+            with pytest.raises(MotError, match="lies inside"):
+                check(argv)
 
 
 def test_best_std_never_replaces_or_writes_into_a_runs_models(tmp_path, monkeypatch):
@@ -555,16 +560,23 @@ def test_an_output_given_as_a_link_is_replaced_and_what_it_named_kept(tmp_path):
 
 
 def test_a_users_file_of_a_lock_files_name_is_kept(tmp_path):
-    """Issue 33, third probe, case 28: mot's lock beside OUT (.OUT.lock) is an empty file that it removes
-    at the end; a file of that name with content is the user's, and the command refuses."""
-    from mot.io import lock_output, release_output
+    """Issue 33, third probe, case 28, and eighth probe, case 22: mot's lock beside OUT (.OUT.lock) holds
+    mot.io.LOCK_TEXT, and mot removes it at the end; a file of that name with anything else in it, or
+    empty, is the user's, and the command refuses and keeps it. One that a killed mot left is taken."""
+    from mot.io import LOCK_TEXT, lock_output, release_output
 
-    (tmp_path / ".out.lock").write_text("my notes")
-    with pytest.raises(MotError, match=r"out: .*\.out\.lock exists and is not mot's lock file \(it has content\)"):
-        lock_output(tmp_path / "out")
-    release_output(tmp_path / "out")
-    assert (tmp_path / ".out.lock").read_text() == "my notes"
-    lock_output(tmp_path / "other")  # an empty one, as a killed writer leaves it, is taken and removed
+    for mine in ("my notes", ""):
+        (tmp_path / ".out.lock").write_text(mine)
+        with pytest.raises(MotError, match=r"out: .*\.out\.lock exists and is not mot's lock file"):
+            lock_output(tmp_path / "out")
+        release_output(tmp_path / "out")
+        assert (tmp_path / ".out.lock").read_text() == mine
+    lock_output(tmp_path / "new")  # made, held and removed
+    assert (tmp_path / ".new.lock").read_bytes() == LOCK_TEXT
+    release_output(tmp_path / "new")
+    assert not (tmp_path / ".new.lock").exists()
+    (tmp_path / ".other.lock").write_bytes(LOCK_TEXT)  # as a killed writer leaves it: taken and removed
+    lock_output(tmp_path / "other")
     release_output(tmp_path / "other")
     assert not (tmp_path / ".other.lock").exists()
 
@@ -646,8 +658,9 @@ def test_a_readme_block_is_written_through_a_link_and_keeps_crlf(tmp_path):
 
 
 def test_a_users_files_beside_a_directory_output_are_kept(tmp_path):
-    """Issue 33, second probe, cases 5-7: mot's leftovers beside an output have names of its own
-    (.OUT.tmp-<8 hex>, .OUT.old-<8 hex>); a user's .OUT.old-mine is not one. A link as OUT.partial is
+    """Issue 33, second probe, cases 5-7, and eighth, case 23: mot's leftovers beside an output have names
+    of its own (.OUT.mot-tmp-<8 hex>, .OUT.mot-old-<8 hex>); a user's .OUT.old-mine, or .OUT.old-0badc0de
+    (the names of earlier versions), is not one. A link as OUT.partial is
     the user's, and so is a config.yaml in a seed's --dir that mot did not write."""
     import yaml
 
@@ -657,10 +670,15 @@ def test_a_users_files_beside_a_directory_output_are_kept(tmp_path):
     (tmp_path / ".gt.old-mine").mkdir()
     (tmp_path / ".gt.old-mine/notes.txt").write_text("x")
     (tmp_path / ".gt.tmp-keep").write_text("y")
-    (tmp_path / ".gt.tmp-0123abcd").mkdir()  # a killed attempt's
+    (tmp_path / ".gt.old-0badc0de").write_text("precious notes")
+    (tmp_path / ".gt.tmp-12345678").mkdir()
+    (tmp_path / ".gt.tmp-12345678/my.txt").write_text("mine")
+    (tmp_path / ".gt.mot-tmp-0123abcd").mkdir()  # a killed attempt's
+    (tmp_path / ".gt.mot-old-0123abcd").mkdir()
     with atomic_path(tmp_path / "gt", is_dir=True) as t:
         (t / "a").write_text("a")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".gt.old-mine", ".gt.tmp-keep", "gt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gt.old-0badc0de", ".gt.old-mine", ".gt.tmp-12345678",
+                                                          ".gt.tmp-keep", "gt"]
     (tmp_path / "mine").mkdir()
     (tmp_path / "s.jsonl.partial").symlink_to(tmp_path / "mine")
     with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
@@ -753,7 +771,7 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
     # the fifth probe, cases 1, 26, 27 and 28: a --log with the name of a directory output's leftovers
     # (deleted by the cleanup), weights whose sum overflows (a RuntimeError), diagnostics of 0 rounds (an
     # empty CSV) or 0 examples (ZeroDivisionError), a misspelt sampling key (refused late, by the teacher)
-    (["--log", "{t}/.m.tmp-0badf00d", "merge", "--method", "uniform", "--out", "{t}/m", "{t}/A", "{t}/B"],
+    (["--log", "{t}/.m.mot-tmp-0badf00d", "merge", "--method", "uniform", "--out", "{t}/m", "{t}/A", "{t}/B"],
      "has the name of its leftovers"),
     (["merge", "--method", "weighted", "--weights", "1e300,1e300", "--out", "{t}/m", "{t}/A", "{t}/B"],
      "every weight must be a finite number, and so must their sum in float32"),
@@ -789,25 +807,48 @@ def test_an_input_of_the_wrong_shape_is_one_line(tmp_path, case):
     (["tables", "--name", "table2", "--spec", '{"students": {"tiny": "A|B"}}', "--evals", "{t}/a.jsonl", "--out",
       "{t}/t"], "--spec: students.tiny: 'A|B' does not match"),
     (["seeds", "table", "--spec", "{}", "--evals", "\u00b2={t}/a.jsonl", "--out", "{t}/s"], "expected SEED=PATH"),
+    # the eighth probe, cases 1, 4, 7, 8, 9 and 27: a key twice in a JSON object (the last won: 5 steps),
+    # a step count of 1e30 (a run that never ends), a number of 5,000 digits or nesting 5,000 deep (a
+    # ValueError or RecursionError naming nothing), a template that is no UTF-8 (a late traceback),
+    # stats' own refusal (in the log alone)
+    (["train", "--model", "{t}/A", "--corpus", "{t}/a.jsonl", "--spec", '{"steps": 4, "steps": 5}', "--out", "{t}/m"],
+     "argument --spec: the key 'steps' twice in one object"),
+    (["train", "--model", "{t}/A", "--corpus", "{t}/a.jsonl", "--spec",
+      '{"hparams": {"lr": 0.001, "betas": [0.9, 0.95], "weight_decay": 0, "warmup_ratio": 0, "grad_clip": 1, '
+      '"batch_size": 1, "micro_batch_size": 1, "max_length": 8}, "steps": 1000000000000000000000000000000, "seed": 0}',
+      "--out", "{t}/m"], "--spec: steps = 1000000000000000000000000000000 is greater than the maximum"),
+    (["union", "--out", "{t}/u.jsonl", "{t}/big.jsonl"], "big.jsonl:1: a number of 5000 digits"),
+    (["union", "--out", "{t}/u.jsonl", "{t}/deep.jsonl"], "deep.jsonl:1: JSON nested too deeply"),
+    (["world", "--spec", '{"a": ' + "[" * 5000 + "]" * 5000 + "}", "--out", "{t}/w.json"],
+     "argument --spec: JSON nested too deeply"),
+    (["prompts", "--source", "s", "--spec", "{}", "--template", "{problem}" + os.fsdecode(b"\xff"), "--out", "{t}/p"],
+     "--template: '{problem}'... is not UTF-8 text (byte 0xff)"),
+    (["--log", "{t}/l.txt", "stats", "--tokenizer", "{t}/A", "--grades", "{t}/a.jsonl", "{t}/a.jsonl", "--corpora",
+      "{t}/a.jsonl", "--out", "{t}/s.csv"], "--grades and --corpora need the same number of files (got 2 and 1)"),
 ])
 def test_the_third_probes_arguments_are_one_line(tmp_path, args, message):
     """Issue 33, third probe, cases 1, 5, 6, 10, 15, 20 and 22: tracebacks, a machine error blamed for an
     empty --out, a length limit ignored without its tokenizer, OMP_NUM_THREADS=0."""
     (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    inputs = {"a.jsonl"}
+    if "{t}/big.jsonl" in args or "{t}/deep.jsonl" in args:
+        (tmp_path / "big.jsonl").write_text('{"id": ' + "9" * 5000 + "}\n")
+        (tmp_path / "deep.jsonl").write_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}\n")
+        inputs |= {"big.jsonl", "deep.jsonl"}
     r = run_mot(*[a.replace("{t}", str(tmp_path)) for a in args])
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode in (1, 2) and "error: " in last and message in last and "Traceback" not in r.stderr, r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]
+    assert set(p.name for p in tmp_path.iterdir()) - {"l.txt"} == inputs
 
 
 def test_an_input_with_the_name_of_an_outputs_leftovers_is_refused(tmp_path):
-    """Issue 33, third probe, case 4: mot removes .OUT.tmp-<8 hex> beside a directory output it writes;
+    """Issue 33, third probe, case 4: mot removes .OUT.mot-tmp-<8 hex> beside a directory output it writes;
     an input of that name was removed with them."""
-    (tmp_path / ".G.tmp-0123abcd").write_text("{}")
-    r = run_mot("general-tasks", "--world", tmp_path / ".G.tmp-0123abcd", "--sampling",
+    (tmp_path / ".G.mot-tmp-0123abcd").write_text("{}")
+    r = run_mot("general-tasks", "--world", tmp_path / ".G.mot-tmp-0123abcd", "--sampling",
                 json.dumps({"temperature": 0.6, "top_p": 0.95, "max_tokens": 8}), "--out", tmp_path / "G")
     assert r.returncode == 1 and "has the name of its leftovers" in r.stderr, r.stderr
-    assert (tmp_path / ".G.tmp-0123abcd").read_text() == "{}"
+    assert (tmp_path / ".G.mot-tmp-0123abcd").read_text() == "{}"
 
 
 def test_outputs_through_links_and_a_readme_edited_in_place(tmp_path):
@@ -901,7 +942,8 @@ def test_the_fourth_probes_log_and_link_targets_are_one_line(tmp_path, case):
 def test_the_fifth_probes_paths_and_readme_are_one_line(tmp_path):
     """Issue 33, fifth probe, cases 22 and 25: a summary with a README without its markers wrote the
     summary, then failed; a path with a byte that is not UTF-8 made the log's stream fail on the
-    command's own message (a traceback in the log, nothing on the console, after the output was written)."""
+    command's own message (a traceback in the log, nothing on the console, after the output was written),
+    and a merge's record fail after the merge (probe 8): such an argument is refused before anything."""
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "table2.csv").write_text("x\n")
     (tmp_path / "r.md").write_text("no markers\n")
@@ -910,10 +952,11 @@ def test_the_fifth_probes_paths_and_readme_are_one_line(tmp_path):
     assert r.returncode == 1 and "expected one '<!-- default-run:start -->'" in r.stderr, r.stderr
     assert not (tmp_path / "sm.md").exists()
     (tmp_path / "c.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
-    out = tmp_path / os.fsdecode(b"u\xfe.jsonl")
+    out = tmp_path / os.fsdecode(b"u\xfe.jsonl")  # probe 8, cases 9 and 10: refused up front, every argument
     r = run_mot("--log", tmp_path / "lg.txt", "union", "--out", out, tmp_path / "c.jsonl")
-    assert r.returncode == 0 and out.is_file(), r.stderr
-    assert "\\udcfe" in (tmp_path / "lg.txt").read_text() and "Traceback" not in (tmp_path / "lg.txt").read_text()
+    assert r.returncode == 1 and r.stderr.startswith(f"mot: error: --out: {str(tmp_path / 'u')!r}... is not UTF-8 "
+                                                     "text (byte 0xfe)"), r.stderr
+    assert not out.exists() and not (tmp_path / "lg.txt").exists()
 
 
 @pytest.mark.parametrize("case", ["stem with a slash", "file with a slash", "second output under a file",
@@ -991,3 +1034,76 @@ def test_diagnostics_never_writes_into_the_rounds_it_reads(tmp_path, monkeypatch
         with pytest.raises(MotError, match="lies inside the input"):
             check([*base, "--out", str(out)])
     check([*base, "--out", str(tmp_path / "results" / "diagnostics" / "peers")])
+
+
+# --------------------------------------------------------------------------- the eighth probe
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    """Case 2: eval.n of 1e12 passed the config check, then a MemoryError's traceback. The count is
+    refused now (config/schema.yaml $defs/posint), and a command that runs out of memory anyway says so
+    in one line: the machine's limit, not a bug."""
+    import mot.commands
+
+    def out_of_memory(a):
+        raise MemoryError()
+
+    monkeypatch.setattr(mot.commands, "cmd_union", out_of_memory)
+    (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    assert main(["union", "--out", str(tmp_path / "u.jsonl"), str(tmp_path / "a.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mot: error: out of memory: ") and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_a_seeds_working_directory_is_no_result_of_mot(tmp_path):
+    """Case 20: `mot seeds run --dir` a merged model wrote config.yaml, data/ and .snakemake/ inside it."""
+    model = tmp_path / "M"
+    model.mkdir()
+    (model / MARKER).write_text("train/branches/rounds/merge")
+    argv = ["seeds", "run", "--seed", "1", "--config", "{}", "--dir", str(model), "--snakefile",
+            str(ROOT / "Snakefile")]
+    with pytest.raises(MotError, match=f"--dir {model}: the output of `mot train/branches/rounds/merge`, not a "
+                                       "directory to work in"):
+        check(argv)
+
+
+def test_no_output_lies_in_the_git_directory_provenance_reads():
+    """Case 21: `mot provenance --out .git/HEAD` broke the repository whose revision it records."""
+    from mot.provenance import git_dir
+
+    found = git_dir()
+    if not found:
+        pytest.skip("not a git checkout (CI and a clone are)")
+    with pytest.raises(MotError, match="lies inside the input"):
+        check(["provenance", "--config", "{}", "--out", str(found[0] / "HEAD")])
+
+
+def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(tmp_path):
+    """Case 24: a SIGKILL while `mot world` wrote left .world.json.tmp-<hex> (MBs) for good. A file's
+    temporary file is held (flock) while it is written: the next writer of that output removes one
+    that no process holds, and leaves one that a process is writing."""
+    import fcntl
+
+    from mot.io import write_json
+
+    dead = tmp_path / ".w.json.mot-tmp-0123abcd"
+    dead.write_text("half")
+    live = tmp_path / ".w.json.mot-tmp-89abcdef"
+    live.write_text("being written")
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        write_json(tmp_path / "w.json", {"a": 1})
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "w.json"]
+
+
+def test_a_name_is_no_path_even_where_a_file_of_that_name_lies(tmp_path, monkeypatch):
+    """Case 26: a student named `results` (a valid config) made every output under results/ one inside
+    the input `results` (its name in --tag, --student). Names are never inputs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    check(["evaluate", "--checkpoint", f"0={tmp_path / 'B'}", "--benchmark", f"syn-aime24={tmp_path / 'w.json'}",
+           "--spec", "{}", "--tag", '{"student": "results", "source": null, "run": "base"}',
+           "--samples", "results/eval/results/base.samples.jsonl", "--out", "results/eval/results/base.json"])
+    check(["best-std", "--spec", "{}", "--evals", str(tmp_path / "e.json"), "--student", "results", "--source",
+           "results", "--runs", str(tmp_path / "r"), "--out", "results/models/results/results/best-std"])

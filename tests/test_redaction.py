@@ -47,6 +47,10 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "html, padded entities": "".join(f"&#x{ord(c):04x};" for c in KEY),
     "html, padded decimal entities": "".join(f"&#{ord(c):05d};" for c in KEY),
     "\\x escapes in a JSON body": json.dumps({"m": "".join(f"\\x{b:02x}" for b in KEY.encode())}),
+    "spelt out": " ".join(KEY),  # probe 8, case 17: these three reached the samples, the log and stderr
+    "base32": base64.b32encode(f"Bearer {KEY}".encode()).decode(),
+    "base64 of UTF-16": base64.b64encode(f"Bearer {KEY}".encode("utf-16")).decode(),
+    "base64 of UTF-16-BE": base64.b64encode(f"k={KEY}".encode("utf-16-be")).decode(),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }

@@ -389,7 +389,7 @@ def test_results_are_readable_by_colleagues_and_merges_carry_no_training_log(tin
     try:
         for name in ("a", "b"):
             fit(str(tiny_model), str(corpus), HP, str(tmp_path / name), steps=1)
-        stale = tmp_path / ".merged.tmp-deadbeef"
+        stale = tmp_path / ".merged.mot-tmp-deadbeef"
         stale.mkdir()
         (stale / "model.safetensors").write_bytes(b"\0" * 1024)  # what a SIGKILL mid-merge leaves
         merge([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "merged"), "uniform")

@@ -26,6 +26,21 @@ def _json(text: str):
     return value
 
 
+def _name(text: str) -> str:
+    """A name of the config (a student, a source, a teacher set, a table): never a path, even where a
+    file of that name lies (a student named `results` would make every output under results/ one
+    inside an input)."""
+    return text
+
+
+def _names(text: str) -> dict:
+    """A JSON object of names (--tag: student, source, run): never paths."""
+    return _json(text)
+
+
+_name.__name__ = _names.__name__ = "name"  # what-may-name-an-input check (parser)
+
+
 def _config(text: str):
     """A resolved config as JSON (what the rules pass), or a config file's path, checked and completed
     against config/schema.yaml (from the repository root, as mot check-config)."""

@@ -13,7 +13,7 @@ import sys
 from . import commands as c
 from . import layout
 from .io import MotError
-from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _positive, _seed
+from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _names, _positive, _seed
 from .placement import check_outputs
 from .spec import spec_help
 from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
@@ -82,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--checks", help="check: what was checked, as JSON")
 
     sp = add("prompts", c.cmd_prompts, "sample N prompts of a source with a seed")
-    sp.add_argument("--source", required=True)
+    sp.add_argument("--source", type=_name, required=True)
     sp.add_argument("--spec", type=_json, required=True, help="the config's block for this source, as JSON")
     sp.add_argument("--template", required=True, help="user message template containing {problem}")
     sp.add_argument("--world", help="the world file (synthetic sources)")
@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
                     help="aime24 | aime25 | math500 | syn-aime24 | syn-aime25, and its file (data/<name>.jsonl "
                          "or the world file) (repeat)")
     sp.add_argument("--spec", type=_json, required=True, metavar="JSON", help=spec_help("evaluate", "EvalSpec"))
-    sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, run), as JSON")
+    sp.add_argument("--tag", type=_names, default={}, help="what was evaluated (student, source, run), as JSON")
     sp.add_argument("--samples", required=True, help="the graded samples of every checkpoint (JSONL)")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
@@ -194,12 +194,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=_positive(int), help="only the first N problems of each task")
     sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--samples", help="also write each problem's response and extracted answer here (JSONL)")
-    sp.add_argument("--tag", type=_json, default={}, help="what was evaluated (student, source, model), as JSON")
+    sp.add_argument("--tag", type=_names, default={}, help="what was evaluated (student, source, model), as JSON")
     sp.add_argument("--out", required=True, help="the summary (JSON)")
 
     sp = add("tables", c.cmd_table, "one of the paper's tables (CSV, Markdown, LaTeX, HTML) from eval summaries",
              outputs={"out": Out("stem", TABLE_FILES), "readme": "file"})
-    sp.add_argument("--name", required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
+    sp.add_argument("--name", type=_name, required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
                     + " | summary; mot.catalog")
     sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
@@ -213,8 +213,8 @@ def parser() -> argparse.ArgumentParser:
              "the tables choose it (Table 9's Best STD teacher)", outputs={"out": "dir"})
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="+", required=True, help="the eval summaries of the student's STD runs")
-    sp.add_argument("--student", required=True)
-    sp.add_argument("--source", required=True)
+    sp.add_argument("--student", type=_name, required=True)
+    sp.add_argument("--source", type=_name, required=True)
     sp.add_argument("--runs", nargs="+", required=True,
                     help="the STD runs' directories: the best run's final checkpoint, as its eval summary records it, "
                          "is copied from among them")
@@ -222,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("figures", c.cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn",
              outputs={"out": Out("stem", FIGURE_FILES)})
-    sp.add_argument("--name", required=True, help="fig3 | fig4 | rounds | corpus")
+    sp.add_argument("--name", type=_name, required=True, help="fig3 | fig4 | rounds | corpus")
     sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--models", default=layout.MODELS, help="the models directory (train logs)")
@@ -251,9 +251,9 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("diagnostics", c.cmd_diagnostics, "per MoT round: branch distances, task-vector cosines, losses on "
              "every teacher's corpus (CSV and plot)", outputs={"out": Out("stem", (".csv", *FIGURE_FILES))})
-    sp.add_argument("--student", required=True)
-    sp.add_argument("--source", required=True)
-    sp.add_argument("--tset", required=True, help="the teacher set (its rounds live under mot-<tset>)")
+    sp.add_argument("--student", type=_name, required=True)
+    sp.add_argument("--source", type=_name, required=True)
+    sp.add_argument("--tset", type=_name, required=True, help="the teacher set (its rounds live under mot-<tset>)")
     sp.add_argument("--rounds", type=_positive(int), required=True)
     sp.add_argument("--base", required=True, help="round 1's start: the base student")
     sp.add_argument("--corpus", action="append", required=True, metavar="TEACHER=PATH",
@@ -275,13 +275,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--schema", help="default: the schema beside this mot (config/schema.yaml of its checkout)")
 
     # What may name an input (check_outputs): every argument of a subcommand but its outputs, its
-    # flags and those that take a number or one of fixed choices (--truncation drop is no path,
-    # even where a file of that name lies).
+    # flags and those that take a number, a name (_name: --student results is no path) or one of fixed
+    # choices (--truncation drop is no path, even where a file of that name lies).
     for sp in sub.choices.values():
         outputs = sp.get_default("outputs")
         sp.set_defaults(reads=tuple(a.dest for a in sp._actions if a.dest not in outputs and a.dest != "help"
                                     and a.nargs != 0 and a.choices is None
-                                    and getattr(a.type, "__name__", None) not in ("int", "float")))
+                                    and getattr(a.type, "__name__", None) not in ("int", "float", "name")))
     return p
 
 
@@ -290,12 +290,33 @@ def _line(msg: str) -> str:
     return msg.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def _not_utf8(argv: list[str]) -> str:
+    """The first argument that is no UTF-8 text (Python hands its bytes over as lone surrogates), named by
+    its flag: a template, or a path that mot would record in its JSON outputs, that no UTF-8 file can hold."""
+    for i, word in enumerate(argv):
+        text = str(word)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            flag = text.split("=", 1)[0] if text.startswith("--") else \
+                argv[i - 1] if i and str(argv[i - 1]).startswith("--") else f"argument {i + 1}"
+            byte = ord(text[e.start]) - 0xDC00 if 0xDC80 <= ord(text[e.start]) <= 0xDCFF else None
+            return (f"{flag}: {text[:e.start]!r}... is not UTF-8 text"
+                    f"{f' (byte {byte:#04x})' if byte is not None else ''}: mot writes its arguments into UTF-8 "
+                    "files (outputs, logs, provenance); rename the path or fix the text")
+    return ""
+
+
 def main(argv=None) -> int:
     import signal
     import traceback
 
     from .readers import records
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if bad := _not_utf8(argv):  # before anything runs: it would fail when first written to a file
+        print(_line(f"mot: error: {bad}"), file=sys.stderr)
+        return 1
     try:  # a --config file is read and checked while the arguments are parsed
         args = parser().parse_args(argv)
     except MotError as e:
@@ -346,6 +367,15 @@ def main(argv=None) -> int:
         if args.log:
             traceback.print_exc()
         msg = f"mot: error: {_os_error(e, args)}" + (f" (traceback in {args.log})" if args.log else "")
+    except SystemExit as e:  # a library's exit with a message: on the terminal too, not in the log alone
+        if not isinstance(e.code, str):
+            raise
+        msg = e.code if e.code.startswith("mot: error: ") else f"mot: error: {e.code}"
+    except MemoryError as e:  # a setting beyond the machine (eval.n of 1e12), not a bug: one line
+        if args.log:
+            traceback.print_exc()
+        msg = (f"mot: error: out of memory{f' ({e})' if str(e) else ''}: what this command was asked to hold "
+               "exceeds this machine or job (a count or size setting too large?)")
     except Exception as e:  # a bug, not bad input: full traceback to the log, one line to the console
         traceback.print_exc()
         if (machine := _machine_error(e)) is not None:  # a library's I/O error: the machine's, named so

@@ -112,6 +112,11 @@ class Index:
             imported = {**self.imports.get(m, {}), **{k: v for n in ast.walk(st) if isinstance(n, ast.ImportFrom)
                                                        and internal(n) for k, v in import_map(n).items()}}
             text = _dump(st, {name for name, (mod, attr) in imported.items() if attr is None and mod in self.mods})
+            # an import that renames (`from .chat import THINK_CLOSE as THINK_OPEN`): what the name
+            # stands for is part of the statement (its text alone would read the same after a swap)
+            used = {n.id for n in ast.walk(st) if isinstance(n, ast.Name)}
+            text += "".join(sorted(f";{name}={attr}" for name, (mod, attr) in imported.items()
+                                   if name in used and attr not in (None, name)))
             self._digests[id(st)] = (",".join(bound(st)) or type(st).__name__,
                                      hashlib.sha256(text.encode()).hexdigest()[:16])
         return self._digests[id(st)]
@@ -290,6 +295,19 @@ def _entry(ix: Index, entry: str) -> list:
     return roots + [("cli", s) for s in block]
 
 
+def _implicit(ix: Index, entry: str) -> list:
+    """What a command reads without an argument naming it, listed by a function that
+    mot.placement.IMPLICIT names by a string ("mot.rehearsal:data_files"): that function is the
+    command's code (the string is no name this index follows)."""
+    found = []
+    for st in ix.defs.get("placement", {}).get("IMPLICIT", []):
+        table = ast.literal_eval(st.value) if isinstance(st, ast.Assign) else {}
+        if entry in table:
+            mod, name = table[entry].removeprefix(f"{PKG}.").split(":")
+            found += [(mod, s) for s in ix.defs.get(mod, {}).get(name, [])]
+    return found
+
+
 def _on_subparser(st: ast.stmt) -> bool:
     """A statement of a command's block in cli.parser: one on that command's subparser `sp` (a loop
     over every subparser, `for sp in ...`, is every command's)."""
@@ -325,7 +343,7 @@ def _index(src: str) -> Index:
 def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
     """The (name, digest) of every definition `entry` reaches, sorted (what `version` hashes)."""
     ix = _index(src)
-    roots = _entry(ix, entry)
+    roots = _entry(ix, entry) + _implicit(ix, entry)
     # main's call of parser() parses every command's arguments: the command's own block stands for it
     saved = ix.defs["cli"].pop("parser")
     try:

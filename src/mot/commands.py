@@ -36,7 +36,8 @@ def cmd_rehearsal(a):
         raise MotError(f"mot rehearsal {a.action} needs --{', --'.join(missing)}")
     if a.action == "model":
         r = build(a.model, a.prompts, a.out, a.seed, a.steps)
-        print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts (greedy right on {r['greedy_right']}) -> {a.out}")
+        print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts in {r['steps']} steps (greedy right on "
+              f"{r['greedy_right']}) -> {a.out}")
         return
     if bad := [x for x in a.student if not x.partition("=")[0] or not x.partition("=")[2]]:
         raise MotError(f"--student {bad[0]}: expected NAME=BASE (a student and its base model's directory)")
@@ -89,9 +90,11 @@ def cmd_union(a):
 
 def cmd_stats(a):
     from .corpus import corpus_stats
+    from .io import MotError
 
     if len(a.grades) != len(a.corpora):
-        raise SystemExit("mot: error: --grades and --corpora need the same number of files")
+        raise MotError(f"--grades and --corpora need the same number of files (got {len(a.grades)} and "
+                       f"{len(a.corpora)})")
     corpus_stats(a.tokenizer, a.grades, a.corpora, a.out)
 
 

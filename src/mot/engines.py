@@ -82,11 +82,12 @@ FINISH_REASONS = {"stop": "stop", "eos_token": "stop", "stop_sequence": "stop", 
                   "length": "length", "max_tokens": "length"}
 
 
-def sample(text: str, finish_reason: str | None) -> dict:
-    """A sample as stored: its text and why it ended (FINISH_REASONS)."""
-    if finish_reason not in FINISH_REASONS:
-        raise MotError(f"a sample ended with finish reason {finish_reason!r}, which is not one of "
-                       f"{', '.join(FINISH_REASONS)} (stop or length as stored)")
+def sample(text: str, finish_reason: str | None, where: str = "") -> dict:
+    """A sample as stored: its text and why it ended (FINISH_REASONS); `where`: the engine's address,
+    which an error names."""
+    if not isinstance(finish_reason, str) or finish_reason not in FINISH_REASONS:  # a list is no reason either
+        raise MotError(f"{where + ': ' if where else ''}a sample ended with finish reason {finish_reason!r}, which "
+                       f"is not one of {', '.join(FINISH_REASONS)} (stop or length as stored)")
     return {"text": text, "finish_reason": FINISH_REASONS[finish_reason]}
 
 
@@ -221,6 +222,9 @@ def message_trace(message: dict, finish_reason: str | None, opener: str | None, 
                       "endpoint?")
     content = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning and not isinstance(reasoning, str):
+        raise Refused(f"{url}: the message's reasoning is a {type(reasoning).__name__}, not text "
+                      f"({str(reasoning)[:120]!r})")
     if reasoning:
         return split_trace(reasoning, content, finish_reason != "length")
     if opener is None:
@@ -309,7 +313,7 @@ class OpenAITeacher:
                 opener = prefill(chat_prompt(self.tokenizer, row["prompt"])) if self.tokenizer else None
                 # a key the server echoes in an answer is no more stored than one in an error (redact)
                 emit(i, [sample(self.redact(message_trace(c.get("message"), c.get("finish_reason"), opener, self.url)),
-                                c.get("finish_reason")) for c in choices],
+                                c.get("finish_reason"), self.url) for c in choices],
                      {"seed": seeds if p["send_seed"] else None})
 
             tasks = [asyncio.create_task(prompt(i)) for i in range(len(rows))]

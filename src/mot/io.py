@@ -33,7 +33,10 @@ MARKER = ".mot-output"
 WRITER = ""
 
 
-STALE = re.compile(r"(tmp|old)-[0-9a-f]{8}")  # the names _sibling gives: <tag>-<4 random bytes in hex>
+# The names _sibling gives (.<output>.<tag>-<4 random bytes in hex>), which mot removes beside an output
+# it writes when no writer holds them: its own, as no user names a file (mot-tmp: being written,
+# mot-old: the replaced output, being removed)
+STALE = re.compile(r"mot-(tmp|old)-[0-9a-f]{8}")
 
 
 def _sibling(path: Path, tag: str, is_dir: bool) -> Path:
@@ -81,7 +84,7 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
     share_modes(tmp)
     old = None
     if path.exists():
-        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
+        old = path.with_name(f".{path.name}.mot-old-{secrets.token_hex(4)}")
         os.replace(path, old)
     os.replace(tmp, path)
     if old is not None:
@@ -103,17 +106,21 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
     directory: through publish, which never replaces one that mot did not write unless `force`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if is_dir:  # one writer at a time; what a killed earlier attempt left (a merge: 100+ MB) goes
+    if is_dir:  # one writer at a time
         lock_output(path)
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*-*"):
-            if STALE.fullmatch(stale.name.removeprefix(f".{path.name}.")):  # _sibling's names: a user's
-                _remove(stale, ignore_errors=True)  # .out.old-mine is theirs
     if not is_dir and path.is_symlink():  # a link to a file: the file it names is written (the link stays)
         path = path.resolve()
     if not is_dir and path.exists() and not path.is_file():
         raise MotError(f"{path}: exists and is not a file (a device, a pipe or a directory): mot writes files; "
                        "name another path")
-    tmp = _sibling(path, "tmp", is_dir)
+    _remove_stale(path, is_dir)
+    tmp = _sibling(path, "mot-tmp", is_dir)
+    hold = None
+    if not is_dir:  # held while it is written: _remove_stale of a writer beside this one leaves it
+        import fcntl
+
+        hold = os.open(tmp, os.O_RDONLY)
+        fcntl.flock(hold, fcntl.LOCK_EX)
     try:
         yield tmp
         if is_dir:
@@ -127,8 +134,36 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
             tmp.unlink(missing_ok=True)
         raise
     finally:
+        if hold is not None:
+            os.close(hold)
         if is_dir:
             release_output(path)
+
+
+def _remove_stale(path: Path, is_dir: bool) -> None:
+    """Remove what a killed earlier attempt left beside `path` (a merge's directory: 100+ MB; a world
+    file: MBs): _sibling's names (STALE), not a user's (.out.old-mine). A directory output is locked
+    (lock_output), so its leftovers have no writer; a file's temporary file is held (flock) by the
+    process writing it, and one that no process holds is a leftover."""
+    import fcntl
+
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.mot-*-*"):
+        if not STALE.fullmatch(stale.name.removeprefix(f".{path.name}.")):
+            continue
+        if is_dir or stale.is_dir() or stale.is_symlink():
+            _remove(stale, ignore_errors=True)
+            continue
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stale.unlink(missing_ok=True)
+        except BlockingIOError:  # being written now
+            pass
+        finally:
+            os.close(fd)
 
 
 # The directories this process was allowed to replace although mot did not write them (the user's
@@ -152,11 +187,16 @@ def _mine(writer: str | None) -> bool:
     return writer is not None and writer in ("", WRITER)
 
 
+def written_by(writer: str) -> str:
+    """A MARKER's writer as an error names it."""
+    return f"`mot {writer}`" if writer else "mot (a version that did not record which command)"
+
+
 def _not_yours(path: Path) -> str:
     writer = writer_of(path)
     if writer is None:
         return f"an existing directory that mot did not write (no {MARKER} in it)"
-    return f"an existing directory that `mot {writer}` wrote, not `mot {WRITER}`"
+    return f"an existing directory that {written_by(writer)} wrote, not `mot {WRITER}`"
 
 
 def replaceable(path: str | os.PathLike) -> bool:
@@ -168,13 +208,15 @@ def replaceable(path: str | os.PathLike) -> bool:
     return _mine(writer_of(path)) or not any(path.iterdir()) or str(path.resolve()) in _FORCED
 
 
-def whose_output(path: str | os.PathLike) -> tuple[Path, str] | None:
-    """The nearest directory above `path` that another command (not WRITER's family) wrote, and
-    its writer: writing inside it would change that command's finished result (a model's files),
-    and a later run of it would replace what was written there."""
+def whose_output(path: str | os.PathLike, nests: bool = True) -> tuple[Path, str] | None:
+    """The nearest directory above `path` that mot wrote, and its writer, where writing `path` would
+    change that finished result (a model's files) and a later run of its command would replace what
+    was written there. `nests`: `path` is a directory output, which may lie inside one that its own
+    command (or one of its kind, WRITER) wrote: a round's branch inside the round; a file (a log, a
+    summary) or a working directory never may."""
     for parent in Path(path).resolve().parents:
         writer = writer_of(parent)
-        if writer is not None and not _mine(writer):
+        if writer is not None and not (nests and _mine(writer)):
             return parent, writer
     return None
 
@@ -229,6 +271,7 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
 
 # --------------------------------------------------------------------------- resumable work
 _LOCKS: dict[str, int] = {}  # lock file -> the descriptor that holds it, for the process's lifetime
+LOCK_TEXT = b"mot lock\n"  # what a lock file of mot holds (a user's file of that name holds anything else)
 
 
 def lock_output(out: str | os.PathLike) -> None:
@@ -243,18 +286,25 @@ def lock_output(out: str | os.PathLike) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError:  # a link, or a directory, of that name: the user's
+        fd, created = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), True
+    except FileExistsError:
+        try:
+            fd, created = os.open(lock, os.O_RDWR | os.O_NOFOLLOW), False
+        except OSError:  # a link, or a directory, of that name: the user's
+            raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun") from None
+    except OSError:
         raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun") from None
-    if os.fstat(fd).st_size:  # mot's lock files are empty: this one is the user's (release would delete it)
-        os.close(fd)
-        raise MotError(f"{out}: {lock} exists and is not mot's lock file (it has content); move it away, then rerun")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise MotError(f"{out}: another process is writing it (it holds {lock}); wait for it to end or stop "
                        "it, then rerun") from None
+    if created:
+        os.write(fd, LOCK_TEXT)
+    elif os.pread(fd, len(LOCK_TEXT) + 1, 0) != LOCK_TEXT:  # one a killed mot left holds LOCK_TEXT; anything
+        os.close(fd)  # else, an empty file included, is the user's (release would delete it)
+        raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun")
     _LOCKS[str(lock)] = fd
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 # What a command reads besides its arguments, the config schema and mot's own code (check_outputs):
 # the function that lists it, named by a string, so that only that command's code version holds it
 # (mot.codeversion follows names: every command runs check_outputs)
-IMPLICIT = {"rehearsal": "mot.rehearsal:data_files"}
+IMPLICIT = {"rehearsal": "mot.rehearsal:data_files", "provenance": "mot.provenance:git_dir"}
 
 
 def _implicit(args) -> list:
@@ -89,7 +89,7 @@ def check_outputs(args) -> None:
     directory is written or the other way round, nor a directory that mot did not write (unless
     --force), nor lie inside a directory that another command wrote (mot.io.whose_output); and no
     two outputs may be one path, or one lie inside the other."""
-    from .io import MotError, check_out, check_placement, whose_output
+    from .io import MotError, check_out, check_placement, whose_output, writer_of, written_by
     from .spec import SCHEMA
 
     inputs, roots = _reads(args)
@@ -107,19 +107,22 @@ def check_outputs(args) -> None:
             parent = parent.parent
         if not parent.is_dir():
             raise MotError(f"{flag} {path}: {parent} is a file, not a directory to write into")
-        if kind == "dir":  # beside a directory output, mot removes its own leftovers (.OUT.tmp-<hex>)
+        if kind in ("dir", "file"):  # beside an output, mot removes its own leftovers (.OUT.mot-tmp-<hex>)
             for i, what in [*((i, "the input") for i in inputs), *((p, f"the output {f}") for p, _, f in targets)]:
                 ri, ro = Path(i).resolve(), Path(path).resolve()
                 if ri.parent == ro.parent and STALE.fullmatch(ri.name.removeprefix(f".{ro.name}.")):
                     raise MotError(f"{flag} {path}: {what} {i} has the name of its leftovers, which mot removes")
-        inside = whose_output(path)
-        if inside:  # --force too: it lets a command replace a directory, not write into another's
-            raise MotError(f"{flag} {path}: lies inside {inside[0]}, the output of `mot {inside[1]}` (a command "
-                           "never writes into another's result: its next run would replace it); name a path outside it")
         if kind in ("workdir", "work"):  # no ownership rule (Out): where it goes, only
             check_placement(path, inputs, flag, roots)
         else:
             check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
+        inside = whose_output(path, nests=kind in ("dir", "work"))
+        if inside:  # --force too: it lets a command replace a directory, not write into another's
+            raise MotError(f"{flag} {path}: lies inside {inside[0]}, the output of {written_by(inside[1])} (a command "
+                           "never writes into another's result: its next run would replace it); name a path outside it")
+        if kind == "workdir" and (writer := writer_of(path)) is not None:  # its files would land in that result
+            raise MotError(f"{flag} {path}: the output of {written_by(writer)}, not a directory to "
+                           "work in; name another")
         if kind in ("dir", "workdir") and Path(path).is_file():
             raise MotError(f"{flag} {path}: is a file, expected a directory")
     resolved = [Path(path).resolve() for path, _, _ in targets]

@@ -70,7 +70,7 @@ def _os_error(e: OSError, args) -> str:
 class Stopped(BaseException):
     """SIGTERM, SIGHUP or SIGINT (Snakemake cancelling a job, SLURM's time limit or scancel, a closed
     terminal, Ctrl-C): raised where the command is, so that every `finally` and atomic_path's cleanup
-    runs (no `.tmp-*` work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
+    runs (no `.mot-tmp-*` work or lock is left beside an output). A BaseException: no stage's `except Exception` takes it.
     A stage with its own way to stop (train saves its state, generate its samples) installs its own
     handler over this one while it runs."""
 

@@ -26,6 +26,16 @@ def git_revision(cwd: str | Path = ".", written: tuple[str, ...] = ()) -> str | 
         return None
 
 
+def git_dir() -> list[Path]:
+    """The git directory that git_revision reads (mot.placement.IMPLICIT: no output may lie in it)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [Path(out)] if out else []
+
+
 def versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:

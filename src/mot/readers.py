@@ -64,11 +64,39 @@ def _no_constant(name: str):
     raise MotError(f"{name} is no number JSON has (a value that was not computed: rerun what wrote it)")
 
 
+def _unique(pairs: list) -> dict:
+    keys = set()
+    for k, _ in pairs:
+        if k in keys:  # json.loads would keep the last: {"steps": 4, "steps": 5} trains 5
+            raise MotError(f"the key {k!r} twice in one object (which one was meant?)")
+        keys.add(k)
+    return dict(pairs)
+
+
+def _number(text: str):
+    if len(text) > 300:  # Python refuses str -> int over 4,300 digits (a ValueError); no setting is this long
+        raise MotError(f"a number of {len(text)} digits ({text[:12]}...)")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400: JSON has no infinity, by any spelling
+        raise MotError(f"{text[:20]} is beyond a float's range (inf)")
+    return value
+
+
 def strict_json(text: str) -> Any:
     """json.loads without Python's extensions NaN, Infinity and -Infinity, which JSON does not have (a
-    NaN score would win every max() it is in), and without lone surrogates (an escaped half of a
-    character, "\\ud800", which no output could then be written with)."""
-    value = json.loads(text, parse_constant=_no_constant)
+    NaN score would win every max() it is in), without lone surrogates (an escaped half of a
+    character, "\\ud800", which no output could then be written with), without a key twice in one
+    object (json.loads keeps the last), and without numbers or nesting beyond reason (Python's
+    limits would raise a ValueError or RecursionError without naming the input)."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique, parse_int=_number,
+                           parse_float=_float)
+    except RecursionError:
+        raise MotError("JSON nested too deeply") from None
     if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text):  # an escaped surrogate: a pair, or alone?
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")

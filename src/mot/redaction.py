@@ -10,12 +10,14 @@ JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encod
 quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric reference, decimal or
 hex, zero-padded or not: replaced whole); each of these as a JSON string quotes it; hex, bare
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
-URL-safe) of any text that holds it, at each of the three byte alignments. A cut-off echo longer
+URL-safe) and base32 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
+alignment; and the key spelt out with a space between its characters. A cut-off echo longer
 than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
 without authentication is given) is no secret and is left alone: replacing so short a text would
 change the samples a teacher returns ("10" would lose its "0").
-Not covered: other encodings (base32, the base64 of UTF-16 text), what a C library writes to the file descriptors itself, and a key split across two
-writes of a stream (a traceback and the error line are one write per line)."""
+Not covered: other encodings (a key enciphered or compressed is no longer the key's text, and each
+new spelling is one more line here), what a C library writes to the file descriptors itself, and a
+key split across two writes of a stream (a traceback and the error line are one write per line)."""
 import base64
 import html
 import json
@@ -42,11 +44,15 @@ def forms(key: str) -> set[str]:
             " ".join(f"0x{p}" for p in pairs), ", ".join(f"0x{p}" for p in pairs), "".join(f"%{p}" for p in pairs)}
     for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
         out.add(q)
-    raw = key.encode()
-    for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
-        first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
-        for enc in (base64.b64encode, base64.urlsafe_b64encode):
-            out.add(enc(b"\0" * pad + raw + b"\0\0").decode()[first:last])
+    out.add(" ".join(key))  # spelt out, a space between characters
+    for raw in (key.encode(), key.encode("utf-16-le"), key.encode("utf-16-be")):
+        for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
+            first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
+            for enc in (base64.b64encode, base64.urlsafe_b64encode):
+                out.add(enc(b"\0" * pad + raw + b"\0\0").decode()[first:last])
+        for pad in range(5):  # base32: five bytes in eight characters
+            first, last = -(-8 * pad // 5), 8 * (pad + len(raw)) // 5
+            out.add(base64.b32encode(b"\0" * pad + raw + b"\0" * 4).decode()[first:last])
     out |= {json.dumps(f)[1:-1] for f in out}  # each as a JSON body quotes it (`\\x73` as `\\\\x73`)
     return {_lower(f) for f in out if len(f) >= MIN_KEY}
 

@@ -19,9 +19,9 @@ quantization_config (its one departure from the release). The vocabulary is the 
 with each family's special tokens at their places.
 
 A random model answers nothing right, and a teacher that is never right leaves an empty corpus that
-stops the run. So each model is imprinted after its random initialisation: a short SFT (mot.train)
-on the rehearsal's own prompts with their reference answers, in the model's own chat template, until
-its greedy answer to most of them is right. It knows the answers; it learns nothing else.
+stops the run. So each model is imprinted after its random initialisation: a short SFT (`imprint`) on
+the rehearsal's own prompts with their reference answers, in the model's own chat template, until
+it writes every answer. It knows the answers; it learns nothing else.
 """
 from __future__ import annotations
 
@@ -48,9 +48,11 @@ QWEN_ADDED = [(t, True) for t in (
 DEEPSEEK_ADDED = [(t, False) for t in ("<think>", "</think>", "<｜User｜>", "<｜Assistant｜>")]
 
 # Each model's hub config.json, key for key in the release's order, with tiny sizes ({v}: the vocabulary,
-# {bos}/{eos}: its token ids). Attention keeps the real head_dim (vLLM's CPU kernels take 32..512; QwQ's
-# is hidden / heads) and 8 heads, so a GPU rehearsal may keep the paper's tensor parallel 8 (one KV head,
-# replicated); an MoE keeps the real experts and routing; 64 is the smallest hidden size the CPU MoE
+# {bos}/{eos}: its token ids). Attention keeps the real head_dim (vLLM's CPU kernels take 32..512) and 8
+# heads, so a GPU rehearsal may keep the paper's tensor parallel 8 (one KV head, replicated); except
+# QwQ's (Qwen2 has no head_dim key: it is hidden / heads), which is 32 (hidden 256): the real 128 needs a
+# hidden size of 1024, whose imprint took ten times any other model's (21 of the rehearsal's 27 minutes
+# on two cores). An MoE keeps the real experts and routing; 64 is the smallest hidden size the CPU MoE
 # kernel takes.
 _QWEN3 = dict(architectures=["Qwen3ForCausalLM"], attention_bias=False, attention_dropout=0.0, bos_token_id="{bos}",
               eos_token_id="{eos}", head_dim=128, hidden_act="silu", hidden_size=64, initializer_range=0.02,
@@ -69,7 +71,7 @@ _QWEN3_MOE = dict(architectures=["Qwen3MoeForCausalLM"], attention_bias=False, a
                   tie_word_embeddings=False, torch_dtype="bfloat16", transformers_version="4.51.0", use_cache=True,
                   use_sliding_window=False, vocab_size="{v}")
 _QWQ = dict(architectures=["Qwen2ForCausalLM"], attention_dropout=0.0, bos_token_id="{bos}", eos_token_id="{eos}",
-            hidden_act="silu", hidden_size=1024, initializer_range=0.02, intermediate_size=128,
+            hidden_act="silu", hidden_size=256, initializer_range=0.02, intermediate_size=128,
             max_position_embeddings=40960, max_window_layers=2, model_type="qwen2", num_attention_heads=8,
             num_hidden_layers=2, num_key_value_heads=1, rms_norm_eps=1e-05, rope_theta=1000000.0, sliding_window=32768,
             tie_word_embeddings=False, torch_dtype="bfloat16", transformers_version="4.43.1", use_cache=True,
@@ -168,14 +170,14 @@ def imprint_corpus(prompts: list[str], out: Path) -> list[dict]:
     return rows
 
 
-def build(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 300) -> dict:
+def build(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 150) -> dict:
     """A tiny `model` (a hub id of MODELS) in the hub's layout at `out`: random weights, imprinted with
-    the answers of `prompts` (mot.train: `steps` steps of SFT in its own template), saved in bf16."""
+    the answers of `prompts` (imprint: at most `steps` steps of SFT in its own template), saved in bf16."""
     import torch
     from safetensors.torch import load_file, save_file
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from .train import HParams, TrainSpec, train
+    from .models import load_tokenizer
 
     if model not in MODELS:
         raise MotError(f"--model {model}: not one of the paper's models ({', '.join(MODELS)})")
@@ -184,24 +186,67 @@ def build(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 
         write_hub_files(model, final)
         rows = imprint_corpus(prompts, tmp / "corpus.jsonl")
         torch.manual_seed(seed)
-        random = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(final), dtype=torch.float32)
-        random.save_pretrained(tmp / "init")
-        for f in final.iterdir():  # the hub's tokenizer files, which training reads
-            if f.name != "config.json":
-                shutil.copy(f, tmp / "init" / f.name)
-        hp = HParams.of({"lr": 3e-3, "betas": [0.9, 0.95], "weight_decay": 0.0, "warmup_ratio": 0.0, "grad_clip": 1.0,
-                         "batch_size": min(8, len(rows)), "micro_batch_size": min(8, len(rows)), "max_length": 1024},
-                        where="rehearsal imprint")
-        train(str(tmp / "init"), str(tmp / "corpus.jsonl"), TrainSpec(hparams=hp, steps=steps, seed=seed),
-              str(tmp / "imprinted"))
+        net = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(final), dtype=torch.float32)
+        took = imprint(net, load_tokenizer(str(final)), str(tmp / "corpus.jsonl"), steps)
+        net.save_pretrained(tmp / "imprinted")  # the hub's tensor names (transformers fuses experts in memory)
         weights = load_file(str(tmp / "imprinted" / "model.safetensors"))
         save_file({k: v.to(torch.bfloat16).contiguous() for k, v in weights.items()}, str(final / "model.safetensors"),
                   metadata={"format": "pt"})
         right = _greedy_right(final, rows)
         if right < len(rows) / 2:
-            raise MotError(f"{model}: after {steps} imprinting steps its greedy answer is right on {right} of "
-                           f"{len(rows)} prompts (want half): raise the steps")
-    return {"model": model, "out": out, "prompts": len(rows), "greedy_right": right}
+            raise MotError(f"{model}: after {took} imprinting steps its greedy answer is right on {right} of "
+                           f"{len(rows)} prompts (want half): raise --steps")
+    return {"model": model, "out": out, "prompts": len(rows), "greedy_right": right, "steps": took}
+
+
+# The imprint's optimizer (AdamW, constant lr: it stops as soon as it knows the answers) and how often
+# it checks: a forward pass of the corpus, a third of a step's cost.
+IMPRINT_LR, IMPRINT_BETAS, CHECK_EVERY = 3e-3, (0.9, 0.95), 5
+
+
+def imprint(net, tok, corpus: str, steps: int) -> int:
+    """SFT of `net` on `corpus` (mot.batches' examples: its own template, only the answers learned),
+    the whole corpus each step, until each answer token is the argmax after its own prefix: then
+    greedy decoding writes every answer as the corpus does. Returns the steps taken (at most
+    `steps`). The attention keeps the paper's head_dim and heads, so a step costs about a second on
+    one core; the fixed 150 steps of earlier versions were three times what the answers need."""
+    import torch
+
+    from .batches import collate, load_examples, micro_batches
+    from .chat import IGNORE
+    from .loss import plain_loss
+
+    examples, _ = load_examples(tok, corpus, 1024, "truncate")
+    batches = [collate(examples, mb, tok.pad_token_id)  # by length, four a batch: little padding
+               for mb in micro_batches(examples, list(range(len(examples))), 0, 1, 4)]
+    opt = torch.optim.AdamW(net.parameters(), lr=IMPRINT_LR, betas=IMPRINT_BETAS, weight_decay=0.0)
+    net.train()
+    for step in range(1, steps + 1):
+        for ids, labels, mask in batches:
+            n = (labels[:, 1:] != IGNORE).sum()
+            (plain_loss(net, {"input_ids": ids, "attention_mask": mask}, labels) / n).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if step % CHECK_EVERY == 0 and all(_known(net, *b) for b in batches):
+            break
+    net.eval()
+    return step
+
+
+def _known(net, ids, labels, mask, margin: float = 1.0) -> bool:
+    """Whether each answer token leads the other tokens' logits by `margin` after its own prefix
+    (the weights are saved in bf16, whose rounding a narrower lead may not survive)."""
+    import torch
+
+    from .chat import IGNORE
+
+    with torch.no_grad():
+        logits = net(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    target, where = labels[:, 1:], labels[:, 1:] != IGNORE
+    right = logits.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    other = logits.scatter(-1, target.clamp(min=0).unsqueeze(-1), float("-inf")).amax(-1)
+    return bool((right - other)[where].min() >= margin)
 
 
 def _greedy_right(path: Path, rows: list[dict]) -> int:

@@ -88,6 +88,15 @@ def default(key: str):
     return node["default"]
 
 
+def check_count(value, where: str, key: str) -> None:
+    """A spec's count that no config key carries as it is (a job's steps, its start step) within the
+    range of the config's counts (config/schema.yaml's $defs/posint maximum): a step count of 1e30
+    would start a run that never ends."""
+    top = _schema()["$defs"]["posint"]["maximum"]
+    if isinstance(value, int) and value > top:
+        raise MotError(f"{where}: {key} = {value} is greater than the maximum of {top} (config/schema.yaml $defs/posint)")
+
+
 def check_seed(value, where: str) -> None:
     """A spec's seed in the config's range of seeds (config/schema.yaml's $defs/seed: what every
     library takes; torch.manual_seed overflows past 2^63, numpy's past 2^32)."""

@@ -42,7 +42,7 @@ from .models import load_causal_lm, load_tokenizer
 from .layout import STEP, TRAIN_LOG
 from .loss import chunked_loss, plain_loss
 from .saving import _cut_log, _log, _save, _save_resume
-from .spec import check_ranges, check_seed, default, from_json
+from .spec import check_count, check_ranges, check_seed, default, from_json
 
 
 def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float) -> float:
@@ -149,6 +149,8 @@ class TrainSpec:
         for key in ("start_step", "save_every", "schedule_start"):
             if getattr(self, key) < 0:
                 raise MotError(f"--spec: {key} = {getattr(self, key)} is negative")
+        for key in ("steps", "start_step", "total_steps", "save_every", "schedule_start"):
+            check_count(getattr(self, key), "--spec", key)
         check_seed(self.seed, "--spec")
         if self.schedule_start > self.start_step:
             raise MotError(f"--spec: schedule_start = {self.schedule_start} is after start_step = {self.start_step}")
