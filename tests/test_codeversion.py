@@ -201,5 +201,15 @@ def test_what_a_command_reads_implicitly_is_its_code(src):
     reran nothing. It is the command's own code, and no other's."""
     assert changed(src, "rehearsal.py", "templates = [TEMPLATES / MODELS[model][1]] if model else [TEMPLATES]",
                    "templates = [TEMPLATES / MODELS[model][1]] if model else [TEMPLATES, TEMPLATES]") == {"rehearsal"}
-    assert changed(src, "provenance.py", '["git", "rev-parse", "--absolute-git-dir"]',
-                   '["git", "rev-parse", "--absolute-git-dir", "--"]') == {"provenance"}
+    assert changed(src, "provenance.py", 'git("ls-files", "-z", "--full-name", ":/")',
+                   'git("ls-files", "-z", "--full-name", "--", ":/")') == {"provenance"}
+
+
+def test_a_name_taken_from_another_module_reruns_what_uses_it(src):
+    """Issue 33, ninth probe, cases 1 and 2: `register` imported from mot.redaction instead of
+    mot.backends (generate broke at import), and `MODELS` read as `layout.MODELS` (every rehearsal model
+    refused): each statement's text stayed the same, and so did the set of definitions reached."""
+    assert "generate" in changed(src, "generate.py", "from .backends import BACKENDS, BATCH, params_of, register",
+                                 "from .backends import BACKENDS, BATCH, params_of\nfrom .redaction import register")
+    assert changed(src, "rehearsal.py", "    if model not in MODELS:\n", "    from . import layout\n\n"
+                   "    if model not in layout.MODELS:\n") == {"rehearsal"}

@@ -44,8 +44,18 @@ BAD = [
     (lambda c: c["teacher_sets"].update(peers=["deliberate", "nobody"]), r"^cfg: teacher_sets\.peers: unknown teacher 'nobody'"),
     (lambda c: c["sources"]["syn-boba"].pop("n"), r"^cfg: sources\.syn-boba: 'n' is a required property$"),
     (lambda c: c["train"].update(batch_size=10, micro_batch_size=4), r"^cfg: train\.batch_size: must be a multiple"),
-    (lambda c: c["teachers"].update(mtd=c["teachers"]["concise"]), r"^cfg: teachers: invalid name 'mtd'$"),
+    (lambda c: c["teachers"].update(mtd=c["teachers"]["concise"]), r"^cfg: teachers: invalid name 'mtd' \("),
     (lambda c: c["report"].update(peers="pears"), r"^cfg: report\.peers: unknown teacher set 'pears'"),
+    # issue 33, ninth probe, cases 4-10: a name that a layout file of mot's ends like, and values past
+    # what the code takes (an int32 overflow, a runtime of infinity, an lr that overflows float32 or a
+    # decay that makes NaN weights, a retry wait that never ends)
+    (lambda c: c["sources"].update({"base.json": c["sources"]["syn-boba"]}), r"^cfg: sources: invalid name 'base\.json' \("),
+    (lambda c: c["teachers"].update({"concise.jsonl": c["teachers"]["concise"]}),
+     r"^cfg: teachers: invalid name 'concise\.jsonl' \("),
+    (lambda c: c["world"].update(vocab_size=10 ** 20), r"^cfg: world\.vocab_size: 100000000000000000000 is greater than"),
+    (lambda c: c["eval"].update(throughput=5e-324), r"^cfg: eval\.throughput: 5e-324 is less than the minimum"),
+    (lambda c: c["train"].update(lr=1e300), r"^cfg: train\.lr: 1e\+300 is greater than the maximum of 1"),
+    (lambda c: c["train"].update(weight_decay=1e30), r"^cfg: train\.weight_decay: 1e\+30 is greater than the maximum"),
     (lambda c: c["teacher_sets"].update({"round-1": ["concise"]}), r"^cfg: teacher_sets\.round-1: reserved name"),
     (lambda c: c["eval"].update(params={"batch": 8}), r"^cfg: eval\.params\.batch: unknown key$"),
     (lambda c: c["eval"].update(benchmarks=["syn-aime24", "aime26"]),
@@ -116,7 +126,7 @@ BAD = [
     (lambda c: c["teachers"]["concise"].update(label="A\nB"), r"^cfg: teachers\.concise\.label: 'A\\nB' does not match"),
     (lambda c: c["teachers"]["concise"].update(label="DELIBERATE"),
      r"^cfg: teachers\.concise\.label: 'DELIBERATE' is teachers\.deliberate's label too"),
-    (lambda c: c["teachers"].update({"late\n": c["teachers"]["concise"]}), r"^cfg: teachers: invalid name 'late\\n'$"),
+    (lambda c: c["teachers"].update({"late\n": c["teachers"]["concise"]}), r"^cfg: teachers: invalid name 'late\\n' \("),
     (lambda c: c["sources"]["syn-boba"].update(min_ops=5, max_ops=9),
      r"^cfg: sources\.syn-boba: min_ops 5 \.\. max_ops 9 leaves none of the world's problems \(world\.ops: 1 \.\. 4\)$"),
     (lambda c: c["report"].update(readme="config/schema.yaml"),
@@ -419,3 +429,18 @@ def test_a_bad_value_given_by_config_on_the_command_line_is_blamed_on_it(tmp_pat
                         "--config", "seed=-1"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1 and "config/test.yaml with --config seed=-1: seed: -1 is less than the minimum of 0" \
         in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_a_schema_of_the_users_own_is_checked_as_a_schema(tmp_path):
+    """Issue 33, ninth probe, case 11: `check-config --schema` with `type: integr` gave a 34-line
+    jsonschema traceback; a schema without `teachers`, a KeyError's."""
+    text = (ROOT / "config/schema.yaml").read_text()
+    bad = tmp_path / "s.yaml"
+    bad.write_text(text.replace("  seed: {type: integer, minimum: 0, maximum: 4294967295}", "  seed: {type: integr}", 1))
+    r = run_mot("check-config", "--schema", bad, "config/test.yaml")
+    assert r.returncode == 1 and r.stderr.startswith(f"mot: error: {bad}: not a valid JSON schema at .$defs.seed.type")
+    schema = yaml.safe_load(text)
+    del schema["properties"]["teachers"]
+    bad.write_text(yaml.safe_dump(schema))
+    r = run_mot("check-config", "--schema", bad, "config/test.yaml")
+    assert r.returncode == 1 and "not mot's config schema (it lacks 'teachers'" in r.stderr and "Traceback" not in r.stderr

@@ -21,7 +21,7 @@ import pytest
 
 from mot.engines import Refused, message_trace
 from mot.generate import _read_records
-from mot.io import write_jsonl
+from mot.io import MotError, write_jsonl
 
 from helpers import free_port
 from conftest import ROOT, run_mot
@@ -470,3 +470,14 @@ def test_a_key_echoed_in_an_answer_is_not_stored(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "[API key]" in (tmp_path / "a.jsonl").read_text()
     no_secret_in(tmp_path)
+
+
+@pytest.mark.parametrize("key", ["sk-abcdefghijklmnop\n", "sk-abcdefghijklmnop\u00e9", " sk-abcdefghijklmnop"])
+def test_a_key_that_no_http_header_carries_is_one_line(monkeypatch, key):
+    """Issue 33, ninth probe, cases 18 and 19: a key with an accented letter gave a traceback from the
+    HTTP client; one with a trailing line break, minutes of retries of a "protocol error"."""
+    from mot.engines import OpenAITeacher
+
+    monkeypatch.setenv("MOT_ODD_KEY", key)
+    with pytest.raises(MotError, match="the environment variable MOT_ODD_KEY holds a key with a space, a line break"):
+        OpenAITeacher({"base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "MOT_ODD_KEY"}, {})

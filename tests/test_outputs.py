@@ -1066,14 +1066,19 @@ def test_a_seeds_working_directory_is_no_result_of_mot(tmp_path):
 
 
 def test_no_output_lies_in_the_git_directory_provenance_reads():
-    """Case 21: `mot provenance --out .git/HEAD` broke the repository whose revision it records."""
-    from mot.provenance import git_dir
+    """Case 21: `mot provenance --out .git/HEAD` broke the repository whose revision it records;
+    ninth probe, case 12: `--out docs/testing.md` overwrote a tracked file (and the record said the
+    tree was clean)."""
+    from mot.provenance import git_inputs
 
-    found = git_dir()
+    found = git_inputs()
     if not found:
         pytest.skip("not a git checkout (CI and a clone are)")
     with pytest.raises(MotError, match="lies inside the input"):
         check(["provenance", "--config", "{}", "--out", str(found[0] / "HEAD")])
+    with pytest.raises(MotError, match="would replace the input"):
+        check(["provenance", "--config", "{}", "--out", str(ROOT / "docs" / "testing.md")])
+    check(["provenance", "--config", "{}", "--out", str(ROOT / "results" / "provenance.json")])
 
 
 def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(tmp_path):
@@ -1107,3 +1112,29 @@ def test_a_name_is_no_path_even_where_a_file_of_that_name_lies(tmp_path, monkeyp
            "--samples", "results/eval/results/base.samples.jsonl", "--out", "results/eval/results/base.json"])
     check(["best-std", "--spec", "{}", "--evals", str(tmp_path / "e.json"), "--student", "results", "--source",
            "results", "--runs", str(tmp_path / "r"), "--out", "results/models/results/results/best-std"])
+
+
+def test_the_ninth_probes_outputs(tmp_path):
+    """Ninth probe, cases 13, 14, 15 and 21: an output inside a killed job's `.partial` work (deleted by
+    the job's next attempt, or read by it as its own: a KeyError); a lock file that cannot be made (no
+    inode left, a name too long) reported as a user's lock file; a name too long for the temporary file
+    beside it; two outputs that are one file under two names (a hard link)."""
+    from mot.io import lock_output
+
+    (tmp_path / "a.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    work = tmp_path / "m.partial"
+    work.mkdir()
+    (work / "fingerprint.json").write_text("{}")
+    for argv in (["union", "--out", str(work / "x.jsonl"), str(tmp_path / "a.jsonl")],
+                 ["--log", str(work / "l.txt"), "union", "--out", str(tmp_path / "u.jsonl"), str(tmp_path / "a.jsonl")]):
+        with pytest.raises(MotError, match=f"lies inside {work}, a resumable job's unfinished work"):
+            check(argv)
+    long = tmp_path / ("a" * 245 + ".jsonl")
+    with pytest.raises(MotError, match="a name of 251 bytes; mot writes beside it a temporary file of 18 more"):
+        check(["union", "--out", str(long), str(tmp_path / "a.jsonl")])
+    with pytest.raises(MotError, match="cannot make its lock file .*File name too long"):
+        lock_output(tmp_path / ("b" * 250))
+    (tmp_path / "x.jsonl").write_text("")
+    os.link(tmp_path / "x.jsonl", tmp_path / "l.txt")
+    with pytest.raises(MotError, match="the same path as"):
+        check(["--log", str(tmp_path / "l.txt"), "union", "--out", str(tmp_path / "x.jsonl"), str(tmp_path / "a.jsonl")])

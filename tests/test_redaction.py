@@ -51,6 +51,12 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "base32": base64.b32encode(f"Bearer {KEY}".encode()).decode(),
     "base64 of UTF-16": base64.b64encode(f"Bearer {KEY}".encode("utf-16")).decode(),
     "base64 of UTF-16-BE": base64.b64encode(f"k={KEY}".encode("utf-16-be")).decode(),
+    # probe 9, cases 16 and 17: these reached stderr and the log
+    "node buffer": json.dumps({"type": "Buffer", "data": list(f"Bearer {KEY}".encode())}),
+    "json array of characters": json.dumps({"key": list(KEY)}),
+    "octal escapes": "".join(f"\\{b:03o}" for b in KEY.encode()),
+    "hex of UTF-16-BE": KEY.encode("utf-16-be").hex(),
+    "fullwidth": "".join(chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c for c in KEY),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }

@@ -18,7 +18,7 @@ TRAIN = yaml.safe_load((ROOT / "config/schema.yaml").read_text())["properties"][
 def out_of_range(entry):
     """A value outside a schema entry (its first bound or choice), or None."""
     entry = {"$ref": None, **entry}
-    ref = {"#/$defs/posint": 0, "#/$defs/prob": 1.5}
+    ref = {"#/$defs/posint": 0, "#/$defs/prob": 1.5, "#/$defs/lr": 0}
     if entry["$ref"] in ref:
         return ref[entry["$ref"]]
     if "enum" in entry:

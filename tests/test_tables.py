@@ -603,3 +603,14 @@ def test_an_input_missing_a_key_is_one_line_naming_the_input_and_the_key(evals, 
                     "--out", tmp_path / "t")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert re.fullmatch(rf"mot: error: {want}", r.stderr.strip()), r.stderr
+
+
+def test_unpaired_problems_name_both_runs():
+    """Issue 33, ninth probe, case 20: a run evaluated on fewer problems than another failed the
+    differences table with a message naming neither run."""
+    from mot.io import MotError
+    from mot.results import paired_difference
+
+    with pytest.raises(MotError, match=r"s/a/mot-all has \{'syn-aime24': 3\} per benchmark, s/a/sft-x "
+                                       r"\{'syn-aime24': 4\}"):
+        paired_difference({"syn-aime24": [1, 0, 1]}, {"syn-aime24": [1, 0, 1, 1]}, 0, ("s/a/mot-all", "s/a/sft-x"))

@@ -112,16 +112,30 @@ class Index:
             imported = {**self.imports.get(m, {}), **{k: v for n in ast.walk(st) if isinstance(n, ast.ImportFrom)
                                                        and internal(n) for k, v in import_map(n).items()}}
             text = _dump(st, {name for name, (mod, attr) in imported.items() if attr is None and mod in self.mods})
-            # an import that renames (`from .chat import THINK_CLOSE as THINK_OPEN`): what the name
-            # stands for is part of the statement (its text alone would read the same after a swap)
-            used = {n.id for n in ast.walk(st) if isinstance(n, ast.Name)}
-            text += "".join(sorted(f";{name}={attr}" for name, (mod, attr) in imported.items()
-                                   if name in used and attr not in (None, name)))
+            # what each name stands for is part of the statement: its text alone reads the same after
+            # an import that renames (`from .chat import THINK_CLOSE as THINK_OPEN`), or now takes the
+            # name from another module (`register`, `layout.MODELS`). The definition a name reaches, by
+            # its own text (a move to another module keeps it; an edit of it reruns anyway).
+            # (cli.parser, which main calls, stands for each command's own block: mot.codeversion._entry)
+            text += "".join(sorted({f";{name}={target[1]}:{self._text(*target)}" for name, target in self.links(m, st)
+                                    if target != ("cli", "parser")}))
             self._digests[id(st)] = (",".join(bound(st)) or type(st).__name__,
                                      hashlib.sha256(text.encode()).hexdigest()[:16])
         return self._digests[id(st)]
 
-    def _find_refs(self, m: str, node) -> set:
+    def _text(self, m: str, name: str) -> str:
+        """The normalized text of `name`'s definitions in module m, hashed (no links: one level)."""
+        key = ("text", m, name)
+        if key not in self._digests:
+            imported = self.imports.get(m, {})
+            modules = {n for n, (mod, attr) in imported.items() if attr is None and mod in self.mods}
+            text = "".join(_dump(st, modules) for st in self.defs.get(m, {}).get(name, []))
+            self._digests[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._digests[key]
+
+    def links(self, m: str, node) -> set:
+        """(name as written, (module, name) of the definition it reaches) for the package definitions
+        a statement names: its free names (through the imports that bind them) and `module.attr`."""
         local = {}
         for n in ast.walk(node):
             if isinstance(n, ast.ImportFrom) and internal(n):
@@ -131,16 +145,19 @@ class Index:
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id not in self.defs.get(m, {}):
                 mod = local.get(n.value.id) or ((self.resolve(m, n.value.id) or (None, None))[0], None)
                 if mod and mod[1] is None and mod[0] in self.mods and (r := self.resolve(mod[0], n.attr)):
-                    out.add(r)
-            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):  # a name bound here (a field)
-                if n.id in local:  # a lazy `from .x import y`
+                    out.add((n.attr, r))
+            elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
+                if n.id in local:
                     mod, attr = local[n.id]
                     r = self.resolve(mod, attr) if attr else None
-                else:  # a global, unless a parameter or a local variable of that name is what it reads
+                else:
                     r = self.resolve(m, n.id) if id(n) in free else None
                 if r and r[1] is not None:
-                    out.add(r)
+                    out.add((n.id, r))
         return out
+
+    def _find_refs(self, m: str, node) -> set:
+        return {r for _, r in self.links(m, node)}
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,

@@ -31,7 +31,7 @@ def schema_errors(config: dict, schema: dict) -> str | None:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         return f"{_key(err.absolute_path + type(err.absolute_path)([extra[0]]))}: unknown key"
     if "propertyNames" in err.absolute_schema_path:  # a bad key name, reported from inside its sub-schema
-        return f"{_key(err.absolute_path)}: invalid name {err.instance!r}"
+        return f"{_key(err.absolute_path)}: invalid name {err.instance!r} ({NAME_RULE})"
     return f"{_key(err.absolute_path)}: {err.message}"
 
 
@@ -240,15 +240,31 @@ def load_schema(schema_path: str | Path) -> dict:
     """config/schema.yaml, with what the code declares filled in: the teacher backends (mot.backends'
     registry), the merge methods that can merge a round (mot.merge_method) and their parameters
     (mot.merge_params), from mot.methods."""
-    from .generate import BACKENDS  # mot.generate imports every backend's module
-    from .methods import merge_params_schema, round_methods
-
     try:
         schema = yaml.safe_load(Path(schema_path).read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise MotError(f"{schema_path}: cannot read the config schema ({str(e).splitlines()[0]})") from None
     if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
         raise MotError(f"{schema_path}: not a config schema (a mapping with 'properties')")
+    import jsonschema
+
+    try:  # a schema of its own (check-config --schema): itself valid, with the keys mot fills in
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _complete(schema)
+    except jsonschema.exceptions.SchemaError as e:
+        where = "".join(f".{p}" for p in e.absolute_path) or "(top level)"
+        raise MotError(f"{schema_path}: not a valid JSON schema at {where}: {e.message}") from None
+    except (KeyError, TypeError, AttributeError) as e:
+        raise MotError(f"{schema_path}: not mot's config schema (it lacks {e}, which config/schema.yaml has)") \
+            from None
+    return schema
+
+
+def _complete(schema: dict) -> None:
+    """load_schema's filling-in of what the code declares."""
+    from .generate import BACKENDS  # mot.generate imports every backend's module
+    from .methods import merge_params_schema, round_methods
+
     teacher = schema["properties"]["teachers"]["additionalProperties"]["properties"]
     teacher["backend"] = {**teacher["backend"], "enum": sorted(BACKENDS)}
     from .backends import evaluating
@@ -262,9 +278,9 @@ def load_schema(schema_path: str | Path) -> dict:
     mot = schema["properties"]["mot"]["properties"]
     mot["merge_method"] = {**mot["merge_method"], "enum": round_methods()}
     mot["merge_params"] = {**merge_params_schema(), **{k: v for k, v in mot["merge_params"].items() if k != "type"}}
-    return schema
 
 
+NAME_RULE = "letters, digits and . _ -, without the ending of a file that mot writes: config/schema.yaml $defs/name"
 MAX_NODES = 100_000  # a config's values, its YAML aliases expanded (the paper's: about 1,000)
 
 

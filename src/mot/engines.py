@@ -269,6 +269,12 @@ class OpenAITeacher:
         from .redaction import register
 
         register(self.key)  # from here on, in every encoding, out of the console, the log and errors
+        if self.key and (not self.key.isascii() or not self.key.isprintable() or self.key != self.key.strip()):
+            # an HTTP header takes printable ASCII: a key with a line break, a space at an end or an
+            # accented letter fails in the client (a traceback, or retries of a "protocol error")
+            raise MotError(f"params.api_key_env: the environment variable {env} holds a key with a space, a line "
+                           "break or a character that is not ASCII at an end or inside (an HTTP header cannot "
+                           "carry it): set it to the key alone")
         # What the served model's template pre-fills, rendered here from its tokenizer (a local path or
         # hub id): known, not guessed. None: the server must return the reasoning apart.
         self.tokenizer = None

@@ -217,7 +217,9 @@ def whose_output(path: str | os.PathLike, nests: bool = True) -> tuple[Path, str
     for parent in Path(path).resolve().parents:
         writer = writer_of(parent)
         if writer is not None and not (nests and _mine(writer)):
-            return parent, writer
+            return parent, f"the output of {written_by(writer)}"
+        if parent.name.endswith(".partial") and (parent / WORK_STAMP).is_file():  # start_work's: deleted or
+            return parent, "a resumable job's unfinished work"  # resumed by the job's next attempt
     return None
 
 
@@ -292,8 +294,8 @@ def lock_output(out: str | os.PathLike) -> None:
             fd, created = os.open(lock, os.O_RDWR | os.O_NOFOLLOW), False
         except OSError:  # a link, or a directory, of that name: the user's
             raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun") from None
-    except OSError:
-        raise MotError(f"{out}: {lock} exists and is not mot's lock file; move it away, then rerun") from None
+    except OSError as e:  # no space or inodes left, a read-only directory: the machine's, named so
+        raise MotError(f"{out}: cannot make its lock file {lock}: {e.strerror or e}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -328,6 +330,9 @@ def stage_code(*entries: str) -> str:
     return version(str(Path(__file__).resolve().parents[1]), *entries)
 
 
+WORK_STAMP = "fingerprint.json"  # what marks <out>.partial/ as a resumable job's work (start_work)
+
+
 def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
     everything that shapes the output (input contents, settings). An earlier attempt's work is
@@ -336,7 +341,7 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     `finish_work`."""
     lock_output(out)
     work = Path(f"{out}.partial")
-    stamp = work / "fingerprint.json"
+    stamp = work / WORK_STAMP
     fp = f"{stable_hash(fingerprint):016x}"
     if work.is_symlink() or (work.exists() and not stamp.is_file() and (work.is_file() or any(work.iterdir()))):
         # not work of mot's (it stamps its work first): a user's file or directory is never deleted
@@ -366,7 +371,7 @@ def final_path(path: str | os.PathLike | None) -> str | None:
 
 def finish_work(work: Path, out: str | os.PathLike) -> None:
     """Unstamp a finished work directory and move it into place as `out`."""
-    (work / "fingerprint.json").unlink(missing_ok=True)
+    (work / WORK_STAMP).unlink(missing_ok=True)
     publish(work, out)
     release_output(out)
 

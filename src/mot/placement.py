@@ -10,7 +10,7 @@ from pathlib import Path
 # What a command reads besides its arguments, the config schema and mot's own code (check_outputs):
 # the function that lists it, named by a string, so that only that command's code version holds it
 # (mot.codeversion follows names: every command runs check_outputs)
-IMPLICIT = {"rehearsal": "mot.rehearsal:data_files", "provenance": "mot.provenance:git_dir"}
+IMPLICIT = {"rehearsal": "mot.rehearsal:data_files", "provenance": "mot.provenance:git_inputs"}
 
 
 def _implicit(args) -> list:
@@ -61,6 +61,9 @@ def _reads(args) -> tuple[list[str], list[str]]:
     return inputs, roots
 
 
+NAME_MAX = 255  # bytes in a file's name, on every file system Linux clusters use
+
+
 def _writes(args) -> list[tuple[str, str, str]]:
     """Everything the command writes, as (path, kind, the argument that names it): each output
     argument's targets (Out.targets) and the log (--log, read after main adds a process's .rankN)."""
@@ -79,6 +82,10 @@ def _writes(args) -> list[tuple[str, str, str]]:
         targets += out.targets(str(value), flag)
     if getattr(args, "log", None):
         targets.append((str(args.log), "file", "--log"))
+    for path, _, flag in targets:  # mot writes .<name>.mot-tmp-<8 hex> beside it, and a lock .<name>.lock
+        if len(os.fsencode(Path(path).name)) > NAME_MAX - len(".mot-tmp-01234567") - 1:
+            raise MotError(f"{flag} {path}: a name of {len(os.fsencode(Path(path).name))} bytes; mot writes beside "
+                           f"it a temporary file of 18 more, and the file system takes {NAME_MAX}: shorten it")
     return targets
 
 
@@ -89,7 +96,7 @@ def check_outputs(args) -> None:
     directory is written or the other way round, nor a directory that mot did not write (unless
     --force), nor lie inside a directory that another command wrote (mot.io.whose_output); and no
     two outputs may be one path, or one lie inside the other."""
-    from .io import MotError, check_out, check_placement, whose_output, writer_of, written_by
+    from .io import MotError, _same_file, check_out, check_placement, whose_output, writer_of, written_by
     from .spec import SCHEMA
 
     inputs, roots = _reads(args)
@@ -118,7 +125,7 @@ def check_outputs(args) -> None:
             check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
         inside = whose_output(path, nests=kind in ("dir", "work"))
         if inside:  # --force too: it lets a command replace a directory, not write into another's
-            raise MotError(f"{flag} {path}: lies inside {inside[0]}, the output of {written_by(inside[1])} (a command "
+            raise MotError(f"{flag} {path}: lies inside {inside[0]}, {inside[1]} (a command "
                            "never writes into another's result: its next run would replace it); name a path outside it")
         if kind == "workdir" and (writer := writer_of(path)) is not None:  # its files would land in that result
             raise MotError(f"{flag} {path}: the output of {written_by(writer)}, not a directory to "
@@ -131,7 +138,7 @@ def check_outputs(args) -> None:
         if resolved[j] in locks:  # removed when the command ends
             raise MotError(f"{flag} {path}: the lock file of {locks[resolved[j]][2]} {locks[resolved[j]][0]}")
         for i in range(j):
-            if resolved[j] == resolved[i]:
+            if resolved[j] == resolved[i] or _same_file(resolved[j], resolved[i]):  # or one file's two names
                 raise MotError(f"{flag} {path}: the same path as {targets[i][2]} {targets[i][0]} (two outputs, "
                                "one file)")
             inner, outer = (j, i) if resolved[i] in resolved[j].parents else (i, j)

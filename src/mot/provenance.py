@@ -26,14 +26,20 @@ def git_revision(cwd: str | Path = ".", written: tuple[str, ...] = ()) -> str | 
         return None
 
 
-def git_dir() -> list[Path]:
-    """The git directory that git_revision reads (mot.placement.IMPLICIT: no output may lie in it)."""
+def git_inputs() -> list[Path]:
+    """What git_revision reads (mot.placement.IMPLICIT: no output may be or lie in it): the git
+    directory, and the tracked files, whose changes `git status` reports (an output over one would
+    also make the record say "clean" of a tree that is not)."""
+    def git(*args) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
+                              check=True).stdout
+
     try:
-        out = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        top, gitdir = git("rev-parse", "--show-toplevel", "--absolute-git-dir").splitlines()[:2]
+        tracked = git("ls-files", "-z", "--full-name", ":/").split("\0")
+    except (OSError, ValueError, subprocess.CalledProcessError):
         return []
-    return [Path(out)] if out else []
+    return [Path(gitdir), *(Path(top) / f for f in tracked if f)]
 
 
 def versions() -> dict[str, str]:

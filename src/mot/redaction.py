@@ -11,7 +11,9 @@ quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric
 hex, zero-padded or not: replaced whole); each of these as a JSON string quotes it; hex, bare
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
 URL-safe) and base32 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
-alignment; and the key spelt out with a space between its characters. A cut-off echo longer
+alignment; the key spelt out with a space between its characters, as a JSON array of its characters,
+as its bytes in decimal (a Node Buffer's JSON) or octal escapes, as the hex of its UTF-16, and in
+fullwidth forms (ＡＢ１). A cut-off echo longer
 than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
 without authentication is given) is no secret and is left alone: replacing so short a text would
 change the samples a teacher returns ("10" would lose its "0").
@@ -45,6 +47,12 @@ def forms(key: str) -> set[str]:
     for q in (urllib.parse.quote(key, safe=""), urllib.parse.quote(key, safe="/"), urllib.parse.quote_plus(key)):
         out.add(q)
     out.add(" ".join(key))  # spelt out, a space between characters
+    out |= {json.dumps(list(key)), json.dumps(list(key), separators=(",", ":"))}  # a JSON array of its characters
+    raw = key.encode()
+    out |= {sep.join(str(b) for b in raw) for sep in (",", ", ", " ")}  # its bytes in decimal (a Node Buffer)
+    out.add("".join(f"\\{b:03o}" for b in raw))  # octal escapes
+    for enc in ("utf-16-be", "utf-16-le"):  # hex of its UTF-16
+        out |= {key.encode(enc).hex(), " ".join(f"{b:02x}" for b in key.encode(enc))}
     for raw in (key.encode(), key.encode("utf-16-le"), key.encode("utf-16-be")):
         for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
             first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
@@ -62,8 +70,13 @@ def _entities(key: str) -> re.Pattern:
     return re.compile("".join(f"&#(?:0*{ord(c)}|x0*{ord(c):x});" for c in key), re.IGNORECASE)
 
 
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # ＡＢ１ as AB1: one character for one
+
+
 def _lower(text: str) -> str:
-    """Lower case, one character for one (so that a match's place is the same in the text)."""
+    """Lower case, fullwidth forms as ASCII, one character for one (so that a match's place is the same
+    in the text)."""
+    text = text.translate(_FULLWIDTH)
     low = text.lower()
     return low if len(low) == len(text) else "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 

@@ -208,14 +208,18 @@ def copy_best_std(spec: dict, evals: list[str], student: str, source: str, out: 
 N_BOOT = 2000
 
 
-def paired_difference(a: dict[str, list[float]], b: dict[str, list[float]], seed) -> tuple[float, float, float]:
+def paired_difference(a: dict[str, list[float]], b: dict[str, list[float]], seed,
+                      names: tuple[str, str] = ("the first", "the second")) -> tuple[float, float, float]:
     """AVG(a) - AVG(b) over the benchmarks, and its 95% interval from a paired bootstrap: each
-    resample draws a benchmark's problems with replacement, the same ones for both checkpoints."""
+    resample draws a benchmark's problems with replacement, the same ones for both checkpoints.
+    `names`: what a and b are (student/source/run), which an error names."""
     def avg(x, idx):
         return sum(sum(x[k][i] for i in idx[k]) / len(idx[k]) for k in x) / len(x)
 
-    if {k: len(v) for k, v in a.items()} != {k: len(v) for k, v in b.items()}:
-        raise MotError("a paired difference needs both checkpoints evaluated on the same problems")
+    sizes = [{k: len(v) for k, v in x.items()} for x in (a, b)]
+    if sizes[0] != sizes[1]:
+        raise MotError(f"a paired difference needs both checkpoints evaluated on the same problems: {names[0]} has "
+                       f"{sizes[0]} per benchmark, {names[1]} {sizes[1]} (their eval summaries' per_problem)")
     full = {k: range(len(v)) for k, v in a.items()}
     rng = random.Random(stable_hash("paired", seed))
     diffs = sorted(avg(a, idx) - avg(b, idx) for idx in (

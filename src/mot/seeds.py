@@ -164,7 +164,8 @@ def seeds_table(evals: dict[int, list[str]], spec: dict) -> Table:
                     r = res[s]
                     run = other or f"sft-{best_std(r, spec, st, so)[0]}"
                     d, lo, hi = paired_difference(r.problems(st, so, mot, r.best(st, so, mot)[0]),
-                                                  r.problems(st, so, run, r.best(st, so, run)[0]), (st, so, run, s))
+                                                  r.problems(st, so, run, r.best(st, so, run)[0]), (st, so, run, s),
+                                                  (f"seed {s}: {st}/{so}/{mot}", f"seed {s}: {st}/{so}/{run}"))
                     who = "" if other else f" ({spec['teachers'][run[4:]]['label']})"
                     cells.append(f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]{who}")
                     ds.append(d)

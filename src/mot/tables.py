@@ -257,11 +257,13 @@ def differences(res: Results, spec: dict) -> Table:
             std = f"sft-{teacher}"
             t.rows.append([st_label, so_label, f"best STD ({spec['teachers'][teacher]['label']}) - base",
                            *paired_difference(res.problems(st, so, std, res.best(st, so, std)[0]),
-                                              res.problems(st, None, "base", 0), (st, so, "base"))])
+                                              res.problems(st, None, "base", 0), (st, so, "base"),
+                                              (f"{st}/{so}/{std}", f"{st}/base"))])
             a = res.problems(st, so, mot, res.best(st, so, mot)[0])
             for label, run in others:
                 b = res.problems(st, so, run, res.best(st, so, run)[0])
-                t.rows.append([st_label, so_label, label, *paired_difference(a, b, (st, so, run))])
+                t.rows.append([st_label, so_label, label, *paired_difference(a, b, (st, so, run),
+                                                                            (f"{st}/{so}/{mot}", f"{st}/{so}/{run}"))])
     return t
 
 
