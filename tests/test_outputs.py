@@ -1138,3 +1138,11 @@ def test_the_ninth_probes_outputs(tmp_path):
     os.link(tmp_path / "x.jsonl", tmp_path / "l.txt")
     with pytest.raises(MotError, match="the same path as"):
         check(["--log", str(tmp_path / "l.txt"), "union", "--out", str(tmp_path / "x.jsonl"), str(tmp_path / "a.jsonl")])
+
+
+def test_a_directory_given_as_a_jsonl_input_is_named_so(tmp_path):
+    """Ninth probe, minor: `corpus --samples <a directory>` said "file not found"."""
+    from mot.readers import iter_jsonl
+
+    with pytest.raises(MotError, match=f"^{tmp_path}: a directory, not a file$"):
+        list(iter_jsonl(tmp_path))

@@ -121,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tokenizer", required=True)
     sp.add_argument("--grades", nargs="+", required=True)
     sp.add_argument("--corpora", nargs="+", required=True)
-    sp.add_argument("--out", required=True)
+    sp.add_argument("--out", required=True, help="the CSV; the same table as Markdown goes beside it, with .md")
 
     sp = add("merge", c.cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
                  outputs={"out": "dir"}, writer=MODEL_WRITER)

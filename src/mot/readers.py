@@ -15,7 +15,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a malformed line is an error naming it."""
     path = Path(path)
     if not path.is_file():
-        raise MotError(f"{path}: file not found")
+        raise MotError(f"{path}: {'a directory, not a file' if path.is_dir() else 'file not found'}")
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
