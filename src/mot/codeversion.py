@@ -33,7 +33,7 @@ class Index:
     that bind them, its package-internal imports, its import-time statements, and every registration."""
 
     def __init__(self, src: str):
-        self.mods, self._refs, self._digests = {}, {}, {}
+        self.mods, self._links, self._digests, self._texts = {}, {}, {}, {}
         d = os.path.join(src, PKG)
         for f in sorted(os.listdir(d)):
             if f.endswith(".py"):
@@ -99,10 +99,7 @@ class Index:
     def refs(self, m: str, node) -> set:
         """The package definitions a statement names: m's globals, the names its own `from . import`
         statements bind (lazy imports), and `module.attr` of package modules."""
-        key = (m, id(node))
-        if key not in self._refs:
-            self._refs[key] = self._find_refs(m, node)
-        return self._refs[key]
+        return {r for _, r in self.links(m, node)}
 
     def digest(self, m: str, st) -> tuple[str, str]:
         """A top-level statement's (name, hash of its normalized AST)."""
@@ -125,17 +122,22 @@ class Index:
 
     def _text(self, m: str, name: str) -> str:
         """The normalized text of `name`'s definitions in module m, hashed (no links: one level)."""
-        key = ("text", m, name)
-        if key not in self._digests:
+        if (m, name) not in self._texts:
             imported = self.imports.get(m, {})
             modules = {n for n, (mod, attr) in imported.items() if attr is None and mod in self.mods}
             text = "".join(_dump(st, modules) for st in self.defs.get(m, {}).get(name, []))
-            self._digests[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return self._digests[key]
+            self._texts[(m, name)] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._texts[(m, name)]
 
     def links(self, m: str, node) -> set:
         """(name as written, (module, name) of the definition it reaches) for the package definitions
         a statement names: its free names (through the imports that bind them) and `module.attr`."""
+        key = (m, id(node))
+        if key not in self._links:
+            self._links[key] = self._find_links(m, node)
+        return self._links[key]
+
+    def _find_links(self, m: str, node) -> set:
         local = {}
         for n in ast.walk(node):
             if isinstance(n, ast.ImportFrom) and internal(n):
@@ -146,18 +148,15 @@ class Index:
                 mod = local.get(n.value.id) or ((self.resolve(m, n.value.id) or (None, None))[0], None)
                 if mod and mod[1] is None and mod[0] in self.mods and (r := self.resolve(mod[0], n.attr)):
                     out.add((n.attr, r))
-            elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
-                if n.id in local:
+            elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):  # a name bound here (a field)
+                if n.id in local:  # a lazy `from .x import y`
                     mod, attr = local[n.id]
                     r = self.resolve(mod, attr) if attr else None
-                else:
+                else:  # a global, unless a parameter or a local variable of that name is what it reads
                     r = self.resolve(m, n.id) if id(n) in free else None
                 if r and r[1] is not None:
                     out.add((n.id, r))
         return out
-
-    def _find_refs(self, m: str, node) -> set:
-        return {r for _, r in self.links(m, node)}
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
