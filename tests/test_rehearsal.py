@@ -73,3 +73,41 @@ def test_the_key_check_can_fail():
     assert not any(fnmatch.fnmatchcase("teachers.qwq.params.dtype", p) for p in ALLOWED)
     assert not any(fnmatch.fnmatchcase("train.lr", p) for p in ALLOWED)
     assert not any(fnmatch.fnmatchcase("general.think_end_token", p) for p in ALLOWED)
+
+
+@pytest.mark.slow
+@pytest.mark.rehearsal
+@pytest.mark.early(1.5)  # asks first for the shared models, which the SLURM group's last test starts from
+def test_the_rehearsals_models_are_the_papers_architectures_in_the_hubs_layout(rehearsal_models):
+    """The tiny models rule rehearsal_model built for target rehearsal_kinds (conftest.rehearsal_models):
+    one for each teacher's architecture and the MoE student; each config.json holds its release's keys
+    in the release's order (mot.rehearsal.MODELS); the chat template is the model's own, inline in
+    tokenizer_config.json as the hub ships it (not the chat_template.jinja that this transformers'
+    save writes); the weights are bf16 under the hub's tensor names, every expert of every MoE layer
+    its own tensors (transformers fuses them in memory)."""
+    from safetensors import safe_open
+
+    from mot.rehearsal import MODELS, TEMPLATES, hub_id
+
+    models = sorted((rehearsal_models / "results/rehearsal/models").iterdir())
+    archs = set()
+    for d in models:
+        config, template, _ = MODELS[hub_id(d.name)]
+        got = json.loads((d / "config.json").read_text())
+        assert list(got) == list(config), d.name
+        assert {k: v for k, v in got.items() if not str(config[k]).startswith("{")} == \
+            {k: v for k, v in config.items() if not str(v).startswith("{")}, d.name
+        archs |= set(got["architectures"])
+        assert json.loads((d / "tokenizer_config.json").read_text())["chat_template"] == \
+            (TEMPLATES / template).read_text(encoding="utf-8"), d.name
+        assert not (d / "chat_template.jinja").exists() and (d / "generation_config.json").is_file(), d.name
+        with safe_open(str(d / "model.safetensors"), "pt") as f:
+            names = set(f.keys())
+            assert {f.get_slice(k).get_dtype() for k in names} == {"BF16"}, d.name
+        experts = got.get("num_experts") or got.get("n_routed_experts") or 0
+        dense = got.get("first_k_dense_replace", 0)
+        want = {f"model.layers.{layer}.mlp.experts.{e}.{proj}.weight" for layer in range(dense, got["num_hidden_layers"])
+                for e in range(experts) for proj in ("gate_proj", "up_proj", "down_proj")}
+        assert want <= names, (d.name, sorted(want - names)[:3])
+    assert archs == {"Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM"}, archs
+    assert any(MODELS[hub_id(d.name)][0]["model_type"] == "qwen3_moe" for d in models)
