@@ -450,6 +450,10 @@ def test_a_failed_write_is_reported_not_masked(tiny_model, tmp_path, monkeypatch
     ("uniform", [2.0, 1.0], {}, r"merge method 'uniform' does not use --weights \(methods that do: weighted, "
                                 r"task_arithmetic, ties, dare\)"),
     ("outer", [2.0, 1.0], {}, "merge method 'outer' does not use --weights"),
+    # tenth probe, case 19: a scale of 1e39 overflowed float32 in the first merge, after a round's training
+    ("ties", None, {"scale": 1e39}, r"merge method 'ties': --param scale must be in \[-10, 10\], got 1e\+39"),
+    ("task_arithmetic", None, {"scale": -11}, r"--param scale must be in \[-10, 10\], got -11"),
+    ("outer", None, {"lr": 1e30}, r"merge method 'outer': --param lr must be in \(0, 10\], got 1e\+30"),
 ])
 def test_degenerate_method_parameters_fail_before_merging(tiny_model, tmp_path, method, weights, params, pattern):
     ins = make_ckpts(tiny_model, tmp_path, n=2)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mot.cli import check_outputs, main, parser
 from mot.io import MARKER, MotError, atomic_path, check_out, publish
@@ -1146,3 +1147,68 @@ def test_a_directory_given_as_a_jsonl_input_is_named_so(tmp_path):
 
     with pytest.raises(MotError, match=f"^{tmp_path}: a directory, not a file$"):
         list(iter_jsonl(tmp_path))
+
+
+def test_the_tenth_probes_side_file_that_is_a_link_is_refused(tmp_path):
+    """Tenth probe, case 2: a file mot writes beside the one named (stats' .md) that is a link was
+    written through, over the file it names."""
+    (tmp_path / "notes.md").write_text("my notes")
+    (tmp_path / "s.md").symlink_to(tmp_path / "notes.md")
+    (tmp_path / "g.json").write_text("{}")
+    with pytest.raises(MotError, match=r"--out \(its \.md\) .*s\.md: a symbolic link \(to .*notes\.md\), which mot "
+                                       "would write through"):
+        check(["stats", "--tokenizer", str(ROOT / "data"), "--grades", str(tmp_path / "g.json"), "--corpora",
+               str(tmp_path / "g.json"), "--out", str(tmp_path / "s.csv")])
+
+
+def test_the_tenth_probes_seed_directory_of_the_users_is_refused(tmp_path):
+    """Tenth probe, case 8: `seeds run --dir` a user's directory wrote Snakemake's logs over the
+    user's files in it."""
+    from mot.seeds import run_seed
+
+    mine = tmp_path / "mine"
+    (mine / "results" / "logs").mkdir(parents=True)
+    (mine / "results" / "logs" / "world.log").write_text("my own notes")
+    with pytest.raises(MotError, match=f"--dir {mine}: holds files and no seed's config.yaml"):
+        run_seed(1, yaml.safe_load((ROOT / "config/test.yaml").read_text()), str(mine), str(ROOT / "Snakefile"), 1, [])
+    assert sorted(p.name for p in mine.rglob("*")) == ["logs", "results", "world.log"]
+
+
+def test_the_tenth_probes_plan_readme_is_checked_before_the_plan_is_written(tmp_path):
+    """Tenth probe, case 30: `plan --readme` without its markers failed after publishing the plan."""
+    (tmp_path / "readme.md").write_text("# mine\n")
+    r = run_mot("plan", "--config", ROOT / "config/test.yaml", "--out", tmp_path / "plan.md", "--readme",
+                tmp_path / "readme.md")
+    assert r.returncode == 1 and "expected one '<!-- paper-plan:start -->'" in r.stderr
+    assert not (tmp_path / "plan.md").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-size=abc"], "--batch-size: 'abc' is neither a positive integer nor 'auto' (config key general.batch_size)"),
+    (["--batch-size=-5"], "--batch-size: -5 is neither a positive integer nor 'auto'"),
+    (["--backend", "sglang"], "--backend: 'sglang' is not one of ['hf', 'vllm'] (config key general.backend)"),
+    (["--model-args", '{"gpu_memory_utilization": 5}'], "--model-args['gpu_memory_utilization']: 5 is greater than"),
+    (["--model-args", '{"max_length": 0}'], "--model-args['max_length']: 0 is less than the minimum of 1"),
+    (["--gen-kwargs", '{"top_p": 7}'], "--gen-kwargs['top_p']: 7 is greater than the maximum of 1"),
+    (["--thinking", '{"enable_thinking": 3}'], "--thinking['enable_thinking']: 3 is not of type 'boolean'"),
+])
+def test_the_tenth_probes_general_flags_are_checked_before_the_model_loads(tmp_path, flags, message):
+    """Tenth probe, cases 22 and 23: `mot general`'s flags had no range (their config keys do): a batch
+    size of -5 ran, 'abc' failed after the model loaded, an out-of-range model or generation argument
+    failed in lm-eval with a traceback, or ran. The model named does not exist: nothing loads."""
+    r = run_mot("general", "--model", tmp_path / "none", "--tasks",
+                '{"SYN-DIV": {"task": "syn_div", "metric": "exact_match,boxed", "group": "forgetting"}}',
+                *flags, "--out", tmp_path / "g.json")
+    assert r.returncode == 1 and message in r.stderr.strip().splitlines()[-1] and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_the_tenth_probes_counts_on_the_command_line_have_their_config_keys_range(tmp_path):
+    """Tenth probe, case 21: `corpus --max-length 99999999999` ran; its config key train.max_length
+    refuses it (config/schema.yaml's $defs/posint, read by every count flag)."""
+    with pytest.raises(SystemExit):
+        parser().parse_args(["corpus", "--samples", "s.jsonl", "--out", "c.jsonl", "--grades", "g.json",
+                             "--max-length", "99999999999"])
+    r = run_mot("corpus", "--samples", tmp_path / "s.jsonl", "--out", tmp_path / "c.jsonl", "--grades",
+                tmp_path / "g.json", "--max-length", "99999999999")
+    assert "99999999999 is greater than the maximum of 2147483647 (config/schema.yaml $defs/posint)" in r.stderr

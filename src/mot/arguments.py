@@ -61,16 +61,22 @@ def _config(text: str):
 
 
 def _positive(kind):
-    """An argument that is a positive, finite number of `kind` (int or float)."""
+    """An argument that is a positive, finite number of `kind` (int or float); an int at most the
+    config's counts (config/schema.yaml's $defs/posint: a flag takes what its config key takes)."""
     import math
 
     def parse(text: str):
+        from .spec import _schema
+
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
         if not (value > 0 and math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"{text!r} is not a positive{' finite' if kind is float else ''} number")
+        if kind is int and value > (top := _schema()["$defs"]["posint"]["maximum"]):
+            raise argparse.ArgumentTypeError(f"{text} is greater than the maximum of {top} (config/schema.yaml "
+                                             "$defs/posint)")
         return value
 
     parse.__name__ = kind.__name__  # what-may-name-an-input check (parser): a number is no path
@@ -79,12 +85,15 @@ def _positive(kind):
 
 def _seed(text: str) -> int:
     """A seed, as the config's seeds are (config/schema.yaml's $defs/seed: what every library takes)."""
+    from .spec import _schema
+
+    seed = _schema()["$defs"]["seed"]
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value < 2 ** 32:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed (0 to 2^32 - 1)")
+    if not seed["minimum"] <= value <= seed["maximum"]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed ({seed['minimum']} to {seed['maximum']})")
     return value
 
 

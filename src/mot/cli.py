@@ -234,7 +234,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["run", "table"])
     sp.add_argument("--seed", type=_seed, help="run: the world seed")
     sp.add_argument("--config", type=_json, help="run: the resolved config (JSON), of which the seed's is made")
-    sp.add_argument("--dir", help="run: the seed's directory (results/seeds/seed-<s>)")
+    sp.add_argument("--dir", help="run: the seed's directory (results/seeds/seed-<s>): new, empty, or this seed's "
+                                  "from an earlier run")
     sp.add_argument("--snakefile", help="run: the workflow's Snakefile")
     sp.add_argument("--cores", type=_positive(int), default=1, help="run: cores for the seed's Snakemake run")
     sp.add_argument("--data", default="data", help="run: the checkout's data directory (linked into --dir)")

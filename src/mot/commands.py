@@ -202,12 +202,45 @@ def cmd_general_tasks(a):
 def cmd_general(a):
     from .general import evaluate
 
-    batch = int(a.batch_size) if a.batch_size.isdigit() else a.batch_size
+    try:
+        batch = int(a.batch_size)
+    except ValueError:
+        batch = a.batch_size  # auto, or refused below
+    _check_general_flags(a, batch)
     s = evaluate(a.model, a.tasks, a.out, a.include, a.backend, a.model_args, batch, a.gen_kwargs,
                  a.limit, a.seed, a.samples, a.tag, thinking=a.thinking)
     for col, r in s["tasks"].items():
         se = f" +- {r['se']:.4f}" if r["se"] is not None else ""
         print(f"{col} ({r['task']}, {r['metric']}): {r['score']:.4f}{se} over {r['n']} problems")
+
+
+def _check_general_flags(a, batch) -> None:
+    """mot general's settings in the ranges of their config keys (config/schema.yaml's general), before
+    the model loads: a backend lm-eval has but mot does not pass on, a batch size of -5, a
+    gpu_memory_utilization of 5 or a top_p of 7 failed late with a traceback, or ran."""
+    import jsonschema
+
+    from .io import MotError
+    from .shapes import validator
+    from .spec import _schema
+
+    schema = _schema()
+    keys = schema["properties"]["general"]["properties"]
+    thinking = {"type": "object", "additionalProperties": False,
+                "properties": {k: keys[k] for k in ("think_end_token", "enable_thinking")}}
+    for flag, key, value, node in (("--backend", "backend", a.backend, keys["backend"]),
+                                   ("--batch-size", "batch_size", batch, keys["batch_size"]),
+                                   ("--model-args", "model_args", a.model_args, keys["model_args"]),
+                                   ("--gen-kwargs", "gen_kwargs", a.gen_kwargs, keys["gen_kwargs"]),
+                                   ("--thinking", "think_end_token, enable_thinking", a.thinking, thinking),
+                                   ("--tasks", "tasks", a.tasks, keys["tasks"])):
+        if value is None:
+            continue
+        err = jsonschema.exceptions.best_match(validator(schema).evolve(schema=node).iter_errors(value))
+        if err is not None:
+            where = "".join(f"[{p!r}]" for p in err.absolute_path)
+            message = err.message if key != "batch_size" else f"{value!r} is neither a positive integer nor 'auto'"
+            raise MotError(f"{flag}{where}: {message} (config key general.{key})")
 
 
 def cmd_provenance(a):
@@ -232,6 +265,11 @@ def cmd_plan(a):
 
     from .io import MotError
 
+    if a.readme:  # before anything is written: a README without its markers leaves no plan behind
+        from .planview import PLAN_END, PLAN_START
+        from .summary import block_at
+
+        block_at(a.readme, PLAN_START, PLAN_END, "mot plan --readme")
     stats = read_corpus_stats(a.stats) if a.stats else None
     for source, teachers in (stats or {}).items():  # a row of another config would be dropped without a word
         if source not in a.config["sources"]:

@@ -141,7 +141,9 @@ def methods_help() -> str:
     return "; ".join(one(n, m) for n, m in METHODS.items())
 
 
-SCALE = Param("scale", "number", 1.0, description="Multiplies the merged delta from the base.")
+# at most 10 either way: past that a merge lands far off every model it merges (1e39 overflowed float32
+# in the first merge, after a round's training); a negative scale subtracts the delta (task negation)
+SCALE = Param("scale", "number", 1.0, minimum=-10, maximum=10, description="Multiplies the merged delta from the base.")
 DENSITY = Param("density", "number", exclusive_minimum=0, maximum=1, description="The share of each delta kept.")
 
 
@@ -248,7 +250,7 @@ def outer_step(tensors, base, weights, params, name, state=None):
 
 
 @method("outer", needs_base=True,
-        params=(Param("lr", "number", 1.0, exclusive_minimum=0, description="The outer learning rate."),
+        params=(Param("lr", "number", 1.0, exclusive_minimum=0, maximum=10, description="The outer learning rate."),
                 Param("momentum", "number", 0.0, minimum=0, exclusive_maximum=1, description="Nesterov momentum.")),
         state=State(outer_step, lambda params: bool(param("outer", params, "momentum")), "outer_state"))
 def outer(tensors, base, weights, params, name):

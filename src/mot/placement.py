@@ -108,7 +108,13 @@ def check_outputs(args) -> None:
     targets = _writes(args)
     from .io import STALE
 
+    named = {str(getattr(args, key)) for key in args.outputs if getattr(args, key, None) is not None}
     for path, kind, flag in targets:
+        if Path(path).is_symlink() and path not in named and flag != "--log":
+            # a file mot writes beside the one named (stats' .md, a table's .tex): the user named
+            # the link to no command; written through, it would overwrite the file it names
+            raise MotError(f"{flag} {path}: a symbolic link (to {os.readlink(path)}), which mot would write "
+                           "through; it writes this file beside the one named: move the link away")
         parent = Path(path).resolve().parent  # its nearest existing directory: a file there fails late,
         while not parent.exists():  # after another output may have been published
             parent = parent.parent

@@ -92,11 +92,17 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
     if mine.exists() and not mine.read_bytes().startswith(SEED_CONFIG_HEAD.encode()):
         raise MotError(f"{mine}: a config that mot did not write (a seed's begins '{SEED_CONFIG_HEAD.strip()}'); "
                        "give --dir a directory of its own, or move it away")
+    from .io import STALE
+
+    mine_tmp = lambda f: STALE.fullmatch(f.name.removeprefix(".config.yaml."))  # noqa: E731  (a killed run's)
+    if not mine.exists() and d.is_dir() and any(not mine_tmp(f) for f in d.iterdir()):  # Snakemake would write over them
+        raise MotError(f"--dir {directory}: holds files and no seed's config.yaml (a seed's directory has "
+                       "one): give --dir a new or empty directory, or the directory of an earlier run of this seed")
     d.mkdir(parents=True, exist_ok=True)
-    link_data(data, d)
-    with atomic_path(mine) as tmp:
+    with atomic_path(mine) as tmp:  # first: it marks the directory as a seed's (the check above)
         tmp.write_text(SEED_CONFIG_HEAD + yaml.safe_dump(json.loads(json.dumps(seed_config(cfg, seed))), sort_keys=False),
                        encoding="utf-8")
+    link_data(data, d)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(snakefile).resolve()), "--directory", str(d),
            "--configfile", str((d / "config.yaml").resolve()), "--cores", str(cores), "--rerun-incomplete",
            *targets]
