@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from mot import layout as L  # noqa: E402
-from mot.student import base_key  # noqa: E402
+from mot.student import checkout_base_key  # noqa: E402
 from mot.results import Results, paired_difference  # noqa: E402
 
 
@@ -177,7 +177,7 @@ def main() -> None:
         checks.append((f"budget: memory of the main job {memory_file.read_text().strip()}: at most 4 GB", peak <= 4))
     for student, st in cfg["students"].items():
         if st.get("init") == "synthetic":
-            path = ROOT / L.SYNTHETIC_BASE.format(student=student, key=base_key(cfg["world"], st["arch"], st["pretrain"]))
+            path = ROOT / L.SYNTHETIC_BASE.format(student=student, key=checkout_base_key(cfg["world"], st["arch"], st["pretrain"]))
             if path.is_dir():
                 mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
                 checks.append((f"budget: shipped base {path.relative_to(ROOT)} {mb:.1f} MB: at most 20", mb <= 20))

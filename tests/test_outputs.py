@@ -18,6 +18,7 @@ from mot.io import MARKER, MotError, atomic_path, check_out, publish
 from conftest import ROOT, run_mot
 
 SUBS = parser()._subparsers._group_actions[0].choices
+CONFIG = json.dumps(yaml.safe_load((ROOT / "config/test.yaml").read_text()))  # a resolved config, as the rules pass it
 
 
 def _kind(out) -> str:
@@ -44,8 +45,13 @@ def _is_json(action) -> bool:
 
 
 def _value(action, path) -> list[str]:
-    """argv words giving `action` the path `path` (a JSON setting holds it; KEY=PATH carries it)."""
-    if _is_json(action):
+    """argv words giving `action` the path `path` (a JSON setting holds it; KEY=PATH carries it; a
+    resolved config, checked as it is parsed, holds it as general.include, a directory it reads)."""
+    if getattr(action.type, "__name__", "") == "_resolved":
+        config = json.loads(CONFIG)
+        config["general"] = {"tasks": {"X": {"task": "x", "metric": "acc,none", "group": "pure"}}, "include": str(path)}
+        text = json.dumps(config)
+    elif _is_json(action):
         text = json.dumps({"path": str(path)})
     elif action.metavar and "=" in action.metavar:
         text = f"k={path}"
@@ -81,6 +87,8 @@ def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str
                 f = tmp / "i" / f"{a.dest}.yaml"
                 f.write_text((ROOT / "config/test.yaml").read_text())
                 words += [a.option_strings[-1], str(f)]
+            elif getattr(a.type, "__name__", "") == "_resolved":  # the same, as the JSON the rules pass
+                words += [a.option_strings[-1], CONFIG]
             else:
                 f = tmp / "i" / a.dest
                 f.write_text("{}\n")
@@ -198,7 +206,7 @@ def test_a_seeds_working_directory_is_placed_but_not_owned(tmp_path):
     d = tmp_path / "seed-1"
     (d / "results").mkdir(parents=True)
     (d / "results" / "x.json").write_text("{}")
-    run = ["seeds", "run", "--seed", "1", "--config", "{}", "--snakefile", str(tmp_path / "Snakefile")]
+    run = ["seeds", "run", "--seed", "1", "--config", CONFIG, "--snakefile", str(tmp_path / "Snakefile")]
     (tmp_path / "Snakefile").write_text("")
     check([*run, "--dir", str(d)])
     data = tmp_path / "data"
@@ -1059,7 +1067,7 @@ def test_a_seeds_working_directory_is_no_result_of_mot(tmp_path):
     model = tmp_path / "M"
     model.mkdir()
     (model / MARKER).write_text("train/branches/rounds/merge")
-    argv = ["seeds", "run", "--seed", "1", "--config", "{}", "--dir", str(model), "--snakefile",
+    argv = ["seeds", "run", "--seed", "1", "--config", CONFIG, "--dir", str(model), "--snakefile",
             str(ROOT / "Snakefile")]
     with pytest.raises(MotError, match=f"--dir {model}: the output of `mot train/branches/rounds/merge`, not a "
                                        "directory to work in"):
@@ -1076,10 +1084,10 @@ def test_no_output_lies_in_the_git_directory_provenance_reads():
     if not found:
         pytest.skip("not a git checkout (CI and a clone are)")
     with pytest.raises(MotError, match="lies inside the input"):
-        check(["provenance", "--config", "{}", "--out", str(found[0] / "HEAD")])
+        check(["provenance", "--config", CONFIG, "--out", str(found[0] / "HEAD")])
     with pytest.raises(MotError, match="would replace the input"):
-        check(["provenance", "--config", "{}", "--out", str(ROOT / "docs" / "testing.md")])
-    check(["provenance", "--config", "{}", "--out", str(ROOT / "results" / "provenance.json")])
+        check(["provenance", "--config", CONFIG, "--out", str(ROOT / "docs" / "testing.md")])
+    check(["provenance", "--config", CONFIG, "--out", str(ROOT / "results" / "provenance.json")])
 
 
 def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(tmp_path):
@@ -1212,3 +1220,68 @@ def test_the_tenth_probes_counts_on_the_command_line_have_their_config_keys_rang
     r = run_mot("corpus", "--samples", tmp_path / "s.jsonl", "--out", tmp_path / "c.jsonl", "--grades",
                 tmp_path / "g.json", "--max-length", "99999999999")
     assert "99999999999 is greater than the maximum of 2147483647 (config/schema.yaml $defs/posint)" in r.stderr
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("eval.temperature", 1e-300, "eval.temperature"),  # a tiny positive one overflowed the logits after loading
+    ("train.loss_chunk_tokens", 10 ** 31, "train.loss_chunk_tokens"),  # an overflow once training started
+    ("eval.params.device", "bogus", "eval.params.device"),  # failed when the eval job ran, after training
+    ("general.model_args.dtype", "float99", "general.model_args.dtype"),  # an AttributeError in lm-eval
+])
+def test_the_eleventh_probes_config_values_are_refused_by_the_config_check(key, value, message):
+    """Eleventh probe, cases 4, 5, 10 and 11: values the config check took, which failed late."""
+    from mot.config import validate_config
+    from mot.spec import SCHEMA
+
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config.setdefault("general", {"tasks": {"X": {"task": "x", "metric": "acc,none", "group": "pure"}}})
+    node = config
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    with pytest.raises(MotError, match=message.replace(".", r"\.")):
+        validate_config(config, SCHEMA, "t.yaml")
+
+
+def test_the_eleventh_probes_flags_and_files_are_one_line_before_any_work(tmp_path):
+    """Eleventh probe, cases 6, 8, 9, 17, 18, 19 and 30: subnormal merge weights (a NaN after the
+    merge started), a shard count or checkpoint step past the config's counts, `seeds run --config`
+    never checked (a whole Snakemake run, then its log), report.published's file read leniently (a
+    list, a Latin-1 byte, a key twice), a pretrained student's config.json read leniently (by mot
+    plan), and --force over a user's directory that holds another command's result (deleted)."""
+    from mot.generate import parse_shard
+    from mot.memory import arch_from_checkpoint
+    from mot.merge import _check_call
+    from mot.results import load_published
+
+    with pytest.raises(MotError, match="too small for float32"):
+        _check_call(["a", "b"], "weighted", [1e-320, 1e-320], None, {})
+    with pytest.raises(MotError, match=r"--shard 0/99999999999999999999: K = .* is greater than the maximum"):
+        parse_shard("0/99999999999999999999")
+    (tmp_path / "ck").mkdir()
+    r = run_mot("evaluate", "--checkpoint", f"{10 ** 23}={tmp_path / 'ck'}", "--benchmark", f"a={tmp_path / 'b.jsonl'}",
+                "--spec", '{"sampling": {"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 4}}',
+                "--samples", tmp_path / "e.samples.jsonl", "--out", tmp_path / "e.json")
+    assert r.returncode == 1 and "--checkpoint: step = 100000000000000000000000 is greater than" in r.stderr, r.stderr
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config["train"]["lr"] = 5
+    r = run_mot("seeds", "run", "--seed", "1", "--config", json.dumps(config), "--dir", tmp_path / "sd",
+                "--snakefile", ROOT / "Snakefile", "--targets", "x")
+    assert r.returncode == 1 and "train.lr" in r.stderr.strip().splitlines()[-1] and not (tmp_path / "sd").exists()
+    for name, raw, message in (("p1", b"tables: [1, 2]\n", "expected a 'tables' mapping"),
+                               ("p2", b"tables: {table10: {rows: {\"\xd6\": {}}}}\n", "not UTF-8 text"),
+                               ("p3", b"tables: {}\ntables: {}\n", "the key 'tables' is given twice")):
+        (tmp_path / f"{name}.yaml").write_bytes(raw)
+        with pytest.raises(MotError, match=f"{name}.yaml.*{message}"):
+            load_published(str(tmp_path / f"{name}.yaml"), "table10")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text('{"hidden_size": 32,,}')
+    with pytest.raises(MotError, match=r"m/config\.json: model config is malformed"):
+        arch_from_checkpoint(tmp_path / "m")
+    res = tmp_path / "res"
+    (res / "base").mkdir(parents=True)
+    (res / "base" / MARKER).write_text("world-student")
+    (res / "notes.txt").write_text("mine")
+    with pytest.raises(MotError, match=r"--out .*res: holds .*base, `mot world-student`, which --force does not"):
+        check_out(res, force=True)

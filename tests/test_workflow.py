@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT, copy_run, make_checkout, snakemake, snakemake_in
 from helpers import planned, resources
 from mot import catalog
-from mot.student import base_key
+from mot.student import checkout_base_key
 
 pytestmark = pytest.mark.slow
 TEST = ["--configfile", "config/test.yaml", "--cores", "2"]
@@ -31,7 +31,7 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_pat
         assert stats[0] == ("source,teacher,prompts,kept,pass_rate,mean_tokens,lost_no_correct,lost_too_long"
                             ) and len(stats) == 6
     # the test config's base is built here (the repository ships only the default config's)
-    base = workdir / "data/bases" / f"tiny-{base_key(TEST_CONFIG['world'], **TEST_STUDENT)}"
+    base = workdir / "data/bases" / f"tiny-{checkout_base_key(TEST_CONFIG['world'], **TEST_STUDENT)}"
     assert (base / "model.safetensors").is_file() and (base / "tokenizer.json").is_file()
     assert (base / "chat_template.jinja").is_file() or "chat_template" in (base / "tokenizer_config.json").read_text()
     assert json.loads((workdir / "results/provenance.json").read_text())["config"]["seed"] == 0

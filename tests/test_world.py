@@ -1,5 +1,6 @@
 """The synthetic world: splits, teachers' formats, temperature and error behaviour."""
 import random
+import re
 
 import pytest
 
@@ -137,12 +138,12 @@ def test_shipped_base_was_built_from_the_default_config():
     import yaml
 
     from mot import layout
-    from mot.student import BASE_RECORD, base_key, base_spec
+    from mot.student import BASE_RECORD, base_spec, checkout_base_key
 
     root = Path(__file__).parents[1]
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
     student = config["students"]["tiny"]
-    base = root / layout.synthetic_base("tiny", base_key(config["world"], student["arch"], student["pretrain"]))
+    base = root / layout.synthetic_base("tiny", checkout_base_key(config["world"], student["arch"], student["pretrain"]))
     assert base.is_dir(), f"{base} is not shipped: snakemake --forcerun world_student, then commit it"
     record = json.loads((base / BASE_RECORD).read_text())
     spec = base_spec(config["world"], student["arch"], student["pretrain"])
@@ -183,10 +184,11 @@ def test_base_key_covers_the_teacher_styles(monkeypatch):
 
     w = {"seed": 0, "pool_size": 30, "pretrain_size": 40, "ops": [1, 3], "max_operand": 9, "max_value": 99}
     arch, pretrain = {"hidden_size": 32}, {"steps": 3, "styles": ["plain"]}
-    before = student.base_key(w, arch, pretrain)
+    before = student.base_key(w, arch, pretrain, "c0")
+    assert student.base_key(w, arch, pretrain, "c1") != before  # the code that builds it (probe 10, case 17)
     changed = {**world.STYLES, "shifted": dataclasses.replace(world.STYLES["shifted"], check_rate=0.9)}
     monkeypatch.setattr(student, "STYLES", changed)  # a style the base never pre-trains on: the tokenizer's
-    assert student.base_key(w, arch, pretrain) != before
+    assert student.base_key(w, arch, pretrain, "c0") != before
 
 
 def test_a_world_with_no_more_such_problems_stops_at_once():
@@ -202,3 +204,18 @@ def test_a_world_with_no_more_such_problems_stops_at_once():
     with pytest.raises(MotError, match="cannot draw 10000000 unique 'pretrain' problems"):
         make_world(0, 10, 10, 10_000_000, [1, 1], [1, 1], 2, 20)
     assert time.monotonic() - start < 30
+
+
+def test_an_edit_of_the_code_that_builds_the_shipped_base_builds_another(checkout):
+    """Tenth probe, case 17: the shipped base has no Snakemake record, so an edit of the code that
+    pre-trains it planned nothing, and every stage went on from the old code's base. Its name holds
+    the world-student code version (mot.student.base_key): an edit names another base, which the
+    rule builds; the shipped one is this code's (else the test above fails first)."""
+    from conftest import snakemake_in
+
+    r = snakemake_in(checkout, "base_models", "--cores", "1", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr
+    f = checkout / "src/mot/student.py"
+    f.write_text(f.read_text().replace('stable_hash("pretrain-data", seed)', 'stable_hash("pretrain-data-v2", seed)'))
+    r = snakemake_in(checkout, "base_models", "--cores", "1", "-n")
+    assert r.returncode == 0 and re.search(r"^world_student\s+1$", r.stdout, re.M), r.stdout + r.stderr

@@ -19,7 +19,7 @@ def base_model(student):
     s = config["students"][student]
     if s["init"] != "synthetic":
         return s["path"]
-    return L.synthetic_base(student, base_key(config["world"], s["arch"], s["pretrain"]))
+    return L.synthetic_base(student, base_key(config["world"], s["arch"], s["pretrain"], code("world-student")))
 
 
 def base_input(student):

@@ -60,6 +60,21 @@ def _config(text: str):
     return validate_config(_json(text), SCHEMA if SCHEMA.is_file() else "config/schema.yaml", "--config")
 
 
+def _resolved(text: str) -> dict:
+    """A resolved config as JSON (what the rules pass to `seeds run` and `provenance`), checked against
+    config/schema.yaml as _config checks one, and passed on as given: a seed's config and the
+    provenance record keep the rules' bytes (an invalid one had run a seed's whole Snakemake, or been
+    recorded with exit 0)."""
+    import copy
+
+    from .config import validate_config
+    from .spec import SCHEMA
+
+    value = _json(text)
+    validate_config(copy.deepcopy(value), SCHEMA if SCHEMA.is_file() else "config/schema.yaml", "--config")
+    return value
+
+
 def _positive(kind):
     """An argument that is a positive, finite number of `kind` (int or float); an int at most the
     config's counts (config/schema.yaml's $defs/posint: a flag takes what its config key takes)."""

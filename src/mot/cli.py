@@ -13,7 +13,7 @@ import sys
 from . import commands as c
 from . import layout
 from .io import MotError
-from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _names, _positive, _seed
+from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _names, _positive, _resolved, _seed
 from .placement import check_outputs
 from .spec import spec_help
 from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
@@ -233,7 +233,7 @@ def parser() -> argparse.ArgumentParser:
              "its own directory, or tabulate the seeds", outputs={"out": Out("stem", TABLE_FILES), "dir": "workdir"})
     sp.add_argument("action", choices=["run", "table"])
     sp.add_argument("--seed", type=_seed, help="run: the world seed")
-    sp.add_argument("--config", type=_json, help="run: the resolved config (JSON), of which the seed's is made")
+    sp.add_argument("--config", type=_resolved, help="run: the resolved config (JSON), of which the seed's is made")
     sp.add_argument("--dir", help="run: the seed's directory (results/seeds/seed-<s>): new, empty, or this seed's "
                                   "from an earlier run")
     sp.add_argument("--snakefile", help="run: the workflow's Snakefile")
@@ -246,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("provenance", c.cmd_provenance, "record resolved config, package versions, git revision",
                  outputs={"out": "file", "rst": "file"})
-    sp.add_argument("--config", type=_json, required=True)
+    sp.add_argument("--config", type=_resolved, required=True, help="the resolved config (JSON)")
     sp.add_argument("--out", required=True)
     sp.add_argument("--rst", help="also as reStructuredText (the first page of snakemake --report)")
 

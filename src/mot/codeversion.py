@@ -11,7 +11,8 @@ not, in any module. A registry brings every entry filed into it (a `@register(..
 So an edit reruns the stages whose commands reach it and nothing else: a change to the corpus
 command's argument default reruns corpora; a new helper nothing calls, a comment or a docstring
 reruns nothing; a definition moved to another module, its importers updated, reruns nothing (the
-module is not part of the key). Over-inclusion is safe, under-inclusion is not: a class is hashed
+module is not part of the key), unless that module runs statements on import (a registry's entries,
+mot/__init__.py): the command now runs them too, so they count. Over-inclusion is safe, under-inclusion is not: a class is hashed
 whole (a method called on an instance is not resolved), and a name that could mean a global counts.
 Data files a stage reads (templates, the schema) are its rules' inputs, not code.
 

@@ -154,6 +154,10 @@ def cmd_eval(a):
         raise MotError(f"--checkpoint {a.checkpoint}: expected STEP=PATH with an integer step") from None
     if len({k for k, _ in checkpoints}) < len(checkpoints) or any(k < 0 for k, _ in checkpoints):
         raise MotError(f"--checkpoint {a.checkpoint}: each step once, none negative (a training step)")
+    from .spec import check_count
+
+    for step, _ in checkpoints:  # a training step: in the range of the config's step counts
+        check_count(step, "--checkpoint", "step")
     rec = evaluate(checkpoints, parse_pairs(a.benchmark, "benchmark"), EvalSpec.of(a.spec), a.out, a.samples, a.tag)
     for c in rec["checkpoints"]:
         print(f"step {c['step']}: " + ", ".join(f"{b} pass@1 {s['pass@1']:.4f} +- {s['se']:.4f}"

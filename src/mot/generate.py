@@ -171,6 +171,9 @@ def parse_shard(text: str | None) -> tuple[int, int]:
         raise MotError(f"--shard {text!r}: expected J/K, e.g. 0/4") from None
     if not 0 <= j < k:
         raise MotError(f"--shard {text!r}: need 0 <= J < K")
+    from .spec import check_count
+
+    check_count(k, f"--shard {text}", "K")  # the config's counts' range (a teacher's shards)
     return j, k
 
 

@@ -199,6 +199,14 @@ def _not_yours(path: Path) -> str:
     return f"an existing directory that {written_by(writer)} wrote, not `mot {WRITER}`"
 
 
+def _nested_output(path: Path) -> tuple[Path, str] | None:
+    """The first directory below `path` that mot wrote, and its writer, if any."""
+    for root, dirs, files in os.walk(path):
+        if MARKER in files and Path(root) != path:
+            return Path(root), writer_of(root)
+    return None
+
+
 def replaceable(path: str | os.PathLike) -> bool:
     """Whether a directory output may be replaced: it is absent or empty, this command (or its
     family: WRITER) wrote it, or the user allowed it (check_out with force=True)."""
@@ -266,6 +274,10 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
     if not is_dir:
         raise MotError(f"{flag} {out}: is a directory, expected a file")
     if force:
+        if writer_of(path) is None and (inner := _nested_output(path)) is not None:
+            # --force lets a command replace the user's directory, not the results of other commands in it
+            raise MotError(f"{flag} {out}: holds {inner[0]}, {written_by(inner[1])}, which --force does not "
+                           "replace: move it out, or name another path")
         _FORCED.add(str(path.resolve()))
     elif not replaceable(path):
         raise MotError(f"{flag} {out}: {_not_yours(path)}; remove it or pass --force")

@@ -14,7 +14,8 @@ PROVENANCE_RST = f"{RESULTS}/provenance.rst"  # report/workflow.rst includes it
 PLAN = f"{RESULTS}/plan.md"
 
 # the synthetic world; its pre-trained base students are shipped in the repository, named by a
-# hash of what shapes their weights (mot.student.base_key), with their tokenizer inside
+# hash of what shapes their weights (mot.student.base_key: the settings and the code that builds
+# them), with their tokenizer inside
 WORLD = f"{RESULTS}/world/world.json"
 BASES = "data/bases"
 SYNTHETIC_BASE = f"{BASES}/{{student}}-{{key}}"

@@ -170,13 +170,14 @@ def arch_from_checkpoint(path: Path) -> Arch | None:
     """A local checkpoint's figures: parameters counted from its safetensors headers (an MoE's active
     share from its expert tensors and experts per token), the rest from config.json (the hub's
     layout or this transformers')."""
-    import json
     import math
 
     from .checkpoints import Checkpoint
 
-    cfg = json.loads((path / "config.json").read_text())
-    cfg = {**cfg, **cfg.get("text_config", {})}
+    from .readers import read_json
+
+    cfg = read_json(path / "config.json", "model config", {"type": "object"})
+    cfg = {**cfg, **(cfg.get("text_config") or {})}
     n_exp = cfg.get("num_experts") or cfg.get("n_routed_experts") or 0
     per_token = cfg.get("num_experts_per_tok") or 0
     try:

@@ -243,6 +243,9 @@ def _check_call(inputs, method_name, weights, base, params) -> list[float]:
     if not (math.isfinite(total := sum(abs(w) for w in weights)) and total <= torch.finfo(torch.float32).max):
         raise MotError(f"--weights {weights}: every weight must be a finite number, and so must their sum in "
                        "float32 (the merge's arithmetic)")
+    if any(0 < abs(w) < torch.finfo(torch.float32).tiny for w in weights):  # 0 or subnormal in float32
+        raise MotError(f"--weights {weights}: a weight is too small for float32, the merge's arithmetic (give 0, "
+                       f"or at least {torch.finfo(torch.float32).tiny:.3g} in size)")
     if method_name == "weighted" and param("weighted", params, "normalize") and sum(weights) == 0:
         raise MotError("--weights sum to 0: method 'weighted' divides by their sum (or pass --param normalize=false)")
     return weights

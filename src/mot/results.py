@@ -129,10 +129,22 @@ def load_published(path: str | None, name: str) -> dict | None:
         return None
     import yaml
 
-    data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict) or "tables" not in data:
-        raise MotError(f"{path}: expected a 'tables' mapping")
-    return (data["tables"].get(name) or {}).get("rows")
+    from .configfile import _yaml_error, load_yaml
+
+    try:  # as a config file is read: UTF-8, no key given twice, one line naming the file
+        data = load_yaml(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MotError(f"{path}: not UTF-8 text (byte {e.start}; report.published)") from None
+    except OSError as e:
+        raise MotError(f"{path}: cannot read it ({e.strerror}; report.published)") from None
+    except yaml.YAMLError as e:
+        raise _yaml_error(path, e) from None
+    if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
+        raise MotError(f"{path}: expected a 'tables' mapping (report.published)")
+    table = data["tables"].get(name) or {}
+    if not isinstance(table, dict) or not isinstance(table.get("rows") or {}, dict):
+        raise MotError(f"{path}: tables.{name} is not a mapping with 'rows' (report.published)")
+    return table.get("rows")
 
 
 def results(evals: list[str], spec: dict) -> Results:

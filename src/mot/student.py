@@ -10,9 +10,10 @@ the code path is the one real Qwen3 checkpoints take: save_pretrained, a chat te
 AutoModelForCausalLM.
 
 Pre-training the default base takes about 9 minutes on 2 cores, so the repository ships it under
-data/bases/, named by `base_key` (a hash of what shapes its weights). `snakemake --forcerun
-world_student` rebuilds it, bit for bit on CPU with 2 threads; a config whose world, arch or
-pretrain differ names another directory, which the rule builds.
+data/bases/, named by `base_key` (a hash of what shapes its weights: the settings and the code that
+builds it). `snakemake --forcerun world_student` rebuilds it, bit for bit on CPU with 2 threads; a
+config whose world, arch or pretrain differ, or a checkout whose world-student code differs, names
+another directory, which the rule builds.
 """
 from __future__ import annotations
 
@@ -196,14 +197,25 @@ def base_spec(world: dict, arch: dict, pretrain: dict) -> dict:
             "styles": styles}
 
 
-def base_key(world: dict, arch: dict, pretrain: dict) -> str:
-    """The name of a base built from these settings (data/bases/<student>-<key>)."""
+def base_key(world: dict, arch: dict, pretrain: dict, code: str) -> str:
+    """The name of a base built from these settings by this code (data/bases/<student>-<key>): `code`,
+    the world-student command's code version (the rules' code("world-student"), mot.codeversion). A
+    base built by other code is another base, which the rule builds: the shipped one has no
+    Snakemake record whose code version would tell it stale."""
     import hashlib
     import json
 
     # sorted keys: the rules hand the settings over as sorted JSON, the config has them in its order
     text = json.dumps(base_spec(world, arch, pretrain), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    return hashlib.sha256(f"{text}\n{code}".encode()).hexdigest()[:10]
+
+
+def checkout_base_key(world: dict, arch: dict, pretrain: dict) -> str:
+    """base_key with the code of the package imported (tests and benchmarks; the rules use their
+    checkout's, code("world-student"))."""
+    from .codeversion import version
+
+    return base_key(world, arch, pretrain, version(str(Path(__file__).resolve().parents[1]), "world-student"))
 
 
 def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = False) -> float:
@@ -223,7 +235,7 @@ def build_base(world: dict, arch: dict, pretrain: dict, out: str, force: bool = 
         write_json(f"{tmp}/world.json", world_from_spec(world, held_out=False))
         build_tokenizer(f"{tmp}/world.json", f"{tmp}/tokenizer", world["vocab_size"], world["seed"])
         return build_student(f"{tmp}/world.json", f"{tmp}/tokenizer", arch, pretrain, out, record={
-            "world": spec["world"], "styles": spec["styles"], "key": base_key(world, arch, pretrain),
+            "world": spec["world"], "styles": spec["styles"],
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "tokenizers": tokenizers.__version__},
             "rebuild": "snakemake --forcerun world_student (CPU, 2 threads: the same bytes)"}, force=force)
