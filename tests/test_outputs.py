@@ -1180,6 +1180,9 @@ def test_the_tenth_probes_seed_directory_of_the_users_is_refused(tmp_path):
     with pytest.raises(MotError, match=f"--dir {mine}: holds files and no seed's config.yaml"):
         run_seed(1, yaml.safe_load((ROOT / "config/test.yaml").read_text()), str(mine), str(ROOT / "Snakefile"), 1, [])
     assert sorted(p.name for p in mine.rglob("*")) == ["logs", "results", "world.log"]
+    (mine / "results" / "logs" / "world.log").unlink()  # directories alone: what Snakemake makes for the
+    with pytest.raises(MotError, match="Snakemake run in"):  # seed's outputs before its job (the seeds target)
+        run_seed(1, yaml.safe_load((ROOT / "config/test.yaml").read_text()), str(mine), str(tmp_path / "none"), 1, [])
 
 
 def test_the_tenth_probes_plan_readme_is_checked_before_the_plan_is_written(tmp_path):

@@ -95,7 +95,10 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
     from .io import STALE
 
     mine_tmp = lambda f: STALE.fullmatch(f.name.removeprefix(".config.yaml."))  # noqa: E731  (a killed run's)
-    if not mine.exists() and d.is_dir() and any(not mine_tmp(f) for f in d.iterdir()):  # Snakemake would write over them
+    # files (or links) of the user's, anywhere in it: Snakemake would write over them; directories
+    # alone are what Snakemake made for the seed's outputs before starting this job
+    if not mine.exists() and d.is_dir() and any((f.is_file() or f.is_symlink()) and not mine_tmp(f)
+                                                for f in d.rglob("*")):
         raise MotError(f"--dir {directory}: holds files and no seed's config.yaml (a seed's directory has "
                        "one): give --dir a new or empty directory, or the directory of an earlier run of this seed")
     d.mkdir(parents=True, exist_ok=True)
