@@ -33,19 +33,16 @@ def pytest_sessionstart(session):
 # README's test command runs the suite in four processes (pytest-xdist, --dist loadgroup): each group
 # of tests runs in one process, and the groups start by their mark @pytest.mark.early(rank), lowest
 # first, unmarked ones last, so that the longest start first (a mark goes with its test: a rename
-# changes nothing). A module is a group (its module-scoped fixtures are built once), but the two
-# SLURM modules share one (each writes the cluster's /etc/slurm/slurm.conf) and every test of
-# test_workflow is its own (they share nothing). The SLURM group is the longest chain (early 0); the
-# shared tiny run (tiny_run below, 71 jobs, ~6 min alone) is next: its builder starts second (1),
-# and the tests that start from it come after other work (SLURM's own comparison with it comes late in
-# the SLURM group; the seeds test runs seed 1's grid first, which needs none of it). The rehearsal's
-# tiny models (rehearsal_models below, ~6 min alone) are built third (early 1.5), and the SLURM run
-# of the rehearsal that starts from them is the SLURM group's last test (its mark `last`: within a
-# group, the tests marked so run after the others).
+# changes nothing). A module is a group (its module-scoped fixtures are built once), but every test of
+# test_workflow is its own (they share nothing). The two SLURM modules, each with a cluster of its own
+# (tests/slurm_cluster.py), are the longest chains (early 0); the shared tiny run (tiny_run below, 71
+# jobs, ~6 min alone) is next: its builder starts third (1), and the tests that start from it come
+# after other work (SLURM's own comparison with it comes late in test_slurm; the seeds test runs seed
+# 1's grid first, which needs none of it). The rehearsal's tiny models (rehearsal_models below, ~6 min
+# alone) are built fourth (early 1.5), and the SLURM run of the rehearsal that starts from them is
+# test_multinode's last test (its mark `last`: within a group, the tests marked so run after the others).
 def group(item) -> str:
     module = Path(item.fspath).stem
-    if module in ("test_slurm", "test_multinode"):
-        return "slurm"
     if module == "test_workflow":
         return f"test_workflow.py::{item.originalname}"
     return module

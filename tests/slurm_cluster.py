@@ -1,8 +1,8 @@
 """A real SLURM cluster on this host for the tests (tests/test_slurm.py: one node; tests/test_multinode.py:
-two), from Debian's packages: slurmctld, one slurmd per node, munge. Needs root. The cluster writes
-/etc/slurm/slurm.conf (where srun inside a job looks: SLURM_CONF does not reach it), marked as the
-tests' own, and removes it when it stops; both modules run in one test process (tests/conftest.py),
-one cluster at a time, on the same ports."""
+two), from Debian's packages: slurmctld, one slurmd per node, munge. Needs root. Each cluster has its
+own slurm.conf in its state directory (SLURM_CONF in the environment it yields: sbatch passes it on to
+the job, the SLURM plugin's --export=ALL, where srun reads it) and its own ports, so the two modules
+run at once in two test processes (tests/conftest.py). Nothing is written under /etc/slurm."""
 import contextlib
 import os
 import re
@@ -13,27 +13,16 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from helpers import free_port
 
 NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
 HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
-MARK = "# written by the project's tests"  # (tests/slurm_cluster.py): the first line of the file
-CONF = Path("/etc/slurm/slurm.conf")
-GRES_CONF = CONF.with_name("gres.conf")  # beside slurm.conf, where slurmd looks
-CTLD_PORT = 6817  # slurmctld's default port
 
 
 def job_info(env, job: str) -> dict:
     """`scontrol show job -o` as {key: value} (empty once SLURM has forgotten the job)."""
     out = subprocess.run(["scontrol", "show", "job", "-o", job], env=env, capture_output=True, text=True).stdout
     return dict(m.groups() for m in re.finditer(r"(\S+?)=(\S*)", out))
-
-
-def port_busy(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def status(pid) -> str:
@@ -68,13 +57,7 @@ def cluster(d: Path, nodes: tuple[str, ...] = (), min_job_age: int = 120, mem_sh
     to squeue (the tests' status command: the cluster keeps no accounting) for that many seconds.
     `gpus`: each node declares that many GPUs as a generic resource (a count, no devices), so that
     SLURM places and refuses GPU jobs (--gpus=N) as a GPU cluster does; no process sees a GPU."""
-    for f in (CONF, GRES_CONF):
-        if f.exists() and MARK not in f.read_text():
-            pytest.fail(f"{f} exists and is not the tests': the tests start their own cluster")
-    deadline = time.time() + 60  # the other module's cluster may still be stopping
-    while port_busy(CTLD_PORT):
-        assert time.time() < deadline, f"port {CTLD_PORT} (slurmctld) is taken"
-        time.sleep(1)
+    conf, gres_conf = d / "slurm.conf", d / "gres.conf"  # slurmd reads gres.conf beside slurm.conf
     host = socket.gethostname()
     mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 20 * mem_share)
     gres = f" Gres=gpu:{gpus}" if gpus else ""
@@ -84,14 +67,13 @@ def cluster(d: Path, nodes: tuple[str, ...] = (), min_job_age: int = 120, mem_sh
         spool, pid = f"{d}/spool/%n", f"{d}/slurmd-%n.pid"
         pid_files = [d / f"slurmd-{n}.pid" for n in nodes]
     else:
-        lines = f"NodeName={host} CPUs={os.cpu_count()} RealMemory={mem}{gres} State=UNKNOWN"
+        lines = f"NodeName={host} Port={free_port()} CPUs={os.cpu_count()} RealMemory={mem}{gres} State=UNKNOWN"
         spool, pid, pid_files = f"{d}/spool", f"{d}/slurmd.pid", [d / "slurmd.pid"]
     for sub in ("state", "spool", *(f"spool/{n}" for n in nodes)):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    CONF.parent.mkdir(parents=True, exist_ok=True)
-    CONF.write_text(f"""{MARK}
-ClusterName=mot-test
+    conf.write_text(f"""ClusterName=mot-test
 SlurmctldHost={host}
+SlurmctldPort={free_port()}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -121,13 +103,13 @@ PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
     for i in range(gpus):
         if not (d / f"gpu{i}").exists():
             os.mknod(d / f"gpu{i}", stat.S_IFCHR | 0o666, os.makedev(1, 3))
-    GRES_CONF.write_text(f"{MARK}\n" + (f"Name=gpu File={d}/gpu[0-{gpus - 1}]\n" if gpus else ""))
-    env = {**os.environ, "SLURM_CONF": str(CONF)}
+    gres_conf.write_text((f"Name=gpu File={d}/gpu[0-{gpus - 1}]\n" if gpus else ""))
+    env = {**os.environ, "SLURM_CONF": str(conf)}
     try:
         start_munge()
-        subprocess.run(["slurmctld", "-f", str(CONF)], check=True)
+        subprocess.run(["slurmctld", "-f", str(conf)], check=True)
         for n in nodes or [None]:
-            subprocess.run(["slurmd", "-f", str(CONF), *(["-N", n] if n else [])], check=True)
+            subprocess.run(["slurmd", "-f", str(conf), *(["-N", n] if n else [])], check=True)
         want = ["idle", str(max(len(nodes), 1))]
         deadline = time.time() + 60
         while subprocess.run(["sinfo", "-h", "-o", "%t %D"], env=env, capture_output=True,
@@ -140,9 +122,4 @@ PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
         pids = [int(p.read_text()) for p in (*pid_files, d / "slurmctld.pid") if p.is_file()]
         for p in pids:
             subprocess.run(["kill", str(p)])
-        wait_gone(pids)  # the next cluster starts on the same ports
-        # Without a controller, every later `scontrol show config` (the SLURM plugin runs one whenever
-        # Snakemake starts) would wait for it; with no config file it fails at once.
-        for f in (CONF, GRES_CONF):
-            if f.is_file() and MARK in f.read_text():
-                f.unlink()
+        wait_gone(pids)

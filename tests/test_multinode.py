@@ -38,7 +38,7 @@ except ImportError:
 if os.environ.get("CI") and not (slurm_cluster.HAVE_SLURM and HAVE_RAY):
     raise RuntimeError("CI needs a local SLURM (.ci/run installs slurmctld, slurmd, slurm-client and munge) and ray")
 # xdist starts the groups by this mark (tests/conftest.py): the longest chains first
-pytestmark = pytest.mark.early(0)  # one group with test_slurm (one cluster at a time)
+pytestmark = pytest.mark.early(0)  # its own cluster, beside test_slurm's (tests/slurm_cluster.py)
 needs_cluster = pytest.mark.skipif(not (slurm_cluster.HAVE_SLURM and HAVE_RAY),
                                    reason="no local SLURM (root, slurmctld, slurmd, munge) or no ray")
 NODES = ("n1", "n2")
@@ -121,7 +121,9 @@ def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, 
     args = ["--num_processes", "2", "--num_machines", "2", "--multi_gpu", "--mixed_precision", "no",
             "--dynamo_backend", "no", "-m", "mot", "--log", str(log), "train", "--model", str(tiny_model),
             "--corpus", str(corpus), "--spec", json.dumps({"hparams": HP, "steps": 2}), "--out", str(out)]
-    keep = f"env -i PATH={os.environ['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID"
+    # SLURM_CONF too: this test cluster's slurm.conf is not where srun looks by default (/etc/slurm)
+    keep = (f"env -i PATH={os.environ['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID "
+            "SLURM_CONF=$SLURM_CONF")
     cmd = f"{keep} {sys.executable} -m mot.multinode accelerate -- {shlex.join(args)}"
     sub = subprocess.run(["sbatch", "--parsable", "--nodes=2", "--ntasks=2", "--cpus-per-task=1", "--mem=1000",
                           "-o", str(tmp_path / "job.out"), "--wrap", cmd], env=env, capture_output=True, text=True)
@@ -310,7 +312,7 @@ def test_why_a_raylet_ended_is_read_from_its_session_log(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.rehearsal
-@pytest.mark.last  # after the others of the SLURM group: its models are built meanwhile, elsewhere
+@pytest.mark.last  # after the module's others: its models are built meanwhile, elsewhere
 @needs_cluster
 def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_nodes, rehearsal_models, tmp_path):
     """Target rehearsal_kinds of the paper's rehearsal (config/rehearsal.yaml over config/paper.yaml,
