@@ -3,6 +3,7 @@
 # jobs' resources in rules/common/resources.smk; the grid itself, the defaults and the costs live in
 # mot (grid, config, plan).
 import functools
+import glob
 from types import SimpleNamespace
 import json
 import re
@@ -104,6 +105,20 @@ def code(*entries):
 def all_code():
     """Every module of the package (a seed's whole run, the provenance page)."""
     return code_version(SRC, *ALL_MODULES)
+
+
+def workflow_code():
+    """The workflow's own files, the Snakefile and rules/ (a seed's whole run is a Snakemake run of
+    them: an edit of a rule changes what it makes, which all_code() does not see)."""
+    import hashlib
+
+    root = workflow.basedir
+    files = [workflow.main_snakefile, *sorted(glob.glob(os.path.join(root, "rules", "**", "*.smk"), recursive=True))]
+    digest = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            digest.update(os.path.relpath(f, root).encode() + b"\0" + fh.read() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def as_json(obj):

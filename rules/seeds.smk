@@ -7,6 +7,7 @@ rule seed_run:
         evals=[f"{L.SEED_DIR}/{e}" for e in SEED_EVALS],
     params:
         code=all_code(),
+        workflow=workflow_code(),
         config=json_param(config),
         dir=L.SEED_DIR,
         targets=SEED_EVALS,

@@ -1,8 +1,14 @@
 """A real SLURM cluster on this host for the tests (tests/test_slurm.py: one node; tests/test_multinode.py:
 two), from Debian's packages: slurmctld, one slurmd per node, munge. Needs root. Each cluster has its
-own slurm.conf in its state directory (SLURM_CONF in the environment it yields: sbatch passes it on to
-the job, the SLURM plugin's --export=ALL, where srun reads it) and its own ports, so the two modules
-run at once in two test processes (tests/conftest.py). Nothing is written under /etc/slurm."""
+own slurm.conf in its state directory and its own ports, so the two modules run at once in two test
+processes (tests/conftest.py); nothing is written under /etc/slurm.
+
+A SLURM command finds a config in SLURM_CONF, else at /etc/slurm/slurm.conf, where a real cluster keeps
+it. SLURM_CONF reaches a job's batch script (the plugin's sbatch --export=ALL), but not the srun that
+the plugin's jobstep executor starts inside the job (it drops every SLURM_ variable but the job's
+identity), nor a command run under `env -i`. So each cluster's environment puts a directory first on
+PATH whose SLURM commands (srun, sbatch, scontrol, ...) are the real ones with SLURM_CONF set: a shim
+for where the config lives, nothing else."""
 import contextlib
 import os
 import re
@@ -16,6 +22,7 @@ from pathlib import Path
 from helpers import free_port
 
 NEEDS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun")
+CLIENTS = ("sbatch", "srun", "squeue", "scontrol", "scancel", "sinfo", "sacct", "salloc", "sstat")
 HAVE_SLURM = all(shutil.which(x) for x in NEEDS) and os.geteuid() == 0
 
 
@@ -104,7 +111,14 @@ PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
         if not (d / f"gpu{i}").exists():
             os.mknod(d / f"gpu{i}", stat.S_IFCHR | 0o666, os.makedev(1, 3))
     gres_conf.write_text((f"Name=gpu File={d}/gpu[0-{gpus - 1}]\n" if gpus else ""))
-    env = {**os.environ, "SLURM_CONF": str(conf)}
+    bin_dir = d / "bin"  # the cluster's SLURM commands (the module's docstring)
+    bin_dir.mkdir(exist_ok=True)
+    for cmd, real in ((c, shutil.which(c)) for c in CLIENTS):
+        if not real:
+            continue
+        (bin_dir / cmd).write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {real} "$@"\n')
+        (bin_dir / cmd).chmod(0o755)
+    env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     try:
         start_munge()
         subprocess.run(["slurmctld", "-f", str(conf)], check=True)

@@ -121,9 +121,8 @@ def test_training_over_two_nodes_runs_one_accelerate_launch_per_node(two_nodes, 
     args = ["--num_processes", "2", "--num_machines", "2", "--multi_gpu", "--mixed_precision", "no",
             "--dynamo_backend", "no", "-m", "mot", "--log", str(log), "train", "--model", str(tiny_model),
             "--corpus", str(corpus), "--spec", json.dumps({"hparams": HP, "steps": 2}), "--out", str(out)]
-    # SLURM_CONF too: this test cluster's slurm.conf is not where srun looks by default (/etc/slurm)
-    keep = (f"env -i PATH={os.environ['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID "
-            "SLURM_CONF=$SLURM_CONF")
+    # the cluster's PATH: its SLURM commands name its config (tests/slurm_cluster.py)
+    keep = f"env -i PATH={env['PATH']} HOME={os.environ.get('HOME', '/root')} SLURM_JOB_ID=$SLURM_JOB_ID"
     cmd = f"{keep} {sys.executable} -m mot.multinode accelerate -- {shlex.join(args)}"
     sub = subprocess.run(["sbatch", "--parsable", "--nodes=2", "--ntasks=2", "--cpus-per-task=1", "--mem=1000",
                           "-o", str(tmp_path / "job.out"), "--wrap", cmd], env=env, capture_output=True, text=True)

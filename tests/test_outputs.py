@@ -6,12 +6,14 @@ The cases come from the parser's declared outputs (mot.cli.parser: each subcomma
 so a new command or output flag is covered without a new test."""
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mot.arguments import _name, _report_spec
 from mot.cli import check_outputs, main, parser
 from mot.io import MARKER, MotError, atomic_path, check_out, publish
 
@@ -51,6 +53,8 @@ def _value(action, path) -> list[str]:
         config = json.loads(CONFIG)
         config["general"] = {"tasks": {"X": {"task": "x", "metric": "acc,none", "group": "pure"}}, "include": str(path)}
         text = json.dumps(config)
+    elif action.type is _report_spec:  # its keys are report_spec's: the published numbers' file is a path
+        text = json.dumps({"published": str(path)})
     elif _is_json(action):
         text = json.dumps({"path": str(path)})
     elif action.metavar and "=" in action.metavar:
@@ -83,6 +87,8 @@ def argv_for(name, tmp, set_inputs=None, set_outputs=None, log=None) -> list[str
                 words += [a.option_strings[-1], "1"]
             elif a.choices is not None:
                 words += [a.option_strings[-1], a.choices[0]]
+            elif a.type is _name:  # a name of the config (checked as it is parsed), never a path
+                words += [a.option_strings[-1], "a"]
             elif getattr(a.type, "__name__", "") == "_config":  # a config is checked as it is parsed: a real one
                 f = tmp / "i" / f"{a.dest}.yaml"
                 f.write_text((ROOT / "config/test.yaml").read_text())
@@ -277,8 +283,8 @@ def test_no_output_lands_inside_another_commands_result(tmp_path, name, flag):
     """Probe 7's case, for every output flag of every command (and --log): an output inside a
     directory that another mot command wrote (a round's branch, a checkpoint) is refused in one line,
     --force or not (it replaces a directory, it does not write into another's result); a directory
-    output inside one that the command itself, or one of its kind, wrote, is not (probe 8, case 19:
-    a file, the log included, is)."""
+    output of a command that nests (the model writers) inside one that the command itself, or one of
+    its kind, wrote, is not (probe 8, case 19: a file, the log included, is)."""
     other = tmp_path / "theirs"
     other.mkdir()
     (other / MARKER).write_text("some-other-command")
@@ -292,7 +298,9 @@ def test_no_output_lands_inside_another_commands_result(tmp_path, name, flag):
             check(line)
         assert str(e.value).startswith(f"--{flag.replace('_', '-')} ") and f"{target}" in str(e.value) and \
             f": lies inside {other}, the output of `mot some-other-command`" in str(e.value), str(e.value)
-    nests = flag != "log" and _outputs(name)[flag] == "dir"  # a round's branch inside the round: its own kind's
+    # a round's branch inside the round: its own kind's, for the commands that nest (the model writers;
+    # a general-tasks directory inside another's was deleted by the outer one's rerun: probe 12, case 4)
+    nests = flag != "log" and _outputs(name)[flag] == "dir" and SUBS[name].get_default("nests")
     for writer in (SUBS[name].get_default("writer"), ""):  # its own kind's; an earlier version's (any command's)
         (other / MARKER).write_text(writer)
         if nests:
@@ -1288,3 +1296,98 @@ def test_the_eleventh_probes_flags_and_files_are_one_line_before_any_work(tmp_pa
     (res / "notes.txt").write_text("mine")
     with pytest.raises(MotError, match=r"--out .*res: holds .*base, `mot world-student`, which --force does not"):
         check_out(res, force=True)
+
+
+def test_the_twelfth_probes_output_inside_the_same_commands_output_is_refused(tmp_path):
+    """Twelfth probe, case 4: `general-tasks --out A/B` inside an earlier `general-tasks --out A` was
+    accepted (a command's outputs might nest in its own kind's), and the rerun of the outer one deleted
+    it. Only the model writers nest (a round's branches in the round's directory)."""
+    outer = tmp_path / "A"
+    outer.mkdir()
+    (outer / MARKER).write_text("general-tasks")
+    (tmp_path / "w.json").write_text("{}")
+    argv = ["general-tasks", "--world", str(tmp_path / "w.json"), "--sampling", "{}"]
+    with pytest.raises(MotError, match=rf"--out {outer}/B: lies inside {outer}, the output of `mot general-tasks`"):
+        check([*argv, "--out", str(outer / "B")])
+    check([*argv, "--out", str(outer)])  # its own output, replaced whole: as before
+    (outer / MARKER).write_text("train/branches/rounds/merge")  # a round's directory: its branches nest
+    check(["merge", "--method", "mean", "--out", str(outer / "merged"), str(tmp_path / "w.json")])
+
+
+def test_the_twelfth_probes_rehearsal_check_finds_something_to_check(tmp_path, capsys):
+    """Twelfth probe, cases 18, 19 and 22: `rehearsal check --results /nonexistent` exited 0 with every
+    count 0, a flag of the other mode (`check --model`) was taken and did nothing, and a student's name
+    was never checked (`--student ../x`)."""
+    base = ["rehearsal", "check", "--checks", str(tmp_path / "c.json")]
+    for argv, message in (
+            ([*base, "--results", str(tmp_path / "none")], f"--results {tmp_path}/none: not a directory"),
+            ([*base, "--results", str(tmp_path)], f"{tmp_path}: no stored traces"),
+            ([*base, "--results", str(tmp_path), "--steps", "3"], "--steps is a flag of `mot rehearsal model`"),
+            ([*base, "--results", str(tmp_path), "--student", f"../x={tmp_path}/base"], "--student ../x: '../x' is not a name"),
+            (["rehearsal", "model", "--model", "Qwen/Qwen3-8B", "--prompts", "p.jsonl", "--out", str(tmp_path / "m"),
+              "--results", str(tmp_path)], "--results is a flag of `mot rehearsal check`")):
+        assert main(argv) == 1
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--student", "../x"), ("--source", "a/b"), ("--student", "base.json")])
+def test_the_twelfth_probes_names_are_the_configs_names(flag, value):
+    """Twelfth probe, case 22: a name flag took any text (`best-std --student ../x` wrote outside
+    results/); it takes what config/schema.yaml's $defs/name takes."""
+    argv = ["best-std", "--spec", "{}", "--evals", "e.json", "--runs", "r", "--student", "s", "--source", "a",
+            "--out", "o"]
+    argv[argv.index(flag) + 1] = value
+    with pytest.raises(SystemExit):
+        parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["world"].__setitem__("ops", [1, 10 ** 8]), "world.ops"),  # drew one problem for minutes
+    (lambda c: c.setdefault("general", {}).__setitem__("think_end_token", -5), "general.think_end_token"),
+    (lambda c: c["sources"]["s1k"].__setitem__("path", "data/none.jsonl"), "sources.s1k.path: data/none.jsonl: "
+                                                                           "no such file"),
+    (lambda c: c["students"]["qwen3-8b"]["launch"].__setitem__("accelerate_config", "envs/none.yaml"),
+     "students.qwen3-8b.launch.accelerate_config: envs/none.yaml: no such file"),
+    (lambda c: c["students"]["qwen3-30b-a3b"]["launch"].__setitem__("fsdp_wrap", "Qwen3DecoderLayer"),
+     "students.qwen3-30b-a3b.launch.fsdp_wrap: 'Qwen3DecoderLayer' is not a layer of the student's model (a "
+     "qwen3_moe model: its decoder layer is Qwen3MoeDecoderLayer)"),
+    (lambda c: c["students"]["qwen3-30b-a3b"]["launch"].pop("fsdp_wrap"),  # fsdp.yaml's Qwen3DecoderLayer
+     "students.qwen3-30b-a3b.launch.accelerate_config: envs/accelerate/fsdp.yaml's fsdp_transformer_layer_cls_to_wrap"),
+])
+def test_the_twelfth_probes_config_values_and_files_are_checked(change, message, monkeypatch):
+    """Twelfth probe, cases 23, 25, 26 and 27: values and files the config check took, which failed
+    late: a range of operation counts without a maximum, a negative token id, a source's local copy or
+    an accelerate config that does not exist, a layer class FSDP cannot wrap in the student's model."""
+    from mot.config import validate_config
+    from mot.spec import SCHEMA
+
+    monkeypatch.chdir(ROOT)  # the config's relative paths are the workflow's
+    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    validate_config(yaml.safe_load((ROOT / "config/paper.yaml").read_text()), SCHEMA, "paper.yaml")
+    if message == "world.ops":
+        config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    change(config)
+    with pytest.raises(MotError, match=f"^x.yaml: {re.escape(message)}" if "." in message else message):
+        validate_config(config, SCHEMA, "x.yaml")
+
+
+def test_the_twelfth_probes_report_inputs_are_whole(tmp_path):
+    """Twelfth probe, cases 9, 13 and 14: `union` joined corpora of two sources into one MTD corpus, a
+    report --spec's unknown key was taken (a misspelt role, ignored), and the corpus figure was drawn
+    without a teacher that its stats left out."""
+    from mot.corpus import STATS_COLUMNS, union
+    from mot.figures import corpus_stats
+
+    for name, source in (("a", "s"), ("b", "other")):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"id": "p0", "source": source, "teacher": name,
+                                                            "prompt": "1+1?", "response": "2"}) + "\n")
+    with pytest.raises(MotError, match=f"{tmp_path}/b.jsonl: a trace of source 'other', but .*a.jsonl's are of 's'"):
+        union([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")], str(tmp_path / "mtd.jsonl"))
+    assert not (tmp_path / "mtd.jsonl").exists()
+    with pytest.raises(SystemExit):
+        parser().parse_args(["figures", "--name", "fig3", "--spec", '{"rols": {}}', "--out", "f"])
+    (tmp_path / "stats.csv").write_text(",".join(STATS_COLUMNS) + "\ns,a,8,6,0.7,120.0,2,0\n")
+    spec = {"sources": {"s": "S"}, "teachers": {"a": {"label": "A"}, "b": {"label": "B"}}}
+    with pytest.raises(MotError, match="no row of teacher 'b' for source 's'"):
+        corpus_stats(None, spec, tmp_path, [str(tmp_path / "stats.csv")])

@@ -580,6 +580,14 @@ def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path
                                    for r in diffs)
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
+    # an edit of a rule reruns a seed's run, which runs the rules (the twelfth probe: its code version
+    # covered mot's modules only); the main job's jobs rerun only if their rule's code changed
+    rules = workdir / "rules/evaluate.smk"
+    text = rules.read_text()
+    rules.write_text(text + "# an edit\n")
+    r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
+    assert r.returncode == 0 and {rule for rule, _ in planned(r)} == {"seed_run", "seeds_table", "seeds"}, r.stdout[-2000:]
+    rules.write_text(text)
     # a deleted eval summary of another seed is rebuilt by the target (as the main job's are by all)
     next((seed1 / "results/eval").rglob("*.json")).unlink()
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")

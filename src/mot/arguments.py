@@ -27,18 +27,51 @@ def _json(text: str):
 
 
 def _name(text: str) -> str:
-    """A name of the config (a student, a source, a teacher set, a table): never a path, even where a
-    file of that name lies (a student named `results` would make every output under results/ one
-    inside an input)."""
+    """A name of the config (a student, a source, a teacher set, a table), as config/schema.yaml's
+    $defs/name takes it: never a path, even where a file of that name lies (a student named `results`
+    would make every output under results/ one inside an input; `../x` wrote outside results/)."""
+    from .spec import _schema
+
+    if (problem := _bad_name(text, _schema()["$defs"]["name"])) is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name ({problem}; config/schema.yaml $defs/name)")
     return text
 
 
+def _bad_name(text, rule: dict) -> str | None:
+    """Why `text` is not a name by the schema's rule (its pattern, and the file endings its `not` holds)."""
+    import re
+
+    if not isinstance(text, str) or not re.search(rule["pattern"], text):
+        return "letters, digits, '.', '_' and '-', starting with a letter or digit"
+    if re.search(rule["not"]["pattern"], text):
+        return "it ends like a file that mot writes"
+    return None
+
+
 def _names(text: str) -> dict:
-    """A JSON object of names (--tag: student, source, run): never paths."""
-    return _json(text)
+    """A JSON object of names (--tag: student, source, run; a source may be null, a model is a path)."""
+    from .spec import _schema
+
+    value = _json(text)
+    rule = _schema()["$defs"]["name"]
+    for key in ("student", "source", "run"):
+        if value.get(key) is not None and (problem := _bad_name(value[key], rule)) is not None:
+            raise argparse.ArgumentTypeError(f"{key} {value[key]!r} is not a name ({problem}; config/schema.yaml "
+                                             "$defs/name)")
+    return value
 
 
 _name.__name__ = _names.__name__ = "name"  # what-may-name-an-input check (parser)
+
+
+def _report_spec(text: str) -> dict:
+    """A report spec as JSON (mot.catalog.report_spec's, what the rules pass): no key it does not have."""
+    from .catalog import SPEC_KEYS
+
+    value = _json(text)
+    if unknown := [k for k in value if k not in SPEC_KEYS]:
+        raise argparse.ArgumentTypeError(f"unknown key {unknown[0]!r} (a report spec has {', '.join(SPEC_KEYS)})")
+    return value
 
 
 def _config(text: str):

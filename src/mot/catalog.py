@@ -174,6 +174,12 @@ def report_category(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- what they read of the config
+# The keys of report_spec, which the tables', figures', best-std's and seeds table's --spec may hold
+# (an unknown one, a typo of a role say, was taken silently)
+SPEC_KEYS = ("students", "sources", "teachers", "sets", "variants", "roles", "benchmarks", "validation", "select_on",
+             "steps_per_round", "rounds", "published", "probe", "protocol", "student_teacher", "order")
+
+
 def report_spec(config: dict) -> dict:
     """What the table and figure code needs to know of the config (each rule's --spec): labels,
     sets, roles, the protocol, and the config's order (JSON params are written with sorted keys)."""

@@ -13,7 +13,8 @@ import sys
 from . import commands as c
 from . import layout
 from .io import MotError
-from .arguments import FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _names, _positive, _resolved, _seed
+from .arguments import (FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _names, _positive, _report_spec,
+                        _resolved, _seed)
 from .placement import check_outputs
 from .spec import spec_help
 from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
@@ -36,18 +37,21 @@ def parser() -> argparse.ArgumentParser:
                                                "also keeps CPU results independent of the machine's core count")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name, fn, help, outputs=None, roots=(), writer=None):
+    def add(name, fn, help, outputs=None, roots=(), writer=None, nests=False):
         """A subcommand; `outputs`: its output arguments and what each is (an Out, or its kind: file,
         dir), checked by check_outputs before it runs; every other argument may name an input.
         `roots`: input arguments naming a tree that the command reads selectively -> the subtrees it
         reads, inside which no output may lie; elsewhere in the tree one may (declared one by one,
         with the reason). A command with a dir output gets --force, to replace such a directory
         that mot did not write. `writer`: what its directories record as their writer (mot.io.WRITER),
-        if not `name`: commands that write one kind of result, whose outputs each may replace."""
+        if not `name`: commands that write one kind of result, whose outputs each may replace.
+        `nests`: its directory outputs may lie inside one of the same writer's (a round's branches in
+        the round's directory); any other command's rerun would replace the outer one, and the inner
+        one with it."""
         sp = sub.add_parser(name, help=help)
         outputs = {k: v if isinstance(v, Out) else Out(v)
                    for k, v in ({"out": "file"} if outputs is None else outputs).items()}
-        sp.set_defaults(fn=fn, outputs=outputs, roots=dict(roots or {}), writer=writer or name)
+        sp.set_defaults(fn=fn, outputs=outputs, roots=dict(roots or {}), writer=writer or name, nests=nests)
         if any(o.kind == "dir" for o in outputs.values()):
             sp.add_argument("--force", action="store_true",
                             help="replace an existing output directory that mot did not write")
@@ -73,8 +77,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["model", "check"])
     sp.add_argument("--model", help="model: the paper model's hub id (mot.rehearsal.MODELS)")
     sp.add_argument("--prompts", nargs="+", default=[], help="model: the prompts it is imprinted with (results/prompts/)")
-    sp.add_argument("--steps", type=_positive(int), default=150, help="model: imprinting steps (SFT on the prompts' answers)")
-    sp.add_argument("--seed", type=_seed, default=0)
+    sp.add_argument("--steps", type=_positive(int), help="model: imprinting steps (SFT on the prompts' answers; "
+                                                        "default: mot.rehearsal.build's)")
+    sp.add_argument("--seed", type=_seed, help="model: its seed (default: mot.rehearsal.build's)")
     sp.add_argument("--out", help="model: its directory")
     sp.add_argument("--results", help="check: the results directory")
     sp.add_argument("--student", action="append", default=[], metavar="NAME=BASE", help="check: a student, its base")
@@ -124,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="the CSV; the same table as Markdown goes beside it, with .md")
 
     sp = add("merge", c.cmd_merge, "merge saved checkpoints in weight space, streamed tensor by tensor",
-                 outputs={"out": "dir"}, writer=MODEL_WRITER)
+                 outputs={"out": "dir"}, writer=MODEL_WRITER, nests=True)
     sp.add_argument("--method", required=True, help="the method, with its parameters: " + methods_help())
     sp.add_argument("--weights", help="comma-separated, one per input (" +
                     ", ".join(n for n, m in METHODS.items() if m.weighted) + ")")
@@ -136,7 +141,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("inputs", nargs="+")
 
     sp = add("train", c.cmd_train, "SFT on a corpus (accelerate); resumable after SIGTERM/SIGUSR1",
-                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER, nests=True)
     sp.add_argument("--model", required=True, help="initial checkpoint (directory or hub id)")
     sp.add_argument("--corpus", required=True)
     sp.add_argument("--spec", type=_json, required=True, metavar="JSON",
@@ -162,12 +167,12 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", required=True)
 
     sp = add("branches", c.cmd_branches, "MoT round 1: one SFT branch per teacher from one init, in one process",
-                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER, nests=True)
     sp.add_argument("--model", required=True, help="the common init (directory or hub id)")
     mot_args(sp)
 
     sp = add("rounds", c.cmd_rounds, "MoT: merge round 1, then rounds 2..T of branches and merges",
-                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER)
+                 outputs={"out": Out("dir", work=True)}, writer=MODEL_WRITER, nests=True)
     sp.add_argument("--first-round", required=True, help="the output of `mot branches`")
     sp.add_argument("--base", required=True, help="the init of round 1 (merge methods relative to a base)")
     mot_args(sp)
@@ -201,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
              outputs={"out": Out("stem", TABLE_FILES), "readme": "file"})
     sp.add_argument("--name", type=_name, required=True, help=" | ".join(o.name for o in OUTPUTS.values() if o.kind == "table")
                     + " | summary; mot.catalog")
-    sp.add_argument("--spec", type=_json, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--spec", type=_report_spec, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (table10)")
     sp.add_argument("--general", nargs="*", default=[], help="general-benchmark summaries (table3, table4: mot general --out)")
@@ -211,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("best-std", c.cmd_best_std, "copy the final weights of a student's best STD run on a source, chosen as "
              "the tables choose it (Table 9's Best STD teacher)", outputs={"out": "dir"})
-    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--spec", type=_report_spec, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="+", required=True, help="the eval summaries of the student's STD runs")
     sp.add_argument("--student", type=_name, required=True)
     sp.add_argument("--source", type=_name, required=True)
@@ -223,7 +228,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("figures", c.cmd_figure, "one of the paper's figures (PNG, PDF) with seaborn",
              outputs={"out": Out("stem", FIGURE_FILES)})
     sp.add_argument("--name", type=_name, required=True, help="fig3 | fig4 | rounds | corpus")
-    sp.add_argument("--spec", type=_json, required=True, help="labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--spec", type=_report_spec, required=True, help="labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="eval summaries (mot evaluate --out)")
     sp.add_argument("--models", default=layout.MODELS, help="the models directory (train logs)")
     sp.add_argument("--stats", nargs="*", default=[], help="corpus statistics CSVs (corpus)")
@@ -240,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--cores", type=_positive(int), default=1, help="run: cores for the seed's Snakemake run")
     sp.add_argument("--data", default="data", help="run: the checkout's data directory (linked into --dir)")
     sp.add_argument("--targets", nargs="*", default=[], help="run: what to build, relative to --dir")
-    sp.add_argument("--spec", type=_json, help="table: labels, teacher sets and roles (see mot.tables)")
+    sp.add_argument("--spec", type=_report_spec, help="table: labels, teacher sets and roles (see mot.tables)")
     sp.add_argument("--evals", nargs="*", default=[], help="table: SEED=PATH eval summaries")
     sp.add_argument("--out", help="table: output stem: <out>.csv, <out>.md, <out>.tex, <out>.html")
 

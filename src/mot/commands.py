@@ -34,13 +34,25 @@ def cmd_rehearsal(a):
     need = ("model", "prompts", "out") if a.action == "model" else ("results", "checks")
     if missing := [f for f in need if not getattr(a, f)]:
         raise MotError(f"mot rehearsal {a.action} needs --{', --'.join(missing)}")
+    flags = {"model": ("model", "prompts", "out", "steps", "seed"), "check": ("results", "student", "boba", "checks")}
+    other = "check" if a.action == "model" else "model"
+    if given := [f for f in flags[other] if getattr(a, f) not in (None, [])]:  # taken silently, it did nothing
+        raise MotError(f"mot rehearsal {a.action}: --{given[0]} is a flag of `mot rehearsal {other}`")
     if a.action == "model":
-        r = build(a.model, a.prompts, a.out, a.seed, a.steps)
+        settings = {k: getattr(a, k) for k in ("seed", "steps") if getattr(a, k) is not None}
+        r = build(a.model, a.prompts, a.out, **settings)
         print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts in {r['steps']} steps (greedy right on "
               f"{r['greedy_right']}) -> {a.out}")
         return
+    from .arguments import _name
+
     if bad := [x for x in a.student if not x.partition("=")[0] or not x.partition("=")[2]]:
         raise MotError(f"--student {bad[0]}: expected NAME=BASE (a student and its base model's directory)")
+    for flag, name in [*(("--student", x.partition("=")[0]) for x in a.student), *(("--boba", b) for b in a.boba)]:
+        try:
+            _name(name)
+        except Exception as e:  # argparse's type error: the name's rule
+            raise MotError(f"{flag} {name}: {e}") from None
     for what, n in check(a.results, dict(x.split("=", 1) for x in a.student), a.boba, a.checks).items():
         print(f"{n:>6}  {what}")
 

@@ -1,5 +1,6 @@
 """The config checks that span keys, by topic (mot.config.cross_errors runs them): Table 9's pairs,
-the merge methods' parameters, and where the GPUs of every engine and training job are placed."""
+the merge methods' parameters, where the GPUs of every engine and training job are placed, and the
+files a config names that no rule makes."""
 from __future__ import annotations
 
 from .grid import student_teacher_pairs
@@ -83,4 +84,66 @@ def _gpu_layout_errors(config: dict) -> str | None:
         if procs % nodes or procs // nodes > per_node:
             return (f"students.{name}.launch: {procs} processes over {nodes} node(s) must split evenly, at most "
                     f"resources.gpus_per_node = {per_node} per node")
+    return None
+
+
+def _file_errors(config: dict) -> str | None:
+    """The files a config names that are the user's, not a rule's: a source's local copy, a student's
+    accelerate config, and the layer class FSDP wraps, which the student's model must have (a wrong
+    one trained unsharded, or failed inside accelerate after the job's queue). Relative paths are
+    from the working directory (the workflow's)."""
+    from pathlib import Path
+
+    for name, s in config["sources"].items():
+        if s.get("path") and not Path(s["path"]).is_file():
+            return f"sources.{name}.path: {s['path']}: no such file"
+    for name, s in config["students"].items():
+        launch, wrap = s.get("launch") or {}, None
+        if acc := launch.get("accelerate_config"):
+            key = f"students.{name}.launch.accelerate_config"
+            if not Path(acc).is_file():
+                return f"{key}: {acc}: no such file"
+            from .configfile import _yaml_error, load_yaml
+
+            try:
+                settings = load_yaml(Path(acc).read_bytes().decode("utf-8"))
+            except UnicodeDecodeError:
+                return f"{key}: {acc}: not UTF-8 text"
+            except Exception as e:  # YAML's errors, a key given twice
+                return f"{key}: {_yaml_error(acc, e)}"
+            if not isinstance(settings, dict):
+                return f"{key}: {acc}: not a mapping of accelerate's settings"
+            wrap = (settings.get("fsdp_config") or {}).get("fsdp_transformer_layer_cls_to_wrap")
+            key = f"{key}: {acc}'s fsdp_transformer_layer_cls_to_wrap (set students.{name}.launch.fsdp_wrap)"
+        if launch.get("fsdp_wrap"):
+            key, wrap = f"students.{name}.launch.fsdp_wrap", launch["fsdp_wrap"]
+        if wrap and (s["launch"].get("processes", 1) > 1) and (err := _layer_error(s, str(wrap))):
+            return f"{key}: {err}"
+    return None
+
+
+def _layer_error(student: dict, wrap: str) -> str | None:
+    """Why FSDP cannot wrap `wrap` (comma-separated classes) in this student's model: a class its
+    transformers modeling file does not define. None when the model's type is not known here (a
+    model a rule builds, a hub id neither listed in mot.memory nor cached) or transformers is absent."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from .memory import arch_of
+
+    arch = arch_of(student.get("path")) if student["init"] == "pretrained" else None
+    model_type = "qwen3" if student["init"] == "synthetic" else getattr(arch, "model_type", "")
+    spec = importlib.util.find_spec("transformers")  # the package's place, not imported
+    if not model_type or spec is None or not spec.origin:
+        return None
+    modeling = Path(spec.origin).parent / "models" / model_type / f"modeling_{model_type}.py"
+    if not modeling.is_file():
+        return None
+    classes = set(re.findall(r"^class (\w+)\(", modeling.read_text(encoding="utf-8"), re.M))
+    for cls in (c.strip() for c in wrap.split(",")):
+        if cls not in classes:
+            layers = sorted(c for c in classes if c.endswith("DecoderLayer"))
+            return (f"'{cls}' is not a layer of the student's model (a {model_type} model: its decoder layer is "
+                    f"{' or '.join(layers) or 'unknown'})")
     return None

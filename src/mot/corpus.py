@@ -105,9 +105,15 @@ def union(paths: list[str], out: str) -> int:
     """The MTD corpus: every teacher's corpus, each trace once (a corpus given twice, or a trace of one
     teacher for one prompt twice, would weigh it double)."""
     _one_each(paths, "mot union:")
-    rows, seen = [], {}
+    rows, seen, source = [], {}, None
     for p in paths:
         for row in read_jsonl(p, required=("prompt", "response")):
+            if row.get("source") is not None:  # one source's corpus: mixed ones would train MTD on both
+                if source is None:
+                    source = (row["source"], p)
+                elif row["source"] != source[0]:
+                    raise MotError(f"{p}: a trace of source '{row['source']}', but {source[1]}'s are of "
+                                   f"'{source[0]}' (an MTD corpus joins one source's teachers)")
             if "id" in row and "teacher" in row:
                 if (key := (row["id"], row["teacher"])) in seen:
                     raise MotError(f"{p}: teacher '{row['teacher']}' has prompt '{row['id']}' in {seen[key]} too")

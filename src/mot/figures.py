@@ -158,14 +158,23 @@ def corpus_stats(res, spec: dict, models: Path, stats: list[str]):
     import pandas as pd
 
     plt, sns = pyplot()
-    rows = []
+    from .corpus import read_stats
+
+    rows, seen = [], {}
     for path in stats:
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                if r["teacher"] in spec["teachers"]:
-                    rows.append({"source": spec["sources"][r["source"]], "teacher": spec["teachers"][r["teacher"]]["label"],
-                                 "kept": int(r["kept"]), "pass rate": float(r["pass_rate"]),
-                                 "mean tokens": float(r["mean_tokens"])})
+        for r in read_stats(path):
+            if r["source"] not in spec["sources"]:
+                raise MotError(f"{r.where}: source '{r['source']}' is not the config's (known: "
+                               f"{', '.join(spec['sources'])})")
+            seen[(r["source"], r["teacher"])] = path
+            if r["teacher"] in spec["teachers"]:  # not MTD's row, nor Table 9's teachers
+                rows.append({"source": spec["sources"][r["source"]], "teacher": spec["teachers"][r["teacher"]]["label"],
+                             "kept": r.num("kept", int), "pass rate": r.num("pass_rate", float),
+                             "mean tokens": r.num("mean_tokens", float)})
+    for source in dict.fromkeys(s for s, _ in seen):  # each source's bars are every teacher's
+        if missing := [t for t in spec["teachers"] if (source, t) not in seen]:
+            raise MotError(f"{', '.join(stats)}: no row of teacher '{missing[0]}' for source '{source}' (the "
+                           "figure would be drawn without it)")
     df = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, col in zip(axes, ["kept", "pass rate", "mean tokens"]):

@@ -219,9 +219,10 @@ def replaceable(path: str | os.PathLike) -> bool:
 def whose_output(path: str | os.PathLike, nests: bool = True) -> tuple[Path, str] | None:
     """The nearest directory above `path` that mot wrote, and its writer, where writing `path` would
     change that finished result (a model's files) and a later run of its command would replace what
-    was written there. `nests`: `path` is a directory output, which may lie inside one that its own
-    command (or one of its kind, WRITER) wrote: a round's branch inside the round; a file (a log, a
-    summary) or a working directory never may."""
+    was written there. `nests`: `path` is a directory output of a command that nests (mot.cli's add),
+    which may lie inside one that its own command (or one of its kind, WRITER) wrote: a round's branch
+    inside the round; a file (a log, a summary), a working directory, or another command's directory
+    never may."""
     for parent in Path(path).resolve().parents:
         writer = writer_of(parent)
         if writer is not None and not (nests and _mine(writer)):

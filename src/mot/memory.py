@@ -52,6 +52,7 @@ class Arch:
     tied: bool = False       # input and output embeddings shared
     weight_bytes: float = 2  # bytes per parameter as loaded (bf16: 2; DeepSeek-R1's FP8 release: 1)
     kv_lora: int = 0         # MLA (DeepSeek-V3/R1): the cached latent width per layer (kv_lora_rank + rope dim)
+    model_type: str = ""     # config.json's (transformers' modeling module: the layer classes FSDP may wrap)
 
     @property
     def root_params(self) -> float:
@@ -75,19 +76,21 @@ class Arch:
 # for FLOPs, total for bytes), the rest from its config.json.
 ARCHS = {
     "qwen3-8b": Arch(8.2e9, 8.2e9, layers=36, hidden=4096, heads=32, kv_heads=8, head_dim=128, vocab=151936,
-                     mlp_width=12288),
+                     mlp_width=12288, model_type="qwen3"),
     "qwen3-14b": Arch(14.8e9, 14.8e9, layers=40, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=151936,
-                      mlp_width=17408),
+                      mlp_width=17408, model_type="qwen3"),
     "qwen3-30b-a3b": Arch(30.5e9, 3.3e9, layers=48, hidden=2048, heads=32, kv_heads=4, head_dim=128, vocab=151936,
-                          mlp_width=8 * 768),  # 128 experts, 8 per token, 768 wide
+                          mlp_width=8 * 768, model_type="qwen3_moe"),  # 128 experts, 8 per token, 768 wide
     "qwen3-32b": Arch(32.8e9, 32.8e9, layers=64, hidden=5120, heads=64, kv_heads=8, head_dim=128, vocab=151936,
-                      mlp_width=25600),
+                      mlp_width=25600, model_type="qwen3"),
     "qwq-32b": Arch(32.5e9, 32.5e9, layers=64, hidden=5120, heads=40, kv_heads=8, head_dim=128, vocab=152064,
-                    mlp_width=27648),
+                    mlp_width=27648, model_type="qwen2"),
     "qwen3-235b-a22b": Arch(235e9, 22e9, layers=94, hidden=4096, heads=64, kv_heads=4, head_dim=128,
-                            vocab=151936, mlp_width=8 * 1536),  # 128 experts, 8 per token, 1,536 wide
+                            vocab=151936, mlp_width=8 * 1536,  # 128 experts, 8 per token, 1,536 wide
+                            model_type="qwen3_moe"),
     "deepseek-r1": Arch(671e9, 37e9, layers=61, hidden=7168, heads=128, kv_heads=128, head_dim=128, vocab=129280,
-                        mlp_width=(8 + 1) * 2048, weight_bytes=1, kv_lora=512 + 64),  # FP8; 256 experts, 8 + 1 shared
+                        mlp_width=(8 + 1) * 2048, weight_bytes=1, kv_lora=512 + 64,  # FP8; 256 experts, 8 + 1 shared
+                        model_type="deepseek_v3"),
 }
 
 
@@ -201,7 +204,8 @@ def arch_from_checkpoint(path: Path) -> Arch | None:
     return Arch(total, active, layers=cfg["num_hidden_layers"], hidden=cfg["hidden_size"], heads=heads,
                 kv_heads=cfg.get("num_key_value_heads", heads), head_dim=head_dim, vocab=cfg["vocab_size"],
                 mlp_width=mlp, tied=bool(cfg.get("tie_word_embeddings")), weight_bytes=dtype,
-                kv_lora=(cfg.get("kv_lora_rank") or 0) + (cfg.get("qk_rope_head_dim") or 0))
+                kv_lora=(cfg.get("kv_lora_rank") or 0) + (cfg.get("qk_rope_head_dim") or 0),
+                model_type=str(cfg.get("model_type", "")))
 
 
 def train_memory(a: Arch, gpus: int, tokens: int, chunk: int = 0, checkpointing: bool = True) -> dict:

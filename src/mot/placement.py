@@ -129,7 +129,7 @@ def check_outputs(args) -> None:
             check_placement(path, inputs, flag, roots)
         else:
             check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
-        inside = whose_output(path, nests=kind in ("dir", "work"))
+        inside = whose_output(path, nests=kind in ("dir", "work") and args.nests)
         if inside:  # --force too: it lets a command replace a directory, not write into another's
             raise MotError(f"{flag} {path}: lies inside {inside[0]}, {inside[1]} (a command "
                            "never writes into another's result: its next run would replace it); name a path outside it")

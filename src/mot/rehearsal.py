@@ -289,6 +289,8 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
     from .prompts import BUILT_IN_INSTRUCTIONS, MARKUP
 
     root, counts = Path(results), {}
+    if not root.is_dir():
+        raise MotError(f"--results {results}: not a directory (the rehearsal's results/)")
     traces = opened = 0
     for path in sorted([*root.glob("samples/**/*.jsonl"), *root.glob("corpora/*/*.jsonl")]):
         for lineno, row in iter_jsonl(path):
@@ -300,6 +302,9 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
                     raise MotError(f"{path}:{lineno}: a trace opens '<think>' {text.count(THINK_OPEN)} times "
                                    f"(want once, at its start): {text[:80]!r}")
                 traces, opened = traces + 1, opened + text.startswith(THINK_OPEN)
+    if not traces:  # every count 0 would read as a rehearsal that passed
+        raise MotError(f"{root}: no stored traces (samples/**/*.jsonl, corpora/*/*.jsonl): nothing to check; is it "
+                       "the rehearsal's results directory, after its run?")
     counts["stored traces"], counts["traces opening <think> once, at the start"] = traces, opened
     labelled = 0
     for name, base in students.items():
