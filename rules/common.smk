@@ -25,11 +25,11 @@ from mot.render import caption
 from mot.plan import ASSUMPTIONS, STAGES, engine_gpus, job_runtime_minutes, pretrain_runtime_minutes, student_gpus
 from mot.rounds import RoundsSpec, plan as plan_rounds, rounds_values
 from mot.rehearsal import data_files as rehearsal_data, hub_id as rehearsal_hub_id
-from mot.seeds import is_own as is_own_seed
+from mot.seeds import is_own as is_own_seed, run_config
 from mot.student import base_key
 from mot.train import hparams_values, sft_values
 from mot.codeversion import version as command_version
-from mot.workflow import code_version, tracking_environment
+from mot.workflow import code_version, source_version, tracking_environment
 from mot.world import GENERAL_TASKS as GENERAL_TASK_NAMES
 
 try:
@@ -109,16 +109,11 @@ def all_code():
 
 def workflow_code():
     """The workflow's own files, the Snakefile and rules/ (a seed's whole run is a Snakemake run of
-    them: an edit of a rule changes what it makes, which all_code() does not see)."""
-    import hashlib
-
+    them: an edit of a rule changes what it makes, which all_code() does not see), without their
+    comments and blank lines (mot.workflow.source_version)."""
     root = workflow.basedir
     files = [workflow.main_snakefile, *sorted(glob.glob(os.path.join(root, "rules", "**", "*.smk"), recursive=True))]
-    digest = hashlib.sha256()
-    for f in files:
-        with open(f, "rb") as fh:
-            digest.update(os.path.relpath(f, root).encode() + b"\0" + fh.read() + b"\0")
-    return digest.hexdigest()[:16]
+    return source_version(root, files)
 
 
 def as_json(obj):

@@ -8,7 +8,7 @@ rule seed_run:
     params:
         code=all_code(),
         workflow=workflow_code(),
-        config=json_param(config),
+        config=json_param(run_config(config)),  # a seed added to analyses.seeds reruns no other
         dir=L.SEED_DIR,
         targets=SEED_EVALS,
         # relative to the working directory: a moved checkout keeps its params (and plans nothing)

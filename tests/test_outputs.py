@@ -1189,7 +1189,8 @@ def test_the_tenth_probes_seed_directory_of_the_users_is_refused(tmp_path):
         run_seed(1, yaml.safe_load((ROOT / "config/test.yaml").read_text()), str(mine), str(ROOT / "Snakefile"), 1, [])
     assert sorted(p.name for p in mine.rglob("*")) == ["logs", "results", "world.log"]
     (mine / "results" / "logs" / "world.log").unlink()  # directories alone: what Snakemake makes for the
-    with pytest.raises(MotError, match="Snakemake run in"):  # seed's outputs before its job (the seeds target)
+    # seed's outputs before its job (the seeds target)
+    with pytest.raises(MotError, match="--snakefile .*none: no such file"):
         run_seed(1, yaml.safe_load((ROOT / "config/test.yaml").read_text()), str(mine), str(tmp_path / "none"), 1, [])
 
 
@@ -1391,3 +1392,72 @@ def test_the_twelfth_probes_report_inputs_are_whole(tmp_path):
     spec = {"sources": {"s": "S"}, "teachers": {"a": {"label": "A"}, "b": {"label": "B"}}}
     with pytest.raises(MotError, match="no row of teacher 'b' for source 's'"):
         corpus_stats(None, spec, tmp_path, [str(tmp_path / "stats.csv")])
+
+
+def test_the_thirteenth_probes_working_directory_and_link_loops_are_refused(tmp_path, monkeypatch, capsys):
+    """Thirteenth probe, cases 1, 2 and 12: an output or log through a symbolic link that leads back to
+    itself was a traceback; `general-tasks --out "$PWD" --force` replaced the working directory, the
+    user's files in it with it (`--out .` was refused, `sub/..` failed late)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "thesis.txt").write_text("mine")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "w.json").write_text("{}")
+    (tmp_path / "loop").symlink_to("loop")
+    tasks = ["general-tasks", "--world", "w.json", "--sampling", '{"temperature": 0.6, "top_p": 0.95, "max_tokens": 8}']
+    for argv, message in (([*tasks, "--out", str(tmp_path), "--force"], f"--out {tmp_path}: is the working directory"),
+                          ([*tasks, "--out", "sub/..", "--force"], "--out sub/..: is the working directory"),
+                          ([*tasks, "--out", str(tmp_path.parent), "--force"], "holds the working directory"),
+                          (["world", "--spec", "{}", "--out", "loop"], "loop': a symbolic link that leads back to itself"),
+                          (["--log", "loop", "world", "--spec", "{}", "--out", "w2.json"], "leads back to itself")):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "thesis.txt").read_text() == "mine" and (tmp_path / "sub").is_dir()
+
+
+def test_the_thirteenth_probes_seed_directories_and_inputs_are_checked_first(tmp_path):
+    """Thirteenth probe, cases 13 and 14: `seeds run --seed 1 --dir` seed 2's directory replaced seed 2's
+    config (its run would follow); a missing --data or --snakefile was found after the seed's config
+    and data links were written."""
+    from mot.seeds import SEED_CONFIG_HEAD, run_seed
+
+    cfg = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    theirs = tmp_path / "seed-2"
+    theirs.mkdir()
+    (theirs / "config.yaml").write_text(SEED_CONFIG_HEAD + yaml.safe_dump({**cfg, "seed": 2}))
+    before = (theirs / "config.yaml").read_bytes()
+    with pytest.raises(MotError, match=f"--dir {theirs}: the directory of seed 2's run"):
+        run_seed(1, cfg, str(theirs), str(ROOT / "Snakefile"), 1, [])
+    assert (theirs / "config.yaml").read_bytes() == before
+    fresh = tmp_path / "fresh"
+    for data, snakefile, message in ((tmp_path / "none", ROOT / "Snakefile", "--data .*none: not a directory"),
+                                     (ROOT / "data", tmp_path / "none", "--snakefile .*none: no such file")):
+        with pytest.raises(MotError, match=message):
+            run_seed(1, cfg, str(fresh), str(snakefile), 1, [], data=str(data))
+        assert not fresh.exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.setdefault("general", {"tasks": {"X": {"task": "x", "metric": "acc,none", "group": "pure"}}})
+     .__setitem__("include", "/nonexistent/dir"), "general.include: /nonexistent/dir: no such directory"),
+    (lambda c: c["world"].update(max_operand=10 ** 9, max_value=20, ops=[3, 3], test_ops=[3, 3]),
+     "world.ops = [3, 3]: no problem of that many operations keeps its values in 0..max_value (20)"),
+])
+def test_the_thirteenth_probes_config_files_and_worlds_are_checked(change, message, monkeypatch):
+    """Thirteenth probe, cases 24 and 25: general.include that does not exist passed the config check
+    (lm-eval knew none of its tasks, after the training); a world with no problem of its operation
+    counts passed it (the world's draw then advised raising max_operand, the wrong way)."""
+    from mot.config import validate_config
+    from mot.spec import SCHEMA
+
+    monkeypatch.chdir(ROOT)
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    change(config)
+    with pytest.raises(MotError, match=re.escape(message)):
+        validate_config(config, SCHEMA, "x.yaml")
+
+
+def test_the_thirteenth_probes_float_flags_have_the_counts_maximum():
+    """Thirteenth probe, case 20: `merge --max-shard-gb 1e308` overflowed (a traceback)."""
+    with pytest.raises(SystemExit):
+        parser().parse_args(["merge", "--method", "mean", "--out", "m", "--max-shard-gb", "1e308", "a", "b"])

@@ -106,3 +106,14 @@ def test_a_placeholder_key_is_no_secret_and_changes_no_sample(registered, key):
     assert redaction.redact(trace) == trace
     redaction.register("k3Y-9z!q")
     assert redaction.redact("echo K3Y-9Z!Q and 6b 33 59 2d 39 7a 21 71") == "echo [API key] and [API key]"
+
+
+def test_a_servers_text_quoted_in_an_error_is_redacted_before_it_is_cut(registered):
+    """Thirteenth probe, case 30: a message the server returned was cut at 120 characters, then
+    redacted; the key's first 11 characters, left at the cut (under the length a part must have to
+    be recognised), reached stderr and the log."""
+    from mot.engines import Refused, message_trace
+
+    with pytest.raises(Refused) as e:
+        message_trace("A" * 109 + KEY, "stop", None, "http://x")  # not a chat message: quoted in the error
+    assert KEY[:8] not in str(e.value) and "[API key]" in str(e.value), str(e.value)

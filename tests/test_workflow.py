@@ -580,14 +580,23 @@ def test_seeds_runs_the_grid_per_world_seed_and_tabulates_them(request, tmp_path
                                    for r in diffs)
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
-    # an edit of a rule reruns a seed's run, which runs the rules (the twelfth probe: its code version
-    # covered mot's modules only); the main job's jobs rerun only if their rule's code changed
+    # an edit of a rule's code reruns a seed's run, which runs the rules (the twelfth probe: its code
+    # version covered mot's modules only); a comment does not, nor does a seed added to analyses.seeds
+    # (the thirteenth); the main job's jobs rerun only if their rule's code changed
     rules = workdir / "rules/evaluate.smk"
     text = rules.read_text()
-    rules.write_text(text + "# an edit\n")
-    r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
-    assert r.returncode == 0 and {rule for rule, _ in planned(r)} == {"seed_run", "seeds_table", "seeds"}, r.stdout[-2000:]
+    for edit, reruns in (("# a comment\n", False), ("\ndef _edited():\n    return 1\n", True)):
+        rules.write_text(text + edit)
+        r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")
+        assert r.returncode == 0 and {rule for rule, _ in planned(r)} == \
+            ({"seed_run", "seeds_table", "seeds"} if reruns else {"seeds"}), (edit, r.stdout[-2000:])
     rules.write_text(text)
+    more = yaml.safe_load((workdir / "config/test.yaml").read_text())
+    more["analyses"]["seeds"].append(7)
+    (workdir / "config/more.yaml").write_text(yaml.safe_dump(more))
+    r = snakemake_in(workdir, "seeds", "--configfile", "config/more.yaml", "--cores", "2", "-n")
+    assert r.returncode == 0 and {(rule, w) for rule, w in planned(r) if rule == "seed_run"} == \
+        {("seed_run", "seed=7")}, r.stdout[-2000:]
     # a deleted eval summary of another seed is rebuilt by the target (as the main job's are by all)
     next((seed1 / "results/eval").rglob("*.json")).unlink()
     r = snakemake_in(workdir, "seeds", "--configfile", "config/test.yaml", "--cores", "2", "-n")

@@ -49,15 +49,18 @@ def _bad_name(text, rule: dict) -> str | None:
 
 
 def _names(text: str) -> dict:
-    """A JSON object of names (--tag: student, source, run; a source may be null, a model is a path)."""
+    """A JSON object of names (--tag: student, source, run; a source may be null, a model is a path). A
+    run's name is made of names: `mot-<set>@<merge variant>` (mot.grid)."""
     from .spec import _schema
 
     value = _json(text)
     rule = _schema()["$defs"]["name"]
     for key in ("student", "source", "run"):
-        if value.get(key) is not None and (problem := _bad_name(value[key], rule)) is not None:
-            raise argparse.ArgumentTypeError(f"{key} {value[key]!r} is not a name ({problem}; config/schema.yaml "
-                                             "$defs/name)")
+        parts = str(value[key]).split("@") if key == "run" and isinstance(value.get(key), str) else [value.get(key)]
+        for part in parts if value.get(key) is not None else []:
+            if (problem := _bad_name(part, rule)) is not None:
+                raise argparse.ArgumentTypeError(f"{key} {value[key]!r} is not a name ({problem}; config/schema.yaml "
+                                                 "$defs/name)")
     return value
 
 
@@ -109,8 +112,8 @@ def _resolved(text: str) -> dict:
 
 
 def _positive(kind):
-    """An argument that is a positive, finite number of `kind` (int or float); an int at most the
-    config's counts (config/schema.yaml's $defs/posint: a flag takes what its config key takes)."""
+    """An argument that is a positive, finite number of `kind` (int or float), at most the config's
+    counts (config/schema.yaml's $defs/posint: a flag takes what its config key takes)."""
     import math
 
     def parse(text: str):
@@ -122,7 +125,7 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
         if not (value > 0 and math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"{text!r} is not a positive{' finite' if kind is float else ''} number")
-        if kind is int and value > (top := _schema()["$defs"]["posint"]["maximum"]):
+        if value > (top := _schema()["$defs"]["posint"]["maximum"]):  # a float too: --max-shard-gb 1e308 overflowed
             raise argparse.ArgumentTypeError(f"{text} is greater than the maximum of {top} (config/schema.yaml "
                                              "$defs/posint)")
         return value

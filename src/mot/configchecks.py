@@ -88,8 +88,8 @@ def _gpu_layout_errors(config: dict) -> str | None:
 
 
 def _file_errors(config: dict) -> str | None:
-    """The files a config names that are the user's, not a rule's: a source's local copy, a student's
-    accelerate config, and the layer class FSDP wraps, which the student's model must have (a wrong
+    """The files a config names that are the user's, not a rule's: a source's local copy, lm-eval's
+    task directory, a student's accelerate config, and the layer class FSDP wraps, which the student's model must have (a wrong
     one trained unsharded, or failed inside accelerate after the job's queue). Relative paths are
     from the working directory (the workflow's)."""
     from pathlib import Path
@@ -97,6 +97,9 @@ def _file_errors(config: dict) -> str | None:
     for name, s in config["sources"].items():
         if s.get("path") and not Path(s["path"]).is_file():
             return f"sources.{name}.path: {s['path']}: no such file"
+    include = (config.get("general") or {}).get("include")
+    if include and not Path(include).is_dir():  # lm-eval then knew none of the tasks, after the training
+        return f"general.include: {include}: no such directory (of lm-eval task files)"
     for name, s in config["students"].items():
         launch, wrap = s.get("launch") or {}, None
         if acc := launch.get("accelerate_config"):

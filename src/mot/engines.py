@@ -211,6 +211,14 @@ _IDLE: list = []  # (key, model directory, engine): at most one, the last checkp
 atexit.register(_IDLE.clear)
 
 
+def _cut(value, limit: int = 120) -> str:
+    """A server's value quoted in an error: redacted, then cut (a cut first could leave a key's start
+    too short to be recognised: mot.redaction)."""
+    from .redaction import redact
+
+    return redact(str(value))[:limit]
+
+
 def message_trace(message: dict, finish_reason: str | None, opener: str | None, url: str) -> str:
     """The stored trace of one chat-completions choice. A reasoning parser (vLLM, SGLang, DeepSeek's
     API) returns the reasoning apart, as `reasoning_content` or `reasoning`; without one it stays in
@@ -218,13 +226,13 @@ def message_trace(message: dict, finish_reason: str | None, opener: str | None, 
     template) restores it. Without either, a content that closes a thought it never opened is refused
     rather than guessed at."""
     if not isinstance(message, dict) or not isinstance(message.get("content") or "", str):
-        raise Refused(f"{url}: a choice without a chat message ({str(message)[:120]!r}): is this a chat-completions "
+        raise Refused(f"{url}: a choice without a chat message ({_cut(message)!r}): is this a chat-completions "
                       "endpoint?")
     content = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if reasoning and not isinstance(reasoning, str):
         raise Refused(f"{url}: the message's reasoning is a {type(reasoning).__name__}, not text "
-                      f"({str(reasoning)[:120]!r})")
+                      f"({_cut(reasoning)!r})")
     if reasoning:
         return split_trace(reasoning, content, finish_reason != "length")
     if opener is None:

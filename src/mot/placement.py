@@ -90,6 +90,19 @@ def _writes(args) -> list[tuple[str, str, str]]:
 
 
 def check_outputs(args) -> None:
+    """_check_outputs, with a symbolic link that leads back to itself (which Path.resolve refuses with
+    a RuntimeError in Python 3.11, an OSError later) one line naming it."""
+    from .io import MotError
+
+    try:
+        _check_outputs(args)
+    except RuntimeError as e:
+        if "Symlink loop" not in str(e):
+            raise
+        raise MotError(f"{e}: a symbolic link that leads back to itself; remove it or name another path") from None
+
+
+def _check_outputs(args) -> None:
     """One check for every command, before it runs and before its log is opened (it writes
     nothing): no output (--log included) may be, hold or lie inside one of the command's inputs
     (any other argument naming an existing path; mot.io.check_placement), nor be a file where a
@@ -109,7 +122,13 @@ def check_outputs(args) -> None:
     from .io import STALE
 
     named = {str(getattr(args, key)) for key in args.outputs if getattr(args, key, None) is not None}
+    cwd = Path.cwd().resolve()
     for path, kind, flag in targets:
+        if kind != "file" and (resolved := Path(path).resolve()) in (cwd, *cwd.parents):
+            # --out "$PWD" --force replaced the working directory, the user's files in it with it
+            what = "is the working directory" if resolved == cwd else "holds the working directory"
+            raise MotError(f"{flag} {path}: {what} ({cwd}), which a command never replaces; name a directory "
+                           "beside it")
         if Path(path).is_symlink() and path not in named and flag != "--log":
             # a file mot writes beside the one named (stats' .md, a table's .tex): the user named
             # the link to no command; written through, it would overwrite the file it names

@@ -48,17 +48,28 @@ def is_own(cfg: dict, seed: int) -> bool:
     return all(v == seed for v in seed_values(cfg).values())
 
 
+def run_config(cfg: dict) -> dict:
+    """What of the config a seed's run uses (the seed_run rule's --config): no analyses, no README to
+    write, no labels (its run ends at the eval summaries, which name no label): a seed added to
+    analyses.seeds, or a label changed, must not rerun the others, whose outputs Snakemake removes first."""
+    out = copy.deepcopy(cfg)
+    out.pop("analyses", None)
+    out["report"]["readme"] = None
+    for kind in ("students", "sources", "teachers"):
+        for entry in out.get(kind, {}).values():
+            entry.pop("label", None)
+    return out
+
+
 def seed_config(cfg: dict, seed: int) -> dict:
     """The config of one seed's run: the seeds set to `seed`, no analyses, no README to write."""
-    out = copy.deepcopy(cfg)
+    out = run_config(cfg)
     out["seed"] = seed
     if "world" in out:  # a config without the synthetic world (the paper's): the corpus and training seed only
         out["world"]["seed"] = seed
     for st in out["students"].values():
         if st.get("init") == "synthetic":
             st["pretrain"]["seed"] = seed
-    out.pop("analyses", None)
-    out["report"]["readme"] = None
     return out
 
 
@@ -92,6 +103,19 @@ def run_seed(seed: int, cfg: dict, directory: str, snakefile: str, cores: int, t
     if mine.exists() and not mine.read_bytes().startswith(SEED_CONFIG_HEAD.encode()):
         raise MotError(f"{mine}: a config that mot did not write (a seed's begins '{SEED_CONFIG_HEAD.strip()}'); "
                        "give --dir a directory of its own, or move it away")
+    if mine.exists():  # another seed's directory: its run would be overwritten with this seed's
+        try:
+            other = (yaml.safe_load(mine.read_text(encoding="utf-8")) or {}).get("seed")
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+            other = None
+        if other != seed:
+            raise MotError(f"--dir {directory}: the directory of seed {other}'s run ({mine}), not seed {seed}'s: "
+                           "give each seed a directory of its own")
+    # what the run needs, before anything is written in its directory
+    if not Path(data).is_dir():
+        raise MotError(f"--data {data}: not a directory (the checkout's data/, which the seed's run links)")
+    if not Path(snakefile).is_file():
+        raise MotError(f"--snakefile {snakefile}: no such file")
     from .io import STALE
 
     mine_tmp = lambda f: STALE.fullmatch(f.name.removeprefix(".config.yaml."))  # noqa: E731  (a killed run's)

@@ -78,3 +78,24 @@ def executed(text: str) -> bytes:
     kept = [f"{t.type}:{t.string}" for t in tokenize.generate_tokens(io.StringIO(text).readline)
             if t.type not in (tokenize.COMMENT, tokenize.NL) and not (t.type == tokenize.STRING and t.start in docstrings)]
     return "\n".join(kept).encode()
+
+
+def source_version(root: str, files: list[str]) -> str:
+    """A hash of files of code that is not a Python module (the Snakefile, rules/*.smk: Python's
+    tokens, not its grammar), without comments and blank lines: a comment reruns nothing, any other
+    change does. A file Python cannot tokenize counts byte for byte."""
+    import hashlib
+    import io
+    import tokenize
+
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            text = fh.read()
+        try:
+            kept = "\n".join(f"{t.type}:{t.string}" for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                             if t.type not in (tokenize.COMMENT, tokenize.NL))
+        except (tokenize.TokenError, SyntaxError):
+            kept = text
+        h.update(os.path.relpath(f, root).encode() + b"\0" + kept.encode() + b"\0")
+    return h.hexdigest()[:16]

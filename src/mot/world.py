@@ -99,8 +99,9 @@ def make_world(seed: int, pool_size: int, test_size: int, pretrain_size: int,
             # a world that has no more such problems: stop at once (the default's longest run of draws
             # without a new problem is 37), not after 200 x size draws (hours for a size of millions)
             if tries > 200 * size + 10000 or tries - last_new > STALL:
-                raise MotError(f"world: cannot draw {size} unique '{name}' problems; "
-                               "raise world.max_operand or widen the ops range")
+                raise MotError(f"world: cannot draw {size} unique '{name}' problems; widen the ops range or raise "
+                               "world.max_value (every intermediate value must lie in 0..max_value; a larger "
+                               "max_operand gives more problems only while max_value holds them)")
             made = random_problem(rng, rng.randint(lo, hi), max_operand, max_value, allowed)
             if made is None or (must and all(op != must for op, _ in made[1])):
                 continue
@@ -124,11 +125,22 @@ BASE_WORLD_KEYS = ("seed", "pretrain_size", "pool_size", "ops", "max_operand", "
 
 
 def check_spec(spec: dict, where: str = "world") -> None:
-    """What the schema cannot say of a world block: each range of operation counts runs low to high."""
+    """What the schema cannot say of a world block: each range of operation counts runs low to high,
+    and its problems exist (1,000 draws find one: a max_value too small for the operands and counts
+    had left none, found only when the world was drawn)."""
     for key in ("ops", "test_ops"):
         if key in spec and spec[key][0] > spec[key][1]:
             raise MotError(f"{where}.{key} = {list(spec[key])}: the fewest operations ({spec[key][0]}) are more "
                            f"than the most ({spec[key][1]})")
+    for key in ("ops", "test_ops"):
+        if key not in spec or not {"max_operand", "max_value"} <= set(spec):
+            continue
+        rng, (lo, hi) = random.Random(0), spec[key]
+        if all(random_problem(rng, rng.randint(lo, hi), spec["max_operand"], spec["max_value"]) is None
+               for _ in range(1000)):
+            raise MotError(f"{where}.{key} = {list(spec[key])}: no problem of that many operations keeps its values "
+                           f"in 0..max_value ({spec['max_value']}) with operands up to max_operand "
+                           f"({spec['max_operand']}); raise world.max_value or lower the counts")
 
 
 # The world keys a config may leave out, and what they are then (config/schema.yaml describes each;
