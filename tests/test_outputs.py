@@ -1461,3 +1461,89 @@ def test_the_thirteenth_probes_float_flags_have_the_counts_maximum():
     """Thirteenth probe, case 20: `merge --max-shard-gb 1e308` overflowed (a traceback)."""
     with pytest.raises(SystemExit):
         parser().parse_args(["merge", "--method", "mean", "--out", "m", "--max-shard-gb", "1e308", "a", "b"])
+
+
+def test_the_fourteenth_probes_seed_runs_depend_on_what_they_use():
+    """Fourteenth probe, case 14: a tracker (train.log_with), a cluster's resources, the general
+    benchmarks or a published number changed the seed_run rule's --config, so every seed's run reran
+    (and Snakemake removed its eval summaries first), though none of them reaches a seed's run."""
+    import copy
+
+    from mot.config import validate_config
+    from mot.seeds import run_config
+    from mot.spec import SCHEMA
+
+    base = validate_config(yaml.safe_load((ROOT / "config/test.yaml").read_text()), SCHEMA, "test.yaml")
+    for change in (lambda c: c["train"].__setitem__("log_with", ["tensorboard"]),
+                   lambda c: c["resources"].__setitem__("gpus_per_node", 4),
+                   lambda c: c.__setitem__("general", {"tasks": {"X": {"task": "x", "metric": "acc,none",
+                                                                         "group": "pure"}}}),
+                   lambda c: c["report"].__setitem__("published", "data/published.yaml"),
+                   lambda c: c["teachers"]["concise"].__setitem__("label", "TERSE")):
+        other = copy.deepcopy(base)
+        change(other)
+        assert run_config(other) == run_config(base)
+    other = copy.deepcopy(base)
+    other["train"]["lr"] = 0.002  # what a seed's run trains with does rerun it
+    assert run_config(other) != run_config(base)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.__setitem__("general", {"tasks": {"D": {"task": "syn_div", "metric": "exact_match,boxed",
+                                                         "group": "forgetting"}}}) or c["world"].pop("general_size"),
+     "general.tasks.D: the synthetic task 'syn_div' needs world.general_size > 0"),
+    (lambda c: c["world"].pop("held_out_op"), "world.held_out_pretrain: 20 problems of no operation"),
+    (lambda c: c.__setitem__("general", {"tasks": {"X": {"task": "x", "metric": "acc,none", "group": "pure"}},
+                                         "enable_thinking": True}),
+     "general.enable_thinking: true needs general.think_end_token"),
+])
+def test_the_fourteenth_probes_general_settings_are_checked_with_the_config(change, message):
+    """Fourteenth probe, cases 16 and 17: a synthetic general task without the world's problems for it,
+    held_out_pretrain without held_out_op (ignored), and enable_thinking without think_end_token passed
+    the config check; their jobs refused them (lm-eval's start-up first)."""
+    from mot.config import validate_config
+    from mot.spec import SCHEMA
+
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    change(config)
+    with pytest.raises(MotError, match=re.escape(message)):
+        validate_config(config, SCHEMA, "x.yaml")
+
+
+def test_the_fourteenth_probes_hand_made_inputs_are_one_line(tmp_path):
+    """Fourteenth probe, cases 22 to 26: a task file in Latin-1 under general.include, a truncated eval
+    summary or a sample without its text under the rehearsal's results, and a corpus or samples row whose
+    id is an object were tracebacks; a reference answer that is an object or a boolean was written as
+    its Python repr (no sample could match it)."""
+    from mot.corpus import union
+    from mot.general import resolve_includes
+    from mot.generate import read_samples
+    from mot.prompts import read_problem_file
+    from mot.rehearsal import check as rehearsal_check
+
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "bad.yaml").write_bytes("task: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(MotError, match=r"bad\.yaml: not UTF-8 text"):
+        resolve_includes([str(inc)], tmp_path / "t")
+    res = tmp_path / "res"
+    (res / "samples" / "s").mkdir(parents=True)
+    (res / "samples" / "s" / "t.jsonl").write_text(json.dumps({"id": "p", "samples": [{"answer": "1"}]}) + "\n")
+    with pytest.raises(MotError, match=r"t\.jsonl:1: a sample without its text"):
+        rehearsal_check(str(res), {}, [], str(tmp_path / "c.json"))
+    (res / "samples" / "s" / "t.jsonl").write_text(json.dumps({"id": "p", "samples": [{"text": "<think>a</think>"}]}) + "\n")
+    (res / "eval").mkdir()
+    (res / "eval" / "x.json").write_text('{"checkpoints": [')
+    with pytest.raises(MotError, match=r"x\.json: eval summary is malformed or truncated"):
+        rehearsal_check(str(res), {}, [], str(tmp_path / "c.json"))
+    row = {"id": {"a": 1}, "teacher": "t", "source": "s", "prompt": "1+1?", "response": "2", "answer": "2",
+           "samples": [{"text": "2", "finish_reason": "stop"}]}
+    (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(MotError, match="a trace whose id is dict"):
+        union([str(tmp_path / "c.jsonl")], str(tmp_path / "u.jsonl"))
+    with pytest.raises(MotError, match=r"c\.jsonl:1: 'id' is dict \{'a': 1\}, not text"):
+        read_samples(str(tmp_path / "c.jsonl"))
+    for answer in ({"a": 1}, True, [False]):
+        (tmp_path / "p.jsonl").write_text(json.dumps({"id": "q", "problem": "1+1?", "answer": answer}) + "\n")
+        with pytest.raises(MotError, match=r"p\.jsonl:1: the reference answer is"):
+            read_problem_file(tmp_path / "p.jsonl")

@@ -117,3 +117,12 @@ def test_a_servers_text_quoted_in_an_error_is_redacted_before_it_is_cut(register
     with pytest.raises(Refused) as e:
         message_trace("A" * 109 + KEY, "stop", None, "http://x")  # not a chat message: quoted in the error
     assert KEY[:8] not in str(e.value) and "[API key]" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("between", ["\x00", "\u200b", "\u2060\u200d"])
+def test_a_key_spelt_with_invisible_characters_is_found(registered, between):
+    """Fourteenth probe, cases 27 and 29: a UTF-16 body read as bytes (a NUL between the key's
+    characters) or a key with zero-width characters between its own reached stderr and the log."""
+    text = redaction.redact("error: Bearer " + between.join(KEY) + " refused")
+    assert "[API key]" in text and KEY[:6] not in text.replace(between, ""), text
+    assert redaction.redact("nothing\u200bhere") == "nothing\u200bhere"  # no key: the text as it was

@@ -60,7 +60,7 @@ def _shell_unsafe_path(node, where: str = "", served: bool = False) -> str | Non
 def cross_errors(config: dict) -> str | None:
     from .evaluate import BENCHMARKS
     from .generate import BACKENDS
-    from .configchecks import _file_errors, _gpu_layout_errors, _merge_errors, _student_teacher_errors
+    from .configchecks import _file_errors, _general_errors, _gpu_layout_errors, _merge_errors, _student_teacher_errors
     from .prompts import check_template, ops_range
     from .world import STYLES
 
@@ -180,6 +180,8 @@ def cross_errors(config: dict) -> str | None:
     if msg := _gpu_layout_errors(config):
         return msg
     if msg := _file_errors(config):
+        return msg
+    if msg := _general_errors(config):
         return msg
     from .memory import memory_error
 

@@ -150,3 +150,22 @@ def _layer_error(student: dict, wrap: str) -> str | None:
             return (f"'{cls}' is not a layer of the student's model (a {model_type} model: its decoder layer is "
                     f"{' or '.join(layers) or 'unknown'})")
     return None
+
+
+def _general_errors(config: dict) -> str | None:
+    """The general benchmarks' settings that their jobs refused late: thinking cut without the token
+    to cut at (lm-eval started first), and the synthetic world's general tasks without the world's
+    problems for them (general_size, held_out_op: the general-tasks job found none)."""
+    from .world import GENERAL_TASKS
+
+    general = config.get("general") or {}
+    if general.get("enable_thinking") and general.get("think_end_token") is None:
+        return "general.enable_thinking: true needs general.think_end_token (lm-eval cuts each answer there)"
+    world = config.get("world") or {}
+    for name, t in (general.get("tasks") or {}).items():
+        if t["task"] in GENERAL_TASKS:
+            if not world.get("general_size"):
+                return f"general.tasks.{name}: the synthetic task '{t['task']}' needs world.general_size > 0"
+            if GENERAL_TASKS[t["task"]][1] and not world.get("held_out_op"):
+                return f"general.tasks.{name}: the synthetic task '{t['task']}' needs world.held_out_op"
+    return None

@@ -108,6 +108,10 @@ def union(paths: list[str], out: str) -> int:
     rows, seen, source = [], {}, None
     for p in paths:
         for row in read_jsonl(p, required=("prompt", "response")):
+            if bad := [k for k in ("id", "teacher", "source") if k in row and row[k] is not None
+                       and not isinstance(row[k], str)]:
+                raise MotError(f"{p}: a trace whose {bad[0]} is {type(row[bad[0]]).__name__} "
+                               f"{str(row[bad[0]])[:40]}, not text (a corpus that mot corpus wrote has text)")
             if row.get("source") is not None:  # one source's corpus: mixed ones would train MTD on both
                 if source is None:
                     source = (row["source"], p)

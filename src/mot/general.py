@@ -219,7 +219,11 @@ def resolve_includes(include: list[str] | None, tmp: Path) -> list[str] | None:
         docs = {}
         for f in files:
             try:
-                docs[f] = yaml.safe_load(f.read_text())
+                text = f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as e:  # lm-eval reads it as UTF-8 too: a traceback there
+                raise MotError(f"{f}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+            try:
+                docs[f] = yaml.safe_load(text)
             except yaml.YAMLError:  # lm-eval's own tags (!function): not one of ours
                 docs[f] = None
         if not any(isinstance(doc, dict) and resolve(doc, f.parent.resolve()) != doc for doc in docs.values()):
@@ -230,7 +234,7 @@ def resolve_includes(include: list[str] | None, tmp: Path) -> list[str] | None:
             target = out / f.relative_to(d)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(yaml.safe_dump(resolve(doc, f.parent.resolve()), sort_keys=False) if isinstance(doc, dict)
-                              else f.read_text())
+                              else f.read_text(encoding="utf-8"))
         resolved.append(str(out))
     return resolved or None
 

@@ -124,6 +124,11 @@ class HFTeacher:
         return results
 
 
+def _quoted(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "samples")) -> list[dict]:
     """Rows of a samples file (the output of generate_samples); a row without a required key, or a
     sample without its text or why it ended (stop or length: mot.engines.FINISH_REASONS), is an error
@@ -133,8 +138,9 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
         for key in required:
             if row.get(key) in (None, ""):
                 raise MotError(f"{path}:{lineno}: missing or empty '{key}'")
-        if "answer" in required and not isinstance(row["answer"], str):  # what grading compares against
-            raise MotError(f"{path}:{lineno}: 'answer' is {type(row['answer']).__name__} {row['answer']!r}, not text")
+        for key in ("answer", "id", "teacher", "source", "prompt"):  # text: what grading compares, what rows are
+            if key in row and row[key] is not None and not isinstance(row[key], str):  # keyed and written by
+                raise MotError(f"{path}:{lineno}: '{key}' is {type(row[key]).__name__} {_quoted(row[key])}, not text")
         samples = row.get("samples")
         if not isinstance(samples, list):
             raise MotError(f"{path}:{lineno}: 'samples' must be a list")

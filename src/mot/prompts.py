@@ -104,12 +104,21 @@ def read_problem_file(path: str | Path, keep_long: bool = False, unwrap: bool = 
             raise MotError(f"{path}:{lineno}: the problem is {type(problem).__name__} {str(problem)[:40]}, not text")
         if reference is None:
             raise MotError(f"{path}:{lineno}: prompt without a reference answer (keys {', '.join(ANSWER_KEYS)})")
+        # a number or text, or a list of them (BOBA's solutions): an object or a boolean was written as
+        # its Python repr ("{'a': 1}", "True"), an answer no sample could match
+        if not all(isinstance(r, (str, int, float)) and not isinstance(r, bool)
+                   for r in (reference if isinstance(reference, list) else [reference])):
+            raise MotError(f"{path}:{lineno}: the reference answer is {type(reference).__name__} "
+                           f"{str(reference)[:40]}, not text, a number or a list of them")
         if unwrap:
             problem = unwrap_problem(problem)
             if left := [m for m in MARKUP if m in problem]:
                 raise MotError(f"{path}:{lineno}: chat markup {left[0]!r} left in the problem after unwrapping "
                                "(an unknown prompt format)")
-        row_id = next((str(raw[k]) for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+        row_id = next((raw[k] for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+        if row_id is not None and (isinstance(row_id, bool) or not isinstance(row_id, (str, int))):
+            raise MotError(f"{path}:{lineno}: the id is {type(row_id).__name__} {str(row_id)[:40]}, not text or a number")
+        row_id = None if row_id is None else str(row_id)
         row_id = row_id or f"h{stable_hash(problem) % 16 ** 12:012x}"
         if row_id in seen:
             raise MotError(f"{path}:{lineno}: id '{row_id}' also on line {seen[row_id]} (ids must be unique)")

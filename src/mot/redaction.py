@@ -25,6 +25,7 @@ import html
 import json
 import re
 import sys
+import unicodedata
 import urllib.parse
 
 MIN_RUN = 12  # a run this long of a key's form is taken for a (cut-off) echo of the key
@@ -98,9 +99,19 @@ def register(key: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with every echo of a registered key replaced by [API key]."""
+    """`text` with every echo of a registered key replaced by [API key]. A key spelt with invisible
+    characters between its own (NULs: a UTF-16 body read as bytes; zero-width and other format
+    characters) is found in the text without them, which is then what is returned, redacted."""
     if not (_GRAMS or _WHOLE) or not isinstance(text, str):
         return text
+    out = _redact(text)
+    visible = "".join(c for c in out if c != "\x00" and unicodedata.category(c) != "Cf")
+    if visible != out and (again := _redact(visible)) != visible:
+        return again
+    return out
+
+
+def _redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(MARK, text)
     if _WHOLE:

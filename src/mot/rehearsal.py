@@ -294,7 +294,11 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
     traces = opened = 0
     for path in sorted([*root.glob("samples/**/*.jsonl"), *root.glob("corpora/*/*.jsonl")]):
         for lineno, row in iter_jsonl(path):
-            for text in [s["text"] for s in row.get("samples", [])] + ([row["response"]] if "response" in row else []):
+            texts = [x.get("text") if isinstance(x, dict) else None for x in row.get("samples") or []]
+            texts += [row["response"]] if "response" in row else []
+            if not isinstance(row.get("samples", []), list) or not all(isinstance(t, str) for t in texts):
+                raise MotError(f"{path}:{lineno}: a sample without its text (each sample is {{\"text\": ...}})")
+            for text in texts:
                 # once, at the start; none only in a text that never thought (a tiny model's noise)
                 ok = text.startswith(THINK_OPEN) and text.count(THINK_OPEN) == 1 or \
                     THINK_OPEN not in text and THINK_CLOSE not in text
@@ -332,10 +336,15 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
                                f"or chat markup: {row['prompt'][-80:]!r}")
             prompts += 1
     counts["BOBA prompts without markup, with one instruction"] = prompts
-    sampled = {ck["model"] for f in root.glob("eval/**/*.json") for ck in json.loads(f.read_text()).get("checkpoints", [])}
+    from .readers import read_json
+
+    summary_shape = {"type": "object", "properties": {"checkpoints": {"type": "array", "items": {
+        "type": "object", "required": ["model"], "properties": {"model": {"type": "string"}}}}}}
+    sampled = {ck["model"] for f in sorted(root.glob("eval/**/*.json"))
+               for ck in read_json(f, "eval summary", summary_shape).get("checkpoints", [])}
     merged = 0
     for name, base in students.items():
-        cfg = json.loads((Path(base) / "config.json").read_text())
+        cfg = read_json(Path(base) / "config.json", "model config", {"type": "object"})
         if not (cfg.get("num_experts") or cfg.get("n_routed_experts")):
             continue
         want = set(Checkpoint.open(base).tensors)
@@ -350,7 +359,7 @@ def check(results: str, students: dict[str, str], boba_sources: list[str], out: 
     counts["merged MoE checkpoints, every expert, sampled by vLLM"] = merged
     scored = 0
     for f in sorted(root.glob("general/**/*.json")):
-        summary = json.loads(f.read_text())
+        summary = read_json(f, "general summary", {"type": "object"})
         if (summary.get("thinking") or {}).get("think_end_token") != "</think>":
             raise MotError(f"{f}: the general benchmarks ran without think_end_token '</think>'")
         for lineno, row in iter_jsonl(f.with_suffix(".samples.jsonl")):

@@ -49,12 +49,15 @@ def is_own(cfg: dict, seed: int) -> bool:
 
 
 def run_config(cfg: dict) -> dict:
-    """What of the config a seed's run uses (the seed_run rule's --config): no analyses, no README to
-    write, no labels (its run ends at the eval summaries, which name no label): a seed added to
-    analyses.seeds, or a label changed, must not rerun the others, whose outputs Snakemake removes first."""
+    """What of the config a seed's run uses (the seed_run rule's --config). Its run ends at the eval
+    summaries, so it has none of what only the report, the analyses, the general benchmarks, live
+    tracking or a cluster's resources read: a seed added to analyses.seeds, a label, a tracker or a
+    published number changed must not rerun the seeds' runs, whose outputs Snakemake removes first."""
     out = copy.deepcopy(cfg)
-    out.pop("analyses", None)
-    out["report"]["readme"] = None
+    for key in ("analyses", "general", "resources"):
+        out.pop(key, None)
+    out["report"]["readme"] = out["report"]["published"] = None
+    out["train"]["log_with"] = []
     for kind in ("students", "sources", "teachers"):
         for entry in out.get(kind, {}).values():
             entry.pop("label", None)

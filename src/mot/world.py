@@ -132,6 +132,9 @@ def check_spec(spec: dict, where: str = "world") -> None:
         if key in spec and spec[key][0] > spec[key][1]:
             raise MotError(f"{where}.{key} = {list(spec[key])}: the fewest operations ({spec[key][0]}) are more "
                            f"than the most ({spec[key][1]})")
+    if spec.get("held_out_pretrain") and not spec.get("held_out_op"):  # it was ignored
+        raise MotError(f"{where}.held_out_pretrain: {spec['held_out_pretrain']} problems of no operation (set "
+                       f"{where}.held_out_op)")
     for key in ("ops", "test_ops"):
         if key not in spec or not {"max_operand", "max_value"} <= set(spec):
             continue
