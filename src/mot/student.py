@@ -11,7 +11,9 @@ AutoModelForCausalLM.
 
 Pre-training the default base takes about 9 minutes on 2 cores, so the repository ships it under
 data/bases/, named by `base_key` (a hash of what shapes its weights: the settings and the code that
-builds it). `snakemake --forcerun world_student` rebuilds it, bit for bit on CPU with 2 threads; a
+builds it). `snakemake --forcerun world_student` rebuilds it, bit for bit on CPU with 2 threads on a
+CPU of the same model (another model's kernels round differently, which pre-training amplifies:
+docs/world.md, "The shipped base"); a
 config whose world, arch or pretrain differ, or a checkout whose world-student code differs, names
 another directory, which the rule builds.
 """
