@@ -183,7 +183,8 @@ def sampling_job_resumes(env, checkout, local, target, proc, reference):
     finally:
         with contextlib.suppress(ProcessLookupError):  # it may have ended already
             os.kill(pid, signal.SIGCONT)
-    while Path(f"/proc/{pid}").exists() and "Z" not in slurm_cluster.status(pid):
+    deadline = time.time() + 300  # from the job's end (KillWait is 30 s): a loaded machine reached the
+    while Path(f"/proc/{pid}").exists() and "Z" not in slurm_cluster.status(pid):  # first deadline before
         assert time.time() < deadline, "the sampling process outlived its job"
         time.sleep(0.05)
     # What it kept: its finished chunks (whether it took the SIGTERM, with its one line, or SLURM's

@@ -175,9 +175,10 @@ def report_category(name: str) -> str:
 
 # --------------------------------------------------------------------------- what they read of the config
 # The keys of report_spec, which the tables', figures', best-std's and seeds table's --spec may hold
-# (an unknown one, a typo of a role say, was taken silently)
+# (an unknown one, a typo of a role say, was taken silently), and the general benchmarks' tasks that
+# Tables 3 and 4's spec adds (rules/common/general.smk's general_spec)
 SPEC_KEYS = ("students", "sources", "teachers", "sets", "variants", "roles", "benchmarks", "validation", "select_on",
-             "steps_per_round", "rounds", "published", "probe", "protocol", "student_teacher", "order")
+             "steps_per_round", "rounds", "published", "probe", "protocol", "student_teacher", "order", "general")
 
 
 def report_spec(config: dict) -> dict:
