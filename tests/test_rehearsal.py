@@ -77,7 +77,7 @@ def test_the_key_check_can_fail():
 
 @pytest.mark.slow
 @pytest.mark.rehearsal
-@pytest.mark.early(1.5)  # asks first for the shared models, which the SLURM group's last test starts from
+@pytest.mark.early(1.5)  # asks first for the shared models, which test_multinode's last test starts from
 def test_the_rehearsals_models_are_the_papers_architectures_in_the_hubs_layout(rehearsal_models):
     """The tiny models rule rehearsal_model built for target rehearsal_kinds (conftest.rehearsal_models):
     one for each teacher's architecture and the MoE student; each config.json holds its release's keys
