@@ -84,7 +84,7 @@ BAD = [
     (lambda c: c["teachers"]["concise"].update(backend="openai", params={"model": "x"}),
      r"^cfg: teachers\.concise\.params: backend 'openai' needs 'base_url'$"),
     (lambda c: c["teachers"]["concise"]["params"].update(style="baroque"),
-     r"^cfg: teachers\.concise\.params\.style: teacher 'concise' has unknown style 'baroque' \(known: "),
+     r"^cfg: teachers\.concise\.params\.style: unknown style 'baroque' \(known: "),
     (lambda c: c["analyses"]["probe"].update(students=["huge"]),
      r"^cfg: analyses\.probe\.students\.0: unknown student 'huge' \(known: tiny\)$"),
     (lambda c: c["analyses"]["probe"].update(benchmarks=["aime26"]),

@@ -148,9 +148,9 @@ def test_an_unknown_finish_reason_is_refused_in_one_line(said):
 
 def test_an_unknown_synthetic_style_names_the_teacher(tmp_path, prompts):
     spec = {"name": "odd", "backend": "synthetic", "params": {"style": "baroque"}}
-    with pytest.raises(MotError, match="teacher 'odd': synthetic teacher: params.style must be one of"):
+    with pytest.raises(MotError, match="teacher 'odd': params: style: unknown style 'baroque'"):
         gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(tmp_path / "s.jsonl"))
-    assert not (tmp_path / "s.jsonl").exists()
+    assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "s.jsonl.partial").exists()
 
 
 def test_unknown_backend(tmp_path, prompts):

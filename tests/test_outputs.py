@@ -1547,3 +1547,16 @@ def test_the_fourteenth_probes_hand_made_inputs_are_one_line(tmp_path):
         (tmp_path / "p.jsonl").write_text(json.dumps({"id": "q", "problem": "1+1?", "answer": answer}) + "\n")
         with pytest.raises(MotError, match=r"p\.jsonl:1: the reference answer is"):
             read_problem_file(tmp_path / "p.jsonl")
+
+
+def test_the_fifteenth_probes_teacher_style_is_checked_before_any_work(tmp_path):
+    """Fifteenth probe, case 27: `generate --teacher` with a synthetic style the world lacks passed the
+    flag's check (the schema types a style as text) and was refused once the work had started, leaving
+    <out>.partial/ behind; the config check refused it. One rule now serves both."""
+    (tmp_path / "p.jsonl").write_text(json.dumps({"id": "a", "prompt": "1+1?", "answer": "2"}) + "\n")
+    r = run_mot("generate", "--prompts", tmp_path / "p.jsonl", "--teacher",
+                json.dumps({"name": "t", "backend": "synthetic", "params": {"style": "nope"}}),
+                "--sampling", json.dumps({"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8}),
+                "--out", tmp_path / "s.jsonl")
+    assert r.returncode == 1 and "--teacher: teacher 't': params: style: unknown style 'nope'" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]

@@ -126,3 +126,16 @@ def test_a_key_spelt_with_invisible_characters_is_found(registered, between):
     text = redaction.redact("error: Bearer " + between.join(KEY) + " refused")
     assert "[API key]" in text and KEY[:6] not in text.replace(between, ""), text
     assert redaction.redact("nothing\u200bhere") == "nothing\u200bhere"  # no key: the text as it was
+
+
+@pytest.mark.parametrize("escape", [lambda c: f"&#{ord(c)};", lambda c: f"&#x{ord(c):x};",
+                                    lambda c: f"%{ord(c):02X}", lambda c: f"\\u{ord(c):04x}"])
+def test_a_key_escaped_character_by_character_in_part_is_found(registered, escape):
+    """Fifteenth probe, case 30: a server that escapes some of a key's characters and not others (an
+    HTML encoder's every non-alphanumeric one, every third one) defeated the whole-form match, and a
+    key of short segments leaked whole."""
+    key = "ab12cd34-ef56gh78-ij90kl12-mn34op56"
+    redaction.register(key)
+    for mixed in (key.replace("-", escape("-")), "".join(escape(c) if i % 3 == 0 else c for i, c in enumerate(key))):
+        text = redaction.redact(f"error: {mixed} refused")
+        assert "[API key]" in text and "ef56gh78" not in text and "ab12" not in text, text

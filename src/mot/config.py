@@ -59,10 +59,8 @@ def _shell_unsafe_path(node, where: str = "", served: bool = False) -> str | Non
 
 def cross_errors(config: dict) -> str | None:
     from .evaluate import BENCHMARKS
-    from .generate import BACKENDS
     from .configchecks import _file_errors, _general_errors, _gpu_layout_errors, _merge_errors, _student_teacher_errors
     from .prompts import check_template, ops_range
-    from .world import STYLES
 
     if err := _shell_unsafe_path(config):
         return err
@@ -168,13 +166,11 @@ def cross_errors(config: dict) -> str | None:
             return f"sources.{name}: type '{s['type']}' needs 'path'"
         if s["type"] == "boba" and not (s.get("hub_repo") and s.get("hub_file")):
             return f"sources.{name}: type 'boba' needs 'hub_repo' and 'hub_file'"
+    from .generate import teacher_params_error
+
     for name, t in config["teachers"].items():
-        for key in BACKENDS[t["backend"]].required:
-            if key not in t["params"]:
-                return f"teachers.{name}.params: backend '{t['backend']}' needs '{key}'"
-        if t["backend"] == "synthetic" and t["params"]["style"] not in STYLES:
-            return (f"teachers.{name}.params.style: teacher '{name}' has unknown style "
-                    f"'{t['params']['style']}' (known: {', '.join(STYLES)})")
+        if msg := teacher_params_error(t["backend"], t["params"]):
+            return f"teachers.{name}.params{'.' if msg.startswith('style:') else ': '}{msg}"
     if msg := _merge_errors(config):
         return msg
     if msg := _gpu_layout_errors(config):

@@ -196,6 +196,19 @@ def generate_samples(prompts_path: str, teacher: dict, sampling: dict, seed: int
         release_output(out)
 
 
+def teacher_params_error(backend: str, params: dict) -> str | None:
+    """What the schema cannot say of a teacher's params (`<key>: <why>`), for the config check and
+    --teacher alike: the keys its backend needs, and a synthetic teacher's style (mot.world.STYLES)."""
+    from .world import STYLES
+
+    for key in BACKENDS[backend].required:
+        if key not in params:
+            return f"backend '{backend}' needs '{key}'"
+    if backend == "synthetic" and params["style"] not in STYLES:
+        return f"style: unknown style '{params['style']}' (known: {', '.join(STYLES)})"
+    return None
+
+
 def check_teacher(teacher: dict):
     """The teacher's backend and params as the config check has them (error_rate "high" was a
     TypeError mid-run); its backend's class."""
@@ -207,6 +220,8 @@ def check_teacher(teacher: dict):
     check_block({k: v for k, v in teacher.items() if k in ("backend", "params")}, "--teacher", "teachers.*",
                 extend=lambda node: [node["properties"]["params"]["properties"].setdefault(k, v)
                                      for k, v in getattr(make, "params", {}).items()])
+    if msg := teacher_params_error(teacher["backend"], teacher.get("params") or {}):  # before any work starts
+        raise MotError(f"--teacher: teacher '{teacher.get('name')}': params: {msg}")  # (found after start_work)
     return make
 
 

@@ -108,7 +108,18 @@ def redact(text: str) -> str:
     visible = "".join(c for c in out if c != "\x00" and unicodedata.category(c) != "Cf")
     if visible != out and (again := _redact(visible)) != visible:
         return again
+    # a key whose characters are escaped one by one, some and not others (an HTML encoder's &#45;, a
+    # URL's %2D, JSON's \u002d): found in the text with every escape read, then returned that way
+    plain = _unescaped(visible)
+    if plain != visible and (again := _redact(plain)) != plain:
+        return again
     return out
+
+
+def _unescaped(text: str) -> str:
+    """`text` with JSON's \\uXXXX, URL %XX and HTML character references read (each where it is)."""
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    return html.unescape(urllib.parse.unquote(text, errors="replace"))
 
 
 def _redact(text: str) -> str:
