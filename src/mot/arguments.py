@@ -56,8 +56,9 @@ def _names(text: str) -> dict:
     value = _json(text)
     rule = _schema()["$defs"]["name"]
     for key in ("student", "source", "run"):
-        parts = str(value[key]).split("@") if key == "run" and isinstance(value.get(key), str) else [value.get(key)]
-        for part in parts if value.get(key) is not None else []:
+        if value.get(key) is None:
+            continue
+        for part in value[key].split("@") if key == "run" and isinstance(value[key], str) else [value[key]]:
             if (problem := _bad_name(part, rule)) is not None:
                 raise argparse.ArgumentTypeError(f"{key} {value[key]!r} is not a name ({problem}; config/schema.yaml "
                                                  "$defs/name)")

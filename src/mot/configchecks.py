@@ -89,9 +89,9 @@ def _gpu_layout_errors(config: dict) -> str | None:
 
 def _file_errors(config: dict) -> str | None:
     """The files a config names that are the user's, not a rule's: a source's local copy, lm-eval's
-    task directory, a student's accelerate config, and the layer class FSDP wraps, which the student's model must have (a wrong
-    one trained unsharded, or failed inside accelerate after the job's queue). Relative paths are
-    from the working directory (the workflow's)."""
+    task directory, a student's accelerate config, and the layer class FSDP wraps, which the
+    student's model must have (a wrong one trained unsharded, or failed inside accelerate after the
+    job's queue). Relative paths are from the working directory (the workflow's)."""
     from pathlib import Path
 
     for name, s in config["sources"].items():
@@ -106,21 +106,20 @@ def _file_errors(config: dict) -> str | None:
             key = f"students.{name}.launch.accelerate_config"
             if not Path(acc).is_file():
                 return f"{key}: {acc}: no such file"
-            from .configfile import _yaml_error, load_yaml
+            from .configfile import read_yaml
+            from .io import MotError
 
             try:
-                settings = load_yaml(Path(acc).read_bytes().decode("utf-8"))
-            except UnicodeDecodeError:
-                return f"{key}: {acc}: not UTF-8 text"
-            except Exception as e:  # YAML's errors, a key given twice
-                return f"{key}: {_yaml_error(acc, e)}"
+                settings = read_yaml(acc)
+            except MotError as e:
+                return f"{key}: {e}"
             if not isinstance(settings, dict):
                 return f"{key}: {acc}: not a mapping of accelerate's settings"
             wrap = (settings.get("fsdp_config") or {}).get("fsdp_transformer_layer_cls_to_wrap")
             key = f"{key}: {acc}'s fsdp_transformer_layer_cls_to_wrap (set students.{name}.launch.fsdp_wrap)"
         if launch.get("fsdp_wrap"):
             key, wrap = f"students.{name}.launch.fsdp_wrap", launch["fsdp_wrap"]
-        if wrap and (s["launch"].get("processes", 1) > 1) and (err := _layer_error(s, str(wrap))):
+        if wrap and launch.get("processes", 1) > 1 and (err := _layer_error(s, str(wrap))):
             return f"{key}: {err}"
     return None
 

@@ -52,25 +52,26 @@ def _yaml_error(path, e: Exception) -> MotError:
     return MotError(f"{path}: cannot read config ({' '.join(str(e).split())})")
 
 
-def check_files(paths) -> None:
-    """What Snakemake's own reading of the config files lets through: a key given twice (the last
-    wins), text that is not UTF-8."""
-    for path in paths:
-        try:
-            load_yaml(Path(path).read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
-        except (OSError, yaml.YAMLError) as e:
-            raise _yaml_error(path, e) from None
-
-
-def load_config(path: str | Path, schema_path: str | Path) -> dict:
+def read_yaml(path: str | Path):
+    """A YAML file of the user's (a config, an accelerate config), strictly: not UTF-8, a key given
+    twice or YAML's own errors are one line naming the file."""
     try:
-        config = load_yaml(Path(path).read_bytes().decode("utf-8"))
+        return load_yaml(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError as e:
         raise MotError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
     except (OSError, yaml.YAMLError) as e:
         raise _yaml_error(path, e) from None
+
+
+def check_files(paths) -> None:
+    """What Snakemake's own reading of the config files lets through: a key given twice (the last
+    wins), text that is not UTF-8."""
+    for path in paths:
+        read_yaml(path)
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict:
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise MotError(f"{path}: config must be a mapping")
     return validate_config(config, schema_path, str(path))
