@@ -583,18 +583,46 @@ def test_a_stopped_merge_leaves_no_temporary_directory_or_lock(tiny_model, tmp_p
     out = tmp_path / "out"
     # SIGINT as a terminal's Ctrl-C has it (a process started in the background inherits it ignored,
     # and mot keeps it so: pytest-xdist's workers, nohup)
-    proc = subprocess.Popen([sys.executable, "-m", "mot", "merge", "--method", "uniform", "--out", str(out),
-                             *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    # -X faulthandler: should it hang (CI on e086c32), SIGABRT prints where each thread waits
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "mot", "merge", "--method", "uniform",
+                             "--out", str(out), *map(str, ins)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while not list(tmp_path.glob(".out.mot-tmp-*")):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.005)
     sig = getattr(signal, signame)
     proc.send_signal(sig)
-    err = proc.communicate(timeout=60)[1]
+    try:
+        err = proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        pytest.fail(f"not ended 60 s after {signame}; its threads:\n{proc.communicate()[1][-8000:]}")
     assert proc.returncode == 128 + sig, err
     assert err.splitlines()[-1].startswith(f"mot: error: stopped by {signame}") and "Traceback" not in err, err
     assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_command_leaves_no_stop_handler_and_no_tqdm_monitor_behind(tiny_model, tmp_path):
+    """CI on e086c32: a merge stopped by SIGINT as it began had not ended 60 s later. Two ways a stop
+    could hang or misreport, both closed: (1) tqdm's monitor thread: a Stopped raised while a bar
+    draws leaves the bar's lock taken, and the bar's close (or the exit) joins a monitor that waits on
+    it for ever (tqdm/tqdm#1751); mot's processes run without the monitor. (2) mot's stop handler was
+    still set after the command ended, so a signal in the interpreter's exit raised into an atexit
+    callback (a traceback and exit 0). main() in a process of its own: the handlers it found are back
+    once it returns (as the program, SIGINT's is the system's)."""
+    import subprocess
+    import sys
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    code = ("import signal, sys, threading, tqdm\n"
+            "from mot.cli import main\n"
+            "rc = main(sys.argv[1:])\n"
+            "print(rc, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,\n"
+            "      signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+            "      tqdm.tqdm.monitor_interval, [t.name for t in threading.enumerate()])")
+    r = subprocess.run([sys.executable, "-c", code, "merge", "--method", "uniform", "--out", str(tmp_path / "out"),
+                        *map(str, ins)], cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.splitlines()[-1] == "0 True True 0 ['MainThread']", (r.stdout, r.stderr)
 
 
 def test_a_full_disk_is_named_as_the_machines_not_as_a_bug(tiny_model, tmp_path):

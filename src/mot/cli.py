@@ -17,7 +17,8 @@ from .arguments import (FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _
                         _resolved, _seed)
 from .placement import check_outputs
 from .spec import spec_help
-from .process import Stopped, _machine_error, _os_error, _redirect, _stop_on_signals
+from .process import (Stopped, _machine_error, _os_error, _redirect, _restore_signals, _stop_on_signals,
+                      tqdm_without_monitor)
 
 
 # What a run's models record as their writer (mot.io.WRITER): the per-set jobs (mot branches, rounds)
@@ -314,11 +315,11 @@ def _not_utf8(argv: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    import signal
-    import traceback
-
     from .readers import records
 
+    tqdm_without_monitor()  # before any library makes a bar (mot.process)
+
+    argv_given = argv
     argv = sys.argv[1:] if argv is None else list(argv)
     if bad := _not_utf8(argv):  # before anything runs: it would fail when first written to a file
         print(_line(f"mot: error: {bad}"), file=sys.stderr)
@@ -357,7 +358,18 @@ def main(argv=None) -> int:
     except OSError as e:  # its directory is a file, or cannot be made (/proc)
         print(_line(f"mot: error: --log {args.log}: cannot write it: {e.strerror or e}"), file=sys.stderr)
         return 1
-    _stop_on_signals()
+    previous = _stop_on_signals()
+    try:
+        return _run(args, console)
+    finally:
+        _restore_signals(previous, program=argv_given is None)
+
+
+def _run(args, console) -> int:
+    """The command, its stop (Stopped) and its errors, each told in one line."""
+    import signal
+    import traceback
+
     try:
         args.fn(args)
     except Stopped as e:

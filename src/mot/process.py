@@ -75,12 +75,61 @@ class Stopped(BaseException):
     handler over this one while it runs."""
 
 
-def _stop_on_signals() -> None:
+class _TqdmWithoutMonitor:
+    """Switches tqdm's monitor thread off as tqdm is first imported (importing it here to set it would
+    cost ~0.13 s in every command). A stop (Stopped) raised while a bar draws leaves the bar's lock
+    taken (tqdm's refresh takes it without a `finally`); the monitor, awake after 10 s, then waits on
+    that lock for ever, and the bar's close and the interpreter's exit join the monitor: a stopped
+    command that never ends (tqdm/tqdm#1751, #469; CI on e086c32, a merge stopped by SIGINT still
+    running after 60 s). The monitor only adjusts how often a stalled bar redraws."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tqdm.std":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            module.tqdm.monitor_interval = 0
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def tqdm_without_monitor() -> None:
+    if "tqdm.std" in sys.modules:
+        sys.modules["tqdm.std"].tqdm.monitor_interval = 0
+    elif not any(isinstance(f, _TqdmWithoutMonitor) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TqdmWithoutMonitor())
+
+
+def _stop_on_signals() -> dict:
+    """Raise Stopped on SIGTERM, SIGHUP and SIGINT where they are still the default; returns the
+    handlers replaced, for _restore_signals."""
     import signal
 
     def stop(signum, frame):
         raise Stopped(signum)
 
+    previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # SIGINT: Ctrl-C, one line and no traceback
-        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+        if (handler := signal.getsignal(sig)) in (signal.SIG_DFL, signal.default_int_handler):
+            previous[sig] = handler
             signal.signal(sig, stop)
+    return previous
+
+
+def _restore_signals(previous: dict, program: bool) -> None:
+    """Once the command has ended (its outputs are in place or removed), a stop signal must not raise
+    into the interpreter's exit: an exception in an atexit callback or a thread's join prints a
+    traceback and exits 0, or leaves a lock taken halfway that the exit then waits on. The handlers
+    found come back; in the program itself SIGINT's too is the system's (it ends the process, no
+    KeyboardInterrupt traceback), while a caller of main() in its own process keeps Python's."""
+    import signal
+
+    for sig, handler in previous.items():
+        signal.signal(sig, signal.SIG_DFL if program else handler)
