@@ -462,6 +462,26 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
     assert evaluate("alone", f"2={other}")[2] == both[2]
     assert "Reloading weights inplace" in (tmp_path / "both.log").read_text()  # one engine did both
 
+    # The probability of answering at once (mot.thinking), scored by the same engine from vLLM's
+    # prompt log-probabilities: each checkpoint's own, and transformers' for the same weights.
+    from mot.evaluate import load_benchmark
+    from mot.thinking import direct_probabilities
+
+    def p_direct(name):
+        return {c["step"]: c["benchmarks"]["syn-aime24"]["decomposition"]["p_direct"]
+                for c in json.loads((tmp_path / f"{name}.json").read_text())["checkpoints"]}
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"id": p["id"], "prompt": p["problem"], "answer": p["answer"]}) + "\n"
+                               for p in load_benchmark("syn-aime24", str(tiny_world))))
+    hf = {step: direct_probabilities(str(prompts), {"name": "eval", "backend": "hf", "params": {
+        "model": str(model), "dtype": "float32"}}, {"n": 1, "temperature": 1.0, "top_p": 1.0, "max_tokens": 16}, 0)
+          for step, model in ((1, vllm_model), (2, other))}
+    hf = {step: sum(v.values()) / len(v) for step, v in hf.items()}
+    vllm = p_direct("both")
+    assert vllm[1] != vllm[2] and p_direct("alone")[2] == pytest.approx(vllm[2], rel=1e-5)
+    assert vllm == pytest.approx(hf, rel=1e-3), (vllm, hf)
+
 
 def test_a_key_echoed_in_an_answer_is_not_stored(tmp_path):
     """A server that answers 200 with the request's key inside the completion: the stored samples,

@@ -616,13 +616,99 @@ def test_a_command_leaves_no_stop_handler_and_no_tqdm_monitor_behind(tiny_model,
     ins = make_ckpts(tiny_model, tmp_path, n=2)
     code = ("import signal, sys, threading, tqdm\n"
             "from mot.cli import main\n"
+            "sigs = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)\n"
+            "found = [signal.getsignal(s) for s in sigs]  # SIGINT ignored in a background job (CI)\n"
             "rc = main(sys.argv[1:])\n"
-            "print(rc, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,\n"
-            "      signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+            "print(rc, [signal.getsignal(s) for s in sigs] == found,\n"
             "      tqdm.tqdm.monitor_interval, [t.name for t in threading.enumerate()])")
     r = subprocess.run([sys.executable, "-c", code, "merge", "--method", "uniform", "--out", str(tmp_path / "out"),
                         *map(str, ins)], cwd=ROOT, capture_output=True, text=True)
-    assert r.stdout.splitlines()[-1] == "0 True True 0 ['MainThread']", (r.stdout, r.stderr)
+    assert r.stdout.splitlines()[-1] == "0 True 0 ['MainThread']", (r.stdout, r.stderr)
+
+
+SWALLOWED_STOP = """
+import os, signal, sys
+import mot.merge as m
+reader = m.Reader
+def reader_after_a_stop(*a, **k):  # as an import inside a library that takes every exception
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10000):
+            pass
+    except BaseException:
+        pass
+    return reader(*a, **k)
+m.Reader = reader_after_a_stop
+from mot.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_stop_that_a_library_swallows_still_stops_the_command(tiny_model, tmp_path):
+    """Issue 33, probe 16, case F1: SIGTERM or Ctrl-C while torch or numpy was being imported was taken
+    by the import (it catches everything): the merge went on, exit 0, its output published; or it
+    failed as a "bug" of a half-imported module. What publishes an output asks whether a stop came
+    (mot.process.stopped_by), and the command's end reports it: exit 143, one line, nothing published."""
+    import subprocess
+    import sys
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", SWALLOWED_STOP, "merge", "--method", "uniform", "--out", str(out),
+                        *map(str, ins)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 143, r.stderr
+    assert r.stderr.splitlines()[-1].startswith("mot: error: stopped by SIGTERM") and "Traceback" not in r.stderr
+    assert not out.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_ctrl_c_while_the_arguments_are_read_is_one_line(tmp_path):
+    """Issue 33, probe 16, case F5: a Ctrl-C before the command began (its arguments parsed, its spec's
+    help built) was a KeyboardInterrupt traceback; the stop handlers are set first."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys\n"
+            "import mot.cli as c\n"
+            "parser = c.parser\n"
+            "def interrupted():\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return parser()\n"
+            "c.parser = interrupted\n"
+            "sys.exit(c.main(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, "-c", code, "merge", "--method", "uniform", "--out", str(tmp_path / "o"),
+                        str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert r.returncode == 130, r.stderr
+    assert r.stderr == "mot: error: stopped by SIGINT before the command began; nothing was written\n"
+
+
+def test_a_file_of_the_users_in_an_output_is_not_replaced_unasked(tiny_model, tmp_path):
+    """Issue 33, probe 16, case F7: `echo notes > m1/NOTES.md`, then the merge rerun into m1: exit 0 and
+    NOTES.md gone. An output's MARKER lists the files it was published with; one that appeared since is
+    the user's: the rerun is refused, naming it, and --force replaces it. So is an output that another
+    command wrote inside it since (case F2: a merge into a train's output, which the train's rerun
+    deleted), which --force does not replace either."""
+    from conftest import run_mot
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    out = tmp_path / "merged"
+    merge = ["merge", "--method", "uniform", "--out", out, *ins]
+    assert run_mot(*merge).returncode == 0
+    assert run_mot(*merge).returncode == 0  # its own files: replaced
+    (out / "sub").mkdir()
+    (out / "sub" / "NOTES.md").write_text("notes")
+    r = run_mot(*merge)
+    assert r.returncode == 1 and "holds sub/NOTES.md, which mot did not write there" in r.stderr, r.stderr
+    assert (out / "sub" / "NOTES.md").read_text() == "notes"
+    assert run_mot(*merge, "--force").returncode == 0 and not (out / "sub").exists()
+    inner = ["merge", "--method", "uniform", "--out", out / "inner", *ins]
+    assert run_mot(*inner).returncode == 0
+    r = run_mot(*merge)
+    assert r.returncode == 1 and "holds inner/, written there since by `mot " in r.stderr, r.stderr
+    r = run_mot(*merge, "--force")
+    assert r.returncode == 1 and "which --force does not replace" in r.stderr, r.stderr
+    assert (out / "inner" / "model.safetensors").is_file()
 
 
 def test_a_full_disk_is_named_as_the_machines_not_as_a_bug(tiny_model, tmp_path):

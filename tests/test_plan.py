@@ -42,8 +42,8 @@ def test_job_counts_default_config(mode):
         "probe": 1 * 2 * 2 * 5,
         "eval": 1 + 1 * 2 * (4 + 1 + 6 + 2) + 3,         # base + (STD x 4, MTD, MoT x 6, 2 probes) per source
         "general": 1 + 1 * 2 * 2,                         # base + (best STD, MoT) per source
-        # tables 1,2,3,4,5,6,7,8,9,10,11,12,13, differences, merge_methods, the summary; 5 figures
-        "tables": 16 + 5,
+        # tables 1,2,3,4,5,6,7,8,9,10,11,12,13, differences, decomposition, merge_methods, the summary; 5 figures
+        "tables": 17 + 5,
     }
 
 
@@ -76,7 +76,7 @@ def test_job_counts_paper_config():
         "probe": 1 * 2 * 2 * 6,
         "eval": 3 + 3 * 2 * (4 + 1 + 3) + 1 * 2 * 2 + 2 * 3,
         "general": 3 * (1 + 2 * 2),
-        "tables": 15 + 5,
+        "tables": 16 + 5,
     }
 
 

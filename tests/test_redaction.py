@@ -139,3 +139,33 @@ def test_a_key_escaped_character_by_character_in_part_is_found(registered, escap
     for mixed in (key.replace("-", escape("-")), "".join(escape(c) if i % 3 == 0 else c for i, c in enumerate(key))):
         text = redaction.redact(f"error: {mixed} refused")
         assert "[API key]" in text and "ef56gh78" not in text and "ab12" not in text, text
+
+
+SECRET = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+
+
+@pytest.mark.parametrize("params, said", [
+    ({"base_url": f"http://user:{SECRET}@127.0.0.1:9/v1"}, "base_url: it carries credentials (user:password@) (not shown)"),
+    ({"base_url": f"http://{SECRET}@127.0.0.1:9/v1"}, "base_url: it carries credentials (user:password@) (not shown)"),
+    ({"base_url": f"http://127.0.0.1:9/v1?api_key={SECRET}"}, "base_url: its query carries a key (not shown)"),
+    ({"base_url": "http://127.0.0.1:9/v1", "api_key_env": SECRET},
+     "params.api_key_env: its value (not shown: it may be a secret) does not match"),
+])
+def test_a_secret_in_a_teachers_url_or_key_name_is_refused_unquoted(tmp_path, params, said):
+    """Issue 33, probe 16, cases F3 and F4: a key inside base_url (user:key@, ?api_key=) was quoted by
+    every error naming the URL, and in the config the provenance records; a key given as api_key_env
+    (its variable's name) was quoted by the schema's error. Each is refused before any work, in one
+    line that names the key and not the value, on stderr and in the log."""
+    from conftest import run_mot
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "a", "prompt": "1+1", "answer": "2"}) + "\n")
+    teacher = {"name": "r1", "backend": "openai", "params": {"model": "m", "max_retries": 0, **params}}
+    r = run_mot("--log", tmp_path / "g.log", "generate", "--prompts", prompts, "--teacher", json.dumps(teacher),
+                "--sampling", json.dumps({"n": 1, "temperature": 0.6, "top_p": 0.95, "max_tokens": 8}),
+                "--out", tmp_path / "g.jsonl")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and said in r.stderr, r.stderr
+    for f in [*tmp_path.rglob("*")]:
+        assert f.is_dir() or SECRET not in f.read_text(errors="replace"), f
+    assert SECRET not in r.stderr + r.stdout
+    assert not list(tmp_path.glob("g.jsonl*"))  # refused before any work

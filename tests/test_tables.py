@@ -614,3 +614,39 @@ def test_unpaired_problems_name_both_runs():
     with pytest.raises(MotError, match=r"s/a/mot-all has \{'syn-aime24': 3\} per benchmark, s/a/sft-x "
                                        r"\{'syn-aime24': 4\}"):
         paired_difference({"syn-aime24": [1, 0, 1]}, {"syn-aime24": [1, 0, 1, 1]}, 0, ("s/a/mot-all", "s/a/sft-x"))
+
+
+def test_the_decomposition_table_pools_each_checkpoints_benchmarks(tmp_path, evals):
+    """Every checkpoint and round of every run, its benchmarks' problems together (mot.thinking.pooled):
+    direct share and P(direct) with their SEs over problems, accuracy when reasoning with its binomial
+    SE, the count of reasoning samples. Bench 1: 10 problems x 2 samples, 5 direct, 9 of 15 reasoning
+    right; bench 2: 10 x 2, 15 direct, 1 of 5 right."""
+    parts = {"syn-aime24": {"samples": 20, "problems": 10, "direct": 5, "reasoning_correct": 9,
+                            "direct_sq": 1.25, "p_direct": 0.2, "p_direct_sq": 0.5},
+             "syn-aime25": {"samples": 20, "problems": 10, "direct": 15, "reasoning_correct": 1,
+                            "direct_sq": 6.25, "p_direct": 0.6, "p_direct_sq": 4.0}}
+    for path in evals:
+        rec = json.loads(Path(path).read_text())
+        for c in rec["checkpoints"]:
+            for b in SPEC["benchmarks"]:
+                c["benchmarks"][b]["decomposition"] = parts[b]
+        Path(path).write_text(json.dumps(rec))
+    out = rows(tmp_path, "decomposition", evals, se=True)
+    assert out[0] == ["Base model", "Dataset", "Method", "Checkpoint", "AVG", "AVG SE", "Direct answers %",
+                      "Direct answers % SE", "P(direct) %", "P(direct) % SE", "Accuracy when reasoning",
+                      "Accuracy when reasoning SE", "Reasoning samples"]
+    # 20 problems: direct share 20/40; per-problem shares sum 10, squares 7.5 -> SE sqrt((7.5 - 5) / 19 / 20)
+    # P(direct) mean 0.4, squares 4.5 -> SE sqrt((4.5 - 3.2) / 19 / 20); reasoning 10 of 20 right
+    se_d, se_p, se_a = (100 * (2.5 / 19 / 20) ** 0.5, 100 * (1.3 / 19 / 20) ** 0.5, 100 * (0.25 / 20) ** 0.5)
+    cells = ["50.00", f"{se_d:.2f}", "40.00", f"{se_p:.2f}", "50.00", f"{se_a:.2f}", "20"]
+    assert out[1] == ["STU", "-", "Base model", "-", "15.00", "1.41", *cells]
+    assert [r[:4] for r in out[2:]] == (
+        [["STU", "SRC-A", f"STD ({t})", f"STEP {s}"] for t in ("T1", "T2", "R1") for s in (5, 10)]
+        + [["STU", "SRC-A", "MTD (ALL TEACHERS)", f"STEP {s}"] for s in (5, 10)]
+        + [["STU", "SRC-A", m, f"Round {r}"] for m in ("MOT (ours)", "MOT (T1 + T2)", "MOT (T1 + T2)") for r in (1, 2)])
+    assert all(r[6:] == cells for r in out[2:])
+
+
+def test_the_decomposition_table_names_a_summary_written_without_it(tmp_path, evals):
+    with pytest.raises(MotError, match=r"base\.json: step 0 has no decomposition \(written by an older mot evaluate\)"):
+        make_table("decomposition", SPEC, evals, [], str(tmp_path / "decomposition"))

@@ -748,3 +748,14 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_checkpoint(t
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("mot: error: file too large (a file size limit)") and f"writing {out}" in r.stderr
     assert not out.exists() and not [p for p in tmp_path.rglob("*.tmp")], list(tmp_path.rglob("*"))
+
+
+def test_an_output_named_with_a_trailing_slash_is_that_directory(tiny_model, corpus, tmp_path):
+    """Issue 33, probe 16, case F6: `train --out DIR/` (a shell's completion adds the slash) was refused:
+    its work directory DIR/.partial "lies inside the output DIR/". It names DIR, as the kernel reads it."""
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "mot", "train", "--model", str(tiny_model), "--corpus", str(corpus),
+                        "--spec", json.dumps({"hparams": HP, "steps": 1}), "--out", f"{out}/"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.safetensors").is_file() and not (out / ".partial").exists()

@@ -111,6 +111,10 @@ declare("merge_methods", "table", "Ablations", lambda r: [r.mot, *r.variants], w
         analysis=True)
 declare("table8", "table", "Teacher sets", lambda r: ["base", *r.std, r.mot, r.peers], needs="peers")
 declare("table13", "table", "Teacher sets", lambda r: ["base", r.peers], needs="peers")
+# Every evaluated checkpoint split by whether it reasons (mot.thinking): what a pass@1 is made of.
+declare("decomposition", "table", "Per-round curves", lambda r: ["base", r.mtd, *r.std, *r.config_sets],
+        caption="every checkpoint and round: its share of direct answers (an empty thinking block), the "
+                "probability of opening with one, and its accuracy when it reasons.")
 # Tables from other inputs: the corpus statistics (rule corpus_table), lm-eval (rule general_table).
 declare("table10", "table", "Corpora", inputs="stats",
         caption="the corpora (Table 10): prompts kept, teacher pass rate, mean trace tokens.")

@@ -17,8 +17,8 @@ from .arguments import (FIGURE_FILES, TABLE_FILES, Out, _config, _json, _name, _
                         _resolved, _seed)
 from .placement import check_outputs
 from .spec import spec_help
-from .process import (Stopped, _machine_error, _os_error, _redirect, _restore_signals, _stop_on_signals,
-                      tqdm_without_monitor)
+from .process import (Stopped, _machine_error, _os_error, _redirect, _restore_signals, _stop_on_signals, check_stop,
+                      stopped_by, tqdm_without_monitor)
 
 
 # What a run's models record as their writer (mot.io.WRITER): the per-set jobs (mot branches, rounds)
@@ -315,11 +315,23 @@ def _not_utf8(argv: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    from .readers import records
+    import signal
 
     tqdm_without_monitor()  # before any library makes a bar (mot.process)
+    previous = _stop_on_signals()  # from the start: a Ctrl-C while the arguments are read is one line too
+    try:
+        return _main(argv)
+    except Stopped as e:  # before the command began (its arguments and checks): nothing was written
+        print(f"mot: error: stopped by {signal.Signals(e.args[0]).name} before the command began; nothing was "
+              "written", file=sys.stderr, flush=True)
+        return 128 + e.args[0]
+    finally:
+        _restore_signals(previous, program=argv is None)
 
-    argv_given = argv
+
+def _main(argv) -> int:
+    from .readers import records
+
     argv = sys.argv[1:] if argv is None else list(argv)
     if bad := _not_utf8(argv):  # before anything runs: it would fail when first written to a file
         print(_line(f"mot: error: {bad}"), file=sys.stderr)
@@ -329,6 +341,10 @@ def main(argv=None) -> int:
     except MotError as e:
         print(_line(f"mot: error: {e}"), file=sys.stderr)
         return 1
+    for key, kind in args.outputs.items():  # `--out DIR/` (a shell's completion adds the slash) names DIR
+        value = getattr(args, key, None)
+        if kind.kind == "dir" and isinstance(value, str) and len(value) > 1 and value.endswith("/"):
+            setattr(args, key, value.rstrip("/") or "/")
     for key, value in vars(args).items():  # a JSON argument's missing key: one line naming the flag
         if isinstance(value, dict) and key not in ("outputs", "config"):  # a config is checked by its schema
             setattr(args, key, records(value, f"--{key.replace('_', '-')}"))
@@ -358,27 +374,28 @@ def main(argv=None) -> int:
     except OSError as e:  # its directory is a file, or cannot be made (/proc)
         print(_line(f"mot: error: --log {args.log}: cannot write it: {e.strerror or e}"), file=sys.stderr)
         return 1
-    previous = _stop_on_signals()
-    try:
-        return _run(args, console)
-    finally:
-        _restore_signals(previous, program=argv_given is None)
+    return _run(args, console)
+
+
+def _run_stopped(sig: int, args, console) -> int:
+    import signal
+
+    print(msg := f"mot: error: stopped by {signal.Signals(sig).name}; an output not yet in place was not written, "
+          "and its temporary files are removed", file=console, flush=True)
+    if args.log:
+        print(msg, file=sys.stderr, flush=True)
+    return 128 + sig
 
 
 def _run(args, console) -> int:
     """The command, its stop (Stopped) and its errors, each told in one line."""
-    import signal
     import traceback
 
     try:
         args.fn(args)
+        check_stop()  # a stop that a library took (mot.process.stopped_by): the command is not finished
     except Stopped as e:
-        name = signal.Signals(e.args[0]).name
-        print(msg := f"mot: error: stopped by {name}; an output not yet in place was not written, and its "
-              "temporary files are removed", file=console, flush=True)
-        if args.log:
-            print(msg, file=sys.stderr, flush=True)
-        return 128 + e.args[0]
+        return _run_stopped(e.args[0], args, console)
     except MotError as e:
         msg = f"mot: error: {e}"
     except OSError as e:  # the machine's, not a bug: the traceback only to the log
@@ -404,6 +421,8 @@ def _run(args, console) -> int:
             msg += f" (traceback in {args.log})"
     else:
         return 0
+    if (sig := stopped_by()) is not None:  # a library's own error for a stop raised inside it (a module
+        return _run_stopped(sig, args, console)  # half imported): the stop, not a bug
     from .redaction import redact
 
     msg = _line(redact(msg))  # an API key an error quotes, in any encoding (mot.redaction)

@@ -21,7 +21,7 @@ def _key(path) -> str:
 def schema_errors(config: dict, schema: dict) -> str | None:
     import jsonschema
 
-    from .shapes import validator
+    from .shapes import error_message, validator
 
     errors = sorted(validator(schema).iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if not errors:
@@ -32,7 +32,7 @@ def schema_errors(config: dict, schema: dict) -> str | None:
         return f"{_key(err.absolute_path + type(err.absolute_path)([extra[0]]))}: unknown key"
     if "propertyNames" in err.absolute_schema_path:  # a bad key name, reported from inside its sub-schema
         return f"{_key(err.absolute_path)}: invalid name {err.instance!r} ({NAME_RULE})"
-    return f"{_key(err.absolute_path)}: {err.message}"
+    return f"{_key(err.absolute_path)}: {error_message(err)}"
 
 
 # Config keys whose value is a path (or a hub id) that the rules put on a job's command line.

@@ -27,7 +27,8 @@ from pathlib import Path
 from .grading import extract_answer, is_correct
 from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, release_output, stage_code,
                  start_work, write_json, write_jsonl)
-from .readers import read_jsonl
+from .readers import read_json, read_jsonl
+from .thinking import decompose, direct_probabilities
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
 from .spec import check_seed, check_values, default, from_json
@@ -185,17 +186,21 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         # old weights are never graded under the new model's name.
         key = f"{stable_hash(engine, model_fingerprint(model)):016x}"
         raw = work / f"step-{step}.{key}.raw.jsonl"
-        for stale in work.glob(f"step-{step}.*.raw.jsonl*"):
-            if not stale.name.startswith(raw.name):
+        direct = work / f"step-{step}.{key}.direct.json"
+        for stale in [*work.glob(f"step-{step}.*.raw.jsonl*"), *work.glob(f"step-{step}.*.direct.json")]:
+            if not stale.name.startswith((raw.name, direct.name)):
                 print(f"{stale}: discarding samples of other weights for step {step}")
                 shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
         if not raw.is_file():
             generate_samples(str(work / "prompts.jsonl"), engine, sampling, seed, str(raw))
+        if not direct.is_file():  # the probability of answering at once (mot.thinking)
+            write_json(direct, direct_probabilities(str(work / "prompts.jsonl"), engine, sampling, seed))
+        p_direct = read_json(direct)
         entry = {"step": int(step), "model": model, "benchmarks": {}}
         for bench, _ in benchmarks:
             rows, correct = grade_samples(str(raw), source=bench)
             graded += [{"step": int(step), "benchmark": bench, **r} for r in rows]
-            entry["benchmarks"][bench] = summarize(correct, seed=seed)
+            entry["benchmarks"][bench] = {**summarize(correct, seed=seed), "decomposition": decompose(rows, p_direct)}
         record["checkpoints"].append(entry)
     write_jsonl(samples, graded)
     shutil.rmtree(work)

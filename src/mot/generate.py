@@ -206,6 +206,27 @@ def teacher_params_error(backend: str, params: dict) -> str | None:
             return f"backend '{backend}' needs '{key}'"
     if backend == "synthetic" and params["style"] not in STYLES:
         return f"style: unknown style '{params['style']}' (known: {', '.join(STYLES)})"
+    if backend == "openai" and (why := _credentials_in(params["base_url"])):
+        return (f"base_url: {why} (not shown): the key goes in the environment variable that api_key_env "
+                "names, never in the config, which the run's provenance and logs record")
+    return None
+
+
+def _credentials_in(url: str) -> str | None:
+    """Whether a URL carries credentials: user:password@, or a query parameter named like a key."""
+    import re
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        userinfo = parts.username or parts.password
+    except ValueError:  # a malformed URL (a bad port): the request names it
+        return None
+    if userinfo:
+        return "it carries credentials (user:password@)"
+    if any(re.search(r"key|token|secret|passw|auth|sig", k, re.I) for k in names):
+        return "its query carries a key"
     return None
 
 

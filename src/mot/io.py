@@ -24,9 +24,12 @@ class MotError(Exception):
 
 
 # Every directory a mot command writes holds this file: it marks what a later command may replace.
-# It holds what wrote it (WRITER); empty (written before mot recorded it, or published by library
-# code that set no WRITER): any mot command's.
+# Its first line is what wrote it (WRITER); empty (written before mot recorded it, or published by
+# library code that set no WRITER): any mot command's. Then "files:" and the files it was published
+# with, one a line: a file that appeared in it since (the user's notes) is not replaced unasked.
 MARKER = ".mot-output"
+MANIFEST = "files:"
+NOT_MOTS = (".snakemake_timestamp",)  # what Snakemake itself may leave in a directory output
 # What the running command writes as (mot.cli sets it: the command's name, or the commands that
 # write one kind of result, as "train/merge"): publish records it in MARKER, and a command replaces,
 # or writes inside, only a directory that it (or a command of its kind) wrote (whose_output).
@@ -77,10 +80,13 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
     replacing an older `path`: one that mot wrote (it holds MARKER), an empty one, or one the caller
     was allowed to replace (`force`, or check_out with force=True). Anything else is refused even
     if no check ran before, or the directory appeared while the command ran."""
+    from .process import check_stop
+
     tmp, path = Path(tmp), Path(path)
+    check_stop()  # a stop that a library took as its own error: never published as finished
     if path.is_dir() and not (force or replaceable(path)):
         raise MotError(f"{path}: {_not_yours(path)}; remove it or pass --force")
-    (tmp / MARKER).write_text(WRITER, encoding="utf-8")
+    (tmp / MARKER).write_text("\n".join([WRITER, MANIFEST, *_files(tmp)]) + "\n", encoding="utf-8")
     share_modes(tmp)
     old = None
     if path.exists():
@@ -126,6 +132,9 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
         if is_dir:
             publish(tmp, path, force)
         else:
+            from .process import check_stop
+
+            check_stop()
             os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():
@@ -178,9 +187,35 @@ def writer_of(path: str | os.PathLike) -> str | None:
     if not marker.is_file():
         return None
     try:
-        return marker.read_text(encoding="utf-8", errors="replace").strip()
+        return marker.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].strip()
     except OSError:
         return None
+
+
+def _files(path: Path) -> list[str]:
+    """The files under a directory (relative, sorted), but its MARKER; a directory below it that mot
+    wrote (an output of its own: mot.cli's nesting) as `<dir>/`, without its files."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        if Path(root) != path and MARKER in files:
+            dirs[:] = []
+            out.append(os.path.relpath(root, path) + "/")
+            continue
+        out += [os.path.relpath(os.path.join(root, f), path) for f in files if not (root == str(path) and f == MARKER)]
+    return sorted(out)
+
+
+def _unlisted(path: Path) -> list[str]:
+    """The files in a directory that mot wrote which it was not published with (none known for a
+    MARKER of a mot that listed no files)."""
+    try:
+        lines = (path / MARKER).read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError:
+        return []
+    if len(lines) < 2 or lines[1] != MANIFEST:
+        return []
+    listed = set(lines[2:])
+    return [f for f in _files(path) if f not in listed and os.path.basename(f) not in NOT_MOTS]
 
 
 def _mine(writer: str | None) -> bool:
@@ -196,6 +231,11 @@ def _not_yours(path: Path) -> str:
     writer = writer_of(path)
     if writer is None:
         return f"an existing directory that mot did not write (no {MARKER} in it)"
+    if _mine(writer) and (extra := _unlisted(path)):
+        more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+        if extra[0].endswith("/"):  # a later command's output inside this one, which a rerun would delete
+            return f"holds {extra[0]}{more}, written there since by {written_by(writer_of(path / extra[0]) or '')}"
+        return f"holds {extra[0]}{more}, which mot did not write there (a file of yours?)"
     return f"an existing directory that {written_by(writer)} wrote, not `mot {WRITER}`"
 
 
@@ -213,7 +253,8 @@ def replaceable(path: str | os.PathLike) -> bool:
     path = Path(path)
     if not path.is_dir():
         return True
-    return _mine(writer_of(path)) or not any(path.iterdir()) or str(path.resolve()) in _FORCED
+    return ((_mine(writer_of(path)) and not _unlisted(path)) or not any(path.iterdir())
+            or str(path.resolve()) in _FORCED)
 
 
 def whose_output(path: str | os.PathLike, nests: bool = True) -> tuple[Path, str] | None:
@@ -275,8 +316,12 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
     if not is_dir:
         raise MotError(f"{flag} {out}: is a directory, expected a file")
     if force:
-        if writer_of(path) is None and (inner := _nested_output(path)) is not None:
-            # --force lets a command replace the user's directory, not the results of other commands in it
+        # --force lets a command replace the user's directory, not the results of other commands in it
+        # (in a directory of mot's: those written into it since, which its MARKER does not list)
+        later = [e for e in _unlisted(path) if e.endswith("/")] if writer_of(path) is not None else []
+        inner = (_nested_output(path) if writer_of(path) is None else
+                 (path / later[0].rstrip("/"), writer_of(path / later[0])) if later else None)
+        if inner is not None:
             raise MotError(f"{flag} {out}: holds {inner[0]}, {written_by(inner[1])}, which --force does not "
                            "replace: move it out, or name another path")
         _FORCED.add(str(path.resolve()))

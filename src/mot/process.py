@@ -107,14 +107,41 @@ def tqdm_without_monitor() -> None:
         sys.meta_path.insert(0, _TqdmWithoutMonitor())
 
 
+STOPS: list[int] = []  # the stop signals this process received (mot.process._stop_on_signals)
+
+
+def stopped_by() -> int | None:
+    """The first stop signal received, if any. Stopped raised inside a library may be taken there
+    (an import that catches everything: the command went on, or failed for a half-imported module),
+    so what publishes an output asks this first (mot.io), and the command's end reports it."""
+    return STOPS[0] if STOPS else None
+
+
+def check_stop() -> None:
+    if (sig := stopped_by()) is not None:
+        raise Stopped(sig)
+
+
 def _stop_on_signals() -> dict:
-    """Raise Stopped on SIGTERM, SIGHUP and SIGINT where they are still the default; returns the
-    handlers replaced, for _restore_signals."""
+    """Raise Stopped on SIGTERM, SIGHUP and SIGINT where they are still the default, and record it;
+    returns the handlers replaced, for _restore_signals."""
     import signal
 
     def stop(signum, frame):
+        STOPS.append(signum)
         raise Stopped(signum)
 
+    def unraisable(info, shown=sys.unraisablehook):
+        # raised where Python can only print it (a weakref's callback in the import machinery): the stop
+        # is recorded all the same, and the command's end reports it in one line, without this traceback
+        if not isinstance(info.exc_value, Stopped):
+            shown(info)
+
+    if not getattr(sys.unraisablehook, "mot", False):  # once, however often main() runs in a process
+        unraisable.mot = True
+        sys.unraisablehook = unraisable
+
+    STOPS.clear()  # main() run again in one process starts unstopped
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # SIGINT: Ctrl-C, one line and no traceback
         if (handler := signal.getsignal(sig)) in (signal.SIG_DFL, signal.default_int_handler):

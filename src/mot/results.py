@@ -25,6 +25,7 @@ class Results:
         self.benchmarks, self.runs, self.se, self.per_problem = benchmarks, {}, {}, {}
         self.select_on, self.selection = select_on or benchmarks, {}
         self.models, self.files = {}, {}  # key -> {step: the checkpoint's path as evaluated}; key -> summary
+        self.thinking = {}  # key -> {step: {benchmark: its decomposition (mot.thinking), or None}}
         for path in eval_files:
             rec = read_json(path, "eval summary", EVAL_SUMMARY)
             key = (rec.get("student"), rec.get("source"), rec.get("run"))
@@ -56,6 +57,8 @@ class Results:
                 self.per_problem.setdefault(key, {})[c["step"]] = {
                     b: c["benchmarks"][b].get("per_problem") for b in benchmarks}
                 self.models.setdefault(key, {})[c["step"]] = c.get("model")
+                self.thinking.setdefault(key, {})[c["step"]] = {
+                    b: c["benchmarks"][b].get("decomposition") for b in benchmarks}
             self.files[key] = path
 
     def steps(self, student, source, run) -> dict:
@@ -99,6 +102,17 @@ class Results:
             raise MotError(f"the eval summary of {student}/{source}/{run} has no per-problem results "
                            "(written by an older mot evaluate): rerun its evaluation")
         return {b: [100 * x for x in v] for b, v in rates.items()}
+
+    def decomposed(self, student, source, run, step) -> dict:
+        """The step's decomposition over the benchmarks' problems together (mot.thinking.pooled)."""
+        from .thinking import pooled
+
+        parts = self.at(self.thinking, student, source, run, step)
+        if any(v is None for v in parts.values()):
+            key = (student, None if run == "base" else source, run)
+            raise MotError(f"{self.files[key]}: step {step} has no decomposition (written by an older mot "
+                           "evaluate): rerun its evaluation")
+        return pooled(list(parts.values()))
 
     def best(self, student, source, run) -> tuple[int, list[float]]:
         steps, sel = self.steps(student, source, run), self.selection[(student, None if run == "base" else source, run)]

@@ -14,6 +14,13 @@ _COUNT = {"type": "integer", "minimum": 0}
 _RATE = {"type": "number", "minimum": 0, "maximum": 1}
 _SE = {"type": "number", "minimum": 0}
 
+# a checkpoint's samples on one benchmark split by whether they reason (mot.thinking.decompose)
+_DECOMPOSITION = {
+    "type": "object",
+    "required": ["samples", "problems", "direct", "reasoning_correct", "direct_sq", "p_direct", "p_direct_sq"],
+    "properties": {"samples": _COUNT, "problems": _COUNT, "direct": _COUNT, "reasoning_correct": _COUNT,
+                   "direct_sq": {"type": "number", "minimum": 0}, "p_direct": {"type": ["number", "null"]},
+                   "p_direct_sq": {"type": ["number", "null"]}}}
 # mot evaluate --out: a run's checkpoints, each with its benchmarks' pass@1 (results.Results reads it)
 EVAL_SUMMARY = {
     "type": "object",
@@ -29,7 +36,8 @@ EVAL_SUMMARY = {
                     "type": "object",
                     "required": ["pass@1"],
                     "properties": {"pass@1": _RATE, "se_problems": _SE,
-                                   "per_problem": {"type": ["array", "null"], "items": _RATE, "minItems": 1}}}}}}}}}
+                                   "per_problem": {"type": ["array", "null"], "items": _RATE, "minItems": 1},
+                                   "decomposition": _DECOMPOSITION}}}}}}}}
 
 # mot general --out: one model's lm-eval scores, per table column (tables.load_general reads it)
 GENERAL_SUMMARY = {
@@ -90,6 +98,20 @@ def validator(schema: dict):
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
     return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(schema)
+
+
+# Keys whose value may be a secret given in the wrong place (a key in api_key_env, credentials in a
+# URL): a schema error names the key and the rule, never the value.
+SECRET_PRONE = ("api_key_env", "base_url")
+
+
+def error_message(err) -> str:
+    """A jsonschema error's message, without the value where it may be a secret (SECRET_PRONE)."""
+    if not err.absolute_path or str(err.absolute_path[-1]) not in SECRET_PRONE:
+        return err.message
+    rule = {"pattern": f"does not match {err.schema.get('pattern')!r}",
+            "type": f"is not of type {err.schema.get('type')!r}"}.get(err.validator, f"fails the schema's {err.validator}")
+    return f"its value (not shown: it may be a secret) {rule}"
 
 
 def report_spec() -> dict:

@@ -150,7 +150,7 @@ def check_block(values, where: str, key: str, extend=None) -> None:
 
     import jsonschema
 
-    from .shapes import validator as strict
+    from .shapes import error_message, validator as strict
 
     schema = node = _schema()
     for part in key.split("."):
@@ -165,7 +165,7 @@ def check_block(values, where: str, key: str, extend=None) -> None:
             inner, message = ".".join(filter(None, [inner, sorted(set(err.instance) - set(err.schema.get(
                 "properties", {})))[0]])), "unknown key"
         else:
-            message = err.message
+            message = error_message(err)
         raise MotError(f"{where}: {inner + ': ' if inner else ''}{message} (config key {key}{'.' + inner if inner else ''})")
 
 

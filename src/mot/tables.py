@@ -267,6 +267,45 @@ def differences(res: Results, spec: dict) -> Table:
     return t
 
 
+@table("decomposition")
+def decomposition(res: Results, spec: dict) -> Table:
+    """How often each checkpoint answers without reasoning, and how well it does when it reasons
+    (mot.thinking): what a change in pass@1 is made of."""
+    t = Table("Thinking decomposition: direct answers and accuracy when reasoning, every checkpoint and round",
+              ["Base model", "Dataset", "Method", "Checkpoint", "AVG", "Direct answers %", "P(direct) %",
+               "Accuracy when reasoning", "Reasoning samples"], keys=4,
+              note="Over a dataset's test problems together. Direct answers: samples with an empty thinking block "
+                   "(or none). P(direct): the probability the model opens its answer with the empty block "
+                   "<think>\\n\\n</think>, teacher-forced after the prompt, averaged over problems (± its SE over "
+                   "problems, as for direct answers). Accuracy when reasoning: pass@1 x 100 of the samples that "
+                   "reason, ± its binomial SE over those samples. AVG: pass@1 x 100 averaged over the benchmarks. "
+                   "MoT round t = step t x steps_per_round.")
+
+    def row(st_label, so_label, method, where, st, so, run, step):
+        d = res.decomposed(st, so, run, step)
+        acc = d["reasoning_accuracy"]
+        t.rows.append([st_label, so_label, method, where, res.scored(st, so, run, step)[-1],
+                       Score(100 * d["direct_share"], 100 * d["direct_share_se"]),
+                       Score(100 * d["p_direct"], 100 * d["p_direct_se"]) if d["p_direct"] is not None else None,
+                       Score(100 * acc, 100 * d["reasoning_accuracy_se"]) if acc is not None else None,
+                       d["reasoning"]])
+
+    for st, st_label in spec["students"].items():
+        row(st_label, "-", "Base model", "-", st, None, "base", 0)
+        for so, so_label in spec["sources"].items():
+            runs = [(f"STD ({v['label']})", f"sft-{k}") for k, v in spec["teachers"].items()]
+            runs += [("MTD (ALL TEACHERS)", "sft-mtd")]
+            for label, run in runs:
+                for step in sorted(res.steps(st, so, run)):
+                    row(st_label, so_label, label, f"STEP {step}", st, so, run, step)
+            for tset in spec["sets"]:
+                label = "MOT (ours)" if tset == spec["roles"]["mot"] else f"MOT ({_set_label(spec, tset)})"
+                for step in sorted(res.steps(st, so, f"mot-{tset}")):
+                    row(st_label, so_label, label, f"Round {step // spec['steps_per_round']}", st, so,
+                        f"mot-{tset}", step)
+    return t
+
+
 def corpus_table(stats_files: list[str], spec: dict) -> Table:
     """Table 10 from the corpus_stats CSVs (sizes = prompts with a kept correct sample)."""
     t = Table("Table 10: STD and MTD distillation datasets",
