@@ -1,4 +1,4 @@
-"""The default run against the synthetic world's targets (issue 20: T1-T6 and the budget), from its
+"""The default run against the synthetic world's targets (issues 20 and 35: T1-T7 and the budget), from its
 own output: the eval summaries it wrote, and Snakemake's log of the run.
 
     .venv/bin/python benchmarks/default_run.py --run     # runs the main job, sampling its memory
@@ -15,6 +15,9 @@ only (the world's knobs were chosen on them; MoT and MTD only enter T6):
   T5  STD peaks before its last checkpoint in at least half of the STD runs;
   T6  every paired difference between two methods (each at its best checkpoint) has a 95% interval
       no wider than +-3 points;
+  T7  the base reasons (a non-empty thinking block) in at least 90% of its test samples, as the
+      paper's thinking students do (issue 35; added after MoT's result in this world was seen: the
+      base answered directly on most problems; table `decomposition`);
   budget: the main job at most 15 minutes and 4 GB on 2 cores, the shipped base at most 20 MB.
 Each line says PASS or FAIL with its numbers; the exit status is 0 either way (this reports).
 With only the base and STD runs evaluated (as while calibrating), T6 reads those.
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from mot import layout as L  # noqa: E402
+from mot.io import MotError  # noqa: E402
 from mot.student import checkout_base_key  # noqa: E402
 from mot.results import Results, paired_difference  # noqa: E402
 
@@ -114,7 +118,7 @@ def main() -> None:
     peers = [t for t in teachers if t not in shifted]
     methods = ["base", *(L.sft_run(t) for t in teachers), L.sft_run(L.MTD), *(L.mot_run(s) for s in cfg["teacher_sets"])]
     checks: list[tuple[str, bool]] = []
-    best_teachers, peaks, widths = {}, [], []
+    best_teachers, peaks, widths, reasoned = {}, [], [], set()
     for student in cfg["students"]:
         base_file = ROOT / L.EVAL_BASE_SUMMARY.format(student=student)
         for source in cfg["sources"]:
@@ -138,6 +142,15 @@ def main() -> None:
                 print(f"  STD {t:12s} best step {best[L.sft_run(t)]:>4} of {steps[-1]:>4}: "
                       f"AVG {res.best(student, source, L.sft_run(t))[1][-1]:6.2f}, minus base {interval(d)}")
             checks.append((f"T1 {where}: base AVG {base_avg:.2f} in [20, 60]", 20 <= base_avg <= 60))
+            if student not in reasoned:  # the base's samples on the test sets, once per student
+                reasoned.add(student)
+                try:
+                    d = res.decomposed(student, None, "base", 0)
+                    share = 100 * (1 - d["direct_share"])
+                    checks.append((f"T7 {student}: the base reasons in {share:.1f}% +- {100 * d['direct_share_se']:.1f} "
+                                   f"of its {d['samples']} test samples: at least 90%", share >= 90))
+                except MotError as e:
+                    print(f"T7 {student}: {e}")
             got = [t for t in peers if t in vs_base]
             if got:
                 not_below = all(vs_base[t][2] >= 0 for t in got)
