@@ -1560,3 +1560,27 @@ def test_the_fifteenth_probes_teacher_style_is_checked_before_any_work(tmp_path)
                 "--out", tmp_path / "s.jsonl")
     assert r.returncode == 1 and "--teacher: teacher 't': params: style: unknown style 'nope'" in r.stderr, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+def test_a_publish_refused_at_the_end_keeps_the_finished_work_for_the_rerun(tmp_path, monkeypatch):
+    """Review of probe 16's fixes: finish_work unstamped the work directory before publish, which may
+    now refuse (a file of the user's that appeared in the old output while the job ran): hours of
+    finished MoT rounds were then stranded in an unstamped `<out>.partial`, refused by the rerun. The
+    refusal comes first; the stamp stays, and the rerun takes the work up."""
+    from mot import io
+
+    monkeypatch.setattr(io, "WRITER", "rounds")
+    out = tmp_path / "run"
+    with atomic_path(out, is_dir=True) as tmp:
+        (tmp / "model.safetensors").write_bytes(b"old")
+    fingerprint = ["rounds", 1]
+    work = io.start_work(out, fingerprint)
+    (work / "model.safetensors").write_bytes(b"new")
+    (out / "NOTES.md").write_text("mine")  # while it ran
+    with pytest.raises(MotError, match=r"holds NOTES\.md, which mot did not write there.*the finished work is kept"):
+        io.finish_work(work, out)
+    io.release_output(out)
+    (out / "NOTES.md").unlink()
+    assert io.start_work(out, fingerprint, log=lambda *_: None) == work and (work / "model.safetensors").read_bytes() == b"new"
+    io.finish_work(work, out)
+    assert (out / "model.safetensors").read_bytes() == b"new" and not work.exists()

@@ -147,9 +147,9 @@ def test_all_tables_end_to_end_then_rerun_only_what_changed(tiny_run, tmp_path):
         ("sft", "student=tiny, source=syn-boba, corpus=concise"),
         ("eval_run", "student=tiny, source=syn-boba, run=sft-concise")}
     # table1's Markdown, and the tables that show an STD or the MTD run (not Table 6: the shifted
-    # teacher's STD run only; not the MoT tables)
+    # teacher's STD run only; not the MoT tables), the decomposition of every run among them
     assert {w for rule, w in jobs if rule == "table"} == {
-        f"table={t}" for t in ("table1", "table2", "table5", "table8", "table11", "differences")}
+        f"table={t}" for t in ("table1", "table2", "table5", "table8", "table11", "differences", "decomposition")}
     r = snakemake_in(workdir, "all_analyses", *TEST)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (workdir / GRADED).read_bytes() == samples
@@ -391,7 +391,7 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     assert (rules.count("sft"), rules.count("mot_first_branch"), rules.count("mot_branch"),
             rules.count("mot_merge")) == (30, 6 * 4, 6 * (4 + 3 + 2) * 4, 6 * 3 * 5)
     assert (rules.count("eval_base"), rules.count("eval_run"), rules.count("table"), rules.count("probe_point")) \
-        == (3, 48, 10, 0)
+        == (3, 48, 11, 0)
     # all_analyses adds the reverse-merge probe of MoT and MTD of the 8B student per source (24 merges,
     # 4 evaluations), Table 9's two pairs (3 trained Qwen3-14B teachers on BOBA, their corpora, 3
     # Qwen3-8B STD runs and their evaluations, after the choice of the best STD run; the same for

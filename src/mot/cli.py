@@ -318,12 +318,14 @@ def main(argv=None) -> int:
     import signal
 
     tqdm_without_monitor()  # before any library makes a bar (mot.process)
+    _BEGAN.clear()
     previous = _stop_on_signals()  # from the start: a Ctrl-C while the arguments are read is one line too
     try:
         return _main(argv)
-    except Stopped as e:  # before the command began (its arguments and checks): nothing was written
-        print(f"mot: error: stopped by {signal.Signals(e.args[0]).name} before the command began; nothing was "
-              "written", file=sys.stderr, flush=True)
+    except Stopped as e:  # before the command began (its arguments and checks), or a second stop while
+        # it reported the first: nothing more is written
+        when = "" if _BEGAN else " before the command began; nothing was written"
+        print(f"mot: error: stopped by {signal.Signals(e.args[0]).name}{when}", file=sys.stderr, flush=True)
         return 128 + e.args[0]
     finally:
         _restore_signals(previous, program=argv is None)
@@ -387,10 +389,14 @@ def _run_stopped(sig: int, args, console) -> int:
     return 128 + sig
 
 
+_BEGAN = []  # non-empty once main() has started the command (_run)
+
+
 def _run(args, console) -> int:
     """The command, its stop (Stopped) and its errors, each told in one line."""
     import traceback
 
+    _BEGAN.append(True)
     try:
         args.fn(args)
         check_stop()  # a stop that a library took (mot.process.stopped_by): the command is not finished
@@ -404,6 +410,8 @@ def _run(args, console) -> int:
         msg = f"mot: error: {_os_error(e, args)}" + (f" (traceback in {args.log})" if args.log else "")
     except SystemExit as e:  # a library's exit with a message: on the terminal too, not in the log alone
         if not isinstance(e.code, str):
+            if (sig := stopped_by()) is not None:  # a library that took a stop, then exited with a number
+                return _run_stopped(sig, args, console)
             raise
         msg = e.code if e.code.startswith("mot: error: ") else f"mot: error: {e.code}"
     except MemoryError as e:  # a setting beyond the machine (eval.n of 1e12), not a bug: one line

@@ -428,7 +428,14 @@ def final_path(path: str | os.PathLike | None) -> str | None:
 
 
 def finish_work(work: Path, out: str | os.PathLike) -> None:
-    """Unstamp a finished work directory and move it into place as `out`."""
+    """Unstamp a finished work directory and move it into place as `out`. What publish would refuse
+    is asked first: a refusal keeps the stamp, so that the finished work is resumed, not stranded."""
+    from .process import check_stop
+
+    check_stop()
+    if Path(out).is_dir() and not replaceable(out):
+        raise MotError(f"{out}: {_not_yours(Path(out))}; remove it or pass --force (the finished work is kept "
+                       f"in {work} and taken up by the rerun)")
     (work / WORK_STAMP).unlink(missing_ok=True)
     publish(work, out)
     release_output(out)

@@ -160,3 +160,4 @@ def _restore_signals(previous: dict, program: bool) -> None:
 
     for sig, handler in previous.items():
         signal.signal(sig, signal.SIG_DFL if program else handler)
+    STOPS.clear()  # the command is over: what runs after it in this process is not stopped

@@ -14,7 +14,10 @@ evaluation records (`decomposition` in its summary):
   empty thinking block `<think>\\n\\n</think>` (as the world's direct answers and Qwen3's
   non-thinking mode write it), teacher-forced after the prompt: the habit itself, not a sample of it.
   It is the probability of that text's own tokenization (another spelling of the same text in
-  tokens is not counted), from the evaluation's own backend and weights.
+  tokens is not counted), from the evaluation's own backend and weights: with vLLM, the engine that
+  has just sampled the checkpoint (prompt log-probabilities, no reload); a hub id, whose engine is not
+  kept, costs a second engine start (the base's evaluation on the paper path); with transformers, a
+  second load of the model.
 
 Table `decomposition` (mot.tables) pools them over a source's benchmarks for every run and round.
 """
@@ -122,9 +125,13 @@ def direct_probabilities(prompts_path: str, engine: dict, sampling: dict, seed: 
 def _vllm_logprobs(backend, rows, seed) -> list[float]:
     from vllm import SamplingParams
 
-    from .engines import SEED_RANGE
+    from .engines import _IDLE, SEED_RANGE
 
     backend._seed = seed % SEED_RANGE  # the sampling engine's key: the idle engine is taken up again
+    for i, (key, model, llm) in enumerate(_IDLE):  # the engine that just sampled these very weights:
+        if key == backend._key(backend._seed) and model == backend.params["model"]:  # no reload
+            backend.llm = _IDLE.pop(i)[2]
+            break
     backend.llm = backend.llm or backend._engine(backend._seed)
     tok = backend.llm.get_tokenizer()
     prompts, ends = [], []
