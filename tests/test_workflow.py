@@ -402,10 +402,10 @@ def test_paper_config_plans_generation_without_loading_models(workdir):
     extra = [rule for rule, _ in planned(ra)]
     assert (extra.count("probe_point"), extra.count("eval_run"), extra.count("generate"), extra.count("sft"),
             extra.count("best_std_model"), extra.count("diagnostics_set"), extra.count("table")) == (
-        24, 48 + 4 + 2 * 3, 4 + 2 * 3, 30 + 2 * 3, 3 * 2, 3 * 2 * 3, 10 + 1)
+        24, 48 + 4 + 2 * 3, 4 + 2 * 3, 30 + 2 * 3, 3 * 2, 3 * 2 * 3, 11 + 1)
     assert (extra.count("general_tasks"), extra.count("general_base"), extra.count("general_run"),
             extra.count("general_table")) == (0, 3, 3 * 2 * 2, 2)  # the paper's tasks are lm-eval's own
-    assert len(extra) == 554
+    assert len(extra) == 555
     jobs = planned(ra)
     assert {w for rule, w in jobs if rule == "sft" and "as-" in w} == {
         f"student={st}, source=boba, corpus=as-{t}-{c}"
