@@ -177,6 +177,44 @@ def test_hf_backend_on_a_tiny_saved_model(tmp_path, prompts, tiny_model):
     assert a.read_bytes() == b.read_bytes()  # seeded per chunk: reproducible on CPU
 
 
+@pytest.mark.parametrize("settings", [
+    {"temperature": 0.8, "top_p": 0.9},
+    {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.05},
+    {"temperature": 1.0, "top_p": 1.0},
+    {"temperature": 0},
+], ids=["top_p", "cutoffs", "plain", "greedy"])
+def test_the_hf_sampler_gives_generates_tokens_while_dropping_rows_that_ended(tiny_model, settings):
+    """mot.sampler against transformers' own generate, on the same seed: the same tokens, row for
+    row, while rows end at different steps (many end tokens, so that most rows end early and some
+    run to max_tokens) and prompts of different lengths are left-padded."""
+    import torch
+
+    from mot.models import load_causal_lm, load_tokenizer
+    from mot.sampler import sample_ids
+
+    tok, model = load_tokenizer(str(tiny_model)), load_causal_lm(str(tiny_model)).eval()
+    tok.padding_side = "left"
+    texts = ["1 + 2", "3 * 4 - 5 + 6", "7", "8 - 9 * 2 + 1 - 4 * 3", "2 * 2", "5 + 5 + 5"]
+    enc = tok.pad({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in texts]}, return_tensors="pt")
+    ends = set(range(3, 300, 9)) | {tok.eos_token_id}  # about one token in nine ends a row
+    greedy = settings["temperature"] == 0
+    n, max_new = 1 if greedy else 3, 30  # generate refuses several greedy samples of a prompt
+    torch.manual_seed(7)
+    with torch.no_grad():
+        ref = model.generate(**enc, do_sample=not greedy, **({} if greedy else {"top_k": 0, **settings}),
+                             max_new_tokens=max_new, num_return_sequences=n, eos_token_id=sorted(ends),
+                             pad_token_id=tok.pad_token_id)
+    torch.manual_seed(7)
+    ours = sample_ids(model, enc["input_ids"], enc["attention_mask"], n, max_new, ends, **settings)
+    expected = []
+    for seq in ref[:, enc["input_ids"].shape[1]:].tolist():
+        stop = next((j for j, t in enumerate(seq) if t in ends), None)
+        expected.append(seq if stop is None else seq[:stop + 1])
+    assert ours == expected
+    lengths = {len(s) for s in ours}
+    assert len(ours) == 6 * n and (len(lengths) > 3 or greedy)  # sampled rows end at different steps
+
+
 def test_hf_backend_rejects_a_directory_without_a_model(tmp_path, prompts):
     spec = {"name": "x", "backend": "hf", "params": {"model": str(tmp_path)}}
     with pytest.raises(MotError, match="holds no model"):
@@ -389,15 +427,17 @@ def test_top_k_and_min_p_reach_every_backend_and_stay_off_unset(tiny_model, monk
         VLLMTeacher({"model": str(tiny_model)}, {**SAMPLING, **extra}).stream(rows, 2, 0, lambda *a: None)
         assert {k: llm.params[0].get(k) for k in CUTOFFS} == {k: extra.get(k) for k in CUTOFFS}
 
-    # transformers: generate's keyword arguments
-    seen = []
+    # transformers: the logits warpers of the hf backend's sampler (mot.sampler: generate's own classes)
+    import mot.sampler as sampler
+
+    seen, real = [], sampler.warpers
+    monkeypatch.setattr(sampler, "warpers", lambda *a, **kw: seen.append(real(*a, **kw)) or seen[-1])
     for extra in ({}, CUTOFFS):
-        teacher = gen.HFTeacher({"model": str(tiny_model)}, {**SAMPLING, **extra})
-        real = teacher.model.generate
-        monkeypatch.setattr(teacher.model, "generate", lambda **kw: seen.append(kw) or real(**kw))
-        teacher.generate(rows, 1, 0)
-    assert (seen[0]["top_k"], "min_p" in seen[0]) == (0, False)  # no cut (transformers' own default is 50)
-    assert (seen[1]["top_k"], seen[1]["min_p"]) == (20, 0.05)
+        gen.HFTeacher({"model": str(tiny_model)}, {**SAMPLING, **extra}).generate(rows, 1, 0)
+    assert [[type(w).__name__ for w in s] for s in seen] == [  # no top-k cut unset (generate's default is 50)
+        ["TemperatureLogitsWarper", "TopPLogitsWarper"],
+        ["TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper", "MinPLogitsWarper"]]
+    assert (seen[1][1].top_k, seen[1][3].min_p) == (20, 0.05)
 
     # an OpenAI-style server: the request body
     bodies = []

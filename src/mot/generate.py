@@ -97,25 +97,25 @@ class HFTeacher:
     def generate(self, rows, n, seed):
         import torch
 
+        from .sampler import sample_ids
+
         torch.manual_seed(seed)
         prompts = [chat_prompt(self.tok, r["prompt"]) for r in rows]
         enc = self.tok.pad({"input_ids": [prompt_ids(self.tok, p) for p in prompts]}, return_tensors="pt").to(
             self.model.device)
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos])
-        with torch.no_grad():
-            greedy = self.sampling["temperature"] == 0
-            # top_k=0: no top-k cut unless set, as vLLM and the paper's protocol (transformers would apply its
-            # default 50)
-            sampled = {} if greedy else {"temperature": self.sampling["temperature"], "top_p": self.sampling["top_p"],
-                                         "top_k": 0, **cutoffs(self.sampling)}
-            out = self.model.generate(**enc, do_sample=not greedy, **sampled, max_new_tokens=self.sampling["max_tokens"],
-                                      num_return_sequences=n, pad_token_id=self.tok.pad_token_id)
-        gen = out[:, enc["input_ids"].shape[1]:]
+        # transformers' generate, token for token, without computing rows that have ended (mot.sampler).
+        # top_k 0: no top-k cut unless set, as vLLM and the paper's protocol (generate would apply its
+        # default 50)
+        greedy = self.sampling["temperature"] == 0
+        gen = sample_ids(self.model, enc["input_ids"], enc["attention_mask"], n, self.sampling["max_tokens"], eos,
+                         self.sampling["temperature"], None if greedy else self.sampling["top_p"],
+                         **({} if greedy else cutoffs(self.sampling)))
         results = []
         for i in range(len(rows)):
             samples = []
-            for seq in gen[i * n:(i + 1) * n].tolist():
+            for seq in gen[i * n:(i + 1) * n]:
                 stop = next((j for j, t in enumerate(seq) if t in eos), None)
                 text = self.tok.decode(seq if stop is None else seq[:stop], skip_special_tokens=False)
                 samples.append({"text": trace(prefill(prompts[i]), text.replace(self.tok.pad_token or "\0", "")),
