@@ -9,7 +9,7 @@ rule eval_base:
         summary=L.EVAL_BASE_SUMMARY,
         samples=L.EVAL_BASE + L.EVAL_SAMPLES,
     params:
-        code=code("evaluate"),
+        code=code(f"evaluate[{EVAL['backend']}]"),  # the evaluation backend's code, not every backend's
         **EVAL_PARAMS,
         tag=lambda w: as_json({"student": w.student, "source": None, "run": "base"}),
     threads: 1

@@ -2,7 +2,7 @@
 # with `shards: K` runs K data-parallel jobs over runs of its prompts, joined in prompt order.
 
 GENERATE_PARAMS = dict(
-    code=code("generate", "mot.multinode"),
+    code=lambda w: code(f"generate[{teacher_cfg(w.teacher)['backend']}]", "mot.multinode"),  # its backend's code only
     teacher=lambda w: teacher_spec(w.teacher, w.source),
     sampling=lambda w: as_json(teacher_sampling(w.teacher)),
     seed=config["seed"],

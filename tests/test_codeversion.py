@@ -107,6 +107,30 @@ def test_a_registry_entry_reruns_the_commands_that_dispatch_through_it(src):
     assert {"generate", "evaluate"} <= got and not {"train", "merge", "tables", "corpus"} & got, got
 
 
+def test_a_backends_edit_reruns_the_jobs_that_run_that_backend_and_no_other(src):
+    """Issue 33, probe 17, case 27: an edit of the OpenAI backend reran every evaluation (which runs hf
+    or vLLM) and every synthetic teacher's sampling. A job names its backend (`evaluate[hf]`, as its
+    rule's code param): of the backends' registry, only that entry counts, and the import-time code
+    of the modules that file the others, which its process still runs."""
+    entries = ["evaluate[hf]", "evaluate[vllm]", "generate[synthetic]", "generate[openai]", "generate"]
+
+    def edited(module, old, new):
+        before = {e: codeversion.version(str(src), e) for e in entries}
+        edit(src, module, old, new)
+        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
+            f.cache_clear()
+        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+
+    assert edited("engines.py", "class OpenAITeacher:\n", "class OpenAITeacher:\n    EDITED = 1\n") == {
+        "generate[openai]", "generate"}
+    assert edited("generate.py", "class HFTeacher:\n", "class HFTeacher:\n    EDITED = 1\n") == {
+        "evaluate[hf]", "generate"}
+    assert edited("engines.py", "atexit.register(_IDLE.clear)", "atexit.register(_IDLE.clear)\natexit.register(id)") \
+        == set(entries)  # import-time code: engines is imported by every one of them
+    assert edited("generate.py", "class SyntheticTeacher:\n", "class SyntheticTeacher:\n    EDITED = 1\n") == {
+        "generate[synthetic]", "generate"}
+
+
 def test_the_multinode_launcher_counts_for_what_it_runs(src):
     """mot.multinode starts a teacher's Ray cluster (mot generate) and runs accelerate over nodes (the
     training rules' `python3 -m mot.multinode accelerate`)."""
@@ -133,11 +157,11 @@ def test_the_rules_name_the_command_their_job_runs():
     """Each rule's `code` param names the mot command its shell runs (the rules' one declaration)."""
     for path in sorted((ROOT / "rules").glob("*.smk")):
         for block in re.split(r"\n(?=[ ]*(?:use )?rule )", path.read_text()):
-            codes = re.findall(r"code=code\(([^)]*)\)", block)
+            codes = re.findall(r"code=(?:lambda w: )?code\((.*)$", block, re.M)
             runs = re.findall(r"-m mot --log \{log\}(?: --threads \{[^}]+\})? ([a-z-]+)", block) \
                 + re.findall(r"\{params\.launch\} --log \{log\} --threads \{threads\} ([a-z-]+)", block)
             for code in codes:
-                named = set(re.findall(r'"([a-z-]+)"', code))
+                named = set(re.findall(r'"([a-z-]+)[\["]', code))  # "generate[<its backend>]": that command
                 assert not runs or set(runs) <= named, (path.name, block.split("\n")[0], named, runs)
 
 

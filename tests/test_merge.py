@@ -711,6 +711,32 @@ def test_a_file_of_the_users_in_an_output_is_not_replaced_unasked(tiny_model, tm
     assert (out / "inner" / "model.safetensors").is_file()
 
 
+def test_a_link_or_an_empty_directory_of_the_users_in_an_output_is_not_replaced_unasked(tiny_model, tmp_path):
+    """Issue 33, probe 17, case 15: a symbolic link to a directory of the user's (`ln -s ../mydata
+    merged/mydata`), or an empty directory, put into a merge's output: the rerun exited 0 and both
+    were gone (the MARKER's list held files only). Each is refused, named; --force replaces them (the
+    link, never what it leads to)."""
+    from conftest import run_mot
+
+    ins = make_ckpts(tiny_model, tmp_path, n=2)
+    out, mine = tmp_path / "merged", tmp_path / "mydata"
+    merge = ["merge", "--method", "uniform", "--out", out, *ins]
+    assert run_mot(*merge).returncode == 0
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    (out / "mydata").symlink_to(mine)
+    r = run_mot(*merge)
+    assert r.returncode == 1 and "holds mydata, which mot did not write there" in r.stderr, r.stderr
+    (out / "mydata").unlink()
+    (out / "empty").mkdir()
+    r = run_mot(*merge)
+    assert r.returncode == 1 and "holds empty/, which mot did not write there" in r.stderr, r.stderr
+    (out / "mydata").symlink_to(mine)
+    assert run_mot(*merge, "--force").returncode == 0
+    assert not (out / "mydata").exists() and not (out / "empty").exists() and (mine / "keep.txt").read_text() == "mine"
+    assert run_mot(*merge).returncode == 0  # its own output again
+
+
 def test_a_full_disk_is_named_as_the_machines_not_as_a_bug(tiny_model, tmp_path):
     """A write that the machine refuses inside a library's own writer (safetensors raises
     "I/O error: File too large (os error 27)", no OSError and no path) is one line that names the

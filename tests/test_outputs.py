@@ -161,6 +161,54 @@ def test_the_issues_examples_are_refused(tmp_path):
         check(["--log", f"{ck}/config.json", *ev, "--out", str(tmp_path / "e.json")])
 
 
+def test_an_input_reached_by_another_path_is_still_an_input(tmp_path):
+    """Issue 33, probe 17, case 6: the checkpoint CK bind-mounted at CKB, then `evaluate --checkpoint
+    4=CK --out CKB/config.json` exited 0 and replaced CK's config.json: the check compared paths. It
+    compares the directories themselves now (device and inode), whichever way the output is spelt.
+    A bind mount needs root (CI runs as root); a symbolic link, resolved, is the path check's."""
+    import subprocess
+
+    ck, ckb = tmp_path / "CK", tmp_path / "CKB"
+    ck.mkdir()
+    ckb.mkdir()
+    (ck / "config.json").write_text("{}")
+    if subprocess.run(["mount", "--bind", str(ck), str(ckb)], capture_output=True).returncode != 0:
+        pytest.skip("mount --bind needs root")
+    try:
+        ev = ["evaluate", "--checkpoint", f"4={ck}", "--benchmark", f"syn-aime24={tmp_path}/w.json", "--spec", "{}",
+              "--samples", str(tmp_path / "s.jsonl")]
+        with pytest.raises(MotError, match=f"--out {ckb}/config.json: lies inside the input {ck}"):
+            check([*ev, "--out", f"{ckb}/config.json"])
+        with pytest.raises(MotError, match=f"--samples {ckb}: would replace the input {ck}"):
+            check([*ev[:-2], "--samples", str(ckb), "--out", str(tmp_path / "e.json")])
+    finally:
+        subprocess.run(["umount", str(ckb)], check=True)
+    assert (ck / "config.json").read_text() == "{}"
+
+
+def test_a_file_written_beside_the_named_one_is_not_the_users(tmp_path):
+    """Issue 33, probe 17, case 7: `echo notes > st.md; mot stats ... --out st.csv` exited 0 and
+    replaced st.md, which mot writes beside st.csv. Such a file, there while the named one is not,
+    is no earlier run's: refused, naming it (--force, where a command has it, replaces it). A rerun
+    (both there) replaces both.
+    Case 9: an output under a symbolic link to a missing directory failed late, as "File exists"."""
+    (tmp_path / "tok").mkdir()
+    for f in ("g.jsonl", "c.jsonl"):
+        (tmp_path / f).write_text("{}\n")
+    stats = ["stats", "--tokenizer", str(tmp_path / "tok"), "--grades", str(tmp_path / "g.jsonl"),
+             "--corpora", str(tmp_path / "c.jsonl")]
+    (tmp_path / "st.md").write_text("notes")
+    with pytest.raises(MotError, match=rf"--out \(its \.md\) {tmp_path}/st.md: exists, and {tmp_path}/st.csv does not: .*"
+                                       r"\(a file of yours\?\); move it away$"):
+        check([*stats, "--out", str(tmp_path / "st.csv")])
+    (tmp_path / "st.csv").write_text("x\n")  # both there: what a finished run leaves
+    check([*stats, "--out", str(tmp_path / "st.csv")])
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing" / "dir")
+    with pytest.raises(MotError, match=f"--out {tmp_path}/dangling/u.jsonl: {tmp_path}/dangling is a symbolic link "
+                                       f"to {tmp_path}/missing/dir, which does not exist"):
+        check(["union", "--out", str(tmp_path / "dangling" / "u.jsonl"), str(tmp_path / "st.csv")])
+
+
 def test_corpus_into_the_tokenizer_it_reads_is_refused(tmp_path):
     """The reproduction: mot corpus --tokenizer TOK --out TOK/tokenizer_config.json exited 0 and the
     tokenizer's config became corpus JSONL."""

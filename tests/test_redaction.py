@@ -57,6 +57,8 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "octal escapes": "".join(f"\\{b:03o}" for b in KEY.encode()),
     "hex of UTF-16-BE": KEY.encode("utf-16-be").hex(),
     "fullwidth": "".join(chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c for c in KEY),
+    "base85": "k=" + base64.b85encode(f"k={KEY}".encode()).decode(),  # probe 17, case 29: stderr and the log
+    "ascii85": base64.a85encode(f"Bearer {KEY}".encode(), adobe=True).decode(),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }
@@ -142,12 +144,16 @@ def test_a_key_escaped_character_by_character_in_part_is_found(registered, escap
 
 
 SECRET = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+QUERY = "base_url: it has a query or fragment (a key may hide there; /chat/completions is appended to the URL) (not shown)"
 
 
 @pytest.mark.parametrize("params, said", [
     ({"base_url": f"http://user:{SECRET}@127.0.0.1:9/v1"}, "base_url: it carries credentials (user:password@) (not shown)"),
     ({"base_url": f"http://{SECRET}@127.0.0.1:9/v1"}, "base_url: it carries credentials (user:password@) (not shown)"),
-    ({"base_url": f"http://127.0.0.1:9/v1?api_key={SECRET}"}, "base_url: its query carries a key (not shown)"),
+    ({"base_url": f"http://127.0.0.1:9/v1?api_key={SECRET}"}, QUERY),
+    ({"base_url": f"http://127.0.0.1:9/v1?pwd={SECRET}"}, QUERY),  # probe 17, case 30: any query's name
+    ({"base_url": f"http://127.0.0.1:9/v1?code={SECRET}"}, QUERY),
+    ({"base_url": f"http://127.0.0.1:9/v1#{SECRET}"}, QUERY),
     ({"base_url": "http://127.0.0.1:9/v1", "api_key_env": SECRET},
      "params.api_key_env: its value (not shown: it may be a secret) does not match"),
 ])
@@ -155,7 +161,9 @@ def test_a_secret_in_a_teachers_url_or_key_name_is_refused_unquoted(tmp_path, pa
     """Issue 33, probe 16, cases F3 and F4: a key inside base_url (user:key@, ?api_key=) was quoted by
     every error naming the URL, and in the config the provenance records; a key given as api_key_env
     (its variable's name) was quoted by the schema's error. Each is refused before any work, in one
-    line that names the key and not the value, on stderr and in the log."""
+    line that names the key and not the value, on stderr and in the log. Probe 17, case 30: a key under
+    a query name that reads like none (?pwd=, ?code=) passed; no query is accepted now (an
+    OpenAI-compatible base_url has none: /chat/completions was appended after it)."""
     from conftest import run_mot
 
     prompts = tmp_path / "p.jsonl"

@@ -6,7 +6,9 @@ version is a hash over every package definition that command reaches by name fro
 names its `commands.cmd_<x>`), `mot/__init__.py`'s import-time code, and, transitively, every
 function, class, module-level assignment or import-time statement those name, lazily imported or
 not, in any module. A registry brings every entry filed into it (a `@register(...)` class, a
-`TABLE[key] = ...`), wherever it is filed.
+`TABLE[key] = ...`), wherever it is filed; a job that runs one teacher backend names it
+(`evaluate[hf]`: of mot.backends.BACKENDS, only the entry filed as "hf", and the import-time code of
+the modules that file the others, which its process still imports).
 
 So an edit reruns the stages whose commands reach it and nothing else: a change to the corpus
 command's argument default reruns corpora; a new helper nothing calls, a comment or a docstring
@@ -22,6 +24,7 @@ upgrade that changes the AST's fields may rerun everything once)."""
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import hashlib
 import os
@@ -51,6 +54,7 @@ class Index:
                 elif not bound(st) and not is_doc(st) and not isinstance(st, (ast.Import, ast.ImportFrom)):
                     side.append(st)  # import-time statements: X[...] = ..., X.update(...), if/try blocks
             self.defs[m], self.imports[m], self.side[m] = defs, imps, side
+        self.keys = {}
         self.registrations = self._registrations()
         # A registrar files into what its definition names (`figure = registry(FIGURES)`, `def
         # method(...): METHODS[name] = ...`): reaching the registry reaches every entry filed through
@@ -79,6 +83,10 @@ class Index:
                     targets.append(self.resolve(m, st.targets[0].value.id))
                 for t in filter(None, targets):
                     regs.setdefault(t, []).append((m, st))
+                key = st.targets[0].slice if isinstance(st, ast.Assign) and targets else next(
+                    (d.args[0] for d in getattr(st, "decorator_list", []) if isinstance(d, ast.Call) and d.args), None)
+                if targets and isinstance(key, ast.Constant):
+                    self.keys[id(st)] = key.value  # the name it is filed under: @register("hf"), TABLE["x"] =
         return regs
 
     def resolve(self, m: str, name: str, depth: int = 0):
@@ -139,6 +147,10 @@ class Index:
         return self._links[key]
 
     def _find_links(self, m: str, node) -> set:
+        if getattr(node, "decorator_list", None):  # decorators run in the enclosing scope: a lazy import in
+            bare = copy.copy(node)  # the body (OpenAITeacher's `from .redaction import register`) is not theirs
+            bare.decorator_list = []
+            return set().union(self._find_links(m, bare), *(self._find_links(m, d) for d in node.decorator_list))
         local = {}
         for n in ast.walk(node):
             if isinstance(n, ast.ImportFrom) and internal(n):
@@ -333,9 +345,12 @@ def _on_subparser(st: ast.stmt) -> bool:
     return any(isinstance(n, ast.Name) and n.id == "sp" for n in ast.walk(st))
 
 
-def _reach(ix: Index, roots: list) -> list:
-    """Every statement reachable from roots [(module, statement)]."""
+def _reach(ix: Index, roots: list, only: tuple[str, ...] | None = None) -> list:
+    """Every statement reachable from roots [(module, statement)]; `only`: of the teacher backends'
+    registry (mot.backends.BACKENDS), only the entries filed under these names."""
     seen, seen_mods, stmts, todo = set(), set(), [], list(roots)
+    skip = set() if only is None else {id(st) for _, st in ix.registrations.get(SELECTABLE, [])
+                                       if ix.keys.get(id(st)) not in only}
     while todo:
         m, st = todo.pop()
         if (m, id(st)) in seen:
@@ -347,7 +362,12 @@ def _reach(ix: Index, roots: list) -> list:
                 seen_mods.add(rm)
                 todo += [(rm, s) for s in ix.side[rm]]
             todo += [(rm, s) for s in ix.defs[rm].get(rn, [])]
-            todo += ix.registrations.get((rm, rn), [])
+            for r in ix.registrations.get((rm, rn), []):
+                if id(r[1]) not in skip:
+                    todo.append(r)
+                elif r[0] not in seen_mods:  # a backend not selected: its module is still imported (to
+                    seen_mods.add(r[0])  # file its entries), so its import-time code runs
+                    todo += [(r[0], s) for s in ix.side[r[0]]]
     return stmts
 
 
@@ -360,14 +380,28 @@ def _index(src: str) -> Index:
 def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
     """The (name, digest) of every definition `entry` reaches, sorted (what `version` hashes)."""
     ix = _index(src)
+    entry, only = _selection(entry)
     roots = _entry(ix, entry) + _implicit(ix, entry)
     # main's call of parser() parses every command's arguments: the command's own block stands for it
     saved = ix.defs["cli"].pop("parser")
     try:
-        stmts = _reach(ix, roots)
+        stmts = _reach(ix, roots, only)
     finally:
         ix.defs["cli"]["parser"] = saved
     return tuple(sorted({ix.digest(m, st) for m, st in stmts}))
+
+
+SELECTABLE = ("backends", "BACKENDS")  # a registry whose entries a job runs one of, named in its entry
+
+
+def _selection(entry: str) -> tuple[str, tuple[str, ...] | None]:
+    """`evaluate[hf]`: the command `evaluate` with only the backend `hf` of the backends' registry
+    (a job that runs one backend: an edit of another backend's class is no edit of its code);
+    `evaluate`: with every backend."""
+    if not entry.endswith("]"):
+        return entry, None
+    name, names = entry[:-1].split("[", 1)
+    return name, tuple(sorted(filter(None, names.split(","))))
 
 
 def _startup(src: str) -> list[tuple[str, str]]:

@@ -172,7 +172,7 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
     for bench, data in benchmarks:
         problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
-    work = start_work(samples, ["eval", stage_code("evaluate"), problems,
+    work = start_work(samples, ["eval", stage_code(f"evaluate[{backend}]"), problems,
                                 sampling, seed, params])
     write_jsonl(work / "prompts.jsonl", problems)
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "samples_file": str(samples),

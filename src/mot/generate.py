@@ -213,20 +213,20 @@ def teacher_params_error(backend: str, params: dict) -> str | None:
 
 
 def _credentials_in(url: str) -> str | None:
-    """Whether a URL carries credentials: user:password@, or a query parameter named like a key."""
-    import re
-    from urllib.parse import parse_qsl, urlsplit
+    """Whether a URL may carry credentials: user:password@, or any query or fragment. An
+    OpenAI-compatible base_url has neither (the client appends /chat/completions to it), and a query's
+    names say too little (`?code=`, `?pwd=`, `?credential=` carry keys too), so none is accepted."""
+    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
-        names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
         userinfo = parts.username or parts.password
     except ValueError:  # a malformed URL (a bad port): the request names it
         return None
     if userinfo:
         return "it carries credentials (user:password@)"
-    if any(re.search(r"key|token|secret|passw|auth|sig", k, re.I) for k in names):
-        return "its query carries a key"
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return "it has a query or fragment (a key may hide there; /chat/completions is appended to the URL)"
     return None
 
 
@@ -271,7 +271,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     # Everything that shapes the samples: a resumed run never mixes in samples drawn for other
     # prompt text, other settings or other weights.
     model = params.get("model")
-    fingerprint = ["generate", stage_code("generate"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
+    fingerprint = ["generate", stage_code(f"generate[{teacher['backend']}]"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
                    model_fingerprint(model) if model else None]
     work = start_work(out, fingerprint)
     records = _read_records(work / "records.jsonl")

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -194,14 +195,18 @@ def writer_of(path: str | os.PathLike) -> str | None:
 
 def _files(path: Path) -> list[str]:
     """The files under a directory (relative, sorted), but its MARKER; a directory below it that mot
-    wrote (an output of its own: mot.cli's nesting) as `<dir>/`, without its files."""
+    wrote (an output of its own: mot.cli's nesting), or an empty one, as `<dir>/`, without its files;
+    a symbolic link to a directory as a file (it is not followed)."""
     out = []
     for root, dirs, files in os.walk(path):
-        if Path(root) != path and MARKER in files:
+        if Path(root) != path and (MARKER in files or not (dirs or files)):
             dirs[:] = []
             out.append(os.path.relpath(root, path) + "/")
             continue
-        out += [os.path.relpath(os.path.join(root, f), path) for f in files if not (root == str(path) and f == MARKER)]
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = [d for d in dirs if d not in links]
+        out += [os.path.relpath(os.path.join(root, f), path) for f in [*files, *links]
+                if not (root == str(path) and f == MARKER)]
     return sorted(out)
 
 
@@ -233,8 +238,8 @@ def _not_yours(path: Path) -> str:
         return f"an existing directory that mot did not write (no {MARKER} in it)"
     if _mine(writer) and (extra := _unlisted(path)):
         more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
-        if extra[0].endswith("/"):  # a later command's output inside this one, which a rerun would delete
-            return f"holds {extra[0]}{more}, written there since by {written_by(writer_of(path / extra[0]) or '')}"
+        if (inner := writer_of(path / extra[0])) is not None:  # a later command's output inside this one,
+            return f"holds {extra[0]}{more}, written there since by {written_by(inner)}"  # which a rerun would delete
         return f"holds {extra[0]}{more}, which mot did not write there (a file of yours?)"
     return f"an existing directory that {written_by(writer)} wrote, not `mot {WRITER}`"
 
@@ -283,10 +288,30 @@ def check_placement(out: str | os.PathLike, inputs=(), flag: str = "--out", root
         if not i:
             continue
         ri = Path(i).resolve()
-        if resolved == ri or resolved in ri.parents or _same_file(resolved, ri):
+        # by path, and by the file itself: one directory may have two paths (a bind mount)
+        if resolved == ri or resolved in ri.parents or _same_file(resolved, ri) or _below(ri, resolved):
             raise MotError(f"{flag} {out}: would replace the input {i}")
-        if ri in resolved.parents and not is_root:
+        if (ri in resolved.parents or _below(resolved, ri, strictly=True)) and not is_root:
             raise MotError(f"{flag} {out}: lies inside the input {i} (a command never writes into what it reads)")
+
+
+def _below(path: Path, directory: Path, strictly: bool = False) -> bool:
+    """Whether an existing directory of `path`'s parents (or `path` itself, unless strictly) is
+    `directory` itself, whatever its path (mot.io.check_placement)."""
+    try:
+        d = directory.stat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(d.st_mode):
+        return False
+    for p in [*([] if strictly else [path]), *path.parents]:
+        try:
+            s = p.stat()
+        except OSError:
+            continue
+        if (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino):
+            return True
+    return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -318,7 +343,7 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
     if force:
         # --force lets a command replace the user's directory, not the results of other commands in it
         # (in a directory of mot's: those written into it since, which its MARKER does not list)
-        later = [e for e in _unlisted(path) if e.endswith("/")] if writer_of(path) is not None else []
+        later = [e for e in _unlisted(path) if writer_of(path / e) is not None] if writer_of(path) is not None else []
         inner = (_nested_output(path) if writer_of(path) is None else
                  (path / later[0].rstrip("/"), writer_of(path / later[0])) if later else None)
         if inner is not None:

@@ -134,6 +134,9 @@ def _check_outputs(args) -> None:
             # the link to no command; written through, it would overwrite the file it names
             raise MotError(f"{flag} {path}: a symbolic link (to {os.readlink(path)}), which mot would write "
                            "through; it writes this file beside the one named: move the link away")
+        for link in Path(path).absolute().parents:  # a link to a missing directory fails late, without its name
+            if link.is_symlink() and not link.exists():
+                raise MotError(f"{flag} {path}: {link} is a symbolic link to {os.readlink(link)}, which does not exist")
         parent = Path(path).resolve().parent  # its nearest existing directory: a file there fails late,
         while not parent.exists():  # after another output may have been published
             parent = parent.parent
@@ -148,6 +151,15 @@ def _check_outputs(args) -> None:
             check_placement(path, inputs, flag, roots)
         else:
             check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
+        base = flag.split(" (", 1)[0]  # "--out (its .md)": a file that --out's command writes beside it
+        group = [p for p, _, f in targets if f.split(" (", 1)[0] == base and p != path]
+        if base != flag and Path(path).is_file() and not force and group and not any(Path(p).exists() for p in group):
+            # a file mot writes beside the one named (stats' .md, a table's .tex, a stem's .png) that is
+            # there while the others it is written with are not: no run of this command left it; a
+            # rerun (all there) replaces them all
+            raise MotError(f"{flag} {path}: exists, and {group[0]} does not: mot writes the two together, and "
+                           f"this one is not mot's (a file of yours?); move it away"
+                           f"{' or pass --force' if hasattr(args, 'force') else ''}")
         inside = whose_output(path, nests=kind in ("dir", "work") and args.nests)
         if inside:  # --force too: it lets a command replace a directory, not write into another's
             raise MotError(f"{flag} {path}: lies inside {inside[0]}, {inside[1]} (a command "

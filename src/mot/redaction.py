@@ -10,7 +10,7 @@ JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encod
 quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric reference, decimal or
 hex, zero-padded or not: replaced whole); each of these as a JSON string quotes it; hex, bare
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
-URL-safe) and base32 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
+URL-safe), base32, base85 and Ascii85 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
 alignment; the key spelt out with a space between its characters, as a JSON array of its characters,
 as its bytes in decimal (a Node Buffer's JSON) or octal escapes, as the hex of its UTF-16, and in
 fullwidth forms (ＡＢ１). A cut-off echo longer
@@ -62,6 +62,10 @@ def forms(key: str) -> set[str]:
         for pad in range(5):  # base32: five bytes in eight characters
             first, last = -(-8 * pad // 5), 8 * (pad + len(raw)) // 5
             out.add(base64.b32encode(b"\0" * pad + raw + b"\0" * 4).decode()[first:last])
+        for pad in range(4):  # base85 and Ascii85: four bytes in five characters, whole groups of the key's only
+            first, last = 5 * -(-pad // 4), 5 * ((pad + len(raw)) // 4)
+            for enc in (base64.b85encode, base64.a85encode):
+                out.add(enc(b"\0" * pad + raw + b"\0" * 4).decode()[first:last])
     out |= {json.dumps(f)[1:-1] for f in out}  # each as a JSON body quotes it (`\\x73` as `\\\\x73`)
     return {_lower(f) for f in out if len(f) >= MIN_KEY}
 
