@@ -253,25 +253,18 @@ def prompt_of(mask_row, ids_row) -> list[int]:
 
 
 def test_hf_backend_stores_one_trace_format(family, tmp_path, monkeypatch):
-    import mot.generate as gen
+    import mot.sampler as sampler
 
     name, tok, model = family
     seen = []
-    load = gen.load_causal_lm
+    sample_ids = sampler.sample_ids
 
-    def recording(path, **kw):  # the ids model.generate got, and what it returned
-        m = load(path, **kw)
-        generate = m.generate
+    def recording(model, input_ids, attention_mask, n, *args, **kwargs):  # the ids the sampler got, and its tokens
+        out = sample_ids(model, input_ids, attention_mask, n, *args, **kwargs)
+        seen.append((input_ids.tolist(), attention_mask.tolist(), out))
+        return out
 
-        def wrapped(**kwargs):
-            out = generate(**kwargs)
-            seen.append((kwargs["input_ids"].tolist(), kwargs["attention_mask"].tolist(), out.tolist()))
-            return out
-
-        m.generate = wrapped
-        return m
-
-    monkeypatch.setattr(gen, "load_causal_lm", recording)
+    monkeypatch.setattr(sampler, "sample_ids", recording)
     out = tmp_path / "hf.jsonl"
     teacher = {"name": "t", "backend": "hf", "params": {"model": str(model), "batch_size": 2}}
     generate_samples(str(prompts_file(tmp_path / "p.jsonl")), teacher, SAMPLING, 0, str(out))
@@ -285,7 +278,7 @@ def test_hf_backend_stores_one_trace_format(family, tmp_path, monkeypatch):
         if tok.bos_token_id is not None:
             assert ids.count(tok.bos_token_id) == 1
         for k, s in enumerate(row["samples"]):
-            generated = outputs[i * 2 + k][len(input_ids[i]):]
+            generated = outputs[i * 2 + k]  # the new tokens only
             assert tok.convert_tokens_to_ids(THINK_OPEN) not in generated
             check_trace(name, tok, s["text"])
     texts = [s["text"] for r in rows for s in r["samples"]]
