@@ -8,7 +8,7 @@ rule prompts:
         prompts=L.PROMPTS,
     params:
         code=code("prompts"),
-        spec=lambda w: as_json(config["sources"][w.source]),
+        spec=lambda w: as_json({k: v for k, v in config["sources"][w.source].items() if k != "label"}),  # not its name
         template=lambda w: config["prompt_template"],
         world=lambda w, input: f"--world {input.world}" if input.world else "",
     resources:

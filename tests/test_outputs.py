@@ -209,6 +209,95 @@ def test_a_file_written_beside_the_named_one_is_not_the_users(tmp_path):
         check(["union", "--out", str(tmp_path / "dangling" / "u.jsonl"), str(tmp_path / "st.csv")])
 
 
+def test_probe_18_what_the_user_owns_beside_and_inside_mots_outputs_is_kept(tmp_path):
+    """Issue 33, probe 18: (1) a directory holding a `.mot-output` without a list of files (written by
+    hand, or by a mot before the lists) was replaced, the user's notes with it; (2) a file of the
+    user's inside a mot output nested in another (a round's branch) was deleted by the outer's
+    rerun; (3) --force replaced a directory in which a job was working (its stamped `.partial`, its
+    held lock); (4) a table's .md and .tex of the user's were overwritten when both were there."""
+    import fcntl
+
+    from mot.io import MANIFEST, WORK_STAMP
+
+    d = tmp_path / "tasks"
+    d.mkdir()
+    (d / MARKER).write_text("")
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(MotError, match=rf"--out {d}: its \.mot-output lists no files .* pass --force"):
+        check_out(d)
+    tmp = tmp_path / "t"
+    (tmp / "branch-a").mkdir(parents=True)
+    (tmp / "branch-a" / "w.bin").write_text("w")
+    (tmp / "branch-a" / MARKER).write_text(f"\n{MANIFEST}\nw.bin\n")
+    br = tmp_path / "br"
+    publish(tmp, br)
+    check_out(br)  # its own files only: replaceable
+    (br / "branch-a" / "notes.txt").write_text("mine")
+    with pytest.raises(MotError, match=r"holds branch-a/notes.txt, which mot did not write there"):
+        check_out(br)
+    mine = tmp_path / "D"
+    (mine / "run.partial").mkdir(parents=True)
+    (mine / "run.partial" / WORK_STAMP).write_text("{}")
+    with pytest.raises(MotError, match=r"run.partial \(a resumable job's unfinished work\), which --force does not"):
+        check_out(mine, force=True)
+    shutil.rmtree(mine / "run.partial")
+    (mine / ".run.lock").write_text("mot lock\n")
+    held = os.open(mine / ".run.lock", os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(MotError, match=r"\.run\.lock \(the lock of a command writing there now\)"):
+            check_out(mine, force=True)
+    finally:
+        os.close(held)
+    check_out(mine, force=True)  # the lock no longer held: a leftover
+    for ext in ("md", "tex"):
+        (tmp_path / f"paper.{ext}").write_text("mine")
+    with pytest.raises(MotError, match=rf"{tmp_path}/paper\.(md|tex): exists, and {tmp_path}/paper\.\w+ does not"):
+        (tmp_path / "in").mkdir()
+        check(argv_for("tables", tmp_path / "in", set_outputs={"out": tmp_path / "paper"}))
+
+
+def test_a_stop_between_publishs_renames_leaves_a_result_in_place(tmp_path, monkeypatch):
+    """Issue 33, probe 18, case 11: a SIGTERM after publish had moved the finished result aside and
+    before the new one was in place left neither at the output's path (the old one hidden in
+    `.T.mot-old-<hex>`, which the next run deleted). The renames, and the old one's removal, now take
+    a stop as they end: the new result is in place, nothing is left beside it, and the stop is raised."""
+    import signal
+
+    import mot.process as process
+
+    out, old, new = tmp_path / "T", tmp_path / "a", tmp_path / "b"
+    for d, text in ((old, "old"), (new, "new")):
+        d.mkdir()
+        (d / "f").write_text(text)
+    publish(old, out)
+    real = os.replace
+
+    def replace(a, b):  # the stop comes between the two renames
+        real(a, b)
+        if ".mot-old-" in str(b):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(os, "replace", replace)
+    previous = process._stop_on_signals()
+    try:
+        with pytest.raises(process.Stopped):
+            publish(new, out)
+    finally:
+        process._restore_signals(previous, program=False)
+    assert (out / "f").read_text() == "new" and not list(tmp_path.glob(".T.mot-*"))
+
+
+def test_a_log_on_the_console_or_a_device_is_refused(tmp_path):
+    """Issue 33, probe 18, case 14: `--log /dev/stderr` as root replaced the system's /dev/stderr (a link
+    to /proc/self/fd/2) by a file; a user's link to a descriptor likewise. Refused in one line."""
+    (tmp_path / "l").symlink_to("/proc/self/fd/2")
+    for log in ("/dev/stderr", str(tmp_path / "l"), "/dev/shm/x.log"):
+        with pytest.raises(MotError, match=rf"--log {log}: the console or a device, not a file"):
+            check(["--log", log, "check-config", str(ROOT / "config/test.yaml")])
+    assert os.path.islink("/dev/stderr") and (tmp_path / "l").is_symlink()
+
+
 def test_corpus_into_the_tokenizer_it_reads_is_refused(tmp_path):
     """The reproduction: mot corpus --tokenizer TOK --out TOK/tokenizer_config.json exited 0 and the
     tokenizer's config became corpus JSONL."""
@@ -370,8 +459,8 @@ def test_best_std_never_replaces_or_writes_into_a_runs_models(tmp_path, monkeypa
     branch = run / "branch-x"
     branch.mkdir(parents=True)
     (branch / "model.safetensors").write_text("trained")
-    for d in (run, branch):
-        (d / MARKER).write_text(MODEL_WRITER)
+    (run / MARKER).write_text(f"{MODEL_WRITER}\nfiles:\nbranch-x/\n")  # what each was published with
+    (branch / MARKER).write_text(f"{MODEL_WRITER}\nfiles:\nmodel.safetensors\n")
     argv = ["best-std", "--spec", json.dumps(_SPEC), "--evals", *evals, "--runs", *runs, "--student", "s",
             "--source", "a"]
     assert main([*argv, "--out", str(branch)]) == 1
@@ -990,7 +1079,7 @@ def test_the_fourth_probes_log_and_link_targets_are_one_line(tmp_path, case):
         args, message = ["--log", str(tmp_path / "p"), *args], "is not a file or a directory"
     elif case == "log a link to a pipe":
         (tmp_path / "l").symlink_to("/proc/self/fd/1")  # the process's stdout: a pipe here
-        args, message = ["--log", str(tmp_path / "l"), *args], "is not a file or a directory"
+        args, message = ["--log", str(tmp_path / "l"), *args], "the console or a device, not a file"
     else:
         (tmp_path / "l").symlink_to(tmp_path / "nowhere")
         (tmp_path / "a").mkdir()
@@ -1353,7 +1442,7 @@ def test_the_twelfth_probes_output_inside_the_same_commands_output_is_refused(tm
     it. Only the model writers nest (a round's branches in the round's directory)."""
     outer = tmp_path / "A"
     outer.mkdir()
-    (outer / MARKER).write_text("general-tasks")
+    (outer / MARKER).write_text("general-tasks\nfiles:\n")
     (tmp_path / "w.json").write_text("{}")
     argv = ["general-tasks", "--world", str(tmp_path / "w.json"), "--sampling", "{}"]
     with pytest.raises(MotError, match=rf"--out {outer}/B: lies inside {outer}, the output of `mot general-tasks`"):

@@ -159,3 +159,20 @@ def test_the_paper_template_builds_s1k_prompts_offline(tmp_path):
 def test_a_template_without_the_placeholder_is_refused(tmp_path, tiny_world):
     with pytest.raises(MotError, match=r"--template: the template must contain \{problem\}"):
         sample_prompts("syn", {"type": "synthetic", "n": 2, "seed": 0}, "Q:", str(tiny_world), str(tmp_path / "a.jsonl"))
+
+
+def test_a_sources_label_is_no_setting_of_its_prompts(checkout):
+    """Issue 33, probe 18, case 30: editing `sources.<s>.label` (what the tables print) reran the
+    source's prompts, and through them every sample, corpus and run after them: the prompt rule's
+    spec param held the label. A label edit plans nothing; a setting of the source does."""
+    from conftest import snakemake_in
+
+    target = ["--cores", "1", "results/prompts/syn-boba.jsonl", "--configfile", "config/test.yaml"]
+    r = snakemake_in(checkout, *target)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (checkout / "label.yaml").write_text("sources: {syn-boba: {label: SYN-BOBA-2}}\n")
+    r = snakemake_in(checkout, *target, "label.yaml", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
+    (checkout / "n.yaml").write_text("sources: {syn-boba: {n: 5}}\n")
+    r = snakemake_in(checkout, *target, "n.yaml", "-n")
+    assert r.returncode == 0 and "prompts" in r.stdout and "Nothing to be done" not in r.stdout, r.stdout[-2000:]

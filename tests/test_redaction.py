@@ -59,6 +59,11 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "fullwidth": "".join(chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c for c in KEY),
     "base85": "k=" + base64.b85encode(f"k={KEY}".encode()).decode(),  # probe 17, case 29: stderr and the log
     "ascii85": base64.a85encode(f"Bearer {KEY}".encode(), adobe=True).decode(),
+    # probe 18, cases 15 and 16: the key's UTF-16 bytes percent-encoded, as \x escapes, as a bytes repr
+    "url, every byte of UTF-16": "".join(f"%{b:02X}" for b in KEY.encode("utf-16-le")),
+    "url, quote of UTF-16-BE": urllib.parse.quote(KEY.encode("utf-16-be")),
+    "\\x escapes of UTF-16": "".join(f"\\x{b:02x}" for b in KEY.encode("utf-16-le")),
+    "bytes repr of UTF-16": repr(KEY.encode("utf-16-le")),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }

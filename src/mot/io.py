@@ -81,7 +81,7 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
     replacing an older `path`: one that mot wrote (it holds MARKER), an empty one, or one the caller
     was allowed to replace (`force`, or check_out with force=True). Anything else is refused even
     if no check ran before, or the directory appeared while the command ran."""
-    from .process import check_stop
+    from .process import check_stop, deferred_stops
 
     tmp, path = Path(tmp), Path(path)
     check_stop()  # a stop that a library took as its own error: never published as finished
@@ -90,12 +90,13 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False
     (tmp / MARKER).write_text("\n".join([WRITER, MANIFEST, *_files(tmp)]) + "\n", encoding="utf-8")
     share_modes(tmp)
     old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.mot-old-{secrets.token_hex(4)}")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        _remove(old)
+    with deferred_stops():  # the old result, or the new one, is in place whenever a stop comes
+        if path.exists():
+            old = path.with_name(f".{path.name}.mot-old-{secrets.token_hex(4)}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            _remove(old)
 
 
 def _remove(path: Path, ignore_errors: bool = False) -> None:
@@ -210,17 +211,29 @@ def _files(path: Path) -> list[str]:
     return sorted(out)
 
 
-def _unlisted(path: Path) -> list[str]:
-    """The files in a directory that mot wrote which it was not published with (none known for a
-    MARKER of a mot that listed no files)."""
+def _listed(path: Path) -> set[str] | None:
+    """What a directory that mot wrote was published with (its MARKER's list); None for a MARKER
+    without one (written by hand, or by a mot before the lists: what else is in it, nobody knows)."""
     try:
         lines = (path / MARKER).read_text(encoding="utf-8", errors="replace").split("\n")
     except OSError:
+        return None
+    return set(lines[2:]) if len(lines) >= 2 and lines[1] == MANIFEST else None
+
+
+def _unlisted(path: Path) -> list[str]:
+    """The files in a directory that mot wrote which it was not published with, those in its own
+    outputs inside it included (a round's branches); none known for a MARKER without a list."""
+    listed = _listed(path)
+    if listed is None:
         return []
-    if len(lines) < 2 or lines[1] != MANIFEST:
-        return []
-    listed = set(lines[2:])
-    return [f for f in _files(path) if f not in listed and os.path.basename(f) not in NOT_MOTS]
+    out = []
+    for f in _files(path):
+        if f not in listed and os.path.basename(f) not in NOT_MOTS:
+            out.append(f)
+        elif f.endswith("/") and (path / f / MARKER).is_file():
+            out += [f + inner for inner in _unlisted(path / f)]
+    return out
 
 
 def _mine(writer: str | None) -> bool:
@@ -236,12 +249,38 @@ def _not_yours(path: Path) -> str:
     writer = writer_of(path)
     if writer is None:
         return f"an existing directory that mot did not write (no {MARKER} in it)"
+    if _mine(writer) and _listed(path) is None:
+        return f"its {MARKER} lists no files (written by hand, or by a mot before 89e5a85): what else it holds is unknown"
     if _mine(writer) and (extra := _unlisted(path)):
         more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
         if (inner := writer_of(path / extra[0])) is not None:  # a later command's output inside this one,
             return f"holds {extra[0]}{more}, written there since by {written_by(inner)}"  # which a rerun would delete
         return f"holds {extra[0]}{more}, which mot did not write there (a file of yours?)"
     return f"an existing directory that {written_by(writer)} wrote, not `mot {WRITER}`"
+
+
+def _work_inside(path: Path) -> str | None:
+    """A job's work inside a directory, as --force must leave it: a resumable job's unfinished work
+    (a stamped `<out>.partial`), or an output's lock that a running command holds."""
+    import fcntl
+
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            if d.endswith(".partial") and (Path(root) / d / WORK_STAMP).is_file():
+                return f"{Path(root) / d} (a resumable job's unfinished work)"
+        for f in files:
+            if f.startswith(".") and f.endswith(".lock"):
+                try:
+                    fd = os.open(Path(root) / f, os.O_RDONLY)
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return f"{Path(root) / f} (the lock of a command writing there now)"
+                finally:
+                    os.close(fd)
+    return None
 
 
 def _nested_output(path: Path) -> tuple[Path, str] | None:
@@ -258,8 +297,8 @@ def replaceable(path: str | os.PathLike) -> bool:
     path = Path(path)
     if not path.is_dir():
         return True
-    return ((_mine(writer_of(path)) and not _unlisted(path)) or not any(path.iterdir())
-            or str(path.resolve()) in _FORCED)
+    return ((_mine(writer_of(path)) and _listed(path) is not None and not _unlisted(path))
+            or not any(path.iterdir()) or str(path.resolve()) in _FORCED)
 
 
 def whose_output(path: str | os.PathLike, nests: bool = True) -> tuple[Path, str] | None:
@@ -349,6 +388,9 @@ def check_out(out: str | os.PathLike, inputs=(), force: bool = False, is_dir: bo
         if inner is not None:
             raise MotError(f"{flag} {out}: holds {inner[0]}, {written_by(inner[1])}, which --force does not "
                            "replace: move it out, or name another path")
+        if (busy := _work_inside(path)) is not None:
+            raise MotError(f"{flag} {out}: holds {busy}, which --force does not replace; let that job end "
+                           "(or remove it), or name another path")
         _FORCED.add(str(path.resolve()))
     elif not replaceable(path):
         raise MotError(f"{flag} {out}: {_not_yours(path)}; remove it or pass --force")

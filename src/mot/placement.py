@@ -129,6 +129,11 @@ def _check_outputs(args) -> None:
             what = "is the working directory" if resolved == cwd else "holds the working directory"
             raise MotError(f"{flag} {path}: {what} ({cwd}), which a command never replaces; name a directory "
                            "beside it")
+        if flag == "--log" and any(os.path.abspath(p).startswith(("/dev/", "/proc/")) for p in (
+                path, os.path.realpath(path), *([os.readlink(path)] if os.path.islink(path) else []))):
+            # /dev/stderr, a link to /proc/self/fd/2: the log replaces a link it names by a file
+            raise MotError(f"--log {path}: the console or a device, not a file; give a file (the console gets "
+                           "the error line anyway)")
         if Path(path).is_symlink() and path not in named and flag != "--log":
             # a file mot writes beside the one named (stats' .md, a table's .tex): the user named
             # the link to no command; written through, it would overwrite the file it names
@@ -153,11 +158,12 @@ def _check_outputs(args) -> None:
             check_out(path, inputs, force=force, is_dir=kind == "dir", flag=flag, roots=roots)
         base = flag.split(" (", 1)[0]  # "--out (its .md)": a file that --out's command writes beside it
         group = [p for p, _, f in targets if f.split(" (", 1)[0] == base and p != path]
-        if base != flag and Path(path).is_file() and not force and group and not any(Path(p).exists() for p in group):
+        missing = [p for p in group if not Path(p).exists()]
+        if base != flag and Path(path).is_file() and not force and missing:
             # a file mot writes beside the one named (stats' .md, a table's .tex, a stem's .png) that is
-            # there while the others it is written with are not: no run of this command left it; a
-            # rerun (all there) replaces them all
-            raise MotError(f"{flag} {path}: exists, and {group[0]} does not: mot writes the two together, and "
+            # there while one it is written with is not: no run of this command left it; a rerun
+            # (all there) replaces them all
+            raise MotError(f"{flag} {path}: exists, and {missing[0]} does not: mot writes them together, and "
                            f"this one is not mot's (a file of yours?); move it away"
                            f"{' or pass --force' if hasattr(args, 'force') else ''}")
         inside = whose_output(path, nests=kind in ("dir", "work") and args.nests)

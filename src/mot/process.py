@@ -122,6 +122,24 @@ def check_stop() -> None:
         raise Stopped(sig)
 
 
+DEFERRED: list[bool] = []  # inside deferred_stops: a stop is recorded, not raised
+
+
+class deferred_stops:
+    """A few steps that must not be cut apart (publish's two renames: a stop between them left the
+    finished result moved aside and the new one not in place): a stop signal in them is recorded
+    and raised once they are done."""
+
+    def __enter__(self):
+        DEFERRED.append(True)
+
+    def __exit__(self, *exc):
+        DEFERRED.pop()
+        if exc[0] is None and not DEFERRED:
+            check_stop()
+        return False
+
+
 def _stop_on_signals() -> dict:
     """Raise Stopped on SIGTERM, SIGHUP and SIGINT where they are still the default, and record it;
     returns the handlers replaced, for _restore_signals."""
@@ -129,7 +147,8 @@ def _stop_on_signals() -> dict:
 
     def stop(signum, frame):
         STOPS.append(signum)
-        raise Stopped(signum)
+        if not DEFERRED:  # inside deferred_stops: raised as it ends
+            raise Stopped(signum)
 
     def unraisable(info, shown=sys.unraisablehook):
         # raised where Python can only print it (a weakref's callback in the import machinery): the stop

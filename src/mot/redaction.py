@@ -12,7 +12,8 @@ hex, zero-padded or not: replaced whole); each of these as a JSON string quotes 
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
 URL-safe), base32, base85 and Ascii85 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
 alignment; the key spelt out with a space between its characters, as a JSON array of its characters,
-as its bytes in decimal (a Node Buffer's JSON) or octal escapes, as the hex of its UTF-16, and in
+as its bytes in decimal (a Node Buffer's JSON) or octal escapes, its UTF-16 as hex, %XX, \\xXX or
+0xXX bytes or a Python bytes repr, and in
 fullwidth forms (ＡＢ１). A cut-off echo longer
 than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
 without authentication is given) is no secret and is left alone: replacing so short a text would
@@ -52,8 +53,11 @@ def forms(key: str) -> set[str]:
     raw = key.encode()
     out |= {sep.join(str(b) for b in raw) for sep in (",", ", ", " ")}  # its bytes in decimal (a Node Buffer)
     out.add("".join(f"\\{b:03o}" for b in raw))  # octal escapes
-    for enc in ("utf-16-be", "utf-16-le"):  # hex of its UTF-16
-        out |= {key.encode(enc).hex(), " ".join(f"{b:02x}" for b in key.encode(enc))}
+    for enc in ("utf-16-be", "utf-16-le"):  # its UTF-16: hex, %XX, \\xXX, 0xXX, a Python bytes repr
+        wide = key.encode(enc)
+        out |= {wide.hex(), " ".join(f"{b:02x}" for b in wide), "".join(f"%{b:02x}" for b in wide),
+                "".join(f"\\x{b:02x}" for b in wide), " ".join(f"0x{b:02x}" for b in wide),
+                ", ".join(f"0x{b:02x}" for b in wide), repr(wide)[2:-1], urllib.parse.quote(wide, safe="")}
     for raw in (key.encode(), key.encode("utf-16-le"), key.encode("utf-16-be")):
         for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
             first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
