@@ -432,11 +432,16 @@ def test_vision_packages_built_for_another_torch_are_hidden_in_mot_processes_and
 
 
 @pytest.mark.slow
-def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engines(vllm_model, tiny_world, tmp_path):
+def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engines(vllm_model, tiny_world, tmp_path,
+                                                                                   monkeypatch):
     """mot evaluate runs one vLLM engine per job: each further checkpoint's weights are loaded into it
     (vLLM's reload_weights), its prefix cache dropped and, on CPU, its generators seeded again. Its
-    samples of a checkpoint are those of an engine started for that checkpoint alone."""
+    samples of a checkpoint are those of an engine started for that checkpoint alone. The jobs run
+    without the suite's VLLM_ENABLE_V1_MULTIPROCESSING: mot itself runs a one-worker CPU engine in
+    the job's process (mot.engines.in_process_on_cpu), with no engine-core or worker process."""
     import shutil
+
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)  # as a user's job has it
 
     from safetensors.torch import load_file, save_file
 
@@ -461,6 +466,7 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
     assert both[1] != both[2]  # the second checkpoint's own weights, not the first's
     assert evaluate("alone", f"2={other}")[2] == both[2]
     assert "Reloading weights inplace" in (tmp_path / "both.log").read_text()  # one engine did both
+    assert "(EngineCore pid=" not in (tmp_path / "both.log").read_text()  # vLLM's log names its processes
 
     # The probability of answering at once (mot.thinking), scored by the same engine from vLLM's
     # prompt log-probabilities: each checkpoint's own, and transformers' for the same weights.
@@ -481,6 +487,19 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
     vllm = p_direct("both")
     assert vllm[1] != vllm[2] and p_direct("alone")[2] == pytest.approx(vllm[2], rel=1e-5)
     assert vllm == pytest.approx(hf, rel=1e-3), (vllm, hf)
+
+
+def test_a_one_worker_engine_on_cpu_runs_in_the_jobs_process_unless_the_user_says_otherwise(monkeypatch):
+    from mot.engines import in_process_on_cpu
+
+    for layout, user, expected in [((1, 1, 1), None, "0"), ((2, 1, 1), None, None), ((1, 2, 1), None, None),
+                                   ((1, 1, 2), None, None), ((1, 1, 1), "1", "1")]:
+        if user is None:
+            monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+        else:
+            monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", user)
+        in_process_on_cpu(*layout)
+        assert os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == expected, (layout, user)
 
 
 def test_a_key_echoed_in_an_answer_is_not_stored(tmp_path):

@@ -82,6 +82,22 @@ FINISH_REASONS = {"stop": "stop", "eos_token": "stop", "stop_sequence": "stop", 
                   "length": "length", "max_tokens": "length"}
 
 
+def in_process_on_cpu(tp: int, pp: int = 1, nodes: int = 1) -> None:
+    """Run a one-worker vLLM engine on CPU in the process that asks for it (unless the user's
+    VLLM_ENABLE_V1_MULTIPROCESSING says otherwise). vLLM's default starts an engine-core process and a
+    worker process, each importing vLLM and torch again: about 25 s of a tiny model's 30 s engine start
+    on two cores (benchmarks/engine_start.py). Its engine core also steps while the requests still
+    arrive over its socket, so a batch's make-up, and with it each sample's random numbers (on CPU the
+    engine is seeded, not each request), changes from run to run; in the process every request is in
+    place before the first step, and the samples repeat. And its worker binds its threads to the
+    machine's first core, as every other engine started beside it does, outside a SLURM allocation.
+    On GPUs, or over several workers, vLLM's own choice stands."""
+    from vllm.platforms import current_platform
+
+    if current_platform.is_cpu() and tp * pp == 1 and nodes == 1:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
 def sample(text: str, finish_reason: str | None, where: str = "") -> dict:
     """A sample as stored: its text and why it ended (FINISH_REASONS); `where`: the engine's address,
     which an error names."""
@@ -127,6 +143,7 @@ class VLLMTeacher:
         engine = dict(self.params["engine"])
         if self.params["nodes"] > 1:
             engine.setdefault("distributed_executor_backend", "ray")
+        in_process_on_cpu(self.tp, self.pp, self.params["nodes"])
         try:
             return LLM(model=self.params["model"], dtype=self.params["dtype"], seed=seed,
                        tensor_parallel_size=self.tp, pipeline_parallel_size=self.pp, **engine)

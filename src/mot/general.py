@@ -259,6 +259,11 @@ def _evaluate(model, tasks, out, names, include, backend, model_args, batch_size
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if backend == "vllm":
+        from .engines import in_process_on_cpu
+
+        in_process_on_cpu(int(args.get("tensor_parallel_size", 1)) * int(args.get("data_parallel_size", 1)),
+                          int(args.get("pipeline_parallel_size", 1)))
     # the model as simple_evaluate would build it, with a check before it generates (_refuse_cut_prompts)
     lm = get_model(backend).create_from_arg_obj(args, {"batch_size": batch_size, "device": device})
     _refuse_cut_prompts(lm, backend)
