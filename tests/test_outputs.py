@@ -735,6 +735,21 @@ def test_a_users_file_of_a_lock_files_name_is_kept(tmp_path):
     assert not (tmp_path / ".other.lock").exists()
 
 
+def test_a_stop_while_leftovers_are_removed_leaves_no_lock(tmp_path, monkeypatch):
+    """Issue 33, probe 18, case 12: a stop during the cleanup of an earlier attempt's leftovers (a
+    merge's directory: hundreds of MB, seconds to remove) left the output's lock file behind."""
+    from mot import io
+    from mot.process import Stopped
+
+    def stopped(path, is_dir):
+        raise Stopped(15)
+
+    monkeypatch.setattr(io, "_remove_stale", stopped)
+    with pytest.raises(Stopped), atomic_path(tmp_path / "out", is_dir=True):
+        pass
+    assert list(tmp_path.iterdir()) == [] and not io._LOCKS
+
+
 @pytest.mark.parametrize("args, message", [
     (["tables", "--name", "table2", "--spec", "[]"], "argument --spec: expected a JSON object {...}, got list []"),
     (["tables", "--name", "table2", "--spec", '{"benchmarks": NaN}'], "argument --spec: NaN is no number JSON has"),

@@ -116,13 +116,18 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:  # one writer at a time
         lock_output(path)
-    if not is_dir and path.is_symlink():  # a link to a file: the file it names is written (the link stays)
-        path = path.resolve()
-    if not is_dir and path.exists() and not path.is_file():
-        raise MotError(f"{path}: exists and is not a file (a device, a pipe or a directory): mot writes files; "
-                       "name another path")
-    _remove_stale(path, is_dir)
-    tmp = _sibling(path, "mot-tmp", is_dir)
+    try:  # a stop or an error before the block (a long cleanup of leftovers) leaves no lock behind
+        if not is_dir and path.is_symlink():  # a link to a file: the file it names is written (the link stays)
+            path = path.resolve()
+        if not is_dir and path.exists() and not path.is_file():
+            raise MotError(f"{path}: exists and is not a file (a device, a pipe or a directory): mot writes "
+                           "files; name another path")
+        _remove_stale(path, is_dir)
+        tmp = _sibling(path, "mot-tmp", is_dir)
+    except BaseException:
+        if is_dir:
+            release_output(path)
+        raise
     hold = None
     if not is_dir:  # held while it is written: _remove_stale of a writer beside this one leaves it
         import fcntl
