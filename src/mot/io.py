@@ -274,7 +274,7 @@ def _work_inside(path: Path) -> str | None:
             if d.endswith(".partial") and (Path(root) / d / WORK_STAMP).is_file():
                 return f"{Path(root) / d} (a resumable job's unfinished work)"
         for f in files:
-            if f.startswith(".") and f.endswith(".lock"):
+            if f.startswith(".") and f.endswith(".lock"):  # lock_file's names
                 try:
                     fd = os.open(Path(root) / f, os.O_RDONLY)
                 except OSError:
@@ -406,14 +406,19 @@ _LOCKS: dict[str, int] = {}  # lock file -> the descriptor that holds it, for th
 LOCK_TEXT = b"mot lock\n"  # what a lock file of mot holds (a user's file of that name holds anything else)
 
 
+def lock_file(out: str | os.PathLike) -> Path:
+    """The lock file of an output (lock_output): a hidden `.<name>.lock` beside it."""
+    path = Path(out)
+    return path.parent / f".{path.name}.lock"
+
+
 def lock_output(out: str | os.PathLike) -> None:
     """Hold an exclusive lock on `out` (a hidden `.<name>.lock` beside it) until this process ends,
     or refuse at once: two writers on one `<out>.partial` (an orphaned job and its rerun) would
     interleave their work. The kernel drops the lock when the holder dies, however it dies."""
     import fcntl
 
-    path = Path(out)
-    lock = path.parent / f".{path.name}.lock"
+    path, lock = Path(out), lock_file(out)
     if str(lock) in _LOCKS:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -443,8 +448,7 @@ def lock_output(out: str | os.PathLike) -> None:
 def release_output(out: str | os.PathLike) -> None:
     """Drop the lock on `out` and its file, once `out` is in place (a lock file inside a run's work
     directory would otherwise travel into the published result)."""
-    path = Path(out)
-    lock = str(path.parent / f".{path.name}.lock")
+    lock = str(lock_file(out))
     fd = _LOCKS.pop(lock, None)
     if fd is not None:
         Path(lock).unlink(missing_ok=True)

@@ -109,7 +109,7 @@ def _check_outputs(args) -> None:
     directory is written or the other way round, nor a directory that mot did not write (unless
     --force), nor lie inside a directory that another command wrote (mot.io.whose_output); and no
     two outputs may be one path, or one lie inside the other."""
-    from .io import MotError, _same_file, check_out, check_placement, whose_output, writer_of, written_by
+    from .io import MotError, _same_file, check_out, check_placement, lock_file, whose_output, writer_of, written_by
     from .spec import SCHEMA
 
     inputs, roots = _reads(args)
@@ -176,7 +176,7 @@ def _check_outputs(args) -> None:
         if kind in ("dir", "workdir") and Path(path).is_file():
             raise MotError(f"{flag} {path}: is a file, expected a directory")
     resolved = [Path(path).resolve() for path, _, _ in targets]
-    locks = {(r.parent / f".{r.name}.lock"): targets[i] for i, r in enumerate(resolved)}  # mot.io.lock_output's
+    locks = {lock_file(r): targets[i] for i, r in enumerate(resolved)}
     for j, (path, _, flag) in enumerate(targets):
         if resolved[j] in locks:  # removed when the command ends
             raise MotError(f"{flag} {path}: the lock file of {locks[resolved[j]][2]} {locks[resolved[j]][0]}")
