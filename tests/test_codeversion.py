@@ -131,6 +131,27 @@ def test_a_backends_edit_reruns_the_jobs_that_run_that_backend_and_no_other(src)
         "generate[synthetic]", "generate"}
 
 
+def test_a_backends_scoring_and_a_teachers_habit_rerun_only_what_runs_them(src):
+    """Issue 33, probe 19, cases 16 and 17: an edit of vLLM's scoring of P(direct) changed the version
+    of every hf evaluation (mot.thinking chose the scorer by an if on the backend's name); an edit of
+    one synthetic teacher's habit (a quirk) changed the base student's pretraining (world-student: a
+    new base, 18 minutes, and everything after it), which calls the teachers' trace with no habit."""
+    entries = ["evaluate[hf]", "evaluate[vllm]", "generate[synthetic]", "world-student", "corpus"]
+
+    def edited(module, old, new):
+        before = {e: codeversion.version(str(src), e) for e in entries}
+        edit(src, module, old, new)
+        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
+            f.cache_clear()
+        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+
+    assert edited("thinking.py", "SamplingParams(max_tokens=1,", "SamplingParams(max_tokens=2,") == {"evaluate[vllm]"}
+    assert edited("thinking.py", "keep = max(ends) + 1", "keep = max(ends) + 2") == {"evaluate[hf]"}
+    assert edited("world.py", "c % 2 == 0", "c % 3 == 0") == {"generate[synthetic]"}
+    assert edited("world.py", "lines.append(rng.choice(RAMBLES))", "lines.append(rng.choice(RAMBLES[:1]))") == {
+        "generate[synthetic]", "world-student"}  # what pretraining's traces do run
+
+
 def test_the_multinode_launcher_counts_for_what_it_runs(src):
     """mot.multinode starts a teacher's Ray cluster (mot generate) and runs accelerate over nodes (the
     training rules' `python3 -m mot.multinode accelerate`)."""

@@ -347,9 +347,9 @@ def _on_subparser(st: ast.stmt) -> bool:
 
 def _reach(ix: Index, roots: list, only: tuple[str, ...] | None = None) -> list:
     """Every statement reachable from roots [(module, statement)]; `only`: of the teacher backends'
-    registry (mot.backends.BACKENDS), only the entries filed under these names."""
+    registries (SELECTABLE), only the entries filed under these names."""
     seen, seen_mods, stmts, todo = set(), set(), [], list(roots)
-    skip = set() if only is None else {id(st) for _, st in ix.registrations.get(SELECTABLE, [])
+    skip = set() if only is None else {id(st) for registry in SELECTABLE for _, st in ix.registrations.get(registry, [])
                                        if ix.keys.get(id(st)) not in only}
     while todo:
         m, st = todo.pop()
@@ -360,14 +360,14 @@ def _reach(ix: Index, roots: list, only: tuple[str, ...] | None = None) -> list:
         for rm, rn in ix.refs(m, st):
             if rm not in seen_mods:  # the import-time code of every module the command touches
                 seen_mods.add(rm)
-                todo += [(rm, s) for s in ix.side[rm]]
+                todo += [(rm, s) for s in ix.side[rm] if id(s) not in skip]  # but the entries not selected
             todo += [(rm, s) for s in ix.defs[rm].get(rn, [])]
             for r in ix.registrations.get((rm, rn), []):
                 if id(r[1]) not in skip:
                     todo.append(r)
                 elif r[0] not in seen_mods:  # a backend not selected: its module is still imported (to
                     seen_mods.add(r[0])  # file its entries), so its import-time code runs
-                    todo += [(r[0], s) for s in ix.side[r[0]]]
+                    todo += [(r[0], s) for s in ix.side[r[0]] if id(s) not in skip]
     return stmts
 
 
@@ -391,7 +391,9 @@ def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({ix.digest(m, st) for m, st in stmts}))
 
 
-SELECTABLE = ("backends", "BACKENDS")  # a registry whose entries a job runs one of, named in its entry
+# The registries keyed by a teacher backend's name, whose entries a job runs one of (named in its
+# entry, `evaluate[hf]`): the backends themselves, and what scores a prompt on one (mot.thinking).
+SELECTABLE = (("backends", "BACKENDS"), ("thinking", "SCORERS"))
 
 
 def _selection(entry: str) -> tuple[str, tuple[str, ...] | None]:

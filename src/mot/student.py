@@ -25,7 +25,7 @@ import random
 from pathlib import Path
 
 from .io import MotError, atomic_path, check_out, stable_hash, write_json
-from .world import BASE_WORLD_KEYS, RAMBLES, STYLES, direct_answer, load_world, teacher_trace, world_from_spec
+from .world import BASE_WORLD_KEYS, RAMBLES, STYLES, direct_answer, load_world, procedural_trace, world_from_spec
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
@@ -48,7 +48,7 @@ def world_texts(world: dict, seed: int) -> list[str]:
     for row in world["pretrain"][:2000] + world["pool"][:500] + world.get("pretrain_op", [])[:500]:
         texts.append(row["problem"])
         for style in STYLES:
-            texts.append(teacher_trace(row["spec"], style, rng, 1.0, 0.1))
+            texts.append(procedural_trace(row["spec"], style, rng, 1.0, 0.1))
     return texts
 
 
@@ -89,7 +89,7 @@ def pretrain_examples(world: dict, seed: int, noise: float, direct_fraction: flo
         if rng.random() < direct_fraction:
             response = direct_answer(row["spec"])
         else:
-            response = teacher_trace(row["spec"], rng.choice(styles), rng, 1.0, noise)
+            response = procedural_trace(row["spec"], rng.choice(styles), rng, 1.0, noise)
         examples.append((row["problem"], response))
     return examples
 
@@ -162,7 +162,7 @@ def build_student(world_path: str, tokenizer_dir: str, arch: dict, pretrain: dic
     # A sanity check on pool problems, which pre-training never saw (the test sets stay unseen).
     accuracy = greedy_accuracy(model, eval_tok, world["pool"][:200])
     if accuracy <= 0.0 and pretrain.get("require_nonzero", True):
-        raise MotError(f"base student scores 0 on held-out pool problems; raise pretrain.steps")
+        raise MotError("base student scores 0 on held-out pool problems; raise pretrain.steps")
     with atomic_path(out, is_dir=True, force=force) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

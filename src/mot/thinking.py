@@ -69,17 +69,20 @@ def decompose(rows: list[dict], p_direct: dict[str, float] | None) -> dict:
 
 def direct_logprobs(backend_name: str, backend, rows: list[dict], seed: int) -> list[float]:
     """log P(the empty thinking block | prompt) for each row's prompt, from a made evaluating backend
-    (mot.generate.HFTeacher, mot.engines.VLLMTeacher) and its loaded weights. Here, not in those
-    classes: their module is the teachers' sampling code, and a change to it would resample every
-    teacher's corpus (mot.codeversion)."""
-    if backend_name == "hf":
-        return _hf_logprobs(backend, rows)
-    if backend_name == "vllm":
-        return _vllm_logprobs(backend, rows, seed)
-    raise ValueError(f"backend {backend_name!r} cannot score a prompt")
+    (mot.generate.HFTeacher, mot.engines.VLLMTeacher) and its loaded weights, by that backend's entry
+    of SCORERS. Here, not in those classes: their module is the teachers' sampling code, and a change
+    to it would resample every teacher's corpus; keyed by the backend's name, as a job names the
+    backend it runs (`evaluate[hf]`): an edit of vLLM's scoring is no edit of an hf evaluation's code
+    (mot.codeversion.SELECTABLE)."""
+    if backend_name not in SCORERS:
+        raise ValueError(f"backend {backend_name!r} cannot score a prompt")
+    return SCORERS[backend_name](backend, rows, seed)
 
 
-def _hf_logprobs(backend, rows) -> list[float]:
+SCORERS: dict = {}  # backend name -> its scorer(backend, rows, seed), filed below each
+
+
+def _hf_logprobs(backend, rows, seed) -> list[float]:
     import torch
 
     tok, model = backend.tok, backend.model
@@ -104,6 +107,9 @@ def _hf_logprobs(backend, rows) -> list[float]:
             targets = ids[b, width - k:]
             out.append(float(logp[b, keep - k - 1:keep - 1].gather(-1, targets[:, None]).sum()))
     return out
+
+
+SCORERS["hf"] = _hf_logprobs
 
 
 def direct_probabilities(prompts_path: str, engine: dict, sampling: dict, seed: int) -> dict[str, float]:
@@ -147,6 +153,9 @@ def _vllm_logprobs(backend, rows, seed) -> list[float]:
         tail = out.prompt_logprobs[-len(cont):]
         result.append(sum(step[t].logprob for step, t in zip(tail, cont)))
     return result
+
+
+SCORERS["vllm"] = _vllm_logprobs
 
 
 def _se(total: float, sq: float, n: int) -> float:

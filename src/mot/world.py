@@ -287,15 +287,25 @@ def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float
     `quirk` names the teacher's systematic habit (QUIRKS), which a share `quirk_rate` of its traces
     show; `weak_op` is the operation it slips on three times as often as on the others (a
     systematic weakness, not only random slips)."""
-    if style not in STYLES:
-        raise MotError(f"unknown synthetic teacher style '{style}' (known: {', '.join(STYLES)})")
     if quirk is not None and quirk not in QUIRKS:
         raise MotError(f"unknown synthetic teacher quirk '{quirk}' (known: {', '.join(QUIRKS)})")
+    return procedural_trace(spec, style, rng, temperature, error_rate, format_error_rate,
+                            None if quirk is None else QUIRKS[quirk], weak_op, quirk_rate)
+
+
+def procedural_trace(spec: dict, style: str, rng: random.Random, temperature: float, error_rate: float,
+                     format_error_rate: float = 0.0, habit=None, weak_op: str | None = None,
+                     quirk_rate: float = 1.0) -> str:
+    """teacher_trace with its habit given as one of QUIRKS' functions: what the base student's
+    pretraining calls (with none), so that an edit of a teacher's habit is no edit of pretraining's
+    code (mot.codeversion: a new base, 18 minutes, and everything after it)."""
+    if style not in STYLES:
+        raise MotError(f"unknown synthetic teacher style '{style}' (known: {', '.join(STYLES)})")
     if weak_op is not None and weak_op not in OPS:
         raise MotError(f"unknown synthetic teacher weak_op '{weak_op}' (known: {', '.join(OPS)})")
     st = STYLES[style]
-    if quirk is not None and quirk_rate < 1.0 and rng.random() >= quirk_rate:
-        quirk = None  # this trace does not show the habit (drawn first: quirk_rate 1 draws nothing)
+    if habit is not None and quirk_rate < 1.0 and rng.random() >= quirk_rate:
+        habit = None  # this trace does not show the habit (drawn first: quirk_rate 1 draws nothing)
     scale = temperature / REFERENCE_TEMPERATURE
     p_err = min(1.0, error_rate * scale)
     lines = [_pick(rng, st.opener, temperature)]
@@ -305,8 +315,8 @@ def teacher_trace(spec: dict, style: str, rng: random.Random, temperature: float
         c = _slip(rng, true) if rng.random() < (min(1.0, 3 * p_err) if op == weak_op else p_err) else true
         fmt = dict(a=value, op=op, w=WORDS[op], b=b, i=i, c=c)
         lines.append(_pick(rng, st.step, temperature).format(**fmt))
-        if quirk is not None:
-            extra, c = QUIRKS[quirk](value, op, b, c, true, spec["ops"][i:])
+        if habit is not None:
+            extra, c = habit(value, op, b, c, true, spec["ops"][i:])
             lines += extra
         if st.check_rate and rng.random() < st.check_rate:
             if c != true:  # re-verification catches the slip
