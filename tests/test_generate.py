@@ -521,9 +521,14 @@ def test_a_users_own_partial_directory_is_never_deleted(tmp_path, prompts):
     mine = tmp_path / "s.jsonl.partial"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
-    with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
-        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
-    assert (mine / "notes.txt").read_text() == "mine" and not out.exists()
+    # issue 33, probe 19, case 13: nor is one with a fingerprint.json of the user's (mot's stamp is
+    # {"fingerprint": 16 hex digits}, written atomically)
+    for stamp in (None, '{"fingerprint": "mine"}', "{}", '{"fingerprint": "0123456789abcdef", "mine": 1}', "[1]"):
+        if stamp is not None:
+            (mine / "fingerprint.json").write_text(stamp)
+        with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
+            gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+        assert (mine / "notes.txt").read_text() == "mine" and not out.exists()
 
 
 @pytest.mark.parametrize("sampling,pattern", [({"n": 0}, r"--sampling: n = 0"), ({"top_p": 2}, r"--sampling: top_p = 2")])

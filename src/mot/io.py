@@ -477,22 +477,30 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     work = Path(f"{out}.partial")
     stamp = work / WORK_STAMP
     fp = f"{stable_hash(fingerprint):016x}"
-    if work.is_symlink() or (work.exists() and not stamp.is_file() and (work.is_file() or any(work.iterdir()))):
-        # not work of mot's (it stamps its work first): a user's file or directory is never deleted
+    if work.is_symlink() or (work.exists() and not _stamped(stamp) and (work.is_file() or any(work.iterdir()))):
+        # not work of mot's (it stamps its work first, atomically): a user's file or directory is never deleted
         release_output(out)
-        raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} in it); "
-                       "mot works there: move it away, then rerun")
+        raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} of mot's in "
+                       "it); mot works there: move it away, then rerun")
     if work.is_dir():
-        try:
-            if json.loads(stamp.read_text()).get("fingerprint") == fp:
-                return work
-        except (OSError, ValueError, AttributeError):
-            pass
+        if _stamped(stamp) == fp:
+            return work
         log(f"{work}: discarding the work of an earlier attempt with other inputs or settings")
         shutil.rmtree(work)
     work.mkdir(parents=True)
     write_json(stamp, {"fingerprint": fp})
     return work
+
+
+def _stamped(stamp: Path) -> str | None:
+    """The fingerprint in a work directory's stamp, if it is one that start_work wrote: {"fingerprint":
+    16 hex digits}, nothing else (a user's fingerprint.json is none)."""
+    try:
+        doc = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fp = doc.get("fingerprint") if isinstance(doc, dict) and set(doc) == {"fingerprint"} else None
+    return fp if isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp) else None
 
 
 def final_path(path: str | os.PathLike | None) -> str | None:
