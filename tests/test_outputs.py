@@ -735,6 +735,35 @@ def test_a_users_file_of_a_lock_files_name_is_kept(tmp_path):
     assert not (tmp_path / ".other.lock").exists()
 
 
+def test_files_written_together_are_all_old_or_all_new_after_a_full_disk(tmp_path, monkeypatch):
+    """Issue 33, probe 19, case 10: a full disk while `mot tables` wrote its four files left the .csv,
+    .md and .tex new and the .html missing, said that nothing was published, and the rerun refused the
+    new ones as the user's. A table's files (as stats' and a figure's) now move into place together."""
+    import errno
+    import pathlib
+
+    from mot.render import Table
+
+    out = tmp_path / "t10"
+    Table("T", ["Run", "AVG"], [["a", 1.0]]).write(str(out))
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(old) == ["t10.csv", "t10.html", "t10.md", "t10.tex"]
+    write = pathlib.Path.write_text
+
+    def full(self, *a, **k):
+        if ".html." in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(OSError):
+        Table("T", ["Run", "AVG"], [["b", 2.0]]).write(str(out))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old  # the old four, no temporary file
+    monkeypatch.setattr(pathlib.Path, "write_text", write)
+    Table("T", ["Run", "AVG"], [["b", 2.0]]).write(str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(old) and "b" in (tmp_path / "t10.csv").read_text()
+
+
 def test_a_stop_while_leftovers_are_removed_leaves_no_lock(tmp_path, monkeypatch):
     """Issue 33, probe 18, case 12: a stop during the cleanup of an earlier attempt's leftovers (a
     merge's directory: hundreds of MB, seconds to remove) left the output's lock file behind."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .grading import is_correct
-from .io import MotError, check_out, stable_hash, write_json, write_jsonl, write_text
+from .io import MotError, check_out, stable_hash, write_json, write_jsonl, atomic_files
 from .readers import read_json, read_jsonl
 from .generate import read_samples
 from .shapes import GRADE_COUNTS
@@ -184,6 +184,7 @@ def corpus_stats(tokenizer: str, grades_paths: list[str], corpus_paths: list[str
     table.append([source, "ALL TEACHERS (MTD)", table[0][2] if table else 0, kept_total, "",
                   f"{sum(lengths_total) / max(1, len(lengths_total)):.1f}", "", ""])
     csv_text, md = _format_table(list(STATS_COLUMNS), table)
-    write_text(out, csv_text)
-    write_text(Path(out).with_suffix(".md"), md)
+    with atomic_files([out, Path(out).with_suffix(".md")]) as (csv_tmp, md_tmp):
+        csv_tmp.write_text(csv_text, encoding="utf-8")
+        md_tmp.write_text(md, encoding="utf-8")
     return table

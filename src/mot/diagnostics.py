@@ -24,7 +24,6 @@ import itertools
 import math
 
 from . import layout
-from .io import atomic_path, write_text
 
 QUANTITIES = ("distance", "cosine", "loss")
 
@@ -131,14 +130,13 @@ def diagnose(student: str, source: str, tset: str, rounds: int, base: str, corpo
     w = csv.DictWriter(buf, ["round", "quantity", "a", "b", "value"], lineterminator="\n")
     w.writeheader()
     w.writerows({**r, "value": f"{r['value']:.6g}"} for r in rows)
-    write_text(f"{out}.csv", buf.getvalue())
-    plot(rows, teachers, f"{tset}: {student} on {source}", out)
+    plot(rows, teachers, f"{tset}: {student} on {source}", out, {f"{out}.csv": buf.getvalue()})
     return rows
 
 
-def plot(rows: list[dict], teachers: list[str], title: str, out: str) -> None:
+def plot(rows: list[dict], teachers: list[str], title: str, out: str, extra: dict[str, str] | None = None) -> None:
     """Three panels per round: distance from the mean, task-vector cosines, losses on each corpus."""
-    from .figures import pyplot
+    from .figures import pyplot, save_figure
 
     plt, sns = pyplot()
     fig, (ax_d, ax_c, ax_l) = plt.subplots(1, 3, figsize=(15, 3.8))
@@ -169,7 +167,5 @@ def plot(rows: list[dict], teachers: list[str], title: str, out: str) -> None:
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
-        with atomic_path(f"{out}.{ext}") as tmp:
-            fig.savefig(tmp, format=ext, dpi=120, metadata=meta)
+    save_figure(fig, out, dpi=120, extra=extra)  # with the table, together
     plt.close(fig)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import layout
 from .catalog import check_inputs
-from .io import MotError, atomic_path, registry
+from .io import MotError, atomic_files, registry
 from .results import Results, best_std, in_order, results
 from .tables import bench_columns
 
@@ -213,6 +213,18 @@ def reverse_merge(res: Results, spec: dict, models: Path, stats: list[str]):
     return fig
 
 
+def save_figure(fig, out: str, dpi: int, extra: dict[str, str] | None = None) -> None:
+    """`out`.png and `out`.pdf (and `extra`: {path: text}), moved into place together (atomic_files),
+    without software or date stamps: the same data gives the same bytes."""
+    stamps = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
+    extra = extra or {}
+    with atomic_files([*extra, *(f"{out}.{ext}" for ext in stamps)]) as tmps:
+        for tmp, text in zip(tmps, extra.values()):
+            tmp.write_text(text, encoding="utf-8")
+        for tmp, (ext, meta) in zip(tmps[len(extra):], stamps.items()):
+            fig.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
+
+
 def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: list[str], out: str) -> None:
     if name not in FIGURES:
         raise MotError(f"unknown figure '{name}' (known: {', '.join(sorted(FIGURES))})")
@@ -221,9 +233,7 @@ def make_figure(name: str, spec: dict, evals: list[str], models: str, stats: lis
     res = results(evals, spec) if evals else None
     fig = FIGURES[name](res, spec, Path(models), stats)
     # no software/date stamps: the same data gives the same bytes
-    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
-        with atomic_path(f"{out}.{ext}") as tmp:
-            fig.savefig(tmp, format=ext, dpi=150, metadata=meta)
+    save_figure(fig, out, dpi=150)
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -109,9 +109,12 @@ def _remove(path: Path, ignore_errors: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = False,
+                defer: list | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; move it into place only if the block succeeds (a
-    directory: through publish, which never replaces one that mot did not write unless `force`)."""
+    directory: through publish, which never replaces one that mot did not write unless `force`).
+    `defer` (a file, for atomic_files): the finished (temporary file, path) is appended there, to be
+    moved into place by the caller."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:  # one writer at a time
@@ -142,7 +145,10 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
             from .process import check_stop
 
             check_stop()
-            os.replace(tmp, path)
+            if defer is not None:
+                defer.append((tmp, path))
+            else:
+                os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -154,6 +160,27 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False, force: bool = Fal
             os.close(hold)
         if is_dir:
             release_output(path)
+
+
+@contextlib.contextmanager
+def atomic_files(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Files written together (a table's .csv, .md, .tex and .html; a figure's .png and .pdf; stats'
+    .csv and .md): a temporary sibling each (atomic_path), all moved into place once every one is
+    written, with no stop between the moves. A full disk or a stop leaves the old files, every one:
+    new ones beside old ones would be taken for a user's by the rerun (mot.placement's companions)."""
+    from .process import check_stop, deferred_stops
+
+    done: list = []
+    try:
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(atomic_path(p, defer=done)) for p in paths]
+        check_stop()
+        with deferred_stops():
+            while done:
+                os.replace(*done.pop())
+    finally:
+        for tmp, _ in done:
+            tmp.unlink(missing_ok=True)
 
 
 def _remove_stale(path: Path, is_dir: bool) -> None:

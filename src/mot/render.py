@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .io import write_text
+from .io import atomic_files
 
 BENCH_LABELS = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH-500", "syn-aime24": "SYN-AIME24",
                 "syn-aime25": "SYN-AIME25"}
@@ -130,9 +130,10 @@ class Table:
                 "</p></body></html>\n")
 
     def write(self, out: str) -> None:
-        for ext, text in (("csv", self.csv()), ("md", self.markdown()), ("tex", self.latex()),
-                          ("html", self.html(Path(out).name))):
-            write_text(f"{out}.{ext}", text)
+        files = {"csv": self.csv(), "md": self.markdown(), "tex": self.latex(), "html": self.html(Path(out).name)}
+        with atomic_files(f"{out}.{ext}" for ext in files) as tmps:
+            for tmp, text in zip(tmps, files.values()):
+                tmp.write_text(text, encoding="utf-8")
 
 
 def fmt(x, tex: bool = False) -> str:
