@@ -186,6 +186,28 @@ def test_an_input_reached_by_another_path_is_still_an_input(tmp_path):
     assert (ck / "config.json").read_text() == "{}"
 
 
+def test_a_model_named_by_its_hub_id_is_an_input_in_the_hub_cache(tmp_path, monkeypatch):
+    """Issue 33, probe 19, case 9: `corpus --tokenizer fake/tok --grades <the cache's snapshot>/
+    tokenizer_config.json` exited 0 and overwrote the cached tokenizer's blob: a hub id names no path
+    here, so its copy in the Hugging Face cache, which transformers reads, was no input."""
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--fake--tok"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "blobs" / "abc").write_text("{}")
+    snap = repo / "snapshots" / "0123"
+    snap.mkdir(parents=True)
+    (snap / "tokenizer_config.json").symlink_to(repo / "blobs" / "abc")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("")
+    args = ["corpus", "--samples", str(samples), "--tokenizer", "fake/tok", "--out", str(tmp_path / "c.jsonl")]
+    with pytest.raises(MotError, match=f"--grades {snap}/tokenizer_config.json: lies inside the input {repo}"):
+        check([*args, "--grades", str(snap / "tokenizer_config.json")])
+    check([*args, "--grades", str(tmp_path / "g.json")])  # elsewhere: fine
+    assert (repo / "blobs" / "abc").read_text() == "{}"
+
+
 def test_a_file_written_beside_the_named_one_is_not_the_users(tmp_path):
     """Issue 33, probe 17, case 7: `echo notes > st.md; mot stats ... --out st.csv` exited 0 and
     replaced st.md, which mot writes beside st.csv. Such a file, there while the named one is not,

@@ -54,11 +54,27 @@ def _reads(args) -> tuple[list[str], list[str]]:
         keys = [k for k in vars(args) if k not in args.outputs and k not in ("fn", "outputs", "roots", "log", "cmd")]
     inputs, roots, declared = [], [], getattr(args, "roots", {})
     for key in keys:
-        paths = [p for p in _paths(getattr(args, key, None)) if os.path.exists(p)]
+        named = _paths(getattr(args, key, None))
+        paths = [p for p in named if os.path.exists(p)]
+        paths += _hub_cached([p for p in named if not os.path.exists(p)])
         (roots if key in declared else inputs).extend(paths)
         for p in paths if key in declared else ():  # what it reads of the tree: inputs as any other
             inputs += [str(Path(p) / sub) for sub in declared[key] if (Path(p) / sub).exists()]
     return inputs, roots
+
+
+def _hub_cached(names: list[str]) -> list[str]:
+    """The local copies of the models named by a hub id (org/name): their directories in the Hugging
+    Face cache, which transformers reads (a snapshot's files link to its blobs there)."""
+    from .models import is_hub_id
+
+    ids = [n for n in names if isinstance(n, str) and is_hub_id(n)]
+    if not ids:
+        return []
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    cached = [os.path.join(HF_HUB_CACHE, "models--" + i.replace("/", "--")) for i in ids]
+    return [c for c in cached if os.path.isdir(c)]
 
 
 NAME_MAX = 255  # bytes in a file's name, on every file system Linux clusters use
