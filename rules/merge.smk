@@ -9,7 +9,7 @@ rule probe_point:
     output:
         model=directory(L.PROBE_POINT),
     params:
-        code=code("merge"),
+        code=code("merge[interpolate]"),
         base=lambda w: base_model(w.student),
         model=lambda w: final_model(w.student, w.source, w.probed),
         lam=lambda w: int(w.pct) / 100,

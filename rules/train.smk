@@ -86,7 +86,7 @@ if PER_BRANCH:
         output:
             model=directory(f"{L.RUN.replace('{run}', 'mot-{tset}')}/{L.ROUND}/{L.MERGED}"),
         params:
-            code=code("merge"),
+            code=lambda w: code(f"merge[{mot_job(w).method}]"),  # its merge method's code only
             method=lambda w: mot_job(w).method,
             base=lambda w: f"--base {mot_job(w).base}" if mot_job(w).base else "",
             params=lambda w: " ".join(f"--param {k}={as_json(v)}" for k, v in sorted(mot_job(w).params.items())),
@@ -135,7 +135,7 @@ else:
         output:
             model=directory(L.RUN.replace("{run}", "mot-{tset}")),
         params:
-            code=code("rounds", "mot.multinode"),
+            code=lambda w: code(f"rounds[{merge_method(w.tset)[0]}]", "mot.multinode"),  # its merge method's only
             launch=lambda w: launch(w.student),
             base=lambda w: base_model(w.student),
             corpora=lambda w, input: " ".join(

@@ -152,6 +152,25 @@ def test_a_backends_scoring_and_a_teachers_habit_rerun_only_what_runs_them(src):
         "generate[synthetic]", "world-student"}  # what pretraining's traces do run
 
 
+def test_a_merge_methods_edit_reruns_only_the_jobs_that_merge_by_it(src):
+    """Issue 33, probe 19, case 15: an edit of TIES (or DARE) changed the version of every MoT run, whose
+    rounds merge by uniform averaging: a job names its merge method as it names its backend
+    (`rounds[uniform]`, `merge[uniform]`), and only that method of the registry counts."""
+    entries = ["rounds[uniform]", "merge[uniform]", "merge[ties]", "rounds[ties]", "merge", "merge[interpolate]"]
+
+    def edited(module, old, new):
+        before = {e: codeversion.version(str(src), e) for e in entries}
+        edit(src, module, old, new)
+        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
+            f.cache_clear()
+        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+
+    assert edited("methods.py", "def _trim(", "def _trim(_edited=None, *, ") == {"merge[ties]", "rounds[ties]", "merge"}
+    assert edited("methods.py", '@method("uniform")\n', '@method("uniform")\n# edited\n') == set()  # a comment
+    got = edited("methods.py", "def uniform(", "def _edited_uniform(")
+    assert got == {"rounds[uniform]", "merge[uniform]", "merge"}, got
+
+
 def test_the_multinode_launcher_counts_for_what_it_runs(src):
     """mot.multinode starts a teacher's Ray cluster (mot generate) and runs accelerate over nodes (the
     training rules' `python3 -m mot.multinode accelerate`)."""

@@ -391,15 +391,16 @@ def definitions(src: str, entry: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({ix.digest(m, st) for m, st in stmts}))
 
 
-# The registries keyed by a teacher backend's name, whose entries a job runs one of (named in its
-# entry, `evaluate[hf]`): the backends themselves, and what scores a prompt on one (mot.thinking).
-SELECTABLE = (("backends", "BACKENDS"), ("thinking", "SCORERS"))
+# The registries whose entries a job runs one of, named in its entry (`evaluate[hf]`, `merge[uniform]`):
+# the teacher backends, what scores a prompt on one (mot.thinking), and the merge methods. A job that
+# names any runs only the entries it names of each (`rounds[uniform]` runs no teacher backend).
+SELECTABLE = (("backends", "BACKENDS"), ("thinking", "SCORERS"), ("methods", "METHODS"))
 
 
 def _selection(entry: str) -> tuple[str, tuple[str, ...] | None]:
-    """`evaluate[hf]`: the command `evaluate` with only the backend `hf` of the backends' registry
-    (a job that runs one backend: an edit of another backend's class is no edit of its code);
-    `evaluate`: with every backend."""
+    """`evaluate[hf]`: the command `evaluate` with only the entries `hf` of the registries a job
+    selects from (SELECTABLE: a job that runs one backend, or one merge method: an edit of another's
+    code is no edit of its code); `evaluate`: with every entry."""
     if not entry.endswith("]"):
         return entry, None
     name, names = entry[:-1].split("[", 1)
