@@ -34,6 +34,15 @@ def edit(src, module, old, new):
     path.write_text(text.replace(old, new, 1))
 
 
+def changed_entries(src, entries, module, old, new):
+    """Which of `entries` (commands, `evaluate[hf]`-style selections) an edit changes the version of."""
+    before = {e: codeversion.version(str(src), e) for e in entries}
+    edit(src, module, old, new)
+    for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
+        f.cache_clear()
+    return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+
+
 def changed(src, module, old, new):
     before = versions(src)
     edit(src, module, old, new)
@@ -115,11 +124,7 @@ def test_a_backends_edit_reruns_the_jobs_that_run_that_backend_and_no_other(src)
     entries = ["evaluate[hf]", "evaluate[vllm]", "generate[synthetic]", "generate[openai]", "generate"]
 
     def edited(module, old, new):
-        before = {e: codeversion.version(str(src), e) for e in entries}
-        edit(src, module, old, new)
-        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
-            f.cache_clear()
-        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+        return changed_entries(src, entries, module, old, new)
 
     assert edited("engines.py", "class OpenAITeacher:\n", "class OpenAITeacher:\n    EDITED = 1\n") == {
         "generate[openai]", "generate"}
@@ -139,11 +144,7 @@ def test_a_backends_scoring_and_a_teachers_habit_rerun_only_what_runs_them(src):
     entries = ["evaluate[hf]", "evaluate[vllm]", "generate[synthetic]", "world-student", "corpus"]
 
     def edited(module, old, new):
-        before = {e: codeversion.version(str(src), e) for e in entries}
-        edit(src, module, old, new)
-        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
-            f.cache_clear()
-        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+        return changed_entries(src, entries, module, old, new)
 
     assert edited("thinking.py", "SamplingParams(max_tokens=1,", "SamplingParams(max_tokens=2,") == {"evaluate[vllm]"}
     assert edited("thinking.py", "keep = max(ends) + 1", "keep = max(ends) + 2") == {"evaluate[hf]"}
@@ -159,11 +160,7 @@ def test_a_merge_methods_edit_reruns_only_the_jobs_that_merge_by_it(src):
     entries = ["rounds[uniform]", "merge[uniform]", "merge[ties]", "rounds[ties]", "merge", "merge[interpolate]"]
 
     def edited(module, old, new):
-        before = {e: codeversion.version(str(src), e) for e in entries}
-        edit(src, module, old, new)
-        for f in (codeversion._index, codeversion.definitions, codeversion._sources_key):
-            f.cache_clear()
-        return {e for e in entries if codeversion.version(str(src), e) != before[e]}
+        return changed_entries(src, entries, module, old, new)
 
     assert edited("methods.py", "def _trim(", "def _trim(_edited=None, *, ") == {"merge[ties]", "rounds[ties]", "merge"}
     assert edited("methods.py", '@method("uniform")\n', '@method("uniform")\n# edited\n') == set()  # a comment
