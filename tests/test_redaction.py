@@ -148,6 +148,22 @@ def test_a_key_escaped_character_by_character_in_part_is_found(registered, escap
         assert "[API key]" in text and "ef56gh78" not in text and "ab12" not in text, text
 
 
+@pytest.mark.parametrize("prefix", ["user:", "Bearer ", "x"])
+@pytest.mark.parametrize("escape", [lambda t: t.replace("/", "\\/"), lambda t: t.replace("/", "%2F").replace("+", "%2B"),
+                                    lambda t: t.replace("/", "&#47;")], ids=["json \\/", "url %2F", "html &#47;"])
+def test_a_keys_base64_with_its_slashes_escaped_is_replaced_whole(registered, prefix, escape):
+    """Probe 19 (noted): a key of `?` and `~` has a base64 full of `/`; a JSON body that writes `/` as
+    `\\/` cut it into runs shorter than 12 characters, and up to 7 characters of each survived."""
+    key = "sk-????~~~~????~~~~????~~~~"
+    redaction.register(key)
+    encoded = base64.b64encode(f"{prefix}{key}".encode()).decode()
+    out = redaction.redact(json.dumps({"auth": escape(encoded)}))
+    assert out.startswith('{"auth": "') and out.endswith('"}') and "[API key]" in out, out
+    # what is left is the prefix's own characters and the last group's padding, nothing of the key's
+    left = out[len('{"auth": "'):-2].split("[API key]")
+    assert len(left) == 2 and len(left[0]) <= -(-4 * len(prefix) // 3) and len(left[1]) <= 4, out
+
+
 SECRET = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
 QUERY = "base_url: it has a query or fragment (a key may hide there; /chat/completions is appended to the URL) (not shown)"
 

@@ -6,9 +6,9 @@ streams (the console, the --log file) and its error line carry `[API key]` in it
 
 What is replaced, in any letter case (a gateway may upper-case a header it quotes): every run of 12
 or more characters (the whole of a shorter form) that also occurs in one of the key's forms: raw;
-JSON-escaped (ASCII or not, `/` as `\\/`, every character as \\uXXXX); URL-encoded (quote and
+JSON-escaped (ASCII or not, every character as \\uXXXX); URL-encoded (quote and
 quote_plus, or every byte as %XX); HTML-escaped (or every character as a numeric reference, decimal or
-hex, zero-padded or not: replaced whole); each of these as a JSON string quotes it; hex, bare
+hex, zero-padded or not: replaced whole); each of these with `/` as `\\/` and as a JSON string quotes it; hex, bare
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
 URL-safe), base32, base85 and Ascii85 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
 alignment; the key spelt out with a space between its characters, as a JSON array of its characters,
@@ -40,7 +40,7 @@ _PATTERNS: list = []  # forms of many spellings (HTML numeric references), repla
 def forms(key: str) -> set[str]:
     """The key as a server may echo it (see the module's docstring)."""
     j = json.dumps(key)[1:-1]
-    out = {key, j, json.dumps(key, ensure_ascii=False)[1:-1], j.replace("/", "\\/"),
+    out = {key, j, json.dumps(key, ensure_ascii=False)[1:-1],
            "".join(f"\\u{ord(c):04x}" for c in key), "".join(f"\\u{ord(c):04X}" for c in key),
            html.escape(key), html.escape(key, quote=False), key.encode().hex()}
     pairs = [f"{b:02x}" for b in key.encode()]
@@ -70,6 +70,7 @@ def forms(key: str) -> set[str]:
             first, last = 5 * -(-pad // 4), 5 * ((pad + len(raw)) // 4)
             for enc in (base64.b85encode, base64.a85encode):
                 out.add(enc(b"\0" * pad + raw + b"\0" * 4).decode()[first:last])
+    out |= {f.replace("/", "\\/") for f in out}  # each with `/` as JSON's `\\/` (a base64 may be full of `/`)
     out |= {json.dumps(f)[1:-1] for f in out}  # each as a JSON body quotes it (`\\x73` as `\\\\x73`)
     return {_lower(f) for f in out if len(f) >= MIN_KEY}
 
@@ -125,8 +126,9 @@ def redact(text: str) -> str:
 
 
 def _unescaped(text: str) -> str:
-    """`text` with JSON's \\uXXXX, URL %XX and HTML character references read (each where it is)."""
+    """`text` with JSON's \\uXXXX and \\/, URL %XX and HTML character references read (each where it is)."""
     text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    text = text.replace("\\/", "/")  # JSON's escaped slash, which a form may have some of and not others
     return html.unescape(urllib.parse.unquote(text, errors="replace"))
 
 
