@@ -17,6 +17,13 @@ def load_config(name: str) -> dict:
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
+def json_lines(path) -> list[str]:
+    """The lines of a JSON Lines file, split at "\\n" alone: str.splitlines() also splits at \\x85,
+    \\u2028 and \\u2029, which json.dumps(ensure_ascii=False) leaves in a string (a random model's
+    sample has them: CI of ae71496 failed on one)."""
+    return [x for x in Path(path).read_text(encoding="utf-8").split("\n") if x]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

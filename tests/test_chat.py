@@ -30,6 +30,7 @@ from mot.generate import generate_samples
 from mot.io import MotError, write_jsonl
 
 from conftest import ROOT
+from helpers import json_lines
 
 TEMPLATES = ROOT / "data" / "templates"
 BASE = sorted((ROOT / "data" / "bases").glob("*/tokenizer.json"))[0].parent  # the shipped tiny tokenizer
@@ -228,7 +229,7 @@ def prompts_file(path: Path) -> Path:
 
 
 def stored(out: Path) -> list[dict]:
-    return [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(x) for x in json_lines(out)]
 
 
 def check_trace(name: str, tok, text: str) -> None:

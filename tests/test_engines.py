@@ -23,7 +23,7 @@ from mot.engines import Refused, message_trace
 from mot.generate import _read_records
 from mot.io import MotError, write_jsonl
 
-from helpers import free_port
+from helpers import free_port, json_lines
 from conftest import ROOT, run_mot
 
 # xdist starts the groups by this mark (tests/conftest.py): the longest chains first
@@ -80,7 +80,7 @@ def generate(tmp_path, teacher, sampling, out, prompts, env=None):
 
 
 def texts(path):
-    return [[s["text"] for s in json.loads(x)["samples"]] for x in Path(path).read_text().splitlines()]
+    return [[s["text"] for s in json.loads(x)["samples"]] for x in json_lines(Path(path))]
 
 
 @pytest.mark.slow
@@ -93,7 +93,7 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
         r = generate(tmp_path, spec, greedy, out, prompts)
         assert r.returncode == 0, (r.stderr, Path(str(out) + ".log").read_text()[-3000:])
     assert texts(tmp_path / "v.jsonl") == texts(tmp_path / "h.jsonl")
-    row = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
+    row = json.loads(json_lines(tmp_path / "v.jsonl")[0])
     assert row["seed"] == {"request": None, "engine": 0}  # vLLM on CPU: the engine is seeded
 
     # A checkpoint saved by a 2-process (gloo) training run loads in vLLM: mot eval through vllm,
@@ -117,7 +117,7 @@ def test_vllm_agrees_with_hf_at_temperature_0_and_evaluates(vllm_model, tiny_wor
     assert r.returncode == 0, (tmp_path / "eval.log").read_text()[-3000:]
     summary = json.loads((tmp_path / "ev.json").read_text())["checkpoints"][0]["benchmarks"]["syn-aime24"]
     assert (summary["problems"], summary["samples"]) == (4, 2)
-    graded = [json.loads(x) for x in (tmp_path / "ev.samples.jsonl").read_text().splitlines()]
+    graded = [json.loads(x) for x in json_lines(tmp_path / "ev.samples.jsonl")]
     assert len(graded) == 4 and {(g["step"], g["benchmark"]) for g in graded} == {(3, "syn-aime24")}
     assert all(len(g["samples"]) == 2 and {"text", "answer", "correct"} <= set(g["samples"][0]) for g in graded)
 
@@ -242,7 +242,7 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(server, vl
     env = {**os.environ, "MOT_TEST_KEY": SECRET}
 
     def done():
-        return len(records.read_text().splitlines()) if records.exists() else 0
+        return len(json_lines(records)) if records.exists() else 0
 
     def wait_until(k, proc):
         deadline = time.time() + 300
@@ -268,7 +268,7 @@ def test_openai_backend_survives_a_server_restart_and_a_killed_client(server, vl
         proxy.httpd.shutdown()
         if server.proc.poll() is not None:
             server.start()  # as the module's other tests expect it
-    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    rows = [json.loads(x) for x in json_lines(out)]
     assert [r["id"] for r in rows] == [f"p{i}" for i in range(60)] and all(len(r["samples"]) == 2 for r in rows)
     assert any(s == 502 for _, s in proxy.seen[:first_run])  # the restart was seen, and retried
     asked_again = {p for p, _ in proxy.seen[first_run:]}
@@ -334,7 +334,7 @@ def test_lm_eval_vllm_backend_agrees_with_its_hf_backend_at_temperature_0(vllm_m
                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)  # its exit once hung (vLLM)
         assert r.returncode == 0, r.stderr[-3000:]
         assert json.loads(out.read_text())["tasks"]["SYN-LONG"]["n"] == 4
-        answers[backend] = [json.loads(x)["response"] for x in (tmp_path / f"{backend}.samples.jsonl").read_text().splitlines()]
+        answers[backend] = [json.loads(x)["response"] for x in json_lines(tmp_path / f"{backend}.samples.jsonl")]
     assert answers["vllm"] == answers["hf"]
 
 
@@ -458,7 +458,7 @@ def test_one_engine_evaluates_a_runs_checkpoints_with_the_samples_of_fresh_engin
                     "--benchmark", f"syn-aime24={tiny_world}", "--spec", spec,
                     "--samples", tmp_path / f"{name}.samples.jsonl", "--out", tmp_path / f"{name}.json")
         assert r.returncode == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
-        rows = [json.loads(x) for x in (tmp_path / f"{name}.samples.jsonl").read_text().splitlines()]
+        rows = [json.loads(x) for x in json_lines(tmp_path / f"{name}.samples.jsonl")]
         return {step: [[s["text"] for s in r["samples"]] for r in rows if r["step"] == step]
                 for step in sorted({r["step"] for r in rows})}
 

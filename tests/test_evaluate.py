@@ -8,6 +8,7 @@ from mot.evaluate import EvalSpec, evaluate, grade_samples, load_benchmark, summ
 from mot.io import MotError, write_jsonl
 
 from conftest import ROOT
+from helpers import json_lines
 
 
 def test_pass_at_1_and_standard_error_by_hand():
@@ -198,6 +199,6 @@ def test_a_sample_cut_at_the_length_limit_is_graded_wrong_even_with_the_right_an
     record = evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], spec, str(tmp_path / "e.json"),
                       str(tmp_path / "e.samples.jsonl"))
     assert record["checkpoints"][0]["benchmarks"]["syn-aime24"]["pass@1"] == 0.5
-    rows = [json.loads(x) for x in (tmp_path / "e.samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in json_lines(tmp_path / "e.samples.jsonl")]
     assert {(s["finish_reason"], s["correct"]) for r in rows for s in r["samples"]} == {("stop", True),
                                                                                       ("length", False)}

@@ -10,6 +10,7 @@ from mot.tables import general_table
 from mot.world import GENERAL_TASKS, make_world
 
 from conftest import ROOT, TINY_WORLD, run_mot
+from helpers import json_lines
 
 # xdist starts the groups by this mark (tests/conftest.py): the longest chains first
 pytestmark = pytest.mark.early(8)
@@ -36,7 +37,7 @@ def test_world_tasks_are_lm_eval_task_files(general_world, tmp_path):
         assert cfg["task"] == task and cfg["dataset_kwargs"]["data_files"]["test"] == f"{out}/{task}.jsonl"
         assert cfg["generation_kwargs"] == {"until": ["<|im_end|>"], "do_sample": True, "temperature": 0.6,
                                             "top_p": 0.95, "max_gen_toks": 48}
-        rows = [json.loads(x) for x in (out / f"{task}.jsonl").read_text().splitlines()]
+        rows = [json.loads(x) for x in json_lines(out / f"{task}.jsonl")]
         assert [r["answer"] for r in rows] == [r["answer"] for r in world[f"general-{task}"]]
         # the answer filter reads the last boxed integer, as the grader does
         import re
@@ -66,7 +67,7 @@ def test_lm_eval_scores_a_tiny_saved_model(general_world, tiny_model, tmp_path):
     from mot import shapes
 
     shapes.check(summary, shapes.GENERAL_SUMMARY, str(out))  # the shape the tables read it in
-    rows = [json.loads(x) for x in samples.read_text().splitlines()]
+    rows = [json.loads(x) for x in json_lines(samples)]
     for col, spec in TASKS.items():
         got = summary["tasks"][col]
         mine = [x for x in rows if x["task"] == spec["task"]]

@@ -8,6 +8,7 @@ import pytest
 import mot.generate as gen
 from mot.io import MotError, write_jsonl
 from mot.prompts import sample_prompts
+from helpers import json_lines
 
 SAMPLING = {"n": 3, "temperature": 0.6, "top_p": 0.95, "max_tokens": 24}
 SYN = {"name": "concise", "backend": "synthetic", "params": {"style": "concise", "error_rate": 0.2, "batch_size": 2}}
@@ -23,7 +24,7 @@ def prompts(tmp_path, tiny_world):
 def test_synthetic_generation_shape(tmp_path, prompts):
     out = tmp_path / "s.jsonl"
     gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in json_lines(out)]
     assert len(rows) == 7 and all(len(r["samples"]) == 3 for r in rows)
     assert all(r["teacher"] == "concise" and r["source"] == "syn" for r in rows)
     assert not (tmp_path / "s.jsonl.partial").exists()
@@ -93,7 +94,7 @@ def test_a_resumed_run_never_keeps_samples_for_old_prompt_text(tmp_path, prompts
     interrupt_after_two_chunks(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
-    rows = [json.loads(x) for x in prompts.read_text().splitlines()]
+    rows = [json.loads(x) for x in json_lines(prompts)]
     write_jsonl(prompts, [{**r, "prompt": "Solve: " + r["prompt"]} for r in rows])
     monkeypatch.undo()
     calls, real = [], gen.SyntheticTeacher.generate
@@ -101,7 +102,7 @@ def test_a_resumed_run_never_keeps_samples_for_old_prompt_text(tmp_path, prompts
                         (calls.append(len(rows)), real(self, rows, n, seed))[1])
     gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
     assert calls == [2, 2, 2, 1]  # all 4 chunks of 7 prompts, none reused
-    assert all(r["prompt"].startswith("Solve: ") for r in map(json.loads, out.read_text().splitlines()))
+    assert all(r["prompt"].startswith("Solve: ") for r in map(json.loads, json_lines(out)))
 
 
 def test_a_sample_without_text_is_named(tmp_path):
@@ -170,7 +171,7 @@ def test_hf_backend_on_a_tiny_saved_model(tmp_path, prompts, tiny_model):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(a))
     gen.generate_samples(str(prompts), spec, SAMPLING, 0, str(b))
-    rows = [json.loads(line) for line in a.read_text().splitlines()]
+    rows = [json.loads(line) for line in json_lines(a)]
     assert len(rows) == 7 and all(len(r["samples"]) == 3 for r in rows)
     assert all(s["finish_reason"] in ("stop", "length") for r in rows for s in r["samples"])
     assert any(s["text"] for r in rows for s in r["samples"])
@@ -346,7 +347,7 @@ def test_a_new_teacher_backend_is_one_registered_class(tmp_path, prompts, monkey
     out = tmp_path / "echo.jsonl"
     gen.generate_samples(str(prompts), {"name": "echo", "backend": "echo", "params": {"answer": 7}}, SAMPLING, 0,
                          str(out))
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in json_lines(out)]
     assert len(rows) == 7 and all(s["text"].endswith("\\boxed{7}") for r in rows for s in r["samples"])
 
 

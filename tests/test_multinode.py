@@ -27,7 +27,7 @@ import yaml
 import slurm_cluster
 from conftest import ROOT, snakemake_in
 from slurm_cluster import job_info, status
-from helpers import HP
+from helpers import HP, json_lines
 
 try:
     import ray  # noqa: F401
@@ -349,7 +349,7 @@ def test_the_rehearsal_runs_a_job_of_every_kind_through_slurm_on_two_nodes(two_n
                            (d / "slurmctld.log").read_text()))
     assert nodes == {"n1", "n2"}, nodes  # both nodes took jobs
     for teacher in ("qwq", "qwen3-32b", "qwen3-235b", "deepseek-r1"):  # each architecture sampled by vLLM
-        row = json.loads((checkout / f"results/samples/boba/{teacher}.jsonl").read_text().splitlines()[0])
+        row = json.loads(json_lines(checkout / f"results/samples/boba/{teacher}.jsonl")[0])
         assert row["seed"]["engine"] is not None and len(row["samples"]) == 4, teacher
     summary = json.loads((checkout / "results/eval/qwen3-30b-a3b/boba/mot-peers.json").read_text())
     assert [c["model"].split("/")[-2:] for c in summary["checkpoints"]] == [["round-1", "merged"], ["round-2", "merged"]]

@@ -1787,3 +1787,15 @@ def test_a_publish_refused_at_the_end_keeps_the_finished_work_for_the_rerun(tmp_
     assert io.start_work(out, fingerprint, log=lambda *_: None) == work and (work / "model.safetensors").read_bytes() == b"new"
     io.finish_work(work, out)
     assert (out / "model.safetensors").read_bytes() == b"new" and not work.exists()
+
+
+def test_a_sample_with_unicode_line_separators_is_one_line_of_its_jsonl(tmp_path):
+    """A random model's sample may hold \\x85, \\u2028 or \\u2029, which json.dumps(ensure_ascii=False)
+    leaves as they are: mot's JSONL readers split at "\\n" alone (CI of ae71496: a test that split
+    with str.splitlines() cut such a row in two)."""
+    from mot.io import write_jsonl
+    from mot.readers import read_jsonl
+
+    rows = [{"id": "p0", "text": "a\x85b\u2028c\u2029d\x1ce"}, {"id": "p1", "text": "f"}]
+    write_jsonl(tmp_path / "s.jsonl", rows)
+    assert read_jsonl(tmp_path / "s.jsonl") == rows

@@ -18,7 +18,7 @@ from mot.chat import IGNORE, sft_example
 from mot.train import HParams, TrainSpec, lr_at, train
 
 from conftest import ROOT
-from helpers import HP
+from helpers import HP, json_lines
 
 # xdist starts the groups by this mark (tests/conftest.py): the longest chains first
 pytestmark = pytest.mark.early(4)
@@ -48,7 +48,7 @@ def test_max_length_rule_is_recorded(tiny_model, corpus):
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     lengths = sorted(len(sft_example(tok, r["prompt"], r["response"])[0])
-                     for r in map(json.loads, corpus.read_text().splitlines()))
+                     for r in map(json.loads, json_lines(corpus)))
     cut = lengths[len(lengths) // 2]
     ex, rec = load_examples(tok, str(corpus), cut, "drop")
     assert rec["dropped_too_long"] == sum(1 for n in lengths if n > cut) and len(ex) == rec["kept"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_run, make_checkout, snakemake, snakemake_in
-from helpers import planned, resources
+from helpers import json_lines, planned, resources
 from mot import catalog
 from mot.student import checkout_base_key
 
@@ -25,7 +25,7 @@ def test_tiny_dag_builds_corpora_then_reruns_only_what_changed(tiny_run, tmp_pat
     workdir = copy_run(tiny_run, tmp_path / "checkout")  # the session's finished run (its corpora)
     for source in ("syn-boba",):
         for teacher in ("deliberate", "concise", "structured", "shifted"):
-            rows = [json.loads(x) for x in (workdir / f"results/corpora/{source}/{teacher}.jsonl").read_text().splitlines()]
+            rows = [json.loads(x) for x in json_lines(workdir / f"results/corpora/{source}/{teacher}.jsonl")]
             assert rows and all("\\boxed" in x["response"] and x["response"].startswith("<think>") for x in rows)
         stats = (workdir / f"results/corpora/{source}/stats.csv").read_text().splitlines()
         assert stats[0] == ("source,teacher,prompts,kept,pass_rate,mean_tokens,lost_no_correct,lost_too_long"
@@ -369,7 +369,7 @@ def test_paper_config_builds_its_s1k_prompts_offline(workdir):
     """Issue 9, case 1: the paper's template (with \\boxed{}) used to crash prompt building."""
     r = snakemake(workdir, "results/prompts/s1k.jsonl", "--configfile", "config/paper.yaml", "--cores", "1")
     assert r.returncode == 0, r.stderr[-3000:]
-    rows = [json.loads(x) for x in (workdir / "results/prompts/s1k.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in json_lines(workdir / "results/prompts/s1k.jsonl")]
     assert len(rows) == 200 and all(r["prompt"].endswith("within \\boxed{}.") for r in rows)
 
 
