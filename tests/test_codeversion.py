@@ -274,3 +274,16 @@ def test_a_name_taken_from_another_module_reruns_what_uses_it(src):
                                  "from .backends import BACKENDS, BATCH, params_of\nfrom .redaction import register")
     assert changed(src, "rehearsal.py", "    if model not in MODELS:\n", "    from . import layout\n\n"
                    "    if model not in layout.MODELS:\n") == {"rehearsal"}
+
+
+def test_an_edit_of_the_layout_reruns_a_seeds_run_and_the_provenance_page(src):
+    """Issue 33, probe 20, case 16: all_code() (a seed's whole run, the provenance page's record) never
+    hashed layout.py, though the names it gives a run's files are in its output (an eval summary records
+    its checkpoints' paths). A stage's own version still leaves it out: the DAG follows its paths."""
+    from mot.workflow import code_version
+
+    every = sorted(p.name for p in (src / "mot").glob("*.py"))
+    before, stage = code_version(str(src), *every), code_version(str(src), "corpus.py")
+    edit(src, "layout.py", 'STEP = "step-{step:05d}"', 'STEP = "ckpt-{step:05d}"')
+    assert code_version(str(src), *every) != before
+    assert code_version(str(src), "corpus.py") == stage

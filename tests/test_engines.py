@@ -520,3 +520,28 @@ def test_a_key_that_no_http_header_carries_is_one_line(monkeypatch, key):
     monkeypatch.setenv("MOT_ODD_KEY", key)
     with pytest.raises(MotError, match="the environment variable MOT_ODD_KEY holds a key with a space, a line break"):
         OpenAITeacher({"base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "MOT_ODD_KEY"}, {})
+
+
+@pytest.mark.parametrize("header,wait", [("nan", 0.0), ("inf", 0.0), ("-5", 0.0), ("soon", 0.0), (None, 0.0),
+                                         ("2.5", 2.5), ("86400", 600.0)])
+def test_a_retry_after_that_is_no_finite_number_of_seconds_leaves_the_backoff_alone(header, wait):
+    """Issue 33, probe 20, case 9: `Retry-After: nan` parsed as a float; the wait became nan, which
+    asyncio.sleep takes as none, and the retries hammered the server within a second."""
+    from mot.engines import _retry_after
+
+    assert _retry_after(header) == wait
+
+
+@pytest.mark.parametrize("extra", [{"temperature": 0.0}, {"max_tokens": 5}, {"messages": [{"role": "user", "content": "1?"}]},
+                                   {"n": 4, "chat_template_kwargs": {"enable_thinking": True}}])
+def test_extra_body_cannot_set_what_the_prompt_and_the_sampling_protocol_set(extra):
+    """Issue 33, probe 20, case 10: extra_body is merged last into each request; a temperature or a
+    messages list there sampled another prompt at another temperature, stored as this prompt's."""
+    from mot.generate import check_teacher
+
+    teacher = {"name": "served", "backend": "openai",
+               "params": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "extra_body": extra}}
+    with pytest.raises(MotError, match=r"teacher 'served': params: extra_body: '(temperature|max_tokens|messages|n)' "
+                                       r"is set by mot"):
+        check_teacher(teacher)
+    check_teacher({**teacher, "params": {**teacher["params"], "extra_body": {"chat_template_kwargs": {}}}})

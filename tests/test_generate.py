@@ -532,6 +532,26 @@ def test_a_users_own_partial_directory_is_never_deleted(tmp_path, prompts):
         assert (mine / "notes.txt").read_text() == "mine" and not out.exists()
 
 
+@pytest.mark.parametrize("same", [True, False], ids=["resumed", "discarded"])
+def test_a_users_file_in_a_stopped_jobs_work_is_refused_by_name_not_deleted(tmp_path, prompts, monkeypatch, same):
+    """Issue 33, probe 20, case 30: a stopped job's message names `<out>.partial`; a note the user left
+    there was deleted by the rerun that resumed the work (or discarded it, with other settings)."""
+    out = tmp_path / "s.jsonl"
+    interrupt_after_two_chunks(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(out))
+    note = tmp_path / "s.jsonl.partial" / "NOTE.txt"
+    note.write_text("resume tomorrow")
+    monkeypatch.undo()
+    sampling = SAMPLING if same else {**SAMPLING, "temperature": 0.7}
+    with pytest.raises(MotError, match=r"s\.jsonl\.partial/NOTE\.txt: not mot's"):
+        gen.generate_samples(str(prompts), SYN, sampling, 0, str(out))
+    assert note.read_text() == "resume tomorrow" and not out.exists()
+    note.unlink()  # moved away: the rerun resumes (or starts afresh) and removes its work
+    gen.generate_samples(str(prompts), SYN, sampling, 0, str(out))
+    assert out.is_file() and not (tmp_path / "s.jsonl.partial").exists()
+
+
 @pytest.mark.parametrize("sampling,pattern", [({"n": 0}, r"--sampling: n = 0"), ({"top_p": 2}, r"--sampling: top_p = 2")])
 def test_sampling_out_of_range_is_refused_before_any_sample(tmp_path, prompts, sampling, pattern):
     with pytest.raises(MotError, match=pattern):

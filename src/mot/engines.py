@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import math
 import os
 import random
 from pathlib import Path
@@ -283,6 +284,12 @@ class OpenAITeacher:
                 "n_per_request": True, "send_seed": True, "extra_body": {}}
 
     RETRY_STATUS = {408, 409, 429}
+    # What a request's body holds from the prompt and the sampling protocol (_request), and what would
+    # change them under another name: extra_body may not set these (it is merged last, so a
+    # temperature or a messages list there sampled another prompt at another temperature, stored as
+    # this prompt's samples).
+    PROTOCOL_KEYS = ("model", "messages", "n", "temperature", "top_p", "max_tokens", "top_k", "min_p", "seed",
+                     "max_completion_tokens", "stream", "prompt")
 
     def __init__(self, params: dict, sampling: dict):
         self.params, self.sampling = params_of("openai", params), sampling
@@ -393,7 +400,10 @@ class OpenAITeacher:
 
 
 def _retry_after(value: str | None) -> float:
+    """A server's Retry-After in seconds, at most 600; 0 (the backoff alone decides) for one that is no
+    finite number of seconds ("nan" parses as a float: the wait became nan, and asyncio.sleep(nan) none)."""
     try:
-        return min(float(value), 600.0) if value else 0.0
+        seconds = float(value) if value else 0.0
     except ValueError:
         return 0.0
+    return min(seconds, 600.0) if math.isfinite(seconds) and seconds > 0 else 0.0

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading import extract_answer, is_correct
-from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, release_output, stage_code,
-                 start_work, write_json, write_jsonl)
+from .io import (MotError, check_out, model_fingerprint, registry, stable_hash, release_output, remove_work,
+                 stage_code, start_work, write_json, write_jsonl)
 from .readers import read_json, read_jsonl
 from .thinking import decompose, direct_probabilities
 from .tracking import log_scores
@@ -152,6 +152,12 @@ def eval_values(config: dict, n: int | None = None) -> dict:
 BATCH_SIZE = 64  # problems per generate call unless the backend params say (a student model sampling)
 
 
+# What evaluation writes at the top of its work directory (`<samples>.partial/`), besides the stamp: the
+# prompts, each checkpoint's raw samples (and their own work while sampled) and P(direct); anything
+# else there is the user's (mot.io.start_work's `own`).
+WORK_FILES = ("prompts.jsonl", "step-*.raw.jsonl", "step-*.raw.jsonl.partial", "step-*.direct.json")
+
+
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
              samples: str, tag: dict | None = None) -> dict:
     """Evaluate every checkpoint (step, path) on every benchmark (name, data file)."""
@@ -173,7 +179,7 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
     work = start_work(samples, ["eval", stage_code(f"evaluate[{backend}]"), problems,
-                                sampling, seed, params])
+                                sampling, seed, params], own=WORK_FILES)
     write_jsonl(work / "prompts.jsonl", problems)
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "samples_file": str(samples),
               "checkpoints": []}
@@ -203,7 +209,7 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
             entry["benchmarks"][bench] = {**summarize(correct, seed=seed), "decomposition": decompose(rows, p_direct)}
         record["checkpoints"].append(entry)
     write_jsonl(samples, graded)
-    shutil.rmtree(work)
+    remove_work(work, WORK_FILES)
     write_json(out, record)
     log_scores(out, record)
     return record

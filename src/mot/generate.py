@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import signal
 import threading
 from pathlib import Path
@@ -26,8 +25,8 @@ from . import engines  # noqa: F401  registers the vllm and openai backends
 from .engines import cutoffs
 from .backends import BACKENDS, BATCH, params_of, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
-from .io import (MotError, check_out, dumps, model_fingerprint, release_output, stable_hash, stage_code,
-                 start_work, write_jsonl)
+from .io import (MotError, check_out, dumps, model_fingerprint, release_output, remove_work, stable_hash,
+                 stage_code, start_work, write_jsonl)
 from .models import load_causal_lm, load_tokenizer
 from .readers import iter_jsonl, read_jsonl
 
@@ -154,6 +153,11 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
     return rows
 
 
+# What sampling writes at the top of its work directory (`<out>.partial/`), besides the stamp: anything
+# else there is the user's (mot.io.start_work's `own`).
+WORK_FILES = ("records.jsonl",)
+
+
 def _read_records(path: Path) -> list[dict]:
     """Records an earlier attempt finished; one cut off mid-write and all after it are dropped."""
     done = []
@@ -209,6 +213,10 @@ def teacher_params_error(backend: str, params: dict) -> str | None:
     if backend == "openai" and (why := _credentials_in(params["base_url"])):
         return (f"base_url: {why} (not shown): the key goes in the environment variable that api_key_env "
                 "names, never in the config, which the run's provenance and logs record")
+    if backend == "openai" and (taken := [k for k in params.get("extra_body") or {}
+                                          if k in BACKENDS["openai"].PROTOCOL_KEYS]):
+        return (f"extra_body: {', '.join(map(repr, taken))} is set by mot from the prompt and the sampling "
+                "protocol (set it under sampling, or the prompt template); extra_body adds other keys only")
     return None
 
 
@@ -273,7 +281,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     model = params.get("model")
     fingerprint = ["generate", stage_code(f"generate[{teacher['backend']}]"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
                    model_fingerprint(model) if model else None]
-    work = start_work(out, fingerprint)
+    work = start_work(out, fingerprint, own=WORK_FILES)
     records = _read_records(work / "records.jsonl")
     done = {x["id"]: x for rec in records for x in rec["rows"]}
     write_jsonl(work / "records.jsonl", records)  # the good prefix, without a torn line
@@ -289,7 +297,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     write_jsonl(out, ({"id": r["id"], "source": r.get("source"), "prompt": r["prompt"], "answer": r["answer"],
                        "teacher": teacher["name"], **{key: v for key, v in done[r["id"]].items() if key != "id"}}
                       for r in mine))
-    shutil.rmtree(work)
+    remove_work(work, WORK_FILES)
     release_output(out)
 
 

@@ -494,12 +494,14 @@ def stage_code(*entries: str) -> str:
 WORK_STAMP = "fingerprint.json"  # what marks <out>.partial/ as a resumable job's work (start_work)
 
 
-def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
+def start_work(out: str | os.PathLike, fingerprint, log=print, own: tuple[str, ...] = ()) -> Path:
     """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
     everything that shapes the output (input contents, settings). An earlier attempt's work is
     kept when its stamp matches; otherwise it is discarded, with one log line, and a fresh, empty
     directory is returned. Only one process works on `out` at a time (lock_output). Finish with
-    `finish_work`."""
+    `finish_work`, or `remove_work` once its result is written elsewhere. `own`: the names (glob
+    patterns) of what the stage writes at the top of its work; with them, anything else there (a note
+    a user left in a stopped job's work) is refused by name, never deleted."""
     lock_output(out)
     work = Path(f"{out}.partial")
     stamp = work / WORK_STAMP
@@ -510,6 +512,10 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
         raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} of mot's in "
                        "it); mot works there: move it away, then rerun")
     if work.is_dir():
+        if own and (found := _foreign(work, own)):
+            release_output(out)
+            raise MotError(f"{found}: not mot's (it is not what this command writes in its work directory {work}, "
+                           "which a rerun resumes or removes): move it away, then rerun")
         if _stamped(stamp) == fp:
             return work
         log(f"{work}: discarding the work of an earlier attempt with other inputs or settings")
@@ -517,6 +523,28 @@ def start_work(out: str | os.PathLike, fingerprint, log=print) -> Path:
     work.mkdir(parents=True)
     write_json(stamp, {"fingerprint": fp})
     return work
+
+
+def _foreign(work: Path, own: tuple[str, ...]) -> Path | None:
+    """The first entry at the top of a work directory that its stage does not write (`own`, the stamp,
+    the temporary names of mot's atomic writes), if any."""
+    import fnmatch
+
+    for p in sorted(work.iterdir()):
+        ours = p.name == WORK_STAMP or (p.name.startswith(".") and (".mot-tmp-" in p.name or ".mot-old-" in p.name
+                                                                    or p.name.endswith(".lock")))
+        if not ours and not any(fnmatch.fnmatchcase(p.name, pattern) for pattern in own):
+            return p
+    return None
+
+
+def remove_work(work: Path, own: tuple[str, ...]) -> None:
+    """Remove a finished job's work directory (its result is written elsewhere), unless something
+    there is not mot's (start_work's `own`): that is refused by name, and nothing is deleted."""
+    if found := _foreign(work, own):
+        raise MotError(f"{found}: not mot's (it is not what this command writes in its work directory {work}): "
+                       "move it away, then rerun")
+    shutil.rmtree(work)
 
 
 def _stamped(stamp: Path) -> str | None:

@@ -37,8 +37,11 @@ def code_version(src: str, *modules: str) -> str:
 
     pkg = os.path.join(src, "mot")
     # layout.py only names paths, which the DAG itself follows (a moved output is a new target):
-    # hashing it would rerun every stage whenever a path is added
-    seen, todo = {"layout.py"}, ["io.py", *modules]
+    # hashing it would rerun every stage whenever a path is added. Named itself, it counts: all_code()
+    # (a seed's whole run, provenance) names every module, and names inside a run are its output
+    # (an eval summary records its checkpoints' paths; issue 33, probe 20, case 16).
+    skipped = set() if "layout.py" in modules else {"layout.py"}
+    seen, todo = set(skipped), ["io.py", *modules]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -52,7 +55,7 @@ def code_version(src: str, *modules: str) -> str:
     startup = os.path.join(pkg, "startup")
     seen |= {f"startup/{f}" for f in (os.listdir(startup) if os.path.isdir(startup) else []) if f.endswith(".py")}
     h = hashlib.sha256()
-    for name in sorted(seen - {"layout.py"}):
+    for name in sorted(seen - skipped):
         with open(os.path.join(pkg, name), encoding="utf-8") as f:
             h.update(name.encode() + b"\0" + executed(f.read()))
     return h.hexdigest()[:16]
