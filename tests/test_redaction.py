@@ -2,6 +2,7 @@
 import base64
 import html
 import json
+import re
 import sys
 import urllib.parse
 
@@ -17,6 +18,7 @@ def registered(monkeypatch):
     monkeypatch.setattr(redaction, "_GRAMS", set())
     monkeypatch.setattr(redaction, "_WHOLE", set())
     monkeypatch.setattr(redaction, "_PATTERNS", [])
+    monkeypatch.setattr(redaction, "_SKELETON", set())
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
     redaction.register(KEY)
@@ -64,6 +66,20 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "url, quote of UTF-16-BE": urllib.parse.quote(KEY.encode("utf-16-be")),
     "\\x escapes of UTF-16": "".join(f"\\x{b:02x}" for b in KEY.encode("utf-16-le")),
     "bytes repr of UTF-16": repr(KEY.encode("utf-16-le")),
+    # probe 20, cases 1 to 7: these reached stderr, the log or the samples
+    "html, escaped twice": html.escape("".join(c if c.isalnum() else f"&#{ord(c)};" for c in KEY)),
+    "backslash-escaped": re.escape(KEY),
+    "json array of characters, pretty": json.dumps(list(KEY), indent=2),
+    "wrapped over lines": f"{KEY[:-8]}\n{KEY[-8:]}",
+    "soft hyphens as entities": "&shy;".join(KEY[i:i + 4] for i in range(0, len(KEY), 4)),
+    "wbr tags": "<wbr>".join(KEY[i:i + 4] for i in range(0, len(KEY), 4)),
+    "zero-width spaces as entities": "&#8203;".join(KEY),
+    "es6 escapes": "".join(f"\\u{{{ord(c):x}}}" for c in KEY),
+    "hex of UTF-32": KEY.encode("utf-32-le").hex(),
+    "base64 of UTF-32": base64.b64encode(f"Bearer {KEY}".encode("utf-32-be")).decode(),
+    "commas between characters": ",".join(KEY),
+    "no-break spaces between characters": "\u00a0".join(KEY),
+    "node buffer, pretty": json.dumps({"type": "Buffer", "data": list(f"Bearer {KEY}".encode())}, indent=2),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
 }
@@ -74,9 +90,11 @@ def test_every_echo_of_the_key_is_replaced(registered, how):
     text = f"HTTP 400: {ECHOES[how]} (request 7)"
     out = redaction.redact(text)
     assert "[API key]" in out and out.startswith("HTTP 400: ") and out.endswith(" (request 7)"), out
-    # no 12 characters of any encoding of the key survive
+    # no 12 characters of any encoding of the key survive, nor its alphanumeric tail (a line's break
+    # before the last 8 characters left them)
     low = out.lower()
     assert not any(low[i:i + 12] in redaction._GRAMS for i in range(len(out) - 11)), out
+    assert KEY[-8:] not in out and "".join(c for c in KEY[-12:] if c.isalnum()) not in re.sub(r"\W", "", out), out
 
 
 def test_text_without_the_key_is_left_as_it_is(registered):
@@ -162,6 +180,23 @@ def test_a_keys_base64_with_its_slashes_escaped_is_replaced_whole(registered, pr
     # what is left is the prefix's own characters and the last group's padding, nothing of the key's
     left = out[len('{"auth": "'):-2].split("[API key]")
     assert len(left) == 2 and len(left[0]) <= -(-4 * len(prefix) // 3) and len(left[1]) <= 4, out
+
+
+@pytest.mark.parametrize("spell", [
+    lambda k: html.escape("".join(c if c.isalnum() else f"&#{ord(c)};" for c in k)),  # HTML-escaped twice
+    lambda k: re.escape(k),  # backslash-escaped (a regex's, Lucene's)
+    lambda k: k[:-8] + "\n" + k[-8:],  # wrapped over lines, 8 characters on the second
+    lambda k: "&shy;".join(k[i:i + 5] for i in range(0, len(k), 5)),  # HTML hyphenation of a long token
+], ids=["html twice", "backslashes", "wrapped", "soft hyphens"])
+def test_a_key_of_short_segments_spelt_with_something_between_them_is_found(registered, spell):
+    """Probe 20, cases 1, 2, 4 and 5: a key whose segments are shorter than 12 characters reached
+    stderr and the log whole (or its last 8 characters) when a server put escapes, entities or a line
+    break between its characters."""
+    key = "ab12-cd34-ef56-gh78-ij90-kl12-mn34"
+    redaction.register(key)
+    text = redaction.redact(f"error: {spell(key)} refused")
+    assert "[API key]" in text and not [seg for seg in key.split("-") if seg in text], text
+    assert text.startswith("error: ") and text.endswith(" refused"), text
 
 
 SECRET = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4"

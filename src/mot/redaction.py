@@ -12,10 +12,13 @@ hex, zero-padded or not: replaced whole); each of these with `/` as `\\/` and as
 or with its bytes apart (`73 6b`, `73:6b`, `\\x73\\x6b`, `0x73 0x6b`); and the base64 (standard and
 URL-safe), base32, base85 and Ascii85 of any text that holds it, in UTF-8 or UTF-16 (either byte order), at each byte
 alignment; the key spelt out with a space between its characters, as a JSON array of its characters,
-as its bytes in decimal (a Node Buffer's JSON) or octal escapes, its UTF-16 as hex, %XX, \\xXX or
-0xXX bytes or a Python bytes repr, and in
-fullwidth forms (ＡＢ１). A cut-off echo longer
-than 12 characters is caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
+as its bytes in decimal (a Node Buffer's JSON) or octal escapes, its UTF-16 and UTF-32 as hex, %XX,
+\\xXX or 0xXX bytes or a Python bytes repr, and in fullwidth forms (ＡＢ１). Also every run of 12 of
+the key's letters and digits (or of its bytes' decimal digits) whatever lies between them: a line
+break, commas, spaces of any kind, indentation, backslashes. And the key with its characters escaped
+one by one, some and not others, an escape escaped again (`&amp;#45;`), ES6's `\\u{2d}`, or markup
+between them (`<wbr>`, `&shy;`, zero-width characters). A cut-off echo longer than 12 characters is
+caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
 without authentication is given) is no secret and is left alone: replacing so short a text would
 change the samples a teacher returns ("10" would lose its "0").
 Not covered: other encodings (a key enciphered or compressed is no longer the key's text, and each
@@ -35,6 +38,7 @@ MARK = "[API key]"
 _GRAMS: set[str] = set()  # every MIN_RUN-character substring of every form of every key
 _WHOLE: set[str] = set()  # forms shorter than MIN_RUN, replaced whole
 _PATTERNS: list = []  # forms of many spellings (HTML numeric references), replaced whole
+_SKELETON: set[str] = set()  # every MIN_RUN-character substring of every form's letters and digits alone
 
 
 def forms(key: str) -> set[str]:
@@ -53,12 +57,12 @@ def forms(key: str) -> set[str]:
     raw = key.encode()
     out |= {sep.join(str(b) for b in raw) for sep in (",", ", ", " ")}  # its bytes in decimal (a Node Buffer)
     out.add("".join(f"\\{b:03o}" for b in raw))  # octal escapes
-    for enc in ("utf-16-be", "utf-16-le"):  # its UTF-16: hex, %XX, \\xXX, 0xXX, a Python bytes repr
+    for enc in ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le"):  # UTF-16, -32: hex, %XX, \\xXX, 0xXX, bytes repr
         wide = key.encode(enc)
         out |= {wide.hex(), " ".join(f"{b:02x}" for b in wide), "".join(f"%{b:02x}" for b in wide),
                 "".join(f"\\x{b:02x}" for b in wide), " ".join(f"0x{b:02x}" for b in wide),
                 ", ".join(f"0x{b:02x}" for b in wide), repr(wide)[2:-1], urllib.parse.quote(wide, safe="")}
-    for raw in (key.encode(), key.encode("utf-16-le"), key.encode("utf-16-be")):
+    for raw in (key.encode(), *(key.encode(e) for e in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))):
         for pad in range(3):  # the characters that encode the key's bits alone, whatever comes before or after
             first, last = -(-8 * pad // 6), 8 * (pad + len(raw)) // 6
             for enc in (base64.b64encode, base64.urlsafe_b64encode):
@@ -101,6 +105,12 @@ def register(key: str | None) -> None:
             _WHOLE.add(f)
         else:
             _GRAMS.update(f[i:i + MIN_RUN] for i in range(len(f) - MIN_RUN + 1))
+    # the key's own letters and digits, and its bytes in decimal (a pretty-printed Node Buffer): the
+    # forms a server spells with something between their characters (hex forms of UTF-16 are full of
+    # 00s, which would join the digits of a text's "HTTP 400" to them)
+    for f in (key, "".join(str(b) for b in key.encode())):
+        if len(bones := _bones(_lower(f))) >= MIN_RUN:
+            _SKELETON.update(bones[i:i + MIN_RUN] for i in range(len(bones) - MIN_RUN + 1))
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if not isinstance(stream, Redacting):
@@ -114,22 +124,60 @@ def redact(text: str) -> str:
     if not (_GRAMS or _WHOLE) or not isinstance(text, str):
         return text
     out = _redact(text)
-    visible = "".join(c for c in out if c != "\x00" and unicodedata.category(c) != "Cf")
+    visible = _visible(out)
     if visible != out and (again := _redact(visible)) != visible:
         return again
     # a key whose characters are escaped one by one, some and not others (an HTML encoder's &#45;, a
-    # URL's %2D, JSON's \u002d): found in the text with every escape read, then returned that way
-    plain = _unescaped(visible)
+    # URL's %2D, JSON's \u002d, escaped twice), or with markup between them (<wbr>, &shy;): found in
+    # the text with every escape read and the markup and what it stands for dropped, then returned that way
+    plain = _visible(_unescaped(visible))
     if plain != visible and (again := _redact(plain)) != plain:
         return again
     return out
 
 
+def _visible(text: str) -> str:
+    """`text` without NULs and format characters (zero-width spaces and joiners, soft hyphens)."""
+    return "".join(c for c in text if c != "\x00" and unicodedata.category(c) != "Cf")
+
+
 def _unescaped(text: str) -> str:
-    """`text` with JSON's \\uXXXX and \\/, URL %XX and HTML character references read (each where it is)."""
-    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
-    text = text.replace("\\/", "/")  # JSON's escaped slash, which a form may have some of and not others
-    return html.unescape(urllib.parse.unquote(text, errors="replace"))
+    """`text` with JSON's \\uXXXX and \\/, ES6's \\u{X}, URL %XX and HTML character references read (each where
+    it is, an escape of an escape too), and HTML tags without attributes dropped."""
+    for _ in range(3):  # an escape escaped again (&amp;#45;), up to three times
+        before = text
+        text = re.sub(r"\\u\{([0-9a-fA-F]{1,6})\}", lambda m: _chr(m.group(1)), text)  # ES6's \u{2d}
+        text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+        text = text.replace("\\/", "/")  # JSON's escaped slash, which a form may have some of and not others
+        text = html.unescape(urllib.parse.unquote(text, errors="replace"))
+        text = re.sub(r"</?[A-Za-z][A-Za-z0-9]{0,15}\s*/?>", "", text)  # markup between characters (<wbr>)
+        if text == before:
+            break
+    return text
+
+
+def _chr(hex_digits: str) -> str:
+    code = int(hex_digits, 16)
+    return chr(code) if code <= 0x10FFFF else ""
+
+
+_ALNUM = re.compile(r"[0-9a-z]")
+
+
+def _bones(text: str) -> str:
+    """A form's letters and digits alone (lower case): what is left of it whatever a server puts between
+    its characters (a line break, commas, spaces of any kind, indentation, backslashes)."""
+    return "".join(_ALNUM.findall(text))
+
+
+def _skeleton_spans(text: str, low: str) -> list[list[int]]:
+    """Spans of `text` whose letters and digits, read without what lies between them, hold a run of
+    MIN_RUN of a form's letters and digits (_SKELETON): a key wrapped over lines, spelt with commas or
+    no-break spaces between its characters, or pretty-printed as a JSON array."""
+    where = [m.start() for m in _ALNUM.finditer(low)]
+    bones = "".join(low[i] for i in where)
+    return [[where[i], where[i + MIN_RUN - 1] + 1] for i in range(len(bones) - MIN_RUN + 1)
+            if bones[i:i + MIN_RUN] in _SKELETON]
 
 
 def _redact(text: str) -> str:
@@ -140,14 +188,17 @@ def _redact(text: str) -> str:
                       flags=re.IGNORECASE)
     if not _GRAMS or len(text) < MIN_RUN:
         return text
-    spans, i, low = [], 0, _lower(text)
-    for i in range(len(text) - MIN_RUN + 1):
-        if low[i:i + MIN_RUN] in _GRAMS:
-            if spans and spans[-1][1] >= i:
-                spans[-1][1] = i + MIN_RUN
-            else:
-                spans.append([i, i + MIN_RUN])
-    for a, b in reversed(spans):
+    low = _lower(text)
+    # runs of a form's characters, and runs of its letters and digits whatever lies between them
+    spans = [[i, i + MIN_RUN] for i in range(len(text) - MIN_RUN + 1) if low[i:i + MIN_RUN] in _GRAMS]
+    spans = sorted(spans + (_skeleton_spans(text, low) if _SKELETON else []))
+    merged = []
+    for a, b in spans:
+        if merged and merged[-1][1] >= a:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    for a, b in reversed(merged):
         text = text[:a] + MARK + text[b:]
     return text
 
