@@ -310,7 +310,7 @@ def test_a_stop_between_publishs_renames_leaves_a_result_in_place(tmp_path, monk
     assert (out / "f").read_text() == "new" and not list(tmp_path.glob(".T.mot-*"))
 
 
-def test_a_log_on_the_console_or_a_device_is_refused(tmp_path):
+def test_a_log_on_the_console_or_a_device_is_refused(tmp_path, monkeypatch):
     """Issue 33, probe 18, case 14: `--log /dev/stderr` as root replaced the system's /dev/stderr (a link
     to /proc/self/fd/2) by a file; a user's link to a descriptor likewise. Refused in one line."""
     (tmp_path / "l").symlink_to("/proc/self/fd/2")
@@ -318,6 +318,11 @@ def test_a_log_on_the_console_or_a_device_is_refused(tmp_path):
         with pytest.raises(MotError, match=rf"--log {log}: the console or a device, not a file"):
             check(["--log", log, "check-config", str(ROOT / "config/test.yaml")])
     assert os.path.islink("/dev/stderr") and (tmp_path / "l").is_symlink()
+    # probe 20, case 27: a file spelt through /proc/self/cwd is a file (refused for its spelling before)
+    monkeypatch.chdir(tmp_path)
+    check(["--log", "/proc/self/cwd/x.log", "check-config", str(ROOT / "config/test.yaml")])
+    with pytest.raises(MotError, match=r"--log /proc/self/fd/2: the console or a device"):
+        check(["--log", "/proc/self/fd/2", "check-config", str(ROOT / "config/test.yaml")])
 
 
 def test_corpus_into_the_tokenizer_it_reads_is_refused(tmp_path):

@@ -145,9 +145,10 @@ def _check_outputs(args) -> None:
             what = "is the working directory" if resolved == cwd else "holds the working directory"
             raise MotError(f"{flag} {path}: {what} ({cwd}), which a command never replaces; name a directory "
                            "beside it")
-        if flag == "--log" and any(os.path.abspath(p).startswith(("/dev/", "/proc/")) for p in (
-                path, os.path.realpath(path), *([os.readlink(path)] if os.path.islink(path) else []))):
-            # /dev/stderr, a link to /proc/self/fd/2: the log replaces a link it names by a file
+        if flag == "--log" and (_device(path) or any(os.path.abspath(p).startswith(("/dev/", "/proc/")) for p in (
+                os.path.realpath(path), *([os.readlink(path)] if os.path.islink(path) else [])))):
+            # /dev/stderr, a link to /proc/self/fd/2: the log replaces a link it names by a file (a file
+            # reached through /proc/self/cwd is a file: issue 33, probe 20, case 27)
             raise MotError(f"--log {path}: the console or a device, not a file; give a file (the console gets "
                            "the error line anyway)")
         if Path(path).is_symlink() and path not in named and flag != "--log":
@@ -204,3 +205,11 @@ def _check_outputs(args) -> None:
             if resolved[outer] in resolved[inner].parents:
                 raise MotError(f"{targets[inner][2]} {targets[inner][0]}: lies inside the output "
                                f"{targets[outer][2]} {targets[outer][0]}")
+
+
+def _device(path: str) -> bool:
+    """Whether `path` is spelt as a device or a process's file descriptor (/dev/stderr,
+    /proc/self/fd/2), whatever it resolves to now (a console, a pipe, the file stderr goes to)."""
+    import re
+
+    return bool(re.match(r"/dev/|/proc/[^/]+/fd/", os.path.abspath(path)))
