@@ -10,14 +10,15 @@ The two agree to rounding (the sums run in another order), not bit for bit.
 """
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
-
 from .chat import IGNORE
 from .io import MotError
 
 
+# torch is imported where it is used: the workflow imports mot.train (its TrainSpec) through mot.rounds
+# when it plans, and importing torch there cost every `snakemake` start (and every job's under SLURM) 2 s.
 def plain_loss(model, inputs: dict, labels):
+    import torch.nn.functional as F
+
     logits = model(**inputs, use_cache=False).logits
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE,
                            reduction="sum")
@@ -34,6 +35,8 @@ def chunked_loss(model, core, inputs: dict, labels, chunk: int, call_module: boo
     post-backward, after the norm's backward; calling the module per chunk registers FSDP's
     post-backward again, on the chunk, and it reshards the unit before the norm's backward has run
     (on two gloo processes: a segfault)."""
+    from torch.utils.checkpoint import checkpoint
+
     # A hook, not output_hidden_states: accelerate's bf16 forward returns every output tensor in float32.
     hidden = []
     hook = core.base_model.register_forward_hook(lambda module, args, out: hidden.append(out.last_hidden_state))
@@ -49,6 +52,8 @@ def chunked_loss(model, core, inputs: dict, labels, chunk: int, call_module: boo
 
 
 def _module_chunk(head, h, y):
+    import torch.nn.functional as F
+
     return F.cross_entropy(head(h).float(), y, reduction="sum")
 
 
@@ -57,4 +62,6 @@ def _weight_chunk(head, h, y):
     if type(head.weight).__name__ == "DTensor":
         raise MotError("chunked loss: the output layer's weight is sharded outside the model's forward "
                        "(an FSDP wrap that reshards it after the forward); use train.loss_chunk_tokens: 0")
+    import torch.nn.functional as F
+
     return F.cross_entropy(F.linear(h, head.weight, head.bias).float(), y, reduction="sum")
