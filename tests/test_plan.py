@@ -301,3 +301,18 @@ def test_an_unlisted_pretrained_student_is_sized_from_its_cached_config_or_refus
     from mot.plan import ASSUMPTIONS
 
     assert job_runtime_minutes(config, "train_std", student="qwen3-8b", source="boba") > ASSUMPTIONS["floor_min"]
+
+
+def test_the_workflow_plans_without_importing_torch():
+    """Every module the Snakefile and rules import is importable without torch (mot.loss imported it
+    through mot.rounds -> mot.train: 2 s of every `snakemake` start, and of every job's under SLURM)."""
+    import re
+    import subprocess
+    import sys
+
+    text = "\n".join(p.read_text() for p in [ROOT / "Snakefile", *sorted((ROOT / "rules").rglob("*.smk"))])
+    modules = sorted(set(re.findall(r"^\s*from (mot(?:\.\w+)?) import", text, re.M)))
+    assert "mot.rounds" in modules and "mot.train" in modules, modules
+    code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "src")
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
