@@ -557,3 +557,15 @@ def test_sampling_out_of_range_is_refused_before_any_sample(tmp_path, prompts, s
     with pytest.raises(MotError, match=pattern):
         gen.generate_samples(str(prompts), SYN, {**SAMPLING, **sampling}, 0, str(tmp_path / "s.jsonl"))
     assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_join_samples_names_a_shard_given_twice(tmp_path, prompts):
+    """Issue 33, probe 20, case 24: a shard given twice was refused as "out of order or incomplete",
+    with the prompts file said to hold 'None'; now said as it is, however the shard is spelt."""
+    shard = tmp_path / "s0.jsonl"
+    gen.generate_samples(str(prompts), SYN, SAMPLING, 0, str(shard), shard=(0, 2))
+    (tmp_path / "d").mkdir()
+    for again in (str(shard), str(tmp_path / "d" / ".." / "s0.jsonl")):
+        with pytest.raises(MotError, match=r"s0\.jsonl given twice"):
+            gen.join_samples(str(prompts), [str(shard), again], str(tmp_path / "j.jsonl"))
+        assert not (tmp_path / "j.jsonl").exists()

@@ -357,6 +357,9 @@ def _sample(make, params, sampling, seed, teacher, streaming, mine, chunks, firs
 def join_samples(prompts_path: str, shards: list[str], out: str) -> int:
     """The shards of one teacher's samples, joined in prompt order; every prompt exactly once."""
     check_out(out, [prompts_path, *shards], is_dir=False)
+    real = [os.path.realpath(s) for s in shards]  # a shard given twice, however spelt (not "out of order")
+    if twice := [s for s, r in zip(shards, real) if real.count(r) > 1]:
+        raise MotError(f"shard {twice[0]} given twice (each shard once, in order)")
     expected = [r["id"] for r in read_jsonl(prompts_path, required=("id",))]
     rows = []
     for path in shards:
