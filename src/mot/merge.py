@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 import struct
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import torch
@@ -161,10 +161,8 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                                   {n: (state_file, *v) for n, v in read_header(state_file).items()}))
 
     entries = [(n, v[1], v[2]) for n, v in cks[0].tensors.items()]
-    # Hash the input files on a worker thread while the merge streams (xxhash releases the GIL).
-    pool = ThreadPoolExecutor(max_workers=1)
     all_files = [f for ck in cks + ([base_ck] if base_ck else []) for f in ck.files]
-    hashes = {str(f): pool.submit(file_xxh3, f) for f in all_files} if hash_inputs else {}
+    hashes = _hash_in_background(all_files) if hash_inputs else {}
     readers = [Reader(ck) for ck in cks]
     base_reader = Reader(base_ck) if base_ck else None
     with atomic_path(Path(out), is_dir=True) as tmp:
@@ -220,8 +218,30 @@ def merge(inputs: list[str], out: str, method_name: str, weights: list[float] | 
                 "inputs": [{"path": final_path(ck.path), "files": _hashes(ck, hashes)} for ck in cks],
                 "output_files": writer.files}
         write_json(tmp / "mot_merge.json", meta)
-    pool.shutdown()
     return meta
+
+
+def _hash_in_background(files: list[Path]) -> dict[str, Future]:
+    """The files' xxh3 hashes, computed on a side thread while the merge streams (xxhash releases the
+    GIL). A daemon thread with xxhash imported here first: a stop (SIGTERM) raised in the main thread
+    while it imports a module can leave the import lock taken, and a worker that then imports waits
+    for ever, as did the interpreter's exit, which joins a ThreadPoolExecutor's threads (CI of
+    7f3c537: a stopped merge that had not ended 60 s later)."""
+    import threading
+
+    import xxhash  # noqa: F401 (imported by this thread, before the side thread needs it)
+
+    futures = {str(f): Future() for f in files}
+
+    def run():
+        for f in files:
+            try:
+                futures[str(f)].set_result(file_xxh3(f))
+            except BaseException as e:  # surfaced where the hash is read
+                futures[str(f)].set_exception(e)
+
+    threading.Thread(target=run, daemon=True, name="mot-merge-hash").start()
+    return futures
 
 
 def _check_call(inputs, method_name, weights, base, params) -> list[float]:
