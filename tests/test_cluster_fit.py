@@ -49,6 +49,32 @@ def test_the_fit_check_refuses_the_old_line():
     assert new == {"cpus": 96, "mem_mb": 960000, "gpus": 8, "nodes": 1}
 
 
+@pytest.mark.parametrize("model", ["h100", "a100_80g", "nvidia.h200", "a100-80gb", "h100 nvl", "h100:4"])
+def test_a_gpu_model_that_the_slurm_plugin_refuses_is_refused_by_the_config_check(model):
+    """Issue 33, probe 21, case 20: `resources.gpu_model: a100-80gb` passed the config check; the plugin
+    refused it at the first GPU job's submission, after the CPU jobs had run. The check now takes
+    exactly what the plugin's own code takes."""
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    from mot.io import MotError
+
+    try:
+        res = {"gpu_model": model, "gpu": 4}
+        plugin = set_gres_string(SimpleNamespace(resources=SimpleNamespace(**res, get=res.get)))
+    except WorkflowError:
+        plugin = None
+    config = paper()
+    config["resources"]["gpu_model"] = model
+    try:
+        validate_config(config, ROOT / "config/schema.yaml", "config/paper.yaml")
+        ours = True
+    except MotError as e:
+        assert "resources.gpu_model" in str(e) and "\n" not in str(e)
+        ours = False
+    assert ours == (plugin is not None), (model, plugin)
+
+
 @pytest.mark.slow
 def test_every_sbatch_line_of_the_paper_dag_fits_one_node(workdir):
     """All 500-odd jobs of all_analyses on config/paper.yaml: each line fits a node of

@@ -270,8 +270,9 @@ def test_a_name_taken_from_another_module_reruns_what_uses_it(src):
     """Issue 33, ninth probe, cases 1 and 2: `register` imported from mot.redaction instead of
     mot.backends (generate broke at import), and `MODELS` read as `layout.MODELS` (every rehearsal model
     refused): each statement's text stayed the same, and so did the set of definitions reached."""
-    assert "generate" in changed(src, "generate.py", "from .backends import BACKENDS, BATCH, params_of, register",
-                                 "from .backends import BACKENDS, BATCH, params_of\nfrom .redaction import register")
+    assert "generate" in changed(src, "generate.py", "from .backends import BACKENDS, BATCH, ignored_params, params_of, register",
+                                 "from .backends import BACKENDS, BATCH, ignored_params, params_of\n"
+                                 "from .redaction import register")
     assert changed(src, "rehearsal.py", "    if model not in MODELS:\n", "    from . import layout\n\n"
                    "    if model not in layout.MODELS:\n") == {"rehearsal"}
 
@@ -283,7 +284,18 @@ def test_an_edit_of_the_layout_reruns_a_seeds_run_and_the_provenance_page(src):
     from mot.workflow import code_version
 
     every = sorted(p.name for p in (src / "mot").glob("*.py"))
-    before, stage = code_version(str(src), *every), code_version(str(src), "corpus.py")
+    before = code_version(str(src), *every)
     edit(src, "layout.py", 'STEP = "step-{step:05d}"', 'STEP = "ckpt-{step:05d}"')
     assert code_version(str(src), *every) != before
-    assert code_version(str(src), "corpus.py") == stage
+
+
+def test_an_edit_of_the_results_layout_reruns_only_the_commands_that_read_it(src):
+    """Issue 33, probe 21, case 14: the check of every command's outputs named the paths `mot
+    diagnostics` reads (mot.placement): moving MoT's shared round 1 reran every stage, teacher
+    sampling included. The rules' versions (mot.codeversion.version) now reach it from the commands
+    that read those paths alone; the DAG follows a moved output."""
+    # (the figures find the branches' train logs by that path)
+    assert changed(src, "layout.py", '/mot-round-1"', '/mot-round-01"') == {"diagnostics", "figures"}
+    # the results' root: the commands that write below it by a default (tracking, --models), not the corpora's
+    assert not changed(src, "layout.py", 'RESULTS = "results"', 'RESULTS = "out"') & {"prompts", "generate", "corpus",
+                                                                                       "world", "union", "stats"}

@@ -131,6 +131,18 @@ BAD = [
      r"^cfg: sources\.syn-boba: min_ops 5 \.\. max_ops 9 leaves none of the world's problems \(world\.ops: 1 \.\. 4\)$"),
     (lambda c: c["report"].update(readme="config/schema.yaml"),
      r"^cfg: report\.readme: config/schema\.yaml: expected one '<!-- default-run:start -->'"),
+    # issue 33, probe 21, case 23: params that the chosen backend does not read, taken silently (an
+    # endpoint's settings given to a local model, which then sampled instead)
+    (lambda c: c["teachers"]["concise"].update(backend="hf", params={
+        "model": "m", "base_url": "http://gateway:8000/v1", "api_key_env": "OPENAI_API_KEY", "concurrency": 32}),
+     r"^cfg: teachers\.concise\.params: base_url, api_key_env, concurrency: not read by backend 'hf' \(it reads "
+     r"batch_size, device, dtype, model\)$"),
+    (lambda c: c["teachers"]["concise"]["params"].update(base_url="http://gateway:8000/v1"),
+     r"^cfg: teachers\.concise\.params: base_url: not read by backend 'synthetic'"),
+    (lambda c: c["eval"].update(params={"tensor_parallel_size": 4, "engine": {"max_model_len": 4096}}),
+     r"^cfg: eval\.params: tensor_parallel_size, engine: not read by backend 'hf'"),
+    (lambda c: c["analyses"]["student_teacher"].update(params={"engine": {}}),
+     r"^cfg: analyses\.student_teacher\.params: engine: not read by backend 'hf'"),
 ]
 
 
@@ -387,6 +399,12 @@ def test_every_teacher_param_the_backends_read_is_in_the_schema():
     for f in ("engines.py", "generate.py", "multinode.py"):
         read |= set(re.findall(r'params(?:\.get\(|\[)"([a-z_]+)"', (ROOT / "src/mot" / f).read_text()))
     assert read and read <= keys, sorted(read - keys)
+    from mot.backends import reads
+    from mot.generate import BACKENDS
+
+    # and that some backend declares (mot.backends.reads: the config check refuses what none of them reads)
+    declared = set().union(*(reads(b) for b in BACKENDS))
+    assert read <= declared <= keys, (sorted(read - declared), sorted(declared - keys))
 
 
 def test_yaml_merge_keys_are_read_and_a_tab_is_named_by_its_line(tmp_path):

@@ -161,6 +161,24 @@ def test_eval_refuses_to_replace_what_it_did_not_write(tiny_model, tiny_world, t
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+def test_a_users_file_deep_in_evaluations_work_is_refused_by_name_not_deleted(tiny_world, tmp_path):
+    """Issue 33, probe 21, case 10: the check of a user's file in evaluation's stopped work looked at its
+    top level only: a note inside a checkpoint's sampling work (`step-*.raw.jsonl.partial/`) was deleted."""
+    from mot.io import release_output, start_work
+
+    samples = tmp_path / "e.samples.jsonl"
+    start_work(samples, ["an earlier attempt"], {})
+    release_output(samples)
+    nested = tmp_path / "e.samples.jsonl.partial" / "step-0.1234567890abcdef.raw.jsonl.partial"
+    start_work(nested.with_suffix(""), ["its sampling"], {})
+    release_output(nested.with_suffix(""))
+    (nested / "my-notes.txt").write_text("hand-checked grades")
+    with pytest.raises(MotError, match=r"raw\.jsonl\.partial/my-notes\.txt: not mot's"):
+        evaluate([(0, str(tmp_path / "nonexistent"))], [("syn-aime24", str(tiny_world))], EvalSpec(SAMPLING),
+                 str(tmp_path / "e.json"), str(samples))
+    assert (nested / "my-notes.txt").read_text() == "hand-checked grades"
+
+
 def test_a_template_with_latex_braces_is_used_as_written(tiny_model, tiny_world, tmp_path):
     template = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
     evaluate([(0, str(tiny_model))], [("syn-aime24", str(tiny_world))], EvalSpec(SAMPLING, template=template),

@@ -266,7 +266,7 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path, prompts):
 
     out = tmp_path / "s.jsonl"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mot.io import start_work; "
-                               f"start_work({str(out)!r}, ['other']); print('held', flush=True); time.sleep(60)"],
+                               f"start_work({str(out)!r}, ['other'], {{}}); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

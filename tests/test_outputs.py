@@ -907,7 +907,7 @@ def test_a_users_files_beside_a_directory_output_are_kept(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "s.jsonl.partial").symlink_to(tmp_path / "mine")
     with pytest.raises(MotError, match=r"s\.jsonl\.partial: exists and is not the work of an earlier attempt"):
-        start_work(tmp_path / "s.jsonl", ["x"])
+        start_work(tmp_path / "s.jsonl", ["x"], {})
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj/config.yaml").write_text("foo: 1\n")
     cfg = yaml.safe_load((ROOT / "config/test.yaml").read_text())
@@ -1782,15 +1782,15 @@ def test_a_publish_refused_at_the_end_keeps_the_finished_work_for_the_rerun(tmp_
     with atomic_path(out, is_dir=True) as tmp:
         (tmp / "model.safetensors").write_bytes(b"old")
     fingerprint = ["rounds", 1]
-    work = io.start_work(out, fingerprint)
+    work = io.start_work(out, fingerprint, {"model.safetensors": None})
     (work / "model.safetensors").write_bytes(b"new")
     (out / "NOTES.md").write_text("mine")  # while it ran
     with pytest.raises(MotError, match=r"holds NOTES\.md, which mot did not write there.*the finished work is kept"):
-        io.finish_work(work, out)
+        io.finish_work(work, out, {"model.safetensors": None})
     io.release_output(out)
     (out / "NOTES.md").unlink()
-    assert io.start_work(out, fingerprint, log=lambda *_: None) == work and (work / "model.safetensors").read_bytes() == b"new"
-    io.finish_work(work, out)
+    assert io.start_work(out, fingerprint, {"model.safetensors": None}, log=lambda *_: None) == work and (work / "model.safetensors").read_bytes() == b"new"
+    io.finish_work(work, out, {"model.safetensors": None})
     assert (out / "model.safetensors").read_bytes() == b"new" and not work.exists()
 
 
@@ -1804,3 +1804,35 @@ def test_a_sample_with_unicode_line_separators_is_one_line_of_its_jsonl(tmp_path
     rows = [{"id": "p0", "text": "a\x85b\u2028c\u2029d\x1ce"}, {"id": "p1", "text": "f"}]
     write_jsonl(tmp_path / "s.jsonl", rows)
     assert read_jsonl(tmp_path / "s.jsonl") == rows
+
+
+@pytest.mark.parametrize("command", ["merge", "union"])
+def test_an_output_spelt_through_a_missing_directory_and_dotdot_is_refused_first(tmp_path, monkeypatch, capsys,
+                                                                              command):
+    """Issue 33, probe 21, case 7: `--out ud/missing/..` was checked as ud/missing/.. (which does not
+    exist: no ownership check), then written as ud once mot had made `missing`: the whole merge ran
+    before publish refused ud, and `missing` was left in the user's directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ud").mkdir()
+    (tmp_path / "ud/mine.txt").write_text("my results")
+    (tmp_path / "c.jsonl").write_text('{"prompt": "a", "response": "b"}\n')
+    argv = ["merge", "--method", "uniform", "--out", "ud/missing/..", "m1", "m2"] if command == "merge" else \
+        ["union", "--out", "ud/missing/..", "c.jsonl"]
+    assert main(argv) == 1
+    assert "--out ud/missing/..: '..' after ud/missing, which does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "ud").iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.parametrize("rank, log", [("abc", None), ("", "r.log"), ("1", "r.log.rank1")])
+def test_the_rank_that_names_a_processs_log_is_a_whole_number(tmp_path, monkeypatch, capsys, rank, log):
+    """Issue 33, probe 21, case 22: a RANK that is not a whole number ended `mot --log` in a traceback;
+    an empty one (unset in a shell's way) is rank 0."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RANK", rank)
+    (tmp_path / "c.jsonl").write_text('{"prompt": "a", "response": "b"}\n')
+    rc = main(["--log", "r.log", "union", "--out", "u.jsonl", "c.jsonl"])
+    if log is None:
+        assert rc == 1 and "RANK='abc': not a process's rank" in capsys.readouterr().err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+    else:
+        assert rc == 0 and (tmp_path / log).is_file()

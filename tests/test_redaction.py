@@ -82,6 +82,14 @@ ECHOES = {  # how servers and gateways quote a request's key, written here witho
     "node buffer, pretty": json.dumps({"type": "Buffer", "data": list(f"Bearer {KEY}".encode())}, indent=2),
     "cut off": f"invalid key {KEY[:14]}…",
     "cut off at the front": f"key …{KEY[-13:]} refused",
+    # probe 21, case 26: a UTF-8 body that a wrong charset label decoded as UTF-16 (stderr and the log had
+    # the whole key, as CJK-looking text), and case 30: each character in a tag with attributes
+    "utf-8 read as utf-16-le": f"Bearer {KEY}!".encode().decode("utf-16-le", "replace"),
+    "utf-8 read as utf-16-be": f"Bearer {KEY}!".encode().decode("utf-16-be", "replace"),
+    "utf-8 read as utf-16-le, odd offset": f"xBearer {KEY}".encode().decode("utf-16-le", "replace"),
+    "utf-16-be read as le": f"Bearer {KEY}".encode("utf-16-be").decode("utf-16-le"),
+    "spans with attributes": "".join(f'<span class="c">{c}</span>' for c in KEY),
+    "short tags with attributes": "".join(f"<b id=1>{c}</b>" for c in KEY),
 }
 
 

@@ -102,11 +102,64 @@ def test_rounds_resume_after_a_crash_and_match_an_uninterrupted_run(tiny_model, 
     part = tmp_path / "again.partial"
     kept = (part / "round-2/merged/model.safetensors").stat().st_mtime_ns
     assert (part / "round-3/branch-b").is_dir() and not out.exists()
+    # Issue 33, probe 21, cases 8 and 9: a note of the user's in the stopped work, at any depth, is
+    # refused by name; it was deleted (or published as one of mot's files) by the rerun
+    for note in (part / "my-notes.txt", part / "round-3/NOTES.md", part / "round-2/merged/NOTES.md"):
+        note.write_text("lr sweep results")
+        with pytest.raises(MotError, match=rf"{note.relative_to(tmp_path)}: not mot's"):
+            rounds(str(first), str(tiny_model), corpora, SPEC, str(out))
+        assert note.read_text() == "lr sweep results" and not out.exists()
+        note.unlink()
     rounds(str(first), str(tiny_model), corpora, SPEC, str(out))
     assert (out / "round-2/merged/model.safetensors").stat().st_mtime_ns == kept
     assert (out / "round-3/merged/model.safetensors").read_bytes() == (full / "round-3/merged/model.safetensors").read_bytes()
     assert not part.exists()
 
+
+
+@pytest.mark.parametrize("command", ["branches", "rounds"])
+def test_a_users_file_in_the_work_of_other_settings_is_refused_by_name_not_deleted(tiny_model, tmp_path, command):
+    """Issue 33, probe 21, case 8: `mot rounds` and `mot branches` discarded a stopped attempt's work
+    with other settings whole, a user's notes in it too; generate and evaluate refused them."""
+    from mot.io import release_output, start_work
+
+    corpora = {"a": str(tmp_path / "a.jsonl")}
+    write_jsonl(corpora["a"], [{"prompt": "Compute 1 + 1.", "response": "<think>\n1 + 1 = 2.\n</think>\n\n\\boxed{2}"}])
+    first = tmp_path / "r1"
+    (first / "branch-a").mkdir(parents=True)
+    out = tmp_path / "run"
+    start_work(out, ["an earlier attempt"], {})
+    release_output(out)
+    notes = [tmp_path / "run.partial/my-notes.txt", tmp_path / "run.partial/round-2/keep.txt"]
+    for note in notes:
+        note.parent.mkdir(exist_ok=True)
+        note.write_text("mine")
+    run = (lambda: branches(str(tiny_model), corpora, SPEC, str(out))) if command == "branches" else \
+        (lambda: rounds(str(first), str(tiny_model), corpora, SPEC, str(out)))
+    with pytest.raises(MotError, match=r"run\.partial/my-notes\.txt: not mot's"):
+        run()
+    assert all(note.read_text() == "mine" for note in notes) and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["branches", "rounds"])
+def test_a_stopped_jobs_work_is_stamped_with_its_own_commands_code(tiny_model, tmp_path, monkeypatch, command):
+    """Issue 33, probe 21, case 15: the work of `mot branches` and `mot rounds` was stamped with the code
+    of both commands and every merge method: a TIES edit discarded a preempted round 1's (or a uniform
+    run's) saved training, although the code it runs was the same. Its stamp is its rule's version."""
+    import mot.rounds
+
+    stamped = []
+    monkeypatch.setattr(mot.rounds, "stage_code", lambda *entries: stamped.append(entries) or "v")
+    monkeypatch.setattr(mot.rounds, "start_work", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    corpora = {"a": str(tmp_path / "a.jsonl")}
+    write_jsonl(corpora["a"], [{"prompt": "Compute 1 + 1.", "response": "<think>\n1 + 1 = 2.\n</think>\n\n\\boxed{2}"}])
+    (tmp_path / "r1" / "branch-a").mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        if command == "branches":
+            branches(str(tiny_model), corpora, SPEC, str(tmp_path / "run"))
+        else:
+            rounds(str(tmp_path / "r1"), str(tiny_model), corpora, SPEC, str(tmp_path / "run"))
+    assert stamped == [("branches",) if command == "branches" else (f"rounds[{SPEC.method}]",)]
 
 
 def test_the_papers_rounds_each_restart_the_lr_schedule(workdir):

@@ -177,8 +177,10 @@ def sampling_job_resumes(env, checkout, local, target, proc, reference):
     assert pid, "no sampling process of the SLURM job"
     os.kill(pid, signal.SIGSTOP)
     job = [j[0] for j in squeue(env, "") if j[2] == "RUNNING"][0]
-    try:  # at the limit SLURM sends SIGCONT, then SIGTERM (the job turns COMPLETING)
-        while job_info(env, job).get("JobState") == "RUNNING" and time.time() < deadline:
+    ended = time.time() + 600  # its own wait: under load, the first one had run out while the job ran (CI of
+    try:  # 3de9912: let go, it sampled every prompt). At the limit SLURM sends SIGCONT, then SIGTERM
+        while job_info(env, job).get("JobState") == "RUNNING":  # (the job turns COMPLETING)
+            assert time.time() < ended, "SLURM did not end the job at its time limit"
             time.sleep(0.2)
     finally:
         with contextlib.suppress(ProcessLookupError):  # it may have ended already

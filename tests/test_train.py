@@ -257,6 +257,44 @@ def test_train_refuses_to_replace_what_it_did_not_write(tiny_model, corpus, tmp_
     assert json.loads((tmp_path / "out" / "mot_train.json").read_text())["steps"] == 2
 
 
+@pytest.mark.parametrize("same", [True, False], ids=["resumed", "discarded"])
+def test_a_users_file_in_a_stopped_trainings_work_is_refused_by_name_not_deleted(tiny_model, corpus, tmp_path,
+                                                                                 monkeypatch, same):
+    """Issue 33, probe 21, cases 8 and 9: train passed start_work no list of what it writes there: a
+    note of the user's in a stopped run's `<out>.partial` was deleted by the rerun (with other settings
+    at once; with the same ones once it finished); so was one left there while it trained."""
+    import mot.train
+
+    out, work = tmp_path / "out", tmp_path / "out.partial"
+
+    def stopped(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(mot.train, "publish", stopped)  # stopped after its last step: the work stays
+    with pytest.raises(KeyboardInterrupt):
+        fit(str(tiny_model), str(corpus), HP, str(out), steps=1)
+    monkeypatch.undo()
+    note = work / "my-notes.txt"
+    note.write_text("mine")
+    with pytest.raises(MotError, match=r"out\.partial/my-notes\.txt: not mot's"):
+        fit(str(tiny_model), str(corpus), HP if same else {**HP, "lr": 2e-3}, str(out), steps=1)
+    assert note.read_text() == "mine" and not out.exists()
+    note.unlink()
+
+    real = mot.train._save
+
+    def note_while_training(acc, model, tok, path, bf16):
+        real(acc, model, tok, path, bf16)
+        note.write_text("mine")
+    monkeypatch.setattr(mot.train, "_save", note_while_training)
+    with pytest.raises(MotError, match=r"out\.partial/my-notes\.txt: not mot's"):
+        fit(str(tiny_model), str(corpus), HP, str(out), steps=1)
+    assert note.read_text() == "mine" and not out.exists()
+    note.unlink()
+    monkeypatch.undo()
+    fit(str(tiny_model), str(corpus), HP, str(out), steps=1)
+    assert (out / ".mot-output").is_file() and not work.exists()
+
+
 def test_two_processes_match_one(tiny_model, corpus, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     common = ["-m", "mot", "train", "--model", str(tiny_model), "--corpus", str(corpus),
@@ -440,6 +478,31 @@ def test_an_unknown_tracker_is_one_line(monkeypatch):
     monkeypatch.setenv("MOT_LOG_WITH", "tensorbored")
     with pytest.raises(MotError, match="train.log_with: unknown tracker.s. tensorbored"):
         trackers()
+
+
+def test_a_tracker_that_is_not_installed_is_refused_by_the_config_check_and_the_job(monkeypatch):
+    """Issue 33, probe 21, case 21: `train.log_with: [wandb]` without wandb passed the config check;
+    accelerate then dropped it with a warning in each job's log, and the whole grid ran untracked."""
+    import importlib.util
+
+    import yaml
+
+    from mot.config import validate_config
+    from mot.tracking import trackers
+
+    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+    known = schema["properties"]["train"]["properties"]["log_with"]["items"]["enum"]
+    absent = [t for t in known if t != "tensorboard" and not importlib.util.find_spec(t)]
+    assert absent and importlib.util.find_spec("tensorboard")  # the test extra installs tensorboard alone
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config["train"]["log_with"] = ["tensorboard", absent[0]]
+    with pytest.raises(MotError, match=rf"config/test\.yaml: train\.log_with: {absent[0]}: not installed"):
+        validate_config(config, ROOT / "config/schema.yaml", "config/test.yaml")
+    monkeypatch.setenv("MOT_LOG_WITH", f"tensorboard,{absent[0]}")
+    with pytest.raises(MotError, match=rf"train\.log_with: {absent[0]}: not installed in this job's environment"):
+        trackers()
+    monkeypatch.setenv("MOT_LOG_WITH", "tensorboard")
+    assert trackers() == ["tensorboard"]
 
 
 # --------------------------------------------------------------------------- DeepSpeed, FSDP, the chunked loss (issue 31)

@@ -17,7 +17,9 @@ class Backend(Protocol):
     of its own, which mot.config adds to the config schema's teacher params.
 
     `defaults` (optional): the value of each param the teacher leaves out, the one place it is
-    written (params_of fills them in; the config keeps what the user wrote).
+    written (params_of fills them in; the config keeps what the user wrote). `optional` (optional):
+    the params it reads that have no default. What none of the three names, it does not read: the
+    config check refuses it (ignored_params).
 
     What the cluster and the config check need to know, declared here too: `gpus(params)` (optional,
     default none), the GPUs one engine of these params holds (the rules ask SLURM for them);
@@ -50,6 +52,23 @@ def params_of(backend: str, params: dict) -> dict:
     import copy
 
     return {**copy.deepcopy(getattr(BACKENDS[backend], "defaults", {})), **params}
+
+
+def reads(backend: str) -> set[str]:
+    """The params a backend reads: those it needs, those it has a default for, its optional ones, the
+    chunk's size (batch_size, mot.generate) for one that takes the rows in chunks (`generate`), and the
+    engine's layout (SINGLE's keys) for a `parallel` one."""
+    make = BACKENDS[backend]
+    return {*make.required, *getattr(make, "defaults", {}), *getattr(make, "optional", ()),
+            *(("batch_size",) if hasattr(make, "generate") else ()), *(SINGLE if getattr(make, "parallel", False) else ())}
+
+
+def ignored_params(backend: str, params: dict) -> str | None:
+    """The params a backend does not read (an endpoint's base_url given to a local model), if any: taken
+    silently, they would do nothing."""
+    if ignored := [k for k in params if k not in reads(backend)]:
+        return f"{', '.join(ignored)}: not read by backend '{backend}' (it reads {', '.join(sorted(reads(backend)))})"
+    return None
 
 
 def layout(backend: str, params: dict) -> tuple[int, int, int]:

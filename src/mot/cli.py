@@ -358,8 +358,13 @@ def _main(argv) -> int:
     if args.threads:  # before torch is imported (stages import it lazily)
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
-    if args.log and int(os.environ.get("RANK", "0")) > 0:  # under accelerate launch: one log per process
-        args.log = f"{args.log}.rank{os.environ['RANK']}"
+    rank = os.environ.get("RANK", "").strip() or "0"  # set by accelerate launch and torchrun; empty: unset
+    if args.log and not rank.isdecimal():  # (read for the log's name alone)
+        print(f"mot: error: RANK={rank!r}: not a process's rank (a whole number, as accelerate launch sets it)",
+              file=sys.stderr)
+        return 1
+    if args.log and int(rank) > 0:  # under accelerate launch: one log per process
+        args.log = f"{args.log}.rank{int(rank)}"
     from . import io
 
     io.WRITER = args.writer  # what its directories record (MARKER), and whose it may replace

@@ -171,6 +171,10 @@ def cross_errors(config: dict) -> str | None:
     for name, t in config["teachers"].items():
         if msg := teacher_params_error(t["backend"], t["params"]):
             return f"teachers.{name}.params{'.' if msg.startswith('style:') else ': '}{msg}"
+    from .backends import ignored_params
+
+    if msg := ignored_params(config["eval"]["backend"], config["eval"]["params"]):
+        return f"eval.params: {msg}"
     if msg := _merge_errors(config):
         return msg
     if msg := _gpu_layout_errors(config):

@@ -19,6 +19,10 @@ def _student_teacher_errors(config: dict) -> str | None:
             if st[key] not in known:
                 return f"{at}.{key}: unknown {'source' if key == 'source' else 'student'} " \
                        f"'{st[key]}' (known: {', '.join(known)})"
+        from .backends import ignored_params
+
+        if why := ignored_params(st["backend"], st["params"]):
+            return f"{at}.params: {why}"
         pair = (st["teacher"], st["student"], st["source"])
         if pair in seen:
             return f"{at}: the pair (teacher {pair[0]}, student {pair[1]}, source {pair[2]}) is listed twice"
@@ -97,6 +101,10 @@ def _file_errors(config: dict) -> str | None:
     for name, s in config["sources"].items():
         if s.get("path") and not Path(s["path"]).is_file():
             return f"sources.{name}.path: {s['path']}: no such file"
+    from .tracking import not_installed
+
+    if missing := not_installed(config["train"].get("log_with") or []):  # accelerate drops it with a warning
+        return f"train.log_with: {', '.join(missing)}: not installed (pip install it, or leave it out)"
     include = (config.get("general") or {}).get("include")
     if include and not Path(include).is_dir():  # lm-eval then knew none of the tasks, after the training
         return f"general.include: {include}: no such directory (of lm-eval task files)"

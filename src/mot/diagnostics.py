@@ -22,6 +22,7 @@ import csv
 import io
 import itertools
 import math
+from pathlib import Path
 
 from . import layout
 
@@ -33,6 +34,14 @@ def round_models(student: str, source: str, tset: str, teachers: list[str], roun
     start = base if round_ == 1 else layout.merged_dir(student, source, tset, round_ - 1)
     branches = {t: layout.branch_dir(student, source, tset, round_, t) for t in teachers}
     return start, branches, layout.merged_dir(student, source, tset, round_)
+
+
+def implicit_inputs(args) -> list[Path]:
+    """What `mot diagnostics` reads that no argument names (mot.placement.IMPLICIT): the rounds of the
+    MoT run its --student, --source and --tset name in the results layout (round 1's branches, shared
+    by the sets, and the set's own rounds)."""
+    return [Path(layout.FIRST_ROUND.format(student=args.student, source=args.source)),
+            Path(layout.run_dir(args.student, args.source, layout.mot_run(args.tset)))]
 
 
 def geometry(start: str, branches: dict[str, str]) -> list[tuple[str, str, str, float]]:

@@ -282,6 +282,7 @@ class OpenAITeacher:
     required = ("model", "base_url")  # params the config check asks for (mot.config)
     defaults = {"concurrency": 16, "max_retries": 8, "backoff_s": 1.0, "max_backoff_s": 60.0, "timeout_s": 3600,
                 "n_per_request": True, "send_seed": True, "extra_body": {}}
+    optional = ("api_key_env", "tokenizer")
 
     RETRY_STATUS = {408, 409, 429}
     # What a request's body holds from the prompt and the sampling protocol (_request), and what would

@@ -32,7 +32,7 @@ from .thinking import decompose, direct_probabilities
 from .tracking import log_scores
 from .prompts import check_template, render_prompt
 from .spec import check_seed, check_values, default, from_json
-from .generate import generate_samples, read_samples
+from .generate import WORK_FILES as SAMPLING_WORK, generate_samples, read_samples
 from .world import split_rows
 
 BENCHMARKS: dict = {}
@@ -124,12 +124,14 @@ class EvalSpec:
         check_template(self.template, "--spec template")
         if missing := [k for k in ("n", "temperature", "top_p", "max_tokens") if k not in self.sampling]:
             raise MotError(f"--spec sampling: missing {', '.join(missing)}")
-        from .backends import evaluating
+        from .backends import evaluating, ignored_params
         from .generate import BACKENDS  # noqa: F401  (mot.generate files every backend)
 
         if self.backend not in evaluating():
             raise MotError(f"eval backend '{self.backend}': expected one of {', '.join(evaluating())} "
                            "(config key eval.backend)")
+        if why := ignored_params(self.backend, self.params):  # an engine's settings for the hf backend
+            raise MotError(f"--spec params: {why} (config key eval.params)")
         check_values(self.sampling, "--spec sampling", "eval")  # n 0, top_p 2: as the config check has them
         check_values(self.sampling, "--spec sampling", "sampling", unknown=True)  # a misspelt key, up front
         check_values({"params": self.params}, "--spec", "eval")
@@ -152,10 +154,11 @@ def eval_values(config: dict, n: int | None = None) -> dict:
 BATCH_SIZE = 64  # problems per generate call unless the backend params say (a student model sampling)
 
 
-# What evaluation writes at the top of its work directory (`<samples>.partial/`), besides the stamp: the
-# prompts, each checkpoint's raw samples (and their own work while sampled) and P(direct); anything
-# else there is the user's (mot.io.start_work's `own`).
-WORK_FILES = ("prompts.jsonl", "step-*.raw.jsonl", "step-*.raw.jsonl.partial", "step-*.direct.json")
+# What evaluation writes in its work directory (`<samples>.partial/`), besides the stamp: the prompts,
+# each checkpoint's raw samples (and their sampling's own work while sampled) and P(direct); anything
+# else there, at any depth, is the user's (mot.io.start_work's `own`).
+WORK_FILES = {"prompts.jsonl": None, "step-*.raw.jsonl": None, "step-*.raw.jsonl.partial": SAMPLING_WORK,
+              "step-*.direct.json": None}
 
 
 def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
@@ -169,8 +172,11 @@ def evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str
 
 def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, str]], spec: EvalSpec, out: str,
              samples: str, tag: dict | None = None) -> dict:
-    samples, params = Path(samples), {"batch_size": BATCH_SIZE, **spec.params}
+    from .backends import reads
+
     sampling, seed, template, backend = spec.sampling, spec.seed, spec.template, spec.backend
+    samples = Path(samples)  # a backend that samples in batches (hf) takes evaluation's batch by default
+    params = {**({"batch_size": BATCH_SIZE} if "batch_size" in reads(backend) else {}), **spec.params}
     inputs = [m for _, m in checkpoints] + [d for _, d in benchmarks]
     check_out(samples, inputs, is_dir=False, flag="--samples")
     check_out(out, inputs + [samples], is_dir=False)
@@ -179,7 +185,7 @@ def _evaluate(checkpoints: list[tuple[int, str]], benchmarks: list[tuple[str, st
         problems += [{**p, "id": f"{bench}/{p['id']}", "source": bench,
                       "prompt": render_prompt(template, p["problem"])} for p in load_benchmark(bench, data)]
     work = start_work(samples, ["eval", stage_code(f"evaluate[{backend}]"), problems,
-                                sampling, seed, params], own=WORK_FILES)
+                                sampling, seed, params], WORK_FILES)
     write_jsonl(work / "prompts.jsonl", problems)
     record = {**(tag or {}), "sampling": sampling, "seed": seed, "template": template, "samples_file": str(samples),
               "checkpoints": []}

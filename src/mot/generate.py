@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import engines  # noqa: F401  registers the vllm and openai backends
 from .engines import cutoffs
-from .backends import BACKENDS, BATCH, params_of, register
+from .backends import BACKENDS, BATCH, ignored_params, params_of, register
 from .chat import chat_prompt, prefill, prompt_ids, trace
 from .io import (MotError, check_out, dumps, model_fingerprint, release_output, remove_work, stable_hash,
                  stage_code, start_work, write_jsonl)
@@ -37,6 +37,7 @@ class SyntheticTeacher:
 
     required = ("style",)  # params the config check asks for (mot.config)
     defaults = {"error_rate": 0.0, "format_error_rate": 0.0, "quirk_rate": 1.0}
+    optional = ("quirk", "weak_op")
 
     def __init__(self, params: dict, sampling: dict):
         from .world import OPS, QUIRKS, STYLES
@@ -153,9 +154,9 @@ def read_samples(path: str, required: tuple[str, ...] = ("id", "answer", "sample
     return rows
 
 
-# What sampling writes at the top of its work directory (`<out>.partial/`), besides the stamp: anything
-# else there is the user's (mot.io.start_work's `own`).
-WORK_FILES = ("records.jsonl",)
+# What sampling writes in its work directory (`<out>.partial/`), besides the stamp: anything else
+# there is the user's (mot.io.start_work's `own`).
+WORK_FILES = {"records.jsonl": None}
 
 
 def _read_records(path: Path) -> list[dict]:
@@ -208,6 +209,8 @@ def teacher_params_error(backend: str, params: dict) -> str | None:
     for key in BACKENDS[backend].required:
         if key not in params:
             return f"backend '{backend}' needs '{key}'"
+    if why := ignored_params(backend, params):
+        return why
     if backend == "synthetic" and params["style"] not in STYLES:
         return f"style: unknown style '{params['style']}' (known: {', '.join(STYLES)})"
     if backend == "openai" and (why := _credentials_in(params["base_url"])):
@@ -281,7 +284,7 @@ def _generate(prompts_path, teacher, sampling, seed, out, chunk_size, shard) -> 
     model = params.get("model")
     fingerprint = ["generate", stage_code(f"generate[{teacher['backend']}]"), teacher, sampling, seed, chunk_size, shard, [(r["id"], r["prompt"]) for r in rows],
                    model_fingerprint(model) if model else None]
-    work = start_work(out, fingerprint, own=WORK_FILES)
+    work = start_work(out, fingerprint, WORK_FILES)
     records = _read_records(work / "records.jsonl")
     done = {x["id"]: x for rec in records for x in rec["rows"]}
     write_jsonl(work / "records.jsonl", records)  # the good prefix, without a torn line

@@ -494,14 +494,14 @@ def stage_code(*entries: str) -> str:
 WORK_STAMP = "fingerprint.json"  # what marks <out>.partial/ as a resumable job's work (start_work)
 
 
-def start_work(out: str | os.PathLike, fingerprint, log=print, own: tuple[str, ...] = ()) -> Path:
+def start_work(out: str | os.PathLike, fingerprint, own: dict, log=print) -> Path:
     """`<out>.partial/`: the place where a resumable job works, stamped with a fingerprint of
     everything that shapes the output (input contents, settings). An earlier attempt's work is
     kept when its stamp matches; otherwise it is discarded, with one log line, and a fresh, empty
     directory is returned. Only one process works on `out` at a time (lock_output). Finish with
-    `finish_work`, or `remove_work` once its result is written elsewhere. `own`: the names (glob
-    patterns) of what the stage writes at the top of its work; with them, anything else there (a note
-    a user left in a stopped job's work) is refused by name, never deleted."""
+    `finish_work`, or `remove_work` once its result is written elsewhere. `own`: what the stage writes
+    in its work (_foreign); anything else there, at any depth (a note a user left in a stopped job's
+    work), is refused by name, never deleted nor published as mot's."""
     lock_output(out)
     work = Path(f"{out}.partial")
     stamp = work / WORK_STAMP
@@ -512,10 +512,11 @@ def start_work(out: str | os.PathLike, fingerprint, log=print, own: tuple[str, .
         raise MotError(f"{work}: exists and is not the work of an earlier attempt (no {stamp.name} of mot's in "
                        "it); mot works there: move it away, then rerun")
     if work.is_dir():
-        if own and (found := _foreign(work, own)):
+        try:
+            check_work(work, own)
+        except MotError:
             release_output(out)
-            raise MotError(f"{found}: not mot's (it is not what this command writes in its work directory {work}, "
-                           "which a rerun resumes or removes): move it away, then rerun")
+            raise
         if _stamped(stamp) == fp:
             return work
         log(f"{work}: discarding the work of an earlier attempt with other inputs or settings")
@@ -525,25 +526,48 @@ def start_work(out: str | os.PathLike, fingerprint, log=print, own: tuple[str, .
     return work
 
 
-def _foreign(work: Path, own: tuple[str, ...]) -> Path | None:
-    """The first entry at the top of a work directory that its stage does not write (`own`, the stamp,
-    the temporary names of mot's atomic writes), if any."""
+def _foreign(work: Path, own: dict) -> Path | None:
+    """The first path in a work directory, at any depth, that its stage does not write, if any.
+    `own` maps the names (glob patterns) of what the stage writes there to what each holds: None, a
+    file, or a directory whose files a library names (save_pretrained's, accelerate's state); a dict,
+    a directory of mot's whose entries are checked as this one's. Besides them: the stamp, the
+    temporary names of mot's atomic writes and locks, and an output of mot's (a finished branch, a
+    merged model), whose MARKER lists its files."""
     import fnmatch
 
     for p in sorted(work.iterdir()):
-        ours = p.name == WORK_STAMP or (p.name.startswith(".") and (".mot-tmp-" in p.name or ".mot-old-" in p.name
-                                                                    or p.name.endswith(".lock")))
-        if not ours and not any(fnmatch.fnmatchcase(p.name, pattern) for pattern in own):
+        if p.name == WORK_STAMP or (p.name.startswith(".") and (".mot-tmp-" in p.name or ".mot-old-" in p.name
+                                                                or p.name.endswith(".lock"))):
+            continue
+        held = [own[pattern] for pattern in own if fnmatch.fnmatchcase(p.name, pattern)]
+        if not held or p.is_symlink():  # mot writes no links
             return p
+        if not p.is_dir():
+            if isinstance(held[0], dict):  # a directory of mot's, where it writes none of its files
+                return p
+            continue
+        if (writer := writer_of(p)) is not None:
+            if not _mine(writer) or _listed(p) is None:
+                return p
+            if extra := _unlisted(p):
+                return p / extra[0]
+        elif isinstance(held[0], dict) and (found := _foreign(p, held[0])):
+            return found
     return None
 
 
-def remove_work(work: Path, own: tuple[str, ...]) -> None:
-    """Remove a finished job's work directory (its result is written elsewhere), unless something
-    there is not mot's (start_work's `own`): that is refused by name, and nothing is deleted."""
+def check_work(work: Path, own: dict) -> None:
+    """Refuse by name anything in a job's work directory that its stage does not write (start_work's
+    `own`), before the work is published or removed."""
     if found := _foreign(work, own):
         raise MotError(f"{found}: not mot's (it is not what this command writes in its work directory {work}): "
                        "move it away, then rerun")
+
+
+def remove_work(work: Path, own: dict) -> None:
+    """Remove a finished job's work directory (its result is written elsewhere), unless something
+    there is not mot's (start_work's `own`): that is refused by name, and nothing is deleted."""
+    check_work(work, own)
     shutil.rmtree(work)
 
 
@@ -566,12 +590,15 @@ def final_path(path: str | os.PathLike | None) -> str | None:
     return "/".join(part.removesuffix(".partial") for part in str(path).split("/"))
 
 
-def finish_work(work: Path, out: str | os.PathLike) -> None:
+def finish_work(work: Path, out: str | os.PathLike, own: dict) -> None:
     """Unstamp a finished work directory and move it into place as `out`. What publish would refuse
-    is asked first: a refusal keeps the stamp, so that the finished work is resumed, not stranded."""
+    is asked first (a refusal keeps the stamp, so that the finished work is resumed, not stranded),
+    and so is a file in it that the stage does not write (start_work's `own`), which publishing
+    would list as mot's."""
     from .process import check_stop
 
     check_stop()
+    check_work(work, own)
     if Path(out).is_dir() and not replaceable(out):
         raise MotError(f"{out}: {_not_yours(Path(out))}; remove it or pass --force (the finished work is kept "
                        f"in {work} and taken up by the rerun)")

@@ -8,26 +8,21 @@ from pathlib import Path
 
 
 # What a command reads besides its arguments, the config schema and mot's own code (check_outputs):
-# the function that lists it, named by a string, so that only that command's code version holds it
-# (mot.codeversion follows names: every command runs check_outputs)
-IMPLICIT = {"rehearsal": "mot.rehearsal:data_files", "provenance": "mot.provenance:git_inputs"}
+# the function of its arguments that lists it, named by a string, so that only that command's code
+# version holds it (mot.codeversion follows names: every command runs check_outputs; an edit of the
+# results layout is no other command's)
+IMPLICIT = {"rehearsal": "mot.rehearsal:implicit_inputs", "provenance": "mot.provenance:implicit_inputs",
+            "diagnostics": "mot.diagnostics:implicit_inputs"}
 
 
 def _implicit(args) -> list:
-    """What the command reads that no argument names: IMPLICIT's; for `mot diagnostics`, the rounds of
-    the MoT run its --student, --source and --tset name in the results layout (round 1's branches,
-    shared by the sets, and the set's own rounds)."""
+    """What the command reads that no argument names: IMPLICIT's."""
     import importlib
 
-    from . import layout
-
-    if args.cmd == "diagnostics":
-        return [Path(layout.FIRST_ROUND.format(student=args.student, source=args.source)),
-                Path(layout.run_dir(args.student, args.source, layout.mot_run(args.tset)))]
     if args.cmd not in IMPLICIT:
         return []
     module, name = IMPLICIT[args.cmd].split(":")
-    return getattr(importlib.import_module(module), name)()
+    return getattr(importlib.import_module(module), name)(args)
 
 
 def _paths(value, setting: bool = False) -> list[str]:
@@ -98,6 +93,14 @@ def _writes(args) -> list[tuple[str, str, str]]:
         targets += out.targets(str(value), flag)
     if getattr(args, "log", None):
         targets.append((str(args.log), "file", "--log"))
+    for path, _, flag in targets:
+        parts = Path(path).parts
+        for k in range(1, len(parts)):
+            if parts[k] == ".." and not os.path.lexists(os.path.join(*parts[:k])):
+                # checked as the parent (the path read lexically), then written once mot has made the
+                # missing directory: a path that means another until then is refused, not checked twice
+                raise MotError(f"{flag} {path}: '..' after {os.path.join(*parts[:k])}, which does not exist "
+                               "(mot would create it first); name the path without it")
     for path, _, flag in targets:  # mot writes .<name>.mot-tmp-<8 hex> beside it, and a lock .<name>.lock
         if len(os.fsencode(Path(path).name)) > NAME_MAX - len(".mot-tmp-01234567") - 1:
             raise MotError(f"{flag} {path}: a name of {len(os.fsencode(Path(path).name))} bytes; mot writes beside "

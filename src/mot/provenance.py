@@ -42,6 +42,11 @@ def git_inputs() -> list[Path]:
     return [Path(gitdir), *(Path(top) / f for f in tracked if f)]
 
 
+def implicit_inputs(args) -> list[Path]:
+    """What `mot provenance` reads that no argument names (mot.placement.IMPLICIT)."""
+    return git_inputs()
+
+
 def versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:

@@ -17,7 +17,8 @@ as its bytes in decimal (a Node Buffer's JSON) or octal escapes, its UTF-16 and 
 the key's letters and digits (or of its bytes' decimal digits) whatever lies between them: a line
 break, commas, spaces of any kind, indentation, backslashes. And the key with its characters escaped
 one by one, some and not others, an escape escaped again (`&amp;#45;`), ES6's `\\u{2d}`, or markup
-between them (`<wbr>`, `&shy;`, zero-width characters). A cut-off echo longer than 12 characters is
+between them (`<wbr>`, `<span class="c">`, `&shy;`, zero-width characters). And a body in UTF-8 that
+a wrong label had decoded as UTF-16 (either byte order). A cut-off echo longer than 12 characters is
 caught too. A key shorter than 8 characters ("EMPTY", "0": what a local server
 without authentication is given) is no secret and is left alone: replacing so short a text would
 change the samples a teacher returns ("10" would lose its "0").
@@ -133,6 +134,11 @@ def redact(text: str) -> str:
     plain = _visible(_unescaped(visible))
     if plain != visible and (again := _redact(plain)) != plain:
         return again
+    if not text.isascii():  # a UTF-8 body decoded by a wrong label (UTF-16, either byte order: CJK-looking
+        for label in ("utf-16-le", "utf-16-be"):  # text): read as the bytes it came from, in UTF-8
+            reread = _visible(text.encode(label, "surrogatepass").decode("utf-8", "replace"))
+            if (again := _redact(reread)) != reread:
+                return again
     return out
 
 
@@ -143,14 +149,14 @@ def _visible(text: str) -> str:
 
 def _unescaped(text: str) -> str:
     """`text` with JSON's \\uXXXX and \\/, ES6's \\u{X}, URL %XX and HTML character references read (each where
-    it is, an escape of an escape too), and HTML tags without attributes dropped."""
+    it is, an escape of an escape too), and HTML tags dropped (<wbr>, <span class="c">)."""
     for _ in range(3):  # an escape escaped again (&amp;#45;), up to three times
         before = text
         text = re.sub(r"\\u\{([0-9a-fA-F]{1,6})\}", lambda m: _chr(m.group(1)), text)  # ES6's \u{2d}
         text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
         text = text.replace("\\/", "/")  # JSON's escaped slash, which a form may have some of and not others
         text = html.unescape(urllib.parse.unquote(text, errors="replace"))
-        text = re.sub(r"</?[A-Za-z][A-Za-z0-9]{0,15}\s*/?>", "", text)  # markup between characters (<wbr>)
+        text = re.sub(r"</?[A-Za-z][A-Za-z0-9]{0,15}(?:\s[^<>]{0,200})?/?>", "", text)  # markup between characters
         if text == before:
             break
     return text

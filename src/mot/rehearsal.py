@@ -151,6 +151,11 @@ def data_files(model: str | None = None) -> list[Path]:
         return templates
 
 
+def implicit_inputs(args) -> list[Path]:
+    """What `mot rehearsal` reads that no argument names (mot.placement.IMPLICIT): every template."""
+    return data_files()
+
+
 def _tiny_tokenizer() -> Path:
     """The project's tiny byte-level BPE (the shipped synthetic base's tokenizer)."""
     found = sorted((Path(__file__).resolve().parents[2] / "data" / "bases").glob("*/tokenizer.json"))

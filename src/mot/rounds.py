@@ -30,7 +30,7 @@ from .io import (MotError, check_out, file_xxh3, finish_work, model_fingerprint,
                  write_json)
 from .layout import BRANCH, MERGED, ROUND
 from .spec import check_ranges, check_seed, default, from_json
-from .train import HParams, TrainSpec
+from .train import WORK_FILES as TRAIN_WORK, HParams, TrainSpec
 
 
 def parse_corpora(pairs: list[str]) -> dict[str, str]:
@@ -140,6 +140,14 @@ def check_merge(spec: RoundsSpec) -> None:
         raise MotError(f"--spec merge_params: {msg}")
 
 
+# What `mot branches` and `mot rounds` write in their work directories (`<out>.partial/`; mot.io.start_work's
+# `own`): each branch, a training's output or, while it trains, its work, and each round's merged model
+# (outputs of mot's, whose MARKER lists their files); rounds >= 2 in a directory each; the record.
+_BRANCHES = {BRANCH.format(teacher="*") + ".partial": TRAIN_WORK, BRANCH.format(teacher="*"): {}}
+BRANCHES_WORK = {**_BRANCHES, "mot_rounds.json": None}
+ROUNDS_WORK = {ROUND.format(round="*"): {**_BRANCHES, MERGED: {}}, "mot_rounds.json": None}
+
+
 def first_branches(spec: RoundsSpec, teachers: list[str], base: str, branch_dir) -> list[BranchJob]:
     """Round 1: each teacher's branch from the base (shared by every teacher set that has the teacher)."""
     return [BranchJob(1, k, base, str(branch_dir(1, k)), spec.branch(1, None)) for k in teachers]
@@ -180,17 +188,17 @@ def _processes():
     return PartialState(cpu=not torch.cuda.is_available())
 
 
-def _start(ps, out: Path, fingerprint: list) -> Path:
-    fingerprint = [stage_code("branches", "rounds"), *fingerprint]
-    work = start_work(out, fingerprint) if ps.is_main_process else Path(f"{out}.partial")
+def _start(ps, out: Path, stage: str, fingerprint: list, own: dict) -> Path:
+    fingerprint = [stage_code(stage), *fingerprint]  # this command's code only: a TIES edit is no round 1's
+    work = start_work(out, fingerprint, own) if ps.is_main_process else Path(f"{out}.partial")
     ps.wait_for_everyone()
     return work
 
 
-def _finish(ps, work: Path, out: Path, record: dict) -> None:
+def _finish(ps, work: Path, out: Path, record: dict, own: dict) -> None:
     if ps.is_main_process:
         write_json(work / "mot_rounds.json", record)
-        finish_work(work, out)
+        finish_work(work, out, own)
     ps.wait_for_everyone()
 
 
@@ -214,12 +222,12 @@ def _branches(model: str, corpora: dict[str, str], spec: RoundsSpec, out: str, f
     check_out(out, [model, *corpora.values()], force)
     ps = _processes()
     branch = spec.branch(1)
-    work = _start(ps, out, ["branches", model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()},
-                            asdict(branch)])
+    work = _start(ps, out, "branches", [model_fingerprint(model), {t: file_xxh3(c) for t, c in corpora.items()},
+                                        asdict(branch)], BRANCHES_WORK)
     for job in first_branches(spec, list(corpora), model, lambda t, k: work / BRANCH.format(teacher=k)):
         _train_branch(job.init, corpora[job.teacher], job.spec, Path(job.out))
     record = {"model": model, "corpora": corpora, "train": asdict(branch)}
-    _finish(ps, work, out, record)
+    _finish(ps, work, out, record, BRANCHES_WORK)
     return record
 
 
@@ -251,8 +259,9 @@ def _rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSp
     if missing:
         raise MotError(f"{first}: no round-1 branch for teacher(s) {', '.join(missing)}")
     ps = _processes()
-    work = _start(ps, out, ["rounds", {t: model_fingerprint(first / BRANCH.format(teacher=t)) for t in corpora},
-                            model_fingerprint(base), {t: file_xxh3(c) for t, c in corpora.items()}, asdict(spec)])
+    work = _start(ps, out, f"rounds[{spec.method}]",
+                  [{t: model_fingerprint(first / BRANCH.format(teacher=t)) for t in corpora}, model_fingerprint(base),
+                   {t: file_xxh3(c) for t, c in corpora.items()}, asdict(spec)], ROUNDS_WORK)
     where = lambda t, k: (first if t == 1 else work / ROUND.format(round=t)) / BRANCH.format(teacher=k)  # noqa: E731
     bar = tqdm(total=spec.rounds * (len(corpora) + 1), desc=f"MoT rounds ({out.name})", mininterval=2)
     for job in plan(spec, list(corpora), base, where, lambda t: work / ROUND.format(round=t) / MERGED):
@@ -264,5 +273,5 @@ def _rounds(first_round: str, base: str, corpora: dict[str, str], spec: RoundsSp
     bar.close()
     record = {"first_round": str(first), "base": base, "teachers": list(corpora), "corpora": corpora, **asdict(spec),
               "steps": {ROUND.format(round=t): t * spec.steps_per_round for t in range(1, spec.rounds + 1)}}
-    _finish(ps, work, out, record)
+    _finish(ps, work, out, record, ROUNDS_WORK)
     return record

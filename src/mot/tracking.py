@@ -19,6 +19,16 @@ from .io import MotError
 from .layout import TRACKING
 
 LOG_WITH, TRACKING_DIR = "MOT_LOG_WITH", "MOT_TRACKING_DIR"
+# The packages a tracker needs, any one of them (accelerate.utils.imports' is_<tracker>_available):
+# without it, accelerate drops the tracker with a warning and the job runs untracked
+PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX")}
+
+
+def not_installed(names: list[str]) -> list[str]:
+    """The trackers of `names` whose package this environment lacks."""
+    import importlib.util
+
+    return [n for n in names if not any(importlib.util.find_spec(m) for m in PACKAGES.get(n, (n,)))]
 
 
 def trackers() -> list[str]:
@@ -31,6 +41,9 @@ def trackers() -> list[str]:
         if unknown := [n for n in names if n not in known]:
             raise MotError(f"train.log_with: unknown tracker(s) {', '.join(unknown)} (accelerate knows "
                            f"{', '.join(known)})")
+        if missing := not_installed(names):
+            raise MotError(f"train.log_with: {', '.join(missing)}: not installed in this job's environment "
+                           "(accelerate would run it untracked)")
     return names
 
 

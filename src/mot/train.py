@@ -36,7 +36,7 @@ from pathlib import Path
 from . import tracking
 from .batches import collate, collate_packed, load_examples, micro_batches, step_indices
 from .chat import IGNORE
-from .io import (MotError, check_out, file_xxh3, final_path, model_fingerprint, publish, release_output,
+from .io import (MotError, check_out, check_work, file_xxh3, final_path, model_fingerprint, publish, release_output,
                  stage_code, start_work, write_json)
 from .models import load_causal_lm, load_tokenizer
 from .layout import STEP, TRAIN_LOG
@@ -116,6 +116,12 @@ POSITIVE = ("lr", "batch_size", "micro_batch_size", "max_length")
 
 
 SFT_KEYS = tuple(f.name for f in fields(HParams))  # what the rules pass (rules/common/train.smk)
+
+# What training writes in its work directory (`<out>.partial/`; mot.io.start_work's `own`): its log, the
+# resumable state, the intermediate checkpoints and the final one (files that save_pretrained and
+# accelerate name), each first written under a `.tmp` name (mot.saving).
+WORK_FILES = {TRAIN_LOG: None, "resume": None, "resume.tmp": None, STEP.split("{")[0] + "*": None, "final": None,
+              "final.tmp": None}
 
 
 def hparams_values(train: dict) -> dict:
@@ -267,7 +273,7 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
                    *([spec.schedule_start] if spec.schedule_start else []), seed, acc.num_processes, spec.save_every,
                    spec.save_optimizer,
                    file_xxh3(Path(init_optimizer) / "optimizer.pt") if init_optimizer else None]
-    work = start_work(out, fingerprint, acc.print) if acc.is_main_process else Path(f"{out}.partial")
+    work = start_work(out, fingerprint, WORK_FILES, acc.print) if acc.is_main_process else Path(f"{out}.partial")
     acc.wait_for_everyone()
     resume = work / "resume"
     step = start_step
@@ -354,8 +360,9 @@ def _train(model_path: str, corpus: str, spec: TrainSpec, out: str, force: bool 
         shutil.move(str(log_path), work / "final" / TRAIN_LOG)
         for ck in sorted(work.glob(STEP.split("{")[0] + "*")):
             shutil.move(str(ck), work / "final" / ck.name)
+        check_work(work, WORK_FILES)  # a user's file there: refused by name, before it is published or deleted
         publish(work / "final", out)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work)
         release_output(out)
     acc.wait_for_everyone()
     acc.free_memory()  # MoT runs several branches in one process: drop this one's model and optimizer
