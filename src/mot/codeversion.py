@@ -287,9 +287,15 @@ def _dump(node, modules: set) -> str:
 
 def _entry(ix: Index, entry: str) -> list:
     """The roots of an entry: a mot command (`corpus`: cli.main, the command's block of cli.parser
-    and the parser's own helpers) or a module run with -m (`mot.multinode`: its main and import-time
-    code); mot/__init__.py's import-time code either way."""
+    and the parser's own helpers), a module run with -m (`mot.multinode`: its main and import-time
+    code), or one function (`mot.rehearsal:build`: what a result that it alone shapes follows from);
+    mot/__init__.py's import-time code in every case."""
     roots = [("__init__", s) for s in ix.mods["__init__"].body if not is_doc(s)] if "__init__" in ix.mods else []
+    if ":" in entry:
+        mod, name = entry.removeprefix(f"{PKG}.").split(":")
+        if name not in ix.defs.get(mod, {}):
+            raise ValueError(f"mot has no function '{entry}'")
+        return roots + [(mod, s) for s in ix.defs[mod][name]]
     if entry.startswith(f"{PKG}."):
         mod = entry.split(".", 1)[1]
         return roots + [(mod, s) for s in ix.defs[mod].get("main", [])] + [(mod, s) for s in ix.side[mod]]

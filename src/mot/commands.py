@@ -29,7 +29,7 @@ def cmd_world_student(a):
 
 def cmd_rehearsal(a):
     from .io import MotError
-    from .rehearsal import build, check
+    from .rehearsal import check, make
 
     need = ("model", "prompts", "out") if a.action == "model" else ("results", "checks")
     if missing := [f for f in need if not getattr(a, f)]:
@@ -40,8 +40,9 @@ def cmd_rehearsal(a):
         raise MotError(f"mot rehearsal {a.action}: --{given[0]} is a flag of `mot rehearsal {other}`")
     if a.action == "model":
         settings = {k: getattr(a, k) for k in ("seed", "steps") if getattr(a, k) is not None}
-        r = build(a.model, a.prompts, a.out, **settings)
-        print(f"{a.model}: tiny, imprinted on {r['prompts']} prompts in {r['steps']} steps (greedy right on "
+        r = make(a.model, a.prompts, a.out, **settings)
+        print(f"{a.model}: tiny, the shipped copy {r['shipped']} -> {a.out}" if "shipped" in r else
+              f"{a.model}: tiny, imprinted on {r['prompts']} prompts in {r['steps']} steps (greedy right on "
               f"{r['greedy_right']}) -> {a.out}")
         return
     from .arguments import _name

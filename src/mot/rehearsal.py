@@ -22,6 +22,12 @@ A random model answers nothing right, and a teacher that is never right leaves a
 stops the run. So each model is imprinted after its random initialisation: a short SFT (`imprint`) on
 the rehearsal's own prompts with their reference answers, in the model's own chat template, until
 it writes every answer. It knows the answers; it learns nothing else.
+
+The imprints take about 9 minutes on 2 cores, so the repository ships the built models under
+data/rehearsal/, each named by `shipped_key` (a hash of what shapes its weights: the model, the seed,
+the contents of its template, tokenizer and prompts, and the code that builds it). A build whose
+key has a shipped copy takes that copy; any other builds (and says where to put the result to ship
+it). `rm -r data/rehearsal` rebuilds them all.
 """
 from __future__ import annotations
 
@@ -30,11 +36,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .io import MotError, atomic_path, write_jsonl
+from .io import MARKER, MotError, atomic_path, write_jsonl
 
 from .readers import iter_jsonl, read_jsonl
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "data" / "templates"
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "rehearsal"  # the built models, as shipped
 QWEN3, QWQ, R1 = "Qwen-Qwen3-0.6B.jinja", "Qwen-QwQ-32B.jinja", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
 
 # The Qwen2 tokenizer family's added tokens (Qwen2.5, QwQ, Qwen3), in the hub's order and with its
@@ -152,8 +159,9 @@ def data_files(model: str | None = None) -> list[Path]:
 
 
 def implicit_inputs(args) -> list[Path]:
-    """What `mot rehearsal` reads that no argument names (mot.placement.IMPLICIT): every template."""
-    return data_files()
+    """What `mot rehearsal` reads that no argument names (mot.placement.IMPLICIT): every template, the
+    tiny tokenizer and the shipped models."""
+    return [*data_files(), *([SHIPPED] if SHIPPED.is_dir() else [])]
 
 
 def _tiny_tokenizer() -> Path:
@@ -173,6 +181,23 @@ def imprint_corpus(prompts: list[str], out: Path) -> list[dict]:
                        "response": f"<think>\nThe answer is {r['answer']}.\n</think>\n\n\\boxed{{{r['answer']}}}"}
                       for r in rows))
     return rows
+
+
+def make(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 150) -> dict:
+    """`mot rehearsal model`: the shipped copy of the model that `build` makes of these inputs, or,
+    without one, `build`'s."""
+    if model not in MODELS:
+        raise MotError(f"--model {model}: not one of the paper's models ({', '.join(MODELS)})")
+    shipped = SHIPPED / f"{model.split('/')[-1]}-{shipped_key(model, prompts, seed, steps)}"
+    if not (shipped / "model.safetensors").is_file():
+        print(f"{model}: no shipped copy {shipped.relative_to(SHIPPED.parents[1])}: building it (to ship it, "
+              f"copy {out} there)")
+        return build(model, prompts, out, seed, steps)
+    with atomic_path(out, is_dir=True) as final:  # what build made of these inputs: its weights
+        for f in sorted(shipped.iterdir()):
+            if f.is_file() and f.name != MARKER:
+                shutil.copy2(f, Path(final) / f.name)
+    return {"model": model, "out": out, "shipped": str(shipped)}
 
 
 def build(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 150) -> dict:
@@ -202,6 +227,19 @@ def build(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 
             raise MotError(f"{model}: after {took} imprinting steps its greedy answer is right on {right} of "
                            f"{len(rows)} prompts (want half): raise --steps")
     return {"model": model, "out": out, "prompts": len(rows), "greedy_right": right, "steps": took}
+
+
+def shipped_key(model: str, prompts: list[str], seed: int, steps: int) -> str:
+    """The name of a model's shipped copy (SHIPPED/<name>-<key>): a hash of what shapes its weights (the
+    model and its settings, the contents of what it is built from, and the code of `build`, everything
+    it reaches: mot.codeversion): a copy built from anything else is another model, which build builds."""
+    import hashlib
+
+    from .io import file_xxh3, stage_code
+
+    parts = {"model": model, "seed": seed, "steps": steps, "code": stage_code("mot.rehearsal:build"),
+             "inputs": [file_xxh3(p) for p in [*data_files(model), *prompts]]}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:10]
 
 
 # The imprint's optimizer (AdamW, constant lr: it stops as soon as it knows the answers) and how often
