@@ -299,3 +299,14 @@ def test_an_edit_of_the_results_layout_reruns_only_the_commands_that_read_it(src
     # the results' root: the commands that write below it by a default (tracking, --models), not the corpora's
     assert not changed(src, "layout.py", 'RESULTS = "results"', 'RESULTS = "out"') & {"prompts", "generate", "corpus",
                                                                                        "world", "union", "stats"}
+
+
+def test_a_functions_version_is_the_code_it_reaches(src):
+    """`mot.rehearsal:build` (what names the shipped rehearsal models): an edit of the imprint changes
+    it; one of the rehearsal's checks, or of the command line, does not."""
+    entries = ["mot.rehearsal:build"]
+    assert changed_entries(src, entries, "rehearsal.py", "IMPRINT_LR, IMPRINT_BETAS, CHECK_EVERY = 3e-3,",
+                           "IMPRINT_LR, IMPRINT_BETAS, CHECK_EVERY = 2e-3,") == set(entries)
+    assert changed_entries(src, entries, "cli.py", 'help="train.truncation")', 'help="train.truncation.")') == set()
+    with pytest.raises(ValueError, match="no function 'mot.rehearsal:bulid'"):
+        codeversion.version(str(src), "mot.rehearsal:bulid")

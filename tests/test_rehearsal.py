@@ -111,3 +111,39 @@ def test_the_rehearsals_models_are_the_papers_architectures_in_the_hubs_layout(r
         assert want <= names, (d.name, sorted(want - names)[:3])
     assert archs == {"Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM"}, archs
     assert any(MODELS[hub_id(d.name)][0]["model_type"] == "qwen3_moe" for d in models)
+
+
+@pytest.mark.slow
+@pytest.mark.rehearsal
+def test_the_rehearsals_models_are_the_shipped_copies_of_the_current_code(rehearsal_models):
+    """The imprints take ~9 minutes on two cores, so data/rehearsal/ ships the models (mot.rehearsal.make):
+    rule rehearsal_model took each one's copy, named by the current code and inputs, and imprinted
+    none. A copy gone stale (build's code, a template, the tokenizer or the prompts changed) fails
+    here with the path the rebuilt model is to be shipped at."""
+    logs = sorted((rehearsal_models / "results/logs/rehearsal_model").glob("*.log"))
+    assert len(logs) == len(list((rehearsal_models / "results/rehearsal/models").iterdir())) > 0
+    built = [line for log in logs for line in log.read_text().splitlines() if "no shipped copy" in line]
+    assert not built, "\n".join(built)
+
+
+def test_a_shipped_copy_is_taken_only_for_its_own_inputs(tmp_path, monkeypatch):
+    """mot.rehearsal.make: the copy named by the inputs' key is taken as it is (MARKER aside); other
+    prompts name another key, and build runs."""
+    import mot.rehearsal as R
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "1 + 1?", "answer": "2"}\n')
+    model = "Qwen/Qwen3-8B"
+    monkeypatch.setattr(R, "SHIPPED", tmp_path / "data" / "rehearsal" / "models")
+    copy = R.SHIPPED / f"Qwen3-8B-{R.shipped_key(model, [str(prompts)], 0, 150)}"
+    copy.mkdir(parents=True)
+    for name in ("model.safetensors", "config.json", ".mot-output", ".snakemake_timestamp"):
+        (copy / name).write_text(name)
+    built = []
+    monkeypatch.setattr(R, "build", lambda *a: built.append(a) or {"built": True})
+    assert R.make(model, [str(prompts)], str(tmp_path / "out"))["shipped"] == str(copy)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".mot-output", "config.json", "model.safetensors"]
+    assert (tmp_path / "out" / ".mot-output").read_text() != ".mot-output"  # its own, not the copy's
+    assert (tmp_path / "out" / "model.safetensors").read_text() == "model.safetensors" and not built
+    prompts.write_text('{"id": "a", "prompt": "1 + 1?", "answer": "3"}\n')
+    assert R.make(model, [str(prompts)], str(tmp_path / "out2")) == {"built": True} and len(built) == 1

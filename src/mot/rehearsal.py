@@ -24,10 +24,10 @@ the rehearsal's own prompts with their reference answers, in the model's own cha
 it writes every answer. It knows the answers; it learns nothing else.
 
 The imprints take about 9 minutes on 2 cores, so the repository ships the built models under
-data/rehearsal/, each named by `shipped_key` (a hash of what shapes its weights: the model, the seed,
+data/rehearsal/models/, each named by `shipped_key` (a hash of what shapes its weights: the model, the seed,
 the contents of its template, tokenizer and prompts, and the code that builds it). A build whose
 key has a shipped copy takes that copy; any other builds (and says where to put the result to ship
-it). `rm -r data/rehearsal` rebuilds them all.
+it). Without data/rehearsal/models/, the rule builds them all.
 """
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .io import MARKER, MotError, atomic_path, write_jsonl
+from .io import MotError, atomic_path, write_jsonl
 
 from .readers import iter_jsonl, read_jsonl
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "data" / "templates"
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "rehearsal"  # the built models, as shipped
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "rehearsal" / "models"  # the built models, as shipped
 QWEN3, QWQ, R1 = "Qwen-Qwen3-0.6B.jinja", "Qwen-QwQ-32B.jinja", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
 
 # The Qwen2 tokenizer family's added tokens (Qwen2.5, QwQ, Qwen3), in the hub's order and with its
@@ -195,7 +195,7 @@ def make(model: str, prompts: list[str], out: str, seed: int = 0, steps: int = 1
         return build(model, prompts, out, seed, steps)
     with atomic_path(out, is_dir=True) as final:  # what build made of these inputs: its weights
         for f in sorted(shipped.iterdir()):
-            if f.is_file() and f.name != MARKER:
+            if f.is_file() and not f.name.startswith("."):  # (a MARKER, Snakemake's timestamp)
                 shutil.copy2(f, Path(final) / f.name)
     return {"model": model, "out": out, "shipped": str(shipped)}
 
