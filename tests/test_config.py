@@ -136,7 +136,7 @@ BAD = [
     (lambda c: c["teachers"]["concise"].update(backend="hf", params={
         "model": "m", "base_url": "http://gateway:8000/v1", "api_key_env": "OPENAI_API_KEY", "concurrency": 32}),
      r"^cfg: teachers\.concise\.params: base_url, api_key_env, concurrency: not read by backend 'hf' \(it reads "
-     r"batch_size, device, dtype, model\)$"),
+     r"batch_size, device, dtype, model, nodes\)$"),
     (lambda c: c["teachers"]["concise"]["params"].update(base_url="http://gateway:8000/v1"),
      r"^cfg: teachers\.concise\.params: base_url: not read by backend 'synthetic'"),
     (lambda c: c["eval"].update(params={"tensor_parallel_size": 4, "engine": {"max_model_len": 4096}}),

@@ -56,11 +56,13 @@ def params_of(backend: str, params: dict) -> dict:
 
 def reads(backend: str) -> set[str]:
     """The params a backend reads: those it needs, those it has a default for, its optional ones, the
-    chunk's size (batch_size, mot.generate) for one that takes the rows in chunks (`generate`), and the
-    engine's layout (SINGLE's keys) for a `parallel` one."""
+    chunk's size (batch_size, mot.generate) for one that takes the rows in chunks (`generate`), the
+    engine's layout (SINGLE's keys) for a `parallel` one, and for any the nodes its job spans (a Ray
+    cluster over them: mot.multinode)."""
     make = BACKENDS[backend]
     return {*make.required, *getattr(make, "defaults", {}), *getattr(make, "optional", ()),
-            *(("batch_size",) if hasattr(make, "generate") else ()), *(SINGLE if getattr(make, "parallel", False) else ())}
+            *(("batch_size",) if hasattr(make, "generate") else ()), *(SINGLE if getattr(make, "parallel", False) else ()),
+            "nodes"}
 
 
 def ignored_params(backend: str, params: dict) -> str | None:
